@@ -1,0 +1,67 @@
+// Package wire holds the HTTP plumbing shared by wxpay and its subpackages:
+// bounded body reads, the default HTTP client and the scrubbing of secrets
+// from transport errors. It is internal so that the public surface stays
+// small; each public package maps these results onto its own typed errors.
+package wire
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// DefaultTimeout bounds a whole request made with [NewHTTPClient]. WeChat
+// answers within a few seconds; a client with no timeout at all (like
+// http.DefaultClient) would let a stuck connection hold a goroutine forever.
+const DefaultTimeout = 10 * time.Second
+
+// NewHTTPClient returns the client used when the caller supplies none: the
+// default transport (system roots, TLS verification on) and [DefaultTimeout].
+func NewHTTPClient() *http.Client {
+	return &http.Client{Timeout: DefaultTimeout}
+}
+
+// ErrTooLarge reports a body longer than the limit given to [ReadAll].
+var ErrTooLarge = errors.New("body exceeds limit")
+
+// ReadAll reads r up to limit bytes. A body longer than limit yields
+// ErrTooLarge after reading at most limit+1 bytes, so a hostile peer can
+// never make us buffer more than that.
+func ReadAll(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, ErrTooLarge
+	}
+	return b, nil
+}
+
+// RedactURL strips the query string and any user info from a URL error so
+// that secrets carried there (code2session sends the app secret as a query
+// parameter) never reach an error string or a log line. The wrapped cause
+// is kept, so errors.Is(err, context.DeadlineExceeded) still works. Errors
+// of other types are returned unchanged.
+func RedactURL(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	return &url.Error{Op: ue.Op, URL: redact(ue.URL), Err: ue.Err}
+}
+
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparseable url]"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "REDACTED"
+	}
+	u.Fragment = ""
+	return u.String()
+}
