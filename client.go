@@ -1,0 +1,262 @@
+package wxpay
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
+)
+
+// Base URLs of the v2 API.
+const (
+	// BaseURL is the primary endpoint in mainland China.
+	BaseURL = "https://api.mch.weixin.qq.com"
+	// BackupBaseURL is WeChat's disaster-recovery domain (跨城冗灾). It
+	// serves every v2 call; see [WithFailover].
+	BackupBaseURL = "https://api2.mch.weixin.qq.com"
+)
+
+// Config is the merchant's identity and key. AppID, MchID and APIKey are
+// required; the zero value of every other field is a documented default.
+type Config struct {
+	// AppID is the appid of the mini-program, official account or app the
+	// payments belong to, bound to MchID in the merchant platform.
+	AppID string
+	// MchID is the merchant number (商户号).
+	MchID string
+	// APIKey is the 32-character v2 API key (API密钥). It signs every
+	// request and verifies every answer; wxpay never logs it or puts it in
+	// an error.
+	APIKey string
+	// SignType is the signature algorithm for requests, answers and
+	// notifications. Zero means SignMD5, WeChat's default; SignHMACSHA256
+	// is stronger and recommended for new merchants.
+	SignType SignType
+	// NotifyURL is the default notify_url of UnifiedOrder: where WeChat
+	// POSTs payment notifications. It must be reachable from the internet
+	// and carry no query string.
+	NotifyURL string
+}
+
+// Client calls the WeChat Pay v2 API for one merchant. It is safe for
+// concurrent use; create one and share it.
+type Client struct {
+	cfg      Config
+	signer   *Signer
+	hc       *http.Client
+	baseURL  string
+	backup   string // failover base URL; empty means none
+	log      *slog.Logger
+	now      func() time.Time
+	rand     io.Reader
+	maxBytes int64
+}
+
+// Option configures a [Client] in [NewClient].
+type Option func(*options) error
+
+type options struct {
+	hc      *http.Client
+	baseURL string
+	backup  string
+	log     *slog.Logger
+	now     func() time.Time
+	rand    io.Reader
+}
+
+// WithHTTPClient makes the client send requests with hc instead of its own
+// (the default transport with a 10 s timeout). hc is used as it is and
+// never modified, so it may be shared; give it a timeout or pass deadlines
+// in each call's context.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(o *options) error {
+		if hc == nil {
+			return errors.New("wxpay: WithHTTPClient: nil client")
+		}
+		o.hc = hc
+		return nil
+	}
+}
+
+// WithBaseURL sends requests to u instead of [BaseURL]: a [wxpaytest]
+// server, [BackupBaseURL], or a sandbox prefix such as
+// "https://api.mch.weixin.qq.com/sandboxnew". Endpoint paths are appended
+// to u, so a path prefix is kept.
+func WithBaseURL(u string) Option {
+	return func(o *options) error {
+		v, err := checkBaseURL(u)
+		if err != nil {
+			return err
+		}
+		o.baseURL = v
+		return nil
+	}
+}
+
+// WithFailover retries a request on backup (usually [BackupBaseURL]) when
+// it could not reach the primary at all: DNS, dial or TLS handshake
+// failures. It never retries once a request may have reached WeChat (a
+// read timeout, an HTTP error, a FAIL answer), so a call cannot take
+// effect twice.
+func WithFailover(backup string) Option {
+	return func(o *options) error {
+		v, err := checkBaseURL(backup)
+		if err != nil {
+			return err
+		}
+		o.backup = v
+		return nil
+	}
+}
+
+// WithLogger sets where the client reports diagnostics such as rejected
+// notifications. The default discards them. Secrets are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return errors.New("wxpay: WithLogger: nil logger")
+		}
+		o.log = l
+		return nil
+	}
+}
+
+// WithClock sets the source of the current time (time_start defaults, the
+// JSAPI timeStamp). Tests use it for deterministic output.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return errors.New("wxpay: WithClock: nil clock")
+		}
+		o.now = now
+		return nil
+	}
+}
+
+// WithRand sets the randomness source for nonce_str. The default is
+// crypto/rand; only tests should need another.
+func WithRand(r io.Reader) Option {
+	return func(o *options) error {
+		if r == nil {
+			return errors.New("wxpay: WithRand: nil reader")
+		}
+		o.rand = r
+		return nil
+	}
+}
+
+func checkBaseURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return "", errors.New("wxpay: base URL must be an absolute http(s) URL without query: " + quoteShort(raw))
+	}
+	return strings.TrimRight(raw, "/"), nil
+}
+
+// NewClient returns a Client for cfg. It checks cfg up front, so a client
+// that could not sign or verify is never built.
+func NewClient(cfg Config, opts ...Option) (*Client, error) {
+	if cfg.AppID == "" || cfg.MchID == "" {
+		return nil, errors.New("wxpay: Config needs AppID and MchID")
+	}
+	if len(cfg.AppID) > 32 || len(cfg.MchID) > 32 {
+		return nil, errors.New("wxpay: AppID and MchID are at most 32 characters")
+	}
+	if cfg.SignType == "" {
+		cfg.SignType = SignMD5
+	}
+	signer, err := NewSigner(cfg.APIKey, cfg.SignType)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.NotifyURL != "" {
+		if err := checkNotifyURL(cfg.NotifyURL); err != nil {
+			return nil, err
+		}
+	}
+	o := options{baseURL: BaseURL}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	c := &Client{
+		cfg:      cfg,
+		signer:   signer,
+		hc:       o.hc,
+		baseURL:  o.baseURL,
+		backup:   o.backup,
+		log:      o.log,
+		now:      o.now,
+		rand:     o.rand,
+		maxBytes: 1 << 20,
+	}
+	if c.hc == nil {
+		c.hc = wire.NewHTTPClient()
+	}
+	if c.log == nil {
+		c.log = slog.New(discardHandler{})
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	return c, nil
+}
+
+// checkNotifyURL applies WeChat's rules for notify_url: absolute http(s),
+// no query string, at most 256 bytes.
+func checkNotifyURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.RawQuery != "" || strings.Contains(raw, "?") || len(raw) > 256 {
+		return errors.New("wxpay: notify URL must be an absolute http(s) URL of at most 256 bytes without query")
+	}
+	return nil
+}
+
+// Signer returns the client's signer, for messages this package does not
+// model (custom endpoints, queued notifications).
+func (c *Client) Signer() *Signer { return c.signer }
+
+// AppID returns the configured appid.
+func (c *Client) AppID() string { return c.cfg.AppID }
+
+// MchID returns the configured merchant number.
+func (c *Client) MchID() string { return c.cfg.MchID }
+
+// nonce draws a nonce_str from the configured randomness source.
+func (c *Client) nonce() (string, error) {
+	if c.rand == nil {
+		return NewNonce()
+	}
+	return newNonce(c.rand)
+}
+
+// checkMerchant makes sure a verified message is addressed to this
+// merchant: a genuine message for another appid or mch_id signed with a
+// shared key must not be taken as ours.
+func (c *Client) checkMerchant(p Params) error {
+	if p["appid"] != c.cfg.AppID || p["mch_id"] != c.cfg.MchID {
+		return ErrMerchant
+	}
+	return nil
+}
+
+// discardHandler drops every record; slog.DiscardHandler needs Go 1.24 and
+// the module supports 1.22.
+type discardHandler struct{}
+
+func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
+func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
+func (h discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
+func (h discardHandler) WithGroup(string) slog.Handler           { return h }

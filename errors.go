@@ -1,0 +1,177 @@
+package wxpay
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// Verification failures. They are returned as they are (or wrapped with %w),
+// so callers branch with errors.Is. None of them carries key material or the
+// string that was signed.
+var (
+	// ErrMissingSign means the message has no sign field, or an empty one.
+	ErrMissingSign = errors.New("wxpay: message is not signed")
+	// ErrSignature means the sign does not match the message: it was
+	// computed with another key, the message changed after signing, or the
+	// sign is not hex of the configured algorithm's length.
+	ErrSignature = errors.New("wxpay: signature mismatch")
+	// ErrSignType means the message's sign_type names an algorithm other
+	// than the configured one. wxpay never lets a message pick a weaker
+	// algorithm than the merchant chose (no downgrade).
+	ErrSignType = errors.New("wxpay: sign_type not allowed")
+	// ErrMerchant means a verified message names another appid or mch_id
+	// than the client's: it is genuine, but not meant for this merchant.
+	ErrMerchant = errors.New("wxpay: appid or mch_id does not match")
+)
+
+// ErrorCode is WeChat's err_code: why a call with result_code=FAIL failed.
+// The constants below are the documented codes; WeChat may send others,
+// which arrive as they are.
+type ErrorCode string
+
+// Documented err_code values of the v2 API. See the error tables of each
+// endpoint, for example
+// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1 (unifiedorder).
+const (
+	ErrCodeSystemError          ErrorCode = "SYSTEMERROR"            // WeChat's side failed; retry with the same parameters
+	ErrCodeBizErrNeedRetry      ErrorCode = "BIZERR_NEED_RETRY"      // refund rejected under concurrency; retry with the same out_refund_no
+	ErrCodeBankError            ErrorCode = "BANKERROR"              // the bank failed; query the order, then retry
+	ErrCodeUserPaying           ErrorCode = "USERPAYING"             // micropay waits for the user's password; poll orderquery
+	ErrCodeFrequencyLimited     ErrorCode = "FREQUENCY_LIMITED"      // too many calls; retry more slowly
+	ErrCodeInvalidRequest       ErrorCode = "INVALID_REQUEST"        // parameters break a rule, e.g. a re-entered order changed
+	ErrCodeNoAuth               ErrorCode = "NOAUTH"                 // the merchant lacks permission for this call
+	ErrCodeNotEnough            ErrorCode = "NOTENOUGH"              // insufficient balance
+	ErrCodeOrderPaid            ErrorCode = "ORDERPAID"              // the order is already paid; do not charge again
+	ErrCodeOrderClosed          ErrorCode = "ORDERCLOSED"            // the order is closed; place a new one
+	ErrCodeOrderNotExist        ErrorCode = "ORDERNOTEXIST"          // no such order (or it was never paid)
+	ErrCodeOutTradeNoUsed       ErrorCode = "OUT_TRADE_NO_USED"      // out_trade_no already used with other parameters
+	ErrCodeTradeStateError      ErrorCode = "TRADE_STATE_ERROR"      // the order's state does not allow this call
+	ErrCodeAppIDNotExist        ErrorCode = "APPID_NOT_EXIST"        // unknown appid
+	ErrCodeMchIDNotExist        ErrorCode = "MCHID_NOT_EXIST"        // unknown mch_id
+	ErrCodeAppIDMchIDNotMatch   ErrorCode = "APPID_MCHID_NOT_MATCH"  // appid not bound to mch_id
+	ErrCodeLackParams           ErrorCode = "LACK_PARAMS"            // a required parameter is missing
+	ErrCodeParamError           ErrorCode = "PARAM_ERROR"            // a parameter is malformed
+	ErrCodeSignError            ErrorCode = "SIGNERROR"              // WeChat rejected our signature (wrong key or type)
+	ErrCodeXMLFormatError       ErrorCode = "XML_FORMAT_ERROR"       // WeChat could not parse our XML
+	ErrCodeRequirePostMethod    ErrorCode = "REQUIRE_POST_METHOD"    // the request was not a POST
+	ErrCodePostDataEmpty        ErrorCode = "POST_DATA_EMPTY"        // the request body was empty
+	ErrCodeNotUTF8              ErrorCode = "NOT_UTF8"               // the request was not UTF-8
+	ErrCodeTradeOverdue         ErrorCode = "TRADE_OVERDUE"          // the order is over a year old; refund by other means
+	ErrCodeError                ErrorCode = "ERROR"                  // generic refund failure; read the description
+	ErrCodeUserAccountAbnormal  ErrorCode = "USER_ACCOUNT_ABNORMAL"  // the payer's account is closed
+	ErrCodeInvalidReqTooMuch    ErrorCode = "INVALID_REQ_TOO_MUCH"   // too many bad requests; fix them, wait a minute
+	ErrCodeInvalidTransactionID ErrorCode = "INVALID_TRANSACTIONID"  // malformed transaction_id
+	ErrCodeRefundNotExist       ErrorCode = "REFUNDNOTEXIST"         // no such refund
+	ErrCodeAuthCodeInvalid      ErrorCode = "AUTH_CODE_INVALID"      // micropay: not a payment code
+	ErrCodeTradeError           ErrorCode = "TRADE_ERROR"            // micropay: the trade was refused
+)
+
+// retryable lists the codes whose documented remedy is "call again with the
+// same parameters" (the error tables' 解决方案 column).
+func (c ErrorCode) retryable() bool {
+	switch c {
+	case ErrCodeSystemError, ErrCodeBizErrNeedRetry, ErrCodeBankError,
+		ErrCodeUserPaying, ErrCodeFrequencyLimited:
+		return true
+	}
+	return false
+}
+
+// Error is a FAIL answer from WeChat Pay, or an answer that could not be
+// used at all. Retrieve it with errors.As:
+//
+//	var e *wxpay.Error
+//	if errors.As(err, &e) && e.Code == wxpay.ErrCodeOrderPaid { ... }
+//
+// WeChat reports failure on two layers: ReturnCode FAIL means the request
+// itself was refused (bad signature, malformed XML) and nothing else is
+// set; ReturnCode SUCCESS with a Code means the call was understood but
+// the business operation failed.
+type Error struct {
+	// Op is the endpoint, such as "unifiedorder".
+	Op string
+	// StatusCode is the HTTP status of the answer (200 for every answer
+	// WeChat itself gives; 0 when the error did not come from HTTP).
+	StatusCode int
+	// ReturnCode and ReturnMsg are the protocol layer.
+	ReturnCode string
+	ReturnMsg  string
+	// Code and Message are err_code and err_code_des, set when
+	// result_code is FAIL.
+	Code    ErrorCode
+	Message string
+	// Err is the cause when the answer could not be read as a WeChat
+	// message (for example an HTML error page from a gateway).
+	Err error
+}
+
+// Error returns a one-line summary such as
+// "wxpay: unifiedorder: ORDERPAID: 该订单已支付". It never contains key
+// material.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("wxpay: ")
+	if e.Op != "" {
+		b.WriteString(e.Op)
+		b.WriteString(": ")
+	}
+	switch {
+	case e.Code != "":
+		b.WriteString(string(e.Code))
+		if e.Message != "" {
+			b.WriteString(": ")
+			b.WriteString(oneLine(e.Message))
+		}
+	case e.ReturnCode != "" && e.ReturnCode != "SUCCESS":
+		b.WriteString("return_code ")
+		b.WriteString(oneLine(e.ReturnCode))
+		if e.ReturnMsg != "" {
+			b.WriteString(": ")
+			b.WriteString(oneLine(e.ReturnMsg))
+		}
+	case e.Err != nil:
+		if e.StatusCode != 0 {
+			b.WriteString("http status ")
+			b.WriteString(strconv.Itoa(e.StatusCode))
+			b.WriteString(": ")
+		}
+		b.WriteString(e.Err.Error())
+	case e.StatusCode != 0:
+		b.WriteString("http status ")
+		b.WriteString(strconv.Itoa(e.StatusCode))
+	default:
+		b.WriteString("result_code FAIL")
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause, if any, for errors.Is and errors.As.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Retryable reports whether calling again with the same parameters may
+// succeed: the codes WeChat documents as transient (SYSTEMERROR,
+// BIZERR_NEED_RETRY, BANKERROR, USERPAYING, FREQUENCY_LIMITED) and HTTP
+// 5xx answers from a gateway. A retry must reuse the same out_trade_no or
+// out_refund_no, which is what makes it safe.
+func (e *Error) Retryable() bool {
+	if e.Code != "" {
+		return e.Code.retryable()
+	}
+	return e.StatusCode >= 500 && e.StatusCode <= 599
+}
+
+// oneLine keeps remote text from breaking log lines and caps its length,
+// since it comes from the network.
+func oneLine(s string) string {
+	const max = 256
+	if len(s) > max {
+		s = s[:max]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+}

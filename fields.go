@@ -1,0 +1,137 @@
+package wxpay
+
+import (
+	"errors"
+	"strconv"
+	"time"
+)
+
+// beijing is WeChat's time zone for every timestamp it sends (UTC+8, no
+// daylight saving). A fixed zone needs no tzdata on the host.
+var beijing = time.FixedZone("CST", 8*60*60)
+
+const timeLayout = "20060102150405"
+
+// formatTime writes t in WeChat's yyyyMMddHHmmss form, in UTC+8.
+func formatTime(t time.Time) string { return t.In(beijing).Format(timeLayout) }
+
+// parseTime reads a yyyyMMddHHmmss time in UTC+8.
+func parseTime(s string) (time.Time, error) {
+	if len(s) != len(timeLayout) {
+		return time.Time{}, errors.New("wxpay: time must be 14 digits yyyyMMddHHmmss")
+	}
+	t, err := time.ParseInLocation(timeLayout, s, beijing)
+	if err != nil {
+		return time.Time{}, errors.New("wxpay: time must be 14 digits yyyyMMddHHmmss")
+	}
+	return t, nil
+}
+
+// ErrAmount means an amount field is not a canonical non-negative integer.
+var ErrAmount = errors.New("wxpay: malformed amount")
+
+// parseFen reads an amount in fen as WeChat writes it: decimal digits, no
+// sign, no leading zeros, no exponent, at most 18 digits (so it fits int64
+// with room). Anything looser could let two spellings of one amount differ
+// between what was signed and what is compared.
+func parseFen(s string) (int64, error) {
+	if s == "" || len(s) > 18 || (len(s) > 1 && s[0] == '0') {
+		return 0, ErrAmount
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, ErrAmount
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, nil
+}
+
+// optFen reads an optional amount: absent or empty is 0.
+func optFen(p Params, name string) (int64, error) {
+	v, ok := p[name]
+	if !ok || v == "" {
+		return 0, nil
+	}
+	n, err := parseFen(v)
+	if err != nil {
+		return 0, fieldErr(name, err)
+	}
+	return n, nil
+}
+
+// fieldErr names the field a parse error is about; the value is left out
+// since it came from the network.
+func fieldErr(name string, err error) error {
+	return &FieldError{Field: name, Err: err}
+}
+
+// FieldError reports a field of a verified message that is missing or
+// malformed, such as a total_fee of "0100".
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return "wxpay: field " + e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns the cause, such as [ErrAmount].
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// ErrMissingField is the cause in a [FieldError] for a required field that
+// is absent or empty.
+var ErrMissingField = errors.New("wxpay: required field missing")
+
+// CouponType is coupon_type_$n: whether a coupon is pre-funded.
+type CouponType string
+
+// Coupon types.
+const (
+	CouponCash   CouponType = "CASH"    // 充值券: pre-funded by the merchant
+	CouponNoCash CouponType = "NO_CASH" // 免充值券: not pre-funded
+)
+
+// Coupon is one coupon used on a payment, from the indexed coupon_id_$n,
+// coupon_type_$n and coupon_fee_$n fields.
+type Coupon struct {
+	ID   string
+	Type CouponType // may be empty: WeChat sometimes omits coupon_type_$n
+	Fee  int64      // fen
+}
+
+// parseCoupons builds the coupon list from coupon_count and the indexed
+// fields, however many there are. The count is bounded by the fields
+// present, so a hostile coupon_count cannot make it allocate.
+func parseCoupons(p Params) ([]Coupon, error) {
+	raw, ok := p["coupon_count"]
+	if !ok || raw == "" {
+		return nil, nil
+	}
+	n, err := parseFen(raw)
+	if err != nil {
+		return nil, fieldErr("coupon_count", err)
+	}
+	if n > int64(len(p)) {
+		return nil, fieldErr("coupon_count", errors.New("wxpay: more coupons than fields"))
+	}
+	cs := make([]Coupon, n)
+	for i := range cs {
+		idx := strconv.Itoa(i)
+		id := p["coupon_id_"+idx]
+		if id == "" {
+			return nil, fieldErr("coupon_id_"+idx, ErrMissingField)
+		}
+		feeName := "coupon_fee_" + idx
+		if p[feeName] == "" {
+			return nil, fieldErr(feeName, ErrMissingField)
+		}
+		fee, err := optFen(p, feeName)
+		if err != nil {
+			return nil, err
+		}
+		cs[i] = Coupon{ID: id, Type: CouponType(p["coupon_type_"+idx]), Fee: fee}
+	}
+	return cs, nil
+}
