@@ -148,28 +148,33 @@ type field struct{ k, v string }
 // The fields are gathered and the string built in stack buffers, so a
 // typical message signs without allocating.
 func (s *Signer) sum(p Params, out *[sha256.Size]byte) int {
-	var fbuf [32]field
-	fs := fbuf[:0]
+	var fbuf [24]field
+	var obuf [24]uint64
+	fs, order := fbuf[:0], obuf[:0]
 	for k, v := range p {
 		if v == "" || k == "sign" {
 			continue
 		}
+		order = append(order, sortKey(k, len(fs)))
 		fs = append(fs, field{k, v})
 	}
-	sortFields(fs)
-
 	var bbuf [1024]byte
 	buf := bbuf[:0]
 	if s.typ == SignHMACSHA256 {
 		buf = append(buf, s.ipad[:]...)
 	}
-	for i, f := range fs {
-		if i > 0 {
-			buf = append(buf, '&')
+	if len(fs) <= 256 {
+		sortFields(fs, order)
+		for i, o := range order {
+			buf = appendPair(buf, i, fs[o&0xff])
 		}
-		buf = append(buf, f.k...)
-		buf = append(buf, '=')
-		buf = append(buf, f.v...)
+	} else {
+		// More fields than a sort key can index: sort the pairs
+		// themselves. Only hostile or exotic messages get here.
+		slices.SortFunc(fs, func(a, b field) int { return strings.Compare(a.k, b.k) })
+		for i, f := range fs {
+			buf = appendPair(buf, i, f)
+		}
 	}
 	buf = append(buf, s.suffix...)
 
@@ -180,23 +185,53 @@ func (s *Signer) sum(p Params, out *[sha256.Size]byte) int {
 	// HMAC-SHA256(key, msg) = H(opad || H(ipad || msg)); buf already
 	// starts with ipad.
 	inner := sha256.Sum256(buf)
-	var obuf [sha256.BlockSize + sha256.Size]byte
-	copy(obuf[:], s.opad[:])
-	copy(obuf[sha256.BlockSize:], inner[:])
-	*out = sha256.Sum256(obuf[:])
+	var ob [sha256.BlockSize + sha256.Size]byte
+	copy(ob[:], s.opad[:])
+	copy(ob[sha256.BlockSize:], inner[:])
+	*out = sha256.Sum256(ob[:])
 	return sha256.Size
 }
 
-// sortFields sorts by name in byte order, as the v2 rules require. Messages
-// have a few dozen fields, where insertion sort beats the general sort.
-func sortFields(fs []field) {
-	if len(fs) > 24 {
-		slices.SortFunc(fs, func(a, b field) int { return strings.Compare(a.k, b.k) })
-		return
+func appendPair(buf []byte, i int, f field) []byte {
+	if i > 0 {
+		buf = append(buf, '&')
 	}
-	for i := 1; i < len(fs); i++ {
-		for j := i; j > 0 && fs[j].k < fs[j-1].k; j-- {
-			fs[j], fs[j-1] = fs[j-1], fs[j]
+	buf = append(buf, f.k...)
+	buf = append(buf, '=')
+	return append(buf, f.v...)
+}
+
+// sortKey packs the first 7 bytes of a name (big-endian, so integer order
+// is byte order) above the field's index. Sorting these integers orders
+// the fields by name prefix; names sharing all 7 bytes are settled by a
+// full comparison afterwards.
+func sortKey(k string, i int) uint64 {
+	var x uint64
+	for j := 0; j < 7; j++ {
+		x <<= 8
+		if j < len(k) {
+			x |= uint64(k[j])
+		}
+	}
+	return x<<8 | uint64(i&0xff)
+}
+
+// sortFields sorts order (see sortKey) so that fs[order[i]&0xff] are in
+// byte order of name, as the v2 rules require. It needs len(fs) <= 256.
+func sortFields(fs []field, order []uint64) {
+	if len(order) > 24 {
+		slices.Sort(order)
+	} else {
+		for i := 1; i < len(order); i++ {
+			for j := i; j > 0 && order[j] < order[j-1]; j-- {
+				order[j], order[j-1] = order[j-1], order[j]
+			}
+		}
+	}
+	// Settle runs whose 7-byte prefixes tie (coupon_fee_0, coupon_fee_1).
+	for i := 1; i < len(order); i++ {
+		for j := i; j > 0 && order[j]>>8 == order[j-1]>>8 && fs[order[j]&0xff].k < fs[order[j-1]&0xff].k; j-- {
+			order[j], order[j-1] = order[j-1], order[j]
 		}
 	}
 }

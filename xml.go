@@ -141,7 +141,7 @@ func (d *xmlDecoder) document(root string) (Params, error) {
 			return nil, err
 		}
 	}
-	if err := d.misc(); err != nil {
+	if err := d.misc(XMLSyntax); err != nil {
 		return nil, err
 	}
 	if d.i == len(d.s) {
@@ -173,7 +173,7 @@ func (d *xmlDecoder) document(root string) (Params, error) {
 			return nil, err
 		}
 	}
-	if err := d.misc(); err != nil {
+	if err := d.misc(XMLTrailing); err != nil {
 		return nil, err
 	}
 	if d.i != len(d.s) {
@@ -242,15 +242,17 @@ func (d *xmlDecoder) declaration() error {
 }
 
 // misc skips whitespace and comments outside the root element. It stops at
-// the end of input or at a '<' that starts an element.
-func (d *xmlDecoder) misc() error {
+// the end of input or at a '<' that starts an element. Text and processing
+// instructions are reported with reason stray: a syntax error before the
+// root, trailing content after it.
+func (d *xmlDecoder) misc(stray XMLReason) error {
 	for {
 		d.skipSpace()
 		if d.i == len(d.s) {
 			return nil
 		}
 		if d.s[d.i] != '<' {
-			return d.fail(XMLSyntax)
+			return d.fail(stray)
 		}
 		rest := d.s[d.i:]
 		switch {
@@ -261,7 +263,7 @@ func (d *xmlDecoder) misc() error {
 		case strings.HasPrefix(rest, "<!"):
 			return d.bang()
 		case strings.HasPrefix(rest, "<?"):
-			return d.fail(XMLSyntax)
+			return d.fail(stray)
 		default:
 			return nil
 		}
@@ -471,8 +473,10 @@ func (d *xmlDecoder) value(name string) (string, error) {
 			return "", d.fail(XMLSyntax)
 		case strings.HasPrefix(rest, "<!"):
 			return "", d.bang()
-		default:
+		case len(rest) > 1 && isNameStart(rest[1]):
 			return "", d.fail(XMLNested)
+		default:
+			return "", d.fail(XMLSyntax) // a bare '<'
 		}
 	}
 }

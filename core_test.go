@@ -1,0 +1,142 @@
+package wxpay
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestNewNonce(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for i := 0; i < 200; i++ {
+		n, err := NewNonce()
+		require.NoError(t, err)
+		require.Len(t, n, NonceLen)
+		for _, c := range n {
+			require.True(t, c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9', "char %q", c)
+		}
+		require.False(t, seen[n], "repeated nonce")
+		seen[n] = true
+	}
+}
+
+func TestNonceFromReader(t *testing.T) {
+	t.Parallel()
+	// Bytes 0..61 map straight onto the alphabet; 248..255 are skipped
+	// to avoid modulo bias.
+	src := append(bytes.Repeat([]byte{255}, 10), []byte{0, 25, 26, 51, 52, 61, 62, 247}...)
+	src = append(src, make([]byte, 200)...)
+	n, err := newNonce(bytes.NewReader(src))
+	require.NoError(t, err)
+	assert.Equal(t, "AZaz09A9"+strings.Repeat("A", 24), n)
+
+	_, err = newNonce(bytes.NewReader(nil))
+	assert.Error(t, err)
+	_, err = newNonce(bytes.NewReader(bytes.Repeat([]byte{250}, 4096)))
+	assert.Error(t, err, "a source that only yields rejected bytes must not loop forever")
+}
+
+func TestParseFen(t *testing.T) {
+	t.Parallel()
+	good := map[string]int64{"0": 0, "1": 1, "100": 100, "999999999999999999": 999999999999999999}
+	for s, want := range good {
+		got, err := parseFen(s)
+		require.NoError(t, err, s)
+		assert.Equal(t, want, got)
+	}
+	for _, s := range []string{"", "0100", "00", "+1", "-1", "1e2", "1.0", " 1", "1 ", "１", "0x10", "1000000000000000000", "1_000"} {
+		_, err := parseFen(s)
+		assert.ErrorIs(t, err, ErrAmount, "%q", s)
+	}
+}
+
+func TestTimes(t *testing.T) {
+	t.Parallel()
+	tm, err := parseTime("20141030133525")
+	require.NoError(t, err)
+	assert.True(t, tm.Equal(time.Date(2014, 10, 30, 5, 35, 25, 0, time.UTC)), "UTC+8: %v", tm)
+	assert.Equal(t, "20141030133525", formatTime(tm.UTC()))
+	for _, s := range []string{"", "2014103013352", "201410301335250", "20141330133525", "2014-10-30 13:3"} {
+		_, err := parseTime(s)
+		assert.Error(t, err, s)
+	}
+}
+
+func TestParseCoupons(t *testing.T) {
+	t.Parallel()
+	p := Params{"coupon_count": "5"}
+	var want []Coupon
+	for i := 0; i < 5; i++ {
+		idx := string(rune('0' + i))
+		p["coupon_id_"+idx] = "id" + idx
+		p["coupon_fee_"+idx] = "1" + idx
+		if i != 2 { // WeChat sometimes omits the type
+			p["coupon_type_"+idx] = "CASH"
+		}
+		typ := CouponCash
+		if i == 2 {
+			typ = ""
+		}
+		want = append(want, Coupon{ID: "id" + idx, Type: typ, Fee: int64(10 + i)})
+	}
+	got, err := parseCoupons(p)
+	require.NoError(t, err)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Error(diff)
+	}
+
+	none, err := parseCoupons(Params{})
+	assert.NoError(t, err)
+	assert.Nil(t, none)
+
+	bad := []Params{
+		{"coupon_count": "-1"},
+		{"coupon_count": "1e9"},
+		{"coupon_count": "999999999"}, // more than fields: no huge allocation
+		{"coupon_count": "1", "coupon_fee_0": "1"},
+		{"coupon_count": "1", "coupon_id_0": "x"},
+		{"coupon_count": "1", "coupon_id_0": "x", "coupon_fee_0": "01"},
+	}
+	for _, b := range bad {
+		_, err := parseCoupons(b)
+		var fe *FieldError
+		assert.True(t, errors.As(err, &fe), "%v", b)
+	}
+}
+
+func TestErrorText(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err       *Error
+		text      string
+		retryable bool
+	}{
+		{&Error{Op: "unifiedorder", StatusCode: 200, ReturnCode: "SUCCESS", Code: ErrCodeOrderPaid, Message: "该订单已支付"},
+			"wxpay: unifiedorder: ORDERPAID: 该订单已支付", false},
+		{&Error{Op: "orderquery", ReturnCode: "SUCCESS", Code: ErrCodeSystemError, Message: "系统错误"},
+			"wxpay: orderquery: SYSTEMERROR: 系统错误", true},
+		{&Error{Op: "refund", Code: ErrCodeBizErrNeedRetry}, "wxpay: refund: BIZERR_NEED_RETRY", true},
+		{&Error{Op: "unifiedorder", StatusCode: 200, ReturnCode: "FAIL", ReturnMsg: "签名错误\n"},
+			"wxpay: unifiedorder: return_code FAIL: 签名错误 ", false},
+		{&Error{Op: "unifiedorder", StatusCode: 502, Err: ErrXML}, "wxpay: unifiedorder: http status 502: wxpay: malformed XML", true},
+		{&Error{Op: "closeorder", StatusCode: 503}, "wxpay: closeorder: http status 503", true},
+		{&Error{Op: "closeorder", StatusCode: 404}, "wxpay: closeorder: http status 404", false},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.text, tt.err.Error())
+		assert.Equal(t, tt.retryable, tt.err.Retryable(), tt.text)
+	}
+	var e *Error
+	wrapped := error(&Error{Op: "x", Err: ErrXML})
+	assert.True(t, errors.As(wrapped, &e))
+	assert.True(t, errors.Is(wrapped, ErrXML))
+	long := (&Error{Op: "x", ReturnCode: "FAIL", ReturnMsg: strings.Repeat("a", 10000)}).Error()
+	assert.Less(t, len(long), 400, "remote text is capped")
+}

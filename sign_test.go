@@ -1,0 +1,207 @@
+package wxpay
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type signVector struct {
+	ID       string   `json:"id"`
+	Key      string   `json:"key"`
+	SignType SignType `json:"sign_type"`
+	Params   Params   `json:"params"`
+	Sign     string   `json:"sign"`
+}
+
+func loadSignVectors(t testing.TB) []signVector {
+	t.Helper()
+	b, err := os.ReadFile("testdata/sign_vectors.json")
+	require.NoError(t, err)
+	var f struct {
+		Vectors []signVector `json:"vectors"`
+	}
+	require.NoError(t, json.Unmarshal(b, &f))
+	require.Len(t, f.Vectors, 6)
+	return f.Vectors
+}
+
+func mustSigner(t testing.TB, key string, typ SignType) *Signer {
+	t.Helper()
+	s, err := NewSigner(key, typ)
+	require.NoError(t, err)
+	return s
+}
+
+const testKey = "192006250b4c09247ec02edce69f6a2d"
+
+func TestSignGoldenVectors(t *testing.T) {
+	t.Parallel()
+	for _, v := range loadSignVectors(t) {
+		t.Run(v.ID, func(t *testing.T) {
+			t.Parallel()
+			s := mustSigner(t, v.Key, v.SignType)
+			assert.Equal(t, v.Sign, s.Sign(v.Params))
+
+			signed := cloneParams(v.Params)
+			signed["sign"] = v.Sign
+			assert.NoError(t, s.Verify(signed))
+			// The sign field itself never takes part in the signature.
+			assert.Equal(t, v.Sign, s.Sign(signed))
+		})
+	}
+}
+
+func TestSignRules(t *testing.T) {
+	t.Parallel()
+	s := mustSigner(t, testKey, SignMD5)
+	base := Params{"appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "device_info": "1000", "body": "test", "nonce_str": "ibuaiVcKdpRxkhJA"}
+	const v1 = "9A0A8659F005D6984697E2CA0A9CF3B7"
+
+	withEmpty := cloneParams(base)
+	withEmpty["attach"] = ""
+	assert.Equal(t, v1, s.Sign(withEmpty), "empty values are skipped")
+
+	withSignType := cloneParams(base)
+	withSignType["sign_type"] = "MD5"
+	assert.NotEqual(t, v1, s.Sign(withSignType), "sign_type is signed when present")
+
+	// Names are case-sensitive and sorted by byte: "Z" < "a".
+	upper := cloneParams(base)
+	upper["Zeta"] = "1"
+	assert.NotEqual(t, v1, s.Sign(upper))
+
+	// Values are signed raw: leading spaces count.
+	spaced := cloneParams(base)
+	spaced["body"] = " test"
+	assert.NotEqual(t, v1, s.Sign(spaced))
+}
+
+// A message with more fields than the stack buffer, and a canonical
+// string longer than 1 KiB, must sign the same as the short path would.
+func TestSignLargeMessage(t *testing.T) {
+	t.Parallel()
+	p := Params{}
+	var canon []string
+	for i := 0; i < 60; i++ {
+		k := "field_" + string(rune('A'+i%26)) + string(rune('a'+i/26))
+		v := strings.Repeat("v", 40)
+		p[k] = v
+		canon = append(canon, k+"="+v)
+	}
+	// Reference computed from the plain definition, sorted by a
+	// different algorithm (the encoding/json order of map keys).
+	b, err := json.Marshal(p)
+	require.NoError(t, err)
+	var ordered []string
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	_, _ = dec.Token()
+	for dec.More() {
+		k, _ := dec.Token()
+		v, _ := dec.Token()
+		ordered = append(ordered, k.(string)+"="+v.(string))
+	}
+	require.Len(t, ordered, len(canon))
+	want := md5Upper(strings.Join(ordered, "&") + "&key=" + testKey)
+	assert.Equal(t, want, mustSigner(t, testKey, SignMD5).Sign(p))
+}
+
+func TestVerifyRejects(t *testing.T) {
+	t.Parallel()
+	md5s := mustSigner(t, testKey, SignMD5)
+	hmacs := mustSigner(t, testKey, SignHMACSHA256)
+	other := mustSigner(t, "0123456789abcdef0123456789abcdef", SignMD5)
+	base := Params{"appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "device_info": "1000", "body": "test", "nonce_str": "ibuaiVcKdpRxkhJA"}
+	with := func(kv ...string) Params {
+		p := cloneParams(base)
+		for i := 0; i < len(kv); i += 2 {
+			p[kv[i]] = kv[i+1]
+		}
+		return p
+	}
+	const v1 = "9A0A8659F005D6984697E2CA0A9CF3B7"
+	const v2 = "6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6"
+	tests := []struct {
+		name   string
+		signer *Signer
+		p      Params
+		want   error
+	}{
+		{"no sign", md5s, with(), ErrMissingSign},
+		{"empty sign", md5s, with("sign", ""), ErrMissingSign},
+		{"lowercase sign", md5s, with("sign", strings.ToLower(v1)), ErrSignature},
+		{"flipped sign", md5s, with("sign", "9A0A8659F005D6984697E2CA0A9CF3B6"), ErrSignature},
+		{"changed field", md5s, with("sign", v1, "body", "test2"), ErrSignature},
+		{"added field", md5s, with("sign", v1, "total_fee", "1"), ErrSignature},
+		{"other key", other, with("sign", v1), ErrSignature},
+		{"md5 sign to hmac signer", hmacs, with("sign", v1), ErrSignature},
+		{"hmac sign to md5 signer", md5s, with("sign", v2), ErrSignature},
+		{"short sign", md5s, with("sign", v1[:31]), ErrSignature},
+		{"sign with space", md5s, with("sign", " "+v1[1:]), ErrSignature},
+		{"non-hex sign", md5s, with("sign", "ZA0A8659F005D6984697E2CA0A9CF3B7"), ErrSignature},
+		{"downgrade to MD5", hmacs, with("sign", v1, "sign_type", "MD5"), ErrSignType},
+		{"upgrade not configured", md5s, with("sign", v2, "sign_type", "HMAC-SHA256"), ErrSignType},
+		{"unknown sign_type", md5s, with("sign", v1, "sign_type", "md5"), ErrSignType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := tt.signer.Verify(tt.p)
+			require.Error(t, err)
+			assert.True(t, errors.Is(err, tt.want), "got %v, want %v", err, tt.want)
+			assert.NotContains(t, err.Error(), testKey)
+		})
+	}
+	// And the genuine messages pass, so the rejections above are not
+	// a signer that rejects everything.
+	assert.NoError(t, md5s.Verify(with("sign", v1)))
+	assert.NoError(t, hmacs.Verify(with("sign", v2)))
+}
+
+func TestNewSigner(t *testing.T) {
+	t.Parallel()
+	s, err := NewSigner(testKey, "")
+	require.NoError(t, err)
+	assert.Equal(t, SignMD5, s.Type(), "zero type means MD5")
+
+	for _, tt := range []struct{ name, key string }{
+		{"empty", ""},
+		{"short", "abc"},
+		{"trailing newline", testKey[:31] + "\n"},
+		{"33 chars", testKey + "x"},
+		{"space", testKey[:31] + " "},
+	} {
+		_, err := NewSigner(tt.key, SignMD5)
+		assert.Error(t, err, tt.name)
+	}
+	_, err = NewSigner(testKey, "SHA1")
+	assert.Error(t, err)
+	_, err = NewSigner(testKey, "md5")
+	assert.Error(t, err, "sign types are case-sensitive on the wire")
+}
+
+func TestSignConcurrent(t *testing.T) {
+	t.Parallel()
+	s := mustSigner(t, testKey, SignHMACSHA256)
+	v := loadSignVectors(t)[1]
+	done := make(chan string, 8)
+	for i := 0; i < 8; i++ {
+		go func() { done <- s.Sign(v.Params) }()
+	}
+	for i := 0; i < 8; i++ {
+		assert.Equal(t, v.Sign, <-done)
+	}
+}
+
+func cloneParams(p Params) Params {
+	q := make(Params, len(p))
+	for k, v := range p {
+		q[k] = v
+	}
+	return q
+}

@@ -1,0 +1,289 @@
+package wxpay
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDecodeXMLAccepts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   string
+		want Params
+	}{
+		{"official example body",
+			`<xml><appid>wxd930ea5d5a258f4f</appid><mch_id>10000100</mch_id><device_info>1000</device_info><body>test</body><nonce_str>ibuaiVcKdpRxkhJA</nonce_str><sign>9A0A8659F005D6984697E2CA0A9CF3B7</sign></xml>`,
+			Params{"appid": "wxd930ea5d5a258f4f", "mch_id": "10000100", "device_info": "1000", "body": "test", "nonce_str": "ibuaiVcKdpRxkhJA", "sign": "9A0A8659F005D6984697E2CA0A9CF3B7"}},
+		{"CDATA and whitespace",
+			"<xml>\n  <return_code><![CDATA[SUCCESS]]></return_code>\r\n\t<total_fee>1</total_fee>\n</xml>\n",
+			Params{"return_code": "SUCCESS", "total_fee": "1"}},
+		{"declaration and comments",
+			`<?xml version="1.0" encoding="UTF-8"?><!-- a --><xml><!-- b --><a>1</a><!-- c --></xml><!-- d -->`,
+			Params{"a": "1"}},
+		{"declaration single quotes standalone",
+			`<?xml version='1.0' encoding='utf-8' standalone='yes'?>` + "\n<xml><a>1</a></xml>",
+			Params{"a": "1"}},
+		{"empty values", `<xml><a></a><b/><c ></c><d><![CDATA[]]></d></xml>`,
+			Params{"a": "", "b": "", "c": "", "d": ""}},
+		{"entities", `<xml><a>&lt;b&gt; &amp; &apos;&quot; &#65;&#x42;&#x4e2d;</a></xml>`,
+			Params{"a": `<b> & '" AB中`}},
+		{"CDATA keeps markup", `<xml><a><![CDATA[<b>&amp;</b>]]></a></xml>`,
+			Params{"a": "<b>&amp;</b>"}},
+		{"split CDATA holds ]]>", `<xml><a><![CDATA[x]]]]><![CDATA[>y]]></a></xml>`,
+			Params{"a": "x]]>y"}},
+		{"text and CDATA mixed", `<xml><a>x<![CDATA[y]]>z</a></xml>`, Params{"a": "xyz"}},
+		{"chinese and emoji", `<xml><attach>支付测试😀</attach></xml>`, Params{"attach": "支付测试😀"}},
+		{"line ends normalized", "<xml><a>x\r\ny\rz</a><b><![CDATA[p\r\nq]]></b></xml>",
+			Params{"a": "x\ny\nz", "b": "p\nq"}},
+		{"escaped CR survives", `<xml><a>x&#xD;y</a></xml>`, Params{"a": "x\ry"}},
+		{"spaces kept in values", `<xml><a>  x  </a></xml>`, Params{"a": "  x  "}},
+		{"end tag space", `<xml><a>1</a ></xml >`, Params{"a": "1"}},
+		{"self-closing root", `<xml/>`, Params{}},
+		{"names with digits dots dashes", `<xml><coupon_id_0>1</coupon_id_0><a.b-c>2</a.b-c></xml>`,
+			Params{"coupon_id_0": "1", "a.b-c": "2"}},
+		{"lone brackets", `<xml><a>]]</a><b>]></b><c>a>b</c></xml>`, Params{"a": "]]", "b": "]>", "c": "a>b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := DecodeXML([]byte(tt.in))
+			require.NoError(t, err)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("DecodeXML mismatch (-want +got):\n%s", diff)
+			}
+			// encoding/xml reads the same map: the parity the fuzz
+			// target checks, pinned for the interesting cases.
+			ref, err := referenceDecode([]byte(tt.in), "xml")
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, ref)
+		})
+	}
+}
+
+func TestDecodeXMLRejects(t *testing.T) {
+	t.Parallel()
+	tooMany := &strings.Builder{}
+	tooMany.WriteString("<xml>")
+	for i := 0; i <= MaxXMLFields; i++ {
+		tooMany.WriteString("<f" + itoaTest(i) + ">1</f" + itoaTest(i) + ">")
+	}
+	tooMany.WriteString("</xml>")
+	huge := "<xml><a>" + strings.Repeat("x", MaxXMLSize) + "</a></xml>"
+
+	tests := []struct {
+		name string
+		in   string
+		want XMLReason
+	}{
+		{"empty input", "", XMLEmpty},
+		{"only whitespace", " \n\t", XMLEmpty},
+		{"only declaration", `<?xml version="1.0"?>`, XMLEmpty},
+		{"only comment", `<!-- x -->`, XMLEmpty},
+		{"doctype", `<!DOCTYPE xml><xml><a>1</a></xml>`, XMLDoctype},
+		{"xxe external entity", `<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]><xml><a>&x;</a></xml>`, XMLDoctype},
+		{"billion laughs", `<!DOCTYPE l [<!ENTITY a "aa"><!ENTITY b "&a;&a;">]><xml><a>&b;</a></xml>`, XMLDoctype},
+		{"doctype inside root", `<xml><!DOCTYPE x><a>1</a></xml>`, XMLDoctype},
+		{"entity decl inside value", `<xml><a><!ENTITY x "y"></a></xml>`, XMLDoctype},
+		{"undeclared entity", `<xml><a>&x;</a></xml>`, XMLSyntax},
+		{"nested element", `<xml><a><b>1</b></a></xml>`, XMLNested},
+		{"nested after text", `<xml><a>1<b/></a></xml>`, XMLNested},
+		{"attribute on field", `<xml><total_fee currency="USD">1</total_fee></xml>`, XMLAttribute},
+		{"attribute on root", `<xml a="1"><b>1</b></xml>`, XMLAttribute},
+		{"xmlns on root", `<xml xmlns="urn:x"><a>1</a></xml>`, XMLNamespace},
+		{"prefixed field", `<xml><x:total_fee>1</x:total_fee></xml>`, XMLNamespace},
+		{"prefixed root", `<x:xml><a>1</a></x:xml>`, XMLNamespace},
+		{"duplicate field", `<xml><total_fee>1</total_fee><total_fee>100</total_fee></xml>`, XMLDuplicate},
+		{"duplicate empty field", `<xml><sign/><sign>A</sign></xml>`, XMLDuplicate},
+		{"second document", `<xml><a>1</a></xml><xml><a>2</a></xml>`, XMLTrailing},
+		{"text after root", `<xml><a>1</a></xml>junk`, XMLTrailing},
+		{"wrong root", `<root><a>1</a></root>`, XMLRoot},
+		{"root case", `<XML><a>1</a></XML>`, XMLRoot},
+		{"invalid utf-8", "<xml><a>\xff\xfe</a></xml>", XMLInvalidUTF8},
+		{"overlong utf-8", "<xml><a>\xc0\xaf</a></xml>", XMLInvalidUTF8},
+		{"gbk declared", `<?xml version="1.0" encoding="GBK"?><xml><a>1</a></xml>`, XMLEncoding},
+		{"utf-16 declared", `<?xml version="1.0" encoding="UTF-16"?><xml/>`, XMLEncoding},
+		{"too many fields", tooMany.String(), XMLTooManyFields},
+		{"too large", huge, XMLTooLarge},
+		{"unclosed root", `<xml><a>1</a>`, XMLSyntax},
+		{"unclosed field", `<xml><a>1</xml>`, XMLSyntax},
+		{"mismatched end", `<xml><a>1</b></xml>`, XMLSyntax},
+		{"end tag prefix", `<xml><a>1</ab></xml>`, XMLSyntax},
+		{"text in root", `<xml>hello<a>1</a></xml>`, XMLSyntax},
+		{"raw ]]> in text", `<xml><a>x]]>y</a></xml>`, XMLSyntax},
+		{"unterminated CDATA", `<xml><a><![CDATA[x</a></xml>`, XMLSyntax},
+		{"comment in value", `<xml><a>1<!-- x -->00</a></xml>`, XMLSyntax},
+		{"processing instruction", `<xml><?php x ?><a>1</a></xml>`, XMLSyntax},
+		{"declaration not first", ` <?xml version="1.0"?><xml/>`, XMLSyntax},
+		{"declaration bad version", `<?xml version="1.1"?><xml/>`, XMLSyntax},
+		{"declaration garbage", `<?xml version="1.0" foo="bar"?><xml/>`, XMLSyntax},
+		{"declaration unterminated", `<?xml version="1.0"<xml/>`, XMLSyntax},
+		{"control character", "<xml><a>\x01</a></xml>", XMLSyntax},
+		{"NUL", "<xml><a>\x00</a></xml>", XMLSyntax},
+		{"NUL char ref", `<xml><a>&#0;</a></xml>`, XMLSyntax},
+		{"surrogate char ref", `<xml><a>&#xD800;</a></xml>`, XMLSyntax},
+		{"huge char ref", `<xml><a>&#99999999999;</a></xml>`, XMLSyntax},
+		{"U+FFFE", "<xml><a>\uFFFE</a></xml>", XMLSyntax},
+		{"control in CDATA", "<xml><a><![CDATA[\x02]]></a></xml>", XMLSyntax},
+		{"bare ampersand", `<xml><a>a & b</a></xml>`, XMLSyntax},
+		{"double dash comment", `<xml><!-- a -- b --><a>1</a></xml>`, XMLSyntax},
+		{"BOM", "\xef\xbb\xbf<xml/>", XMLSyntax},
+		{"non-ascii name", `<xml><名>1</名></xml>`, XMLSyntax},
+		{"lt in text", `<xml><a>1 < 2</a></xml>`, XMLSyntax},
+		{"not xml", `{"return_code":"SUCCESS"}`, XMLSyntax},
+		{"html", `<html><body>502 Bad Gateway</body></html>`, XMLRoot},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := DecodeXML([]byte(tt.in))
+			require.Error(t, err)
+			assert.Nil(t, p, "never a partial map with an error")
+			var xe *XMLError
+			require.True(t, errors.As(err, &xe), "error %T is not *XMLError", err)
+			assert.Equal(t, tt.want, xe.Reason, "got %v", err)
+			assert.True(t, errors.Is(err, ErrXML))
+			assert.LessOrEqual(t, xe.Offset, len(tt.in))
+			assert.Less(t, len(err.Error()), 120, "error text stays short and content-free")
+		})
+	}
+}
+
+func TestDecodeXMLRefundRoot(t *testing.T) {
+	t.Parallel()
+	p, err := decodeXML([]byte("<root>\n<a><![CDATA[1]]></a>\n</root>"), "root")
+	require.NoError(t, err)
+	assert.Equal(t, Params{"a": "1"}, p)
+	_, err = decodeXML([]byte("<xml><a>1</a></xml>"), "root")
+	var xe *XMLError
+	require.ErrorAs(t, err, &xe)
+	assert.Equal(t, XMLRoot, xe.Reason)
+}
+
+func TestEncodeXML(t *testing.T) {
+	t.Parallel()
+	p := Params{
+		"body":      "test",
+		"appid":     "wxd930ea5d5a258f4f",
+		"attach":    "a&b<c>d]]>e",
+		"detail":    `{"goods_detail":[{"goods_name":"iPhone 苹果 😀","price":1}]}`,
+		"cr":        "x\r\ny",
+		"empty":     "",
+		"nonce_str": "ibuaiVcKdpRxkhJA",
+	}
+	b, err := EncodeXML(p)
+	require.NoError(t, err)
+	// Deterministic: sorted keys, escaped text.
+	want := `<xml><appid>wxd930ea5d5a258f4f</appid><attach>a&amp;b&lt;c&gt;d]]&gt;e</attach><body>test</body><cr>x&#xD;` + "\n" + `y</cr>` +
+		`<detail>{"goods_detail":[{"goods_name":"iPhone 苹果 😀","price":1}]}</detail><empty></empty><nonce_str>ibuaiVcKdpRxkhJA</nonce_str></xml>`
+	assert.Equal(t, want, string(b))
+
+	// Any XML parser reads it back to the same map.
+	ref, err := referenceDecode(b, "xml")
+	require.NoError(t, err)
+	assert.Equal(t, p, ref)
+	got, err := DecodeXML(b)
+	require.NoError(t, err)
+	assert.Equal(t, p, got)
+
+	again, err := EncodeXML(got)
+	require.NoError(t, err)
+	assert.Equal(t, b, again)
+}
+
+func TestEncodeXMLRejects(t *testing.T) {
+	t.Parallel()
+	for name, p := range map[string]Params{
+		"control char":    {"a": "x\x01"},
+		"invalid utf-8":   {"a": "\xff"},
+		"U+FFFF":          {"a": "\uFFFF"},
+		"bad name":        {"a b": "1"},
+		"empty name":      {"": "1"},
+		"namespaced name": {"x:a": "1"},
+		"markup name":     {"a><b": "1"},
+	} {
+		_, err := EncodeXML(p)
+		assert.Error(t, err, name)
+	}
+}
+
+// referenceDecode reads a flat document with encoding/xml in strict mode,
+// the independent reference the hand-written decoder is held to.
+func referenceDecode(b []byte, root string) (Params, error) {
+	d := xml.NewDecoder(bytes.NewReader(b))
+	d.Strict = true
+	p := Params{}
+	depth := 0
+	var name string
+	var val strings.Builder
+	sawRoot := false
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			if !sawRoot || depth != 0 {
+				return nil, errors.New("ref: incomplete")
+			}
+			return p, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch tk := tok.(type) {
+		case xml.StartElement:
+			if len(tk.Attr) > 0 || tk.Name.Space != "" {
+				return nil, errors.New("ref: attributes or namespace")
+			}
+			switch depth {
+			case 0:
+				if sawRoot || tk.Name.Local != root {
+					return nil, errors.New("ref: root")
+				}
+				sawRoot = true
+			case 1:
+				name = tk.Name.Local
+				val.Reset()
+			default:
+				return nil, errors.New("ref: nested")
+			}
+			depth++
+		case xml.EndElement:
+			depth--
+			if depth == 1 {
+				if _, dup := p[name]; dup {
+					return nil, errors.New("ref: duplicate")
+				}
+				p[name] = val.String()
+			}
+		case xml.CharData:
+			switch depth {
+			case 2:
+				val.Write(tk)
+			default:
+				if len(bytes.TrimLeft(tk, " \t\r\n")) != 0 {
+					return nil, errors.New("ref: text outside fields")
+				}
+			}
+		case xml.Directive:
+			return nil, errors.New("ref: directive")
+		}
+	}
+}
+
+func itoaTest(i int) string {
+	return string(appendInt(nil, i))
+}
+
+func appendInt(b []byte, i int) []byte {
+	if i >= 10 {
+		b = appendInt(b, i/10)
+	}
+	return append(b, byte('0'+i%10))
+}
