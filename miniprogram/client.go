@@ -1,0 +1,283 @@
+package miniprogram
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
+)
+
+// DefaultBaseURL is the WeChat API host used unless [WithBaseURL] says
+// otherwise.
+const DefaultBaseURL = "https://api.weixin.qq.com"
+
+// maxBodySize caps every response body we read, so a misbehaving peer
+// cannot make us buffer more than this.
+const maxBodySize = 1 << 20
+
+// Client calls the WeChat mini-program server APIs for one app. Create it
+// with [NewClient]. It is safe for concurrent use, and it should be shared:
+// it holds the app's access-token cache, and every new token fetched with
+// the client_credential grant invalidates the previous one.
+type Client struct {
+	appID     string
+	appSecret string
+	hc        *http.Client
+	baseURL   string // no trailing slash
+	now       func() time.Time
+	tokens    tokenCache
+}
+
+// Option configures a [Client] in [NewClient].
+type Option func(*options) error
+
+type options struct {
+	hc       *http.Client
+	baseURL  string
+	now      func() time.Time
+	endpoint TokenEndpoint
+}
+
+// WithHTTPClient makes the client send requests through hc, for example to
+// add tracing, a proxy or a different timeout. The client keeps its own
+// copy of *hc and never modifies the caller's value. Without this option
+// the client uses one with a 10 second timeout. A nil hc is an error.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(o *options) error {
+		if hc == nil {
+			return fmt.Errorf("%w: nil http client", ErrBadInput)
+		}
+		cp := *hc
+		o.hc = &cp
+		return nil
+	}
+}
+
+// WithBaseURL replaces [DefaultBaseURL], for tests and proxies. The URL
+// must be absolute http or https; it may carry a path prefix (such as
+// "http://127.0.0.1:8080/wechat"), which is kept in front of every API
+// path. A trailing slash is ignored. Query strings and fragments are
+// rejected because API paths are appended to the URL.
+func WithBaseURL(base string) Option {
+	return func(o *options) error {
+		u, err := url.Parse(base)
+		if err != nil {
+			return fmt.Errorf("%w: base url: %w", ErrBadInput, err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%w: base url must be absolute http or https", ErrBadInput)
+		}
+		if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return fmt.Errorf("%w: base url must not have user info, query or fragment", ErrBadInput)
+		}
+		o.baseURL = strings.TrimRight(u.String(), "/")
+		return nil
+	}
+}
+
+// WithClock replaces time.Now, which the client uses to decide when a
+// cached access token is due for renewal. Tests use it to move time
+// forward without sleeping. A nil now is an error.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) error {
+		if now == nil {
+			return fmt.Errorf("%w: nil clock", ErrBadInput)
+		}
+		o.now = now
+		return nil
+	}
+}
+
+// NewClient returns a client for the mini program identified by appID and
+// appSecret (both from the mini-program admin console, 开发管理 → 开发设置).
+// Both are required. appSecret is kept in memory and sent only in API
+// requests; it never appears in errors.
+func NewClient(appID, appSecret string, opts ...Option) (*Client, error) {
+	if appID == "" {
+		return nil, fmt.Errorf("%w: empty app id", ErrBadInput)
+	}
+	if appSecret == "" {
+		return nil, fmt.Errorf("%w: empty app secret", ErrBadInput)
+	}
+	o := options{baseURL: DefaultBaseURL, now: time.Now, endpoint: TokenStable}
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: nil option", ErrBadInput)
+		}
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.hc == nil {
+		o.hc = wire.NewHTTPClient()
+	}
+	c := &Client{
+		appID:     appID,
+		appSecret: appSecret,
+		hc:        o.hc,
+		baseURL:   o.baseURL,
+		now:       o.now,
+	}
+	c.tokens.endpoint = o.endpoint
+	return c, nil
+}
+
+// AppID returns the app id the client was created with; decrypted data must
+// carry it in its watermark.
+func (c *Client) AppID() string { return c.appID }
+
+// response is what [Client.do] hands to the decoders: the HTTP status,
+// content type and the bounded body.
+type response struct {
+	status      int
+	contentType string
+	body        []byte
+}
+
+// do sends one request and reads its body. Transport errors have the URL
+// query (which carries the secret or the access token) removed and keep
+// their cause, so context errors stay detectable with errors.Is.
+func (c *Client) do(ctx context.Context, op, method, path string, query url.Values, reqBody any) (*response, error) {
+	u := c.baseURL + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var body io.Reader
+	if reqBody != nil {
+		b, err := json.Marshal(reqBody)
+		if err != nil {
+			return nil, fmt.Errorf("miniprogram: %s: encode request: %w", op, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		// The URL is built from a validated base URL and fixed paths, so
+		// this only fails for a nil ctx or similar programming errors; do
+		// not wrap err, whose text may include the URL.
+		return nil, fmt.Errorf("miniprogram: %s: cannot build request", op)
+	}
+	req.Header.Set("Accept", "application/json")
+	if reqBody != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("miniprogram: %s: %w", op, wire.RedactURL(err))
+	}
+	defer resp.Body.Close()
+	b, err := wire.ReadAll(resp.Body, maxBodySize)
+	if errors.Is(err, wire.ErrTooLarge) {
+		return nil, &Error{Op: op, StatusCode: resp.StatusCode,
+			Err: fmt.Errorf("%w: body exceeds %d bytes", ErrInvalidResponse, maxBodySize)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("miniprogram: %s: read response: %w", op, wire.RedactURL(err))
+	}
+	return &response{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type"), body: b}, nil
+}
+
+// apiStatus is the errcode/errmsg pair every WeChat JSON response may
+// carry. Success responses often omit errcode, so a missing field means 0.
+type apiStatus struct {
+	ErrCode flexInt `json:"errcode"`
+	ErrMsg  string  `json:"errmsg"`
+}
+
+func (s *apiStatus) status() *apiStatus { return s }
+
+// statusCarrier is implemented by every response struct that embeds
+// apiStatus.
+type statusCarrier interface{ status() *apiStatus }
+
+// decodeAPI decodes a WeChat JSON response by its shape rather than by
+// headers: non-2xx statuses, bodies that are not a JSON object and nonzero
+// errcodes become *Error. scrub removes secrets from errmsg. It never
+// panics on arbitrary input.
+func decodeAPI(op string, r *response, out statusCarrier, scrub func(string) string) error {
+	if r.status < 200 || r.status > 299 {
+		e := &Error{Op: op, StatusCode: r.status}
+		// Keep errcode/errmsg if the body happens to carry them.
+		var st apiStatus
+		if json.Unmarshal(r.body, &st) == nil {
+			e.Code, e.Message = int(st.ErrCode), scrub(st.ErrMsg)
+		}
+		return e
+	}
+	if err := json.Unmarshal(r.body, out); err != nil {
+		return &Error{Op: op, StatusCode: r.status, Err: fmt.Errorf("%w: body is not the expected json (content-type %q): %w",
+			ErrInvalidResponse, truncate(r.contentType, 64), err)}
+	}
+	if st := out.status(); st.ErrCode != 0 {
+		return &Error{Op: op, StatusCode: r.status, Code: int(st.ErrCode), Message: scrub(st.ErrMsg)}
+	}
+	return nil
+}
+
+// invalidResponse builds the error for a well-formed body that lacks a
+// required field.
+func invalidResponse(op string, status int, what string) error {
+	return &Error{Op: op, StatusCode: status, Err: fmt.Errorf("%w: %s", ErrInvalidResponse, what)}
+}
+
+// scrubber returns a function that removes each secret from s. WeChat is
+// not known to echo secrets in errmsg; this makes sure a change on its side
+// cannot leak them into our errors. Real secrets and tokens are long;
+// values shorter than minScrubLen are skipped so that a toy secret like
+// "secret" does not mangle messages such as "invalid appsecret".
+func scrubber(secrets ...string) func(string) string {
+	const minScrubLen = 8
+	return func(s string) string {
+		for _, sec := range secrets {
+			if len(sec) >= minScrubLen {
+				s = strings.ReplaceAll(s, sec, "[redacted]")
+			}
+		}
+		return truncate(s, 512)
+	}
+}
+
+// truncate shortens s to at most n bytes without splitting a UTF-8
+// sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// flexInt decodes a JSON integer that WeChat may send as a number or as a
+// string of digits.
+type flexInt int
+
+func (n *flexInt) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if s == "null" {
+		return nil
+	}
+	if len(s) >= 2 && s[0] == '"' {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 32)
+	if err != nil {
+		// Not wrapped: strconv's message quotes the whole input.
+		return errors.New("not an integer")
+	}
+	*n = flexInt(v)
+	return nil
+}

@@ -1,0 +1,32 @@
+// Package miniprogram calls the WeChat mini-program server APIs that a
+// backend needs around login and payment: exchanging a wx.login code for a
+// session ([Client.Code2Session]), decrypting and verifying the user data the
+// mini program forwards ([Client.DecryptData], [Client.DecryptUserInfo],
+// [VerifyRawData]), fetching and caching access tokens ([Client.AccessToken])
+// and resolving a phone-number code ([Client.GetPhoneNumber]).
+//
+// It is independent of the payment package and imports only the standard
+// library. A [Client] is safe for concurrent use; create one per app and
+// share it, so that all goroutines share one access-token cache.
+//
+// # Secrets
+//
+// The app secret, every session_key and every access token are secrets.
+// This package never puts them in error strings: transport errors have the
+// request URL's query string removed, and [Session] redacts its SessionKey
+// when printed with fmt or logged with log/slog. Never send a session_key to
+// the mini program itself.
+//
+// # Errors
+//
+// WeChat reports failures as HTTP 200 with an errcode/errmsg JSON body.
+// Those, non-2xx statuses and malformed bodies all come back as [*Error];
+// use errors.As to inspect Code or StatusCode and [Error.Retryable] to decide
+// whether to try again later. Local checks return wrapped sentinels
+// ([ErrBadInput], [ErrDecrypt], [ErrWatermark], [ErrSignature],
+// [ErrInvalidResponse]) for errors.Is. Every network call takes a context
+// first, and its cancellation is reported as the context's own error, so
+// errors.Is(err, context.DeadlineExceeded) works.
+//
+// WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/server/API/
+package miniprogram

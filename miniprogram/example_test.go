@@ -1,0 +1,117 @@
+package miniprogram_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+
+	"github.com/wxpay-go/wxpay/miniprogram"
+)
+
+// The login flow: the mini program calls wx.login and posts the code to
+// your server, which exchanges it for the user's session. This example
+// answers with an in-process fake of WeChat, so it runs offline.
+func ExampleClient_Code2Session() {
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/sns/jscode2session" || r.URL.Query().Get("js_code") != "081Kq4Ga1DqPTF0OmUIa1s7Ytn0Kq4GN" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"errcode":40029,"errmsg":"invalid code"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"openid":"oGZUI0egBJY1zhBYw2KhdUfwVJJE","session_key":"tiihtNczf5v6AKRyjwEUhQ==","unionid":"ocMvos6NjeKLIBqg5Mr9QjxrP1FA"}`)
+	}))
+	defer fake.Close()
+
+	client, err := miniprogram.NewClient("wx4f4bc4dec97d474b", "0123456789abcdef0123456789abcdef",
+		miniprogram.WithBaseURL(fake.URL)) // omit in production: defaults to https://api.weixin.qq.com
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	sess, err := client.Code2Session(context.Background(), "081Kq4Ga1DqPTF0OmUIa1s7Ytn0Kq4GN")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("openid:", sess.OpenID)
+	fmt.Println("unionid:", sess.UnionID)
+	fmt.Println(sess) // the session key is redacted when printed or logged
+
+	// A used or invalid code is a typed *Error.
+	_, err = client.Code2Session(context.Background(), "already-used")
+	var wxErr *miniprogram.Error
+	if errors.As(err, &wxErr) {
+		fmt.Println("errcode:", wxErr.Code, "retryable:", wxErr.Retryable())
+	}
+	// Output:
+	// openid: oGZUI0egBJY1zhBYw2KhdUfwVJJE
+	// unionid: ocMvos6NjeKLIBqg5Mr9QjxrP1FA
+	// {OpenID:oGZUI0egBJY1zhBYw2KhdUfwVJJE UnionID:ocMvos6NjeKLIBqg5Mr9QjxrP1FA SessionKey:[redacted]}
+	// errcode: 40029 retryable: false
+}
+
+// Decrypting the encryptedData of wx.getUserInfo with the session key from
+// Code2Session. The inputs are the official WXBizDataCrypt demo vector.
+func ExampleClient_DecryptUserInfo() {
+	client, err := miniprogram.NewClient("wx4f4bc4dec97d474b", "0123456789abcdef0123456789abcdef")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	const (
+		sessionKey    = "tiihtNczf5v6AKRyjwEUhQ=="
+		iv            = "r7BXXKkLb8qrSNn05n0qiA=="
+		encryptedData = "CiyLU1Aw2KjvrjMdj8YKliAjtP4gsMZMQmRzooG2xrDcvSnxIMXFufNstNGTyaGS9uT5geRa0W4oTOb1WT7fJlAC+oNPdbB+3hVbJSRgv+4lGOETKUQz6OYStslQ142dNCuabNPGBzlooOmB231qMM85d2/fV6ChevvXvQP8Hkue1poOFtnEtpyxVLW1zAo6/1Xx1COxFvrc2d7UL/lmHInNlxuacJXwu0fjpXfz/YqYzBIBzD6WUfTIF9GRHpOn/Hz7saL8xz+W//FRAUid1OksQaQx4CMs8LOddcQhULW4ucetDf96JcR3g0gfRK4PC7E/r7Z6xNrXd2UIeorGj5Ef7b1pJAYB6Y5anaHqZ9J6nKEBvB4DnNLIVWSgARns/8wR2SiRS7MNACwTyrGvt9ts8p12PKFdlqYTopNHR1Vf7XjfhQlVsAJdNiKdYmYVoKlaRv85IfVunYzO0IKXsyl7JCUjCpoG20f0a04COwfneQAGGwd5oa+T8yO5hzuyDb/XcxxmK01EpqOyuxINew=="
+	)
+	user, err := client.DecryptUserInfo(sessionKey, encryptedData, iv)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(user.NickName, user.City, user.OpenID)
+	fmt.Println("watermark:", user.Watermark.AppID, user.Watermark.Timestamp)
+
+	// The same data decrypted for another app fails the watermark check.
+	other, _ := miniprogram.NewClient("wx0000000000000000", "0123456789abcdef0123456789abcdef")
+	_, err = other.DecryptUserInfo(sessionKey, encryptedData, iv)
+	fmt.Println(errors.Is(err, miniprogram.ErrWatermark))
+	// Output:
+	// Band Guangzhou oGZUI0egBJY1zhBYw2KhdUfwVJJE
+	// watermark: wx4f4bc4dec97d474b 1477314187
+	// true
+}
+
+// Checking the rawData signature sent with wx.getUserInfo (official vector).
+func ExampleVerifyRawData() {
+	rawData := `{"nickName":"Band","gender":1,"language":"zh_CN","city":"Guangzhou","province":"Guangdong","country":"CN","avatarUrl":"http://wx.qlogo.cn/mmopen/vi_32/1vZvI39NWFQ9XM4LtQpFrQJ1xlgZxx3w7bQxKARol6503Iuswjjn6nIGBiaycAjAtpujxyzYsrztuuICqIM5ibXQ/0"}`
+	err := miniprogram.VerifyRawData(rawData, "75e81ceda165f4ffa64f4068af58c64b8f54b88c", "HyVFkGl5F5OQWJZZaNzBBg==")
+	fmt.Println(err)
+	err = miniprogram.VerifyRawData(rawData+" ", "75e81ceda165f4ffa64f4068af58c64b8f54b88c", "HyVFkGl5F5OQWJZZaNzBBg==")
+	fmt.Println(errors.Is(err, miniprogram.ErrSignature))
+	// Output:
+	// <nil>
+	// true
+}
+
+// Sessions can be logged directly: LogValue hides the session key.
+func ExampleSession_LogValue() {
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{} // keep the output stable
+			}
+			return a
+		},
+	}))
+	sess := miniprogram.Session{OpenID: "oGZUI0egBJY1zhBYw2KhdUfwVJJE", SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}
+	logger.Info("login", "session", sess)
+	// Output:
+	// level=INFO msg=login session.openid=oGZUI0egBJY1zhBYw2KhdUfwVJJE session.unionid="" session.session_key=[redacted]
+}
