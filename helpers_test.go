@@ -1,7 +1,9 @@
 package wxpay
 
 import (
+	"crypto/hmac"
 	"crypto/md5"
+	"crypto/sha256"
 	"encoding/hex"
 	"strings"
 )
@@ -11,4 +13,11 @@ import (
 func md5Upper(s string) string {
 	sum := md5.Sum([]byte(s))
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// hmacUpper is the plain definition of an HMAC-SHA256 sign.
+func hmacUpper(key, s string) string {
+	m := hmac.New(sha256.New, []byte(key))
+	m.Write([]byte(s))
+	return strings.ToUpper(hex.EncodeToString(m.Sum(nil)))
 }

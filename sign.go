@@ -43,7 +43,8 @@ func (t SignType) signLen() int {
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3
 type Signer struct {
 	typ SignType
-	// suffix is "&key=" + the API key, appended to every canonical string.
+	// suffix is "key=" + the API key, which ends every canonical string
+	// (each field before it is written followed by '&').
 	suffix string
 	// ipad and opad are the HMAC pads derived from the key, precomputed so
 	// that signing needs no hash.Hash (whose allocation would dominate).
@@ -64,7 +65,7 @@ func NewSigner(apiKey string, t SignType) (*Signer, error) {
 	if err := checkAPIKey(apiKey); err != nil {
 		return nil, err
 	}
-	s := &Signer{typ: t, suffix: "&key=" + apiKey}
+	s := &Signer{typ: t, suffix: "key=" + apiKey}
 	// HMAC (RFC 2104): a key longer than the block is hashed first.
 	k := []byte(apiKey)
 	if len(k) > sha256.BlockSize {
@@ -165,15 +166,15 @@ func (s *Signer) sum(p Params, out *[sha256.Size]byte) int {
 	}
 	if len(fs) <= 256 {
 		sortFields(fs, order)
-		for i, o := range order {
-			buf = appendPair(buf, i, fs[o&0xff])
+		for _, o := range order {
+			buf = appendPair(buf, fs[o&0xff])
 		}
 	} else {
 		// More fields than a sort key can index: sort the pairs
 		// themselves. Only hostile or exotic messages get here.
 		slices.SortFunc(fs, func(a, b field) int { return strings.Compare(a.k, b.k) })
-		for i, f := range fs {
-			buf = appendPair(buf, i, f)
+		for _, f := range fs {
+			buf = appendPair(buf, f)
 		}
 	}
 	buf = append(buf, s.suffix...)
@@ -192,13 +193,12 @@ func (s *Signer) sum(p Params, out *[sha256.Size]byte) int {
 	return sha256.Size
 }
 
-func appendPair(buf []byte, i int, f field) []byte {
-	if i > 0 {
-		buf = append(buf, '&')
-	}
+// appendPair appends "name=value&".
+func appendPair(buf []byte, f field) []byte {
 	buf = append(buf, f.k...)
 	buf = append(buf, '=')
-	return append(buf, f.v...)
+	buf = append(buf, f.v...)
+	return append(buf, '&')
 }
 
 // sortKey packs the first 7 bytes of a name (big-endian, so integer order
@@ -206,6 +206,11 @@ func appendPair(buf []byte, i int, f field) []byte {
 // the fields by name prefix; names sharing all 7 bytes are settled by a
 // full comparison afterwards.
 func sortKey(k string, i int) uint64 {
+	if len(k) >= 7 {
+		// The compiler merges these loads into one.
+		return uint64(k[0])<<56 | uint64(k[1])<<48 | uint64(k[2])<<40 | uint64(k[3])<<32 |
+			uint64(k[4])<<24 | uint64(k[5])<<16 | uint64(k[6])<<8 | uint64(i&0xff)
+	}
 	var x uint64
 	for j := 0; j < 7; j++ {
 		x <<= 8

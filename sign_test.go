@@ -205,3 +205,28 @@ func cloneParams(p Params) Params {
 	}
 	return q
 }
+
+// Past 24 fields the pairs spill to the heap, past 256 the sort key can
+// no longer index them; each path must produce the plain definition.
+func TestSignFieldCounts(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{0, 1, 7, 24, 25, 255, 256, 257, 400} {
+		p := Params{}
+		for i := 0; i < n; i++ {
+			// Shared 7-byte prefixes exercise the tie-breaking pass.
+			p["coupon_fee_"+itoaTest(i)] = itoaTest(i * 7)
+		}
+		p["sign"] = "IGNORED"
+		p["empty"] = ""
+		for _, typ := range []SignType{SignMD5, SignHMACSHA256} {
+			want := canonical(p, testKey)
+			var expect string
+			if typ == SignMD5 {
+				expect = md5Upper(want)
+			} else {
+				expect = hmacUpper(testKey, want)
+			}
+			assert.Equal(t, expect, mustSigner(t, testKey, typ).Sign(p), "n=%d %s", n, typ)
+		}
+	}
+}
