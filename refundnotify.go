@@ -1,0 +1,266 @@
+package wxpay
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/md5"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// ErrDecrypt means the req_info of a refund notification could not be
+// decrypted: it is not base64, not a whole number of AES blocks, or its
+// padding is wrong, which is what a wrong key or a tampered ciphertext
+// produces. Every such failure returns this one error, so that nothing
+// about the plaintext leaks through which check failed.
+var ErrDecrypt = errors.New("wxpay: cannot decrypt req_info")
+
+// RefundStatus is refund_status: where a refund ended up.
+type RefundStatus string
+
+// Refund states reported by refund notifications.
+const (
+	RefundSuccess RefundStatus = "SUCCESS"     // the money was returned
+	RefundChange  RefundStatus = "CHANGE"      // refund failed abnormally (退款异常); settle it in the merchant platform
+	RefundClosed  RefundStatus = "REFUNDCLOSE" // the refund was closed without paying out
+)
+
+// refundTimeLayout is the layout of success_time, in UTC+8.
+const refundTimeLayout = "2006-01-02 15:04:05"
+
+// RefundNotification is a decrypted refund result notification (退款结果通知).
+// Amounts are in fen (分); an absent optional amount is 0.
+//
+// Refund notifications carry no sign. What vouches for them is that
+// req_info decrypted under the key derived from the API key; AES-ECB gives
+// confidentiality but no integrity, so for decisions that move money
+// confirm the refund with refundquery.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
+type RefundNotification struct {
+	AppID         string // appid of the outer message, equal to Config.AppID
+	MchID         string // mch_id of the outer message, equal to Config.MchID
+	TransactionID string // transaction_id of the refunded payment
+	OutTradeNo    string // out_trade_no of the refunded order
+	RefundID      string // refund_id: WeChat's refund number
+	OutRefundNo   string // out_refund_no: the merchant's refund number
+	TotalFee      int64  // total_fee: the order amount, in fen
+	// SettlementTotalFee is the order amount after non-pre-funded
+	// coupons, in fen; 0 when absent.
+	SettlementTotalFee int64
+	RefundFee          int64 // refund_fee: the amount requested, in fen
+	// SettlementRefundFee is the amount refunded excluding non-pre-funded
+	// coupons, in fen; 0 when absent.
+	SettlementRefundFee int64
+	// RefundStatus is refund_status. Values other than the RefundXxx
+	// constants are passed through as they are.
+	RefundStatus RefundStatus
+	// SuccessTime is success_time (UTC+8); zero when absent, as it is
+	// unless the refund succeeded.
+	SuccessTime time.Time
+	// RefundRecvAccount is refund_recv_accout (sic): where the money went,
+	// such as "支付用户零钱" or a bank card.
+	RefundRecvAccount string
+	// RefundAccount is refund_account: REFUND_SOURCE_RECHARGE_FUNDS or
+	// REFUND_SOURCE_UNSETTLED_FUNDS.
+	RefundAccount string
+	// RefundRequestSource is refund_request_source: API or VENDOR_PLATFORM.
+	RefundRequestSource string
+	// CashRefundFee is cash_refund_fee in fen; 0 when absent, as it is in
+	// WeChat's own samples.
+	CashRefundFee int64
+	// Raw holds every field of the decrypted req_info.
+	Raw Params
+	// Outer holds the fields of the outer message (return_code, appid,
+	// mch_id, nonce_str, req_info, ...).
+	Outer Params
+}
+
+// ParseRefundNotification decodes and decrypts the body of a refund
+// result notification. Like [Client.ParseNotification] it takes bytes, so
+// it also serves notifications taken from a queue; see
+// [Client.RefundNotifyHandler] for HTTP.
+//
+// The outer message is decoded by [DecodeXML]; return_code must be SUCCESS
+// (FAIL yields an [*Error] with Op "refundnotify"); appid and mch_id must
+// be the client's ([ErrMerchant]); req_info must be present ([*FieldError]
+// wrapping [ErrMissingField]). req_info is then base64-decoded and
+// decrypted with AES-256-ECB under the lowercase hex MD5 of the API key,
+// as WeChat specifies; every failure of that step is [ErrDecrypt]. The
+// plaintext must be a flat <root> document ([*XMLError] otherwise,
+// DOCTYPEs included) holding transaction_id, out_trade_no, refund_id,
+// out_refund_no, total_fee, refund_fee and refund_status, with amounts
+// in canonical decimal ([ErrAmount]).
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
+func (c *Client) ParseRefundNotification(body []byte) (*RefundNotification, error) {
+	outer, err := DecodeXML(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNotifyReturnCode(outer, "refundnotify"); err != nil {
+		return nil, err
+	}
+	if err := c.checkMerchant(outer); err != nil {
+		return nil, err
+	}
+	enc, err := notifyRequired(outer, "req_info")
+	if err != nil {
+		return nil, err
+	}
+	plain, err := decryptReqInfo(refundKey(c.cfg.APIKey), enc)
+	if err != nil {
+		return nil, err
+	}
+	p, err := decodeXML(plain, "root")
+	if err != nil {
+		return nil, err
+	}
+	return refundNotificationFrom(outer, p)
+}
+
+// refundNotificationFrom builds the typed view of a decrypted req_info.
+func refundNotificationFrom(outer, p Params) (*RefundNotification, error) {
+	n := &RefundNotification{
+		AppID:               outer["appid"],
+		MchID:               outer["mch_id"],
+		RefundRecvAccount:   p["refund_recv_accout"],
+		RefundAccount:       p["refund_account"],
+		RefundRequestSource: p["refund_request_source"],
+		Raw:                 p,
+		Outer:               outer,
+	}
+	var err error
+	for _, f := range [...]struct {
+		dst  *string
+		name string
+	}{
+		{&n.TransactionID, "transaction_id"},
+		{&n.OutTradeNo, "out_trade_no"},
+		{&n.RefundID, "refund_id"},
+		{&n.OutRefundNo, "out_refund_no"},
+	} {
+		if *f.dst, err = notifyRequired(p, f.name); err != nil {
+			return nil, err
+		}
+	}
+	st, err := notifyRequired(p, "refund_status")
+	if err != nil {
+		return nil, err
+	}
+	n.RefundStatus = RefundStatus(st)
+	if n.TotalFee, err = notifyFen(p, "total_fee"); err != nil {
+		return nil, err
+	}
+	if n.RefundFee, err = notifyFen(p, "refund_fee"); err != nil {
+		return nil, err
+	}
+	for _, f := range [...]struct {
+		dst  *int64
+		name string
+	}{
+		{&n.SettlementTotalFee, "settlement_total_fee"},
+		{&n.SettlementRefundFee, "settlement_refund_fee"},
+		{&n.CashRefundFee, "cash_refund_fee"},
+	} {
+		if *f.dst, err = optFen(p, f.name); err != nil {
+			return nil, err
+		}
+	}
+	if s := p["success_time"]; s != "" {
+		if len(s) != len(refundTimeLayout) {
+			return nil, fieldErr("success_time", errRefundTime)
+		}
+		if n.SuccessTime, err = time.ParseInLocation(refundTimeLayout, s, beijing); err != nil {
+			return nil, fieldErr("success_time", errRefundTime)
+		}
+	}
+	return n, nil
+}
+
+var errRefundTime = errors.New("wxpay: time must be yyyy-MM-dd HH:mm:ss")
+
+// refundKey derives the req_info key from the API key: the lowercase hex
+// MD5 of the key, whose 32 ASCII characters are themselves the AES-256 key
+// (not the 16 bytes they spell). It is recomputed per notification; one
+// MD5 is cheaper than any shared cache.
+func refundKey(apiKey string) []byte {
+	sum := md5.Sum([]byte(apiKey))
+	k := make([]byte, hex.EncodedLen(len(sum)))
+	hex.Encode(k, sum[:])
+	return k
+}
+
+// decryptReqInfo decodes base64 req_info and decrypts it with AES-ECB
+// under key, removing PKCS#7 padding. Every failure is ErrDecrypt.
+func decryptReqInfo(key []byte, s string) ([]byte, error) {
+	// base64 decoders skip CR and LF even in strict mode; WeChat never
+	// sends them, so they are refused rather than silently dropped.
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, ErrDecrypt
+	}
+	ct, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return decryptECB(key, ct)
+}
+
+// decryptECB decrypts ct with AES in ECB mode (each block on its own, as
+// WeChat does) and strips PKCS#7 padding. The padding is checked in
+// constant time and every failure is the same ErrDecrypt.
+func decryptECB(key, ct []byte) ([]byte, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	const bs = aes.BlockSize
+	if len(ct) == 0 || len(ct)%bs != 0 {
+		return nil, ErrDecrypt
+	}
+	pt := make([]byte, len(ct))
+	for i := 0; i < len(ct); i += bs {
+		block.Decrypt(pt[i:i+bs], ct[i:i+bs])
+	}
+	pad := int(pt[len(pt)-1])
+	good := subtle.ConstantTimeLessOrEq(1, pad) & subtle.ConstantTimeLessOrEq(pad, bs)
+	for i := 1; i <= bs; i++ {
+		inPad := subtle.ConstantTimeLessOrEq(i, pad)
+		eq := subtle.ConstantTimeByteEq(pt[len(pt)-i], byte(pad))
+		good &= subtle.ConstantTimeSelect(inPad, eq, 1)
+	}
+	if good != 1 {
+		return nil, ErrDecrypt
+	}
+	return pt[:len(pt)-pad], nil
+}
+
+// RefundNotifyFunc handles one decrypted refund notification for
+// [Client.RefundNotifyHandler]. ctx is the request's context.
+//
+// The duties are those of [NotifyFunc]: WeChat redelivers until it gets
+// the SUCCESS reply, so fn must be idempotent (key on OutRefundNo or
+// RefundID), must act on RefundStatus (only [RefundSuccess] means the
+// money went back), should check RefundFee against the refund it
+// requested, and must return nil only once the outcome is durably
+// recorded; an error makes WeChat deliver again later.
+type RefundNotifyFunc func(ctx context.Context, n *RefundNotification) error
+
+// RefundNotifyHandler returns the http.Handler to mount at the refund
+// notify_url. It follows the contract of [Client.NotifyHandler] (POST
+// only, body capped at [MaxNotifyBytes], fn called only for a body that
+// passes [Client.ParseRefundNotification], the same replies and status
+// codes), and panics if fn is nil.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
+func (c *Client) RefundNotifyHandler(fn RefundNotifyFunc) http.Handler {
+	if fn == nil {
+		panic("wxpay: RefundNotifyHandler: nil RefundNotifyFunc")
+	}
+	return &notifyHandler[*RefundNotification]{c: c, op: "refundnotify", parse: c.ParseRefundNotification, fn: fn}
+}
