@@ -127,8 +127,9 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithClock sets the source of the current time (time_start defaults, the
-// JSAPI timeStamp). Tests use it for deterministic output.
+// WithClock sets the source of the current time (the timeStamp of
+// [Client.JSAPIParams] and [Client.AppPayParams], the time_stamp of
+// [Client.NativeBizPayURL]). Tests use it for deterministic output.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) error {
 		if now == nil {

@@ -1,0 +1,116 @@
+package wxpay_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/wxpay-go/wxpay"
+)
+
+func ExampleNewClient() {
+	c, err := wxpay.NewClient(wxpay.Config{
+		AppID:     "wxd930ea5d5a258f4f",
+		MchID:     "10000100",
+		APIKey:    "192006250b4c09247ec02edce69f6a2d", // load it from a secret store
+		SignType:  wxpay.SignHMACSHA256,
+		NotifyURL: "https://example.com/wxpay/notify",
+	}, wxpay.WithFailover(wxpay.BackupBaseURL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.AppID(), c.MchID(), c.Signer().Type())
+	// Output: wxd930ea5d5a258f4f 10000100 HMAC-SHA256
+}
+
+func ExampleClient_UnifiedOrder() {
+	cfg := wxpay.Config{
+		AppID:     "wxd930ea5d5a258f4f",
+		MchID:     "10000100",
+		APIKey:    "192006250b4c09247ec02edce69f6a2d",
+		NotifyURL: "https://example.com/wxpay/notify",
+	}
+	// An in-process server plays WeChat so the example runs offline: it
+	// checks the request's signature and answers with a signed prepay_id.
+	// In production, leave out WithBaseURL.
+	signer, _ := wxpay.NewSigner(cfg.APIKey, wxpay.SignMD5)
+	srv := httptest.NewServer(http.StripPrefix("/sandbox", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, err := wxpay.DecodeXML(body)
+		if err != nil || signer.Verify(req) != nil {
+			_, _ = io.WriteString(w, "<xml><return_code>FAIL</return_code><return_msg>签名失败</return_msg></xml>")
+			return
+		}
+		answer := wxpay.Params{
+			"return_code": "SUCCESS",
+			"result_code": "SUCCESS",
+			"appid":       req["appid"],
+			"mch_id":      req["mch_id"],
+			"nonce_str":   "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
+			"trade_type":  req["trade_type"],
+			"prepay_id":   "wx201410272009395522657a690389285100",
+		}
+		answer["sign"] = signer.Sign(answer)
+		out, _ := wxpay.EncodeXML(answer)
+		_, _ = w.Write(out)
+	})))
+	defer srv.Close()
+
+	c, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(srv.URL+"/sandbox"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := c.UnifiedOrder(ctx, &wxpay.UnifiedOrderRequest{
+		Body:           "腾讯充值中心-QQ会员充值",
+		OutTradeNo:     "20150806125346",
+		TotalFee:       888, // fen: 8.88 yuan
+		SpbillCreateIP: "123.12.12.123",
+		TradeType:      wxpay.TradeJSAPI,
+		OpenID:         "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.PrepayID)
+	// Output: wx201410272009395522657a690389285100
+}
+
+func ExampleClient_JSAPIParams() {
+	c, err := wxpay.NewClient(wxpay.Config{
+		AppID:  "wxd930ea5d5a258f4f",
+		MchID:  "10000100",
+		APIKey: "192006250b4c09247ec02edce69f6a2d",
+	},
+		// A fixed clock and all-zero "randomness" make the output
+		// reproducible; never do this outside tests.
+		wxpay.WithClock(func() time.Time { return time.Unix(1414488825, 0) }),
+		wxpay.WithRand(bytes.NewReader(make([]byte, 64))),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	p, err := c.JSAPIParams("wx201410272009395522657a690389285100")
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Hand this JSON to wx.requestPayment in the mini-program.
+	out, _ := json.MarshalIndent(p, "", "  ")
+	fmt.Println(string(out))
+	// Output:
+	// {
+	//   "appId": "wxd930ea5d5a258f4f",
+	//   "timeStamp": "1414488825",
+	//   "nonceStr": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+	//   "package": "prepay_id=wx201410272009395522657a690389285100",
+	//   "signType": "MD5",
+	//   "paySign": "332CF3D8EA58C3599FB2B583B8F1E710"
+	// }
+}

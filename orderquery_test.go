@@ -1,0 +1,205 @@
+package wxpay
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// paidAnswer is an orderquery answer for a paid order with three coupons
+// (SILENCE-style SDKs read only indices 0-2; wxpay reads any count).
+func paidAnswer() Params {
+	return okAnswer(Params{
+		"trade_state":          "SUCCESS",
+		"trade_state_desc":     "支付成功",
+		"openid":               "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+		"is_subscribe":         "N",
+		"trade_type":           "JSAPI",
+		"bank_type":            "CMC",
+		"device_info":          "WEB",
+		"fee_type":             "CNY",
+		"total_fee":            "100",
+		"settlement_total_fee": "90",
+		"cash_fee":             "70",
+		"cash_fee_type":        "CNY",
+		"coupon_fee":           "30",
+		"coupon_count":         "3",
+		"coupon_type_0":        "CASH",
+		"coupon_id_0":          "10000",
+		"coupon_fee_0":         "10",
+		"coupon_type_1":        "NO_CASH",
+		"coupon_id_1":          "10001",
+		"coupon_fee_1":         "10",
+		"coupon_id_2":          "10002",
+		"coupon_fee_2":         "10",
+		"transaction_id":       "1004400740201409030005092168",
+		"out_trade_no":         "1409811653",
+		"attach":               "支付测试",
+		"time_end":             "20141030133525",
+	})
+}
+
+func TestOrderQueryGolden(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t, WithRand(&seqReader{}))
+	bodies := make(chan []byte, 1)
+	mux.Handle("/pay/orderquery", captureBody(t, bodies, fakeWeChat(t, func(Params) Params { return paidAnswer() }, nil)))
+	_, err := c.OrderQuery(context.Background(), &OrderQueryRequest{OutTradeNo: "1409811653"})
+	require.NoError(t, err)
+	body := <-bodies
+	checkGolden(t, "orderquery_request", body)
+	checkSentRequest(t, body, Params{"out_trade_no": "1409811653"})
+}
+
+func TestOrderQueryPaid(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	mux.HandleFunc("/pay/orderquery", fakeWeChat(t, func(Params) Params { return paidAnswer() }, nil))
+	r, err := c.OrderQuery(context.Background(), &OrderQueryRequest{OutTradeNo: "1409811653"})
+	require.NoError(t, err)
+	assert.Equal(t, TradeStateSuccess, r.TradeState)
+	assert.Equal(t, "支付成功", r.TradeStateDesc)
+	assert.Equal(t, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", r.OpenID)
+	assert.Equal(t, "N", r.IsSubscribe)
+	assert.Equal(t, TradeJSAPI, r.TradeType)
+	assert.Equal(t, "CMC", r.BankType)
+	assert.Equal(t, "WEB", r.DeviceInfo)
+	assert.Equal(t, "CNY", r.FeeType)
+	assert.Equal(t, "CNY", r.CashFeeType)
+	assert.Equal(t, int64(100), r.TotalFee)
+	assert.Equal(t, int64(90), r.SettlementTotalFee)
+	assert.Equal(t, int64(70), r.CashFee)
+	assert.Equal(t, int64(30), r.CouponFee)
+	assert.Equal(t, []Coupon{
+		{ID: "10000", Type: CouponCash, Fee: 10},
+		{ID: "10001", Type: CouponNoCash, Fee: 10},
+		{ID: "10002", Fee: 10},
+	}, r.Coupons)
+	assert.Equal(t, "1004400740201409030005092168", r.TransactionID)
+	assert.Equal(t, "1409811653", r.OutTradeNo)
+	assert.Equal(t, "支付测试", r.Attach)
+	assert.True(t, r.TimeEnd.Equal(time.Date(2014, 10, 30, 5, 35, 25, 0, time.UTC)), "TimeEnd = %v", r.TimeEnd)
+	assert.Equal(t, "3", r.Raw["coupon_count"])
+}
+
+func TestOrderQueryNotPaid(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	mux.HandleFunc("/pay/orderquery", fakeWeChat(t, func(Params) Params {
+		return okAnswer(Params{"trade_state": "NOTPAY", "trade_state_desc": "订单未支付", "out_trade_no": "1409811653"})
+	}, nil))
+	r, err := c.OrderQuery(context.Background(), &OrderQueryRequest{OutTradeNo: "1409811653"})
+	require.NoError(t, err)
+	assert.Equal(t, TradeStateNotPay, r.TradeState)
+	assert.Zero(t, r.TotalFee)
+	assert.Nil(t, r.Coupons)
+	assert.True(t, r.TimeEnd.IsZero())
+}
+
+func TestOrderQueryByTransactionID(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	got := make(chan Params, 1)
+	mux.HandleFunc("/pay/orderquery", fakeWeChat(t, func(Params) Params { return paidAnswer() }, got))
+	_, err := c.OrderQuery(context.Background(), &OrderQueryRequest{
+		TransactionID: "1004400740201409030005092168", OutTradeNo: "ignored",
+	})
+	require.NoError(t, err)
+	req := <-got
+	assert.Equal(t, "1004400740201409030005092168", req["transaction_id"])
+	_, sentOut := req["out_trade_no"]
+	assert.False(t, sentOut, "out_trade_no sent although transaction_id wins")
+}
+
+// TestOrderQueryStrict checks that verified but malformed or inconsistent
+// answers are refused, never read as zero.
+func TestOrderQueryStrict(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		edit  func(Params)
+		field string
+		is    error
+	}{
+		{"total_fee with leading zero", func(p Params) { p["total_fee"] = "0100" }, "total_fee", ErrAmount},
+		{"total_fee decimal", func(p Params) { p["total_fee"] = "1.00" }, "total_fee", ErrAmount},
+		{"cash_fee negative", func(p Params) { p["cash_fee"] = "-1" }, "cash_fee", ErrAmount},
+		{"coupon_fee exponent", func(p Params) { p["coupon_fee"] = "1e3" }, "coupon_fee", ErrAmount},
+		{"settlement_total_fee space", func(p Params) { p["settlement_total_fee"] = " 90" }, "settlement_total_fee", ErrAmount},
+		{"coupon_fee_1 malformed", func(p Params) { p["coupon_fee_1"] = "ten" }, "coupon_fee_1", ErrAmount},
+		{"coupon_id_2 missing", func(p Params) { delete(p, "coupon_id_2") }, "coupon_id_2", ErrMissingField},
+		{"trade_state missing", func(p Params) { delete(p, "trade_state") }, "trade_state", ErrMissingField},
+		{"paid without total_fee", func(p Params) { delete(p, "total_fee") }, "total_fee", ErrMissingField},
+		{"paid without transaction_id", func(p Params) { delete(p, "transaction_id") }, "transaction_id", ErrMissingField},
+		{"paid without time_end", func(p Params) { delete(p, "time_end") }, "time_end", ErrMissingField},
+		{"time_end malformed", func(p Params) { p["time_end"] = "2014-10-30" }, "time_end", nil},
+		{"another order", func(p Params) { p["out_trade_no"] = "1409811654" }, "out_trade_no", errEcho},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, mux, _ := setup(t)
+			mux.HandleFunc("/pay/orderquery", fakeWeChat(t, func(Params) Params {
+				p := paidAnswer()
+				tt.edit(p)
+				return p
+			}, nil))
+			r, err := c.OrderQuery(context.Background(), &OrderQueryRequest{OutTradeNo: "1409811653"})
+			assert.Nil(t, r)
+			assertClean(t, err)
+			var fe *FieldError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, tt.field, fe.Field)
+			if tt.is != nil {
+				assert.ErrorIs(t, err, tt.is)
+			}
+			assert.True(t, strings.HasPrefix(err.Error(), "wxpay: orderquery: "), err.Error())
+		})
+	}
+}
+
+func TestOrderQueryNotExist(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	mux.HandleFunc("/pay/orderquery", fakeWeChat(t, func(Params) Params {
+		return okAnswer(Params{"result_code": "FAIL", "err_code": "ORDERNOTEXIST", "err_code_des": "此交易订单号不存在"})
+	}, nil))
+	_, err := c.OrderQuery(context.Background(), &OrderQueryRequest{OutTradeNo: "1409811653"})
+	assertClean(t, err)
+	var we *Error
+	require.ErrorAs(t, err, &we)
+	assert.Equal(t, ErrCodeOrderNotExist, we.Code)
+	assert.Equal(t, "orderquery", we.Op)
+	assert.False(t, we.Retryable())
+}
+
+func TestOrderQueryValidation(t *testing.T) {
+	t.Parallel()
+	c, _, ts := setup(t)
+	tests := []struct {
+		name  string
+		req   *OrderQueryRequest
+		field string
+	}{
+		{"nil", nil, "request"},
+		{"neither", &OrderQueryRequest{}, "out_trade_no"},
+		{"bad out_trade_no", &OrderQueryRequest{OutTradeNo: "a/b"}, "out_trade_no"},
+		{"long out_trade_no", &OrderQueryRequest{OutTradeNo: strings.Repeat("9", 33)}, "out_trade_no"},
+		{"bad transaction_id", &OrderQueryRequest{TransactionID: "42000-0001"}, "transaction_id"},
+		{"long transaction_id", &OrderQueryRequest{TransactionID: strings.Repeat("4", 33)}, "transaction_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := c.OrderQuery(context.Background(), tt.req)
+			assertClean(t, err)
+			var re *RequestError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, tt.field, re.Field)
+		})
+	}
+	assert.Zero(t, ts.Hits.Load())
+}

@@ -1,0 +1,190 @@
+package wxpay
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// timeoutErr mimics net/http's unexported TLS handshake timeout error.
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string { return "net/http: TLS handshake timeout" }
+func (timeoutErr) Timeout() bool { return true }
+
+func TestNeverSent(t *testing.T) {
+	t.Parallel()
+	post := func(err error) error {
+		return &url.Error{Op: "Post", URL: "https://api.mch.weixin.qq.com/pay/unifiedorder", Err: err}
+	}
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"dns not found", post(&net.DNSError{Err: "no such host", Name: "api.mch.weixin.qq.com", IsNotFound: true}), true},
+		{"dns timeout", post(&net.DNSError{Err: "i/o timeout", IsTimeout: true}), true},
+		{"connection refused", post(dial), true},
+		{"dial wrapped twice", fmt.Errorf("outer: %w", post(dial)), true},
+		{"tls record header", post(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}), true},
+		{"tls certificate verification", post(&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), true},
+		{"x509 unknown authority", post(x509.UnknownAuthorityError{}), true},
+		{"x509 hostname", post(x509.HostnameError{Host: "api.mch.weixin.qq.com"}), true},
+		{"x509 expired", post(x509.CertificateInvalidError{Reason: x509.Expired}), true},
+		{"tls handshake timeout", post(timeoutErr{}), true},
+		{"tls alert may follow the request", post(tls.AlertError(42)), false},
+		{"read timeout", post(&net.OpError{Op: "read", Net: "tcp", Err: errors.New("i/o timeout")}), false},
+		{"write reset", post(&net.OpError{Op: "write", Net: "tcp", Err: syscall.ECONNRESET}), false},
+		{"context deadline", post(context.DeadlineExceeded), false},
+		{"context canceled", post(context.Canceled), false},
+		{"dial ended by context", post(&net.OpError{Op: "dial", Net: "tcp", Err: context.Canceled}), false},
+		{"EOF", post(errors.New("EOF")), false},
+		{"http 503", &Error{Op: "unifiedorder", StatusCode: 503}, false},
+		{"business FAIL", &Error{Op: "unifiedorder", StatusCode: 200, Code: ErrCodeSystemError}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tt.want, neverSent(tt.err))
+		})
+	}
+}
+
+// md5HexUpper is the plain definition of an MD5 sign over an already
+// canonical string: an independent reference for the tests.
+func md5HexUpper(s string) string {
+	sum := md5.Sum([]byte(s))
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// TestEncodeRequest checks the fields the request path adds: sign_type is
+// sent even for MD5, and the sign covers it.
+func TestEncodeRequest(t *testing.T) {
+	t.Parallel()
+	for _, typ := range []SignType{SignMD5, SignHMACSHA256} {
+		t.Run(string(typ), func(t *testing.T) {
+			t.Parallel()
+			cfg := tConfig()
+			cfg.SignType = typ
+			c, err := NewClient(cfg, WithRand(&seqReader{}))
+			require.NoError(t, err)
+			in := Params{"out_trade_no": "1415659990"}
+			body, err := c.encodeRequest(in)
+			require.NoError(t, err)
+			assert.Equal(t, Params{"out_trade_no": "1415659990"}, in, "input modified")
+			p, err := DecodeXML(body)
+			require.NoError(t, err)
+			assert.Equal(t, string(typ), p["sign_type"])
+			assert.Equal(t, firstSeqNonce, p["nonce_str"])
+			assert.Equal(t, tAppID, p["appid"])
+			assert.Equal(t, tMchID, p["mch_id"])
+			assert.NoError(t, wechatSigner(t, typ).Verify(p))
+			if typ == SignMD5 {
+				want := md5HexUpper("appid=" + tAppID + "&mch_id=" + tMchID + "&nonce_str=" + firstSeqNonce +
+					"&out_trade_no=1415659990&sign_type=MD5&key=" + tKey)
+				assert.Equal(t, want, p["sign"])
+			}
+		})
+	}
+}
+
+func TestEncodeRequestRandFailure(t *testing.T) {
+	t.Parallel()
+	c, mux, ts := setup(t, WithRand(&onceReader{}))
+	mux.HandleFunc("/pay/closeorder", fakeWeChat(t, func(Params) Params { return okAnswer(nil) }, nil))
+	err := c.CloseOrder(context.Background(), "1415659990")
+	assertClean(t, err)
+	assert.Zero(t, ts.Hits.Load())
+}
+
+func TestAddExtra(t *testing.T) {
+	t.Parallel()
+	never := func(string) bool { return false }
+	for _, k := range []string{"appid", "mch_id", "nonce_str", "sign", "sign_type"} {
+		err := addExtra("op", Params{}, Params{k: "x"}, never)
+		var re *RequestError
+		require.ErrorAs(t, err, &re, k)
+		assert.Equal(t, k, re.Field)
+	}
+	err := addExtra("op", Params{"body": "a"}, Params{"body": "b"}, never)
+	assert.ErrorAs(t, err, new(*RequestError))
+	err = addExtra("op", Params{}, Params{"openid": "b"}, unifiedOrderField)
+	assert.ErrorAs(t, err, new(*RequestError))
+	err = addExtra("op", Params{}, Params{"bad name": "b"}, never)
+	assert.ErrorAs(t, err, new(*RequestError))
+	p := Params{"body": "a"}
+	require.NoError(t, addExtra("op", p, Params{"sub_mch_id": "1900000109"}, never))
+	assert.Equal(t, Params{"body": "a", "sub_mch_id": "1900000109"}, p)
+}
+
+// FuzzResponse feeds arbitrary answers to the response handling of the
+// request path. It must never panic, and it must never return fields that
+// do not carry a valid signature for this merchant: that is checked with
+// a signer built apart from the client's.
+func FuzzResponse(f *testing.F) {
+	s, err := NewSigner(tKey, SignMD5)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sign := func(p Params) []byte {
+		p["sign"] = s.Sign(p)
+		b, err := EncodeXML(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return b
+	}
+	f.Add(200, sign(okAnswer(Params{"prepay_id": "wx201410272009395522657a690389285100", "trade_type": "JSAPI"})))
+	f.Add(200, sign(okAnswer(Params{"trade_state": "SUCCESS", "total_fee": "100", "transaction_id": "4200000015201711256947025404",
+		"time_end": "20141030133525", "coupon_count": "1", "coupon_id_0": "1", "coupon_fee_0": "10"})))
+	f.Add(200, sign(okAnswer(Params{"result_code": "FAIL", "err_code": "ORDERPAID", "err_code_des": "该订单已支付"})))
+	f.Add(200, sign(okAnswer(Params{"appid": "wx0000000000000000"})))
+	f.Add(200, []byte(`<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[签名失败]]></return_msg></xml>`))
+	f.Add(502, []byte(`<html><body>502 Bad Gateway</body></html>`))
+	f.Add(200, []byte(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><a>&e;</a></xml>`))
+	f.Add(200, []byte{})
+	c, err := NewClient(tConfig())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, status int, body []byte) {
+		p, err := c.parseResponse("fuzz", status, body)
+		if err != nil {
+			if p != nil {
+				t.Fatal("fields returned with an error")
+			}
+			if len(err.Error()) == 0 {
+				t.Fatal("empty error text")
+			}
+			return
+		}
+		if status != 200 {
+			t.Fatalf("accepted status %d", status)
+		}
+		if err := s.Verify(p); err != nil {
+			t.Fatalf("accepted an answer that does not verify: %v", err)
+		}
+		if p["appid"] != tAppID || p["mch_id"] != tMchID || p["return_code"] != "SUCCESS" || p["result_code"] != "SUCCESS" {
+			t.Fatalf("accepted an answer not for us or not successful: %v", p)
+		}
+		// The typed parsers run only on verified fields; they must not
+		// panic on whatever those hold.
+		_, _ = parseUnifiedOrder(p)
+		_, _ = parseOrderQuery(p, Params{})
+	})
+}

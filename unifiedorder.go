@@ -1,0 +1,308 @@
+package wxpay
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"strconv"
+	"time"
+)
+
+// TradeType is trade_type: how the payer pays.
+type TradeType string
+
+// Trade types. The first four are what [Client.UnifiedOrder] accepts; a
+// mini-program pays with TradeJSAPI.
+const (
+	TradeJSAPI    TradeType = "JSAPI"    // official-account page or mini-program; needs OpenID
+	TradeNative   TradeType = "NATIVE"   // QR code scanned by the payer; needs ProductID
+	TradeApp      TradeType = "APP"      // native mobile app through the WeChat SDK
+	TradeMWeb     TradeType = "MWEB"     // H5 page in a mobile browser outside WeChat; needs SceneInfo
+	TradeMicropay TradeType = "MICROPAY" // payment-code (付款码) payment; only seen in query results
+)
+
+// UnifiedOrderRequest is an order to create with [Client.UnifiedOrder].
+// Zero values (empty strings, zero times, false) are left out of the
+// request, which is how v2 expresses "not given".
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1
+type UnifiedOrderRequest struct {
+	// Body is the goods description shown to the payer, such as
+	// "腾讯充值中心-QQ会员充值". Required, at most 128 bytes.
+	Body string
+	// Detail is the optional goods detail as a JSON string (cost_price,
+	// receipt_id, goods_detail[]); it is sent exactly as given.
+	Detail string
+	// Attach is echoed back in queries and notifications; at most 127
+	// bytes. Use it for your own routing data, not for secrets.
+	Attach string
+	// OutTradeNo is your order number: 1 to 32 characters of
+	// [0-9A-Za-z_-|*@], unique per merchant. It is the idempotency key:
+	// after an unclear failure, retry with the same OutTradeNo and the
+	// same fields, never with a new number. Required.
+	OutTradeNo string
+	// FeeType is the ISO 4217 currency; empty means CNY.
+	FeeType string
+	// TotalFee is the amount in fen (分, 1/100 yuan). Required, > 0.
+	TotalFee int64
+	// SpbillCreateIP is the payer's IPv4 or IPv6 address (for MWEB it must
+	// be the user's real address). Required.
+	SpbillCreateIP string
+	// TimeStart and TimeExpire bound the order's validity; they are sent
+	// as yyyyMMddHHmmss in Beijing time (UTC+8), so any time zone may be
+	// used here. Zero means not sent. WeChat advises TimeExpire at least
+	// a minute (older pages: five) after the order is placed.
+	TimeStart  time.Time
+	TimeExpire time.Time
+	// GoodsTag is the coupon tag configured in the merchant platform.
+	GoodsTag string
+	// NotifyURL is where WeChat posts the payment notification. Empty
+	// means Config.NotifyURL; one of the two is required. It must be an
+	// absolute http(s) URL without a query string.
+	NotifyURL string
+	// TradeType selects the payment flow. Required.
+	TradeType TradeType
+	// ProductID is your product identifier; required for TradeNative.
+	ProductID string
+	// LimitPay set to "no_credit" refuses credit cards.
+	LimitPay string
+	// OpenID is the payer's openid under Config.AppID; required for
+	// TradeJSAPI.
+	OpenID string
+	// DeviceInfo is the terminal identifier; "WEB" for PC web and JSAPI.
+	DeviceInfo string
+	// Receipt asks WeChat to offer the payer an electronic invoice
+	// (receipt=Y).
+	Receipt bool
+	// ProfitSharing marks the order for later profit sharing
+	// (profit_sharing=Y).
+	ProfitSharing bool
+	// SceneInfo is the scene description as a JSON string; required for
+	// TradeMWeb, for example {"h5_info":{"type":"Wap","wap_url":"https://…","wap_name":"…"}}.
+	SceneInfo string
+	// Version "1.0" enables single-product discounts; notifications then
+	// carry promotion_detail.
+	Version string
+	// Extra adds fields wxpay does not model. It may not name a field
+	// set above or one wxpay sets itself (appid, mch_id, nonce_str, sign,
+	// sign_type); such a request is refused with a [*RequestError].
+	Extra Params
+}
+
+// UnifiedOrderResponse is WeChat's answer to a successful unifiedorder:
+// the prepayment to hand to the payer.
+type UnifiedOrderResponse struct {
+	// PrepayID identifies the prepayment for 2 hours. Pass it to
+	// [Client.JSAPIParams] or [Client.AppPayParams].
+	PrepayID string
+	// TradeType echoes the request's trade type.
+	TradeType TradeType
+	// CodeURL is the QR-code content for TradeNative (valid 2 hours).
+	CodeURL string
+	// MWebURL is the page to open for TradeMWeb (valid 5 minutes).
+	MWebURL string
+	// Raw holds every field of the answer, all covered by its verified
+	// signature, including ones wxpay does not model.
+	Raw Params
+}
+
+const opUnifiedOrder = "unifiedorder"
+
+// UnifiedOrder places an order (统一下单) and returns its prepay_id.
+//
+// The request is validated first; a bad field yields a [*RequestError]
+// without any network call. WeChat's answer is verified (signature,
+// appid, mch_id) before it is used.
+//
+// A FAIL answer is an [*Error]: check [Error.Retryable], and
+// [ErrCodeOrderPaid] (the order is already paid; do not charge again) or
+// [ErrCodeOrderClosed] (place a new order under a new OutTradeNo). A
+// transport error (a timeout, a reset connection) leaves the outcome
+// unknown: call again with the same fields, or use [Client.OrderQuery],
+// never a new OutTradeNo. Calling again with identical fields is safe:
+// WeChat returns the same order.
+//
+// It is safe for concurrent use.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1
+func (c *Client) UnifiedOrder(ctx context.Context, req *UnifiedOrderRequest) (*UnifiedOrderResponse, error) {
+	p, err := c.unifiedOrderParams(req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.call(ctx, opUnifiedOrder, pathUnifiedOrder, p)
+	if err != nil {
+		return nil, err
+	}
+	return parseUnifiedOrder(resp)
+}
+
+// parseUnifiedOrder maps verified answer fields to the response.
+func parseUnifiedOrder(p Params) (*UnifiedOrderResponse, error) {
+	if p["prepay_id"] == "" {
+		return nil, &opError{opUnifiedOrder, fieldErr("prepay_id", ErrMissingField)}
+	}
+	return &UnifiedOrderResponse{
+		PrepayID:  p["prepay_id"],
+		TradeType: TradeType(p["trade_type"]),
+		CodeURL:   p["code_url"],
+		MWebURL:   p["mweb_url"],
+		Raw:       p,
+	}, nil
+}
+
+// unifiedOrderParams validates req and returns its wire fields, without
+// the ones the request path adds.
+func (c *Client) unifiedOrderParams(r *UnifiedOrderRequest) (Params, error) {
+	const op = opUnifiedOrder
+	bad := func(field, reason string) error { return &RequestError{Op: op, Field: field, Reason: reason} }
+	if r == nil {
+		return nil, bad("request", "is nil")
+	}
+	switch {
+	case r.Body == "":
+		return nil, bad("body", "is required")
+	case len(r.Body) > 128:
+		return nil, bad("body", "is longer than 128 bytes")
+	case len(r.Attach) > 127:
+		return nil, bad("attach", "is longer than 127 bytes")
+	case r.TotalFee <= 0:
+		return nil, bad("total_fee", "must be a positive number of fen")
+	case r.SpbillCreateIP == "":
+		return nil, bad("spbill_create_ip", "is required")
+	case !validIP(r.SpbillCreateIP):
+		return nil, bad("spbill_create_ip", "is not an IPv4 or IPv6 address")
+	case r.Detail != "" && !json.Valid([]byte(r.Detail)):
+		return nil, bad("detail", "is not valid JSON")
+	case r.SceneInfo != "" && !json.Valid([]byte(r.SceneInfo)):
+		return nil, bad("scene_info", "is not valid JSON")
+	case !r.TimeStart.IsZero() && !wireTime(r.TimeStart):
+		return nil, bad("time_start", "is outside the years 2000 to 9999")
+	case !r.TimeExpire.IsZero() && !wireTime(r.TimeExpire):
+		return nil, bad("time_expire", "is outside the years 2000 to 9999")
+	case !r.TimeStart.IsZero() && !r.TimeExpire.IsZero() &&
+		!r.TimeExpire.Truncate(time.Second).After(r.TimeStart.Truncate(time.Second)):
+		// Compared at the wire's one-second resolution.
+		return nil, bad("time_expire", "is not after time_start")
+	}
+	if err := checkOutTradeNo(op, r.OutTradeNo); err != nil {
+		return nil, err
+	}
+	switch r.TradeType {
+	case TradeJSAPI:
+		if r.OpenID == "" {
+			return nil, bad("openid", "is required for trade type JSAPI")
+		}
+	case TradeNative:
+		if r.ProductID == "" {
+			return nil, bad("product_id", "is required for trade type NATIVE")
+		}
+	case TradeMWeb:
+		if r.SceneInfo == "" {
+			return nil, bad("scene_info", "is required for trade type MWEB")
+		}
+	case TradeApp:
+	case "":
+		return nil, bad("trade_type", "is required")
+	default:
+		return nil, bad("trade_type", "must be JSAPI, NATIVE, APP or MWEB")
+	}
+	if len(r.ProductID) > 32 {
+		return nil, bad("product_id", "is longer than 32 bytes")
+	}
+	// Config.NotifyURL was checked by NewClient; only an override needs
+	// checking here.
+	notify := r.NotifyURL
+	if notify == "" {
+		notify = c.cfg.NotifyURL
+	} else if checkNotifyURL(notify) != nil {
+		return nil, bad("notify_url", "must be an absolute http(s) URL of at most 256 bytes without query")
+	}
+	if notify == "" {
+		return nil, bad("notify_url", "is required (set it in the request or in Config.NotifyURL)")
+	}
+
+	p := make(Params, 24)
+	set := func(k, v string) {
+		if v != "" {
+			p[k] = v
+		}
+	}
+	set("body", r.Body)
+	set("detail", r.Detail)
+	set("attach", r.Attach)
+	set("out_trade_no", r.OutTradeNo)
+	set("fee_type", r.FeeType)
+	set("total_fee", strconv.FormatInt(r.TotalFee, 10))
+	set("spbill_create_ip", r.SpbillCreateIP)
+	if !r.TimeStart.IsZero() {
+		set("time_start", formatTime(r.TimeStart))
+	}
+	if !r.TimeExpire.IsZero() {
+		set("time_expire", formatTime(r.TimeExpire))
+	}
+	set("goods_tag", r.GoodsTag)
+	set("notify_url", notify)
+	set("trade_type", string(r.TradeType))
+	set("product_id", r.ProductID)
+	set("limit_pay", r.LimitPay)
+	set("openid", r.OpenID)
+	set("device_info", r.DeviceInfo)
+	if r.Receipt {
+		set("receipt", "Y")
+	}
+	if r.ProfitSharing {
+		set("profit_sharing", "Y")
+	}
+	set("scene_info", r.SceneInfo)
+	set("version", r.Version)
+	if err := addExtra(op, p, r.Extra, unifiedOrderField); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// unifiedOrderField reports whether name is a field UnifiedOrderRequest
+// models, which Extra therefore may not set.
+func unifiedOrderField(name string) bool {
+	switch name {
+	case "body", "detail", "attach", "out_trade_no", "fee_type", "total_fee",
+		"spbill_create_ip", "time_start", "time_expire", "goods_tag", "notify_url",
+		"trade_type", "product_id", "limit_pay", "openid", "device_info", "receipt",
+		"profit_sharing", "scene_info", "version":
+		return true
+	}
+	return false
+}
+
+// wireTime reports whether t fits yyyyMMddHHmmss with a plausible year.
+func wireTime(t time.Time) bool {
+	y := t.In(beijing).Year()
+	return y >= 2000 && y <= 9999
+}
+
+// validIP accepts a plain IPv4 or IPv6 address, without zone or port.
+func validIP(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() == ""
+}
+
+// checkOutTradeNo applies WeChat's out_trade_no rule: 1 to 32 characters
+// from [0-9A-Za-z_-|*@].
+func checkOutTradeNo(op, s string) error {
+	if s == "" {
+		return &RequestError{Op: op, Field: "out_trade_no", Reason: "is required"}
+	}
+	if len(s) > 32 {
+		return &RequestError{Op: op, Field: "out_trade_no", Reason: "is longer than 32 characters"}
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9', 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
+		case c == '_', c == '-', c == '|', c == '*', c == '@':
+		default:
+			return &RequestError{Op: op, Field: "out_trade_no", Reason: "may only hold 0-9 A-Z a-z _ - | * @"}
+		}
+	}
+	return nil
+}
