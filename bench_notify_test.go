@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"crypto/md5"
 	"encoding/hex"
-	"sort"
-	"strings"
 	"testing"
 )
 
@@ -56,49 +54,8 @@ func BenchmarkParseNotificationFloor(b *testing.B) {
 }
 
 func ntFloorSign(body []byte, key string) string {
-	m := make(map[string]string, 32)
-	rest := body
-	for {
-		lt := bytes.IndexByte(rest, '<')
-		if lt < 0 || lt+1 >= len(rest) {
-			break
-		}
-		rest = rest[lt+1:]
-		if rest[0] == '/' {
-			continue // the root's end tag
-		}
-		gt := bytes.IndexByte(rest, '>')
-		name := rest[:gt]
-		rest = rest[gt+1:]
-		if string(name) == "xml" {
-			continue
-		}
-		end := bytes.Index(rest, []byte("</"))
-		val := rest[:end]
-		if bytes.HasPrefix(val, []byte("<![CDATA[")) {
-			val = val[9 : len(val)-3]
-		}
-		m[string(name)] = string(val)
-		rest = rest[end+2+len(name)+1:]
-	}
-	keys := make([]string, 0, len(m))
-	for k, v := range m {
-		if k != "sign" && v != "" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	var sb strings.Builder
-	for i, k := range keys {
-		if i > 0 {
-			sb.WriteByte('&')
-		}
-		sb.WriteString(k)
-		sb.WriteByte('=')
-		sb.WriteString(m[k])
-	}
-	sb.WriteString("&key=")
-	sb.WriteString(key)
-	sum := md5.Sum([]byte(sb.String()))
-	return strings.ToUpper(hex.EncodeToString(sum[:]))
+	sum := md5.Sum([]byte(canonical(minimalScan(body), key)))
+	var out [32]byte
+	hex.Encode(out[:], sum[:])
+	return string(bytes.ToUpper(out[:]))
 }

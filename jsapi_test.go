@@ -129,7 +129,7 @@ func TestAppPayParamsVector(t *testing.T) {
 	t.Parallel()
 	v := loadPayVectors(t).App[0]
 	// The vector's canonical string and sign agree, independently of wxpay.
-	require.Equal(t, v.Sign, md5HexUpper(v.Canonical+"&key="+v.Key))
+	require.Equal(t, v.Sign, md5Upper(v.Canonical+"&key="+v.Key))
 	want := &AppPayParams{
 		AppID: v.AppID, PartnerID: v.PartnerID, PrepayID: v.PrepayID, Package: "Sign=WXPay",
 		NonceStr: v.NonceStr, TimeStamp: v.Timestamp, Sign: v.Sign,

@@ -2,16 +2,13 @@ package wxpay
 
 import (
 	"context"
-	"crypto/md5"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -67,10 +64,6 @@ func TestNeverSent(t *testing.T) {
 
 // md5HexUpper is the plain definition of an MD5 sign over an already
 // canonical string: an independent reference for the tests.
-func md5HexUpper(s string) string {
-	sum := md5.Sum([]byte(s))
-	return strings.ToUpper(hex.EncodeToString(sum[:]))
-}
 
 // TestEncodeRequest checks the fields the request path adds: sign_type is
 // sent even for MD5, and the sign covers it.
@@ -95,7 +88,7 @@ func TestEncodeRequest(t *testing.T) {
 			assert.Equal(t, tMchID, p["mch_id"])
 			assert.NoError(t, wechatSigner(t, typ).Verify(p))
 			if typ == SignMD5 {
-				want := md5HexUpper("appid=" + tAppID + "&mch_id=" + tMchID + "&nonce_str=" + firstSeqNonce +
+				want := md5Upper("appid=" + tAppID + "&mch_id=" + tMchID + "&nonce_str=" + firstSeqNonce +
 					"&out_trade_no=1415659990&sign_type=MD5&key=" + tKey)
 				assert.Equal(t, want, p["sign"])
 			}

@@ -149,8 +149,9 @@ type field struct{ k, v string }
 // The fields are gathered and the string built in stack buffers, so a
 // typical message signs without allocating.
 func (s *Signer) sum(p Params, out *[sha256.Size]byte) int {
-	var fbuf [24]field
-	var obuf [24]uint64
+	// 32 covers every message WeChat documents bar refundquery pages.
+	var fbuf [32]field
+	var obuf [32]uint64
 	fs, order := fbuf[:0], obuf[:0]
 	for k, v := range p {
 		if v == "" || k == "sign" {

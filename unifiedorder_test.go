@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -31,23 +30,8 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	assert.Equal(t, string(want), string(got), "request body differs from %s", path)
 }
 
-// canonicalMD5 is an independent implementation of the v2 MD5 sign:
-// sorted non-empty fields other than sign, joined, with the key appended.
-func canonicalMD5(p Params, key string) string {
-	keys := make([]string, 0, len(p))
-	for k, v := range p {
-		if k != "sign" && v != "" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(k + "=" + p[k] + "&")
-	}
-	b.WriteString("key=" + key)
-	return md5HexUpper(b.String())
-}
+// canonicalMD5 is the plain definition of the v2 MD5 sign.
+func canonicalMD5(p Params, key string) string { return md5Upper(canonical(p, key)) }
 
 // captureBody records each raw request body on bodies, then lets next
 // handle the request.

@@ -162,7 +162,8 @@ func (d *xmlDecoder) document(root string) (Params, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Size the map from a cheap upper bound on the field count.
+	// Size the map from an upper bound on the field count (one "</" per
+	// field), so that it never grows while filling.
 	n := strings.Count(d.s[d.i:], "</")
 	if n > MaxXMLFields {
 		n = MaxXMLFields
@@ -392,15 +393,18 @@ func (d *xmlDecoder) fields(p Params, root string) error {
 				return err
 			}
 		}
-		if _, dup := p[name]; dup {
-			d.i = start
-			return d.fail(XMLDuplicate)
-		}
 		if len(p) == MaxXMLFields {
 			d.i = start
 			return d.fail(XMLTooManyFields)
 		}
+		// One map operation both inserts and detects a duplicate; the
+		// map is discarded on error, so the overwrite is harmless.
+		before := len(p)
 		p[name] = value
+		if len(p) == before {
+			d.i = start
+			return d.fail(XMLDuplicate)
+		}
 	}
 }
 
