@@ -125,7 +125,7 @@ func TestErrorText(t *testing.T) {
 		{&Error{Op: "refund", Code: ErrCodeBizErrNeedRetry}, "wxpay: refund: BIZERR_NEED_RETRY", true},
 		{&Error{Op: "unifiedorder", StatusCode: 200, ReturnCode: "FAIL", ReturnMsg: "签名错误\n"},
 			"wxpay: unifiedorder: return_code FAIL: 签名错误 ", false},
-		{&Error{Op: "unifiedorder", StatusCode: 502, Err: ErrXML}, "wxpay: unifiedorder: http status 502: wxpay: malformed XML", true},
+		{&Error{Op: "unifiedorder", StatusCode: 502, Err: ErrXML}, "wxpay: unifiedorder: http status 502: malformed XML", true},
 		{&Error{Op: "closeorder", StatusCode: 503}, "wxpay: closeorder: http status 503", true},
 		{&Error{Op: "closeorder", StatusCode: 404}, "wxpay: closeorder: http status 404", false},
 	}

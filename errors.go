@@ -136,7 +136,9 @@ func (e *Error) Error() string {
 			b.WriteString(strconv.Itoa(e.StatusCode))
 			b.WriteString(": ")
 		}
-		b.WriteString(e.Err.Error())
+		// The cause is usually one of ours; drop its prefix so the text
+		// reads "wxpay: op: ..." once.
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), "wxpay: "))
 	case e.StatusCode != 0:
 		b.WriteString("http status ")
 		b.WriteString(strconv.Itoa(e.StatusCode))

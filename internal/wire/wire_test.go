@@ -1,0 +1,67 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestReadAll(t *testing.T) {
+	t.Parallel()
+	b, err := ReadAll(strings.NewReader("12345"), 5)
+	require.NoError(t, err)
+	assert.Equal(t, "12345", string(b))
+
+	b, err = ReadAll(strings.NewReader("123456"), 5)
+	assert.ErrorIs(t, err, ErrTooLarge)
+	assert.Nil(t, b)
+
+	// A body without end is read only to limit+1 bytes.
+	r := &countingReader{}
+	_, err = ReadAll(r, 1000)
+	assert.ErrorIs(t, err, ErrTooLarge)
+	assert.LessOrEqual(t, r.n, 1001+512, "read far past the limit")
+}
+
+type countingReader struct{ n int }
+
+func (r *countingReader) Read(p []byte) (int, error) {
+	r.n += len(p)
+	for i := range p {
+		p[i] = 'x'
+	}
+	return len(p), nil
+}
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	const secret = "s3cr3t-app-secret"
+	inner := fmt.Errorf("dial: %w", context.DeadlineExceeded)
+	err := &url.Error{Op: "Get", URL: "https://user:pw@api.weixin.qq.com/sns/jscode2session?appid=wx1&secret=" + secret + "#frag", Err: inner}
+
+	got := RedactURL(err)
+	assert.NotContains(t, got.Error(), secret)
+	assert.NotContains(t, got.Error(), "pw")
+	assert.Contains(t, got.Error(), "api.weixin.qq.com/sns/jscode2session")
+	assert.True(t, errors.Is(got, context.DeadlineExceeded), "cause kept")
+
+	wrapped := fmt.Errorf("outer: %w", err)
+	assert.NotContains(t, RedactURL(wrapped).Error(), secret)
+
+	plain := errors.New("no url here")
+	assert.Same(t, plain, RedactURL(plain))
+	assert.Nil(t, RedactURL(nil))
+}
+
+func TestNewHTTPClient(t *testing.T) {
+	t.Parallel()
+	a, b := NewHTTPClient(), NewHTTPClient()
+	assert.Equal(t, DefaultTimeout, a.Timeout)
+	assert.NotSame(t, a, b, "each caller gets its own client")
+}
