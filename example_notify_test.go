@@ -2,11 +2,13 @@ package wxpay_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/wxpay-go/wxpay"
 )
@@ -89,4 +91,41 @@ func ExampleClient_ParseRefundNotification() {
 
 	// Output:
 	// 131811191610442717309 SUCCESS 3960 2018-11-19 16:24:13 +08:00
+}
+
+// ParseNotification serves notifications that arrive by other routes than
+// HTTP, such as a queue. The body is the S1 vector (protocol fact sheet
+// §11): a payment with two coupons, signed with MD5.
+func ExampleClient_ParseNotification() {
+	client, err := wxpay.NewClient(wxpay.Config{
+		AppID:  "wxd930ea5d5a258f4f",
+		MchID:  "10000100",
+		APIKey: "192006250b4c09247ec02edce69f6a2d",
+	})
+	if err != nil {
+		panic(err)
+	}
+	body, err := os.ReadFile("testdata/notify/s1_md5.xml")
+	if err != nil {
+		panic(err)
+	}
+
+	n, err := client.ParseNotification(body)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(n.OutTradeNo, n.Paid(), n.TotalFee, n.CashFee, n.TimeEnd.Format(time.RFC3339))
+	for _, c := range n.Coupons {
+		fmt.Println(c.ID, c.Type, c.Fee)
+	}
+
+	// One changed amount, and the signature no longer holds.
+	_, err = client.ParseNotification([]byte(strings.Replace(string(body), "<total_fee>100<", "<total_fee>1<", 1)))
+	fmt.Println(errors.Is(err, wxpay.ErrSignature))
+
+	// Output:
+	// 1409811653 true 100 80 2014-10-30T13:35:25+08:00
+	// 10000 CASH 10
+	// 10001 NO_CASH 10
+	// true
 }
