@@ -676,7 +676,8 @@ func EncodeXML(p Params) ([]byte, error) {
 
 // appendXML appends p as a document with the given root to dst.
 func appendXML(dst []byte, p Params, root string) ([]byte, error) {
-	keys := make([]string, 0, len(p))
+	var kbuf [32]string
+	keys := kbuf[:0]
 	size := 2*len(root) + 5
 	for k, v := range p {
 		keys = append(keys, k)
@@ -709,7 +710,13 @@ func appendXML(dst []byte, p Params, root string) ([]byte, error) {
 }
 
 func appendEscaped(dst []byte, v string) ([]byte, error) {
-	for i := 0; i < len(v); {
+	// Fast path: most values are plain ASCII that needs no escaping.
+	plain := 0
+	for plain < len(v) && v[plain] < utf8.RuneSelf && textClass[v[plain]] == 0 && v[plain] != '<' {
+		plain++
+	}
+	dst = append(dst, v[:plain]...)
+	for i := plain; i < len(v); {
 		c := v[i]
 		if c < utf8.RuneSelf {
 			switch {
