@@ -71,10 +71,12 @@ func fieldErr(name string, err error) error {
 // FieldError reports a field of a verified message that is missing or
 // malformed, such as a total_fee of "0100".
 type FieldError struct {
-	Field string
-	Err   error
+	Field string // wire name of the field, such as "total_fee"
+	Err   error  // why: ErrMissingField, ErrAmount or a parse error
 }
 
+// Error names the field and the cause; never the field's value, which
+// came from the network.
 func (e *FieldError) Error() string { return "wxpay: field " + e.Field + ": " + e.Err.Error() }
 
 // Unwrap returns the cause, such as [ErrAmount].
@@ -96,7 +98,7 @@ const (
 // Coupon is one coupon used on a payment, from the indexed coupon_id_$n,
 // coupon_type_$n and coupon_fee_$n fields.
 type Coupon struct {
-	ID   string
+	ID   string     // coupon_id_$n
 	Type CouponType // may be empty: WeChat sometimes omits coupon_type_$n
 	Fee  int64      // fen
 }

@@ -71,10 +71,12 @@ func (r XMLReason) String() string {
 // XMLError reports why a document was rejected and where. Its text names
 // the reason and offset only, never the document's content.
 type XMLError struct {
-	Reason XMLReason
-	Offset int // byte offset in the input where the problem was found
+	Reason XMLReason // which rule the input broke
+	Offset int       // byte offset in the input where the problem was found
 }
 
+// Error names the reason and the offset, such as "wxpay: malformed XML:
+// duplicate field at offset 57".
 func (e *XMLError) Error() string {
 	return "wxpay: malformed XML: " + e.Reason.String() + " at offset " + strconv.Itoa(e.Offset)
 }
