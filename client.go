@@ -71,9 +71,11 @@ type options struct {
 }
 
 // WithHTTPClient makes the client send requests with hc instead of its own
-// (the default transport with a 10 s timeout). hc is used as it is and
-// never modified, so it may be shared; give it a timeout or pass deadlines
-// in each call's context.
+// (the default transport, a 10 s timeout, no redirects). hc is used as it
+// is and never modified, so it may be shared; give it a timeout or pass
+// deadlines in each call's context. Keep TLS verification on: the
+// answers' signatures protect their content, but not their
+// confidentiality.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) error {
 		if hc == nil {
@@ -185,7 +187,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	o := options{baseURL: BaseURL}
 	for _, opt := range opts {
 		if opt == nil {
-			continue
+			return nil, errors.New("wxpay: NewClient: nil Option")
 		}
 		if err := opt(&o); err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package wxpay
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -31,7 +32,7 @@ func newNonce(r io.Reader) (string, error) {
 			return "", errors.New("wxpay: random source yields too few usable bytes")
 		}
 		if _, err := io.ReadFull(r, buf[:]); err != nil {
-			return "", errors.New("wxpay: read random source: " + err.Error())
+			return "", fmt.Errorf("wxpay: read random source: %w", err)
 		}
 		for _, b := range buf {
 			if b >= 248 {

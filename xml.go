@@ -2,6 +2,7 @@ package wxpay
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -699,7 +700,7 @@ func appendXML(dst []byte, p Params, root string) ([]byte, error) {
 		dst = append(dst, '>')
 		var err error
 		if dst, err = appendEscaped(dst, p[k]); err != nil {
-			return nil, errors.New("wxpay: encode XML: field " + k + ": " + err.Error())
+			return nil, fmt.Errorf("wxpay: encode XML: field %s: %w", k, err)
 		}
 		dst = append(dst, '<', '/')
 		dst = append(dst, k...)

@@ -18,10 +18,17 @@ import (
 const DefaultTimeout = 10 * time.Second
 
 // NewHTTPClient returns the client used when the caller supplies none: the
-// default transport (system roots, TLS verification on) and [DefaultTimeout].
+// default transport (system roots, TLS verification on), [DefaultTimeout],
+// and no redirects. WeChat's APIs never redirect; following one would
+// re-send a request body (which can hold an app secret) to wherever the
+// redirect points. A 3xx answer is returned to the caller as it is.
 func NewHTTPClient() *http.Client {
-	return &http.Client{Timeout: DefaultTimeout}
+	return &http.Client{Timeout: DefaultTimeout, CheckRedirect: NoRedirect}
 }
+
+// NoRedirect is an http.Client CheckRedirect function that stops at the
+// first redirect and returns it as the response.
+func NoRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // ErrTooLarge reports a body longer than the limit given to [ReadAll].
 var ErrTooLarge = errors.New("body exceeds limit")

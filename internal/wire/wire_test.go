@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -64,4 +65,5 @@ func TestNewHTTPClient(t *testing.T) {
 	a, b := NewHTTPClient(), NewHTTPClient()
 	assert.Equal(t, DefaultTimeout, a.Timeout)
 	assert.NotSame(t, a, b, "each caller gets its own client")
+	assert.ErrorIs(t, a.CheckRedirect(nil, nil), http.ErrUseLastResponse, "redirects are not followed")
 }
