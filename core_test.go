@@ -140,3 +140,30 @@ func TestErrorText(t *testing.T) {
 	long := (&Error{Op: "x", ReturnCode: "FAIL", ReturnMsg: strings.Repeat("a", 10000)}).Error()
 	assert.Less(t, len(long), 400, "remote text is capped")
 }
+
+func TestParseCouponsLegacyShape(t *testing.T) {
+	t.Parallel()
+	got, err := parseCoupons(Params{"coupon_count": "1", "coupon_fee": "20", "coupon_id": "A1", "coupon_type": "NO_CASH"})
+	require.NoError(t, err)
+	assert.Equal(t, []Coupon{{ID: "A1", Type: CouponNoCash, Fee: 20}}, got)
+	got, err = parseCoupons(Params{"coupon_count": "1", "coupon_fee": "20", "coupon_fee_0": "15", "coupon_id": "A1"})
+	require.NoError(t, err)
+	assert.Equal(t, []Coupon{{ID: "A1", Fee: 15}}, got, "the indexed fee wins over the total")
+	_, err = parseCoupons(Params{"coupon_count": "1", "coupon_id": "A1"})
+	assert.ErrorIs(t, err, ErrMissingField)
+	_, err = parseCoupons(Params{"coupon_count": "2", "coupon_id": "A1", "coupon_fee": "2"})
+	assert.ErrorIs(t, err, ErrMissingField, "the unindexed shape describes one coupon only")
+}
+
+func TestNewClientRejectsNilOption(t *testing.T) {
+	t.Parallel()
+	_, err := NewClient(Config{AppID: "wx1", MchID: "1", APIKey: testKey}, nil)
+	assert.Error(t, err)
+}
+
+func TestFieldErrorText(t *testing.T) {
+	t.Parallel()
+	err := fieldErr("total_fee", ErrAmount)
+	assert.Equal(t, "wxpay: field total_fee: malformed amount", err.Error())
+	assert.ErrorIs(t, err, ErrAmount)
+}

@@ -3,6 +3,7 @@ package wxpay
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -77,7 +78,9 @@ type FieldError struct {
 
 // Error names the field and the cause; never the field's value, which
 // came from the network.
-func (e *FieldError) Error() string { return "wxpay: field " + e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Error() string {
+	return "wxpay: field " + e.Field + ": " + strings.TrimPrefix(e.Err.Error(), "wxpay: ")
+}
 
 // Unwrap returns the cause, such as [ErrAmount].
 func (e *FieldError) Unwrap() error { return e.Err }
@@ -106,6 +109,11 @@ type Coupon struct {
 // parseCoupons builds the coupon list from coupon_count and the indexed
 // fields, however many there are. The count is bounded by the fields
 // present, so a hostile coupon_count cannot make it allocate.
+//
+// WeChat's own sample notification describes a single coupon with the
+// older, unindexed coupon_id and coupon_type (and the total coupon_fee);
+// that shape is read as a one-coupon list rather than refused, since
+// refusing a verified notification loses the payment it reports.
 func parseCoupons(p Params) ([]Coupon, error) {
 	raw, ok := p["coupon_count"]
 	if !ok || raw == "" {
@@ -117,6 +125,9 @@ func parseCoupons(p Params) ([]Coupon, error) {
 	}
 	if n > int64(len(p)) {
 		return nil, fieldErr("coupon_count", errors.New("wxpay: more coupons than fields"))
+	}
+	if n == 1 && p["coupon_id_0"] == "" && p["coupon_id"] != "" {
+		return legacyCoupon(p)
 	}
 	cs := make([]Coupon, n)
 	for i := range cs {
@@ -136,4 +147,37 @@ func parseCoupons(p Params) ([]Coupon, error) {
 		cs[i] = Coupon{ID: id, Type: CouponType(p["coupon_type_"+idx]), Fee: fee}
 	}
 	return cs, nil
+}
+
+// legacyCoupon reads the unindexed one-coupon shape: coupon_id,
+// coupon_type, and the fee from coupon_fee_0 or else the total coupon_fee.
+func legacyCoupon(p Params) ([]Coupon, error) {
+	feeName := "coupon_fee_0"
+	if p[feeName] == "" {
+		feeName = "coupon_fee"
+	}
+	if p[feeName] == "" {
+		return nil, fieldErr(feeName, ErrMissingField)
+	}
+	fee, err := optFen(p, feeName)
+	if err != nil {
+		return nil, err
+	}
+	typ := p["coupon_type_0"]
+	if typ == "" {
+		typ = p["coupon_type"]
+	}
+	return []Coupon{{ID: p["coupon_id"], Type: CouponType(typ), Fee: fee}}, nil
+}
+
+// dropEmpty deletes fields with empty values from a verified message.
+// They are not covered by the signature (empty values are skipped when
+// signing), so anyone relaying a genuine message could add them; after
+// this, every field left in the map is a signed one.
+func dropEmpty(p Params) {
+	for k, v := range p {
+		if v == "" {
+			delete(p, k)
+		}
+	}
 }

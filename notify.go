@@ -51,11 +51,12 @@ type Notification struct {
 	// ResultCode is the business result, "SUCCESS" or "FAIL"; see
 	// [Notification.Paid]. For FAIL, ErrCode and ErrCodeDes say why.
 	ResultCode string
-	ErrCode    ErrorCode
-	ErrCodeDes string
-	// Raw holds every field of the body, including sign and fields this
-	// package does not model (promotion_detail, sub_mch_id, ...). All of
-	// them were covered by the verified signature.
+	ErrCode    ErrorCode // err_code, set when ResultCode is FAIL
+	ErrCodeDes string    // err_code_des, WeChat's description of ErrCode
+	// Raw holds every non-empty field of the body, including sign and
+	// fields this package does not model (promotion_detail, sub_mch_id,
+	// ...). All of them were covered by the verified signature; empty
+	// fields, which the signature does not cover, are dropped.
 	Raw Params
 }
 
@@ -115,6 +116,7 @@ func (c *Client) ParseNotification(body []byte) (*Notification, error) {
 	if err := c.checkMerchant(p); err != nil {
 		return nil, err
 	}
+	dropEmpty(p)
 	return notificationFrom(p)
 }
 

@@ -692,3 +692,42 @@ func FuzzNotifyHandler(f *testing.F) {
 		}
 	})
 }
+
+// WeChat's own sample notification describes its single coupon with the
+// older unindexed coupon_id and coupon_type. A verified payment in that
+// shape must reach fn, not be refused (which would lose the payment).
+func TestNotificationLegacyCouponShape(t *testing.T) {
+	t.Parallel()
+	c := ntClient(t, SignMD5)
+	s1 := ntS1Params(t)
+	p := ntWith(s1, "coupon_count", "1", "coupon_fee", "20",
+		"coupon_id_0", "\x00", "coupon_id_1", "\x00", "coupon_type_0", "\x00", "coupon_type_1", "\x00",
+		"coupon_fee_0", "\x00", "coupon_fee_1", "\x00",
+		"coupon_id", "10000", "coupon_type", "CASH")
+	var calls int
+	h := c.NotifyHandler(func(_ context.Context, n *Notification) error {
+		calls++
+		assert.Equal(t, []Coupon{{ID: "10000", Type: CouponCash, Fee: 20}}, n.Coupons)
+		return nil
+	})
+	w := ntServe(h, http.MethodPost, ntSigned(t, c, p))
+	ntAssertReply(t, w, http.StatusOK, notifyReplySuccess)
+	assert.Equal(t, 1, calls)
+}
+
+// Empty fields are not covered by the signature, so a relay could add
+// them to a genuine body. They must neither show up in Raw as if signed
+// nor make a genuine notification fail (an empty trade_state).
+func TestNotificationUnsignedEmptyFields(t *testing.T) {
+	t.Parallel()
+	c := ntClient(t, SignMD5)
+	body := ntFixture(t, "s1_md5.xml")
+	tampered := bytes.Replace(body, []byte("</xml>"), []byte("<trade_state></trade_state><injected/></xml>"), 1)
+	n, err := c.ParseNotification(tampered)
+	require.NoError(t, err)
+	_, ok := n.Raw["trade_state"]
+	assert.False(t, ok, "unsigned empty field kept in Raw")
+	_, ok = n.Raw["injected"]
+	assert.False(t, ok, "unsigned empty field kept in Raw")
+	assert.Equal(t, int64(100), n.TotalFee)
+}

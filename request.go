@@ -226,6 +226,7 @@ func (c *Client) parseResponse(op string, status int, body []byte) (Params, erro
 	if err := c.checkMerchant(p); err != nil {
 		return nil, &opError{op, err}
 	}
+	dropEmpty(p)
 	switch p["result_code"] {
 	case "SUCCESS":
 		return p, nil
