@@ -94,13 +94,15 @@ type Error struct {
 	// StatusCode is the HTTP status of the answer (200 for every answer
 	// WeChat itself gives; 0 when the error did not come from HTTP).
 	StatusCode int
-	// ReturnCode and ReturnMsg are the protocol layer.
-	ReturnCode string
-	ReturnMsg  string
+	// ReturnCode and ReturnMsg are the protocol layer. A FAIL answer is
+	// not signed, so ReturnMsg is WeChat's word only as far as the
+	// connection is trusted; use it for logs, not decisions.
+	ReturnCode string // "SUCCESS" or "FAIL"
+	ReturnMsg  string // return_msg, such as "签名错误"
 	// Code and Message are err_code and err_code_des, set when
 	// result_code is FAIL.
-	Code    ErrorCode
-	Message string
+	Code    ErrorCode // err_code, such as ErrCodeOrderPaid
+	Message string    // err_code_des, WeChat's explanation of Code
 	// Err is the cause when the answer could not be read as a WeChat
 	// message (for example an HTML error page from a gateway).
 	Err error

@@ -43,8 +43,8 @@ const refundTimeLayout = "2006-01-02 15:04:05"
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
 type RefundNotification struct {
-	AppID         string // appid of the outer message, equal to Config.AppID
-	MchID         string // mch_id of the outer message, equal to Config.MchID
+	AppID         string // appid of the outer message (unauthenticated; see above)
+	MchID         string // mch_id of the outer message (unauthenticated; see above)
 	TransactionID string // transaction_id of the refunded payment
 	OutTradeNo    string // out_trade_no of the refunded order
 	RefundID      string // refund_id: WeChat's refund number
@@ -76,7 +76,8 @@ type RefundNotification struct {
 	CashRefundFee int64
 	// Raw holds every field of the decrypted req_info.
 	Raw Params
-	// Outer holds the fields of the outer message (return_code, appid,
+	// Outer holds the fields of the outer message, none of which is
+	// authenticated: the outer message carries no sign (return_code, appid,
 	// mch_id, nonce_str, req_info, ...).
 	Outer Params
 }
@@ -88,8 +89,9 @@ type RefundNotification struct {
 //
 // The outer message is decoded by [DecodeXML]; return_code must be SUCCESS
 // (FAIL yields an [*Error] with Op "refundnotify"); appid and mch_id must
-// be the client's ([ErrMerchant]); req_info must be present ([*FieldError]
-// wrapping [ErrMissingField]). req_info is then base64-decoded and
+// be the client's ([ErrMerchant] otherwise: a routing check, not
+// authentication, since the outer message is unsigned); req_info must be
+// present ([*FieldError] wrapping [ErrMissingField]). req_info is then base64-decoded and
 // decrypted with AES-256-ECB under the lowercase hex MD5 of the API key,
 // as WeChat specifies; every failure of that step is [ErrDecrypt]. The
 // plaintext must be a flat <root> document ([*XMLError] otherwise,
@@ -249,6 +251,14 @@ func decryptECB(key, ct []byte) ([]byte, error) {
 // money went back), should check RefundFee against the refund it
 // requested, and must return nil only once the outcome is durably
 // recorded; an error makes WeChat deliver again later.
+//
+// Unlike a payment notification, a refund notification is not signed:
+// only the AES-ECB encryption of req_info vouches for it, and ECB lets
+// whoever holds a genuine req_info (from a log, say) replay it or
+// reorder its blocks. The outer appid and mch_id are not authenticated
+// at all. So treat it as a prompt, not proof: before an irreversible
+// action (releasing goods, notifying a customer that money is back),
+// confirm the refund's state with refundquery.
 type RefundNotifyFunc func(ctx context.Context, n *RefundNotification) error
 
 // RefundNotifyHandler returns the http.Handler to mount at the refund

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -87,27 +88,19 @@ func TestSignRules(t *testing.T) {
 func TestSignLargeMessage(t *testing.T) {
 	t.Parallel()
 	p := Params{}
-	var canon []string
+	var pairs []string
 	for i := 0; i < 60; i++ {
 		k := "field_" + string(rune('A'+i%26)) + string(rune('a'+i/26))
 		v := strings.Repeat("v", 40)
 		p[k] = v
-		canon = append(canon, k+"="+v)
+		pairs = append(pairs, k+"="+v)
 	}
-	// Reference computed from the plain definition, sorted by a
-	// different algorithm (the encoding/json order of map keys).
-	b, err := json.Marshal(p)
-	require.NoError(t, err)
-	var ordered []string
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	_, _ = dec.Token()
-	for dec.More() {
-		k, _ := dec.Token()
-		v, _ := dec.Token()
-		ordered = append(ordered, k.(string)+"="+v.(string))
-	}
-	require.Len(t, ordered, len(canon))
-	want := md5Upper(strings.Join(ordered, "&") + "&key=" + testKey)
+	// The reference sorts the pairs as whole strings, a different
+	// algorithm from the signer's; with '=' below every name byte the
+	// orders agree.
+	slices.Sort(pairs)
+	want := md5Upper(strings.Join(pairs, "&") + "&key=" + testKey)
+	require.Greater(t, len(want), 0)
 	assert.Equal(t, want, mustSigner(t, testKey, SignMD5).Sign(p))
 }
 
