@@ -75,8 +75,11 @@ var errEcho = errors.New("wxpay: does not match the request")
 // OrderQuery looks up an order (查询订单). Call it when no notification
 // arrived, after an unclear failure (SYSTEMERROR, a timeout), or before
 // closing an order. Amounts in the answer are parsed strictly: a malformed
-// amount is a [*FieldError], never a silent zero. An order WeChat does
-// not know is an [*Error] with Code [ErrCodeOrderNotExist].
+// amount is a [*FieldError], never a silent zero. So is an answer that
+// does not name the order asked about: it must echo the OutTradeNo asked
+// for and, when a paid order was asked for by TransactionID, that
+// TransactionID. An order WeChat does not know is an [*Error] with Code
+// [ErrCodeOrderNotExist].
 //
 // It is safe for concurrent use.
 //
@@ -133,10 +136,8 @@ func validTransactionID(s string) bool {
 // parseOrderQuery maps verified answer fields to the response. req is what
 // was asked, so that an answer about another order is refused.
 func parseOrderQuery(p, req Params) (*OrderQueryResponse, error) {
-	for _, k := range [...]string{"transaction_id", "out_trade_no"} {
-		if want := req[k]; want != "" && p[k] != "" && p[k] != want {
-			return nil, fieldErr(k, errEcho)
-		}
+	if err := checkEcho(p, req); err != nil {
+		return nil, err
 	}
 	r := &OrderQueryResponse{
 		TradeState:     TradeState(p["trade_state"]),
@@ -188,4 +189,43 @@ func parseOrderQuery(p, req Params) (*OrderQueryResponse, error) {
 		}
 	}
 	return r, nil
+}
+
+// checkEcho makes sure a verified answer is about the order that was
+// asked for. A genuine answer always echoes out_trade_no, and for a paid
+// order also transaction_id; when trade_state is not SUCCESS WeChat sends
+// back only out_trade_no (protocol §3), so an answer to a query by
+// transaction_id can then be matched only by the number it echoes, if any.
+// A missing echo is refused like a different one: a signed answer that
+// names no order cannot be attributed to this request.
+func checkEcho(p, req Params) error {
+	if want := req["out_trade_no"]; want != "" {
+		if err := echoes(p, "out_trade_no", want); err != nil {
+			return err
+		}
+	}
+	if want := req["transaction_id"]; want != "" {
+		if TradeState(p["trade_state"]) == TradeStateSuccess || p["transaction_id"] != "" {
+			if err := echoes(p, "transaction_id", want); err != nil {
+				return err
+			}
+		}
+		if p["out_trade_no"] == "" {
+			return fieldErr("out_trade_no", ErrMissingField)
+		}
+	}
+	return nil
+}
+
+// echoes checks that p[name] is want: it returns a *FieldError wrapping
+// [ErrMissingField] when it is absent, or errEcho when it differs.
+func echoes(p Params, name, want string) error {
+	switch got := p[name]; got {
+	case want:
+		return nil
+	case "":
+		return fieldErr(name, ErrMissingField)
+	default:
+		return fieldErr(name, errEcho)
+	}
 }

@@ -2,6 +2,7 @@ package wxpay
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +161,103 @@ func TestOrderQueryStrict(t *testing.T) {
 			assert.True(t, strings.HasPrefix(err.Error(), "wxpay: orderquery: "), err.Error())
 		})
 	}
+}
+
+// TestOrderQueryEcho checks that a genuinely signed answer is used only if
+// it names the order that was asked about. WeChat always echoes
+// out_trade_no, and transaction_id too once the order is paid; an answer
+// for an unpaid order carries only out_trade_no (protocol.md §3).
+func TestOrderQueryEcho(t *testing.T) {
+	t.Parallel()
+	const (
+		txID  = "1004400740201409030005092168"
+		outNo = "1409811653"
+	)
+	notPaid := func() Params {
+		return okAnswer(Params{"trade_state": "NOTPAY", "trade_state_desc": "订单未支付", "out_trade_no": outNo})
+	}
+	byOut := &OrderQueryRequest{OutTradeNo: outNo}
+	byTx := &OrderQueryRequest{TransactionID: txID}
+	tests := []struct {
+		name   string
+		req    *OrderQueryRequest
+		answer func() Params
+		edit   func(Params)
+		field  string // "" means accepted
+		is     error
+	}{
+		{"by out_trade_no, paid", byOut, paidAnswer, func(Params) {}, "", nil},
+		{"by out_trade_no, not paid", byOut, notPaid, func(Params) {}, "", nil},
+		{"by out_trade_no, paid, echo missing", byOut, paidAnswer, func(p Params) { delete(p, "out_trade_no") },
+			"out_trade_no", ErrMissingField},
+		{"by out_trade_no, paid, echo empty", byOut, paidAnswer, func(p Params) { p["out_trade_no"] = "" },
+			"out_trade_no", ErrMissingField},
+		{"by out_trade_no, not paid, echo missing", byOut, notPaid, func(p Params) { delete(p, "out_trade_no") },
+			"out_trade_no", ErrMissingField},
+		{"by out_trade_no, paid, other echo", byOut, paidAnswer, func(p Params) { p["out_trade_no"] = "1409811654" },
+			"out_trade_no", errEcho},
+		{"by out_trade_no, not paid, other echo", byOut, notPaid, func(p Params) { p["out_trade_no"] = "1409811654" },
+			"out_trade_no", errEcho},
+		{"by out_trade_no, echo extends the number", byOut, paidAnswer, func(p Params) { p["out_trade_no"] = "1409811653A" },
+			"out_trade_no", errEcho},
+
+		{"by transaction_id, paid", byTx, paidAnswer, func(Params) {}, "", nil},
+		{"by transaction_id, not paid, only out_trade_no", byTx, notPaid, func(Params) {}, "", nil},
+		{"by transaction_id, not paid, same transaction_id", byTx, notPaid, func(p Params) { p["transaction_id"] = txID }, "", nil},
+		{"by transaction_id, paid, echo missing", byTx, paidAnswer, func(p Params) { delete(p, "transaction_id") },
+			"transaction_id", ErrMissingField},
+		{"by transaction_id, paid, other echo", byTx, paidAnswer, func(p Params) { p["transaction_id"] = "1004400740201409030005092169" },
+			"transaction_id", errEcho},
+		{"by transaction_id, paid, out_trade_no missing", byTx, paidAnswer, func(p Params) { delete(p, "out_trade_no") },
+			"out_trade_no", ErrMissingField},
+		{"by transaction_id, not paid, nothing echoed", byTx, notPaid, func(p Params) { delete(p, "out_trade_no") },
+			"out_trade_no", ErrMissingField},
+		{"by transaction_id, not paid, other transaction_id", byTx, notPaid, func(p Params) { p["transaction_id"] = "4200000015201711256947025404" },
+			"transaction_id", errEcho},
+		{"by transaction_id, refunded, other transaction_id", byTx, paidAnswer, func(p Params) {
+			p["trade_state"] = "REFUND"
+			p["transaction_id"] = "4200000015201711256947025404"
+		}, "transaction_id", errEcho},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, mux, _ := setup(t)
+			mux.HandleFunc("/pay/orderquery", fakeWeChat(t, func(Params) Params {
+				p := tt.answer()
+				tt.edit(p)
+				return p
+			}, nil))
+			r, err := c.OrderQuery(context.Background(), tt.req)
+			if tt.field == "" {
+				require.NoError(t, err)
+				assert.Equal(t, outNo, r.OutTradeNo)
+				return
+			}
+			assert.Nil(t, r)
+			assertClean(t, err)
+			var fe *FieldError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, tt.field, fe.Field)
+			assert.ErrorIs(t, err, tt.is)
+			assert.False(t, errors.As(err, new(*Error)), "a verified answer about another order is not a WeChat FAIL")
+			assert.True(t, strings.HasPrefix(err.Error(), "wxpay: orderquery: "), err.Error())
+		})
+	}
+}
+
+// TestParseOrderQueryEcho holds the echo rule on parseOrderQuery directly,
+// including a request that names both numbers (which OrderQuery never
+// sends, but the rule must still hold for each).
+func TestParseOrderQueryEcho(t *testing.T) {
+	t.Parallel()
+	p := paidAnswer()
+	_, err := parseOrderQuery(p, Params{"out_trade_no": "1409811653", "transaction_id": "1004400740201409030005092168"})
+	require.NoError(t, err)
+	_, err = parseOrderQuery(p, Params{"out_trade_no": "1409811653", "transaction_id": "1"})
+	assert.ErrorIs(t, err, errEcho)
+	_, err = parseOrderQuery(p, Params{"out_trade_no": "1", "transaction_id": "1004400740201409030005092168"})
+	assert.ErrorIs(t, err, errEcho)
 }
 
 func TestOrderQueryNotExist(t *testing.T) {
