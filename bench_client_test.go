@@ -13,7 +13,7 @@ import (
 // unifiedorder answer, so the benchmarks measure the client side.
 func benchServer(b *testing.B) *httptest.Server {
 	b.Helper()
-	reply := signedXML(b, wechatSigner(b, SignMD5),
+	reply := signedXML(b, tKey, SignMD5,
 		okAnswer(Params{"prepay_id": "wx201410272009395522657a690389285100", "trade_type": "JSAPI"}))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)

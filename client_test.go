@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -117,15 +119,6 @@ func setup(t *testing.T, opts ...Option) (*Client, *http.ServeMux, *testServer) 
 	return c, ts.Mux, ts
 }
 
-// wechatSigners are built here, separately from any client, so the fake
-// server's checks do not reuse the client's signer.
-func wechatSigner(t testing.TB, typ SignType) *Signer {
-	t.Helper()
-	s, err := NewSigner(tKey, typ)
-	require.NoError(t, err)
-	return s
-}
-
 // okAnswer is a successful answer's common fields plus extra; extra wins.
 func okAnswer(extra Params) Params {
 	p := Params{
@@ -142,14 +135,24 @@ func okAnswer(extra Params) Params {
 	return p
 }
 
-// signedXML signs p with s and encodes it.
-func signedXML(t testing.TB, s *Signer, p Params) []byte {
+// refSign is the sign WeChat computes for p under key with typ, from the
+// plain definitions in helpers_test.go rather than with [Signer], so the
+// fake server holds the client to the protocol, not to itself.
+func refSign(key string, typ SignType, p Params) string {
+	if typ == SignHMACSHA256 {
+		return hmacUpper(key, canonical(p, key))
+	}
+	return md5Upper(canonical(p, key))
+}
+
+// signedXML signs p under key with typ, as WeChat would, and encodes it.
+func signedXML(t testing.TB, key string, typ SignType, p Params) []byte {
 	t.Helper()
 	q := make(Params, len(p)+1)
 	for k, v := range p {
 		q[k] = v
 	}
-	q["sign"] = s.Sign(q)
+	q["sign"] = refSign(key, typ, q)
 	b, err := EncodeXML(q)
 	require.NoError(t, err)
 	return b
@@ -160,7 +163,6 @@ func signedXML(t testing.TB, s *Signer, p Params) []byte {
 // sign_type) and answers with answer(request), signed with the request's
 // algorithm. got, if not nil, receives each decoded request.
 func fakeWeChat(t *testing.T, answer func(req Params) Params, got chan<- Params) http.HandlerFunc {
-	md5s, hmacs := wechatSigner(t, SignMD5), wechatSigner(t, SignHMACSHA256)
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			t.Errorf("method = %s, want POST", r.Method)
@@ -179,14 +181,13 @@ func fakeWeChat(t *testing.T, answer func(req Params) Params, got chan<- Params)
 			http.Error(w, "bad xml", http.StatusBadRequest)
 			return
 		}
-		s := md5s
-		if req["sign_type"] == string(SignHMACSHA256) {
-			s = hmacs
-		} else if req["sign_type"] != string(SignMD5) {
-			t.Errorf("sign_type = %q, want it always sent", req["sign_type"])
+		typ := SignType(req["sign_type"])
+		if typ != SignMD5 && typ != SignHMACSHA256 {
+			t.Errorf("sign_type = %q, want it always sent", typ)
+			typ = SignMD5
 		}
-		if err := s.Verify(req); err != nil {
-			t.Errorf("request signature: %v", err)
+		if want := refSign(tKey, typ, req); req["sign"] != want {
+			t.Errorf("request sign = %q, want %q", req["sign"], want)
 		}
 		if req["appid"] != tAppID || req["mch_id"] != tMchID || len(req["nonce_str"]) != NonceLen {
 			t.Errorf("request header fields: appid=%q mch_id=%q nonce_str=%q", req["appid"], req["mch_id"], req["nonce_str"])
@@ -195,7 +196,7 @@ func fakeWeChat(t *testing.T, answer func(req Params) Params, got chan<- Params)
 			got <- req
 		}
 		w.Header().Set("Content-Type", "text/xml")
-		_, _ = w.Write(signedXML(t, s, answer(req)))
+		_, _ = w.Write(signedXML(t, tKey, typ, answer(req)))
 	}
 }
 
@@ -250,18 +251,15 @@ func TestNewClientDefaults(t *testing.T) {
 // and the house rules for its text.
 func TestCallErrors(t *testing.T) {
 	t.Parallel()
-	other, err := NewSigner("0123456789abcdef0123456789abcdef", SignMD5)
-	require.NoError(t, err)
-	md5s := wechatSigner(t, SignMD5)
-	hmacs := wechatSigner(t, SignHMACSHA256)
-	signedWith := func(s *Signer, p Params) http.HandlerFunc {
+	const otherKey = "0123456789abcdef0123456789abcdef"
+	signedWith := func(key string, typ SignType, p Params) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.Copy(io.Discard, r.Body)
-			_, _ = w.Write(signedXML(t, s, p))
+			_, _ = w.Write(signedXML(t, key, typ, p))
 		}
 	}
 	fail := func(code ErrorCode, msg string) http.HandlerFunc {
-		return signedWith(md5s, okAnswer(Params{"result_code": "FAIL", "err_code": string(code), "err_code_des": msg}))
+		return signedWith(tKey, SignMD5, okAnswer(Params{"result_code": "FAIL", "err_code": string(code), "err_code_des": msg}))
 	}
 	type want struct {
 		is         error     // errors.Is target, if any
@@ -287,17 +285,17 @@ func TestCallErrors(t *testing.T) {
 		{"OUT_TRADE_NO_USED", fail(ErrCodeOutTradeNoUsed, "商户订单号重复"), want{status: 200, code: ErrCodeOutTradeNoUsed, returnCode: "SUCCESS"}},
 		{"INVALID_REQUEST", fail(ErrCodeInvalidRequest, "参数错误"), want{status: 200, code: ErrCodeInvalidRequest, returnCode: "SUCCESS"}},
 		{"NOTENOUGH", fail(ErrCodeNotEnough, "余额不足"), want{status: 200, code: ErrCodeNotEnough, returnCode: "SUCCESS"}},
-		{"result_code FAIL without err_code", signedWith(md5s, okAnswer(Params{"result_code": "FAIL"})),
+		{"result_code FAIL without err_code", signedWith(tKey, SignMD5, okAnswer(Params{"result_code": "FAIL"})),
 			want{status: 200, returnCode: "SUCCESS", is: errNoErrCode}},
-		{"result_code missing", signedWith(md5s, func() Params { p := okAnswer(nil); delete(p, "result_code"); return p }()),
+		{"result_code missing", signedWith(tKey, SignMD5, func() Params { p := okAnswer(nil); delete(p, "result_code"); return p }()),
 			want{status: 200, returnCode: "SUCCESS", is: ErrMissingField, field: "result_code"}},
-		{"sign from another key", signedWith(other, prepayAnswer(Params{"trade_type": "JSAPI"})), want{is: ErrSignature}},
+		{"sign from another key", signedWith(otherKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"})), want{is: ErrSignature}},
 		{"field changed after signing", func(w http.ResponseWriter, r *http.Request) {
-			b := signedXML(t, md5s, prepayAnswer(Params{"trade_type": "JSAPI"}))
+			b := signedXML(t, tKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"}))
 			_, _ = w.Write([]byte(strings.Replace(string(b), "wx2014", "wx2015", 1)))
 		}, want{is: ErrSignature}},
 		{"field added after signing", func(w http.ResponseWriter, r *http.Request) {
-			b := signedXML(t, md5s, prepayAnswer(Params{"trade_type": "JSAPI"}))
+			b := signedXML(t, tKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"}))
 			_, _ = w.Write([]byte(strings.Replace(string(b), "</xml>", "<code_url>weixin://evil</code_url></xml>", 1)))
 		}, want{is: ErrSignature}},
 		{"sign missing", func(w http.ResponseWriter, r *http.Request) {
@@ -305,10 +303,10 @@ func TestCallErrors(t *testing.T) {
 			require.NoError(t, err)
 			_, _ = w.Write(b)
 		}, want{is: ErrMissingSign}},
-		{"sign_type other than configured", signedWith(hmacs, okAnswer(Params{"prepay_id": "wx1", "sign_type": "HMAC-SHA256"})), want{is: ErrSignType}},
-		{"HMAC sign without sign_type", signedWith(hmacs, okAnswer(Params{"prepay_id": "wx1"})), want{is: ErrSignature}},
-		{"appid mismatch", signedWith(md5s, okAnswer(Params{"prepay_id": "wx1", "appid": "wx0000000000000000"})), want{is: ErrMerchant}},
-		{"mch_id mismatch", signedWith(md5s, okAnswer(Params{"prepay_id": "wx1", "mch_id": "10000200"})), want{is: ErrMerchant}},
+		{"sign_type other than configured", signedWith(tKey, SignHMACSHA256, okAnswer(Params{"prepay_id": "wx1", "sign_type": "HMAC-SHA256"})), want{is: ErrSignType}},
+		{"HMAC sign without sign_type", signedWith(tKey, SignHMACSHA256, okAnswer(Params{"prepay_id": "wx1"})), want{is: ErrSignature}},
+		{"appid mismatch", signedWith(tKey, SignMD5, okAnswer(Params{"prepay_id": "wx1", "appid": "wx0000000000000000"})), want{is: ErrMerchant}},
+		{"mch_id mismatch", signedWith(tKey, SignMD5, okAnswer(Params{"prepay_id": "wx1", "mch_id": "10000200"})), want{is: ErrMerchant}},
 		{"HTML with 502", rawAnswer(502, "<html><body><h1>502 Bad Gateway</h1></body></html>"),
 			want{status: 502, is: ErrXML, retryable: true}},
 		{"HTML with 200", rawAnswer(200, "<!DOCTYPE html><html><body>证书错误</body></html>"),
@@ -318,13 +316,13 @@ func TestCallErrors(t *testing.T) {
 			want{status: 500, returnCode: "FAIL", retryable: true}},
 		{"signed SUCCESS with 503", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(503)
-			_, _ = w.Write(signedXML(t, md5s, prepayAnswer(Params{"trade_type": "JSAPI"})))
+			_, _ = w.Write(signedXML(t, tKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"})))
 		}, want{status: 503, retryable: true}},
 		{"oversized body", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "<xml><return_code>SUCCESS</return_code><x>")
 			_, _ = w.Write(make([]byte, 1<<20))
 		}, want{status: 200, is: ErrResponseTooLarge}},
-		{"SUCCESS without prepay_id", signedWith(md5s, okAnswer(Params{"trade_type": "JSAPI"})),
+		{"SUCCESS without prepay_id", signedWith(tKey, SignMD5, okAnswer(Params{"trade_type": "JSAPI"})),
 			want{is: ErrMissingField, field: "prepay_id"}},
 	}
 	for _, tt := range tests {
@@ -396,16 +394,92 @@ func blockUntilGone(arrived chan struct{}) http.HandlerFunc {
 	}
 }
 
+// expiresOn is a context whose deadline passes when fire is closed. Tests
+// close it once the server has the request, so "the deadline passed while
+// waiting for the answer" happens at a chosen point instead of after some
+// milliseconds of wall-clock time, which a loaded machine may spend
+// before the request is even sent.
+type expiresOn struct{ fire <-chan struct{} }
+
+func (expiresOn) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c expiresOn) Done() <-chan struct{}     { return c.fire }
+func (expiresOn) Value(any) any               { return nil }
+
+func (c expiresOn) Err() error {
+	select {
+	case <-c.fire:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+// stalledConn is a connection whose reads wait until arrived is closed
+// and then fail exactly as a read past a connection deadline does. It
+// makes a read timeout deterministic: the server has the whole request by
+// the time the client's read "times out".
+type stalledConn struct {
+	net.Conn
+	arrived <-chan struct{}
+	once    sync.Once
+	closed  chan struct{} // closed by Close, so a pending Read ends
+}
+
+func (c *stalledConn) Read([]byte) (int, error) {
+	select {
+	case <-c.arrived:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.ErrDeadlineExceeded}
+	case <-c.closed:
+		return 0, net.ErrClosed
+	}
+}
+
+func (c *stalledConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// stallingClient is an HTTP client whose connections are stalledConns.
+func stallingClient(t *testing.T, arrived <-chan struct{}) *http.Client {
+	var d net.Dialer
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &stalledConn{Conn: conn, arrived: arrived, closed: make(chan struct{})}, nil
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
+}
+
 func TestCallContextDeadline(t *testing.T) {
 	t.Parallel()
-	c, mux, _ := setup(t)
-	mux.HandleFunc("/pay/unifiedorder", blockUntilGone(nil))
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	_, err := c.UnifiedOrder(ctx, validOrder())
+	c, mux, ts := setup(t)
+	arrived := make(chan struct{})
+	mux.HandleFunc("/pay/unifiedorder", blockUntilGone(arrived))
+	_, err := c.UnifiedOrder(expiresOn{arrived}, validOrder())
 	assertClean(t, err)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Contains(t, err.Error(), "wxpay: unifiedorder: ")
+	assert.Equal(t, int64(1), ts.Hits.Load())
+}
+
+func TestCallReadTimeout(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	arrived := make(chan struct{})
+	ts.Mux.HandleFunc("/pay/unifiedorder", blockUntilGone(arrived))
+	c, err := NewClient(tConfig(), WithBaseURL(ts.URL), WithHTTPClient(stallingClient(t, arrived)))
+	require.NoError(t, err)
+	_, err = c.UnifiedOrder(context.Background(), validOrder())
+	assertClean(t, err)
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	assert.True(t, ne.Timeout())
+	assert.False(t, neverSent(err))
+	assert.Equal(t, int64(1), ts.Hits.Load())
 }
 
 func TestCallContextCanceled(t *testing.T) {
@@ -533,25 +607,25 @@ func TestFailoverResendsSameBody(t *testing.T) {
 // primary is sent to the backup.
 func TestNoFailoverOnceSent(t *testing.T) {
 	t.Parallel()
+	// The first two cases time out only once the primary has the request
+	// (arrived is closed), so the hit count below never depends on how
+	// fast the machine is.
+	type stall struct {
+		stalledRead bool // the connection's read times out
+		deadline    bool // the context's deadline passes
+	}
 	tests := []struct {
 		name    string
 		handler http.HandlerFunc
-		hc      func(*http.Client) *http.Client
-		ctx     func() (context.Context, context.CancelFunc)
+		stall   *stall
 		is      error
 	}{
-		{name: "read timeout", handler: blockUntilGone(nil),
-			hc: func(base *http.Client) *http.Client {
-				return &http.Client{Transport: base.Transport, Timeout: 100 * time.Millisecond}
-			}},
-		{name: "context deadline", handler: blockUntilGone(nil),
-			ctx: func() (context.Context, context.CancelFunc) {
-				return context.WithTimeout(context.Background(), 50*time.Millisecond)
-			}, is: context.DeadlineExceeded},
+		{name: "read timeout", stall: &stall{stalledRead: true}, is: os.ErrDeadlineExceeded},
+		{name: "context deadline", stall: &stall{deadline: true}, is: context.DeadlineExceeded},
 		{name: "HTTP 500", handler: rawAnswer(500, "<html>Internal Server Error</html>"), is: ErrXML},
 		{name: "FAIL answer", handler: rawAnswer(200, `<xml><return_code>FAIL</return_code><return_msg>system error</return_msg></xml>`)},
 		{name: "SYSTEMERROR", handler: func(w http.ResponseWriter, r *http.Request) {
-			_, _ = w.Write(signedXML(t, wechatSigner(t, SignMD5), okAnswer(Params{"result_code": "FAIL", "err_code": "SYSTEMERROR"})))
+			_, _ = w.Write(signedXML(t, tKey, SignMD5, okAnswer(Params{"result_code": "FAIL", "err_code": "SYSTEMERROR"})))
 		}},
 	}
 	for _, tt := range tests {
@@ -560,18 +634,20 @@ func TestNoFailoverOnceSent(t *testing.T) {
 			backup := newTestServer(t)
 			backup.Mux.HandleFunc("/pay/unifiedorder", fakeWeChat(t, prepayAnswer, nil))
 			primary := newTestServer(t)
-			primary.Mux.HandleFunc("/pay/unifiedorder", tt.handler)
-			hc := primary.srv.Client()
-			if tt.hc != nil {
-				hc = tt.hc(hc)
+			handler, hc, ctx := tt.handler, primary.srv.Client(), context.Context(context.Background())
+			if tt.stall != nil {
+				arrived := make(chan struct{})
+				handler = blockUntilGone(arrived)
+				if tt.stall.stalledRead {
+					hc = stallingClient(t, arrived)
+				}
+				if tt.stall.deadline {
+					ctx = expiresOn{arrived}
+				}
 			}
+			primary.Mux.HandleFunc("/pay/unifiedorder", handler)
 			c, err := NewClient(tConfig(), WithBaseURL(primary.URL), WithFailover(backup.URL), WithHTTPClient(hc))
 			require.NoError(t, err)
-			ctx, cancel := context.WithCancel(context.Background())
-			if tt.ctx != nil {
-				ctx, cancel = tt.ctx()
-			}
-			defer cancel()
 			_, err = c.UnifiedOrder(ctx, validOrder())
 			assertClean(t, err)
 			if tt.is != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -81,6 +82,134 @@ func ExampleClient_UnifiedOrder() {
 	}
 	fmt.Println(resp.PrepayID)
 	// Output: wx201410272009395522657a690389285100
+}
+
+func ExampleClient_OrderQuery() {
+	cfg := wxpay.Config{
+		AppID:  "wxd930ea5d5a258f4f",
+		MchID:  "10000100",
+		APIKey: "192006250b4c09247ec02edce69f6a2d",
+	}
+	// An in-process server plays WeChat so the example runs offline: it
+	// checks the request's signature and answers, signed, that the order
+	// was paid. In production, leave out WithBaseURL.
+	signer, _ := wxpay.NewSigner(cfg.APIKey, wxpay.SignMD5)
+	srv := httptest.NewServer(http.StripPrefix("/sandbox", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, err := wxpay.DecodeXML(body)
+		if err != nil || signer.Verify(req) != nil {
+			_, _ = io.WriteString(w, "<xml><return_code>FAIL</return_code><return_msg>签名失败</return_msg></xml>")
+			return
+		}
+		answer := wxpay.Params{
+			"return_code":      "SUCCESS",
+			"result_code":      "SUCCESS",
+			"appid":            req["appid"],
+			"mch_id":           req["mch_id"],
+			"nonce_str":        "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
+			"out_trade_no":     req["out_trade_no"],
+			"trade_state":      "SUCCESS",
+			"trade_state_desc": "支付成功",
+			"transaction_id":   "1004400740201409030005092168",
+			"trade_type":       "JSAPI",
+			"openid":           "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+			"bank_type":        "CMC",
+			"total_fee":        "888",
+			"cash_fee":         "888",
+			"time_end":         "20150806130102",
+		}
+		answer["sign"] = signer.Sign(answer)
+		out, _ := wxpay.EncodeXML(answer)
+		_, _ = w.Write(out)
+	})))
+	defer srv.Close()
+
+	c, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(srv.URL+"/sandbox"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// An order WeChat does not know arrives as an *wxpay.Error with Code
+	// wxpay.ErrCodeOrderNotExist; a transport error leaves the state
+	// unknown, so ask again later.
+	r, err := c.OrderQuery(ctx, &wxpay.OrderQueryRequest{OutTradeNo: "20150806125346"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	switch r.TradeState {
+	case wxpay.TradeStateSuccess:
+		// Compare TotalFee with the stored order before fulfilling it.
+		beijing := time.FixedZone("CST", 8*60*60)
+		fmt.Println("paid", r.TotalFee, "fen at", r.TimeEnd.In(beijing).Format(time.DateTime), "as", r.TransactionID)
+	case wxpay.TradeStateNotPay:
+		fmt.Println("not paid: wait for the notification, or close the order")
+	case wxpay.TradeStateUserPaying, wxpay.TradeStateAccept:
+		fmt.Println("payment in progress: query again shortly")
+	case wxpay.TradeStateClosed, wxpay.TradeStateRevoked, wxpay.TradeStatePayError:
+		fmt.Println("will not be paid: place a new order under a new number")
+	default: // TradeStateRefund, or a state added later
+		fmt.Println(r.TradeState, r.TradeStateDesc)
+	}
+	// Output: paid 888 fen at 2015-08-06 13:01:02 as 1004400740201409030005092168
+}
+
+func ExampleClient_CloseOrder() {
+	cfg := wxpay.Config{
+		AppID:  "wxd930ea5d5a258f4f",
+		MchID:  "10000100",
+		APIKey: "192006250b4c09247ec02edce69f6a2d",
+	}
+	// An in-process server plays WeChat so the example runs offline: it
+	// checks the request's signature and answers, signed, that the payer
+	// paid before the order could be closed. In production, leave out
+	// WithBaseURL.
+	signer, _ := wxpay.NewSigner(cfg.APIKey, wxpay.SignMD5)
+	srv := httptest.NewServer(http.StripPrefix("/sandbox", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, err := wxpay.DecodeXML(body)
+		if err != nil || signer.Verify(req) != nil {
+			_, _ = io.WriteString(w, "<xml><return_code>FAIL</return_code><return_msg>签名失败</return_msg></xml>")
+			return
+		}
+		answer := wxpay.Params{
+			"return_code":  "SUCCESS",
+			"result_code":  "FAIL",
+			"err_code":     "ORDERPAID",
+			"err_code_des": "订单已支付",
+			"appid":        req["appid"],
+			"mch_id":       req["mch_id"],
+			"nonce_str":    "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
+		}
+		answer["sign"] = signer.Sign(answer)
+		out, _ := wxpay.EncodeXML(answer)
+		_, _ = w.Write(out)
+	})))
+	defer srv.Close()
+
+	c, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(srv.URL+"/sandbox"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = c.CloseOrder(ctx, "20150806125346")
+	var we *wxpay.Error
+	switch {
+	case err == nil:
+		fmt.Println("closed: place a new order under a new number")
+	case errors.As(err, &we) && we.Code == wxpay.ErrCodeOrderPaid:
+		// Not a failure to retry: the payer paid meanwhile. Confirm with
+		// OrderQuery and fulfil the order instead of closing it.
+		fmt.Println(we.Code, "- treat the order as paid")
+	case errors.As(err, &we) && we.Code == wxpay.ErrCodeOrderClosed:
+		fmt.Println("already closed")
+	case errors.As(err, &we) && we.Retryable():
+		fmt.Println("call CloseOrder again")
+	default:
+		log.Fatal(err)
+	}
+	// Output: ORDERPAID - treat the order as paid
 }
 
 func ExampleClient_JSAPIParams() {

@@ -48,11 +48,14 @@ type UnifiedOrderRequest struct {
 	// SpbillCreateIP is the payer's IPv4 or IPv6 address (for MWEB it must
 	// be the user's real address). Required.
 	SpbillCreateIP string
-	// TimeStart and TimeExpire bound the order's validity; they are sent
+	// TimeStart is when the order was created (time_start). It is sent
 	// as yyyyMMddHHmmss in Beijing time (UTC+8), so any time zone may be
-	// used here. Zero means not sent. WeChat advises TimeExpire at least
-	// a minute (older pages: five) after the order is placed.
-	TimeStart  time.Time
+	// used here. Zero means not sent.
+	TimeStart time.Time
+	// TimeExpire is when the order stops being payable (time_expire),
+	// sent like TimeStart; zero means not sent (a prepay_id lives 2
+	// hours). WeChat advises at least a minute (older pages: five) after
+	// the order is placed. When both are set it must be after TimeStart.
 	TimeExpire time.Time
 	// GoodsTag is the coupon tag configured in the merchant platform.
 	GoodsTag string
