@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -29,12 +30,25 @@ const maxBodySize = 1 << 20
 // with [NewClient]. It is safe for concurrent use, and it should be shared:
 // it holds the app's access-token cache, and every new token fetched with
 // the client_credential grant invalidates the previous one.
+//
+// Printing a Client with fmt (any verb, on a *Client or a Client value) or
+// logging it with log/slog shows only its app id: the app secret and the
+// cached access token never appear.
 type Client struct {
-	appID     string
+	appID   string
+	hc      *http.Client
+	baseURL string // no trailing slash
+	now     func() time.Time
+	// st holds the app secret and the token cache. It sits behind a
+	// pointer so that copying a Client (as its value-receiver methods do)
+	// never copies the mutex, and so that printers which bypass
+	// [Client.Format] by reflection see an address rather than a secret.
+	st *clientState
+}
+
+// clientState is the part of a Client that is secret or mutable.
+type clientState struct {
 	appSecret string
-	hc        *http.Client
-	baseURL   string // no trailing slash
-	now       func() time.Time
 	tokens    tokenCache
 }
 
@@ -52,6 +66,13 @@ type options struct {
 // add tracing, a proxy or a different timeout. The client keeps its own
 // copy of *hc and never modifies the caller's value. Without this option
 // the client uses one with a 10 second timeout. A nil hc is an error.
+//
+// The copy's CheckRedirect is replaced by one that never follows a
+// redirect, whatever hc sets: the stable_token request body holds the
+// app secret, and on a 307 or 308 net/http would send that body again to
+// wherever Location points. Requests therefore go only to the base URL,
+// and a 3xx answer is returned as an [*Error] with that StatusCode. The
+// default client behaves the same way.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) error {
 		if hc == nil {
@@ -121,20 +142,58 @@ func NewClient(appID, appSecret string, opts ...Option) (*Client, error) {
 	if o.hc == nil {
 		o.hc = wire.NewHTTPClient()
 	}
+	// o.hc is always our own value (a fresh default or WithHTTPClient's
+	// copy), so changing it leaves the caller's client alone.
+	o.hc.CheckRedirect = noRedirect
 	c := &Client{
-		appID:     appID,
-		appSecret: appSecret,
-		hc:        o.hc,
-		baseURL:   o.baseURL,
-		now:       o.now,
+		appID:   appID,
+		hc:      o.hc,
+		baseURL: o.baseURL,
+		now:     o.now,
+		st:      &clientState{appSecret: appSecret},
 	}
-	c.tokens.endpoint = o.endpoint
+	c.st.tokens.endpoint = o.endpoint
 	return c, nil
 }
+
+// noRedirect makes http.Client return a 3xx response as it is instead of
+// following it, so request bodies and queries carrying secrets are sent
+// only to the configured base URL.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // AppID returns the app id the client was created with; decrypted data must
 // carry it in its watermark.
 func (c *Client) AppID() string { return c.appID }
+
+// String returns "miniprogram.Client{AppID:<app id>}"; the app secret and
+// the cached access token are never shown.
+func (c Client) String() string { return "miniprogram.Client{AppID:" + c.appID + "}" }
+
+// GoString returns Go-syntax-like text showing only the app id; fmt uses it
+// for %#v.
+func (c Client) GoString() string { return "miniprogram.Client{AppID:" + strconv.Quote(c.appID) + "}" }
+
+// Format implements fmt.Formatter so that every verb, including %+v and
+// %#v which would otherwise print the struct fields, shows only the app
+// id. It has a value receiver, so printing *c is covered as well as c.
+func (c Client) Format(f fmt.State, verb rune) {
+	switch {
+	case verb == 'v' && f.Flag('#'):
+		_, _ = io.WriteString(f, c.GoString())
+	case verb == 'v' || verb == 's':
+		_, _ = io.WriteString(f, c.String())
+	case verb == 'q':
+		_, _ = io.WriteString(f, strconv.Quote(c.String()))
+	default:
+		_, _ = fmt.Fprintf(f, "%%!%c(%s)", verb, c.String())
+	}
+}
+
+// LogValue implements slog.LogValuer: the client logs as a group holding
+// only its app id.
+func (c Client) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("appid", c.appID))
+}
 
 // response is what [Client.do] hands to the decoders: the HTTP status,
 // content type and the bounded body.

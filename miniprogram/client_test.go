@@ -1,12 +1,20 @@
 package miniprogram
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -49,9 +57,10 @@ func TestNewClientDefaults(t *testing.T) {
 	c, err := NewClient(testAppID, testSecret)
 	require.NoError(t, err)
 	assert.Equal(t, DefaultBaseURL, c.baseURL)
-	assert.Equal(t, TokenStable, c.tokens.endpoint)
+	assert.Equal(t, TokenStable, c.st.tokens.endpoint)
 	require.NotNil(t, c.hc)
 	assert.Positive(t, c.hc.Timeout, "default client must have a timeout")
+	assert.NotNil(t, c.hc.CheckRedirect, "default client must not follow redirects")
 	assert.Equal(t, testAppID, c.AppID())
 }
 
@@ -98,7 +107,8 @@ func TestWithHTTPClientUsesCopyWithoutMutating(t *testing.T) {
 	assert.Equal(t, 1, used, "requests must go through the caller's transport")
 	assert.Equal(t, 3*time.Second, hc.Timeout)
 	assert.Nil(t, hc.Jar)
-	assert.Nil(t, hc.CheckRedirect)
+	assert.Nil(t, hc.CheckRedirect, "the caller's client is not modified")
+	assert.NotNil(t, c.hc.CheckRedirect, "the copy never follows redirects")
 }
 
 func TestErrorString(t *testing.T) {
@@ -113,12 +123,154 @@ func TestErrorString(t *testing.T) {
 		{"status", &Error{Op: "code2session", StatusCode: 502}, "miniprogram: code2session: http status 502"},
 		{"status and errcode", &Error{Op: "code2session", StatusCode: 500, Code: -1, Message: "system error"}, "miniprogram: code2session: http status 500: errcode -1: system error"},
 		{"malformed", &Error{Op: "stable_token", StatusCode: 200, Err: errors.New("invalid response: missing access_token")}, "miniprogram: stable_token: invalid response: missing access_token"},
+		{"newlines in errmsg", &Error{Op: "token", StatusCode: 200, Code: -1, Message: "busy\nlevel=ERROR msg=forged\r\n"}, "miniprogram: token: errcode -1: busy level=ERROR msg=forged  "},
+		{"control chars", &Error{Op: "token", StatusCode: 200, Code: -1, Message: "a\x00b\x1bc\x7fd\u0085e\tf"}, "miniprogram: token: errcode -1: a b c d e f"},
+		{"separators and bidi", &Error{Op: "token", StatusCode: 200, Code: -1, Message: "a\u2028b\u2029c\u202ed\u2066e"}, "miniprogram: token: errcode -1: a b c d e"},
+		{"invalid utf-8", &Error{Op: "token", StatusCode: 200, Code: -1, Message: "a\xffb\xc3"}, "miniprogram: token: errcode -1: a\uFFFDb\uFFFD"},
+		{"chinese kept", &Error{Op: "token", StatusCode: 200, Code: 40243, Message: "AppSecret已被冻结"}, "miniprogram: token: errcode 40243: AppSecret已被冻结"},
+		{"op sanitised", &Error{Op: "x\ny", StatusCode: 502}, "miniprogram: x y: http status 502"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			assert.Equal(t, tt.want, tt.err.Error())
 		})
+	}
+}
+
+func TestErrorStringCapsMessage(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("é", 400) // 800 bytes
+	msg := (&Error{Op: "token", StatusCode: 200, Code: -1, Message: long}).Error()
+	const prefix = "miniprogram: token: errcode -1: "
+	require.True(t, strings.HasPrefix(msg, prefix), msg)
+	rest := strings.TrimPrefix(msg, prefix)
+	assert.LessOrEqual(t, len(rest), maxMessageLen+len("…"))
+	assert.True(t, strings.HasSuffix(rest, "…"), rest)
+	assert.True(t, utf8.ValidString(msg), "cut on a rune boundary")
+}
+
+func TestSanitizeProperties(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{"", "plain", "\n\r\t", "\xff\xfe", strings.Repeat("\x00é\u2028", 200), "多字节\u202e文本"} {
+		out := sanitize(in)
+		assert.True(t, utf8.ValidString(out), "%q", in)
+		assert.LessOrEqual(t, len(out), maxMessageLen+len("…"), "%q", in)
+		for _, r := range out {
+			assert.False(t, unicode.IsControl(r), "%q -> %q", in, out)
+			assert.False(t, unicode.In(r, unicode.Zl, unicode.Zp, unicode.Bidi_Control), "%q -> %q", in, out)
+		}
+	}
+}
+
+// TestClientRedaction prints and logs a client whose access token has been
+// fetched and cached, and checks that neither the app secret nor the
+// token shows up in any form.
+func TestClientRedaction(t *testing.T) {
+	t.Parallel()
+	const token = "ACCESS_TOKEN_SECRET_VALUE_9f8e7d6c5b4a"
+	c, mux := setup(t)
+	mux.HandleFunc("POST /cgi-bin/stable_token", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(t, w, map[string]any{"access_token": token, "expires_in": 7200})
+	})
+	tok, err := c.AccessToken(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, token, tok)
+	require.Equal(t, token, c.st.tokens.token, "token is cached")
+
+	v := *c
+	outputs := map[string]string{
+		"String":        c.String(),
+		"GoString":      c.GoString(),
+		"%v":            fmt.Sprintf("%v", c),
+		"%+v":           fmt.Sprintf("%+v", c),
+		"%#v":           fmt.Sprintf("%#v", c),
+		"%s":            fmt.Sprintf("%s", c),
+		"%q":            fmt.Sprintf("%q", c),
+		"%x":            fmt.Sprintf("%x", c),
+		"%d":            fmt.Sprintf("%d", c),
+		"value %v":      fmt.Sprintf("%v", v),
+		"value %+v":     fmt.Sprintf("%+v", v),
+		"value %#v":     fmt.Sprintf("%#v", v),
+		"value %s":      fmt.Sprintf("%s", v),
+		"Println":       fmt.Sprintln(c, v),
+		"slice":         fmt.Sprintf("%+v", []*Client{c}),
+		"nested ptr":    fmt.Sprintf("%+v", struct{ C *Client }{c}),
+		"nested value":  fmt.Sprintf("%+v %#v", struct{ C Client }{v}, struct{ C Client }{v}),
+		"unexported":    fmt.Sprintf("%+v %#v", struct{ c Client }{v}, struct{ c Client }{v}),
+		"error wrapped": fmt.Errorf("with %v", c).Error(),
+	}
+	var jsonBuf, textBuf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&jsonBuf, nil)).Info("x", "mp", c, "mpv", v)
+	slog.New(slog.NewTextHandler(&textBuf, nil)).Info("x", "mp", c, "mpv", v)
+	outputs["slog json"] = jsonBuf.String()
+	outputs["slog text"] = textBuf.String()
+
+	for name, out := range outputs {
+		assert.NotContains(t, out, testSecret, name)
+		assert.NotContains(t, out, token, name)
+		assert.NotContains(t, out, "ACCESS_TOKEN", name)
+		assert.NotContains(t, out, "0123456789abcdef", name, "no part of the secret")
+	}
+	assert.Equal(t, "miniprogram.Client{AppID:"+testAppID+"}", outputs["%+v"])
+	assert.Equal(t, outputs["%+v"], outputs["value %+v"])
+	assert.Equal(t, `miniprogram.Client{AppID:"`+testAppID+`"}`, outputs["%#v"])
+	assert.Equal(t, outputs["%#v"], outputs["value %#v"])
+	assert.Contains(t, outputs["slog json"], `"mp":{"appid":"`+testAppID+`"}`)
+	assert.Contains(t, outputs["slog json"], `"mpv":{"appid":"`+testAppID+`"}`)
+	assert.Contains(t, outputs["slog text"], "mp.appid="+testAppID)
+	assert.Contains(t, outputs["slog text"], "mpv.appid="+testAppID)
+}
+
+// TestRedirectsAreNotFollowed answers the token request with a 307 to a
+// path that would record the request body. The secret must never reach it,
+// with the default HTTP client and with a caller-supplied one that would
+// follow redirects.
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect, http.StatusFound} {
+		for _, ep := range tokenEndpoints {
+			for _, custom := range []bool{false, true} {
+				name := fmt.Sprintf("%d/%s/custom=%v", status, ep.endpoint, custom)
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					var captured atomic.Int32
+					mux := http.NewServeMux()
+					mux.HandleFunc("/wx/", func(w http.ResponseWriter, r *http.Request) {
+						http.Redirect(w, r, "/capture"+r.URL.Path, status)
+					})
+					mux.HandleFunc("/capture/", func(w http.ResponseWriter, r *http.Request) {
+						captured.Add(1)
+						b, _ := io.ReadAll(r.Body)
+						t.Errorf("redirect followed: %s %s body %q", r.Method, r.URL, b)
+						writeJSON(t, w, map[string]any{"access_token": "STOLEN", "expires_in": 7200})
+					})
+					srv := httptest.NewServer(mux)
+					t.Cleanup(srv.Close)
+
+					opts := []Option{WithBaseURL(srv.URL + "/wx"), WithTokenEndpoint(ep.endpoint)}
+					if custom {
+						// A client that follows redirects (CheckRedirect nil).
+						hc := srv.Client()
+						require.Nil(t, hc.CheckRedirect)
+						opts = append(opts, WithHTTPClient(hc))
+					}
+					c, err := NewClient(testAppID, testSecret, opts...)
+					require.NoError(t, err)
+
+					tok, err := c.AccessToken(context.Background())
+					require.Error(t, err)
+					assert.Empty(t, tok)
+					var e *Error
+					require.ErrorAs(t, err, &e)
+					assert.Equal(t, status, e.StatusCode)
+					assert.Equal(t, string(ep.endpoint), e.Op)
+					assert.Contains(t, err.Error(), fmt.Sprintf("http status %d", status))
+					assert.NotContains(t, err.Error(), testSecret)
+					assert.Equal(t, int32(0), captured.Load())
+				})
+			}
+		}
 	}
 }
 

@@ -17,8 +17,13 @@ import (
 // JSON keys WeChat uses.
 //
 // WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/signature.html
+//
+// A UserInfo is what the mini program's client claims about the user, not
+// an authenticated statement by WeChat (see [Client.DecryptUserInfo]):
+// take the user's identity from the [Session], never from here.
 type UserInfo struct {
-	// OpenID identifies the user within this mini program, like
+	// OpenID identifies the user within this mini program.
+	// [Client.DecryptUserInfo] only returns a UserInfo whose OpenID equals
 	// [Session.OpenID].
 	OpenID string `json:"openId"`
 	// NickName is the user's WeChat nickname.
@@ -27,15 +32,20 @@ type UserInfo struct {
 	Gender int `json:"gender"`
 	// Language is the WeChat UI language, e.g. "zh_CN" or "en".
 	Language string `json:"language"`
-	// City, Province and Country are the user's profile location, as free
-	// text chosen by WeChat (e.g. "Guangzhou", "Guangdong", "CN").
-	City     string `json:"city"`
+	// City is the city of the user's profile location, as free text
+	// chosen by WeChat, e.g. "Guangzhou".
+	City string `json:"city"`
+	// Province is the province or state of the user's profile location,
+	// as free text chosen by WeChat, e.g. "Guangdong".
 	Province string `json:"province"`
-	Country  string `json:"country"`
+	// Country is the country of the user's profile location as WeChat
+	// gives it, e.g. "CN" or "China".
+	Country string `json:"country"`
 	// AvatarURL is the user's avatar image URL; empty if none.
 	AvatarURL string `json:"avatarUrl"`
 	// UnionID is present only when the app is bound to an Open Platform
-	// account.
+	// account. When [Session.UnionID] is set too, [Client.DecryptUserInfo]
+	// has checked that they are equal; prefer the session's value.
 	UnionID string `json:"unionId"`
 	// Watermark says which app the data was issued to and when;
 	// [Client.DecryptUserInfo] has already checked its AppID.
@@ -72,10 +82,24 @@ func (w Watermark) Time() time.Time { return time.Unix(w.Timestamp, 0) }
 // padding oracle); [ErrWatermark] when the watermark names another app or
 // is missing. It needs no network and so takes no context.
 //
-// AES-CBC carries no MAC: a failure proves the data was not produced for
-// this key and iv, but a success is backed only by the plaintext parsing as
-// JSON with the right watermark. Only the session key, which must never
-// leave your server, keeps others from forging such data.
+// # Security
+//
+// A success does not prove the data is what WeChat issued. WeChat
+// encrypts with AES-128-CBC and no MAC, and the iv reaches your server
+// from the mini program, that is from the user's device. Whoever holds
+// encryptedData and iv (the user, or anyone who can alter the request) can
+// change the first 16 bytes of the plaintext to anything, without knowing
+// the session key, by XORing the iv; later bytes can be changed too at the
+// cost of garbling the block before them. The JSON and watermark checks
+// catch most such edits, but not all: in a wx.getUserInfo payload the
+// first block is {"openId":"xxxxx, so the openId can be rewritten and the
+// watermark still passes. Decrypted data is therefore only as trustworthy
+// as the client that sent it. Take the user's identity from the OpenID and
+// UnionID of the [Session] that [Client.Code2Session] returned, never from
+// decrypted data, and do not base authorization on decrypted fields. For
+// user profiles use [Client.DecryptUserInfo], which checks the openId
+// against the session; for phone numbers prefer [Client.GetPhoneNumber],
+// which gets the number from WeChat over TLS.
 //
 // WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/signature.html
 func (c *Client) DecryptData(sessionKey, encryptedData, iv string) ([]byte, error) {
@@ -98,12 +122,32 @@ func (c *Client) DecryptData(sessionKey, encryptedData, iv string) ([]byte, erro
 	return plain, nil
 }
 
-// DecryptUserInfo is [Client.DecryptData] followed by decoding the
-// plaintext into a [UserInfo].
+// DecryptUserInfo decrypts the encryptedData and iv of wx.getUserInfo with
+// sess.SessionKey, as [Client.DecryptData] does, decodes the plaintext into
+// a [UserInfo] and checks that the profile belongs to sess: its openId
+// must equal sess.OpenID, and when both the profile and sess carry a
+// unionId they must be equal. sess is the [Session] that
+// [Client.Code2Session] returned for this user (typically kept server-side
+// since login).
+//
+// The identity check matters because the iv comes from the client and the
+// cipher is malleable (see the Security section of [Client.DecryptData]):
+// without it, anyone holding encryptedData and iv could turn the openId
+// into another value and DecryptData would still accept the result. Even
+// so, the other fields are only what the client claims: show them, but
+// identify the user by sess.OpenID.
+//
+// Errors: those of DecryptData; [ErrBadInput] for a nil sess; an error
+// mentioning "decode user info" for a field of the wrong type; and
+// [ErrIdentity] when the openId is missing or differs from sess.OpenID, or
+// the unionIds differ.
 //
 // WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/signature.html
-func (c *Client) DecryptUserInfo(sessionKey, encryptedData, iv string) (*UserInfo, error) {
-	plain, err := c.DecryptData(sessionKey, encryptedData, iv)
+func (c *Client) DecryptUserInfo(sess *Session, encryptedData, iv string) (*UserInfo, error) {
+	if sess == nil {
+		return nil, fmt.Errorf("%w: nil session", ErrBadInput)
+	}
+	plain, err := c.DecryptData(sess.SessionKey, encryptedData, iv)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +155,14 @@ func (c *Client) DecryptUserInfo(sessionKey, encryptedData, iv string) (*UserInf
 	if err := json.Unmarshal(plain, &u); err != nil {
 		// The watermark parsed, so this is a field of the wrong type.
 		return nil, fmt.Errorf("miniprogram: decode user info: %w", err)
+	}
+	switch {
+	case u.OpenID == "":
+		return nil, fmt.Errorf("%w: no openId", ErrIdentity)
+	case u.OpenID != sess.OpenID:
+		return nil, fmt.Errorf("%w: openId differs from the session's", ErrIdentity)
+	case u.UnionID != "" && sess.UnionID != "" && u.UnionID != sess.UnionID:
+		return nil, fmt.Errorf("%w: unionId differs from the session's", ErrIdentity)
 	}
 	return &u, nil
 }
@@ -214,9 +266,12 @@ func pkcs7Unpad(b []byte, blockSize int) (int, bool) {
 // [ErrBadInput], because signatures under an empty key could be forged by
 // anyone.
 //
-// Prefer [Client.DecryptUserInfo] when encryptedData is available: it binds
-// the data to your AppID and carries a watermark timestamp you can check
-// for freshness.
+// A valid signature shows rawData was produced by someone holding the
+// session key, but rawData carries no openId or app id. Identify the user
+// by [Session.OpenID], and prefer [Client.DecryptUserInfo] when
+// encryptedData is available: it checks the data against your AppID and
+// the session's openId and carries a watermark timestamp you can check for
+// freshness.
 //
 // WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/signature.html
 func VerifyRawData(rawData, signature, sessionKey string) error {

@@ -28,6 +28,12 @@ type v8Vector struct {
 	EncryptedData string `json:"encrypted_data"`
 }
 
+// v8OpenID and v8UnionID are what Code2Session returns for the V8 user.
+const (
+	v8OpenID  = "oGZUI0egBJY1zhBYw2KhdUfwVJJE"
+	v8UnionID = "ocMvos6NjeKLIBqg5Mr9QjxrP1FA"
+)
+
 const v8PlainSHA256 = "3237d8a5dbd413523c194882c7156544d8a06e2afcc97383cc300c17bd09391b"
 
 func loadV8(t *testing.T) (v8Vector, []byte) {
@@ -62,7 +68,8 @@ func TestDecryptDataV8(t *testing.T) {
 	sum := sha256.Sum256(got)
 	assert.Equal(t, v8PlainSHA256, hex.EncodeToString(sum[:]))
 
-	info, err := c.DecryptUserInfo(v.SessionKey, v.EncryptedData, v.IV)
+	sess := &miniprogram.Session{OpenID: v8OpenID, UnionID: v8UnionID, SessionKey: v.SessionKey}
+	info, err := c.DecryptUserInfo(sess, v.EncryptedData, v.IV)
 	require.NoError(t, err)
 	want := &miniprogram.UserInfo{
 		OpenID:    "oGZUI0egBJY1zhBYw2KhdUfwVJJE",
@@ -178,7 +185,7 @@ func TestDecryptDataV8Tampered(t *testing.T) {
 				assert.NotContains(t, msg, key)
 			}
 
-			info, err := client.DecryptUserInfo(key, data, iv)
+			info, err := client.DecryptUserInfo(&miniprogram.Session{OpenID: v8OpenID, SessionKey: key}, data, iv)
 			require.ErrorIs(t, err, tt.wantErr)
 			assert.Nil(t, info)
 		})
@@ -245,10 +252,130 @@ func TestDecryptDataPlaintextShapes(t *testing.T) {
 
 	// A valid watermark but a field of the wrong type fails in DecryptUserInfo
 	// without being a decryption error.
-	_, err = c.DecryptUserInfo(b64(key), encrypt(t, key, iv, []byte(`{"gender":"male","watermark":{"appid":"wxd930ea5d5a258f4f"}}`)), b64(iv))
+	_, err = c.DecryptUserInfo(&miniprogram.Session{OpenID: "o", SessionKey: b64(key)},
+		encrypt(t, key, iv, []byte(`{"openId":"o","gender":"male","watermark":{"appid":"wxd930ea5d5a258f4f"}}`)), b64(iv))
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, miniprogram.ErrDecrypt)
 	assert.True(t, strings.HasPrefix(err.Error(), "miniprogram: decode user info: "), err.Error())
+}
+
+// xorIV returns iv (base64) XORed so that the first plaintext block, which
+// is from under the old iv, decrypts to to instead.
+func xorIV(t *testing.T, iv string, from, to string) string {
+	t.Helper()
+	require.Len(t, from, 16)
+	require.Len(t, to, 16)
+	b, err := base64.StdEncoding.DecodeString(iv)
+	require.NoError(t, err)
+	for i := range b {
+		b[i] ^= from[i] ^ to[i]
+	}
+	return b64(b)
+}
+
+// TestDecryptUserInfoIVMalleability reproduces the attack that AES-CBC
+// without a MAC allows: anyone holding encryptedData and iv (no session
+// key needed) rewrites the first 16 plaintext bytes by XORing the iv.
+// DecryptData accepts the result, since the JSON and the watermark are
+// intact; DecryptUserInfo rejects it because the openId no longer matches
+// the session.
+func TestDecryptUserInfoIVMalleability(t *testing.T) {
+	t.Parallel()
+	v, plain := loadV8(t)
+	c := newTestClient(t, v.AppID)
+	sess := &miniprogram.Session{OpenID: v8OpenID, UnionID: v8UnionID, SessionKey: v.SessionKey}
+	first := string(plain[:16])
+	require.Equal(t, `{"openId":"oGZUI`, first)
+
+	tests := []struct {
+		name   string
+		block  string // replacement for the first 16 plaintext bytes
+		openID string // what DecryptData's plaintext then says
+	}{
+		{"other openid", `{"openId":"xHack`, "xHack0egBJY1zhBYw2KhdUfwVJJE"},
+		{"same-looking openid", `{"openId":"oGZUJ`, "oGZUJ0egBJY1zhBYw2KhdUfwVJJE"},
+		{"openid key renamed", `{"openIx":"oGZUI`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			forged := xorIV(t, v.IV, first, tt.block)
+
+			// The low-level call accepts the forgery: valid JSON, valid
+			// watermark, changed openId.
+			got, err := c.DecryptData(v.SessionKey, v.EncryptedData, forged)
+			require.NoError(t, err, "DecryptData alone cannot detect the edit")
+			assert.Equal(t, tt.block, string(got[:16]))
+			assert.Equal(t, plain[16:], got[16:], "the rest is untouched")
+			var probe struct {
+				OpenID    string `json:"openId"`
+				Watermark miniprogram.Watermark
+			}
+			require.NoError(t, json.Unmarshal(got, &probe))
+			assert.Equal(t, tt.openID, probe.OpenID)
+			assert.Equal(t, v.AppID, probe.Watermark.AppID)
+
+			// DecryptUserInfo does not.
+			info, err := c.DecryptUserInfo(sess, v.EncryptedData, forged)
+			require.ErrorIs(t, err, miniprogram.ErrIdentity)
+			assert.Nil(t, info)
+			assert.NotContains(t, err.Error(), v.SessionKey)
+		})
+	}
+
+	// Unchanged data still passes.
+	info, err := c.DecryptUserInfo(sess, v.EncryptedData, v.IV)
+	require.NoError(t, err)
+	assert.Equal(t, v8OpenID, info.OpenID)
+}
+
+func TestDecryptUserInfoIdentity(t *testing.T) {
+	t.Parallel()
+	const appID = "wxd930ea5d5a258f4f"
+	key := []byte("0123456789abcdef")
+	iv := []byte("fedcba9876543210")
+	c := newTestClient(t, appID)
+	const wm = `"watermark":{"appid":"wxd930ea5d5a258f4f","timestamp":1}`
+	tests := []struct {
+		name    string
+		plain   string
+		sess    miniprogram.Session
+		wantErr error
+	}{
+		{"match", `{"openId":"o1",` + wm + `}`, miniprogram.Session{OpenID: "o1"}, nil},
+		{"match with unionid", `{"openId":"o1","unionId":"u1",` + wm + `}`, miniprogram.Session{OpenID: "o1", UnionID: "u1"}, nil},
+		{"unionid only in profile", `{"openId":"o1","unionId":"u1",` + wm + `}`, miniprogram.Session{OpenID: "o1"}, nil},
+		{"unionid only in session", `{"openId":"o1",` + wm + `}`, miniprogram.Session{OpenID: "o1", UnionID: "u1"}, nil},
+		{"openid differs", `{"openId":"o2",` + wm + `}`, miniprogram.Session{OpenID: "o1"}, miniprogram.ErrIdentity},
+		{"openid differs in case", `{"openId":"O1",` + wm + `}`, miniprogram.Session{OpenID: "o1"}, miniprogram.ErrIdentity},
+		{"openid missing", `{` + wm + `}`, miniprogram.Session{OpenID: "o1"}, miniprogram.ErrIdentity},
+		{"openid empty", `{"openId":"",` + wm + `}`, miniprogram.Session{OpenID: ""}, miniprogram.ErrIdentity},
+		{"unionid differs", `{"openId":"o1","unionId":"u2",` + wm + `}`, miniprogram.Session{OpenID: "o1", UnionID: "u1"}, miniprogram.ErrIdentity},
+		{"other app", `{"openId":"o1","watermark":{"appid":"wx0000000000000000"}}`, miniprogram.Session{OpenID: "o1"}, miniprogram.ErrWatermark},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sess := tt.sess
+			sess.SessionKey = b64(key)
+			info, err := c.DecryptUserInfo(&sess, encrypt(t, key, iv, []byte(tt.plain)), b64(iv))
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				assert.Nil(t, info)
+				for _, other := range []error{miniprogram.ErrDecrypt, miniprogram.ErrWatermark, miniprogram.ErrIdentity, miniprogram.ErrBadInput} {
+					if other != tt.wantErr {
+						assert.NotErrorIs(t, err, other)
+					}
+				}
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.sess.OpenID, info.OpenID)
+		})
+	}
+
+	_, err := c.DecryptUserInfo(nil, encrypt(t, key, iv, []byte(`{"openId":"o1",`+wm+`}`)), b64(iv))
+	require.ErrorIs(t, err, miniprogram.ErrBadInput)
 }
 
 // V9: rawData signature from the official signature page.

@@ -13,9 +13,21 @@
 //
 // The app secret, every session_key and every access token are secrets.
 // This package never puts them in error strings: transport errors have the
-// request URL's query string removed, and [Session] redacts its SessionKey
-// when printed with fmt or logged with log/slog. Never send a session_key to
-// the mini program itself.
+// request URL's query string removed, [Session] redacts its SessionKey and
+// [Client] shows only its app id when printed with fmt or logged with
+// log/slog, and redirects are never followed, so a request carrying the app
+// secret goes only to the configured host. Never send a session_key to the
+// mini program itself.
+//
+// # Trusting user data
+//
+// Only [Client.Code2Session] and [Client.GetPhoneNumber] get their answers
+// from WeChat directly. encryptedData and iv come through the user's
+// device, and WeChat's AES-CBC encryption has no MAC, so the first 16
+// bytes of a decrypted payload can be rewritten by the client without the
+// session key. Identify users by [Session.OpenID] and [Session.UnionID];
+// [Client.DecryptUserInfo] rejects a profile whose openId does not match
+// the session with [ErrIdentity].
 //
 // # Errors
 //
@@ -23,8 +35,8 @@
 // Those, non-2xx statuses and malformed bodies all come back as [*Error];
 // use errors.As to inspect Code or StatusCode and [Error.Retryable] to decide
 // whether to try again later. Local checks return wrapped sentinels
-// ([ErrBadInput], [ErrDecrypt], [ErrWatermark], [ErrSignature],
-// [ErrInvalidResponse]) for errors.Is. Every network call takes a context
+// ([ErrBadInput], [ErrDecrypt], [ErrWatermark], [ErrIdentity],
+// [ErrSignature], [ErrInvalidResponse]) for errors.Is. Every network call takes a context
 // first, and its cancellation is reported as the context's own error, so
 // errors.Is(err, context.DeadlineExceeded) works.
 //

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // WeChat errcode values returned by the APIs in this package. They are the
@@ -82,6 +83,14 @@ var (
 	// or differs from the client's AppID: the data was issued to another app.
 	ErrWatermark = errors.New("miniprogram: watermark appid mismatch")
 
+	// ErrIdentity reports decrypted user data whose openId is missing or
+	// differs from the [Session] it was checked against (or whose unionId
+	// differs from the session's, when both are present). Because the iv
+	// comes from the client and AES-CBC has no MAC, whoever holds
+	// encryptedData and iv can rewrite its first 16 plaintext bytes, which
+	// is where the openId starts; see [Client.DecryptUserInfo].
+	ErrIdentity = errors.New("miniprogram: decrypted data names another user")
+
 	// ErrSignature reports rawData whose signature does not match.
 	ErrSignature = errors.New("miniprogram: signature mismatch")
 
@@ -109,7 +118,8 @@ type Error struct {
 	// Code is WeChat's errcode, such as [CodeInvalidCode], or 0 when the
 	// response carried none.
 	Code int
-	// Message is WeChat's errmsg, verbatim apart from secret scrubbing.
+	// Message is WeChat's errmsg, verbatim apart from secret scrubbing
+	// and a 512-byte cap. [Error.Error] sanitises it further.
 	Message string
 	// Err is the cause when the response was malformed; it wraps
 	// [ErrInvalidResponse]. It is nil for errcode and HTTP status failures.
@@ -117,11 +127,16 @@ type Error struct {
 }
 
 // Error returns a one-line description such as
-// "miniprogram: code2session: errcode 40029: invalid code".
+// "miniprogram: code2session: errcode 40029: invalid code". Op and Message
+// come from outside this package's control (Message is whatever WeChat
+// sent), so in the text they are made safe for log lines: control
+// characters, line and paragraph separators and bidirectional-text
+// controls become spaces, invalid UTF-8 becomes U+FFFD, and each is cut to
+// at most 256 bytes.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("miniprogram: ")
-	b.WriteString(e.Op)
+	b.WriteString(sanitize(e.Op))
 	if e.StatusCode != 0 && (e.StatusCode < 200 || e.StatusCode > 299) {
 		fmt.Fprintf(&b, ": http status %d", e.StatusCode)
 	}
@@ -129,7 +144,7 @@ func (e *Error) Error() string {
 		fmt.Fprintf(&b, ": errcode %d", e.Code)
 		if e.Message != "" {
 			b.WriteString(": ")
-			b.WriteString(e.Message)
+			b.WriteString(sanitize(e.Message))
 		}
 	}
 	if e.Err != nil {
@@ -137,6 +152,23 @@ func (e *Error) Error() string {
 		b.WriteString(e.Err.Error())
 	}
 	return b.String()
+}
+
+// maxMessageLen caps each externally supplied part of [Error.Error], in
+// bytes, before the "…" that marks a cut.
+const maxMessageLen = 256
+
+// sanitize makes s safe to embed in a one-line error or log message; see
+// [Error.Error].
+func sanitize(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp, unicode.Bidi_Control) {
+			return ' '
+		}
+		return r
+	}, s)
+	return truncate(s, maxMessageLen)
 }
 
 // Unwrap returns the cause of a malformed-response error, so that

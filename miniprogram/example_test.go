@@ -2,6 +2,7 @@ package miniprogram_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync/atomic"
 
 	"github.com/wxpay-go/wxpay/miniprogram"
 )
@@ -57,35 +59,132 @@ func ExampleClient_Code2Session() {
 	// errcode: 40029 retryable: false
 }
 
-// Decrypting the encryptedData of wx.getUserInfo with the session key from
-// Code2Session. The inputs are the official WXBizDataCrypt demo vector.
+// Decrypting the encryptedData of wx.getUserInfo with the Session from
+// Code2Session (kept server-side since login). The inputs are the official
+// WXBizDataCrypt demo vector.
 func ExampleClient_DecryptUserInfo() {
 	client, err := miniprogram.NewClient("wx4f4bc4dec97d474b", "0123456789abcdef0123456789abcdef")
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	// What Code2Session returned for this user.
+	sess := &miniprogram.Session{
+		OpenID:     "oGZUI0egBJY1zhBYw2KhdUfwVJJE",
+		UnionID:    "ocMvos6NjeKLIBqg5Mr9QjxrP1FA",
+		SessionKey: "tiihtNczf5v6AKRyjwEUhQ==",
+	}
+	// What the mini program posted.
 	const (
-		sessionKey    = "tiihtNczf5v6AKRyjwEUhQ=="
 		iv            = "r7BXXKkLb8qrSNn05n0qiA=="
 		encryptedData = "CiyLU1Aw2KjvrjMdj8YKliAjtP4gsMZMQmRzooG2xrDcvSnxIMXFufNstNGTyaGS9uT5geRa0W4oTOb1WT7fJlAC+oNPdbB+3hVbJSRgv+4lGOETKUQz6OYStslQ142dNCuabNPGBzlooOmB231qMM85d2/fV6ChevvXvQP8Hkue1poOFtnEtpyxVLW1zAo6/1Xx1COxFvrc2d7UL/lmHInNlxuacJXwu0fjpXfz/YqYzBIBzD6WUfTIF9GRHpOn/Hz7saL8xz+W//FRAUid1OksQaQx4CMs8LOddcQhULW4ucetDf96JcR3g0gfRK4PC7E/r7Z6xNrXd2UIeorGj5Ef7b1pJAYB6Y5anaHqZ9J6nKEBvB4DnNLIVWSgARns/8wR2SiRS7MNACwTyrGvt9ts8p12PKFdlqYTopNHR1Vf7XjfhQlVsAJdNiKdYmYVoKlaRv85IfVunYzO0IKXsyl7JCUjCpoG20f0a04COwfneQAGGwd5oa+T8yO5hzuyDb/XcxxmK01EpqOyuxINew=="
 	)
-	user, err := client.DecryptUserInfo(sessionKey, encryptedData, iv)
+	user, err := client.DecryptUserInfo(sess, encryptedData, iv)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(user.NickName, user.City, user.OpenID)
+	// Identify the user by sess.OpenID; the profile is for display.
+	fmt.Println(sess.OpenID, user.NickName, user.City)
 	fmt.Println("watermark:", user.Watermark.AppID, user.Watermark.Timestamp)
 
 	// The same data decrypted for another app fails the watermark check.
 	other, _ := miniprogram.NewClient("wx0000000000000000", "0123456789abcdef0123456789abcdef")
-	_, err = other.DecryptUserInfo(sessionKey, encryptedData, iv)
+	_, err = other.DecryptUserInfo(sess, encryptedData, iv)
 	fmt.Println(errors.Is(err, miniprogram.ErrWatermark))
+
+	// Data the client presents as another user's is rejected: here the
+	// session belongs to someone else.
+	_, err = client.DecryptUserInfo(&miniprogram.Session{OpenID: "oSomeoneElse", SessionKey: sess.SessionKey}, encryptedData, iv)
+	fmt.Println(errors.Is(err, miniprogram.ErrIdentity))
 	// Output:
-	// Band Guangzhou oGZUI0egBJY1zhBYw2KhdUfwVJJE
+	// oGZUI0egBJY1zhBYw2KhdUfwVJJE Band Guangzhou
 	// watermark: wx4f4bc4dec97d474b 1477314187
 	// true
+	// true
+}
+
+// Resolving the code of a phone-number button. The client fetches and
+// caches the access token itself. This example answers with an in-process
+// fake of WeChat, so it runs offline.
+func ExampleClient_GetPhoneNumber() {
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path == "/cgi-bin/stable_token":
+			_, _ = io.WriteString(w, `{"access_token":"ACCESS_TOKEN","expires_in":7200}`)
+		case r.URL.Path == "/wxa/business/getuserphonenumber" && r.URL.Query().Get("access_token") == "ACCESS_TOKEN":
+			var req struct{ Code string }
+			if json.NewDecoder(r.Body).Decode(&req) != nil || req.Code != "e31968a7f94cc5ee25fafc2aef2773f0" {
+				_, _ = io.WriteString(w, `{"errcode":40029,"errmsg":"invalid code"}`)
+				return
+			}
+			_, _ = io.WriteString(w, `{"errcode":0,"errmsg":"ok","phone_info":{"phoneNumber":"+86 13800138000","purePhoneNumber":"13800138000","countryCode":"86","watermark":{"timestamp":1637744274,"appid":"wx4f4bc4dec97d474b"}}}`)
+		default:
+			_, _ = io.WriteString(w, `{"errcode":40066,"errmsg":"invalid url"}`)
+		}
+	}))
+	defer fake.Close()
+
+	client, err := miniprogram.NewClient("wx4f4bc4dec97d474b", "0123456789abcdef0123456789abcdef",
+		miniprogram.WithBaseURL(fake.URL)) // omit in production
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	phone, err := client.GetPhoneNumber(context.Background(), "e31968a7f94cc5ee25fafc2aef2773f0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(phone.PurePhoneNumber, phone.CountryCode)
+
+	// Phone codes are single-use; an invalid one is a typed *Error.
+	_, err = client.GetPhoneNumber(context.Background(), "used-code")
+	var wxErr *miniprogram.Error
+	if errors.As(err, &wxErr) {
+		fmt.Println(wxErr.Op, wxErr.Code, wxErr.Code == miniprogram.CodeInvalidCode)
+	}
+	// Output:
+	// 13800138000 86
+	// getuserphonenumber 40029 true
+}
+
+// Getting an access token for a WeChat API this package does not wrap.
+// The token is cached and shared; report a rejected one with
+// InvalidateAccessToken. This example runs offline against a fake.
+func ExampleClient_AccessToken() {
+	var fetches atomic.Int32
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"access_token":"ACCESS_TOKEN_%d","expires_in":7200}`, fetches.Add(1))
+	}))
+	defer fake.Close()
+
+	client, err := miniprogram.NewClient("wx4f4bc4dec97d474b", "0123456789abcdef0123456789abcdef",
+		miniprogram.WithBaseURL(fake.URL)) // omit in production
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	tok, _ := client.AccessToken(ctx)
+	fmt.Println(tok) // a real token is a secret: never print or log it
+	tok, _ = client.AccessToken(ctx)
+	fmt.Println(tok, "(cached)")
+
+	// Suppose an API answered errcode 40001 for tok.
+	client.InvalidateAccessToken(tok)
+	tok, _ = client.AccessToken(ctx)
+	fmt.Println(tok)
+
+	// The client itself is safe to print and log: only the app id shows.
+	fmt.Printf("%+v\n", client)
+	// Output:
+	// ACCESS_TOKEN_1
+	// ACCESS_TOKEN_1 (cached)
+	// ACCESS_TOKEN_2
+	// miniprogram.Client{AppID:wx4f4bc4dec97d474b}
 }
 
 // Checking the rawData signature sent with wx.getUserInfo (official vector).

@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 // FuzzDecryptData checks that decryption never panics, fails only with the
@@ -209,6 +211,29 @@ func FuzzVerifyRawData(f *testing.F) {
 		sum := sha1.Sum([]byte(rawData + sessionKey))
 		if kerr != nil || len(k) != 16 || signature != hex.EncodeToString(sum[:]) {
 			t.Fatalf("accepted bad signature %q for key %q", signature, sessionKey)
+		}
+	})
+}
+
+// FuzzErrorString checks that whatever WeChat puts in errmsg (and whatever
+// a caller puts in Op), Error() is one line of valid UTF-8 with no control
+// or bidi characters and a bounded length.
+func FuzzErrorString(f *testing.F) {
+	f.Add("token", "busy\nlevel=ERROR msg=forged")
+	f.Add("code2session", "a\x00\x1b[31m\u202e\u2028\xff")
+	f.Add("x", strings.Repeat("é", 300))
+	f.Fuzz(func(t *testing.T, op, msg string) {
+		out := (&Error{Op: op, StatusCode: 500, Code: -1, Message: msg}).Error()
+		if !utf8.ValidString(out) {
+			t.Fatalf("invalid utf-8: %q", out)
+		}
+		for _, r := range out {
+			if unicode.IsControl(r) || unicode.In(r, unicode.Zl, unicode.Zp, unicode.Bidi_Control) {
+				t.Fatalf("unsafe rune %U in %q", r, out)
+			}
+		}
+		if len(out) > 100+2*(maxMessageLen+len("…")) {
+			t.Fatalf("too long: %d bytes", len(out))
 		}
 	})
 }

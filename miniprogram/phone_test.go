@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
@@ -109,6 +110,94 @@ func TestGetPhoneNumberRefreshesRejectedTokenOnce(t *testing.T) {
 			assert.Equal(t, int32(2), f.tokenCalls.Load())
 		})
 	}
+}
+
+// TestGetPhoneNumberRetryDoesNotJoinStaleFetch reproduces the race in
+// which another caller's token fetch is already in flight when
+// GetPhoneNumber learns that its token was rejected. That fetch started
+// before the invalidation and (like stable_token in normal mode) answers
+// with the rejected token, so the retry must start a fresh fetch instead
+// of joining it, and the stale answer must not be cached.
+func TestGetPhoneNumberRetryDoesNotJoinStaleFetch(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	c, mux := setup(t, WithClock(clock.Now))
+	staleEntered := make(chan struct{})
+	releaseStale := make(chan struct{})
+	t.Cleanup(func() {
+		select {
+		case <-releaseStale:
+		default:
+			close(releaseStale)
+		}
+	})
+	var tokenCalls, phoneCalls atomic.Int32
+	mux.HandleFunc("POST /cgi-bin/stable_token", func(w http.ResponseWriter, r *http.Request) {
+		tok := "ACCESS_TOKEN_1"
+		switch tokenCalls.Add(1) {
+		case 2: // the other caller's fetch: held, then answers the old token
+			close(staleEntered)
+			<-releaseStale
+		case 3:
+			tok = "ACCESS_TOKEN_3"
+		}
+		writeJSON(t, w, map[string]any{"access_token": tok, "expires_in": 7200})
+	})
+	var mu sync.Mutex
+	var used []string
+	otherResult := make(chan string, 1)
+	mux.HandleFunc("POST /wxa/business/getuserphonenumber", func(w http.ResponseWriter, r *http.Request) {
+		tok := r.URL.Query().Get("access_token")
+		mu.Lock()
+		used = append(used, tok)
+		mu.Unlock()
+		if phoneCalls.Add(1) == 1 {
+			// While this request is in flight, the cached token comes due
+			// and another caller starts a fetch, held at the server.
+			clock.Advance(2 * time.Hour)
+			go func() {
+				tok, err := c.AccessToken(context.Background())
+				assert.NoError(t, err)
+				otherResult <- tok
+			}()
+			<-staleEntered
+			writeRaw(w, http.StatusOK, "application/json", `{"errcode":40001,"errmsg":"invalid credential, access_token is invalid or not latest"}`)
+			return
+		}
+		if tok != "ACCESS_TOKEN_3" {
+			writeRaw(w, http.StatusOK, "application/json", `{"errcode":40001,"errmsg":"invalid credential"}`)
+			return
+		}
+		writeRaw(w, http.StatusOK, "application/json", fmt.Sprintf(phoneOK, "86", testAppID))
+	})
+	_, err := c.AccessToken(context.Background())
+	require.NoError(t, err)
+
+	type result struct {
+		info *PhoneInfo
+		err  error
+	}
+	res := make(chan result, 1)
+	go func() {
+		info, err := c.GetPhoneNumber(context.Background(), testPhoneCode)
+		res <- result{info, err}
+	}()
+	// With the stale fetch still held, the retry can only succeed by
+	// fetching on its own.
+	r := recvOrFail(t, res, "GetPhoneNumber")
+	require.NoError(t, r.err)
+	assert.Equal(t, "13800138000", r.info.PurePhoneNumber)
+	mu.Lock()
+	assert.Equal(t, []string{"ACCESS_TOKEN_1", "ACCESS_TOKEN_3"}, used)
+	mu.Unlock()
+
+	// The other caller still gets its fetch's answer, which is not cached.
+	close(releaseStale)
+	assert.Equal(t, "ACCESS_TOKEN_1", recvOrFail(t, otherResult, "other caller"))
+	tok, err := c.AccessToken(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, "ACCESS_TOKEN_3", tok)
+	assert.Equal(t, int32(3), tokenCalls.Load())
 }
 
 func TestGetPhoneNumberRetriesOnlyOnce(t *testing.T) {

@@ -104,7 +104,7 @@ func (c *Client) Code2Session(ctx context.Context, code string) (*Session, error
 	}
 	q := url.Values{
 		"appid":      {c.appID},
-		"secret":     {c.appSecret},
+		"secret":     {c.st.appSecret},
 		"js_code":    {code},
 		"grant_type": {"authorization_code"},
 	}
@@ -112,7 +112,7 @@ func (c *Client) Code2Session(ctx context.Context, code string) (*Session, error
 	if err != nil {
 		return nil, err
 	}
-	return decodeSession(r, scrubber(c.appSecret))
+	return decodeSession(r, scrubber(c.st.appSecret))
 }
 
 // decodeSession turns a jscode2session response into a Session. It never

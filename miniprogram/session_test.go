@@ -245,21 +245,69 @@ func TestCode2SessionEmptyCodeNoRequest(t *testing.T) {
 	assert.Nil(t, s)
 }
 
+// TestCode2SessionCanceledMidFlight cancels the caller's context once the
+// request has reached the server, without relying on timing.
+func TestCode2SessionCanceledMidFlight(t *testing.T) {
+	t.Parallel()
+	c, mux := setup(t)
+	entered := make(chan struct{})
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) }) // runs before srv.Close (LIFO)
+	check := code2sessionHandler(t, nil, func(http.ResponseWriter) {})
+	mux.HandleFunc("GET /sns/jscode2session", func(w http.ResponseWriter, r *http.Request) {
+		check(w, r)
+		close(entered)
+		select { // no answer until the client gives up
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		s   *Session
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		s, err := c.Code2Session(ctx, testCode)
+		res <- result{s, err}
+	}()
+	recvOrFail(t, entered, "request at the server")
+	cancel()
+	r := recvOrFail(t, res, "Code2Session")
+	require.ErrorIs(t, r.err, context.Canceled)
+	assert.Nil(t, r.s)
+	checkTransportError(t, r.err)
+}
+
+// TestCode2SessionDeadline lets a deadline expire while the server never
+// answers. Nothing depends on how long the request takes: the handler
+// blocks until the client gives up.
 func TestCode2SessionDeadline(t *testing.T) {
 	t.Parallel()
 	c, mux := setup(t)
-	release := make(chan struct{})
-	mux.Handle("GET /sns/jscode2session", code2sessionHandler(t, nil, func(w http.ResponseWriter) {
-		<-release // blocks until the test is over, longer than any deadline
-		writeRaw(w, http.StatusOK, "application/json", `{"openid":"o","session_key":"k"}`)
-	}))
-	t.Cleanup(func() { close(release) }) // runs before srv.Close (LIFO)
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) }) // runs before srv.Close (LIFO)
+	mux.HandleFunc("GET /sns/jscode2session", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done(): // the client gave up and closed the connection
+		case <-stop:
+		}
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	s, err := c.Code2Session(ctx, testCode)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Nil(t, s)
+	checkTransportError(t, err)
+}
+
+// checkTransportError checks a failure that happened below HTTP: not an
+// *Error, prefixed with the op, and free of the secret and the code.
+func checkTransportError(t *testing.T, err error) {
+	t.Helper()
 	var e *Error
 	assert.False(t, errors.As(err, &e), "transport failures are not *Error")
 	msg := err.Error()

@@ -58,22 +58,33 @@ const (
 )
 
 // tokenCache holds one access token and makes sure at most one fetch runs
-// at a time. A fetch runs in its own goroutine under a context detached
-// from any single caller (values kept, cancellation dropped, bounded by
-// tokenFetchTimeout): callers wait for it but may give up on their own
-// context without failing the others.
+// at a time for the current generation. A fetch runs in its own goroutine
+// under a context detached from any single caller (values kept,
+// cancellation dropped, bounded by tokenFetchTimeout): callers wait for it
+// but may give up on their own context without failing the others.
+//
+// gen counts invalidations. A fetch remembers the generation it started
+// under and fills the cache only if no invalidation happened meanwhile,
+// because its answer may be the very token that was just rejected (the
+// stable_token API returns the current token, and the request may have
+// been answered before WeChat revoked it). An invalidation also detaches
+// the in-flight fetch, so callers arriving afterwards start a new one
+// instead of joining it; the callers already waiting on the old fetch
+// still get its result.
 type tokenCache struct {
 	endpoint TokenEndpoint
 
 	mu        sync.Mutex
 	token     string
 	refreshAt time.Time
-	inflight  *tokenFetch
+	gen       uint64
+	inflight  *tokenFetch // nil, or a fetch started under gen
 }
 
 // tokenFetch is one in-progress fetch; done is closed when token and err
 // are set.
 type tokenFetch struct {
+	gen   uint64
 	done  chan struct{}
 	token string
 	err   error
@@ -88,14 +99,16 @@ type tokenFetch struct {
 // Use it for WeChat APIs this package does not wrap; pass the token to
 // [Client.InvalidateAccessToken] if such an API rejects it with
 // [CodeInvalidCredential], [CodeAccessTokenExpired] or
-// [CodeInvalidAccessToken]. The token is a secret: do not log it.
+// [CodeInvalidAccessToken]. A call made after that never joins a fetch
+// that started before the invalidation. The token is a secret: do not log
+// it.
 //
 // Failures are [*Error] values with Op "stable_token" or "token" (see
 // [WithTokenEndpoint]). Errors are not cached: the next call tries again.
 //
 // WeChat docs: https://developers.weixin.qq.com/minigame/dev/api-backend/open-api/access-token/auth.getStableAccessToken.html
 func (c *Client) AccessToken(ctx context.Context) (string, error) {
-	t := &c.tokens
+	t := &c.st.tokens
 	t.mu.Lock()
 	if t.token != "" && c.now().Before(t.refreshAt) {
 		tok := t.token
@@ -108,7 +121,7 @@ func (c *Client) AccessToken(ctx context.Context) (string, error) {
 	}
 	f := t.inflight
 	if f == nil {
-		f = &tokenFetch{done: make(chan struct{})}
+		f = &tokenFetch{gen: t.gen, done: make(chan struct{})}
 		t.inflight = f
 		go c.runTokenFetch(context.WithoutCancel(ctx), f)
 	}
@@ -128,16 +141,23 @@ func (c *Client) AccessToken(ctx context.Context) (string, error) {
 // reporting the same stale token cause a single refresh; an empty token
 // clears whatever is cached.
 //
+// When it acts, a fetch already in flight is disowned: its result goes to
+// the callers already waiting for it but is not cached, and later callers
+// start a fresh fetch rather than receive what may be the rejected token
+// again.
+//
 // With [TokenStable] the refetch uses normal mode (force_refresh false),
 // which returns the current valid token without revoking anyone's; forced
 // refreshes are limited to 20 a day and would break other servers.
 func (c *Client) InvalidateAccessToken(token string) {
-	t := &c.tokens
+	t := &c.st.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if token == "" || token == t.token {
 		t.token = ""
 		t.refreshAt = time.Time{}
+		t.gen++
+		t.inflight = nil
 	}
 }
 
@@ -147,14 +167,16 @@ func (c *Client) runTokenFetch(ctx context.Context, f *tokenFetch) {
 	start := c.now()
 	tok, ttl, err := c.fetchToken(ctx)
 
-	t := &c.tokens
+	t := &c.st.tokens
 	t.mu.Lock()
-	if err == nil {
+	if err == nil && f.gen == t.gen {
 		margin := min(tokenRefreshMargin, ttl/2)
 		t.token = tok
 		t.refreshAt = start.Add(ttl - margin)
 	}
-	t.inflight = nil
+	if t.inflight == f {
+		t.inflight = nil
+	}
 	f.token, f.err = tok, err
 	close(f.done)
 	t.mu.Unlock()
@@ -169,17 +191,17 @@ type tokenResponse struct {
 
 // fetchToken performs one upstream token request.
 func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) {
-	op := string(c.tokens.endpoint)
+	op := string(c.st.tokens.endpoint)
 	var (
 		r   *response
 		err error
 	)
-	switch c.tokens.endpoint {
+	switch c.st.tokens.endpoint {
 	case TokenClientCredential:
 		q := url.Values{
 			"grant_type": {"client_credential"},
 			"appid":      {c.appID},
-			"secret":     {c.appSecret},
+			"secret":     {c.st.appSecret},
 		}
 		r, err = c.do(ctx, op, http.MethodGet, "/cgi-bin/token", q, nil)
 	default:
@@ -188,13 +210,13 @@ func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) 
 			AppID        string `json:"appid"`
 			Secret       string `json:"secret"`
 			ForceRefresh bool   `json:"force_refresh"`
-		}{"client_credential", c.appID, c.appSecret, false}
+		}{"client_credential", c.appID, c.st.appSecret, false}
 		r, err = c.do(ctx, op, http.MethodPost, "/cgi-bin/stable_token", nil, body)
 	}
 	if err != nil {
 		return "", 0, err
 	}
-	return decodeToken(op, r, scrubber(c.appSecret))
+	return decodeToken(op, r, scrubber(c.st.appSecret))
 }
 
 // decodeToken validates a token response; it never panics.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -74,21 +75,24 @@ func TestAccessTokenConcurrentCallersShareOneFetch(t *testing.T) {
 			calls := tokenServer(t, mux, ep.pattern, ep.check, 7200, gate)
 
 			const n = 50
-			var started, done sync.WaitGroup
-			started.Add(n)
+			waiting := make(chan struct{}, n)
+			var done sync.WaitGroup
 			done.Add(n)
 			tokens := make([]string, n)
 			errs := make([]error, n)
 			for i := range n {
 				go func() {
 					defer done.Done()
-					started.Done()
-					tokens[i], errs[i] = c.AccessToken(context.Background())
+					tokens[i], errs[i] = c.AccessToken(newWaitSignalCtx(waiting))
 				}()
 			}
-			// Hold the upstream response until every goroutine has started,
-			// so that they overlap with the one fetch in flight.
-			started.Wait()
+			// The upstream response is held until every caller has joined
+			// the fetch in flight (the gate stays shut until then, so none
+			// can have been served from the cache), which makes the overlap
+			// certain rather than likely.
+			for range n {
+				recvOrFail(t, waiting, "callers joining the fetch")
+			}
 			close(gate)
 			done.Wait()
 
@@ -248,8 +252,16 @@ func TestAccessTokenErrors(t *testing.T) {
 func TestAccessTokenWaiterGivesUpOnItsOwnContext(t *testing.T) {
 	t.Parallel()
 	c, mux := setup(t)
+	entered := make(chan struct{}, 1)
 	gate := make(chan struct{})
-	calls := tokenServer(t, mux, tokenEndpoints[0].pattern, tokenEndpoints[0].check, 7200, gate)
+	var calls atomic.Int32
+	mux.HandleFunc(tokenEndpoints[0].pattern, func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		tokenEndpoints[0].check(t, r)
+		entered <- struct{}{}
+		<-gate
+		writeJSON(t, w, map[string]any{"access_token": fmt.Sprintf("ACCESS_TOKEN_%d", n), "expires_in": 7200})
+	})
 	t.Cleanup(func() {
 		select {
 		case <-gate:
@@ -258,22 +270,30 @@ func TestAccessTokenWaiterGivesUpOnItsOwnContext(t *testing.T) {
 		}
 	})
 
-	// The first caller starts the fetch and gives up when its deadline passes.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	_, err := c.AccessToken(ctx)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	// The first caller starts the fetch and gives up, once the request is
+	// at the server, when its context is canceled.
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() {
+		_, err := c.AccessToken(ctx)
+		first <- err
+	}()
+	recvOrFail(t, entered, "token request")
+	cancel()
+	require.ErrorIs(t, recvOrFail(t, first, "first caller"), context.Canceled)
 
-	// A second caller joins the same fetch, which was not cancelled.
+	// A second caller joins the same fetch, which was not canceled.
+	joined := make(chan struct{}, 1)
 	result := make(chan error, 1)
 	var tok string
 	go func() {
 		var err error
-		tok, err = c.AccessToken(context.Background())
+		tok, err = c.AccessToken(newWaitSignalCtx(joined))
 		result <- err
 	}()
+	recvOrFail(t, joined, "second caller joining")
 	close(gate)
-	require.NoError(t, <-result)
+	require.NoError(t, recvOrFail(t, result, "second caller"))
 	assert.Equal(t, "ACCESS_TOKEN_1", tok)
 	assert.Equal(t, int32(1), calls.Load())
 
@@ -281,9 +301,191 @@ func TestAccessTokenWaiterGivesUpOnItsOwnContext(t *testing.T) {
 	c.InvalidateAccessToken("")
 	canceled, cancel2 := context.WithCancel(context.Background())
 	cancel2()
-	_, err = c.AccessToken(canceled)
+	_, err := c.AccessToken(canceled)
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, int32(1), calls.Load())
+}
+
+func TestAccessTokenFetchDeadline(t *testing.T) {
+	t.Parallel()
+	c, mux := setup(t)
+	release := make(chan struct{})
+	mux.HandleFunc(tokenEndpoints[0].pattern, func(w http.ResponseWriter, r *http.Request) {
+		// Answers only after the test, long after any deadline. The fetch
+		// is detached from the caller's context, so the test must release
+		// it before the server shuts down.
+		<-release
+		writeRaw(w, http.StatusOK, "application/json", `{"access_token":"T","expires_in":7200}`)
+	})
+	t.Cleanup(func() { close(release) }) // runs before srv.Close (LIFO)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	tok, err := c.AccessToken(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Empty(t, tok)
+	assert.True(t, strings.HasPrefix(err.Error(), "miniprogram: access token: "), err.Error())
+	assert.NotContains(t, err.Error(), testSecret)
+}
+
+// TestInvalidateDuringFetch holds a token fetch at the server while the
+// token is invalidated: the fetch's (possibly rejected) result must not be
+// cached, and a caller arriving after the invalidation must start a new
+// fetch instead of joining the old one.
+func TestInvalidateDuringFetch(t *testing.T) {
+	t.Parallel()
+	for _, ep := range tokenEndpoints {
+		t.Run(string(ep.endpoint), func(t *testing.T) {
+			t.Parallel()
+			c, mux := setup(t, WithTokenEndpoint(ep.endpoint))
+			entered := make(chan int32, 2)
+			release := make(chan struct{})
+			t.Cleanup(func() {
+				select {
+				case <-release:
+				default:
+					close(release)
+				}
+			})
+			var calls atomic.Int32
+			mux.HandleFunc(ep.pattern, func(w http.ResponseWriter, r *http.Request) {
+				n := calls.Add(1)
+				ep.check(t, r)
+				entered <- n
+				if n == 1 {
+					<-release // the first fetch waits until after the invalidation
+				}
+				writeJSON(t, w, map[string]any{"access_token": fmt.Sprintf("ACCESS_TOKEN_%d", n), "expires_in": 7200})
+			})
+
+			type result struct {
+				tok string
+				err error
+			}
+			before := make(chan result, 1)
+			go func() {
+				tok, err := c.AccessToken(context.Background())
+				before <- result{tok, err}
+			}()
+			require.Equal(t, int32(1), recvOrFail(t, entered, "first fetch"))
+
+			c.InvalidateAccessToken("")
+
+			// The first fetch is still held, so a caller that joined it
+			// would block: getting ACCESS_TOKEN_2 proves a new fetch ran.
+			after := make(chan result, 1)
+			go func() {
+				tok, err := c.AccessToken(context.Background())
+				after <- result{tok, err}
+			}()
+			require.Equal(t, int32(2), recvOrFail(t, entered, "second fetch"))
+			r := recvOrFail(t, after, "caller after invalidation")
+			require.NoError(t, r.err)
+			assert.Equal(t, "ACCESS_TOKEN_2", r.tok)
+
+			// The first caller still gets the result of the fetch it joined,
+			// but that result does not replace the cache.
+			close(release)
+			r = recvOrFail(t, before, "caller before invalidation")
+			require.NoError(t, r.err)
+			assert.Equal(t, "ACCESS_TOKEN_1", r.tok)
+
+			tok, err := c.AccessToken(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, "ACCESS_TOKEN_2", tok, "the stale fetch did not overwrite the cache")
+			assert.Equal(t, int32(2), calls.Load())
+		})
+	}
+}
+
+// TestInvalidateStaleTokenKeepsFetch checks that reporting a token that is
+// no longer cached does not disown the fetch in flight: two callers
+// reporting the same rejected token cause a single refresh, which both
+// share.
+func TestInvalidateStaleTokenKeepsFetch(t *testing.T) {
+	t.Parallel()
+	c, mux := setup(t)
+	entered := make(chan int32, 2)
+	release := make(chan struct{})
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	var calls atomic.Int32
+	mux.HandleFunc(tokenEndpoints[0].pattern, func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		entered <- n
+		if n == 2 {
+			<-release
+		}
+		writeJSON(t, w, map[string]any{"access_token": fmt.Sprintf("ACCESS_TOKEN_%d", n), "expires_in": 7200})
+	})
+	tok, err := c.AccessToken(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "ACCESS_TOKEN_1", tok)
+	require.Equal(t, int32(1), recvOrFail(t, entered, "first fetch"))
+
+	// Caller A reports the token and starts the refresh, held at the server.
+	c.InvalidateAccessToken(tok)
+	resA := make(chan string, 1)
+	go func() {
+		tok, err := c.AccessToken(context.Background())
+		assert.NoError(t, err)
+		resA <- tok
+	}()
+	require.Equal(t, int32(2), recvOrFail(t, entered, "refresh"))
+
+	// Caller B reports the same token late, then asks again: it must join
+	// A's refresh rather than start a third fetch.
+	c.InvalidateAccessToken(tok)
+	joined := make(chan struct{}, 1)
+	resB := make(chan string, 1)
+	go func() {
+		tok, err := c.AccessToken(newWaitSignalCtx(joined))
+		assert.NoError(t, err)
+		resB <- tok
+	}()
+	recvOrFail(t, joined, "caller B joining")
+	close(release)
+	assert.Equal(t, "ACCESS_TOKEN_2", recvOrFail(t, resA, "caller A"))
+	assert.Equal(t, "ACCESS_TOKEN_2", recvOrFail(t, resB, "caller B"))
+	assert.Equal(t, int32(2), calls.Load())
+}
+
+// waitSignalCtx is a context.Background that sends on ch the first time
+// its Done method is called. AccessToken calls Done only to wait, after it
+// has joined (or started) the fetch in flight, so the signal proves the
+// caller is committed to that fetch. A detached fetch context (WithoutCancel)
+// never calls it.
+type waitSignalCtx struct {
+	context.Context
+	once sync.Once
+	ch   chan<- struct{}
+}
+
+func newWaitSignalCtx(ch chan<- struct{}) *waitSignalCtx {
+	return &waitSignalCtx{Context: context.Background(), ch: ch}
+}
+
+func (c *waitSignalCtx) Done() <-chan struct{} {
+	c.once.Do(func() { c.ch <- struct{}{} })
+	return c.Context.Done()
+}
+
+// recvOrFail receives from ch. The bound only turns a bug that would hang
+// forever into a failure; passing runs never come near it.
+func recvOrFail[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
+	}
 }
 
 func TestDecodeTokenTable(t *testing.T) {
