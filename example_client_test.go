@@ -40,27 +40,13 @@ func ExampleClient_UnifiedOrder() {
 	// An in-process server plays WeChat so the example runs offline: it
 	// checks the request's signature and answers with a signed prepay_id.
 	// In production, leave out WithBaseURL.
-	signer, _ := wxpay.NewSigner(cfg.APIKey, wxpay.SignMD5)
-	srv := httptest.NewServer(http.StripPrefix("/sandbox", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		req, err := wxpay.DecodeXML(body)
-		if err != nil || signer.Verify(req) != nil {
-			_, _ = io.WriteString(w, "<xml><return_code>FAIL</return_code><return_msg>签名失败</return_msg></xml>")
-			return
-		}
-		answer := wxpay.Params{
-			"return_code": "SUCCESS",
+	srv := fakeWeChat(cfg, func(req wxpay.Params) wxpay.Params {
+		return wxpay.Params{
 			"result_code": "SUCCESS",
-			"appid":       req["appid"],
-			"mch_id":      req["mch_id"],
-			"nonce_str":   "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
 			"trade_type":  req["trade_type"],
 			"prepay_id":   "wx201410272009395522657a690389285100",
 		}
-		answer["sign"] = signer.Sign(answer)
-		out, _ := wxpay.EncodeXML(answer)
-		_, _ = w.Write(out)
-	})))
+	})
 	defer srv.Close()
 
 	c, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(srv.URL+"/sandbox"))
@@ -93,20 +79,9 @@ func ExampleClient_OrderQuery() {
 	// An in-process server plays WeChat so the example runs offline: it
 	// checks the request's signature and answers, signed, that the order
 	// was paid. In production, leave out WithBaseURL.
-	signer, _ := wxpay.NewSigner(cfg.APIKey, wxpay.SignMD5)
-	srv := httptest.NewServer(http.StripPrefix("/sandbox", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		req, err := wxpay.DecodeXML(body)
-		if err != nil || signer.Verify(req) != nil {
-			_, _ = io.WriteString(w, "<xml><return_code>FAIL</return_code><return_msg>签名失败</return_msg></xml>")
-			return
-		}
-		answer := wxpay.Params{
-			"return_code":      "SUCCESS",
+	srv := fakeWeChat(cfg, func(req wxpay.Params) wxpay.Params {
+		return wxpay.Params{
 			"result_code":      "SUCCESS",
-			"appid":            req["appid"],
-			"mch_id":           req["mch_id"],
-			"nonce_str":        "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
 			"out_trade_no":     req["out_trade_no"],
 			"trade_state":      "SUCCESS",
 			"trade_state_desc": "支付成功",
@@ -118,10 +93,7 @@ func ExampleClient_OrderQuery() {
 			"cash_fee":         "888",
 			"time_end":         "20150806130102",
 		}
-		answer["sign"] = signer.Sign(answer)
-		out, _ := wxpay.EncodeXML(answer)
-		_, _ = w.Write(out)
-	})))
+	})
 	defer srv.Close()
 
 	c, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(srv.URL+"/sandbox"))
@@ -164,27 +136,13 @@ func ExampleClient_CloseOrder() {
 	// checks the request's signature and answers, signed, that the payer
 	// paid before the order could be closed. In production, leave out
 	// WithBaseURL.
-	signer, _ := wxpay.NewSigner(cfg.APIKey, wxpay.SignMD5)
-	srv := httptest.NewServer(http.StripPrefix("/sandbox", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		req, err := wxpay.DecodeXML(body)
-		if err != nil || signer.Verify(req) != nil {
-			_, _ = io.WriteString(w, "<xml><return_code>FAIL</return_code><return_msg>签名失败</return_msg></xml>")
-			return
-		}
-		answer := wxpay.Params{
-			"return_code":  "SUCCESS",
+	srv := fakeWeChat(cfg, func(req wxpay.Params) wxpay.Params {
+		return wxpay.Params{
 			"result_code":  "FAIL",
 			"err_code":     "ORDERPAID",
 			"err_code_des": "订单已支付",
-			"appid":        req["appid"],
-			"mch_id":       req["mch_id"],
-			"nonce_str":    "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",
 		}
-		answer["sign"] = signer.Sign(answer)
-		out, _ := wxpay.EncodeXML(answer)
-		_, _ = w.Write(out)
-	})))
+	})
 	defer srv.Close()
 
 	c, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(srv.URL+"/sandbox"))
@@ -242,4 +200,31 @@ func ExampleClient_JSAPIParams() {
 	//   "signType": "MD5",
 	//   "paySign": "332CF3D8EA58C3599FB2B583B8F1E710"
 	// }
+}
+
+// fakeWeChat starts an in-process server that plays WeChat Pay under the
+// path prefix /sandbox, so that the examples run offline. It verifies each
+// request with the merchant's key, then answers with the fields answer
+// returns plus return_code, appid, mch_id and nonce_str, signed. In
+// production there is no such server: leave out WithBaseURL.
+func fakeWeChat(cfg wxpay.Config, answer func(req wxpay.Params) wxpay.Params) *httptest.Server {
+	signer, err := wxpay.NewSigner(cfg.APIKey, cfg.SignType)
+	if err != nil {
+		panic(err)
+	}
+	return httptest.NewServer(http.StripPrefix("/sandbox", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		req, err := wxpay.DecodeXML(body)
+		if err != nil || signer.Verify(req) != nil {
+			_, _ = io.WriteString(w, "<xml><return_code>FAIL</return_code><return_msg>签名失败</return_msg></xml>")
+			return
+		}
+		a := answer(req)
+		a["return_code"] = "SUCCESS"
+		a["appid"], a["mch_id"] = req["appid"], req["mch_id"]
+		a["nonce_str"] = "5K8264ILTKCH16CQ2502SI8ZNMTM67VS"
+		a["sign"] = signer.Sign(a)
+		out, _ := wxpay.EncodeXML(a)
+		_, _ = w.Write(out)
+	})))
 }
