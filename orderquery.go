@@ -61,8 +61,8 @@ type OrderQueryResponse struct {
 	Coupons            []Coupon // every coupon_*_$n, however many
 	// TimeEnd is when the payment completed; zero unless paid.
 	TimeEnd time.Time
-	// Raw holds every field of the answer, all covered by its verified
-	// signature, including ones wxpay does not model.
+	// Raw holds every non-empty field of the answer, all covered by its
+	// verified signature, including ones wxpay does not model.
 	Raw Params
 }
 
@@ -93,7 +93,17 @@ func (c *Client) OrderQuery(ctx context.Context, req *OrderQueryRequest) (*Order
 	if err != nil {
 		return nil, err
 	}
-	r, err := parseOrderQuery(resp, p)
+	// The echo is checked against everything the caller asked about, not
+	// only what was sent: with both numbers WeChat is asked by
+	// transaction_id, and the answer must still be for req.OutTradeNo.
+	asked := Params{}
+	if req.TransactionID != "" {
+		asked["transaction_id"] = req.TransactionID
+	}
+	if req.OutTradeNo != "" {
+		asked["out_trade_no"] = req.OutTradeNo
+	}
+	r, err := parseOrderQuery(resp, asked)
 	if err != nil {
 		return nil, &opError{opOrderQuery, err}
 	}
@@ -108,6 +118,11 @@ func orderQueryParams(r *OrderQueryRequest) (Params, error) {
 	if r.TransactionID != "" {
 		if !validTransactionID(r.TransactionID) {
 			return nil, &RequestError{Op: op, Field: "transaction_id", Reason: "must be 1 to 32 letters or digits"}
+		}
+		if r.OutTradeNo != "" {
+			if err := checkOutTradeNo(op, r.OutTradeNo); err != nil {
+				return nil, err
+			}
 		}
 		return Params{"transaction_id": r.TransactionID}, nil
 	}

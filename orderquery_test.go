@@ -107,7 +107,7 @@ func TestOrderQueryByTransactionID(t *testing.T) {
 	got := make(chan Params, 1)
 	mux.HandleFunc("/pay/orderquery", fakeWeChat(t, func(Params) Params { return paidAnswer() }, got))
 	_, err := c.OrderQuery(context.Background(), &OrderQueryRequest{
-		TransactionID: "1004400740201409030005092168", OutTradeNo: "ignored",
+		TransactionID: "1004400740201409030005092168", OutTradeNo: "1409811653", // checked in the answer, not sent
 	})
 	require.NoError(t, err)
 	req := <-got
@@ -178,6 +178,7 @@ func TestOrderQueryEcho(t *testing.T) {
 	}
 	byOut := &OrderQueryRequest{OutTradeNo: outNo}
 	byTx := &OrderQueryRequest{TransactionID: txID}
+	byBoth := &OrderQueryRequest{TransactionID: txID, OutTradeNo: outNo}
 	tests := []struct {
 		name   string
 		req    *OrderQueryRequest
@@ -218,6 +219,14 @@ func TestOrderQueryEcho(t *testing.T) {
 			p["trade_state"] = "REFUND"
 			p["transaction_id"] = "4200000015201711256947025404"
 		}, "transaction_id", errEcho},
+
+		// Asked by both numbers, WeChat is sent transaction_id only; the
+		// answer must still be for the out_trade_no the caller named.
+		{"by both, paid", byBoth, paidAnswer, func(Params) {}, "", nil},
+		{"by both, paid, another order's out_trade_no", byBoth, paidAnswer, func(p Params) { p["out_trade_no"] = "CHEAP_ORDER" },
+			"out_trade_no", errEcho},
+		{"by both, paid, out_trade_no missing", byBoth, paidAnswer, func(p Params) { delete(p, "out_trade_no") },
+			"out_trade_no", ErrMissingField},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
