@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wxpay-go/wxpay/internal/wire"
@@ -47,15 +48,30 @@ type Config struct {
 // Client calls the WeChat Pay v2 API for one merchant. It is safe for
 // concurrent use; create one and share it.
 type Client struct {
-	cfg      Config
-	signer   *Signer
-	hc       *http.Client
-	baseURL  string
-	backup   string // failover base URL; empty means none
-	log      *slog.Logger
-	now      func() time.Time
-	rand     io.Reader
-	maxBytes int64
+	cfg       Config // APIKey cleared: the key lives only in signer and refundKey
+	signer    *Signer
+	refundKey *[32]byte // AES key of refund notifications, derived from the API key
+	hc        *http.Client
+	baseURL   string
+	backup    string // failover base URL; empty means none
+	log       *slog.Logger
+	now       func() time.Time
+	rand      *lockedReader // nil means crypto/rand
+	maxBytes  int64
+}
+
+// lockedReader serializes reads of a WithRand source, which calls on
+// many goroutines share and which need not be safe for concurrent use
+// (bytes.Reader, math/rand are not).
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
 }
 
 // Option configures a [Client] in [NewClient].
@@ -70,10 +86,11 @@ type options struct {
 	rand    io.Reader
 }
 
-// WithHTTPClient makes the client send requests with hc instead of its own
-// (the default transport, a 10 s timeout, no redirects). hc is used as it
-// is and never modified, so it may be shared; give it a timeout or pass
-// deadlines in each call's context. Keep TLS verification on: the
+// WithHTTPClient makes the client send requests with hc's transport,
+// timeout, jar and TLS settings instead of its own (the default transport
+// and a 10 s timeout). Redirects are never followed, whatever hc says. hc
+// itself is never modified, so it may be shared; give it a timeout or
+// pass deadlines in each call's context. Keep TLS verification on: the
 // answers' signatures protect their content, but not their
 // confidentiality.
 func WithHTTPClient(hc *http.Client) Option {
@@ -81,13 +98,19 @@ func WithHTTPClient(hc *http.Client) Option {
 		if hc == nil {
 			return errors.New("wxpay: WithHTTPClient: nil client")
 		}
-		o.hc = hc
+		// A shallow copy shares hc's transport and connection pool but
+		// can refuse redirects without touching the caller's client:
+		// WeChat never redirects, and following one would re-send a
+		// signed order (openid, amounts) wherever it points.
+		cp := *hc
+		cp.CheckRedirect = wire.NoRedirect
+		o.hc = &cp
 		return nil
 	}
 }
 
-// WithBaseURL sends requests to u instead of [BaseURL]: a [wxpaytest]
-// server, [BackupBaseURL], or a sandbox prefix such as
+// WithBaseURL sends requests to u instead of [BaseURL]: a fake server in
+// tests, [BackupBaseURL], or a sandbox prefix such as
 // "https://api.mch.weixin.qq.com/sandboxnew". Endpoint paths are appended
 // to u, so a path prefix is kept.
 func WithBaseURL(u string) Option {
@@ -143,7 +166,8 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithRand sets the randomness source for nonce_str. The default is
-// crypto/rand; only tests should need another.
+// crypto/rand; only tests should need another. The client serializes its
+// reads, so r need not be safe for concurrent use.
 func WithRand(r io.Reader) Option {
 	return func(o *options) error {
 		if r == nil {
@@ -194,15 +218,19 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		}
 	}
 	c := &Client{
-		cfg:      cfg,
-		signer:   signer,
-		hc:       o.hc,
-		baseURL:  o.baseURL,
-		backup:   o.backup,
-		log:      o.log,
-		now:      o.now,
-		rand:     o.rand,
-		maxBytes: 1 << 20,
+		cfg:       cfg,
+		signer:    signer,
+		refundKey: refundKey(cfg.APIKey),
+		hc:        o.hc,
+		baseURL:   o.baseURL,
+		backup:    o.backup,
+		log:       o.log,
+		now:       o.now,
+		maxBytes:  1 << 20,
+	}
+	c.cfg.APIKey = ""
+	if o.rand != nil {
+		c.rand = &lockedReader{r: o.rand}
 	}
 	if c.hc == nil {
 		c.hc = wire.NewHTTPClient()

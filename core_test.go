@@ -2,8 +2,13 @@ package wxpay
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -166,4 +171,51 @@ func TestFieldErrorText(t *testing.T) {
 	err := fieldErr("total_fee", ErrAmount)
 	assert.Equal(t, "wxpay: field total_fee: malformed amount", err.Error())
 	assert.ErrorIs(t, err, ErrAmount)
+}
+
+// A caller's http.Client is used for its transport but never modified,
+// and redirects are never followed: a 307 would re-send the signed order
+// to wherever it points.
+func TestWithHTTPClientNoRedirect(t *testing.T) {
+	t.Parallel()
+	var elsewhere atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("/pay/closeorder", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+	})
+	mux.HandleFunc("/elsewhere", func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+
+	hc := srv.Client()
+	require.Nil(t, hc.CheckRedirect)
+	c, err := NewClient(Config{AppID: "wx1", MchID: "1", APIKey: testKey}, WithHTTPClient(hc), WithBaseURL(srv.URL))
+	require.NoError(t, err)
+	err = c.CloseOrder(context.Background(), "T1")
+	var we *Error
+	require.ErrorAs(t, err, &we)
+	assert.Equal(t, http.StatusTemporaryRedirect, we.StatusCode)
+	assert.Zero(t, elsewhere.Load(), "redirect followed")
+	assert.Nil(t, hc.CheckRedirect, "caller's client modified")
+}
+
+// WithRand sources need not be safe for concurrent use; the client
+// serializes reads (the race detector checks this test).
+func TestWithRandConcurrent(t *testing.T) {
+	t.Parallel()
+	c, err := NewClient(Config{AppID: "wx1", MchID: "1", APIKey: testKey},
+		WithRand(bytes.NewReader(bytes.Repeat([]byte{1, 2, 3, 4}, 1<<14))))
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				_, err := c.JSAPIParams("wx201410272009395522657a690389285100")
+				assert.NoError(t, err)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -1,15 +1,24 @@
 package wxpay
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 )
 
-// The API key must never reach a log line, however a value holding it is
-// printed. Config, Client and Signer therefore implement fmt.Formatter
-// (which covers %v, %+v, %#v and %s) and slog.LogValuer, on value
-// receivers so that printing a dereferenced value is covered too.
+// The API key must never reach a log line. Config, Client and Signer
+// therefore implement fmt.Formatter (which covers every verb) and
+// slog.LogValuer, on value receivers so that printing a dereferenced
+// value is covered too, and Config redacts itself in JSON. Client and
+// Signer keep key material behind pointers, so even a reflective dump
+// (a value in an unexported field of another struct, which fmt prints
+// without calling its methods) shows addresses, not the key.
+//
+// A Config is a plain struct the caller owns: nested in an unexported
+// field of another struct and printed with %+v, its APIKey field is
+// printed like any other string. Keep Config out of such structs, or
+// build the Client and drop the Config.
 
 // String describes c without its API key.
 func (c Config) String() string {
@@ -20,6 +29,18 @@ func (c Config) String() string {
 // Format prints c as [Config.String] does for every verb, so that
 // fmt.Printf("%+v", cfg) cannot leak the API key.
 func (c Config) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+
+// MarshalJSON writes c with APIKey replaced by "REDACTED", so that a
+// Config dumped as JSON (a debug endpoint, a structured log) never carries
+// the key. Unmarshalling is unaffected.
+func (c Config) MarshalJSON() ([]byte, error) {
+	type plain Config // no methods: breaks the recursion
+	p := plain(c)
+	if p.APIKey != "" {
+		p.APIKey = "REDACTED"
+	}
+	return json.Marshal(p)
+}
 
 // LogValue makes slog print c without its API key.
 func (c Config) LogValue() slog.Value {

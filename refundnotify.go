@@ -115,7 +115,7 @@ func (c *Client) ParseRefundNotification(body []byte) (*RefundNotification, erro
 	if err != nil {
 		return nil, err
 	}
-	plain, err := decryptReqInfo(refundKey(c.cfg.APIKey), enc)
+	plain, err := decryptReqInfo(c.refundKey[:], enc)
 	if err != nil {
 		return nil, err
 	}
@@ -189,13 +189,12 @@ var errRefundTime = errors.New("wxpay: time must be yyyy-MM-dd HH:mm:ss")
 
 // refundKey derives the req_info key from the API key: the lowercase hex
 // MD5 of the key, whose 32 ASCII characters are themselves the AES-256 key
-// (not the 16 bytes they spell). It is recomputed per notification; one
-// MD5 is cheaper than any shared cache.
-func refundKey(apiKey string) []byte {
+// (not the 16 bytes they spell). NewClient derives it once.
+func refundKey(apiKey string) *[32]byte {
 	sum := md5.Sum([]byte(apiKey))
-	k := make([]byte, hex.EncodedLen(len(sum)))
-	hex.Encode(k, sum[:])
-	return k
+	var k [32]byte
+	hex.Encode(k[:], sum[:])
+	return &k
 }
 
 // decryptReqInfo decodes base64 req_info and decrypts it with AES-ECB

@@ -70,7 +70,7 @@ func rnEncrypt(tb testing.TB, key, pt []byte) []byte {
 
 func rnReqInfo(tb testing.TB, apiKey string, plain []byte) string {
 	tb.Helper()
-	return base64.StdEncoding.EncodeToString(rnEncrypt(tb, refundKey(apiKey), plain))
+	return base64.StdEncoding.EncodeToString(rnEncrypt(tb, refundKey(apiKey)[:], plain))
 }
 
 // V7: the req_info key is the lowercase hex MD5 of the API key, used as
@@ -81,7 +81,7 @@ func TestRefundKey(t *testing.T) {
 		{rnS6APIKey, "4ad14ac334ab13540eb6c5479512a8e8"}, // V7
 		{rnV5APIKey, "a1fdc4d1da9fb443b1091d34bcee9493"}, // V5
 	} {
-		assert.Equal(t, []byte(tt.want), refundKey(tt.apiKey))
+		assert.Equal(t, []byte(tt.want), refundKey(tt.apiKey)[:])
 	}
 }
 
@@ -107,7 +107,7 @@ func TestDecryptReqInfoVectors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pt, err := decryptReqInfo(refundKey(tt.apiKey), string(ntFixture(t, tt.reqInfo)))
+			pt, err := decryptReqInfo(refundKey(tt.apiKey)[:], string(ntFixture(t, tt.reqInfo)))
 			require.NoError(t, err)
 			assert.Equal(t, string(ntFixture(t, tt.plain)), string(pt))
 			sum := sha256.Sum256(pt)
@@ -202,7 +202,7 @@ func TestParseRefundNotificationOptional(t *testing.T) {
 // rnBadRefunds are refund notification bodies the S6 client must refuse.
 func rnBadRefunds(tb testing.TB) []ntBadCase {
 	tb.Helper()
-	key := refundKey(rnS6APIKey)
+	key := refundKey(rnS6APIKey)[:]
 	good := string(ntFixture(tb, "s6_req_info.txt"))
 	plain := ntFixture(tb, "s6_plain.xml")
 	b64 := base64.StdEncoding.EncodeToString
@@ -393,7 +393,7 @@ func FuzzRefundDecrypt(f *testing.F) {
 			f.Add(p["req_info"])
 		}
 	}
-	key := refundKey(rnS6APIKey)
+	key := refundKey(rnS6APIKey)[:]
 	c := rnClient(f, rnS6APIKey)
 	f.Fuzz(func(t *testing.T, reqInfo string) {
 		pt, err := decryptReqInfo(key, reqInfo)

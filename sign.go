@@ -43,6 +43,13 @@ func (t SignType) signLen() int {
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3
 type Signer struct {
 	typ SignType
+	// k holds everything derived from the API key behind a pointer, so
+	// that a Signer value printed by reflection (as an unexported field
+	// of some other struct) shows an address, never key material.
+	k *signerKey
+}
+
+type signerKey struct {
 	// suffix is "key=" + the API key, which ends every canonical string
 	// (each field before it is written followed by '&').
 	suffix string
@@ -65,20 +72,20 @@ func NewSigner(apiKey string, t SignType) (*Signer, error) {
 	if err := checkAPIKey(apiKey); err != nil {
 		return nil, err
 	}
-	s := &Signer{typ: t, suffix: "key=" + apiKey}
+	s := &Signer{typ: t, k: &signerKey{suffix: "key=" + apiKey}}
 	// HMAC (RFC 2104): a key longer than the block is hashed first.
 	k := []byte(apiKey)
 	if len(k) > sha256.BlockSize {
 		h := sha256.Sum256(k)
 		k = h[:]
 	}
-	for i := range s.ipad {
+	for i := range s.k.ipad {
 		var b byte
 		if i < len(k) {
 			b = k[i]
 		}
-		s.ipad[i] = b ^ 0x36
-		s.opad[i] = b ^ 0x5c
+		s.k.ipad[i] = b ^ 0x36
+		s.k.opad[i] = b ^ 0x5c
 	}
 	return s, nil
 }
@@ -163,7 +170,7 @@ func (s *Signer) sum(p Params, out *[sha256.Size]byte) int {
 	var bbuf [1024]byte
 	buf := bbuf[:0]
 	if s.typ == SignHMACSHA256 {
-		buf = append(buf, s.ipad[:]...)
+		buf = append(buf, s.k.ipad[:]...)
 	}
 	if len(fs) <= 256 {
 		sortFields(fs, order)
@@ -178,7 +185,7 @@ func (s *Signer) sum(p Params, out *[sha256.Size]byte) int {
 			buf = appendPair(buf, f)
 		}
 	}
-	buf = append(buf, s.suffix...)
+	buf = append(buf, s.k.suffix...)
 
 	if s.typ == SignMD5 {
 		*(*[md5.Size]byte)(out[:md5.Size]) = md5.Sum(buf)
@@ -188,7 +195,7 @@ func (s *Signer) sum(p Params, out *[sha256.Size]byte) int {
 	// starts with ipad.
 	inner := sha256.Sum256(buf)
 	var ob [sha256.BlockSize + sha256.Size]byte
-	copy(ob[:], s.opad[:])
+	copy(ob[:], s.k.opad[:])
 	copy(ob[sha256.BlockSize:], inner[:])
 	*out = sha256.Sum256(ob[:])
 	return sha256.Size
