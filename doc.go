@@ -28,8 +28,10 @@
 //   - [Signer] signs and verifies a Params over every field it holds, so
 //     fields this package does not know (new WeChat fields, coupons) are
 //     still covered by the signature.
-//   - Every answer and notification is verified, and checked to name the
-//     client's appid and mch_id, before any of its fields is read.
+//   - Every answer and payment notification is verified, and checked to
+//     name the client's appid and mch_id, before any of its fields is
+//     read. Refund notifications carry no signature; see
+//     [Client.ParseRefundNotification] for what vouches for them.
 //
 // # Errors
 //

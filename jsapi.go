@@ -3,6 +3,7 @@ package wxpay
 import (
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // JSAPIParams are the arguments of wx.requestPayment (mini-programs) and
@@ -122,8 +123,8 @@ func appPayParams(s *Signer, appID, mchID, prepayID, nonce, ts string) *AppPayPa
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/native.php?chapter=6_4
 func (c *Client) NativeBizPayURL(productID string) (string, error) {
-	if productID == "" || len(productID) > 32 {
-		return "", &RequestError{Op: "bizpayurl", Field: "product_id", Reason: "must be 1 to 32 bytes"}
+	if !validProductID(productID) {
+		return "", &RequestError{Op: "bizpayurl", Field: "product_id", Reason: "must be 1 to 32 letters, digits or _-|*@."}
 	}
 	nonce, err := c.nonce()
 	if err != nil {
@@ -164,4 +165,20 @@ func (c *Client) nonceAndTime(prepayID string) (nonce, ts string, err error) {
 		return "", "", err
 	}
 	return nonce, strconv.FormatInt(c.now().Unix(), 10), nil
+}
+
+// validProductID keeps product_id to the characters of an order number.
+// Above all it refuses '&' and '=', which would let a caller-chosen id
+// reshape the canonical string this function signs.
+func validProductID(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || strings.IndexByte("_-|*@.", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }

@@ -165,18 +165,19 @@ func TestNativeBizPayURL(t *testing.T) {
 		"&appid=" + tAppID + "&mch_id=" + tMchID + "&product_id=88888&time_stamp=1714536000&nonce_str=" + firstSeqNonce
 	assert.Equal(t, want, got)
 
-	// A product_id with URL syntax is escaped, and the sign covers its
-	// raw value.
-	odd, err := c.NativeBizPayURL("a&b=c d")
+	// Order-number punctuation is fine, and escaped in the URL.
+	odd, err := c.NativeBizPayURL("A-1|2*3@x.y")
 	require.NoError(t, err)
 	u, err := url.Parse(odd)
 	require.NoError(t, err)
 	q := u.Query()
-	assert.Equal(t, "a&b=c d", q.Get("product_id"))
-	assert.Equal(t, canonicalMD5(Params{"appid": tAppID, "mch_id": tMchID, "product_id": "a&b=c d",
+	assert.Equal(t, "A-1|2*3@x.y", q.Get("product_id"))
+	assert.Equal(t, canonicalMD5(Params{"appid": tAppID, "mch_id": tMchID, "product_id": "A-1|2*3@x.y",
 		"time_stamp": q.Get("time_stamp"), "nonce_str": q.Get("nonce_str")}, tKey), q.Get("sign"))
 
-	for _, id := range []string{"", strings.Repeat("9", 33)} {
+	// '&' and '=' would reshape the signed string; spaces and other
+	// characters have no place in a product id.
+	for _, id := range []string{"", strings.Repeat("9", 33), "a&b=c", "1&time_stamp=1", "a b", "商品"} {
 		_, err := c.NativeBizPayURL(id)
 		assertClean(t, err)
 		assert.ErrorAs(t, err, new(*RequestError))

@@ -44,7 +44,7 @@ type OrderQueryResponse struct {
 	OutTradeNo     string     // your order number
 	Attach         string     // as given to UnifiedOrder
 	OpenID         string     // the payer
-	IsSubscribe    string     // "Y" if the payer follows the official account
+	IsSubscribe    bool       // is_subscribe == "Y": the payer follows the official account
 	TradeType      TradeType  // how it was paid, including TradeMicropay
 	BankType       string     // payment bank, such as "CMC"
 	DeviceInfo     string     // as given to UnifiedOrder
@@ -161,7 +161,7 @@ func parseOrderQuery(p, req Params) (*OrderQueryResponse, error) {
 		OutTradeNo:     p["out_trade_no"],
 		Attach:         p["attach"],
 		OpenID:         p["openid"],
-		IsSubscribe:    p["is_subscribe"],
+		IsSubscribe:    p["is_subscribe"] == "Y",
 		TradeType:      TradeType(p["trade_type"]),
 		BankType:       p["bank_type"],
 		DeviceInfo:     p["device_info"],

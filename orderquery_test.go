@@ -65,7 +65,7 @@ func TestOrderQueryPaid(t *testing.T) {
 	assert.Equal(t, TradeStateSuccess, r.TradeState)
 	assert.Equal(t, "支付成功", r.TradeStateDesc)
 	assert.Equal(t, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", r.OpenID)
-	assert.Equal(t, "N", r.IsSubscribe)
+	assert.False(t, r.IsSubscribe, "is_subscribe N")
 	assert.Equal(t, TradeJSAPI, r.TradeType)
 	assert.Equal(t, "CMC", r.BankType)
 	assert.Equal(t, "WEB", r.DeviceInfo)
@@ -309,4 +309,13 @@ func TestOrderQueryValidation(t *testing.T) {
 		})
 	}
 	assert.Zero(t, ts.Hits.Load())
+}
+
+func TestOrderQueryIsSubscribe(t *testing.T) {
+	t.Parallel()
+	p := paidAnswer()
+	p["is_subscribe"] = "Y"
+	r, err := parseOrderQuery(p, Params{"out_trade_no": p["out_trade_no"]})
+	require.NoError(t, err)
+	assert.True(t, r.IsSubscribe)
 }

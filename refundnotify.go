@@ -76,9 +76,11 @@ type RefundNotification struct {
 	CashRefundFee int64
 	// Raw holds every field of the decrypted req_info.
 	Raw Params
-	// Outer holds the fields of the outer message, none of which is
-	// authenticated: the outer message carries no sign (return_code, appid,
-	// mch_id, nonce_str, req_info, ...).
+	// Outer holds the fields of the outer message (return_code, appid,
+	// mch_id, nonce_str, ...), none of which is authenticated: the outer
+	// message carries no sign. req_info is left out: it is the ciphertext,
+	// which anyone who obtains it can replay, so it should not travel on
+	// into logs or queues.
 	Outer Params
 }
 
@@ -123,6 +125,7 @@ func (c *Client) ParseRefundNotification(body []byte) (*RefundNotification, erro
 	if err != nil {
 		return nil, err
 	}
+	delete(outer, "req_info")
 	return refundNotificationFrom(outer, p)
 }
 

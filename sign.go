@@ -126,9 +126,11 @@ func (s *Signer) Sign(p Params) string {
 // with s's algorithm: WeChat omits sign_type from payment notifications
 // and signs them with the algorithm of the order.
 //
-// Every field of p takes part, including fields wxpay does not know, so
-// that a message WeChat extends still verifies and no field can be added
-// unnoticed. The comparison takes constant time.
+// Every non-empty field of p takes part, including fields wxpay does not
+// know, so that a message WeChat extends still verifies and no field can
+// be added or changed unnoticed. Fields with empty values are not signed
+// (the v2 rules skip them), so anyone could add one to a genuine message:
+// treat an empty field as absent. The comparison takes constant time.
 func (s *Signer) Verify(p Params) error {
 	got := p["sign"]
 	if got == "" {

@@ -104,8 +104,8 @@ type UnifiedOrderResponse struct {
 	CodeURL string
 	// MWebURL is the page to open for TradeMWeb (valid 5 minutes).
 	MWebURL string
-	// Raw holds every field of the answer, all covered by its verified
-	// signature, including ones wxpay does not model.
+	// Raw holds every non-empty field of the answer, all covered by its
+	// verified signature, including ones wxpay does not model.
 	Raw Params
 }
 
