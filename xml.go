@@ -434,7 +434,7 @@ func (d *xmlDecoder) value(name string) (string, error) {
 				first = seg
 			} else {
 				if b == nil {
-					b = append(make([]byte, 0, 2*len(seg)+len(first)), first...)
+					b = append(make([]byte, 0, len(seg)+len(first)), first...) // decoding never lengthens text
 				}
 				if b, err = appendText(b, seg, flags); err != nil {
 					return "", d.fail(XMLSyntax)
@@ -468,7 +468,7 @@ func (d *xmlDecoder) value(name string) (string, error) {
 				first = seg
 			} else {
 				if b == nil {
-					b = append(make([]byte, 0, 2*len(seg)+len(first)), first...)
+					b = append(make([]byte, 0, len(seg)+len(first)), first...) // decoding never lengthens text
 				}
 				b = appendNormalized(b, seg)
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -286,4 +287,39 @@ func appendInt(b []byte, i int) []byte {
 		b = appendInt(b, i/10)
 	}
 	return append(b, byte('0'+i%10))
+}
+
+// The decoder's memory is bounded by its input: a few copies of it at
+// most, whatever the input holds. (Not parallel: it reads the process's
+// allocation counter.)
+func TestDecodeXMLMemoryBound(t *testing.T) {
+	many := &strings.Builder{}
+	many.WriteString("<xml>")
+	for i := 0; i < MaxXMLFields; i++ {
+		many.WriteString("<f" + itoaTest(i) + ">&amp;&#x4e2d;" + strings.Repeat("v", 100) + "</f" + itoaTest(i) + ">")
+	}
+	many.WriteString("</xml>")
+	inputs := map[string]string{
+		"one huge value":      "<xml><a>" + strings.Repeat("x", MaxXMLSize-20) + "</a></xml>",
+		"one huge escaped":    "<xml><a>" + strings.Repeat("&lt;", (MaxXMLSize-20)/4) + "</a></xml>",
+		"huge CDATA pieces":   "<xml><a>" + strings.Repeat("<![CDATA[x]]>", (MaxXMLSize-20)/13) + "</a></xml>",
+		"max fields":          many.String(),
+		"over the limit":      strings.Repeat("<", MaxXMLSize+1),
+		"rejected late":       "<xml><a>" + strings.Repeat("x", MaxXMLSize/2) + "</a><a>dup</a></xml>",
+		"many comments":       "<xml>" + strings.Repeat("<!---->", (MaxXMLSize-20)/7) + "</xml>",
+		"many short end tags": "<xml>" + strings.Repeat("<a/>", 1) + strings.Repeat("</", (MaxXMLSize-20)/2) + "</xml>",
+	}
+	for name, in := range inputs {
+		b := []byte(in)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		const runs = 3
+		for i := 0; i < runs; i++ {
+			_, _ = DecodeXML(b)
+		}
+		runtime.ReadMemStats(&after)
+		perRun := (after.TotalAlloc - before.TotalAlloc) / runs
+		assert.LessOrEqual(t, perRun, uint64(6*len(b)+64<<10), "%s: %d bytes for %d of input", name, perRun, len(b))
+	}
 }

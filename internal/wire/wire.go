@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -49,15 +50,17 @@ func ReadAll(r io.Reader, limit int64) ([]byte, error) {
 
 // RedactURL strips the query string and any user info from a URL error so
 // that secrets carried there (code2session sends the app secret as a query
-// parameter) never reach an error string or a log line. The wrapped cause
-// is kept, so errors.Is(err, context.DeadlineExceeded) still works. Errors
-// of other types are returned unchanged.
+// parameter) never reach an error string or a log line. A custom
+// RoundTripper may repeat the URL inside the cause, so the cause's text is
+// scrubbed of every query value and password too. The cause itself is
+// kept for errors.Is and errors.As (context.DeadlineExceeded still
+// matches). Errors of other types are returned unchanged.
 func RedactURL(err error) error {
 	var ue *url.Error
 	if !errors.As(err, &ue) {
 		return err
 	}
-	return &url.Error{Op: ue.Op, URL: redact(ue.URL), Err: ue.Err}
+	return &url.Error{Op: ue.Op, URL: redact(ue.URL), Err: scrub(ue.Err, secretsOf(ue.URL))}
 }
 
 func redact(raw string) string {
@@ -71,4 +74,56 @@ func redact(raw string) string {
 	}
 	u.Fragment = ""
 	return u.String()
+}
+
+// secretsOf lists the strings of a URL that may be secret: every query
+// value (raw and decoded) and the password.
+func secretsOf(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil
+	}
+	var s []string
+	for _, vs := range u.Query() {
+		s = append(s, vs...)
+	}
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		if _, v, ok := strings.Cut(kv, "="); ok {
+			s = append(s, v)
+		}
+	}
+	if pw, ok := u.User.Password(); ok {
+		s = append(s, pw)
+	}
+	return s
+}
+
+// scrubbedError carries a cause whose text had secrets removed.
+type scrubbedError struct {
+	text string
+	err  error
+}
+
+func (e *scrubbedError) Error() string { return e.text }
+func (e *scrubbedError) Unwrap() error { return e.err }
+
+// scrub returns err with every secret of at least four bytes replaced in
+// its text (shorter values, such as grant_type's, are not secrets and
+// would mangle the message).
+func scrub(err error, secrets []string) error {
+	if err == nil {
+		return nil
+	}
+	text := err.Error()
+	changed := false
+	for _, s := range secrets {
+		if len(s) >= 4 && strings.Contains(text, s) {
+			text = strings.ReplaceAll(text, s, "REDACTED")
+			changed = true
+		}
+	}
+	if !changed {
+		return err
+	}
+	return &scrubbedError{text: text, err: err}
 }

@@ -55,6 +55,13 @@ func TestRedactURL(t *testing.T) {
 	wrapped := fmt.Errorf("outer: %w", err)
 	assert.NotContains(t, RedactURL(wrapped).Error(), secret)
 
+	// A RoundTripper that repeats the URL in its own error.
+	echo := &url.Error{Op: "Post", URL: "https://h/sns?secret=" + secret + "&grant_type=x",
+		Err: fmt.Errorf("proxy refused https://h/sns?secret=%s: %w", secret, context.Canceled)}
+	got = RedactURL(echo)
+	assert.NotContains(t, got.Error(), secret)
+	assert.True(t, errors.Is(got, context.Canceled), "cause kept")
+
 	plain := errors.New("no url here")
 	assert.Same(t, plain, RedactURL(plain))
 	assert.Nil(t, RedactURL(nil))
