@@ -344,8 +344,9 @@ func TestParseNotificationHugeBody(t *testing.T) {
 }
 
 // WeChat adds fields over time; they are signed and must verify (the
-// WxJava WxPayOrderNotifyUnknownFieldTest regression). The signer is
-// pinned against the spec by the S1/S2 vectors, so signing here is fair.
+// WxJava WxPayOrderNotifyUnknownFieldTest regression). The bodies are
+// signed with the plain definition of the signature (ntSigned), not with
+// the signer under test.
 func TestParseNotificationExtensions(t *testing.T) {
 	t.Parallel()
 	for _, st := range []SignType{SignMD5, SignHMACSHA256} {
