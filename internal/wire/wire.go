@@ -76,20 +76,28 @@ func redact(raw string) string {
 	return u.String()
 }
 
-// secretsOf lists the strings of a URL that may be secret: every query
-// value (raw and decoded) and the password.
+// secretKeys are the query parameters of WeChat's APIs that carry secrets:
+// the app secret, single-use login and phone codes, access tokens.
+var secretKeys = [...]string{"secret", "js_code", "code", "access_token"}
+
+// secretsOf lists the secret strings of a URL, raw and decoded: the values
+// of secretKeys and the password.
 func secretsOf(raw string) []string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil
 	}
 	var s []string
-	for _, vs := range u.Query() {
-		s = append(s, vs...)
+	q := u.Query()
+	for _, k := range secretKeys {
+		s = append(s, q[k]...)
 	}
 	for _, kv := range strings.Split(u.RawQuery, "&") {
-		if _, v, ok := strings.Cut(kv, "="); ok {
-			s = append(s, v)
+		k, v, _ := strings.Cut(kv, "=")
+		for _, sk := range secretKeys {
+			if k == sk {
+				s = append(s, v)
+			}
 		}
 	}
 	if pw, ok := u.User.Password(); ok {
@@ -98,7 +106,9 @@ func secretsOf(raw string) []string {
 	return s
 }
 
-// scrubbedError carries a cause whose text had secrets removed.
+// scrubbedError carries a cause whose text had secrets removed. It keeps
+// the cause for errors.Is and errors.As, and answers Timeout like it, since
+// url.Error.Timeout asks its direct cause only.
 type scrubbedError struct {
 	text string
 	err  error
@@ -107,9 +117,13 @@ type scrubbedError struct {
 func (e *scrubbedError) Error() string { return e.text }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
-// scrub returns err with every secret of at least four bytes replaced in
-// its text (shorter values, such as grant_type's, are not secrets and
-// would mangle the message).
+// Timeout reports whether the cause is a timeout.
+func (e *scrubbedError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.err, &t) && t.Timeout()
+}
+
+// scrub returns err with every non-empty secret replaced in its text.
 func scrub(err error, secrets []string) error {
 	if err == nil {
 		return nil
@@ -117,7 +131,7 @@ func scrub(err error, secrets []string) error {
 	text := err.Error()
 	changed := false
 	for _, s := range secrets {
-		if len(s) >= 4 && strings.Contains(text, s) {
+		if s != "" && strings.Contains(text, s) {
 			text = strings.ReplaceAll(text, s, "REDACTED")
 			changed = true
 		}

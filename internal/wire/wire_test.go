@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,6 +30,12 @@ func TestReadAll(t *testing.T) {
 	assert.ErrorIs(t, err, ErrTooLarge)
 	assert.LessOrEqual(t, r.n, 1001+512, "read far past the limit")
 }
+
+type timeoutErr struct{ s string }
+
+func (e *timeoutErr) Error() string   { return e.s }
+func (e *timeoutErr) Timeout() bool   { return true }
+func (e *timeoutErr) Temporary() bool { return true }
 
 type countingReader struct{ n int }
 
@@ -56,11 +63,22 @@ func TestRedactURL(t *testing.T) {
 	assert.NotContains(t, RedactURL(wrapped).Error(), secret)
 
 	// A RoundTripper that repeats the URL in its own error.
-	echo := &url.Error{Op: "Post", URL: "https://h/sns?secret=" + secret + "&grant_type=x",
-		Err: fmt.Errorf("proxy refused https://h/sns?secret=%s: %w", secret, context.Canceled)}
+	echo := &url.Error{Op: "Post", URL: "https://h/sns?secret=" + secret + "&grant_type=authorization_code",
+		Err: fmt.Errorf("proxy refused https://h/sns?secret=%s&grant_type=authorization_code: %w", secret, context.Canceled)}
 	got = RedactURL(echo)
 	assert.NotContains(t, got.Error(), secret)
 	assert.True(t, errors.Is(got, context.Canceled), "cause kept")
+	assert.Contains(t, got.Error(), "grant_type=authorization_code", "non-secret parameters stay readable")
+
+	// A timeout stays a timeout after scrubbing: callers retry on it.
+	timeout := &url.Error{Op: "Get", URL: "https://h/cgi-bin/token?access_token=" + secret,
+		Err: &timeoutErr{"read https://h/cgi-bin/token?access_token=" + secret + ": i/o timeout"}}
+	require.True(t, timeout.Timeout())
+	got = RedactURL(timeout)
+	assert.NotContains(t, got.Error(), secret)
+	var ne net.Error
+	require.ErrorAs(t, got, &ne)
+	assert.True(t, ne.Timeout())
 
 	plain := errors.New("no url here")
 	assert.Same(t, plain, RedactURL(plain))
