@@ -46,7 +46,8 @@ type Config struct {
 }
 
 // Client calls the WeChat Pay v2 API for one merchant. It is safe for
-// concurrent use; create one and share it.
+// concurrent use; create one with [NewClient] and share it. The zero
+// Client is not usable.
 type Client struct {
 	cfg       Config // APIKey cleared: the key lives only in signer and refundKey
 	signer    *Signer

@@ -3,7 +3,7 @@ package wxpay
 import (
 	"net/url"
 	"strconv"
-	"strings"
+	"unicode/utf8"
 )
 
 // JSAPIParams are the arguments of wx.requestPayment (mini-programs) and
@@ -116,7 +116,9 @@ func appPayParams(s *Signer, appID, mchID, prepayID, nonce, ts string) *AppPayPa
 // want mode 2 instead: [Client.UnifiedOrder] with TradeNative returns a
 // per-order CodeURL.
 //
-// productID is your product identifier, 1 to 32 bytes. The result has the
+// productID is your product identifier: 1 to 32 bytes of UTF-8 without
+// '&', '=' or control characters (those could reshape the signed string,
+// which joins fields with '&' and '='). The result has the
 // form weixin://wxpay/bizpayurl?sign=…&appid=…&mch_id=…&product_id=…&time_stamp=…&nonce_str=…,
 // signed over appid, mch_id, nonce_str, product_id and time_stamp. It does
 // no I/O. It is safe for concurrent use.
@@ -124,7 +126,7 @@ func appPayParams(s *Signer, appID, mchID, prepayID, nonce, ts string) *AppPayPa
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/native.php?chapter=6_4
 func (c *Client) NativeBizPayURL(productID string) (string, error) {
 	if !validProductID(productID) {
-		return "", &RequestError{Op: "bizpayurl", Field: "product_id", Reason: "must be 1 to 32 letters, digits or _-|*@."}
+		return "", &RequestError{Op: "bizpayurl", Field: "product_id", Reason: "must be 1 to 32 bytes of UTF-8 without '&', '=' or control characters"}
 	}
 	nonce, err := c.nonce()
 	if err != nil {
@@ -143,7 +145,7 @@ func bizPayURL(s *Signer, appID, mchID, productID, nonce, ts string) string {
 		"product_id": productID,
 	})
 	// The field order is the one WeChat documents; values are escaped so
-	// that a product_id with '&' or '=' cannot break the URL.
+	// that URL syntax in a product_id ('/', '+', spaces) survives.
 	return "weixin://wxpay/bizpayurl?sign=" + sign +
 		"&appid=" + url.QueryEscape(appID) +
 		"&mch_id=" + url.QueryEscape(mchID) +
@@ -167,16 +169,15 @@ func (c *Client) nonceAndTime(prepayID string) (nonce, ts string, err error) {
 	return nonce, strconv.FormatInt(c.now().Unix(), 10), nil
 }
 
-// validProductID keeps product_id to the characters of an order number.
-// Above all it refuses '&' and '=', which would let a caller-chosen id
-// reshape the canonical string this function signs.
+// validProductID accepts what WeChat allows for product_id (String(32))
+// except '&', '=' and control characters: a caller-chosen id holding them
+// could reshape the canonical string this package signs for it.
 func validProductID(s string) bool {
-	if s == "" || len(s) > 32 {
+	if s == "" || len(s) > 32 || !utf8.ValidString(s) {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || strings.IndexByte("_-|*@.", c) >= 0) {
+		if c := s[i]; c == '&' || c == '=' || c < 0x20 || c == 0x7f {
 			return false
 		}
 	}

@@ -165,19 +165,18 @@ func TestNativeBizPayURL(t *testing.T) {
 		"&appid=" + tAppID + "&mch_id=" + tMchID + "&product_id=88888&time_stamp=1714536000&nonce_str=" + firstSeqNonce
 	assert.Equal(t, want, got)
 
-	// Order-number punctuation is fine, and escaped in the URL.
-	odd, err := c.NativeBizPayURL("A-1|2*3@x.y")
+	// URL syntax and other scripts are fine, and escaped in the URL.
+	odd, err := c.NativeBizPayURL("SKU/1+2 商品")
 	require.NoError(t, err)
 	u, err := url.Parse(odd)
 	require.NoError(t, err)
 	q := u.Query()
-	assert.Equal(t, "A-1|2*3@x.y", q.Get("product_id"))
-	assert.Equal(t, canonicalMD5(Params{"appid": tAppID, "mch_id": tMchID, "product_id": "A-1|2*3@x.y",
+	assert.Equal(t, "SKU/1+2 商品", q.Get("product_id"))
+	assert.Equal(t, canonicalMD5(Params{"appid": tAppID, "mch_id": tMchID, "product_id": "SKU/1+2 商品",
 		"time_stamp": q.Get("time_stamp"), "nonce_str": q.Get("nonce_str")}, tKey), q.Get("sign"))
 
-	// '&' and '=' would reshape the signed string; spaces and other
-	// characters have no place in a product id.
-	for _, id := range []string{"", strings.Repeat("9", 33), "a&b=c", "1&time_stamp=1", "a b", "商品"} {
+	// '&' and '=' would reshape the signed string.
+	for _, id := range []string{"", strings.Repeat("9", 33), "a&b=c", "1&time_stamp=1", "a=b", "a\nb", "\xff"} {
 		_, err := c.NativeBizPayURL(id)
 		assertClean(t, err)
 		assert.ErrorAs(t, err, new(*RequestError))

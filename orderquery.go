@@ -24,7 +24,9 @@ const (
 
 // OrderQueryRequest names the order to look up: by WeChat's
 // TransactionID or by your OutTradeNo. At least one is required; when both
-// are set only TransactionID is sent, since WeChat would prefer it anyway.
+// are set only TransactionID is sent, since WeChat would prefer it anyway,
+// but both are checked: OutTradeNo must be well-formed, and an answer
+// about another order than OutTradeNo fails.
 type OrderQueryRequest struct {
 	// TransactionID is WeChat's order number (transaction_id), up to 32
 	// characters.

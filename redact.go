@@ -11,14 +11,16 @@ import (
 // therefore implement fmt.Formatter (which covers every verb) and
 // slog.LogValuer, on value receivers so that printing a dereferenced
 // value is covered too, and Config redacts itself in JSON. Client and
-// Signer keep key material behind pointers, so even a reflective dump
-// (a value in an unexported field of another struct, which fmt prints
-// without calling its methods) shows addresses, not the key.
+// Signer keep key material behind pointers, so that a value nested in an
+// unexported field of another struct, which fmt prints by reflection
+// without calling its methods, shows addresses under %v, %+v and %#v. (A
+// verb that does not fit a pointer, such as %s or %q, makes fmt print
+// the pointee; no layout can prevent that short of not holding the key.)
 //
 // A Config is a plain struct the caller owns: nested in an unexported
-// field of another struct and printed with %+v, its APIKey field is
-// printed like any other string. Keep Config out of such structs, or
-// build the Client and drop the Config.
+// field of another struct and printed, its APIKey field is printed like
+// any other string. Keep Config out of such structs, or build the Client
+// and drop the Config.
 
 // String describes c without its API key.
 func (c Config) String() string {

@@ -40,6 +40,8 @@ func (t SignType) signLen() int {
 // is hashed with MD5 or HMAC-SHA256 (keyed with the API key) and written as
 // uppercase hex. sign_type, when present, is signed like any other field.
 //
+// The zero Signer is not usable; create one with [NewSigner].
+//
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3
 type Signer struct {
 	typ SignType

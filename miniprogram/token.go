@@ -138,8 +138,10 @@ func (c *Client) AccessToken(ctx context.Context) (string, error) {
 // InvalidateAccessToken drops token from the cache so that the next
 // [Client.AccessToken] fetches a new one. Call it when WeChat rejects the
 // token. It only acts if token is still the cached one, so many callers
-// reporting the same stale token cause a single refresh; an empty token
-// clears whatever is cached.
+// reporting the same stale token cause a single refresh. An empty token
+// clears whatever is cached unconditionally, so every such call starts a
+// new fetch; with [TokenClientCredential] each fetch revokes the previous
+// token, so prefer passing the token that was rejected.
 //
 // When it acts, a fetch already in flight is disowned: its result goes to
 // the callers already waiting for it but is not cached, and later callers
