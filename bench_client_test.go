@@ -58,7 +58,7 @@ func BenchmarkUnifiedOrderFloor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	body, err := c.encodeRequest(p)
+	body, err := c.encodeOwned(cloneParams(p))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -63,6 +63,29 @@ func optFen(p Params, name string) (int64, error) {
 	return n, nil
 }
 
+// requiredField returns the non-empty value of a field every genuine
+// message of its kind carries.
+func requiredField(p Params, name string) (string, error) {
+	v := p[name]
+	if v == "" {
+		return "", fieldErr(name, ErrMissingField)
+	}
+	return v, nil
+}
+
+// requiredFen reads a required amount in fen.
+func requiredFen(p Params, name string) (int64, error) {
+	v, err := requiredField(p, name)
+	if err != nil {
+		return 0, err
+	}
+	n, err := parseFen(v)
+	if err != nil {
+		return 0, fieldErr(name, err)
+	}
+	return n, nil
+}
+
 // fieldErr names the field a parse error is about; the value is left out
 // since it came from the network.
 func fieldErr(name string, err error) error {

@@ -134,29 +134,6 @@ func checkNotifyReturnCode(p Params, op string) error {
 	}
 }
 
-// notifyRequired returns the non-empty value of a field every genuine message of
-// its kind carries.
-func notifyRequired(p Params, name string) (string, error) {
-	v := p[name]
-	if v == "" {
-		return "", fieldErr(name, ErrMissingField)
-	}
-	return v, nil
-}
-
-// notifyFen reads a required amount in fen.
-func notifyFen(p Params, name string) (int64, error) {
-	v, err := notifyRequired(p, name)
-	if err != nil {
-		return 0, err
-	}
-	n, err := parseFen(v)
-	if err != nil {
-		return 0, fieldErr(name, err)
-	}
-	return n, nil
-}
-
 // notificationFrom builds the typed view of a verified notification.
 func notificationFrom(p Params) (*Notification, error) {
 	n := &Notification{
@@ -175,22 +152,22 @@ func notificationFrom(p Params) (*Notification, error) {
 		Raw:         p,
 	}
 	var err error
-	if n.OutTradeNo, err = notifyRequired(p, "out_trade_no"); err != nil {
+	if n.OutTradeNo, err = requiredField(p, "out_trade_no"); err != nil {
 		return nil, err
 	}
-	if n.TransactionID, err = notifyRequired(p, "transaction_id"); err != nil {
+	if n.TransactionID, err = requiredField(p, "transaction_id"); err != nil {
 		return nil, err
 	}
-	if n.ResultCode, err = notifyRequired(p, "result_code"); err != nil {
+	if n.ResultCode, err = requiredField(p, "result_code"); err != nil {
 		return nil, err
 	}
 	if ts, ok := p["trade_state"]; ok && ts != "SUCCESS" {
 		return nil, fieldErr("trade_state", errTradeState)
 	}
-	if n.TotalFee, err = notifyFen(p, "total_fee"); err != nil {
+	if n.TotalFee, err = requiredFen(p, "total_fee"); err != nil {
 		return nil, err
 	}
-	if n.CashFee, err = notifyFen(p, "cash_fee"); err != nil {
+	if n.CashFee, err = requiredFen(p, "cash_fee"); err != nil {
 		return nil, err
 	}
 	if n.SettlementTotalFee, err = optFen(p, "settlement_total_fee"); err != nil {

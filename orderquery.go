@@ -178,8 +178,8 @@ func parseOrderQuery(p, req Params) (*OrderQueryResponse, error) {
 		// A paid order without these cannot be reconciled; refuse it
 		// rather than report zero.
 		for _, k := range [...]string{"transaction_id", "total_fee", "time_end"} {
-			if p[k] == "" {
-				return nil, fieldErr(k, ErrMissingField)
+			if _, err := requiredField(p, k); err != nil {
+				return nil, err
 			}
 		}
 	}

@@ -113,7 +113,7 @@ func (c *Client) ParseRefundNotification(body []byte) (*RefundNotification, erro
 	if err := c.checkMerchant(outer); err != nil {
 		return nil, err
 	}
-	enc, err := notifyRequired(outer, "req_info")
+	enc, err := requiredField(outer, "req_info")
 	if err != nil {
 		return nil, err
 	}
@@ -150,19 +150,19 @@ func refundNotificationFrom(outer, p Params) (*RefundNotification, error) {
 		{&n.RefundID, "refund_id"},
 		{&n.OutRefundNo, "out_refund_no"},
 	} {
-		if *f.dst, err = notifyRequired(p, f.name); err != nil {
+		if *f.dst, err = requiredField(p, f.name); err != nil {
 			return nil, err
 		}
 	}
-	st, err := notifyRequired(p, "refund_status")
+	st, err := requiredField(p, "refund_status")
 	if err != nil {
 		return nil, err
 	}
 	n.RefundStatus = RefundStatus(st)
-	if n.TotalFee, err = notifyFen(p, "total_fee"); err != nil {
+	if n.TotalFee, err = requiredFen(p, "total_fee"); err != nil {
 		return nil, err
 	}
-	if n.RefundFee, err = notifyFen(p, "refund_fee"); err != nil {
+	if n.RefundFee, err = requiredFen(p, "refund_fee"); err != nil {
 		return nil, err
 	}
 	for _, f := range [...]struct {

@@ -96,24 +96,14 @@ func addExtra(op string, p, extra Params, modelled func(string) bool) error {
 	return nil
 }
 
-// encodeRequest completes p into a signed request body: it adds appid,
-// mch_id, a fresh nonce_str and sign_type, signs and encodes. p is not
-// modified.
+// encodeOwned completes q into a signed request body: it adds appid,
+// mch_id, a fresh nonce_str and sign_type to q itself, signs and encodes.
+// The endpoints build a fresh map per call and hand it over, so nothing
+// is copied on the hot path.
 //
 // sign_type is always sent, even for MD5 (as Tencent's own SDK does), so
 // that the algorithm of the answer's signature is never left to WeChat's
 // default.
-func (c *Client) encodeRequest(p Params) ([]byte, error) {
-	q := make(Params, len(p)+5)
-	for k, v := range p {
-		q[k] = v
-	}
-	return c.encodeOwned(q)
-}
-
-// encodeOwned is encodeRequest for a map the caller hands over: the
-// endpoints build a fresh map per call, so copying it again would be
-// waste on the hot path.
 func (c *Client) encodeOwned(q Params) ([]byte, error) {
 	nonce, err := c.nonce()
 	if err != nil {

@@ -74,9 +74,11 @@ func TestEncodeRequest(t *testing.T) {
 			c, err := NewClient(cfg, WithRand(&seqReader{}))
 			require.NoError(t, err)
 			in := Params{"out_trade_no": "1415659990"}
-			body, err := c.encodeRequest(in)
+			body, err := c.encodeOwned(in)
 			require.NoError(t, err)
-			assert.Equal(t, Params{"out_trade_no": "1415659990"}, in, "input modified")
+			// encodeOwned takes the map over and completes it in place.
+			assert.Equal(t, firstSeqNonce, in["nonce_str"])
+			assert.NotEmpty(t, in["sign"])
 			p, err := DecodeXML(body)
 			require.NoError(t, err)
 			assert.Equal(t, string(typ), p["sign_type"])
