@@ -1,12 +1,15 @@
 package wxpay
 
 import (
+	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"hash"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // SignType is the signature algorithm of a v2 message, as written in its
@@ -30,6 +33,22 @@ func (t SignType) signLen() int {
 	}
 	return 0
 }
+
+// ErrAmbiguousValue means a correctly signed message has a value that holds
+// "&name=" where name is a field of the same message, so the signed string
+// can be cut into fields in more than one way; see [Signer.Verify]. It
+// also matches [ErrSignature] under errors.Is, so code that treats a bad
+// signature as a forgery treats this one the same way.
+var ErrAmbiguousValue error = &ambiguousError{}
+
+type ambiguousError struct{}
+
+func (*ambiguousError) Error() string {
+	return "wxpay: a field value embeds another field of the message"
+}
+
+// Is makes errors.Is(ErrAmbiguousValue, ErrSignature) true.
+func (*ambiguousError) Is(target error) bool { return target == ErrSignature }
 
 // Signer signs and verifies v2 messages with one API key and one
 // algorithm. It is immutable and safe for concurrent use.
@@ -55,9 +74,19 @@ type signerKey struct {
 	// suffix is "key=" + the API key, which ends every canonical string
 	// (each field before it is written followed by '&').
 	suffix string
-	// ipad and opad are the HMAC pads derived from the key, precomputed so
-	// that signing needs no hash.Hash (whose allocation would dominate).
-	ipad, opad [sha256.BlockSize]byte
+	// macs holds *macState values keyed with the API key. crypto/hmac's
+	// Reset returns a state to just after the key was absorbed, so a
+	// pooled state signs without rehashing the key or allocating.
+	macs sync.Pool
+}
+
+// macState is one pooled HMAC-SHA256 computation. The canonical string is
+// built in buf, not on the stack, because hash.Hash.Write is an interface
+// call that would move a stack buffer to the heap on every call.
+type macState struct {
+	mac hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
 }
 
 // NewSigner returns a Signer for apiKey and t. An empty t means [SignMD5],
@@ -74,22 +103,14 @@ func NewSigner(apiKey string, t SignType) (*Signer, error) {
 	if err := checkAPIKey(apiKey); err != nil {
 		return nil, err
 	}
-	s := &Signer{typ: t, k: &signerKey{suffix: "key=" + apiKey}}
-	// HMAC (RFC 2104): a key longer than the block is hashed first.
-	k := []byte(apiKey)
-	if len(k) > sha256.BlockSize {
-		h := sha256.Sum256(k)
-		k = h[:]
-	}
-	for i := range s.k.ipad {
-		var b byte
-		if i < len(k) {
-			b = k[i]
+	k := &signerKey{suffix: "key=" + apiKey}
+	if t == SignHMACSHA256 {
+		key := []byte(apiKey)
+		k.macs.New = func() any {
+			return &macState{mac: hmac.New(sha256.New, key), buf: make([]byte, 0, 1024)}
 		}
-		s.k.ipad[i] = b ^ 0x36
-		s.k.opad[i] = b ^ 0x5c
 	}
-	return s, nil
+	return &Signer{typ: t, k: k}, nil
 }
 
 // checkAPIKey accepts the key shape WeChat issues: 32 printable ASCII
@@ -116,6 +137,10 @@ func (s *Signer) Type() SignType { return s.typ }
 func (s *Signer) Sign(p Params) string {
 	var sum [sha256.Size]byte
 	n := s.sum(p, &sum)
+	return signString(&sum, n)
+}
+
+func signString(sum *[sha256.Size]byte, n int) string {
 	var out [2 * sha256.Size]byte
 	upperHex(out[:], sum[:n])
 	return string(out[:2*n])
@@ -123,17 +148,41 @@ func (s *Signer) Sign(p Params) string {
 
 // Verify checks p's sign against p's other fields. It fails with
 // [ErrMissingSign] when p has no sign, [ErrSignType] when p's sign_type
-// names another algorithm than s uses, and [ErrSignature] when the sign is
-// malformed or does not match. A message without sign_type is verified
-// with s's algorithm: WeChat omits sign_type from payment notifications
-// and signs them with the algorithm of the order.
+// names another algorithm than s uses, [ErrSignature] when the sign is
+// malformed or does not match, and [ErrAmbiguousValue] (which also
+// matches ErrSignature) when the sign matches but the message could be a
+// re-split forgery, as described below. A message without sign_type is
+// verified with s's algorithm: WeChat omits sign_type from payment
+// notifications and signs them with the algorithm of the order.
 //
 // Every non-empty field of p takes part, including fields wxpay does not
 // know, so that a message WeChat extends still verifies and no field can
 // be added or changed unnoticed. Fields with empty values are not signed
 // (the v2 rules skip them), so anyone could add one to a genuine message:
 // treat an empty field as absent. The comparison takes constant time.
+//
+// Re-split forgeries. v2 signs values raw, joined with '&' and '=', so the
+// signed string does not say where one value ends: a genuine message whose
+// attach (chosen by the payer, or holding customer text) reads
+// "x&out_trade_no=1&total_fee=100" signs the same string as a message
+// that cuts attach short and carries those two fields itself. Whoever
+// holds one such genuine message could thus forge another, with the same
+// sign, naming another order or amount. Any such forgery must hide the
+// genuine "&name=" of each field it changes inside some value, so Verify
+// refuses a message in which a value contains "&name=" where name is a
+// non-empty signed field of that message (the value's own field
+// included). Genuine values pass: a code_url's "&groupid=" or an
+// mweb_url's "&package=" name no field of their messages. The rule reads
+// only the message, never the key, and is applied after the sign matched,
+// so ErrAmbiguousValue always means "signed by the key, but ambiguous".
 func (s *Signer) Verify(p Params) error {
+	return s.verify(p, nil)
+}
+
+// verify is Verify with p's fields already sorted by name in sorted, when
+// the caller has them (see decodeVerify); sorted may hold empty fields and
+// sign, which the signature skips as it does in p.
+func (s *Signer) verify(p Params, sorted []field) error {
 	got := p["sign"]
 	if got == "" {
 		return ErrMissingSign
@@ -146,111 +195,181 @@ func (s *Signer) Verify(p Params) error {
 	if len(got) != s.typ.signLen() || !decodeUpperHex(gotRaw[:len(got)/2], got) {
 		return ErrSignature
 	}
-	n := s.sum(p, &want)
+	var n int
+	if sorted != nil {
+		n = s.sumSorted(sorted, &want)
+	} else {
+		n = s.sum(p, &want)
+	}
 	if subtle.ConstantTimeCompare(want[:n], gotRaw[:n]) != 1 {
 		return ErrSignature
+	}
+	if ambiguous(p) {
+		return ErrAmbiguousValue
 	}
 	return nil
 }
 
-// field is one name=value pair of the canonical string.
+// ambiguous reports whether a signed value of p contains "&name=" where
+// name is a signed field of p. Each byte of each value is read once: the
+// name after an '&' is read up to the next '=' or '&', never further.
+func ambiguous(p Params) bool {
+	for k, v := range p {
+		if k == "sign" {
+			continue
+		}
+		for i := strings.IndexByte(v, '&'); i >= 0; {
+			j := i + 1
+			for j < len(v) && v[j] != '=' && v[j] != '&' {
+				j++
+			}
+			if j < len(v) && v[j] == '=' && j > i+1 {
+				if name := v[i+1 : j]; name != "sign" && p[name] != "" {
+					return true
+				}
+			}
+			next := strings.IndexByte(v[j:], '&')
+			if next < 0 {
+				break
+			}
+			i = j + next
+		}
+	}
+	return false
+}
+
+// field is one name=value pair of a message.
 type field struct{ k, v string }
 
 // sum hashes p's canonical string into out and returns the digest length.
-// The fields are gathered and the string built in stack buffers, so a
-// typical message signs without allocating.
+// The fields are gathered and sorted in stack buffers, so a typical
+// message signs without allocating.
 func (s *Signer) sum(p Params, out *[sha256.Size]byte) int {
 	// 32 covers every message WeChat documents bar refundquery pages.
-	var fbuf [32]field
-	var obuf [32]uint64
-	fs, order := fbuf[:0], obuf[:0]
+	var fbuf, sbuf [32]field
+	fs := fbuf[:0]
 	for k, v := range p {
-		if v == "" || k == "sign" {
-			continue
-		}
-		order = append(order, sortKey(k, len(fs)))
-		fs = append(fs, field{k, v})
-	}
-	var bbuf [1024]byte
-	buf := bbuf[:0]
-	if s.typ == SignHMACSHA256 {
-		buf = append(buf, s.k.ipad[:]...)
-	}
-	if len(fs) <= 256 {
-		sortFields(fs, order)
-		for _, o := range order {
-			buf = appendPair(buf, fs[o&0xff])
-		}
-	} else {
-		// More fields than a sort key can index: sort the pairs
-		// themselves. Only hostile or exotic messages get here.
-		slices.SortFunc(fs, func(a, b field) int { return strings.Compare(a.k, b.k) })
-		for _, f := range fs {
-			buf = appendPair(buf, f)
+		if v != "" && k != "sign" {
+			fs = append(fs, field{k, v})
 		}
 	}
-	buf = append(buf, s.k.suffix...)
+	return s.sumSorted(sortFields(fs, sbuf[:0]), out)
+}
 
+// sumSorted hashes the canonical string of fields sorted by name, skipping
+// sign and empty values, into out and returns the digest length.
+func (s *Signer) sumSorted(fs []field, out *[sha256.Size]byte) int {
 	if s.typ == SignMD5 {
+		var bbuf [1024]byte
+		buf := s.appendCanonical(bbuf[:0], fs)
 		*(*[md5.Size]byte)(out[:md5.Size]) = md5.Sum(buf)
 		return md5.Size
 	}
-	// HMAC-SHA256(key, msg) = H(opad || H(ipad || msg)); buf already
-	// starts with ipad.
-	inner := sha256.Sum256(buf)
-	var ob [sha256.BlockSize + sha256.Size]byte
-	copy(ob[:], s.k.opad[:])
-	copy(ob[sha256.BlockSize:], inner[:])
-	*out = sha256.Sum256(ob[:])
+	m := s.k.macs.Get().(*macState)
+	m.buf = s.appendCanonical(m.buf[:0], fs)
+	m.mac.Reset()
+	m.mac.Write(m.buf)
+	copy(out[:], m.mac.Sum(m.sum[:0]))
+	if cap(m.buf) > 64<<10 {
+		m.buf = make([]byte, 0, 1024) // do not pin a hostile message's buffer
+	}
+	s.k.macs.Put(m)
 	return sha256.Size
 }
 
-// appendPair appends "name=value&".
-func appendPair(buf []byte, f field) []byte {
-	buf = append(buf, f.k...)
-	buf = append(buf, '=')
-	buf = append(buf, f.v...)
-	return append(buf, '&')
-}
-
-// sortKey packs the first 7 bytes of a name (big-endian, so integer order
-// is byte order) above the field's index. Sorting these integers orders
-// the fields by name prefix; names sharing all 7 bytes are settled by a
-// full comparison afterwards.
-func sortKey(k string, i int) uint64 {
-	if len(k) >= 7 {
-		// The compiler merges these loads into one.
-		return uint64(k[0])<<56 | uint64(k[1])<<48 | uint64(k[2])<<40 | uint64(k[3])<<32 |
-			uint64(k[4])<<24 | uint64(k[5])<<16 | uint64(k[6])<<8 | uint64(i&0xff)
-	}
-	var x uint64
-	for j := 0; j < 7; j++ {
-		x <<= 8
-		if j < len(k) {
-			x |= uint64(k[j])
+// appendCanonical appends the string-to-sign of sorted fields to buf:
+// name=value& for each signed field, then key=KEY.
+func (s *Signer) appendCanonical(buf []byte, fs []field) []byte {
+	for _, f := range fs {
+		if f.v == "" || f.k == "sign" {
+			continue
 		}
+		buf = append(buf, f.k...)
+		buf = append(buf, '=')
+		buf = append(buf, f.v...)
+		buf = append(buf, '&')
 	}
-	return x<<8 | uint64(i&0xff)
+	return append(buf, s.k.suffix...)
 }
 
-// sortFields sorts order (see sortKey) so that fs[order[i]&0xff] are in
-// byte order of name, as the v2 rules require. It needs len(fs) <= 256.
-func sortFields(fs []field, order []uint64) {
-	if len(order) > 24 {
-		slices.Sort(order)
+// Fields are sorted by integer keys that pack the first prefixLen bytes of
+// a name (big-endian, so integer order is byte order) above the field's
+// index; names sharing a whole prefix are settled by a full comparison.
+const (
+	prefixLen  = 6
+	indexBits  = 64 - 8*prefixLen
+	indexMask  = 1<<indexBits - 1
+	maxIndexed = 1 << indexBits
+)
+
+func sortKey(k string, i int) uint64 {
+	var x uint64
+	if len(k) >= prefixLen {
+		// The compiler merges these loads into one.
+		x = uint64(k[0])<<40 | uint64(k[1])<<32 | uint64(k[2])<<24 |
+			uint64(k[3])<<16 | uint64(k[4])<<8 | uint64(k[5])
 	} else {
-		for i := 1; i < len(order); i++ {
-			for j := i; j > 0 && order[j] < order[j-1]; j-- {
-				order[j], order[j-1] = order[j-1], order[j]
+		for j := 0; j < prefixLen; j++ {
+			x <<= 8
+			if j < len(k) {
+				x |= uint64(k[j])
 			}
 		}
 	}
-	// Settle runs whose 7-byte prefixes tie (coupon_fee_0, coupon_fee_1).
-	for i := 1; i < len(order); i++ {
-		for j := i; j > 0 && order[j]>>8 == order[j-1]>>8 && fs[order[j]&0xff].k < fs[order[j-1]&0xff].k; j-- {
-			order[j], order[j-1] = order[j-1], order[j]
-		}
+	return x<<indexBits | uint64(i)
+}
+
+// sortFields returns fs sorted by name in byte order, as the v2 rules
+// require, in buf when it is large enough. fs itself may be reordered.
+// Its cost is O(n log n) whatever the names: names sharing a prefix (the
+// coupon_… families) are sorted, not inserted one by one.
+func sortFields(fs, buf []field) []field {
+	if len(fs) > maxIndexed {
+		slices.SortFunc(fs, func(a, b field) int { return strings.Compare(a.k, b.k) })
+		return fs
 	}
+	var obuf [32]uint64
+	order := obuf[:0]
+	if len(fs) > len(obuf) {
+		order = make([]uint64, 0, len(fs))
+	}
+	for i, f := range fs {
+		order = append(order, sortKey(f.k, i))
+	}
+	slices.Sort(order)
+	for i := 0; i < len(order); {
+		j := i + 1
+		for j < len(order) && order[j]>>indexBits == order[i]>>indexBits {
+			j++
+		}
+		if j-i > 1 {
+			settleTies(fs, order[i:j])
+		}
+		i = j
+	}
+	out := buf[:0]
+	if cap(out) < len(fs) {
+		out = make([]field, 0, len(fs))
+	}
+	for _, o := range order {
+		out = append(out, fs[o&indexMask])
+	}
+	return out
+}
+
+// settleTies sorts a run of keys whose prefixes are equal by full name.
+func settleTies(fs []field, run []uint64) {
+	if len(run) <= 12 {
+		for i := 1; i < len(run); i++ {
+			for j := i; j > 0 && fs[run[j]&indexMask].k < fs[run[j-1]&indexMask].k; j-- {
+				run[j], run[j-1] = run[j-1], run[j]
+			}
+		}
+		return
+	}
+	slices.SortFunc(run, func(a, b uint64) int {
+		return strings.Compare(fs[a&indexMask].k, fs[b&indexMask].k)
+	})
 }
 
 const upperDigits = "0123456789ABCDEF"

@@ -107,8 +107,40 @@ func DecodeXML(b []byte) (Params, error) {
 // "xml" for messages, "root" for the decrypted req_info of refund
 // notifications.
 func decodeXML(b []byte, root string) (Params, error) {
+	d, err := newXMLDecoder(b)
+	if err != nil {
+		return nil, err
+	}
+	// Size the map from an upper bound on the field count (one "</" per
+	// field), so that it never grows while filling.
+	d.m = make(Params, d.fieldBound())
+	if err := d.document(root); err != nil {
+		return nil, err
+	}
+	return d.m, nil
+}
+
+// decodeFields decodes like decodeXML into a list of fields in document
+// order, for callers that sort the fields anyway. It does not detect
+// duplicate names (a sorted list shows them side by side); for the
+// error of a document with a duplicate, ask decodeXML.
+func decodeFields(b []byte, root string) ([]field, error) {
+	d, err := newXMLDecoder(b)
+	if err != nil {
+		return nil, err
+	}
+	d.list = make([]field, 0, d.fieldBound())
+	if err := d.document(root); err != nil {
+		return nil, err
+	}
+	return d.list, nil
+}
+
+// newXMLDecoder checks what can be checked before parsing: the size cap
+// and UTF-8 validity.
+func newXMLDecoder(b []byte) (xmlDecoder, error) {
 	if len(b) > MaxXMLSize {
-		return nil, &XMLError{XMLTooLarge, MaxXMLSize}
+		return xmlDecoder{}, &XMLError{XMLTooLarge, MaxXMLSize}
 	}
 	if !utf8.Valid(b) {
 		off := 0
@@ -119,71 +151,68 @@ func decodeXML(b []byte, root string) (Params, error) {
 			}
 			off += n
 		}
-		return nil, &XMLError{XMLInvalidUTF8, off}
+		return xmlDecoder{}, &XMLError{XMLInvalidUTF8, off}
 	}
 	// One copy of the input; unescaped values (nearly all of them) are
 	// substrings of it and cost no further allocation.
-	d := xmlDecoder{s: string(b)}
-	p, err := d.document(root)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return xmlDecoder{s: string(b)}, nil
 }
 
+// xmlDecoder reads one document into m or, when m is nil, onto list.
 type xmlDecoder struct {
-	s string
-	i int
+	s    string
+	i    int
+	m    Params
+	list []field
 }
 
 func (d *xmlDecoder) fail(r XMLReason) error { return &XMLError{r, d.i} }
 
-func (d *xmlDecoder) document(root string) (Params, error) {
+// fieldBound is an upper bound on the number of fields: one "</" each,
+// and no more than the limit.
+func (d *xmlDecoder) fieldBound() int {
+	return min(strings.Count(d.s, "</"), MaxXMLFields)
+}
+
+func (d *xmlDecoder) document(root string) error {
 	if strings.HasPrefix(d.s, "<?xml") && len(d.s) > 5 && isSpace(d.s[5]) {
 		if err := d.declaration(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := d.misc(XMLSyntax); err != nil {
-		return nil, err
+		return err
 	}
 	if d.i == len(d.s) {
-		return nil, d.fail(XMLEmpty)
+		return d.fail(XMLEmpty)
 	}
 	// d.s[d.i] == '<' here: misc stops only at a start tag.
 	d.i++
 	start := d.i
 	name, err := d.name()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if name != root {
 		d.i = start
-		return nil, d.fail(XMLRoot)
+		return d.fail(XMLRoot)
 	}
 	empty, err := d.tagEnd()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	// Size the map from an upper bound on the field count (one "</" per
-	// field), so that it never grows while filling.
-	n := strings.Count(d.s[d.i:], "</")
-	if n > MaxXMLFields {
-		n = MaxXMLFields
-	}
-	p := make(Params, n)
 	if !empty {
-		if err := d.fields(p, root); err != nil {
-			return nil, err
+		if err := d.fields(root); err != nil {
+			return err
 		}
 	}
 	if err := d.misc(XMLTrailing); err != nil {
-		return nil, err
+		return err
 	}
 	if d.i != len(d.s) {
-		return nil, d.fail(XMLTrailing)
+		return d.fail(XMLTrailing)
 	}
-	return p, nil
+	return nil
 }
 
 // declaration parses <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
@@ -357,7 +386,7 @@ func (d *xmlDecoder) endTag(name string) error {
 }
 
 // fields reads the children of the root up to and including its end tag.
-func (d *xmlDecoder) fields(p Params, root string) error {
+func (d *xmlDecoder) fields(root string) error {
 	for {
 		d.skipSpace()
 		if d.i == len(d.s) {
@@ -396,15 +425,23 @@ func (d *xmlDecoder) fields(p Params, root string) error {
 				return err
 			}
 		}
-		if len(p) == MaxXMLFields {
+		if d.m == nil {
+			if len(d.list) == MaxXMLFields {
+				d.i = start
+				return d.fail(XMLTooManyFields)
+			}
+			d.list = append(d.list, field{name, value})
+			continue
+		}
+		if len(d.m) == MaxXMLFields {
 			d.i = start
 			return d.fail(XMLTooManyFields)
 		}
 		// One map operation both inserts and detects a duplicate; the
 		// map is discarded on error, so the overwrite is harmless.
-		before := len(p)
-		p[name] = value
-		if len(p) == before {
+		before := len(d.m)
+		d.m[name] = value
+		if len(d.m) == before {
 			d.i = start
 			return d.fail(XMLDuplicate)
 		}
@@ -494,17 +531,28 @@ const (
 	textCR                  // holds '\r', which XML turns into '\n'
 )
 
-// textClass marks the bytes scanText must look at; 0 is an ordinary byte.
-// It is built by a function rather than init so the package has no init.
+// Byte classes of textClass: what scanText, checkChars and appendEscaped
+// must do about a byte. Every byte not listed is classPlain.
+const (
+	classPlain     = iota // copied as it is
+	classForbidden        // a control character XML 1.0 does not allow
+	classCR               // '\r', which a parser turns into '\n'
+	classAmp              // '&', which starts a reference
+	classGT               // '>', forbidden in text only as the end of "]]>"
+	classEF               // 0xEF, the first byte of U+FFFE and U+FFFF, which XML forbids
+)
+
+// textClass maps each byte to its class. It is built by a function rather
+// than init so the package has no init.
 var textClass = func() (t [256]byte) {
 	for c := 0; c < 0x20; c++ {
-		t[c] = 1 // control characters XML forbids
+		t[c] = classForbidden
 	}
-	t['\t'], t['\n'] = 0, 0
-	t['\r'] = 2
-	t['&'] = 3
-	t['>'] = 4
-	t[0xEF] = 5 // may start U+FFFE or U+FFFF
+	t['\t'], t['\n'] = classPlain, classPlain
+	t['\r'] = classCR
+	t['&'] = classAmp
+	t['>'] = classGT
+	t[0xEF] = classEF
 	return t
 }()
 
@@ -513,19 +561,19 @@ var textClass = func() (t [256]byte) {
 func scanText(s string) (flags int, err error) {
 	for i := 0; i < len(s); i++ {
 		switch textClass[s[i]] {
-		case 0:
-		case 1:
+		case classPlain:
+		case classForbidden:
 			return 0, ErrXML
-		case 2:
+		case classCR:
 			flags |= textCR
-		case 3:
+		case classAmp:
 			flags |= textEscaped
-		case 4:
+		case classGT:
 			if i >= 2 && s[i-1] == ']' && s[i-2] == ']' {
 				return 0, ErrXML // "]]>" may only end a CDATA section
 			}
-		case 5:
-			if i+2 < len(s) && s[i+1] == 0xBF && (s[i+2] == 0xBE || s[i+2] == 0xBF) {
+		case classEF:
+			if isNonChar(s, i) {
 				return 0, ErrXML
 			}
 		}
@@ -533,14 +581,20 @@ func scanText(s string) (flags int, err error) {
 	return flags, nil
 }
 
+// isNonChar reports whether s[i:] starts with the UTF-8 form of U+FFFE or
+// U+FFFF (EF BF BE, EF BF BF).
+func isNonChar(s string, i int) bool {
+	return i+2 < len(s) && s[i+1] == 0xBF && (s[i+2] == 0xBE || s[i+2] == 0xBF)
+}
+
 // checkChars validates CDATA and comment text: no characters XML forbids.
 func checkChars(s string) error {
 	for i := 0; i < len(s); i++ {
 		switch textClass[s[i]] {
-		case 1:
+		case classForbidden:
 			return ErrXML
-		case 5:
-			if i+2 < len(s) && s[i+1] == 0xBF && (s[i+2] == 0xBE || s[i+2] == 0xBF) {
+		case classEF:
+			if isNonChar(s, i) {
 				return ErrXML
 			}
 		}
@@ -679,32 +733,52 @@ func EncodeXML(p Params) ([]byte, error) {
 
 // appendXML appends p as a document with the given root to dst.
 func appendXML(dst []byte, p Params, root string) ([]byte, error) {
-	var kbuf [32]string
-	keys := kbuf[:0]
-	size := 2*len(root) + 5
+	var fbuf, sbuf [32]field
+	fs := fbuf[:0]
 	for k, v := range p {
-		keys = append(keys, k)
-		size += 2*len(k) + 5 + len(v)
+		fs = append(fs, field{k, v})
 	}
-	slices.Sort(keys)
+	return appendFieldsXML(dst, sortFields(fs, sbuf[:0]), root, "")
+}
+
+// appendFieldsXML appends a document with the given root holding the
+// fields of fs, which are sorted by name and have distinct names; sign, if
+// not empty, is written as the sign field in its sorted place (fs must
+// then hold no field named sign). Empty values are written as empty
+// elements, as EncodeXML writes them.
+func appendFieldsXML(dst []byte, fs []field, root, sign string) ([]byte, error) {
+	size := 2*len(root) + 5
+	for _, f := range fs {
+		size += 2*len(f.k) + 5 + len(f.v)
+	}
+	if sign != "" {
+		size += 2*len("sign") + 5 + len(sign)
+	}
 	dst = slices.Grow(dst, size)
 	dst = append(dst, '<')
 	dst = append(dst, root...)
 	dst = append(dst, '>')
-	for _, k := range keys {
-		if !validName(k) {
-			return nil, errors.New("wxpay: encode XML: invalid field name " + quoteShort(k))
+	for _, f := range fs {
+		if sign != "" && f.k > "sign" {
+			dst = appendElement(dst, "sign", sign)
+			sign = ""
+		}
+		if !validName(f.k) {
+			return nil, errors.New("wxpay: encode XML: invalid field name " + quoteShort(f.k))
 		}
 		dst = append(dst, '<')
-		dst = append(dst, k...)
+		dst = append(dst, f.k...)
 		dst = append(dst, '>')
 		var err error
-		if dst, err = appendEscaped(dst, p[k]); err != nil {
-			return nil, fmt.Errorf("wxpay: encode XML: field %s: %w", k, err)
+		if dst, err = appendEscaped(dst, f.v); err != nil {
+			return nil, fmt.Errorf("wxpay: encode XML: field %s: %w", f.k, err)
 		}
 		dst = append(dst, '<', '/')
-		dst = append(dst, k...)
+		dst = append(dst, f.k...)
 		dst = append(dst, '>')
+	}
+	if sign != "" {
+		dst = appendElement(dst, "sign", sign)
 	}
 	dst = append(dst, '<', '/')
 	dst = append(dst, root...)
@@ -712,10 +786,22 @@ func appendXML(dst []byte, p Params, root string) ([]byte, error) {
 	return dst, nil
 }
 
+// appendElement appends <k>v</k> for a name and value known to need no
+// checking or escaping.
+func appendElement(dst []byte, k, v string) []byte {
+	dst = append(dst, '<')
+	dst = append(dst, k...)
+	dst = append(dst, '>')
+	dst = append(dst, v...)
+	dst = append(dst, '<', '/')
+	dst = append(dst, k...)
+	return append(dst, '>')
+}
+
 func appendEscaped(dst []byte, v string) ([]byte, error) {
 	// Fast path: most values are plain ASCII that needs no escaping.
 	plain := 0
-	for plain < len(v) && v[plain] < utf8.RuneSelf && textClass[v[plain]] == 0 && v[plain] != '<' {
+	for plain < len(v) && v[plain] < utf8.RuneSelf && textClass[v[plain]] == classPlain && v[plain] != '<' {
 		plain++
 	}
 	dst = append(dst, v[:plain]...)
