@@ -54,16 +54,16 @@ func BenchmarkUnifiedOrderFloor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := c.unifiedOrderParams(validOrder())
+	q, err := c.unifiedOrderRequest(validOrder())
 	if err != nil {
 		b.Fatal(err)
 	}
-	body, err := c.encodeOwned(cloneParams(p))
+	body, err := c.encode(q)
 	if err != nil {
 		b.Fatal(err)
 	}
 	hc := srv.Client()
-	url := srv.URL + pathUnifiedOrder
+	url := srv.URL + epUnifiedOrder.path
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()

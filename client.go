@@ -1,7 +1,6 @@
 package wxpay
 
 import (
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -51,11 +50,11 @@ type Config struct {
 type Client struct {
 	cfg       Config // APIKey cleared: the key lives only in signer and refundKey
 	signer    *Signer
-	refundKey *[32]byte // AES key of refund notifications, derived from the API key
+	refundKey *sealed[[32]byte] // AES key of refund notifications, derived from the API key
 	hc        *http.Client
 	baseURL   string
 	backup    string // failover base URL; empty means none
-	log       *slog.Logger
+	log       *slog.Logger // nil means slog.Default()
 	now       func() time.Time
 	rand      *lockedReader // nil means crypto/rand
 	maxBytes  int64
@@ -141,8 +140,11 @@ func WithFailover(backup string) Option {
 	}
 }
 
-// WithLogger sets where the client reports diagnostics such as rejected
-// notifications. The default discards them. Secrets are never logged.
+// WithLogger sets where the client reports diagnostics: refused
+// notifications at Warn (rate-limited, see [Client.NotifyHandler]), a
+// failing NotifyFunc at Error, and each call and failover at Debug. The
+// default is [slog.Default], looked up at each record so that a later
+// slog.SetDefault takes effect. Secrets are never logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
 		if l == nil {
@@ -180,12 +182,11 @@ func WithRand(r io.Reader) Option {
 }
 
 func checkBaseURL(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
-		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", errors.New("wxpay: base URL must be an absolute http(s) URL without query: " + quoteShort(raw))
+	v, err := wire.CheckBaseURL(raw)
+	if err != nil {
+		return "", errors.New("wxpay: " + err.Error())
 	}
-	return strings.TrimRight(raw, "/"), nil
+	return v, nil
 }
 
 // NewClient returns a Client for cfg. It checks cfg up front, so a client
@@ -221,7 +222,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	c := &Client{
 		cfg:       cfg,
 		signer:    signer,
-		refundKey: refundKey(cfg.APIKey),
+		refundKey: seal(*refundKey(cfg.APIKey)),
 		hc:        o.hc,
 		baseURL:   o.baseURL,
 		backup:    o.backup,
@@ -235,9 +236,6 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	}
 	if c.hc == nil {
 		c.hc = wire.NewHTTPClient()
-	}
-	if c.log == nil {
-		c.log = slog.New(discardHandler{})
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -284,11 +282,11 @@ func (c *Client) checkMerchant(p Params) error {
 	return nil
 }
 
-// discardHandler drops every record; slog.DiscardHandler needs Go 1.24 and
-// the module supports 1.22.
-type discardHandler struct{}
-
-func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
-func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
-func (h discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
-func (h discardHandler) WithGroup(string) slog.Handler           { return h }
+// logger returns the configured logger, or slog.Default() at the time
+// of the call.
+func (c *Client) logger() *slog.Logger {
+	if c.log != nil {
+		return c.log
+	}
+	return slog.Default()
+}

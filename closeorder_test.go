@@ -16,7 +16,7 @@ func TestCloseOrderGolden(t *testing.T) {
 	mux.Handle("/pay/closeorder", captureBody(t, bodies, fakeWeChat(t, func(Params) Params {
 		return okAnswer(Params{"result_msg": "OK"})
 	}, nil)))
-	require.NoError(t, c.CloseOrder(context.Background(), "1217752501201407033233368018"))
+	require.NoError(t, c.CloseOrder(context.Background(), &CloseOrderRequest{OutTradeNo: "1217752501201407033233368018"}))
 	body := <-bodies
 	checkGolden(t, "closeorder_request", body)
 	checkSentRequest(t, body, Params{"out_trade_no": "1217752501201407033233368018"})
@@ -41,7 +41,7 @@ func TestCloseOrderErrors(t *testing.T) {
 				// closeorder explains failures in result_msg.
 				return okAnswer(Params{"result_code": "FAIL", "err_code": string(tt.code), "result_msg": "说明"})
 			}, nil))
-			err := c.CloseOrder(context.Background(), "1217752501201407033233368018")
+			err := c.CloseOrder(context.Background(), &CloseOrderRequest{OutTradeNo: "1217752501201407033233368018"})
 			assertClean(t, err)
 			var we *Error
 			require.ErrorAs(t, err, &we)
@@ -57,7 +57,7 @@ func TestCloseOrderValidation(t *testing.T) {
 	t.Parallel()
 	c, _, ts := setup(t)
 	for _, no := range []string{"", strings.Repeat("1", 33), "a b", "订单"} {
-		err := c.CloseOrder(context.Background(), no)
+		err := c.CloseOrder(context.Background(), &CloseOrderRequest{OutTradeNo: no})
 		assertClean(t, err)
 		var re *RequestError
 		require.ErrorAs(t, err, &re, "%q", no)

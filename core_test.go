@@ -191,7 +191,7 @@ func TestWithHTTPClientNoRedirect(t *testing.T) {
 	require.Nil(t, hc.CheckRedirect)
 	c, err := NewClient(Config{AppID: "wx1", MchID: "1", APIKey: testKey}, WithHTTPClient(hc), WithBaseURL(srv.URL))
 	require.NoError(t, err)
-	err = c.CloseOrder(context.Background(), "T1")
+	err = c.CloseOrder(context.Background(), &CloseOrderRequest{OutTradeNo: "T1"})
 	var we *Error
 	require.ErrorAs(t, err, &we)
 	assert.Equal(t, http.StatusTemporaryRedirect, we.StatusCode)

@@ -151,7 +151,7 @@ func ExampleClient_CloseOrder() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err = c.CloseOrder(ctx, "20150806125346")
+	err = c.CloseOrder(ctx, &wxpay.CloseOrderRequest{OutTradeNo: "20150806125346"})
 	var we *wxpay.Error
 	switch {
 	case err == nil:

@@ -114,7 +114,11 @@ func ExampleClient_ParseNotification() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(n.OutTradeNo, n.Paid(), n.TotalFee, n.CashFee, n.TimeEnd.Format(time.RFC3339))
+	fmt.Println(n.OutTradeNo, n.Paid(), n.TotalFee, n.TimeEnd.Format(time.RFC3339))
+	// Informational amounts may be absent from a genuine notification.
+	if n.CashFee.Valid {
+		fmt.Println("cash", n.CashFee.Fen)
+	}
 	for _, c := range n.Coupons {
 		fmt.Println(c.ID, c.Type, c.Fee)
 	}
@@ -124,7 +128,8 @@ func ExampleClient_ParseNotification() {
 	fmt.Println(errors.Is(err, wxpay.ErrSignature))
 
 	// Output:
-	// 1409811653 true 100 80 2014-10-30T13:35:25+08:00
+	// 1409811653 true 100 2014-10-30T13:35:25+08:00
+	// cash 80
 	// 10000 CASH 10
 	// 10001 NO_CASH 10
 	// true

@@ -16,6 +16,14 @@ const timeLayout = "20060102150405"
 // formatTime writes t in WeChat's yyyyMMddHHmmss form, in UTC+8.
 func formatTime(t time.Time) string { return t.In(beijing).Format(timeLayout) }
 
+// formatOptTime is formatTime for an optional time: zero is not sent.
+func formatOptTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return formatTime(t)
+}
+
 // parseTime reads a yyyyMMddHHmmss time in UTC+8.
 func parseTime(s string) (time.Time, error) {
 	if len(s) != len(timeLayout) {

@@ -3,6 +3,7 @@ package wxpay
 import (
 	"net/url"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -15,12 +16,12 @@ import (
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=7_7&index=6
 type JSAPIParams struct {
-	AppID     string `json:"appId"`     // the appid the order was placed with
-	TimeStamp string `json:"timeStamp"` // Unix seconds, as a string
-	NonceStr  string `json:"nonceStr"`  // a fresh random string
-	Package   string `json:"package"`   // "prepay_id=" + the prepay_id
-	SignType  string `json:"signType"`  // "MD5" or "HMAC-SHA256", as configured
-	PaySign   string `json:"paySign"`   // the signature over the five fields above
+	AppID     string   `json:"appId"`     // the appid the order was placed with
+	TimeStamp string   `json:"timeStamp"` // Unix seconds, as a string
+	NonceStr  string   `json:"nonceStr"`  // a fresh random string
+	Package   string   `json:"package"`   // "prepay_id=" + the prepay_id
+	SignType  SignType `json:"signType"`  // "MD5" or "HMAC-SHA256", as configured
+	PaySign   string   `json:"paySign"`   // the signature over the five fields above
 }
 
 // JSAPIParams signs the front-end payment arguments for a prepay_id from
@@ -46,14 +47,14 @@ func jsapiParams(s *Signer, appID, prepayID, nonce, ts string) *JSAPIParams {
 		TimeStamp: ts,
 		NonceStr:  nonce,
 		Package:   "prepay_id=" + prepayID,
-		SignType:  string(s.Type()),
+		SignType:  s.Type(),
 	}
 	j.PaySign = s.Sign(Params{
 		"appId":     j.AppID,
 		"timeStamp": j.TimeStamp,
 		"nonceStr":  j.NonceStr,
 		"package":   j.Package,
-		"signType":  j.SignType,
+		"signType":  string(j.SignType),
 	})
 	return j
 }
@@ -162,6 +163,11 @@ func (c *Client) nonceAndTime(prepayID string) (nonce, ts string, err error) {
 	}
 	if len(prepayID) > 64 {
 		return "", "", &RequestError{Op: "payparams", Field: "prepay_id", Reason: "is longer than 64 bytes"}
+	}
+	if strings.ContainsAny(prepayID, "&=") {
+		// It is signed inside package=prepay_id=..., where these would
+		// reshape the signed string; WeChat's prepay_ids never hold them.
+		return "", "", &RequestError{Op: "payparams", Field: "prepay_id", Reason: "may not contain '&' or '='"}
 	}
 	if nonce, err = c.nonce(); err != nil {
 		return "", "", err

@@ -69,7 +69,7 @@ func TestJSAPIParamsVectors(t *testing.T) {
 				TimeStamp: v.TimeStamp,
 				NonceStr:  v.NonceStr,
 				Package:   "prepay_id=" + v.PrepayID,
-				SignType:  v.SignType,
+				SignType:  SignType(v.SignType),
 				PaySign:   v.PaySign,
 			}
 			assert.Equal(t, want, jsapiParams(s, v.AppID, v.PrepayID, v.NonceStr, v.TimeStamp))

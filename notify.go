@@ -6,7 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // MaxNotifyBytes caps the body [Client.NotifyHandler] and
@@ -17,37 +21,16 @@ const MaxNotifyBytes = 64 << 10
 
 // Notification is a verified payment result notification (支付结果通知).
 // Every field comes from a body whose sign matched and whose appid and
-// mch_id are the client's. Amounts are in fen (分); an absent optional
-// amount is 0.
+// mch_id are the client's. The payment itself is the embedded [Payment],
+// the same view [Client.OrderQuery] returns: amounts in fen (分), the
+// fields a merchant acts on strict, the others reported as absent when
+// WeChat leaves them out.
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
 type Notification struct {
-	AppID      string // appid, equal to Config.AppID
-	MchID      string // mch_id, equal to Config.MchID
-	DeviceInfo string // device_info, optional
-	OpenID     string // openid of the payer
-	// IsSubscribe reports is_subscribe == "Y": the payer follows the
-	// merchant's official account.
-	IsSubscribe bool
-	TradeType   string // trade_type: JSAPI, NATIVE, APP, MWEB, ...
-	BankType    string // bank_type, such as CMC or OTHERS
-	// TotalFee is the order amount in fen. Compare it with the amount of
-	// the stored order before treating the order as paid.
-	TotalFee int64
-	// SettlementTotalFee is the amount payable after non-pre-funded
-	// (NO_CASH) coupons, in fen; 0 when absent.
-	SettlementTotalFee int64
-	CashFee            int64    // cash_fee: what the payer paid in cash, in fen
-	CouponFee          int64    // coupon_fee: the coupons' total, in fen; 0 when absent
-	FeeType            string   // fee_type, such as CNY; optional
-	CashFeeType        string   // cash_fee_type; optional
-	Coupons            []Coupon // from coupon_count and coupon_*_$n, any number
-	TransactionID      string   // transaction_id: WeChat's payment number
-	OutTradeNo         string   // out_trade_no: the merchant's order number
-	Attach             string   // attach, echoed from the order
-	// TimeEnd is time_end, when the payment completed (in UTC+8). It is
-	// set whenever ResultCode is SUCCESS; a FAIL notification may lack it.
-	TimeEnd time.Time
+	AppID string // appid, equal to Config.AppID
+	MchID string // mch_id, equal to Config.MchID
+	Payment
 	// ResultCode is the business result, "SUCCESS" or "FAIL"; see
 	// [Notification.Paid]. For FAIL, ErrCode and ErrCodeDes say why.
 	ResultCode string
@@ -65,11 +48,34 @@ type Notification struct {
 // order as paid, however genuine it is.
 func (n *Notification) Paid() bool { return n.ResultCode == "SUCCESS" }
 
-// errTradeState is the cause when a signed body carries a trade_state other
-// than SUCCESS: notifications are sent for successful payments only and
-// carry no trade_state, but an orderquery answer does, and a replayed answer
-// for an unpaid order must not pass for a payment.
-var errTradeState = errors.New("wxpay: trade_state is not SUCCESS: not a payment notification")
+// errNotNotification is the cause when a signed, SUCCESS message for this
+// merchant carries a field that only another kind of message has. An
+// orderquery answer for an unpaid order, a unifiedorder answer or a refund
+// answer is signed with the same key and names out_trade_no, so it must
+// not pass for a payment because some field happens to be there.
+var errNotNotification = errors.New("wxpay: not a payment notification")
+
+// notNotification names the field that marks p as another kind of signed
+// message, or returns "". Payment notifications carry none of these; an
+// orderquery answer carries trade_state (allowed when SUCCESS: it then
+// reports the same payment), unifiedorder answers prepay_id, refund and
+// refundquery answers refund_*, reverse answers recall.
+func notNotification(p Params) string {
+	if ts, ok := p["trade_state"]; ok && ts != string(TradeStateSuccess) {
+		return "trade_state"
+	}
+	for _, k := range [...]string{"prepay_id", "code_url", "mweb_url", "req_info", "recall", "refund_count"} {
+		if _, ok := p[k]; ok {
+			return k
+		}
+	}
+	for k := range p {
+		if strings.HasPrefix(k, "refund_") || strings.HasPrefix(k, "out_refund_no") {
+			return k
+		}
+	}
+	return ""
+}
 
 // ParseNotification verifies and decodes the body of a payment result
 // notification. It takes bytes rather than an *http.Request so that it
@@ -80,22 +86,23 @@ var errTradeState = errors.New("wxpay: trade_state is not SUCCESS: not a payment
 // [Notification] before all of them pass:
 //
 //  1. the body is decoded by [DecodeXML], which refuses DOCTYPEs,
-//     duplicate fields, nesting and oversized input ([*XMLError]);
+//     duplicate fields, nesting and oversized input (an [*Error] wrapping
+//     an [*XMLError]);
 //  2. return_code must be SUCCESS; FAIL yields an [*Error] with Op
-//     "notify", a missing return_code a [*FieldError];
+//     "notify";
 //  3. the sign must verify over every field received, with the
 //     configured algorithm ([ErrMissingSign], [ErrSignature],
-//     [ErrSignType] when sign_type names another algorithm);
+//     [ErrAmbiguousValue], [ErrSignType]; see [Signer.Verify]);
 //  4. appid and mch_id must be the client's ([ErrMerchant]);
-//  5. out_trade_no, transaction_id, total_fee, cash_fee and result_code
-//     must be present (a [*FieldError] wrapping [ErrMissingField]), and
-//     time_end too when result_code is SUCCESS. Any signed message of
-//     another kind (JSAPI pay parameters, an API answer) lacks some of
-//     them and is refused rather than taken for a payment; so is a body
-//     with a trade_state other than SUCCESS, which marks an orderquery
-//     answer;
-//  6. amounts must be canonical decimal integers: "0100", "+1", "1e2" or
-//     " 1" yield a [*FieldError] wrapping [ErrAmount].
+//  5. the fields a merchant acts on must be present and well-formed:
+//     out_trade_no, transaction_id, total_fee (a canonical decimal
+//     integer: "0100", "+1", "1e2" or " 1" are refused) and result_code,
+//     as a [*FieldError]. The other fields (cash_fee, bank_type,
+//     time_end, coupons, ...) are reported as absent when WeChat leaves
+//     them out; see [Payment].
+//  6. a signed message of another kind (an orderquery answer for an
+//     unpaid order, a unifiedorder or refund answer) is refused by what
+//     it carries (trade_state, prepay_id, refund_id, ...).
 //
 // A body that passes is genuine and addressed to this merchant, but may be
 // a redelivery, and may report a failed payment: see [NotifyFunc] for what
@@ -103,91 +110,41 @@ var errTradeState = errors.New("wxpay: trade_state is not SUCCESS: not a payment
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
 func (c *Client) ParseNotification(body []byte) (*Notification, error) {
-	p, err := DecodeXML(body)
+	p, err := c.openMessage(opNotify, 0, body)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkNotifyReturnCode(p, "notify"); err != nil {
-		return nil, err
+	n, err := notificationFrom(p)
+	if err != nil {
+		return nil, &opError{opNotify, err}
 	}
-	if err := c.signer.Verify(p); err != nil {
-		return nil, err
-	}
-	if err := c.checkMerchant(p); err != nil {
-		return nil, err
-	}
-	dropEmpty(p)
-	return notificationFrom(p)
+	return n, nil
 }
 
-// checkNotifyReturnCode applies the protocol layer: a message whose return_code
-// is FAIL carries no business data (and no sign) and is reported as an
-// [*Error].
-func checkNotifyReturnCode(p Params, op string) error {
-	switch rc := p["return_code"]; rc {
-	case "SUCCESS":
-		return nil
-	case "":
-		return fieldErr("return_code", ErrMissingField)
-	default:
-		return &Error{Op: op, ReturnCode: rc, ReturnMsg: p["return_msg"]}
-	}
-}
+const opNotify = "notify"
 
 // notificationFrom builds the typed view of a verified notification.
 func notificationFrom(p Params) (*Notification, error) {
-	n := &Notification{
-		AppID:       p["appid"],
-		MchID:       p["mch_id"],
-		DeviceInfo:  p["device_info"],
-		OpenID:      p["openid"],
-		IsSubscribe: p["is_subscribe"] == "Y",
-		TradeType:   p["trade_type"],
-		BankType:    p["bank_type"],
-		FeeType:     p["fee_type"],
-		CashFeeType: p["cash_fee_type"],
-		Attach:      p["attach"],
-		ErrCode:     ErrorCode(p["err_code"]),
-		ErrCodeDes:  p["err_code_des"],
-		Raw:         p,
+	if k := notNotification(p); k != "" {
+		return nil, fieldErr(k, errNotNotification)
 	}
-	var err error
-	if n.OutTradeNo, err = requiredField(p, "out_trade_no"); err != nil {
+	rc, err := requiredField(p, "result_code")
+	if err != nil {
 		return nil, err
 	}
-	if n.TransactionID, err = requiredField(p, "transaction_id"); err != nil {
+	pay, err := parsePayment(p, "out_trade_no", "transaction_id", "total_fee")
+	if err != nil {
 		return nil, err
 	}
-	if n.ResultCode, err = requiredField(p, "result_code"); err != nil {
-		return nil, err
-	}
-	if ts, ok := p["trade_state"]; ok && ts != "SUCCESS" {
-		return nil, fieldErr("trade_state", errTradeState)
-	}
-	if n.TotalFee, err = requiredFen(p, "total_fee"); err != nil {
-		return nil, err
-	}
-	if n.CashFee, err = requiredFen(p, "cash_fee"); err != nil {
-		return nil, err
-	}
-	if n.SettlementTotalFee, err = optFen(p, "settlement_total_fee"); err != nil {
-		return nil, err
-	}
-	if n.CouponFee, err = optFen(p, "coupon_fee"); err != nil {
-		return nil, err
-	}
-	if n.Coupons, err = parseCoupons(p); err != nil {
-		return nil, err
-	}
-	if te := p["time_end"]; te != "" || n.Paid() {
-		if te == "" {
-			return nil, fieldErr("time_end", ErrMissingField)
-		}
-		if n.TimeEnd, err = parseTime(te); err != nil {
-			return nil, fieldErr("time_end", err)
-		}
-	}
-	return n, nil
+	return &Notification{
+		AppID:      p["appid"],
+		MchID:      p["mch_id"],
+		Payment:    pay,
+		ResultCode: rc,
+		ErrCode:    ErrorCode(p["err_code"]),
+		ErrCodeDes: p["err_code_des"],
+		Raw:        p,
+	}, nil
 }
 
 // NotifyFunc handles one verified payment notification for
@@ -225,9 +182,13 @@ type NotifyFunc func(ctx context.Context, n *Notification) error
 //     WeChat retries.
 //
 // Every reply is text/xml. A FAIL reply carries a fixed generic
-// return_msg, never the reason, which is logged to the client's logger
-// (see [WithLogger]) without the body or any secret. A verified
-// notification with result_code FAIL is still passed to fn.
+// return_msg, never the reason. The reason is logged at Warn to the
+// client's logger ([WithLogger], by default [slog.Default]) with the
+// appid and out_trade_no the body claims, labelled unverified, and never
+// the body or any secret; since notify_url is public, these lines are
+// rate-limited (a burst of 10, then 10 a minute) and the next line says
+// how many were suppressed. A verified notification with result_code FAIL
+// is still passed to fn.
 //
 // fn must not be nil: NotifyHandler panics, as http.Handle does for a nil
 // handler, since that is a programming error found at startup.
@@ -237,7 +198,7 @@ func (c *Client) NotifyHandler(fn NotifyFunc) http.Handler {
 	if fn == nil {
 		panic("wxpay: NotifyHandler: nil NotifyFunc")
 	}
-	return &notifyHandler[*Notification]{c: c, op: "notify", parse: c.ParseNotification, fn: fn}
+	return newNotifyHandler(c, opNotify, c.ParseNotification, fn)
 }
 
 // The replies of the notify handlers, byte for byte. WeChat compares
@@ -258,26 +219,29 @@ type notifyHandler[T any] struct {
 	op    string // for log records: "notify" or "refundnotify"
 	parse func([]byte) (T, error)
 	fn    func(context.Context, T) error
+	lim   refusalLimiter
+}
+
+func newNotifyHandler[T any](c *Client, op string, parse func([]byte) (T, error), fn func(context.Context, T) error) *notifyHandler[T] {
+	return &notifyHandler[T]{c: c, op: op, parse: parse, fn: fn, lim: refusalLimiter{now: c.now}}
 }
 
 func (h *notifyHandler[T]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		h.c.log.LogAttrs(ctx, slog.LevelWarn, "wxpay: notification refused",
-			slog.String("op", h.op), slog.String("reason", "method not allowed"))
+		h.refused(ctx, "method not allowed", nil)
 		writeNotifyReply(w, http.StatusMethodNotAllowed, notifyReplyMethod)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxNotifyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
-		status, msg := http.StatusBadRequest, notifyReplyInvalid
+		status, msg, reason := http.StatusBadRequest, notifyReplyInvalid, "cannot read body"
 		if errors.As(err, &tooLarge) {
-			status, msg = http.StatusRequestEntityTooLarge, notifyReplyTooLarge
+			status, msg, reason = http.StatusRequestEntityTooLarge, notifyReplyTooLarge, "body too large"
 		}
-		h.c.log.LogAttrs(ctx, slog.LevelWarn, "wxpay: notification refused",
-			slog.String("op", h.op), slog.String("reason", "read body"), slog.String("error", err.Error()))
+		h.refused(ctx, reason, nil)
 		writeNotifyReply(w, status, msg)
 		return
 	}
@@ -285,18 +249,89 @@ func (h *notifyHandler[T]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// The error names a reason and at most a field name or offset;
 		// it never holds the key, the sign or the body.
-		h.c.log.LogAttrs(ctx, slog.LevelWarn, "wxpay: notification refused",
-			slog.String("op", h.op), slog.String("error", err.Error()))
+		h.refused(ctx, err.Error(), body)
 		writeNotifyReply(w, http.StatusBadRequest, notifyReplyInvalid)
 		return
 	}
 	if err := h.fn(ctx, v); err != nil {
-		h.c.log.LogAttrs(ctx, slog.LevelError, "wxpay: notification handler failed; WeChat will redeliver",
+		h.c.logger().LogAttrs(ctx, slog.LevelError, "wxpay: notification handler failed; WeChat will redeliver",
 			slog.String("op", h.op), slog.String("error", err.Error()))
 		writeNotifyReply(w, http.StatusInternalServerError, notifyReplyFailed)
 		return
 	}
 	writeNotifyReply(w, http.StatusOK, notifyReplySuccess)
+}
+
+// refused logs a refused notification at Warn, so that an integration
+// that is failing shows why in the default log: the reason, and what the
+// body claims to be (appid, out_trade_no), under names that say nobody
+// vouched for them, cut short and made printable. Never the body, the
+// sign or anything derived from the key. The notify URL is public, so the
+// lines are rate-limited, and the next line that gets through says how
+// many were suppressed.
+func (h *notifyHandler[T]) refused(ctx context.Context, reason string, body []byte) {
+	log := h.c.logger()
+	if !log.Enabled(ctx, slog.LevelWarn) {
+		return
+	}
+	ok, suppressed := h.lim.allow()
+	if !ok {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 5)
+	attrs = append(attrs, slog.String("op", h.op), slog.String("reason", reason))
+	if body != nil {
+		// Decoding again costs nothing that matters next to a log line,
+		// and only what the decoder accepts is shown.
+		if p, err := DecodeXML(body); err == nil {
+			if v := p["appid"]; v != "" {
+				attrs = append(attrs, slog.String("unverified_appid", wire.Truncate(v, 32)))
+			}
+			if v := p["out_trade_no"]; v != "" {
+				attrs = append(attrs, slog.String("unverified_out_trade_no", wire.Truncate(v, 32)))
+			}
+		}
+	}
+	if suppressed > 0 {
+		attrs = append(attrs, slog.Int("suppressed", suppressed))
+	}
+	log.LogAttrs(ctx, slog.LevelWarn, "wxpay: notification refused", attrs...)
+}
+
+// refusalLimiter is a token bucket for refusal log lines: a burst of
+// refusalBurst, then one line every refusalEvery. It counts what it drops.
+type refusalLimiter struct {
+	mu         sync.Mutex
+	now        func() time.Time
+	tokens     float64
+	last       time.Time
+	suppressed int
+}
+
+const (
+	refusalBurst = 10
+	refusalEvery = 6 * time.Second // 10 lines a minute once the burst is spent
+)
+
+// allow reports whether a line may be logged now, and how many were
+// suppressed since the last one that was.
+func (l *refusalLimiter) allow() (ok bool, suppressed int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if l.last.IsZero() {
+		l.tokens = refusalBurst
+	} else if d := now.Sub(l.last); d > 0 {
+		l.tokens = min(refusalBurst, l.tokens+float64(d)/float64(refusalEvery))
+	}
+	l.last = now
+	if l.tokens < 1 {
+		l.suppressed++
+		return false, 0
+	}
+	l.tokens--
+	suppressed, l.suppressed = l.suppressed, 0
+	return true, suppressed
 }
 
 func writeNotifyReply(w http.ResponseWriter, status int, body string) {

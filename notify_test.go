@@ -107,26 +107,28 @@ func ntWith(p Params, kv ...string) Params {
 // ntS1Want is the typed form of the S1 vector, written from protocol.md §11.
 func ntS1Want() Notification {
 	return Notification{
-		AppID:              ntAppID,
-		MchID:              ntMchID,
-		OpenID:             "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
-		IsSubscribe:        false,
-		TradeType:          "JSAPI",
-		BankType:           "CMC",
-		TotalFee:           100,
-		SettlementTotalFee: 90,
-		CashFee:            80,
-		CouponFee:          20,
-		FeeType:            "CNY",
-		Coupons: []Coupon{
-			{ID: "10000", Type: CouponCash, Fee: 10},
-			{ID: "10001", Type: CouponNoCash, Fee: 10},
+		AppID: ntAppID,
+		MchID: ntMchID,
+		Payment: Payment{
+			OpenID:             "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+			IsSubscribe:        false,
+			TradeType:          TradeJSAPI,
+			BankType:           "CMC",
+			TotalFee:           100,
+			SettlementTotalFee: NullFen{90, true},
+			CashFee:            NullFen{80, true},
+			CouponFee:          NullFen{20, true},
+			FeeType:            FeeCNY,
+			Coupons: []Coupon{
+				{ID: "10000", Type: CouponCash, Fee: 10},
+				{ID: "10001", Type: CouponNoCash, Fee: 10},
+			},
+			TransactionID: "1004400740201409030005092168",
+			OutTradeNo:    "1409811653",
+			Attach:        "支付测试",
+			TimeEnd:       time.Date(2014, 10, 30, 13, 35, 25, 0, time.FixedZone("UTC+8", 8*3600)),
 		},
-		TransactionID: "1004400740201409030005092168",
-		OutTradeNo:    "1409811653",
-		Attach:        "支付测试",
-		TimeEnd:       time.Date(2014, 10, 30, 13, 35, 25, 0, time.FixedZone("UTC+8", 8*3600)),
-		ResultCode:    "SUCCESS",
+		ResultCode: "SUCCESS",
 	}
 }
 
@@ -289,8 +291,6 @@ func ntBadNotifications(tb testing.TB) []ntBadCase {
 		{name: "missing transaction_id", body: resign("transaction_id", "\x00"), is: ErrMissingField, field: "transaction_id"},
 		{name: "missing total_fee", body: resign("total_fee", "\x00"), is: ErrMissingField, field: "total_fee"},
 		{name: "missing result_code", body: resign("result_code", "\x00"), is: ErrMissingField, field: "result_code"},
-		{name: "missing cash_fee", body: resign("cash_fee", "\x00"), is: ErrMissingField, field: "cash_fee"},
-		{name: "missing time_end when paid", body: resign("time_end", "\x00"), is: ErrMissingField, field: "time_end"},
 		{name: "empty total_fee", body: resign("total_fee", ""), is: ErrMissingField, field: "total_fee"},
 		{name: "total_fee 0100", body: resign("total_fee", "0100"), is: ErrAmount, field: "total_fee"},
 		{name: "total_fee +1", body: resign("total_fee", "+1"), is: ErrAmount, field: "total_fee"},
@@ -300,15 +300,9 @@ func ntBadNotifications(tb testing.TB) []ntBadCase {
 		{name: "total_fee trailing space", body: resign("total_fee", "1 "), is: ErrAmount, field: "total_fee"},
 		{name: "total_fee decimal", body: resign("total_fee", "1.00"), is: ErrAmount, field: "total_fee"},
 		{name: "total_fee overflow", body: resign("total_fee", "9999999999999999999"), is: ErrAmount, field: "total_fee"},
-		{name: "cash_fee 080", body: resign("cash_fee", "080"), is: ErrAmount, field: "cash_fee"},
-		{name: "settlement_total_fee -90", body: resign("settlement_total_fee", "-90"), is: ErrAmount, field: "settlement_total_fee"},
-		{name: "coupon_fee 2e1", body: resign("coupon_fee", "2e1"), is: ErrAmount, field: "coupon_fee"},
-		{name: "coupon_fee_1 +10", body: resign("coupon_fee_1", "+10"), is: ErrAmount, field: "coupon_fee_1"},
-		{name: "coupon_count beyond fields", body: resign("coupon_count", "3"), is: ErrMissingField, field: "coupon_id_2"},
-		{name: "time_end malformed", body: resign("time_end", "2014-10-30 13:35:25"), field: "time_end"},
 		{name: "orderquery answer for unpaid order", body: resign("trade_state", "NOTPAY"), field: "trade_state"},
 		{name: "jsapi pay params with paySign", body: ntEncode(tb, jsapiPaySign), is: ErrMissingField, field: "return_code"},
-		{name: "jsapi pay params signed as a message", body: ntSigned(tb, c, ntWith(jsapi, "return_code", "SUCCESS", "appid", ntAppID, "mch_id", ntMchID)), is: ErrMissingField, field: "out_trade_no"},
+		{name: "jsapi pay params signed as a message", body: ntSigned(tb, c, ntWith(jsapi, "return_code", "SUCCESS", "appid", ntAppID, "mch_id", ntMchID)), is: ErrMissingField, field: "result_code"},
 		{name: "closeorder answer", body: ntSigned(tb, c, closeOrder), is: ErrMissingField, field: "out_trade_no"},
 		{name: "duplicate field", body: bytes.Replace(good, []byte("<total_fee>100</total_fee>"), []byte("<total_fee>100</total_fee><total_fee>1</total_fee>"), 1), is: ErrXML, reason: XMLDuplicate},
 		{name: "duplicate sign", body: bytes.Replace(good, []byte("</xml>"), []byte("<sign>"+goodSign+"</sign></xml>"), 1), is: ErrXML, reason: XMLDuplicate},
@@ -318,6 +312,40 @@ func ntBadNotifications(tb testing.TB) []ntBadCase {
 		{name: "wrong root", body: bytes.ReplaceAll(good, []byte("xml>"), []byte("root>")), is: ErrXML, reason: XMLRoot},
 	}
 	return cases
+}
+
+// TestParseNotificationLenient: once the sign, the merchant and the
+// fields a merchant acts on hold, a notification is accepted, and fields
+// nobody acts on that are missing or malformed read as absent (and are
+// named in Unparsed) instead of making WeChat retry a genuine payment.
+func TestParseNotificationLenient(t *testing.T) {
+	t.Parallel()
+	c := ntClient(t, SignMD5)
+	s1 := ntS1Params(t)
+	tests := []struct {
+		name     string
+		kv       []string
+		unparsed []string
+	}{
+		{"missing cash_fee", []string{"cash_fee", "\x00"}, nil},
+		{"missing time_end when paid", []string{"time_end", "\x00"}, nil},
+		{"cash_fee 080", []string{"cash_fee", "080"}, []string{"cash_fee"}},
+		{"settlement_total_fee -90", []string{"settlement_total_fee", "-90"}, []string{"settlement_total_fee"}},
+		{"coupon_fee 2e1", []string{"coupon_fee", "2e1"}, []string{"coupon_fee"}},
+		{"coupon_fee_1 +10", []string{"coupon_fee_1", "+10"}, []string{"coupon_count"}},
+		{"coupon_count beyond fields", []string{"coupon_count", "3"}, []string{"coupon_count"}},
+		{"time_end malformed", []string{"time_end", "2014-10-30 13:35:25"}, []string{"time_end"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			n, err := c.ParseNotification(ntSigned(t, c, ntWith(s1, tt.kv...)))
+			require.NoError(t, err)
+			assert.Equal(t, tt.unparsed, n.Unparsed)
+			assert.Equal(t, int64(100), n.TotalFee)
+			assert.True(t, n.Paid())
+		})
+	}
 }
 
 func TestParseNotificationRejects(t *testing.T) {
@@ -396,8 +424,8 @@ func TestParseNotificationManyCoupons(t *testing.T) {
 	if diff := cmp.Diff(want, n.Coupons); diff != "" {
 		t.Errorf("coupons (-want +got):\n%s", diff)
 	}
-	assert.Equal(t, int64(count), n.CouponFee)
-	assert.Equal(t, int64(88), n.CashFee)
+	assert.Equal(t, NullFen{count, true}, n.CouponFee)
+	assert.Equal(t, NullFen{88, true}, n.CashFee)
 }
 
 func TestParseNotificationVariants(t *testing.T) {
@@ -418,9 +446,9 @@ func TestParseNotificationVariants(t *testing.T) {
 		n, err := c.ParseNotification(ntSigned(t, c, p))
 		require.NoError(t, err)
 		assert.Nil(t, n.Coupons)
-		assert.Zero(t, n.CouponFee)
-		assert.Zero(t, n.SettlementTotalFee)
-		assert.Equal(t, int64(100), n.CashFee)
+		assert.False(t, n.CouponFee.Valid)
+		assert.False(t, n.SettlementTotalFee.Valid)
+		assert.Equal(t, NullFen{100, true}, n.CashFee)
 		assert.Empty(t, n.Attach)
 	})
 	t.Run("result_code FAIL is genuine but not paid", func(t *testing.T) {
@@ -442,7 +470,7 @@ func TestParseNotificationVariants(t *testing.T) {
 		t.Parallel()
 		n, err := c.ParseNotification(ntSigned(t, c, ntWith(s1, "coupon_fee", "0")))
 		require.NoError(t, err)
-		assert.Zero(t, n.CouponFee)
+		assert.Equal(t, NullFen{0, true}, n.CouponFee, "a present zero is not absent")
 	})
 	t.Run("unknown result_code is not paid", func(t *testing.T) {
 		t.Parallel()

@@ -3,7 +3,6 @@ package wxpay
 import (
 	"context"
 	"errors"
-	"time"
 )
 
 // TradeState is trade_state: where an order stands. Only
@@ -33,42 +32,26 @@ type OrderQueryRequest struct {
 	TransactionID string
 	// OutTradeNo is the out_trade_no given to [Client.UnifiedOrder].
 	OutTradeNo string
+	// Extra adds fields wxpay does not model (such as sub_mch_id). It may
+	// not name a field set above or one wxpay sets itself; such a request
+	// is refused with a [*RequestError].
+	Extra Params
 }
 
 // OrderQueryResponse is the state of an order. WeChat fills in the payment
 // details (payer, amounts, coupons, time) only when TradeState is
-// [TradeStateSuccess]; in other states they are zero. All amounts are in
-// fen (分).
+// [TradeStateSuccess]; in other states they are zero. The payment is the
+// embedded [Payment], the same view a [Notification] carries.
 type OrderQueryResponse struct {
 	TradeState     TradeState // always set; only TradeStateSuccess means paid
 	TradeStateDesc string     // human-readable state, in Chinese
-	TransactionID  string     // WeChat's order number
-	OutTradeNo     string     // your order number
-	Attach         string     // as given to UnifiedOrder
-	OpenID         string     // the payer
-	IsSubscribe    bool       // is_subscribe == "Y": the payer follows the official account
-	TradeType      TradeType  // how it was paid, including TradeMicropay
-	BankType       string     // payment bank, such as "CMC"
-	DeviceInfo     string     // as given to UnifiedOrder
-	FeeType        string     // currency of TotalFee; empty means CNY
-	// TotalFee is the order amount. Compare it with your stored order
-	// before marking it paid.
-	TotalFee int64
-	// SettlementTotalFee is TotalFee less non-prepaid (NO_CASH) coupons:
-	// what settles to the merchant.
-	SettlementTotalFee int64
-	CashFee            int64    // paid in cash by the payer
-	CashFeeType        string   // currency of CashFee
-	CouponFee          int64    // total of Coupons
-	Coupons            []Coupon // every coupon_*_$n, however many
-	// TimeEnd is when the payment completed; zero unless paid.
-	TimeEnd time.Time
+	Payment
 	// Raw holds every non-empty field of the answer, all covered by its
 	// verified signature, including ones wxpay does not model.
 	Raw Params
 }
 
-const opOrderQuery = "orderquery"
+var epOrderQuery = endpoint{"orderquery", "/pay/orderquery"}
 
 // errEcho is the cause when an answer names another order than the one
 // asked about.
@@ -87,11 +70,11 @@ var errEcho = errors.New("wxpay: does not match the request")
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2
 func (c *Client) OrderQuery(ctx context.Context, req *OrderQueryRequest) (*OrderQueryResponse, error) {
-	p, err := orderQueryParams(req)
+	q, err := orderQueryRequest(req)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.call(ctx, opOrderQuery, pathOrderQuery, p)
+	resp, err := c.call(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -107,34 +90,46 @@ func (c *Client) OrderQuery(ctx context.Context, req *OrderQueryRequest) (*Order
 	}
 	r, err := parseOrderQuery(resp, asked)
 	if err != nil {
-		return nil, &opError{opOrderQuery, err}
+		return nil, &opError{epOrderQuery.op, err}
 	}
 	return r, nil
 }
 
-func orderQueryParams(r *OrderQueryRequest) (Params, error) {
-	const op = opOrderQuery
+// orderQueryRequest validates r and lists its wire fields.
+func orderQueryRequest(r *OrderQueryRequest) (*request, error) {
+	q := newRequest(epOrderQuery)
 	if r == nil {
-		return nil, &RequestError{Op: op, Field: "request", Reason: "is nil"}
+		return nil, q.bad("request", "is nil")
 	}
-	if r.TransactionID != "" {
+	switch {
+	case r.TransactionID != "":
 		if !validTransactionID(r.TransactionID) {
-			return nil, &RequestError{Op: op, Field: "transaction_id", Reason: "must be 1 to 32 letters or digits"}
+			return nil, q.bad("transaction_id", "must be 1 to 32 letters or digits")
 		}
 		if r.OutTradeNo != "" {
-			if err := checkOutTradeNo(op, r.OutTradeNo); err != nil {
+			if err := checkOutTradeNo(q, r.OutTradeNo); err != nil {
 				return nil, err
 			}
 		}
-		return Params{"transaction_id": r.TransactionID}, nil
+	case r.OutTradeNo == "":
+		return nil, q.bad("out_trade_no", "or transaction_id is required")
+	default:
+		if err := checkOutTradeNo(q, r.OutTradeNo); err != nil {
+			return nil, err
+		}
 	}
-	if r.OutTradeNo == "" {
-		return nil, &RequestError{Op: op, Field: "out_trade_no", Reason: "or transaction_id is required"}
+	// With both numbers only transaction_id is sent, since WeChat would
+	// prefer it anyway; the answer is still checked against both.
+	q.set("transaction_id", r.TransactionID)
+	if r.TransactionID == "" {
+		q.set("out_trade_no", r.OutTradeNo)
+	} else {
+		q.modeled = append(q.modeled, "out_trade_no")
 	}
-	if err := checkOutTradeNo(op, r.OutTradeNo); err != nil {
+	if err := q.extra(r.Extra); err != nil {
 		return nil, err
 	}
-	return Params{"out_trade_no": r.OutTradeNo}, nil
+	return q, nil
 }
 
 func validTransactionID(s string) bool {
@@ -156,56 +151,21 @@ func parseOrderQuery(p, req Params) (*OrderQueryResponse, error) {
 	if err := checkEcho(p, req); err != nil {
 		return nil, err
 	}
-	r := &OrderQueryResponse{
-		TradeState:     TradeState(p["trade_state"]),
-		TradeStateDesc: p["trade_state_desc"],
-		TransactionID:  p["transaction_id"],
-		OutTradeNo:     p["out_trade_no"],
-		Attach:         p["attach"],
-		OpenID:         p["openid"],
-		IsSubscribe:    p["is_subscribe"] == "Y",
-		TradeType:      TradeType(p["trade_type"]),
-		BankType:       p["bank_type"],
-		DeviceInfo:     p["device_info"],
-		FeeType:        p["fee_type"],
-		CashFeeType:    p["cash_fee_type"],
-		Raw:            p,
-	}
-	if r.TradeState == "" {
+	ts := TradeState(p["trade_state"])
+	if ts == "" {
 		return nil, fieldErr("trade_state", ErrMissingField)
 	}
-	if r.TradeState == TradeStateSuccess {
-		// A paid order without these cannot be reconciled; refuse it
-		// rather than report zero.
-		for _, k := range [...]string{"transaction_id", "total_fee", "time_end"} {
-			if _, err := requiredField(p, k); err != nil {
-				return nil, err
-			}
-		}
+	// A paid order without its number and amount cannot be reconciled;
+	// refuse it rather than report zero. Other fields are informational.
+	required := []string{"out_trade_no"}
+	if ts == TradeStateSuccess {
+		required = append(required, "transaction_id", "total_fee")
 	}
-	var err error
-	for _, f := range [...]struct {
-		name string
-		dst  *int64
-	}{
-		{"total_fee", &r.TotalFee},
-		{"settlement_total_fee", &r.SettlementTotalFee},
-		{"cash_fee", &r.CashFee},
-		{"coupon_fee", &r.CouponFee},
-	} {
-		if *f.dst, err = optFen(p, f.name); err != nil {
-			return nil, err
-		}
-	}
-	if r.Coupons, err = parseCoupons(p); err != nil {
+	pay, err := parsePayment(p, required...)
+	if err != nil {
 		return nil, err
 	}
-	if s := p["time_end"]; s != "" {
-		if r.TimeEnd, err = parseTime(s); err != nil {
-			return nil, fieldErr("time_end", err)
-		}
-	}
-	return r, nil
+	return &OrderQueryResponse{TradeState: ts, TradeStateDesc: p["trade_state_desc"], Payment: pay, Raw: p}, nil
 }
 
 // checkEcho makes sure a verified answer is about the order that was

@@ -69,12 +69,13 @@ func TestOrderQueryPaid(t *testing.T) {
 	assert.Equal(t, TradeJSAPI, r.TradeType)
 	assert.Equal(t, "CMC", r.BankType)
 	assert.Equal(t, "WEB", r.DeviceInfo)
-	assert.Equal(t, "CNY", r.FeeType)
-	assert.Equal(t, "CNY", r.CashFeeType)
+	assert.Equal(t, FeeCNY, r.FeeType)
+	assert.Equal(t, FeeCNY, r.CashFeeType)
 	assert.Equal(t, int64(100), r.TotalFee)
-	assert.Equal(t, int64(90), r.SettlementTotalFee)
-	assert.Equal(t, int64(70), r.CashFee)
-	assert.Equal(t, int64(30), r.CouponFee)
+	assert.Equal(t, NullFen{90, true}, r.SettlementTotalFee)
+	assert.Equal(t, NullFen{70, true}, r.CashFee)
+	assert.Equal(t, NullFen{30, true}, r.CouponFee)
+	assert.Empty(t, r.Unparsed)
 	assert.Equal(t, []Coupon{
 		{ID: "10000", Type: CouponCash, Fee: 10},
 		{ID: "10001", Type: CouponNoCash, Fee: 10},
@@ -128,16 +129,9 @@ func TestOrderQueryStrict(t *testing.T) {
 	}{
 		{"total_fee with leading zero", func(p Params) { p["total_fee"] = "0100" }, "total_fee", ErrAmount},
 		{"total_fee decimal", func(p Params) { p["total_fee"] = "1.00" }, "total_fee", ErrAmount},
-		{"cash_fee negative", func(p Params) { p["cash_fee"] = "-1" }, "cash_fee", ErrAmount},
-		{"coupon_fee exponent", func(p Params) { p["coupon_fee"] = "1e3" }, "coupon_fee", ErrAmount},
-		{"settlement_total_fee space", func(p Params) { p["settlement_total_fee"] = " 90" }, "settlement_total_fee", ErrAmount},
-		{"coupon_fee_1 malformed", func(p Params) { p["coupon_fee_1"] = "ten" }, "coupon_fee_1", ErrAmount},
-		{"coupon_id_2 missing", func(p Params) { delete(p, "coupon_id_2") }, "coupon_id_2", ErrMissingField},
 		{"trade_state missing", func(p Params) { delete(p, "trade_state") }, "trade_state", ErrMissingField},
 		{"paid without total_fee", func(p Params) { delete(p, "total_fee") }, "total_fee", ErrMissingField},
 		{"paid without transaction_id", func(p Params) { delete(p, "transaction_id") }, "transaction_id", ErrMissingField},
-		{"paid without time_end", func(p Params) { delete(p, "time_end") }, "time_end", ErrMissingField},
-		{"time_end malformed", func(p Params) { p["time_end"] = "2014-10-30" }, "time_end", nil},
 		{"another order", func(p Params) { p["out_trade_no"] = "1409811654" }, "out_trade_no", errEcho},
 	}
 	for _, tt := range tests {
@@ -159,6 +153,42 @@ func TestOrderQueryStrict(t *testing.T) {
 				assert.ErrorIs(t, err, tt.is)
 			}
 			assert.True(t, strings.HasPrefix(err.Error(), "wxpay: orderquery: "), err.Error())
+		})
+	}
+}
+
+// TestOrderQueryLenient checks that a verified answer is not refused
+// over fields nobody acts on: they are reported as absent and named in
+// Unparsed, like a notification's.
+func TestOrderQueryLenient(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		edit     func(Params)
+		unparsed []string
+	}{
+		{"cash_fee negative", func(p Params) { p["cash_fee"] = "-1" }, []string{"cash_fee"}},
+		{"coupon_fee exponent", func(p Params) { p["coupon_fee"] = "1e3" }, []string{"coupon_fee"}},
+		{"settlement_total_fee space", func(p Params) { p["settlement_total_fee"] = " 90" }, []string{"settlement_total_fee"}},
+		{"coupon_fee_1 malformed", func(p Params) { p["coupon_fee_1"] = "ten" }, []string{"coupon_count"}},
+		{"coupon_id_2 missing", func(p Params) { delete(p, "coupon_id_2") }, []string{"coupon_count"}},
+		{"paid without time_end", func(p Params) { delete(p, "time_end") }, nil},
+		{"time_end malformed", func(p Params) { p["time_end"] = "2014-10-30" }, []string{"time_end"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, mux, _ := setup(t)
+			mux.HandleFunc("/pay/orderquery", fakeWeChat(t, func(Params) Params {
+				p := paidAnswer()
+				tt.edit(p)
+				return p
+			}, nil))
+			r, err := c.OrderQuery(context.Background(), &OrderQueryRequest{OutTradeNo: "1409811653"})
+			require.NoError(t, err)
+			assert.Equal(t, TradeStateSuccess, r.TradeState)
+			assert.Equal(t, int64(100), r.TotalFee)
+			assert.Equal(t, tt.unparsed, r.Unparsed)
 		})
 	}
 }

@@ -17,6 +17,13 @@ import (
 // verb that does not fit a pointer, such as %s or %q, makes fmt print
 // the pointee; no layout can prevent that short of not holding the key.)
 //
+// Key material lives two pointers away from any struct field: fmt's
+// error path for a verb that does not fit a pointer (%s, %q, %t, ...)
+// prints the pointee of a pointer it meets, at any depth, but only one
+// level deep, and prints pointers below that as addresses. One pointer
+// would show the key under %s; two show an address. [sealed] is that
+// second pointer.
+//
 // A Config is a plain struct the caller owns: nested in an unexported
 // field of another struct and printed, its APIKey field is printed like
 // any other string. Keep Config out of such structs, or build the Client
@@ -78,3 +85,12 @@ func (s Signer) Format(f fmt.State, _ rune) {
 
 // LogValue makes slog print the signer's algorithm only.
 func (s Signer) LogValue() slog.Value { return slog.StringValue(string(s.typ)) }
+
+// sealed holds a secret behind a second pointer (see above). Fields that
+// hold key material have type *sealed[T], never T or *T.
+type sealed[T any] struct{ p *T }
+
+func seal[T any](v T) *sealed[T] { return &sealed[T]{p: &v} }
+
+// open returns the secret.
+func (s *sealed[T]) open() *T { return s.p }

@@ -4,13 +4,14 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/md5"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // ErrDecrypt means the req_info of a refund notification could not be
@@ -105,11 +106,23 @@ type RefundNotification struct {
 func (c *Client) ParseRefundNotification(body []byte) (*RefundNotification, error) {
 	outer, err := DecodeXML(body)
 	if err != nil {
+		return nil, &Error{Op: opRefundNotify, Err: err}
+	}
+	if err := protocolLayer(opRefundNotify, 0, outer); err != nil {
 		return nil, err
 	}
-	if err := checkNotifyReturnCode(outer, "refundnotify"); err != nil {
-		return nil, err
+	n, err := c.openRefund(outer)
+	if err != nil {
+		return nil, &opError{opRefundNotify, err}
 	}
+	return n, nil
+}
+
+const opRefundNotify = "refundnotify"
+
+// openRefund checks the unsigned outer message's merchant, decrypts
+// req_info and builds the typed view.
+func (c *Client) openRefund(outer Params) (*RefundNotification, error) {
 	if err := c.checkMerchant(outer); err != nil {
 		return nil, err
 	}
@@ -117,7 +130,7 @@ func (c *Client) ParseRefundNotification(body []byte) (*RefundNotification, erro
 	if err != nil {
 		return nil, err
 	}
-	plain, err := decryptReqInfo(c.refundKey[:], enc)
+	plain, err := decryptReqInfo(c.refundKey.open()[:], enc)
 	if err != nil {
 		return nil, err
 	}
@@ -231,17 +244,11 @@ func decryptECB(key, ct []byte) ([]byte, error) {
 	for i := 0; i < len(ct); i += bs {
 		block.Decrypt(pt[i:i+bs], ct[i:i+bs])
 	}
-	pad := int(pt[len(pt)-1])
-	good := subtle.ConstantTimeLessOrEq(1, pad) & subtle.ConstantTimeLessOrEq(pad, bs)
-	for i := 1; i <= bs; i++ {
-		inPad := subtle.ConstantTimeLessOrEq(i, pad)
-		eq := subtle.ConstantTimeByteEq(pt[len(pt)-i], byte(pad))
-		good &= subtle.ConstantTimeSelect(inPad, eq, 1)
-	}
-	if good != 1 {
+	n, ok := wire.UnpadPKCS7(pt, bs)
+	if !ok {
 		return nil, ErrDecrypt
 	}
-	return pt[:len(pt)-pad], nil
+	return pt[:n], nil
 }
 
 // RefundNotifyFunc handles one decrypted refund notification for
@@ -274,5 +281,5 @@ func (c *Client) RefundNotifyHandler(fn RefundNotifyFunc) http.Handler {
 	if fn == nil {
 		panic("wxpay: RefundNotifyHandler: nil RefundNotifyFunc")
 	}
-	return &notifyHandler[*RefundNotification]{c: c, op: "refundnotify", parse: c.ParseRefundNotification, fn: fn}
+	return newNotifyHandler(c, opRefundNotify, c.ParseRefundNotification, fn)
 }

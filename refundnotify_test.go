@@ -285,15 +285,45 @@ func TestDecryptFailuresIndistinguishable(t *testing.T) {
 	t.Parallel()
 	c := rnClient(t, rnS6APIKey)
 	var n int
+	want := (&opError{opRefundNotify, ErrDecrypt}).Error()
 	for _, bc := range rnBadRefunds(t) {
 		if bc.is != ErrDecrypt {
 			continue
 		}
 		n++
 		_, err := c.ParseRefundNotification(bc.body)
-		assert.True(t, err == ErrDecrypt, "%s: got %T %v, want ErrDecrypt itself", bc.name, err, err)
+		require.Error(t, err, bc.name)
+		assert.True(t, errors.Unwrap(err) == ErrDecrypt, "%s: got %T %v, want ErrDecrypt itself under the one wrapping", bc.name, err, err)
+		assert.Equal(t, want, err.Error(), bc.name)
 	}
 	assert.GreaterOrEqual(t, n, 10)
+}
+
+// TestRefundPaddingRange checks the padding length bounds on their own:
+// a final block of sixteen 0x11 bytes (17: one more than a block) and one
+// of sixteen 0xFF bytes are each consistent runs of equal bytes, so only
+// the range check refuses them; without it the second would slice past
+// the start of the plaintext.
+func TestRefundPaddingRange(t *testing.T) {
+	t.Parallel()
+	c := rnClient(t, rnS6APIKey)
+	key := refundKey(rnS6APIKey)[:]
+	for _, b := range []byte{0x00, 0x11, 0xFF} {
+		for _, blocks := range []int{1, 2} {
+			pt := bytes.Repeat([]byte{'a'}, 16*(blocks-1))
+			pt = append(pt, bytes.Repeat([]byte{b}, 16)...)
+			_, err := decryptECB(key, rnEncryptRaw(t, key, pt))
+			assert.Equal(t, ErrDecrypt, err, "final block of 0x%02X, %d block(s)", b, blocks)
+			body := rnBody(t, base64.StdEncoding.EncodeToString(rnEncryptRaw(t, key, pt)))
+			_, err = c.ParseRefundNotification(body)
+			assert.ErrorIs(t, err, ErrDecrypt)
+		}
+	}
+	// The largest valid padding, a whole block of 0x10, is accepted.
+	pt := append([]byte("<root></root>..."), bytes.Repeat([]byte{0x10}, 16)...)
+	got, err := decryptECB(key, rnEncryptRaw(t, key, pt))
+	require.NoError(t, err)
+	assert.Equal(t, "<root></root>...", string(got))
 }
 
 func TestParseRefundNotificationHugeBody(t *testing.T) {

@@ -6,22 +6,24 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
-// Endpoint paths, appended to the base URL (which may carry a prefix such
-// as /sandboxnew).
-const (
-	pathUnifiedOrder = "/pay/unifiedorder"
-	pathOrderQuery   = "/pay/orderquery"
-	pathCloseOrder   = "/pay/closeorder"
-)
+// endpoint is one v2 API: the name that errors and logs use, and its path,
+// appended to the base URL (which may carry a prefix such as /sandboxnew).
+// Each endpoint's file declares its own.
+type endpoint struct {
+	op   string
+	path string
+}
 
 // ErrResponseTooLarge is the cause (Error.Err) when an answer's body is
 // longer than 1 MiB. Real answers are a few kilobytes, so such a body is
@@ -66,8 +68,8 @@ func (e *opError) Error() string {
 
 func (e *opError) Unwrap() error { return e.err }
 
-// reservedFields are filled in by the request path for every call; a
-// caller-supplied value (through an Extra map) would be overwritten or
+// reservedField reports the fields the request path fills in for every
+// call; a caller-supplied value (through Extra) would be overwritten or
 // break the signature, so it is refused instead.
 func reservedField(name string) bool {
 	switch name {
@@ -77,50 +79,93 @@ func reservedField(name string) bool {
 	return false
 }
 
-// addExtra copies extra into p. It refuses names the library sets itself
-// and names the request struct models (modelled), so Extra can add fields
-// wxpay does not model but never silently change one it does.
-func addExtra(op string, p, extra Params, modelled func(string) bool) error {
+// request collects the wire fields of one call. An endpoint lists each
+// field its request type models once, with set, even when the value is
+// empty: that list is both what is sent and what Extra may not override.
+type request struct {
+	ep      endpoint
+	fields  []field
+	modeled []string
+}
+
+func newRequest(ep endpoint) *request {
+	return &request{ep: ep, fields: make([]field, 0, 24), modeled: make([]string, 0, 24)}
+}
+
+// set adds name=v to the request; an empty v is left out, which is how v2
+// says "not given".
+func (r *request) set(name, v string) {
+	r.modeled = append(r.modeled, name)
+	if v != "" {
+		r.fields = append(r.fields, field{name, v})
+	}
+}
+
+// bad returns a [*RequestError] for this request's endpoint.
+func (r *request) bad(field, reason string) error {
+	return &RequestError{Op: r.ep.op, Field: field, Reason: reason}
+}
+
+// extra adds fields wxpay does not model. It refuses names the library
+// sets itself and names the request type models, so Extra can add a field
+// but never silently change one that has its own struct field.
+func (r *request) extra(extra Params) error {
 	for k, v := range extra {
 		if reservedField(k) {
-			return &RequestError{Op: op, Field: k, Reason: "is set by wxpay and cannot be given in Extra"}
+			return r.bad(k, "is set by wxpay and cannot be given in Extra")
 		}
-		if _, dup := p[k]; dup || modelled(k) {
-			return &RequestError{Op: op, Field: k, Reason: "is a field of the request struct; set it there, not in Extra"}
+		if slices.Contains(r.modeled, k) {
+			return r.bad(k, "is a field of the request struct; set it there, not in Extra")
 		}
 		if !validName(k) {
-			return &RequestError{Op: op, Field: "Extra", Reason: "holds a name that is not a plain XML name"}
+			return r.bad("Extra", "holds a name that is not a plain XML name")
 		}
-		p[k] = v
+		if v != "" {
+			r.fields = append(r.fields, field{k, v})
+		}
 	}
 	return nil
 }
 
-// encodeOwned completes q into a signed request body: it adds appid,
-// mch_id, a fresh nonce_str and sign_type to q itself, signs and encodes.
-// The endpoints build a fresh map per call and hand it over, so nothing
-// is copied on the hot path.
+// echoSafe refuses a value that WeChat echoes back in a signed message
+// (attach in notifications and queries, device_info) when it holds '&' or
+// '='. v2 signs values raw, joined with '&' and '=', so such a value
+// could be cut differently by whoever reads the echo: with one genuine
+// message whose attach they chose, they could build another with the same
+// signature naming another order or amount. [Signer.Verify] refuses those
+// forgeries too; not sending such values keeps genuine messages clear of
+// that rule.
+func (r *request) echoSafe(name, v string) error {
+	if strings.ContainsAny(v, "&=") {
+		return r.bad(name, "may not contain '&' or '=': WeChat echoes it in signed messages, where it could be re-split into other fields")
+	}
+	return nil
+}
+
+// encode completes r into a signed request body: it adds appid, mch_id, a
+// fresh nonce_str and sign_type, sorts the fields once for both the sign
+// and the XML, and signs.
 //
 // sign_type is always sent, even for MD5 (as Tencent's own SDK does), so
 // that the algorithm of the answer's signature is never left to WeChat's
 // default.
-func (c *Client) encodeOwned(q Params) ([]byte, error) {
+func (c *Client) encode(r *request) ([]byte, error) {
 	nonce, err := c.nonce()
 	if err != nil {
 		return nil, err
 	}
-	q["appid"] = c.cfg.AppID
-	q["mch_id"] = c.cfg.MchID
-	q["nonce_str"] = nonce
-	q["sign_type"] = string(c.signer.Type())
-	q["sign"] = c.signer.Sign(q)
-	return EncodeXML(q)
+	fs := append(r.fields,
+		field{"appid", c.cfg.AppID},
+		field{"mch_id", c.cfg.MchID},
+		field{"nonce_str", nonce},
+		field{"sign_type", string(c.signer.Type())},
+	)
+	return c.signer.encodeSigned(fs)
 }
 
-// call is the one request path of every endpoint: sign p, POST it to
-// baseURL+path, and return the answer's fields once they are proven to
-// come from WeChat, for this merchant, reporting success. call takes p
-// over and adds the common fields to it; endpoints pass a fresh map.
+// call is the one request path of every endpoint: sign r, POST it to the
+// endpoint's URL, and return the answer's fields once they are proven to
+// come from WeChat, for this merchant, reporting success.
 //
 // The answer is verified before anything is read from it. Errors:
 //   - transport failures, wrapped with %w (context errors stay matchable);
@@ -132,15 +177,16 @@ func (c *Client) encodeOwned(q Params) ([]byte, error) {
 //
 // With [WithFailover], a request that provably never reached the primary
 // (see neverSent) is sent once more, byte for byte, to the backup.
-func (c *Client) call(ctx context.Context, op, path string, p Params) (Params, error) {
-	body, err := c.encodeOwned(p)
+func (c *Client) call(ctx context.Context, r *request) (Params, error) {
+	op := r.ep.op
+	body, err := c.encode(r)
 	if err != nil {
 		return nil, &opError{op, err}
 	}
-	status, resp, err := c.post(ctx, op, c.baseURL+path, body)
+	status, resp, err := c.post(ctx, op, c.baseURL+r.ep.path, body)
 	if err != nil && c.backup != "" && ctx.Err() == nil && neverSent(err) {
-		c.log.DebugContext(ctx, "wxpay: primary unreachable, failing over", "op", op, "backup", c.backup, "error", err.Error())
-		status, resp, err = c.post(ctx, op, c.backup+path, body)
+		c.logger().DebugContext(ctx, "wxpay: primary unreachable, failing over", "op", op, "backup", c.backup, "error", err.Error())
+		status, resp, err = c.post(ctx, op, c.backup+r.ep.path, body)
 	}
 	if err != nil {
 		var we *Error
@@ -165,10 +211,10 @@ func (c *Client) post(ctx context.Context, op, url string, body []byte) (int, []
 	if err != nil {
 		return 0, nil, err
 	}
-	b, err := wire.ReadAll(resp.Body, c.maxBytes)
+	b, err := readBody(resp, c.maxBytes)
 	resp.Body.Close()
-	if c.log.Enabled(ctx, slog.LevelDebug) {
-		c.log.DebugContext(ctx, "wxpay: call", "op", op, "url", url, "status", resp.StatusCode,
+	if log := c.logger(); log.Enabled(ctx, slog.LevelDebug) {
+		log.DebugContext(ctx, "wxpay: call", "op", op, "url", url, "status", resp.StatusCode,
 			"bytes", len(b), "elapsed", time.Since(start))
 	}
 	if errors.Is(err, wire.ErrTooLarge) {
@@ -180,16 +226,49 @@ func (c *Client) post(ctx context.Context, op, url string, body []byte) (int, []
 	return resp.StatusCode, b, nil
 }
 
+// readBody reads an answer into one buffer sized from its Content-Length,
+// so that a typical answer costs one allocation. The header only sizes
+// the buffer up to limit: a peer announcing more gets nothing beyond the
+// cap, and a body longer than announced is still read, and capped.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 || n > limit {
+		return wire.ReadAll(resp.Body, limit)
+	}
+	// One byte more than announced, so that a body matching its header
+	// reaches EOF without growing the buffer.
+	buf := make([]byte, 0, n+1)
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return nil, wire.ErrTooLarge
+			}
+			buf = append(buf, 0)[:len(buf)]
+		}
+		m, err := resp.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if int64(len(buf)) > limit {
+			return nil, wire.ErrTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
 // parseResponse turns an answer into verified fields or an error. It is
 // separate from the transport so that it can be fuzzed on its own: it
 // returns fields only if their signature verified with the client's key
 // and they name the client's appid and mch_id.
 func (c *Client) parseResponse(op string, status int, body []byte) (Params, error) {
-	p, err := DecodeXML(body)
 	if status != http.StatusOK {
 		// A gateway or load balancer answered, or WeChat failed; nothing
 		// in the body can be trusted, but a protocol FAIL is worth showing.
 		e := &Error{Op: op, StatusCode: status}
+		p, err := DecodeXML(body)
 		switch {
 		case err != nil:
 			e.Err = err
@@ -198,25 +277,10 @@ func (c *Client) parseResponse(op string, status int, body []byte) (Params, erro
 		}
 		return nil, e
 	}
+	p, err := c.openMessage(op, status, body)
 	if err != nil {
-		return nil, &Error{Op: op, StatusCode: status, Err: err}
+		return nil, err
 	}
-	switch rc := p["return_code"]; rc {
-	case "SUCCESS":
-	case "":
-		return nil, &Error{Op: op, StatusCode: status, Err: fieldErr("return_code", ErrMissingField)}
-	default:
-		// Protocol failure: WeChat signs nothing here, so only these two
-		// fields are reported.
-		return nil, &Error{Op: op, StatusCode: status, ReturnCode: rc, ReturnMsg: p["return_msg"]}
-	}
-	if err := c.signer.Verify(p); err != nil {
-		return nil, &opError{op, err}
-	}
-	if err := c.checkMerchant(p); err != nil {
-		return nil, &opError{op, err}
-	}
-	dropEmpty(p)
 	switch p["result_code"] {
 	case "SUCCESS":
 		return p, nil
@@ -241,15 +305,102 @@ func (c *Client) parseResponse(op string, status int, body []byte) (Params, erro
 	return nil, e
 }
 
+// openMessage is the one verification path of every signed message from
+// WeChat, answers and notifications alike. It decodes body and returns its
+// fields only once they are proven to be WeChat's and this merchant's:
+//
+//   - a body that is not a v2 message, lacks return_code or reports
+//     return_code FAIL is an [*Error] (status is the HTTP status of an
+//     answer, 0 for a notification);
+//   - a failed signature check or another merchant's message is the
+//     verification error, wrapped to name op.
+//
+// Empty fields, which no signature covers, are dropped from the result.
+func (c *Client) openMessage(op string, status int, body []byte) (Params, error) {
+	// Decoded and verified in one pass over the sorted fields; the
+	// verdict waits until the protocol layer has been looked at, since a
+	// FAIL message carries no sign.
+	p, verifyErr, err := c.signer.decodeVerify(body)
+	if err != nil {
+		return nil, &Error{Op: op, StatusCode: status, Err: err}
+	}
+	if err := protocolLayer(op, status, p); err != nil {
+		return nil, err
+	}
+	if verifyErr != nil {
+		return nil, &opError{op, c.explainSign(p, verifyErr)}
+	}
+	if err := c.checkMerchant(p); err != nil {
+		return nil, &opError{op, err}
+	}
+	dropEmpty(p)
+	return p, nil
+}
+
+// protocolLayer applies return_code: a message whose return_code is FAIL
+// carries no business data and no sign, and is reported as an [*Error];
+// so is one without return_code, which no genuine message lacks.
+func protocolLayer(op string, status int, p Params) error {
+	switch rc := p["return_code"]; rc {
+	case "SUCCESS":
+		return nil
+	case "":
+		return &Error{Op: op, StatusCode: status, Err: fieldErr("return_code", ErrMissingField)}
+	default:
+		// WeChat signs nothing here, so only these two fields are
+		// reported.
+		return &Error{Op: op, StatusCode: status, ReturnCode: rc, ReturnMsg: p["return_msg"]}
+	}
+}
+
+// signTypeMismatch explains an [ErrSignature] whose sign has the length of
+// the other algorithm: by far the most common cause of a refused
+// notification is a merchant configured for one algorithm while WeChat
+// signs with the other (the algorithm of a notification follows the
+// order's sign_type).
+type signTypeMismatch struct {
+	got, configured SignType
+}
+
+func (e *signTypeMismatch) Error() string {
+	return "wxpay: signature mismatch: the sign is " + string(e.got) + "-length, but the client is configured for " +
+		string(e.configured) + " (the message was probably signed with " + string(e.got) + ")"
+}
+
+func (e *signTypeMismatch) Is(target error) bool { return target == ErrSignature }
+
+// explainSign returns err, or a [signTypeMismatch] when err is a signature
+// mismatch and the sign has the other algorithm's length. The check looks
+// at the length only, never at the key.
+func (c *Client) explainSign(p Params, err error) error {
+	if !errors.Is(err, ErrSignature) || errors.Is(err, ErrAmbiguousValue) {
+		return err
+	}
+	for _, t := range [...]SignType{SignMD5, SignHMACSHA256} {
+		if t != c.signer.Type() && len(p["sign"]) == t.signLen() {
+			return &signTypeMismatch{got: t, configured: c.signer.Type()}
+		}
+	}
+	return err
+}
+
 // neverSent reports whether err proves that a request never reached the
 // server, so that sending it elsewhere cannot make it take effect twice:
-// the name did not resolve, the TCP connection was not established, or
-// the TLS handshake failed (a handshake completes before any request byte
-// is written). Anything else — a timeout after connecting, a canceled
-// context, an HTTP status, a FAIL answer — may have reached WeChat and is
-// never retried.
+// the name did not resolve (even by timing out), the TCP connection was
+// not established (refused, unreachable, or a connect that timed out
+// because the host is down and drops SYNs), or the TLS handshake failed,
+// including a plain-HTTP answer on the HTTPS port (a handshake completes
+// before any request byte is written). Anything else — a timeout after
+// connecting, an HTTP status, a FAIL answer — may have reached WeChat and
+// is never retried.
+//
+// The types are checked before any timeout: a dial that timed out also
+// matches context.DeadlineExceeded, and asking that first would keep the
+// client on a dead primary, the very case failover exists for. The
+// caller's own cancellation or deadline is excluded by the caller, which
+// fails over only while its context is live.
 func neverSent(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil {
 		return false
 	}
 	var dnsErr *net.DNSError
@@ -258,6 +409,9 @@ func neverSent(err error) bool {
 	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return true
+	}
+	if errors.Is(err, http.ErrSchemeMismatch) {
 		return true
 	}
 	var (

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"syscall"
@@ -49,7 +50,14 @@ func TestNeverSent(t *testing.T) {
 		{"write reset", post(&net.OpError{Op: "write", Net: "tcp", Err: syscall.ECONNRESET}), false},
 		{"context deadline", post(context.DeadlineExceeded), false},
 		{"context canceled", post(context.Canceled), false},
-		{"dial ended by context", post(&net.OpError{Op: "dial", Net: "tcp", Err: context.Canceled}), false},
+		// A dial that a timeout or cancellation ended never sent a byte;
+		// the caller fails over only while its own context is live, so
+		// this case is a client timeout that fired during the connect.
+		{"dial ended by context", post(&net.OpError{Op: "dial", Net: "tcp", Err: context.Canceled}), true},
+		// Go's dial timeout also matches context.DeadlineExceeded; asked
+		// first, it kept clients on a dead primary.
+		{"dial timeout", post(&net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}), true},
+		{"plain HTTP on the HTTPS port", post(http.ErrSchemeMismatch), true},
 		{"EOF", post(errors.New("EOF")), false},
 		{"http 503", &Error{Op: "unifiedorder", StatusCode: 503}, false},
 		{"business FAIL", &Error{Op: "unifiedorder", StatusCode: 200, Code: ErrCodeSystemError}, false},
@@ -73,18 +81,18 @@ func TestEncodeRequest(t *testing.T) {
 			cfg.SignType = typ
 			c, err := NewClient(cfg, WithRand(&seqReader{}))
 			require.NoError(t, err)
-			in := Params{"out_trade_no": "1415659990"}
-			body, err := c.encodeOwned(in)
+			q := newRequest(epCloseOrder)
+			q.set("out_trade_no", "1415659990")
+			q.set("empty", "")
+			body, err := c.encode(q)
 			require.NoError(t, err)
-			// encodeOwned takes the map over and completes it in place.
-			assert.Equal(t, firstSeqNonce, in["nonce_str"])
-			assert.NotEmpty(t, in["sign"])
 			p, err := DecodeXML(body)
 			require.NoError(t, err)
 			assert.Equal(t, string(typ), p["sign_type"])
 			assert.Equal(t, firstSeqNonce, p["nonce_str"])
 			assert.Equal(t, tAppID, p["appid"])
 			assert.Equal(t, tMchID, p["mch_id"])
+			assert.NotContains(t, p, "empty", "an empty field is not sent")
 			assert.Equal(t, refSign(tKey, typ, p), p["sign"])
 			if typ == SignMD5 {
 				want := md5Upper("appid=" + tAppID + "&mch_id=" + tMchID + "&nonce_str=" + firstSeqNonce +
@@ -99,29 +107,47 @@ func TestEncodeRequestRandFailure(t *testing.T) {
 	t.Parallel()
 	c, mux, ts := setup(t, WithRand(&onceReader{}))
 	mux.HandleFunc("/pay/closeorder", fakeWeChat(t, func(Params) Params { return okAnswer(nil) }, nil))
-	err := c.CloseOrder(context.Background(), "1415659990")
+	err := c.CloseOrder(context.Background(), &CloseOrderRequest{OutTradeNo: "1415659990"})
 	assertClean(t, err)
 	assert.Zero(t, ts.Hits.Load())
 }
 
-func TestAddExtra(t *testing.T) {
+func TestRequestExtra(t *testing.T) {
 	t.Parallel()
-	never := func(string) bool { return false }
-	for _, k := range []string{"appid", "mch_id", "nonce_str", "sign", "sign_type"} {
-		err := addExtra("op", Params{}, Params{k: "x"}, never)
+	fresh := func() *request {
+		q := newRequest(epUnifiedOrder)
+		q.set("body", "a")
+		q.set("openid", "") // modelled, though empty
+		return q
+	}
+	for _, k := range []string{"appid", "mch_id", "nonce_str", "sign", "sign_type", "body", "openid", "bad name"} {
+		err := fresh().extra(Params{k: "x"})
 		var re *RequestError
 		require.ErrorAs(t, err, &re, k)
-		assert.Equal(t, k, re.Field)
+		assert.Equal(t, "unifiedorder", re.Op)
 	}
-	err := addExtra("op", Params{"body": "a"}, Params{"body": "b"}, never)
+	q := fresh()
+	require.NoError(t, q.extra(Params{"sub_mch_id": "1900000109", "blank": ""}))
+	assert.Equal(t, []field{{"body", "a"}, {"sub_mch_id", "1900000109"}}, q.fields)
+}
+
+// TestEveryRequestHasExtra checks that each request type takes Extra and
+// refuses to let it override a modelled field.
+func TestEveryRequestHasExtra(t *testing.T) {
+	t.Parallel()
+	c, _, ts := setup(t)
+	ctx := context.Background()
+	order := validOrder()
+	order.Extra = Params{"out_trade_no": "x"}
+	_, err := c.UnifiedOrder(ctx, order)
 	assert.ErrorAs(t, err, new(*RequestError))
-	err = addExtra("op", Params{}, Params{"openid": "b"}, unifiedOrderField)
+	_, err = c.OrderQuery(ctx, &OrderQueryRequest{OutTradeNo: "T1", Extra: Params{"transaction_id": "1"}})
 	assert.ErrorAs(t, err, new(*RequestError))
-	err = addExtra("op", Params{}, Params{"bad name": "b"}, never)
+	_, err = c.OrderQuery(ctx, &OrderQueryRequest{TransactionID: "1", Extra: Params{"out_trade_no": "T1"}})
 	assert.ErrorAs(t, err, new(*RequestError))
-	p := Params{"body": "a"}
-	require.NoError(t, addExtra("op", p, Params{"sub_mch_id": "1900000109"}, never))
-	assert.Equal(t, Params{"body": "a", "sub_mch_id": "1900000109"}, p)
+	err = c.CloseOrder(ctx, &CloseOrderRequest{OutTradeNo: "T1", Extra: Params{"out_trade_no": "T2"}})
+	assert.ErrorAs(t, err, new(*RequestError))
+	assert.Zero(t, ts.Hits.Load())
 }
 
 // FuzzResponse feeds arbitrary answers to the response handling of the

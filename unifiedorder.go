@@ -34,7 +34,9 @@ type UnifiedOrderRequest struct {
 	// receipt_id, goods_detail[]); it is sent exactly as given.
 	Detail string
 	// Attach is echoed back in queries and notifications; at most 127
-	// bytes. Use it for your own routing data, not for secrets.
+	// bytes, without '&' or '=' (an echoed value holding them could be
+	// re-split into other fields of the signed message). Use it for your
+	// own routing data, not for secrets.
 	Attach string
 	// OutTradeNo is your order number: 1 to 32 characters of
 	// [0-9A-Za-z_-|*@], unique per merchant. It is the idempotency key:
@@ -42,7 +44,7 @@ type UnifiedOrderRequest struct {
 	// same fields, never with a new number. Required.
 	OutTradeNo string
 	// FeeType is the ISO 4217 currency; empty means CNY.
-	FeeType string
+	FeeType FeeType
 	// TotalFee is the amount in fen (分, 1/100 yuan). Required, > 0.
 	TotalFee int64
 	// SpbillCreateIP is the payer's IPv4 or IPv6 address (for MWEB it must
@@ -73,6 +75,7 @@ type UnifiedOrderRequest struct {
 	// TradeJSAPI.
 	OpenID string
 	// DeviceInfo is the terminal identifier; "WEB" for PC web and JSAPI.
+	// It is echoed like Attach, so it may not hold '&' or '=' either.
 	DeviceInfo string
 	// Receipt asks WeChat to offer the payer an electronic invoice
 	// (receipt=Y).
@@ -109,7 +112,7 @@ type UnifiedOrderResponse struct {
 	Raw Params
 }
 
-const opUnifiedOrder = "unifiedorder"
+var epUnifiedOrder = endpoint{"unifiedorder", "/pay/unifiedorder"}
 
 // UnifiedOrder places an order (统一下单) and returns its prepay_id.
 //
@@ -129,11 +132,11 @@ const opUnifiedOrder = "unifiedorder"
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1
 func (c *Client) UnifiedOrder(ctx context.Context, req *UnifiedOrderRequest) (*UnifiedOrderResponse, error) {
-	p, err := c.unifiedOrderParams(req)
+	r, err := c.unifiedOrderRequest(req)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.call(ctx, opUnifiedOrder, pathUnifiedOrder, p)
+	resp, err := c.call(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +146,7 @@ func (c *Client) UnifiedOrder(ctx context.Context, req *UnifiedOrderRequest) (*U
 // parseUnifiedOrder maps verified answer fields to the response.
 func parseUnifiedOrder(p Params) (*UnifiedOrderResponse, error) {
 	if p["prepay_id"] == "" {
-		return nil, &opError{opUnifiedOrder, fieldErr("prepay_id", ErrMissingField)}
+		return nil, &opError{epUnifiedOrder.op, fieldErr("prepay_id", ErrMissingField)}
 	}
 	return &UnifiedOrderResponse{
 		PrepayID:  p["prepay_id"],
@@ -154,64 +157,69 @@ func parseUnifiedOrder(p Params) (*UnifiedOrderResponse, error) {
 	}, nil
 }
 
-// unifiedOrderParams validates req and returns its wire fields, without
+// unifiedOrderRequest validates req and lists its wire fields, without
 // the ones the request path adds.
-func (c *Client) unifiedOrderParams(r *UnifiedOrderRequest) (Params, error) {
-	const op = opUnifiedOrder
-	bad := func(field, reason string) error { return &RequestError{Op: op, Field: field, Reason: reason} }
+func (c *Client) unifiedOrderRequest(r *UnifiedOrderRequest) (*request, error) {
+	q := newRequest(epUnifiedOrder)
 	if r == nil {
-		return nil, bad("request", "is nil")
+		return nil, q.bad("request", "is nil")
 	}
 	switch {
 	case r.Body == "":
-		return nil, bad("body", "is required")
+		return nil, q.bad("body", "is required")
 	case len(r.Body) > 128:
-		return nil, bad("body", "is longer than 128 bytes")
+		return nil, q.bad("body", "is longer than 128 bytes")
 	case len(r.Attach) > 127:
-		return nil, bad("attach", "is longer than 127 bytes")
+		return nil, q.bad("attach", "is longer than 127 bytes")
 	case r.TotalFee <= 0:
-		return nil, bad("total_fee", "must be a positive number of fen")
+		return nil, q.bad("total_fee", "must be a positive number of fen")
 	case r.SpbillCreateIP == "":
-		return nil, bad("spbill_create_ip", "is required")
+		return nil, q.bad("spbill_create_ip", "is required")
 	case !validIP(r.SpbillCreateIP):
-		return nil, bad("spbill_create_ip", "is not an IPv4 or IPv6 address")
+		return nil, q.bad("spbill_create_ip", "is not an IPv4 or IPv6 address")
 	case r.Detail != "" && !json.Valid([]byte(r.Detail)):
-		return nil, bad("detail", "is not valid JSON")
+		return nil, q.bad("detail", "is not valid JSON")
 	case r.SceneInfo != "" && !json.Valid([]byte(r.SceneInfo)):
-		return nil, bad("scene_info", "is not valid JSON")
+		return nil, q.bad("scene_info", "is not valid JSON")
 	case !r.TimeStart.IsZero() && !wireTime(r.TimeStart):
-		return nil, bad("time_start", "is outside the years 2000 to 9999")
+		return nil, q.bad("time_start", "is outside the years 2000 to 9999")
 	case !r.TimeExpire.IsZero() && !wireTime(r.TimeExpire):
-		return nil, bad("time_expire", "is outside the years 2000 to 9999")
+		return nil, q.bad("time_expire", "is outside the years 2000 to 9999")
 	case !r.TimeStart.IsZero() && !r.TimeExpire.IsZero() &&
 		!r.TimeExpire.Truncate(time.Second).After(r.TimeStart.Truncate(time.Second)):
 		// Compared at the wire's one-second resolution.
-		return nil, bad("time_expire", "is not after time_start")
+		return nil, q.bad("time_expire", "is not after time_start")
 	}
-	if err := checkOutTradeNo(op, r.OutTradeNo); err != nil {
+	if err := q.echoSafe("attach", r.Attach); err != nil {
+		return nil, err
+	}
+	if err := q.echoSafe("device_info", r.DeviceInfo); err != nil {
+		return nil, err
+	}
+	if err := checkOutTradeNo(q, r.OutTradeNo); err != nil {
 		return nil, err
 	}
 	switch r.TradeType {
 	case TradeJSAPI:
 		if r.OpenID == "" {
-			return nil, bad("openid", "is required for trade type JSAPI")
+			return nil, q.bad("openid", "is required for trade type JSAPI")
 		}
 	case TradeNative:
 		if r.ProductID == "" {
-			return nil, bad("product_id", "is required for trade type NATIVE")
+			return nil, q.bad("product_id", "is required for trade type NATIVE")
 		}
 	case TradeMWeb:
 		if r.SceneInfo == "" {
-			return nil, bad("scene_info", "is required for trade type MWEB")
+			return nil, q.bad("scene_info", "is required for trade type MWEB")
 		}
 	case TradeApp:
 	case "":
-		return nil, bad("trade_type", "is required")
+		return nil, q.bad("trade_type", "is required")
 	default:
-		return nil, bad("trade_type", "must be JSAPI, NATIVE, APP or MWEB")
+		return nil, q.bad("trade_type", "must be JSAPI, NATIVE, APP or MWEB")
 	}
 	if len(r.ProductID) > 32 {
-		return nil, bad("product_id", "is longer than 32 bytes")
+		return nil, q.bad("product_id", "is longer than 32 bytes")
 	}
 	// Config.NotifyURL was checked by NewClient; only an override needs
 	// checking here.
@@ -219,63 +227,44 @@ func (c *Client) unifiedOrderParams(r *UnifiedOrderRequest) (Params, error) {
 	if notify == "" {
 		notify = c.cfg.NotifyURL
 	} else if checkNotifyURL(notify) != nil {
-		return nil, bad("notify_url", "must be an absolute http(s) URL of at most 256 bytes without query")
+		return nil, q.bad("notify_url", "must be an absolute http(s) URL of at most 256 bytes without query")
 	}
 	if notify == "" {
-		return nil, bad("notify_url", "is required (set it in the request or in Config.NotifyURL)")
+		return nil, q.bad("notify_url", "is required (set it in the request or in Config.NotifyURL)")
 	}
 
-	p := make(Params, 24)
-	set := func(k, v string) {
-		if v != "" {
-			p[k] = v
-		}
-	}
-	set("body", r.Body)
-	set("detail", r.Detail)
-	set("attach", r.Attach)
-	set("out_trade_no", r.OutTradeNo)
-	set("fee_type", r.FeeType)
-	set("total_fee", strconv.FormatInt(r.TotalFee, 10))
-	set("spbill_create_ip", r.SpbillCreateIP)
-	if !r.TimeStart.IsZero() {
-		set("time_start", formatTime(r.TimeStart))
-	}
-	if !r.TimeExpire.IsZero() {
-		set("time_expire", formatTime(r.TimeExpire))
-	}
-	set("goods_tag", r.GoodsTag)
-	set("notify_url", notify)
-	set("trade_type", string(r.TradeType))
-	set("product_id", r.ProductID)
-	set("limit_pay", r.LimitPay)
-	set("openid", r.OpenID)
-	set("device_info", r.DeviceInfo)
-	if r.Receipt {
-		set("receipt", "Y")
-	}
-	if r.ProfitSharing {
-		set("profit_sharing", "Y")
-	}
-	set("scene_info", r.SceneInfo)
-	set("version", r.Version)
-	if err := addExtra(op, p, r.Extra, unifiedOrderField); err != nil {
+	q.set("body", r.Body)
+	q.set("detail", r.Detail)
+	q.set("attach", r.Attach)
+	q.set("out_trade_no", r.OutTradeNo)
+	q.set("fee_type", string(r.FeeType))
+	q.set("total_fee", strconv.FormatInt(r.TotalFee, 10))
+	q.set("spbill_create_ip", r.SpbillCreateIP)
+	q.set("time_start", formatOptTime(r.TimeStart))
+	q.set("time_expire", formatOptTime(r.TimeExpire))
+	q.set("goods_tag", r.GoodsTag)
+	q.set("notify_url", notify)
+	q.set("trade_type", string(r.TradeType))
+	q.set("product_id", r.ProductID)
+	q.set("limit_pay", r.LimitPay)
+	q.set("openid", r.OpenID)
+	q.set("device_info", r.DeviceInfo)
+	q.set("receipt", yes(r.Receipt))
+	q.set("profit_sharing", yes(r.ProfitSharing))
+	q.set("scene_info", r.SceneInfo)
+	q.set("version", r.Version)
+	if err := q.extra(r.Extra); err != nil {
 		return nil, err
 	}
-	return p, nil
+	return q, nil
 }
 
-// unifiedOrderField reports whether name is a field UnifiedOrderRequest
-// models, which Extra therefore may not set.
-func unifiedOrderField(name string) bool {
-	switch name {
-	case "body", "detail", "attach", "out_trade_no", "fee_type", "total_fee",
-		"spbill_create_ip", "time_start", "time_expire", "goods_tag", "notify_url",
-		"trade_type", "product_id", "limit_pay", "openid", "device_info", "receipt",
-		"profit_sharing", "scene_info", "version":
-		return true
+// yes writes a v2 flag: "Y" when set, otherwise not sent.
+func yes(b bool) string {
+	if b {
+		return "Y"
 	}
-	return false
+	return ""
 }
 
 // wireTime reports whether t fits yyyyMMddHHmmss with a plausible year.
@@ -292,19 +281,19 @@ func validIP(s string) bool {
 
 // checkOutTradeNo applies WeChat's out_trade_no rule: 1 to 32 characters
 // from [0-9A-Za-z_-|*@].
-func checkOutTradeNo(op, s string) error {
+func checkOutTradeNo(q *request, s string) error {
 	if s == "" {
-		return &RequestError{Op: op, Field: "out_trade_no", Reason: "is required"}
+		return q.bad("out_trade_no", "is required")
 	}
 	if len(s) > 32 {
-		return &RequestError{Op: op, Field: "out_trade_no", Reason: "is longer than 32 characters"}
+		return q.bad("out_trade_no", "is longer than 32 characters")
 	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case '0' <= c && c <= '9', 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
 		case c == '_', c == '-', c == '|', c == '*', c == '@':
 		default:
-			return &RequestError{Op: op, Field: "out_trade_no", Reason: "may only hold 0-9 A-Z a-z _ - | * @"}
+			return q.bad("out_trade_no", "may only hold 0-9 A-Z a-z _ - | * @")
 		}
 	}
 	return nil

@@ -70,7 +70,7 @@ func TestUnifiedOrderGolden(t *testing.T) {
 	req := &UnifiedOrderRequest{
 		Body:           "腾讯充值中心-QQ会员充值",
 		Detail:         `{"cost_price":608800,"goods_detail":[{"goods_id":"1001","goods_name":"iPhone6s 16G","quantity":1,"price":528800}]}`,
-		Attach:         "深圳分店 & <总部>",
+		Attach:         "深圳分店 <总部>",
 		OutTradeNo:     "20150806125346",
 		FeeType:        "CNY",
 		TotalFee:       888,
@@ -98,7 +98,7 @@ func TestUnifiedOrderGolden(t *testing.T) {
 	checkSentRequest(t, body, Params{
 		"body":             "腾讯充值中心-QQ会员充值",
 		"detail":           req.Detail,
-		"attach":           "深圳分店 & <总部>",
+		"attach":           "深圳分店 <总部>",
 		"out_trade_no":     "20150806125346",
 		"fee_type":         "CNY",
 		"total_fee":        "888",
