@@ -53,7 +53,7 @@ type Client struct {
 	refundKey *sealed[[32]byte] // AES key of refund notifications, derived from the API key
 	hc        *http.Client
 	baseURL   string
-	backup    string // failover base URL; empty means none
+	backup    string       // failover base URL; empty means none
 	log       *slog.Logger // nil means slog.Default()
 	now       func() time.Time
 	rand      *lockedReader // nil means crypto/rand
