@@ -3,6 +3,10 @@ package wxpay
 import (
 	"encoding/json"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/printer"
+	"go/token"
 	"os"
 	"slices"
 	"strings"
@@ -199,11 +203,13 @@ func cloneParams(p Params) Params {
 	return q
 }
 
-// Past 24 fields the pairs spill to the heap, past 256 the sort key can
-// no longer index them; each path must produce the plain definition.
+// Past 32 fields the sort spills to the heap, names sharing a prefix are
+// settled by insertion up to 12 and by sorting beyond, and past
+// maxIndexed fields the sort key can no longer index them; each path must
+// produce the plain definition.
 func TestSignFieldCounts(t *testing.T) {
 	t.Parallel()
-	for _, n := range []int{0, 1, 7, 24, 25, 255, 256, 257, 400} {
+	for _, n := range []int{0, 1, 7, 12, 13, 24, 25, 32, 33, 255, 256, 257, 400, maxIndexed + 1} {
 		p := Params{}
 		for i := 0; i < n; i++ {
 			// Shared 7-byte prefixes exercise the tie-breaking pass.
@@ -222,4 +228,82 @@ func TestSignFieldCounts(t *testing.T) {
 			assert.Equal(t, expect, mustSigner(t, testKey, typ).Sign(p), "n=%d %s", n, typ)
 		}
 	}
+}
+
+// Verify must compare the sign in constant time. A comparison with == or
+// bytes.Equal gives the same answers, so no behavioural test can tell;
+// this one reads sign.go and holds verify to one
+// subtle.ConstantTimeCompare of the computed and the received digest,
+// with no other comparison that could touch sign material.
+func TestVerifyComparesInConstantTime(t *testing.T) {
+	t.Parallel()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "sign.go", nil, 0)
+	require.NoError(t, err)
+	funcs := map[string]*ast.FuncDecl{}
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok {
+			funcs[fd.Name.Name] = fd
+		}
+	}
+	src := func(n ast.Node) string {
+		var b strings.Builder
+		require.NoError(t, printer.Fprint(&b, fset, n))
+		return b.String()
+	}
+
+	// Verify is verify with no pre-sorted fields.
+	require.Contains(t, funcs, "Verify")
+	require.Contains(t, funcs, "verify")
+	assert.Equal(t, "s.verify(p, nil)", src(funcs["Verify"].Body.List[0].(*ast.ReturnStmt).Results[0]))
+
+	ctc := 0
+	ast.Inspect(funcs["verify"].Body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.IfStmt:
+			// The one place the digests meet.
+			if src(n.Cond) == "subtle.ConstantTimeCompare(want[:n], gotRaw[:n]) != 1" {
+				ctc++
+				assert.Equal(t, "return ErrSignature", strings.TrimSpace(src(n.Body.List[0])))
+			}
+		case *ast.BinaryExpr:
+			if n.Op != token.EQL && n.Op != token.NEQ {
+				return true
+			}
+			switch src(n) {
+			case "SignType(st) != s.typ", "len(got) != s.typ.signLen()":
+				return true // public: the algorithm and the length of a hex string
+			}
+			if isLiteral(n.X) || isLiteral(n.Y) {
+				return true
+			}
+			if strings.HasPrefix(src(n.X), "subtle.ConstantTimeCompare(") {
+				return true
+			}
+			t.Errorf("verify compares %s with %s; sign material must be compared with subtle.ConstantTimeCompare", src(n), n.Op)
+		case *ast.SwitchStmt:
+			if n.Tag != nil {
+				t.Errorf("verify switches on %s", src(n.Tag))
+			}
+		case *ast.CallExpr:
+			name := src(n.Fun)
+			if (strings.Contains(name, "Equal") || strings.Contains(name, "Compare")) && name != "subtle.ConstantTimeCompare" {
+				t.Errorf("verify calls %s; sign material must be compared with subtle.ConstantTimeCompare", name)
+			}
+		}
+		return true
+	})
+	assert.Equal(t, 1, ctc, "verify must compare want and gotRaw with subtle.ConstantTimeCompare exactly once")
+}
+
+// isLiteral reports whether e is a constant the comparison cannot leak:
+// a literal, nil, or an untyped constant identifier.
+func isLiteral(e ast.Expr) bool {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		return true
+	case *ast.Ident:
+		return e.Name == "nil"
+	}
+	return false
 }
