@@ -200,6 +200,72 @@ func TestEncodeXML(t *testing.T) {
 	assert.Equal(t, b, again)
 }
 
+// Each value is written with exactly the escapes EncodeXML promises, and
+// the first special byte of a value takes the same path as any later one.
+func TestEncodeXMLEscapes(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"plain", "plain"},
+		{"<", "&lt;"},
+		{"a<b", "a&lt;b"},
+		{"</a><b>x", "&lt;/a&gt;&lt;b&gt;x"},
+		{"<![CDATA[x]]>", "&lt;![CDATA[x]]&gt;"},
+		{"<!--x-->", "&lt;!--x--&gt;"},
+		{"&", "&amp;"},
+		{"a&lt;", "a&amp;lt;"},
+		{">", "&gt;"},
+		{"]]>", "]]&gt;"},
+		{"\r", "&#xD;"},
+		{"a\r\nb", "a&#xD;\nb"},
+		{"\t\n", "\t\n"},
+		{"'\"", "'\""},
+		{"中<文", "中&lt;文"},
+		{"😀>", "😀&gt;"},
+	}
+	for _, tt := range tests {
+		b, err := EncodeXML(Params{"a": tt.in})
+		require.NoError(t, err, "%q", tt.in)
+		assert.Equal(t, "<xml><a>"+tt.want+"</a></xml>", string(b), "%q", tt.in)
+		got, err := DecodeXML(b)
+		require.NoError(t, err, "%q", tt.in)
+		assert.Equal(t, tt.in, got["a"])
+	}
+}
+
+// The size cap is exact: a well-formed document of MaxXMLSize bytes is
+// read, one byte more is refused before parsing.
+func TestDecodeXMLSizeCap(t *testing.T) {
+	t.Parallel()
+	doc := func(n int) []byte {
+		const frame = len("<xml><a></a></xml>")
+		return []byte("<xml><a>" + strings.Repeat("x", n-frame) + "</a></xml>")
+	}
+	atCap := doc(MaxXMLSize)
+	require.Len(t, atCap, MaxXMLSize)
+	p, err := DecodeXML(atCap)
+	require.NoError(t, err)
+	assert.Len(t, p["a"], MaxXMLSize-len("<xml><a></a></xml>"))
+	_, _, err = mustSigner(t, testKey, SignMD5).decodeVerify(atCap)
+	require.NoError(t, err)
+
+	over := doc(MaxXMLSize + 1)
+	require.Len(t, over, MaxXMLSize+1)
+	for name, decode := range map[string]func([]byte) error{
+		"DecodeXML": func(b []byte) error { _, err := DecodeXML(b); return err },
+		"decodeVerify": func(b []byte) error {
+			_, _, err := mustSigner(t, testKey, SignMD5).decodeVerify(b)
+			return err
+		},
+	} {
+		err := decode(over)
+		var xe *XMLError
+		require.ErrorAs(t, err, &xe, name)
+		assert.Equal(t, XMLTooLarge, xe.Reason, name)
+		assert.Equal(t, MaxXMLSize, xe.Offset, name)
+	}
+}
+
 func TestEncodeXMLRejects(t *testing.T) {
 	t.Parallel()
 	for name, p := range map[string]Params{
@@ -309,17 +375,24 @@ func TestDecodeXMLMemoryBound(t *testing.T) {
 		"many comments":       "<xml>" + strings.Repeat("<!---->", (MaxXMLSize-20)/7) + "</xml>",
 		"many short end tags": "<xml>" + strings.Repeat("<a/>", 1) + strings.Repeat("</", (MaxXMLSize-20)/2) + "</xml>",
 	}
+	s := mustSigner(t, testKey, SignHMACSHA256)
+	decoders := map[string]func([]byte){
+		"DecodeXML":    func(b []byte) { _, _ = DecodeXML(b) },
+		"decodeVerify": func(b []byte) { _, _, _ = s.decodeVerify(b) },
+	}
 	for name, in := range inputs {
 		b := []byte(in)
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		const runs = 3
-		for i := 0; i < runs; i++ {
-			_, _ = DecodeXML(b)
+		for dname, decode := range decoders {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			const runs = 3
+			for i := 0; i < runs; i++ {
+				decode(b)
+			}
+			runtime.ReadMemStats(&after)
+			perRun := (after.TotalAlloc - before.TotalAlloc) / runs
+			assert.LessOrEqual(t, perRun, uint64(6*len(b)+64<<10), "%s %s: %d bytes for %d of input", dname, name, perRun, len(b))
 		}
-		runtime.ReadMemStats(&after)
-		perRun := (after.TotalAlloc - before.TotalAlloc) / runs
-		assert.LessOrEqual(t, perRun, uint64(6*len(b)+64<<10), "%s: %d bytes for %d of input", name, perRun, len(b))
 	}
 }
