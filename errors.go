@@ -25,6 +25,25 @@ var (
 	ErrMerchant = errors.New("wxpay: appid or mch_id does not match")
 )
 
+// ErrAmount means an amount field is not a canonical non-negative integer.
+var ErrAmount = errors.New("wxpay: malformed amount")
+
+// ErrMissingField is the cause in a [FieldError] for a required field that
+// is absent or empty.
+var ErrMissingField = errors.New("wxpay: required field missing")
+
+// ErrDecrypt means the req_info of a refund notification could not be
+// decrypted: it is not base64, not a whole number of AES blocks, or its
+// padding is wrong, which is what a wrong key or a tampered ciphertext
+// produces. Every such failure returns this one error, so that nothing
+// about the plaintext leaks through which check failed.
+var ErrDecrypt = errors.New("wxpay: cannot decrypt req_info")
+
+// ErrResponseTooLarge is the cause (Error.Err) when an answer's body is
+// longer than 1 MiB. Real answers are a few kilobytes, so such a body is
+// a misbehaving proxy or gateway, not WeChat; it is not read further.
+var ErrResponseTooLarge = errors.New("wxpay: response body exceeds 1 MiB")
+
 // ErrorCode is WeChat's err_code: why a call with result_code=FAIL failed.
 // The constants below are the documented codes; WeChat may send others,
 // which arrive as they are.

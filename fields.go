@@ -36,9 +36,6 @@ func parseTime(s string) (time.Time, error) {
 	return t, nil
 }
 
-// ErrAmount means an amount field is not a canonical non-negative integer.
-var ErrAmount = errors.New("wxpay: malformed amount")
-
 // parseFen reads an amount in fen as WeChat writes it: decimal digits, no
 // sign, no leading zeros, no exponent, at most 18 digits (so it fits int64
 // with room). Anything looser could let two spellings of one amount differ
@@ -115,10 +112,6 @@ func (e *FieldError) Error() string {
 
 // Unwrap returns the cause, such as [ErrAmount].
 func (e *FieldError) Unwrap() error { return e.Err }
-
-// ErrMissingField is the cause in a [FieldError] for a required field that
-// is absent or empty.
-var ErrMissingField = errors.New("wxpay: required field missing")
 
 // CouponType is coupon_type_$n: whether a coupon is pre-funded.
 type CouponType string

@@ -14,13 +14,6 @@ import (
 	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
-// ErrDecrypt means the req_info of a refund notification could not be
-// decrypted: it is not base64, not a whole number of AES blocks, or its
-// padding is wrong, which is what a wrong key or a tampered ciphertext
-// produces. Every such failure returns this one error, so that nothing
-// about the plaintext leaks through which check failed.
-var ErrDecrypt = errors.New("wxpay: cannot decrypt req_info")
-
 // RefundStatus is refund_status: where a refund ended up.
 type RefundStatus string
 

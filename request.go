@@ -25,11 +25,6 @@ type endpoint struct {
 	path string
 }
 
-// ErrResponseTooLarge is the cause (Error.Err) when an answer's body is
-// longer than 1 MiB. Real answers are a few kilobytes, so such a body is
-// a misbehaving proxy or gateway, not WeChat; it is not read further.
-var ErrResponseTooLarge = errors.New("wxpay: response body exceeds 1 MiB")
-
 // errNoErrCode is the cause when result_code is FAIL but WeChat named no
 // err_code, so that the error still says what happened.
 var errNoErrCode = errors.New("wxpay: result_code FAIL without err_code")
