@@ -101,18 +101,27 @@ func TestParseCoupons(t *testing.T) {
 	assert.NoError(t, err)
 	assert.Nil(t, none)
 
-	bad := []Params{
-		{"coupon_count": "-1"},
-		{"coupon_count": "1e9"},
-		{"coupon_count": "999999999"}, // more than fields: no huge allocation
-		{"coupon_count": "1", "coupon_fee_0": "1"},
-		{"coupon_count": "1", "coupon_id_0": "x"},
-		{"coupon_count": "1", "coupon_id_0": "x", "coupon_fee_0": "01"},
+	bad := []struct {
+		p     Params
+		field string
+	}{
+		{Params{"coupon_count": "-1"}, "coupon_count"},
+		{Params{"coupon_count": "1e9"}, "coupon_count"},
+		// More coupons than fields is refused by the bound itself, before
+		// any allocation: the error must name coupon_count, not a missing
+		// coupon_id (which a loosened bound would reach after allocating).
+		{Params{"coupon_count": "999999999999"}, "coupon_count"},
+		{Params{"coupon_count": "3", "coupon_id_0": "x", "coupon_fee_0": "1"}, "coupon_id_1"},
+		{Params{"coupon_count": "1", "coupon_fee_0": "1"}, "coupon_id_0"},
+		{Params{"coupon_count": "1", "coupon_id_0": "x"}, "coupon_fee_0"},
+		{Params{"coupon_count": "1", "coupon_id_0": "x", "coupon_fee_0": "01"}, "coupon_fee_0"},
 	}
 	for _, b := range bad {
-		_, err := parseCoupons(b)
+		_, err := parseCoupons(b.p)
 		var fe *FieldError
-		assert.True(t, errors.As(err, &fe), "%v", b)
+		if assert.True(t, errors.As(err, &fe), "%v", b.p) {
+			assert.Equal(t, b.field, fe.Field, "%v", b.p)
+		}
 	}
 }
 

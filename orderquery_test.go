@@ -1,8 +1,10 @@
 package wxpay
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -154,6 +156,34 @@ func TestOrderQueryStrict(t *testing.T) {
 			}
 			assert.True(t, strings.HasPrefix(err.Error(), "wxpay: orderquery: "), err.Error())
 		})
+	}
+}
+
+// TestAnswersDropUnsignedEmptyFields: empty values are not signed, so a
+// relay can add empty fields to a genuine answer; Raw, like a
+// notification's, holds only what the signature covered.
+func TestAnswersDropUnsignedEmptyFields(t *testing.T) {
+	t.Parallel()
+	c, mux, _ := setup(t)
+	withEmpty := func(b []byte) []byte {
+		return bytes.Replace(b, []byte("</xml>"), []byte("<sub_mch_id></sub_mch_id><promotion_detail><![CDATA[]]></promotion_detail></xml>"), 1)
+	}
+	mux.HandleFunc("/pay/orderquery", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write(withEmpty(signedXML(t, tKey, SignMD5, paidAnswer())))
+	})
+	mux.HandleFunc("/pay/unifiedorder", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write(withEmpty(signedXML(t, tKey, SignMD5, prepayAnswer(nil))))
+	})
+	q, err := c.OrderQuery(context.Background(), &OrderQueryRequest{OutTradeNo: "1409811653"})
+	require.NoError(t, err)
+	assert.NotContains(t, q.Raw, "sub_mch_id")
+	assert.NotContains(t, q.Raw, "promotion_detail")
+	u, err := c.UnifiedOrder(context.Background(), validOrder())
+	require.NoError(t, err)
+	assert.NotContains(t, u.Raw, "sub_mch_id")
+	assert.NotContains(t, u.Raw, "promotion_detail")
+	for k, v := range u.Raw {
+		assert.NotEmpty(t, v, k)
 	}
 }
 
