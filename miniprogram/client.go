@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wxpay-go/wxpay/internal/wire"
 )
@@ -31,9 +30,10 @@ const maxBodySize = 1 << 20
 // it holds the app's access-token cache, and every new token fetched with
 // the client_credential grant invalidates the previous one.
 //
-// Printing a Client with fmt (any verb, on a *Client or a Client value) or
-// logging it with log/slog shows only its app id: the app secret and the
-// cached access token never appear.
+// Printing a Client with fmt (any verb, on a *Client or a Client value, at
+// any depth of a value of yours, exported field or not) or logging it with
+// log/slog shows only its app id or addresses, and encoding/json sees no
+// field: the app secret and the cached access token never appear.
 type Client struct {
 	appID   string
 	hc      *http.Client
@@ -46,9 +46,12 @@ type Client struct {
 	st *clientState
 }
 
-// clientState is the part of a Client that is secret or mutable.
+// clientState is the part of a Client that is secret or mutable. Its
+// secrets are [secret] values, a second pointer away from the Client, so
+// that even fmt's bad-verb path (which prints the struct behind a pointer
+// without calling any method) shows only addresses.
 type clientState struct {
-	appSecret string
+	appSecret secret
 	tokens    tokenCache
 }
 
@@ -91,17 +94,11 @@ func WithHTTPClient(hc *http.Client) Option {
 // rejected because API paths are appended to the URL.
 func WithBaseURL(base string) Option {
 	return func(o *options) error {
-		u, err := url.Parse(base)
+		u, err := wire.CheckBaseURL(base)
 		if err != nil {
-			return fmt.Errorf("%w: base url: %w", ErrBadInput, err)
+			return fmt.Errorf("%w: %w", ErrBadInput, err)
 		}
-		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%w: base url must be absolute http or https", ErrBadInput)
-		}
-		if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			return fmt.Errorf("%w: base url must not have user info, query or fragment", ErrBadInput)
-		}
-		o.baseURL = strings.TrimRight(u.String(), "/")
+		o.baseURL = u
 		return nil
 	}
 }
@@ -121,14 +118,17 @@ func WithClock(now func() time.Time) Option {
 
 // NewClient returns a client for the mini program identified by appID and
 // appSecret (both from the mini-program admin console, 开发管理 → 开发设置).
-// Both are required. appSecret is kept in memory and sent only in API
-// requests; it never appears in errors.
+// Both are required. appSecret must be the 32 letters and digits WeChat
+// issues; anything else (an empty value, a trailing newline read from a
+// file, a placeholder) is refused here with [ErrBadInput] rather than
+// failing every later call with [CodeInvalidSecret]. appSecret is kept in
+// memory and sent only in API requests; it never appears in errors.
 func NewClient(appID, appSecret string, opts ...Option) (*Client, error) {
 	if appID == "" {
 		return nil, fmt.Errorf("%w: empty app id", ErrBadInput)
 	}
-	if appSecret == "" {
-		return nil, fmt.Errorf("%w: empty app secret", ErrBadInput)
+	if err := checkAppSecret(appSecret); err != nil {
+		return nil, err
 	}
 	o := options{baseURL: DefaultBaseURL, now: time.Now, endpoint: TokenStable}
 	for _, opt := range opts {
@@ -144,22 +144,41 @@ func NewClient(appID, appSecret string, opts ...Option) (*Client, error) {
 	}
 	// o.hc is always our own value (a fresh default or WithHTTPClient's
 	// copy), so changing it leaves the caller's client alone.
-	o.hc.CheckRedirect = noRedirect
+	o.hc.CheckRedirect = wire.NoRedirect
 	c := &Client{
 		appID:   appID,
 		hc:      o.hc,
 		baseURL: o.baseURL,
 		now:     o.now,
-		st:      &clientState{appSecret: appSecret},
+		st:      &clientState{appSecret: newSecret(appSecret)},
 	}
 	c.st.tokens.endpoint = o.endpoint
 	return c, nil
 }
 
-// noRedirect makes http.Client return a 3xx response as it is instead of
-// following it, so request bodies and queries carrying secrets are sent
-// only to the configured base URL.
-func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+// appSecretLen is the length of every AppSecret WeChat issues.
+const appSecretLen = 32
+
+// checkAppSecret accepts the shape WeChat issues: 32 ASCII letters and
+// digits. The error says what is wrong but never shows the value.
+func checkAppSecret(s string) error {
+	if s == "" {
+		return fmt.Errorf("%w: empty app secret", ErrBadInput)
+	}
+	if len(s) != appSecretLen {
+		return fmt.Errorf("%w: app secret must be the %d characters WeChat issues, got %d", ErrBadInput, appSecretLen, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return fmt.Errorf("%w: app secret must be ASCII letters and digits, as WeChat issues it", ErrBadInput)
+		}
+	}
+	return nil
+}
+
+// appSecret returns the app secret for a request.
+func (c *Client) appSecret() string { return c.st.appSecret.value() }
 
 // AppID returns the app id the client was created with; decrypted data must
 // carry it in its watermark.
@@ -176,18 +195,7 @@ func (c Client) GoString() string { return "miniprogram.Client{AppID:" + strconv
 // Format implements fmt.Formatter so that every verb, including %+v and
 // %#v which would otherwise print the struct fields, shows only the app
 // id. It has a value receiver, so printing *c is covered as well as c.
-func (c Client) Format(f fmt.State, verb rune) {
-	switch {
-	case verb == 'v' && f.Flag('#'):
-		_, _ = io.WriteString(f, c.GoString())
-	case verb == 'v' || verb == 's':
-		_, _ = io.WriteString(f, c.String())
-	case verb == 'q':
-		_, _ = io.WriteString(f, strconv.Quote(c.String()))
-	default:
-		_, _ = fmt.Fprintf(f, "%%!%c(%s)", verb, c.String())
-	}
-}
+func (c Client) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c.String(), c.GoString()) }
 
 // LogValue implements slog.LogValuer: the client logs as a group holding
 // only its app id.
@@ -275,7 +283,7 @@ func decodeAPI(op string, r *response, out statusCarrier, scrub func(string) str
 	}
 	if err := json.Unmarshal(r.body, out); err != nil {
 		return &Error{Op: op, StatusCode: r.status, Err: fmt.Errorf("%w: body is not the expected json (content-type %q): %w",
-			ErrInvalidResponse, truncate(r.contentType, 64), err)}
+			ErrInvalidResponse, wire.Truncate(r.contentType, 64), err)}
 	}
 	if st := out.status(); st.ErrCode != 0 {
 		return &Error{Op: op, StatusCode: r.status, Code: int(st.ErrCode), Message: scrub(st.ErrMsg)}
@@ -289,33 +297,22 @@ func invalidResponse(op string, status int, what string) error {
 	return &Error{Op: op, StatusCode: status, Err: fmt.Errorf("%w: %s", ErrInvalidResponse, what)}
 }
 
-// scrubber returns a function that removes each secret from s. WeChat is
-// not known to echo secrets in errmsg; this makes sure a change on its side
-// cannot leak them into our errors. Real secrets and tokens are long;
-// values shorter than minScrubLen are skipped so that a toy secret like
-// "secret" does not mangle messages such as "invalid appsecret".
+// scrubber returns a function that removes each secret from s and caps
+// its length. WeChat is not known to echo secrets in errmsg; this makes
+// sure a change on its side cannot leak them into our errors. The secrets
+// passed here are the AppSecret (32 characters, checked by NewClient) and
+// access tokens (over 100): long enough that finding one in a message
+// means it is there. Values shorter than [wire.MinScrubLen] are skipped, so
+// a short test token cannot garble an unrelated message.
 func scrubber(secrets ...string) func(string) string {
-	const minScrubLen = 8
 	return func(s string) string {
 		for _, sec := range secrets {
-			if len(sec) >= minScrubLen {
-				s = strings.ReplaceAll(s, sec, "[redacted]")
+			if len(sec) >= wire.MinScrubLen {
+				s = strings.ReplaceAll(s, sec, redacted)
 			}
 		}
-		return truncate(s, 512)
+		return wire.Truncate(s, 512)
 	}
-}
-
-// truncate shortens s to at most n bytes without splitting a UTF-8
-// sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // flexInt decodes a JSON integer that WeChat may send as a number or as a

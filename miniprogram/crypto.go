@@ -1,6 +1,7 @@
 package miniprogram
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/sha1"
@@ -10,6 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // UserInfo is the user profile inside the encryptedData of wx.getUserInfo
@@ -66,21 +69,25 @@ type Watermark struct {
 func (w Watermark) Time() time.Time { return time.Unix(w.Timestamp, 0) }
 
 // DecryptData decrypts encryptedData that a mini-program API (for example
-// wx.getUserInfo, or the legacy encrypted phone number) returned together
-// with iv, using the user's sessionKey from [Client.Code2Session]. The
-// result is the plaintext JSON, returned only after checking that it is a
-// JSON object whose watermark.appid equals the client's AppID.
+// wx.getUserInfo) returned together with iv, using the user's session key
+// from [Client.Code2Session] (sess.SessionKey, or a stored key rebuilt
+// with [ParseSessionKey]). The result is the plaintext JSON, returned only
+// after checking that it is a JSON object whose watermark.appid equals the
+// client's AppID.
 //
-// All three arguments are standard base64 as WeChat sends them. If they
+// encryptedData and iv are standard base64 as WeChat sends them. If they
 // travelled in a URL or form body, decode that encoding first: a '+' that
 // became a space makes the input invalid.
 //
-// Errors: [ErrBadInput] for bad base64 (also wrapping
-// *base64.CorruptInputError), a key or iv that is not 16 bytes, or empty or
-// misaligned encryptedData; [ErrDecrypt] when the data does not decrypt to
-// JSON (wrong key or iv, tampering, bad padding: one error for all, so no
-// padding oracle); [ErrWatermark] when the watermark names another app or
-// is missing. It needs no network and so takes no context.
+// Errors: [ErrBadInput] for a zero or malformed key, bad base64 (also
+// wrapping *base64.CorruptInputError), an iv that is not 16 bytes, or
+// empty or misaligned encryptedData: all facts about the input's shape,
+// which the sender knows anyway. After decryption, bad padding and a
+// plaintext that is not a JSON object (wrong key or iv, tampering) are the
+// one value [ErrDecrypt], produced by one code path whose padding check
+// runs in constant time: the error cannot serve as a padding oracle.
+// [ErrWatermark] follows only a valid decryption, when the watermark names
+// another app or is missing. It needs no network and so takes no context.
 //
 // # Security
 //
@@ -98,25 +105,37 @@ func (w Watermark) Time() time.Time { return time.Unix(w.Timestamp, 0) }
 // UnionID of the [Session] that [Client.Code2Session] returned, never from
 // decrypted data, and do not base authorization on decrypted fields. For
 // user profiles use [Client.DecryptUserInfo], which checks the openId
-// against the session; for phone numbers prefer [Client.GetPhoneNumber],
-// which gets the number from WeChat over TLS.
+// against the session.
+//
+// Phone numbers must come from [Client.GetPhoneNumber], which asks WeChat
+// server to server over TLS, not from the legacy encrypted phone payload
+// decrypted here: the client can forge that one.
 //
 // WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/signature.html
-func (c *Client) DecryptData(sessionKey, encryptedData, iv string) ([]byte, error) {
-	plain, err := decryptData(sessionKey, encryptedData, iv)
+func (c *Client) DecryptData(key SessionKey, encryptedData, iv string) ([]byte, error) {
+	k, err := decodeField("session key", key.Reveal(), sessionKeySize)
 	if err != nil {
 		return nil, err
 	}
-	var probe struct {
-		Watermark *Watermark `json:"watermark"`
+	ivb, err := decodeField("iv", iv, aes.BlockSize)
+	if err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal(plain, &probe); err != nil {
-		return nil, fmt.Errorf("%w: plaintext is not a json object", ErrDecrypt)
+	ct, err := decodeField("encrypted data", encryptedData, 0)
+	if err != nil {
+		return nil, err
 	}
-	if probe.Watermark == nil {
+	if len(ct)%aes.BlockSize != 0 {
+		return nil, fmt.Errorf("%w: encrypted data length %d is not a positive multiple of %d", ErrBadInput, len(ct), aes.BlockSize)
+	}
+	plain, wm, ok := openCBC(k, ivb, ct)
+	if !ok {
+		return nil, ErrDecrypt
+	}
+	if wm == nil {
 		return nil, fmt.Errorf("%w: no watermark", ErrWatermark)
 	}
-	if err := c.checkWatermark(probe.Watermark.AppID); err != nil {
+	if err := c.checkWatermark(wm.AppID); err != nil {
 		return nil, err
 	}
 	return plain, nil
@@ -169,30 +188,9 @@ func (c *Client) DecryptUserInfo(sess *Session, encryptedData, iv string) (*User
 
 func (c *Client) checkWatermark(appID string) error {
 	if appID != c.appID {
-		return fmt.Errorf("%w: data was issued to %q", ErrWatermark, truncate(appID, 64))
+		return fmt.Errorf("%w: data was issued to %q", ErrWatermark, wire.Truncate(appID, 64))
 	}
 	return nil
-}
-
-// decryptData base64-decodes its inputs and runs AES-128-CBC with strict
-// PKCS#7 unpadding. It checks no JSON and no watermark.
-func decryptData(sessionKey, encryptedData, iv string) ([]byte, error) {
-	key, err := decodeField("session key", sessionKey, aes.BlockSize)
-	if err != nil {
-		return nil, err
-	}
-	ivb, err := decodeField("iv", iv, aes.BlockSize)
-	if err != nil {
-		return nil, err
-	}
-	ct, err := decodeField("encrypted data", encryptedData, 0)
-	if err != nil {
-		return nil, err
-	}
-	if len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
-		return nil, fmt.Errorf("%w: encrypted data length %d is not a positive multiple of %d", ErrBadInput, len(ct), aes.BlockSize)
-	}
-	return decryptCBC(key, ivb, ct)
 }
 
 // decodeField decodes standard base64. If size > 0 the result must have
@@ -211,58 +209,49 @@ func decodeField(name, s string, size int) ([]byte, error) {
 	return b, nil
 }
 
-// decryptCBC decrypts ct (a non-empty multiple of the block size) and
-// removes PKCS#7 padding. The padding check runs in time independent of the
-// padding value and fails with the same error as every other decryption
-// failure.
-func decryptCBC(key, iv, ct []byte) ([]byte, error) {
+// openCBC decrypts ct with AES-128-CBC, removes the PKCS#7 padding and
+// checks that the rest is a JSON object, returning its watermark (nil if
+// it has none). Every failure is the same false, decided once at the end:
+// the padding check runs in constant time and the JSON check runs whether
+// or not the padding was good (over the whole plaintext when it was not),
+// so neither the result nor the path taken tells bad padding from bad
+// JSON. That distinction is what a padding-oracle attack needs.
+func openCBC(key, iv, ct []byte) ([]byte, *Watermark, bool) {
 	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
-	}
-	if len(iv) != block.BlockSize() || len(ct) == 0 || len(ct)%block.BlockSize() != 0 {
-		return nil, fmt.Errorf("%w: bad iv or ciphertext length", ErrBadInput)
+	if err != nil || len(iv) != aes.BlockSize || len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
+		return nil, nil, false
 	}
 	plain := make([]byte, len(ct))
 	cipher.NewCBCDecrypter(block, iv).CryptBlocks(plain, ct)
-	n, ok := pkcs7Unpad(plain, block.BlockSize())
-	if !ok {
-		return nil, ErrDecrypt
+	n, padOK := wire.UnpadPKCS7(plain, aes.BlockSize)
+	plain = plain[:n]
+	wm, jsonOK := jsonObject(plain)
+	if !padOK || !jsonOK {
+		return nil, nil, false
 	}
-	return plain[:n], nil
+	return plain, wm, true
 }
 
-// pkcs7Unpad returns the unpadded length of b, whose length is a positive
-// multiple of blockSize (at most 255). The last byte p must be in
-// 1..blockSize and the last p bytes must all equal p. It inspects the whole
-// final block whatever p is, so timing does not reveal p.
-func pkcs7Unpad(b []byte, blockSize int) (int, bool) {
-	last := b[len(b)-blockSize:]
-	p := int(last[blockSize-1])
-	good := subtle.ConstantTimeLessOrEq(1, p) & subtle.ConstantTimeLessOrEq(p, blockSize)
-	for i := 0; i < blockSize; i++ {
-		// Byte i of the final block is padding iff i >= blockSize-p, that
-		// is blockSize-i <= p (written so both operands are non-negative,
-		// as ConstantTimeLessOrEq requires).
-		inPad := subtle.ConstantTimeLessOrEq(blockSize-i, p)
-		eq := subtle.ConstantTimeByteEq(last[i], byte(p))
-		// Outside the padding anything goes; inside it must equal p.
-		good &= eq | (inPad ^ 1)
+// jsonObject reports whether b is one JSON object and returns its
+// watermark, if any. json.Unmarshal alone would accept null, and a
+// watermark of the wrong type fails it too.
+func jsonObject(b []byte) (*Watermark, bool) {
+	var probe struct {
+		Watermark *Watermark `json:"watermark"`
 	}
-	if good != 1 {
-		return 0, false
-	}
-	return len(b) - p, true
+	err := json.Unmarshal(b, &probe)
+	t := bytes.TrimLeft(b, " \t\r\n")
+	return probe.Watermark, err == nil && len(t) > 0 && t[0] == '{'
 }
 
 // VerifyRawData checks the signature the mini program sends with rawData
 // (from wx.getUserInfo): signature must be the lowercase hex SHA-1 of
-// rawData followed by sessionKey. It returns nil on a match and an error
-// wrapping [ErrSignature] otherwise; the comparison is constant-time.
+// rawData followed by the session key's text (as [SessionKey.Reveal]
+// returns it). It returns nil on a match and an error wrapping
+// [ErrSignature] otherwise; the comparison is constant-time.
 //
 // Only the exact 40-character lowercase form WeChat produces is accepted,
-// so an uppercase signature is rejected. sessionKey must be the base64
-// session key from [Client.Code2Session]: an empty or malformed key is
+// so an uppercase signature is rejected. A zero or malformed key is
 // [ErrBadInput], because signatures under an empty key could be forged by
 // anyone.
 //
@@ -274,11 +263,12 @@ func pkcs7Unpad(b []byte, blockSize int) (int, bool) {
 // freshness.
 //
 // WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/signature.html
-func VerifyRawData(rawData, signature, sessionKey string) error {
-	if _, err := decodeField("session key", sessionKey, aes.BlockSize); err != nil {
+func VerifyRawData(rawData, signature string, key SessionKey) error {
+	k := key.Reveal()
+	if _, err := decodeField("session key", k, sessionKeySize); err != nil {
 		return err
 	}
-	sum := sha1.Sum([]byte(rawData + sessionKey))
+	sum := sha1.Sum([]byte(rawData + k))
 	want := hex.EncodeToString(sum[:])
 	// Lengths are public (always 40 for a valid signature), so
 	// ConstantTimeCompare's early length check leaks nothing.

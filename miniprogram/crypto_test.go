@@ -57,18 +57,26 @@ func newTestClient(t *testing.T, appID string) *miniprogram.Client {
 	return c
 }
 
+// sk parses a session key the test knows to be well formed.
+func sk(t *testing.T, s string) miniprogram.SessionKey {
+	t.Helper()
+	k, err := miniprogram.ParseSessionKey(s)
+	require.NoError(t, err)
+	return k
+}
+
 func TestDecryptDataV8(t *testing.T) {
 	t.Parallel()
 	v, plain := loadV8(t)
 	c := newTestClient(t, v.AppID)
 
-	got, err := c.DecryptData(v.SessionKey, v.EncryptedData, v.IV)
+	got, err := c.DecryptData(sk(t, v.SessionKey), v.EncryptedData, v.IV)
 	require.NoError(t, err)
 	assert.Equal(t, plain, got, "byte-exact plaintext")
 	sum := sha256.Sum256(got)
 	assert.Equal(t, v8PlainSHA256, hex.EncodeToString(sum[:]))
 
-	sess := &miniprogram.Session{OpenID: v8OpenID, UnionID: v8UnionID, SessionKey: v.SessionKey}
+	sess := &miniprogram.Session{OpenID: v8OpenID, UnionID: v8UnionID, SessionKey: sk(t, v.SessionKey)}
 	info, err := c.DecryptUserInfo(sess, v.EncryptedData, v.IV)
 	require.NoError(t, err)
 	want := &miniprogram.UserInfo{
@@ -168,7 +176,21 @@ func TestDecryptDataV8Tampered(t *testing.T) {
 				client = newTestClient(t, appID)
 			}
 
-			plain, err := client.DecryptData(key, data, iv)
+			// A malformed key is refused when it is parsed; a zero key
+			// when it is used.
+			var k miniprogram.SessionKey
+			if key != "" {
+				var err error
+				k, err = miniprogram.ParseSessionKey(key)
+				if err != nil {
+					require.ErrorIs(t, err, tt.wantErr)
+					var corrupt base64.CorruptInputError
+					assert.Equal(t, tt.wantBase64, errors.As(err, &corrupt), "base64 cause: %v", err)
+					assert.NotContains(t, err.Error(), key)
+					return
+				}
+			}
+			plain, err := client.DecryptData(k, data, iv)
 			require.ErrorIs(t, err, tt.wantErr)
 			assert.Nil(t, plain)
 			var corrupt base64.CorruptInputError
@@ -185,7 +207,7 @@ func TestDecryptDataV8Tampered(t *testing.T) {
 				assert.NotContains(t, msg, key)
 			}
 
-			info, err := client.DecryptUserInfo(&miniprogram.Session{OpenID: v8OpenID, SessionKey: key}, data, iv)
+			info, err := client.DecryptUserInfo(&miniprogram.Session{OpenID: v8OpenID, SessionKey: k}, data, iv)
 			require.ErrorIs(t, err, tt.wantErr)
 			assert.Nil(t, info)
 		})
@@ -232,7 +254,7 @@ func TestDecryptDataPlaintextShapes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := c.DecryptData(b64(key), encrypt(t, key, iv, []byte(tt.plain)), b64(iv))
+			got, err := c.DecryptData(sk(t, b64(key)), encrypt(t, key, iv, []byte(tt.plain)), b64(iv))
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
 				assert.Nil(t, got)
@@ -244,7 +266,7 @@ func TestDecryptDataPlaintextShapes(t *testing.T) {
 	}
 
 	// A legacy phone payload decrypts into PhoneInfo with a string country code.
-	plain, err := c.DecryptData(b64(key), encrypt(t, key, iv, []byte(tests[2].plain)), b64(iv))
+	plain, err := c.DecryptData(sk(t, b64(key)), encrypt(t, key, iv, []byte(tests[2].plain)), b64(iv))
 	require.NoError(t, err)
 	var p miniprogram.PhoneInfo
 	require.NoError(t, json.Unmarshal(plain, &p))
@@ -252,7 +274,7 @@ func TestDecryptDataPlaintextShapes(t *testing.T) {
 
 	// A valid watermark but a field of the wrong type fails in DecryptUserInfo
 	// without being a decryption error.
-	_, err = c.DecryptUserInfo(&miniprogram.Session{OpenID: "o", SessionKey: b64(key)},
+	_, err = c.DecryptUserInfo(&miniprogram.Session{OpenID: "o", SessionKey: sk(t, b64(key))},
 		encrypt(t, key, iv, []byte(`{"openId":"o","gender":"male","watermark":{"appid":"wxd930ea5d5a258f4f"}}`)), b64(iv))
 	require.Error(t, err)
 	assert.NotErrorIs(t, err, miniprogram.ErrDecrypt)
@@ -283,7 +305,7 @@ func TestDecryptUserInfoIVMalleability(t *testing.T) {
 	t.Parallel()
 	v, plain := loadV8(t)
 	c := newTestClient(t, v.AppID)
-	sess := &miniprogram.Session{OpenID: v8OpenID, UnionID: v8UnionID, SessionKey: v.SessionKey}
+	sess := &miniprogram.Session{OpenID: v8OpenID, UnionID: v8UnionID, SessionKey: sk(t, v.SessionKey)}
 	first := string(plain[:16])
 	require.Equal(t, `{"openId":"oGZUI`, first)
 
@@ -303,7 +325,7 @@ func TestDecryptUserInfoIVMalleability(t *testing.T) {
 
 			// The low-level call accepts the forgery: valid JSON, valid
 			// watermark, changed openId.
-			got, err := c.DecryptData(v.SessionKey, v.EncryptedData, forged)
+			got, err := c.DecryptData(sk(t, v.SessionKey), v.EncryptedData, forged)
 			require.NoError(t, err, "DecryptData alone cannot detect the edit")
 			assert.Equal(t, tt.block, string(got[:16]))
 			assert.Equal(t, plain[16:], got[16:], "the rest is untouched")
@@ -357,7 +379,7 @@ func TestDecryptUserInfoIdentity(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			sess := tt.sess
-			sess.SessionKey = b64(key)
+			sess.SessionKey = sk(t, b64(key))
 			info, err := c.DecryptUserInfo(&sess, encrypt(t, key, iv, []byte(tt.plain)), b64(iv))
 			if tt.wantErr != nil {
 				require.ErrorIs(t, err, tt.wantErr)
@@ -417,7 +439,17 @@ func TestVerifyRawDataV9(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := miniprogram.VerifyRawData(tt.raw, tt.sig, tt.key)
+			var k miniprogram.SessionKey
+			if tt.key != "" {
+				var err error
+				if k, err = miniprogram.ParseSessionKey(tt.key); err != nil {
+					// A malformed key is refused when it is parsed.
+					require.ErrorIs(t, err, tt.wantErr)
+					assert.NotContains(t, err.Error(), tt.key)
+					return
+				}
+			}
+			err := miniprogram.VerifyRawData(tt.raw, tt.sig, k)
 			if tt.wantErr == nil {
 				require.NoError(t, err)
 				return

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // WeChat errcode values returned by the APIs in this package. They are the
@@ -168,7 +170,7 @@ func sanitize(s string) string {
 		}
 		return r
 	}, s)
-	return truncate(s, maxMessageLen)
+	return wire.Truncate(s, maxMessageLen)
 }
 
 // Unwrap returns the cause of a malformed-response error, so that

@@ -68,11 +68,17 @@ func ExampleClient_DecryptUserInfo() {
 		fmt.Println(err)
 		return
 	}
-	// What Code2Session returned for this user.
+	// What Code2Session returned for this user at login; the server
+	// stored sess.SessionKey.Reveal() and rebuilds the key from it.
+	key, err := miniprogram.ParseSessionKey("tiihtNczf5v6AKRyjwEUhQ==")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	sess := &miniprogram.Session{
 		OpenID:     "oGZUI0egBJY1zhBYw2KhdUfwVJJE",
 		UnionID:    "ocMvos6NjeKLIBqg5Mr9QjxrP1FA",
-		SessionKey: "tiihtNczf5v6AKRyjwEUhQ==",
+		SessionKey: key,
 	}
 	// What the mini program posted.
 	const (
@@ -190,9 +196,14 @@ func ExampleClient_AccessToken() {
 // Checking the rawData signature sent with wx.getUserInfo (official vector).
 func ExampleVerifyRawData() {
 	rawData := `{"nickName":"Band","gender":1,"language":"zh_CN","city":"Guangzhou","province":"Guangdong","country":"CN","avatarUrl":"http://wx.qlogo.cn/mmopen/vi_32/1vZvI39NWFQ9XM4LtQpFrQJ1xlgZxx3w7bQxKARol6503Iuswjjn6nIGBiaycAjAtpujxyzYsrztuuICqIM5ibXQ/0"}`
-	err := miniprogram.VerifyRawData(rawData, "75e81ceda165f4ffa64f4068af58c64b8f54b88c", "HyVFkGl5F5OQWJZZaNzBBg==")
+	key, err := miniprogram.ParseSessionKey("HyVFkGl5F5OQWJZZaNzBBg==") // the stored session key
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	err = miniprogram.VerifyRawData(rawData, "75e81ceda165f4ffa64f4068af58c64b8f54b88c", key)
 	fmt.Println(err)
-	err = miniprogram.VerifyRawData(rawData+" ", "75e81ceda165f4ffa64f4068af58c64b8f54b88c", "HyVFkGl5F5OQWJZZaNzBBg==")
+	err = miniprogram.VerifyRawData(rawData+" ", "75e81ceda165f4ffa64f4068af58c64b8f54b88c", key)
 	fmt.Println(errors.Is(err, miniprogram.ErrSignature))
 	// Output:
 	// <nil>
@@ -209,8 +220,23 @@ func ExampleSession_LogValue() {
 			return a
 		},
 	}))
-	sess := miniprogram.Session{OpenID: "oGZUI0egBJY1zhBYw2KhdUfwVJJE", SessionKey: "tiihtNczf5v6AKRyjwEUhQ=="}
+	key, err := miniprogram.ParseSessionKey("tiihtNczf5v6AKRyjwEUhQ==")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sess := miniprogram.Session{OpenID: "oGZUI0egBJY1zhBYw2KhdUfwVJJE", SessionKey: key}
 	logger.Info("login", "session", sess)
+	// Nested in a value of your own, the key is still hidden, with either
+	// handler: it encodes as "[redacted]" and prints as such.
+	type login struct {
+		User    string
+		Session miniprogram.Session
+	}
+	logger.Info("login", "event", login{User: "alice", Session: sess})
+	_ = json.NewEncoder(os.Stdout).Encode(login{User: "alice", Session: sess})
 	// Output:
 	// level=INFO msg=login session.openid=oGZUI0egBJY1zhBYw2KhdUfwVJJE session.unionid="" session.session_key=[redacted]
+	// level=INFO msg=login event="{User:alice Session:{OpenID:oGZUI0egBJY1zhBYw2KhdUfwVJJE UnionID: SessionKey:[redacted]}}"
+	// {"User":"alice","Session":{"OpenID":"oGZUI0egBJY1zhBYw2KhdUfwVJJE","UnionID":"","SessionKey":"[redacted]"}}
 }

@@ -105,7 +105,7 @@ func (c *Client) GetPhoneNumber(ctx context.Context, code string) (*PhoneInfo, e
 		if err != nil {
 			return nil, err
 		}
-		info, err := decodePhone(r, scrubber(c.st.appSecret, tok))
+		info, err := decodePhone(r, scrubber(c.appSecret(), tok))
 		var apiErr *Error
 		if attempt == 0 && errors.As(err, &apiErr) && isTokenRejected(apiErr.Code) {
 			c.InvalidateAccessToken(tok)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,7 +19,13 @@ import (
 
 const testPhoneCode = "e31968a7f94cc5ee25fafc2aef2773f0bb8c3937b22520eb8ee345274d00c144"
 
-// phoneFake serves stable_token (ACCESS_TOKEN_<n>) and getuserphonenumber;
+// fakeToken is the n-th access token the fakes issue: as long as a real
+// one (WeChat's are over 100 characters), so that scrubbing applies.
+func fakeToken(n int) string {
+	return fmt.Sprintf("ACCESS_TOKEN_%d_", n) + strings.Repeat("x", 100)
+}
+
+// phoneFake serves stable_token (fakeToken(n)) and getuserphonenumber;
 // the latter answers bodies[i] on its i-th call (the last one repeats) and
 // records the access token each call used.
 type phoneFake struct {
@@ -32,7 +39,7 @@ func newPhoneFake(t *testing.T, mux *http.ServeMux, bodies ...string) *phoneFake
 	f := &phoneFake{}
 	mux.HandleFunc("POST /cgi-bin/stable_token", func(w http.ResponseWriter, r *http.Request) {
 		n := f.tokenCalls.Add(1)
-		writeJSON(t, w, map[string]any{"access_token": fmt.Sprintf("ACCESS_TOKEN_%d", n), "expires_in": 7200})
+		writeJSON(t, w, map[string]any{"access_token": fakeToken(int(n)), "expires_in": 7200})
 	})
 	mux.HandleFunc("POST /wxa/business/getuserphonenumber", func(w http.ResponseWriter, r *http.Request) {
 		i := int(f.phoneCalls.Add(1)) - 1
@@ -83,7 +90,7 @@ func TestGetPhoneNumber(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("phone info (-want +got):\n%s", diff)
 			}
-			assert.Equal(t, []string{"ACCESS_TOKEN_1"}, f.tokens())
+			assert.Equal(t, []string{fakeToken(1)}, f.tokens())
 			assert.Equal(t, int32(1), f.tokenCalls.Load())
 		})
 	}
@@ -101,7 +108,7 @@ func TestGetPhoneNumberRefreshesRejectedTokenOnce(t *testing.T) {
 			got, err := c.GetPhoneNumber(context.Background(), testPhoneCode)
 			require.NoError(t, err)
 			assert.Equal(t, "13800138000", got.PurePhoneNumber)
-			assert.Equal(t, []string{"ACCESS_TOKEN_1", "ACCESS_TOKEN_2"}, f.tokens(), "retried with a fresh token")
+			assert.Equal(t, []string{fakeToken(1), fakeToken(2)}, f.tokens(), "retried with a fresh token")
 			assert.Equal(t, int32(2), f.tokenCalls.Load())
 
 			// The refreshed token is cached for the next call.
@@ -133,13 +140,13 @@ func TestGetPhoneNumberRetryDoesNotJoinStaleFetch(t *testing.T) {
 	})
 	var tokenCalls, phoneCalls atomic.Int32
 	mux.HandleFunc("POST /cgi-bin/stable_token", func(w http.ResponseWriter, r *http.Request) {
-		tok := "ACCESS_TOKEN_1"
+		tok := fakeToken(1)
 		switch tokenCalls.Add(1) {
 		case 2: // the other caller's fetch: held, then answers the old token
 			close(staleEntered)
 			<-releaseStale
 		case 3:
-			tok = "ACCESS_TOKEN_3"
+			tok = fakeToken(3)
 		}
 		writeJSON(t, w, map[string]any{"access_token": tok, "expires_in": 7200})
 	})
@@ -164,7 +171,7 @@ func TestGetPhoneNumberRetryDoesNotJoinStaleFetch(t *testing.T) {
 			writeRaw(w, http.StatusOK, "application/json", `{"errcode":40001,"errmsg":"invalid credential, access_token is invalid or not latest"}`)
 			return
 		}
-		if tok != "ACCESS_TOKEN_3" {
+		if tok != fakeToken(3) {
 			writeRaw(w, http.StatusOK, "application/json", `{"errcode":40001,"errmsg":"invalid credential"}`)
 			return
 		}
@@ -188,15 +195,15 @@ func TestGetPhoneNumberRetryDoesNotJoinStaleFetch(t *testing.T) {
 	require.NoError(t, r.err)
 	assert.Equal(t, "13800138000", r.info.PurePhoneNumber)
 	mu.Lock()
-	assert.Equal(t, []string{"ACCESS_TOKEN_1", "ACCESS_TOKEN_3"}, used)
+	assert.Equal(t, []string{fakeToken(1), fakeToken(3)}, used)
 	mu.Unlock()
 
 	// The other caller still gets its fetch's answer, which is not cached.
 	close(releaseStale)
-	assert.Equal(t, "ACCESS_TOKEN_1", recvOrFail(t, otherResult, "other caller"))
+	assert.Equal(t, fakeToken(1), recvOrFail(t, otherResult, "other caller"))
 	tok, err := c.AccessToken(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, "ACCESS_TOKEN_3", tok)
+	assert.Equal(t, fakeToken(3), tok)
 	assert.Equal(t, int32(3), tokenCalls.Load())
 }
 
@@ -226,7 +233,7 @@ func TestGetPhoneNumberErrors(t *testing.T) {
 		{name: "busy", body: `{"errcode":-1,"errmsg":"system error"}`, wantCode: CodeSystemBusy},
 		{name: "rate limited", body: `{"errcode":45011,"errmsg":"api minute-quota reach limit"}`, wantCode: CodeRateLimited},
 		{name: "bad format", body: `{"errcode":47001,"errmsg":"data format error"}`, wantCode: CodeInvalidRequestFormat},
-		{name: "token echoed in errmsg", body: `{"errcode":40029,"errmsg":"invalid code for ACCESS_TOKEN_1"}`, wantCode: CodeInvalidCode},
+		{name: "token echoed in errmsg", body: `{"errcode":40029,"errmsg":"invalid code for ` + fakeToken(1) + `"}`, wantCode: CodeInvalidCode},
 		{name: "missing phone_info", body: `{"errcode":0,"errmsg":"ok"}`, wantInvalid: true},
 		{name: "empty phone number", body: `{"errcode":0,"phone_info":{"phoneNumber":""}}`, wantInvalid: true},
 		{name: "country code bool", body: `{"phone_info":{"phoneNumber":"1","countryCode":true}}`, wantInvalid: true},
@@ -242,7 +249,8 @@ func TestGetPhoneNumberErrors(t *testing.T) {
 			got, err := c.GetPhoneNumber(context.Background(), testPhoneCode)
 			require.Error(t, err)
 			assert.Nil(t, got)
-			assert.NotContains(t, err.Error(), "ACCESS_TOKEN_1")
+			assert.NotContains(t, err.Error(), fakeToken(1))
+			assert.NotContains(t, err.Error(), "ACCESS_TOKEN_")
 			assert.NotContains(t, err.Error(), testSecret)
 			assert.Equal(t, int32(1), f.phoneCalls.Load(), "no retry")
 			if tt.wantWM {

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // TokenEndpoint selects how the client obtains access tokens. Pass it to
@@ -41,7 +43,7 @@ func WithTokenEndpoint(e TokenEndpoint) Option {
 			o.endpoint = e
 			return nil
 		}
-		return fmt.Errorf("%w: unknown token endpoint %q", ErrBadInput, truncate(string(e), 32))
+		return fmt.Errorf("%w: unknown token endpoint %q", ErrBadInput, wire.Truncate(string(e), 32))
 	}
 }
 
@@ -75,7 +77,7 @@ type tokenCache struct {
 	endpoint TokenEndpoint
 
 	mu        sync.Mutex
-	token     string
+	token     secret // see clientState
 	refreshAt time.Time
 	gen       uint64
 	inflight  *tokenFetch // nil, or a fetch started under gen
@@ -110,8 +112,7 @@ type tokenFetch struct {
 func (c *Client) AccessToken(ctx context.Context) (string, error) {
 	t := &c.st.tokens
 	t.mu.Lock()
-	if t.token != "" && c.now().Before(t.refreshAt) {
-		tok := t.token
+	if tok := t.token.value(); tok != "" && c.now().Before(t.refreshAt) {
 		t.mu.Unlock()
 		return tok, nil
 	}
@@ -155,8 +156,8 @@ func (c *Client) InvalidateAccessToken(token string) {
 	t := &c.st.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if token == "" || token == t.token {
-		t.token = ""
+	if token == "" || token == t.token.value() {
+		t.token = secret{}
 		t.refreshAt = time.Time{}
 		t.gen++
 		t.inflight = nil
@@ -173,7 +174,7 @@ func (c *Client) runTokenFetch(ctx context.Context, f *tokenFetch) {
 	t.mu.Lock()
 	if err == nil && f.gen == t.gen {
 		margin := min(tokenRefreshMargin, ttl/2)
-		t.token = tok
+		t.token = newSecret(tok)
 		t.refreshAt = start.Add(ttl - margin)
 	}
 	if t.inflight == f {
@@ -203,7 +204,7 @@ func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) 
 		q := url.Values{
 			"grant_type": {"client_credential"},
 			"appid":      {c.appID},
-			"secret":     {c.st.appSecret},
+			"secret":     {c.appSecret()},
 		}
 		r, err = c.do(ctx, op, http.MethodGet, "/cgi-bin/token", q, nil)
 	default:
@@ -212,13 +213,13 @@ func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) 
 			AppID        string `json:"appid"`
 			Secret       string `json:"secret"`
 			ForceRefresh bool   `json:"force_refresh"`
-		}{"client_credential", c.appID, c.st.appSecret, false}
+		}{"client_credential", c.appID, c.appSecret(), false}
 		r, err = c.do(ctx, op, http.MethodPost, "/cgi-bin/stable_token", nil, body)
 	}
 	if err != nil {
 		return "", 0, err
 	}
-	return decodeToken(op, r, scrubber(c.st.appSecret))
+	return decodeToken(op, r, scrubber(c.appSecret()))
 }
 
 // decodeToken validates a token response; it never panics.
