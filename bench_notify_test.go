@@ -59,3 +59,20 @@ func ntFloorSign(body []byte, key string) string {
 	hex.Encode(out[:], sum[:])
 	return string(bytes.ToUpper(out[:]))
 }
+
+// BenchmarkDecodeVerify is the hardened decode and the signature check of
+// ParseNotification on the S1 body, without the typed mapping: the part
+// BenchmarkParseNotificationFloor's work corresponds to.
+func BenchmarkDecodeVerify(b *testing.B) {
+	body := ntBenchBody(b)
+	s := mustSigner(b, ntAPIKey, SignMD5)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for i := 0; i < b.N; i++ {
+		p, verr, err := s.decodeVerify(body)
+		if err != nil || verr != nil {
+			b.Fatal(err, verr)
+		}
+		sinkParams = p
+	}
+}
