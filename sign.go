@@ -248,6 +248,9 @@ func (s *Signer) sum(p Params, out *[sha256.Size]byte) int {
 	// 32 covers every message WeChat documents bar refundquery pages.
 	var fbuf, sbuf [32]field
 	fs := fbuf[:0]
+	if len(p) > len(fbuf) {
+		fs = make([]field, 0, len(p))
+	}
 	for k, v := range p {
 		if v != "" && k != "sign" {
 			fs = append(fs, field{k, v})
@@ -280,6 +283,11 @@ func (s *Signer) sumSorted(fs []field, out *[sha256.Size]byte) int {
 // appendCanonical appends the string-to-sign of sorted fields to buf:
 // name=value& for each signed field, then key=KEY.
 func (s *Signer) appendCanonical(buf []byte, fs []field) []byte {
+	n := len(s.k.suffix)
+	for _, f := range fs {
+		n += len(f.k) + len(f.v) + 2
+	}
+	buf = slices.Grow(buf, n)
 	for _, f := range fs {
 		if f.v == "" || f.k == "sign" {
 			continue
