@@ -462,3 +462,88 @@ func TestVerifyRawDataV9(t *testing.T) {
 		})
 	}
 }
+
+// truth decrypts as the test (which knows the key) and says whether the
+// padding is valid and whether the unpadded text is a JSON object: the two
+// facts a padding-oracle attacker tries to tell apart.
+func truth(t *testing.T, key, iv, ct []byte) (padOK, object bool) {
+	t.Helper()
+	block, err := aes.NewCipher(key)
+	require.NoError(t, err)
+	p := make([]byte, len(ct))
+	cipher.NewCBCDecrypter(block, iv).CryptBlocks(p, ct)
+	n := int(p[len(p)-1])
+	if n == 0 || n > 16 {
+		return false, false
+	}
+	for _, c := range p[len(p)-n:] {
+		if int(c) != n {
+			return false, false
+		}
+	}
+	var m map[string]json.RawMessage
+	return true, json.Unmarshal(p[:len(p)-n], &m) == nil && m != nil
+}
+
+// TestDecryptDataNoPaddingOracle plays the attacker of the classic CBC
+// padding-oracle attack: without the session key, it edits the byte
+// before the padding (an iv byte for a one-block message, the previous
+// ciphertext block otherwise) through all 256 values and watches the
+// error. The attack needs bad padding to answer differently from good
+// padding over a garbled plaintext; here both are the one value
+// ErrDecrypt with one text, so the answers carry no signal. The test
+// checks, with the key it knows, that both kinds of plaintext were really
+// produced.
+func TestDecryptDataNoPaddingOracle(t *testing.T) {
+	t.Parallel()
+	const appID = "wxd930ea5d5a258f4f"
+	key := []byte("0123456789abcdef")
+	iv := []byte("fedcba9876543210")
+	c := newTestClient(t, appID)
+	k := sk(t, b64(key))
+
+	messages := map[string]string{
+		"one block":  `{"a":1}`,
+		"phone":      `{"phoneNumber":"13800138000","purePhoneNumber":"13800138000","countryCode":"86","watermark":{"appid":"wxd930ea5d5a258f4f","timestamp":1}}`,
+		"user info":  `{"openId":"oGZUI0egBJY1zhBYw2KhdUfwVJJE","watermark":{"appid":"wxd930ea5d5a258f4f","timestamp":1}}`,
+		"full block": `{"watermark":{"appid":"wxd930ea5d5a258f4f"},"x":"12"}`,
+	}
+	for name, plain := range messages {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ct, err := base64.StdEncoding.DecodeString(encrypt(t, key, iv, []byte(plain)))
+			require.NoError(t, err)
+			var badPad, goodPadNotObject int
+			answers := map[string]int{}
+			// Every position of the block the attacker controls, every value.
+			for pos := range 16 {
+				for g := 1; g < 256; g++ {
+					ivb, data := append([]byte(nil), iv...), append([]byte(nil), ct...)
+					if len(ct) == 16 {
+						ivb[pos] ^= byte(g)
+					} else {
+						data[len(data)-32+pos] ^= byte(g)
+					}
+					padOK, object := truth(t, key, ivb, data)
+					_, err := c.DecryptData(k, b64(data), b64(ivb))
+					if padOK && object {
+						continue // decrypted: later checks may answer (watermark, identity)
+					}
+					if !padOK {
+						badPad++
+					} else {
+						goodPadNotObject++
+					}
+					require.Error(t, err)
+					require.Same(t, miniprogram.ErrDecrypt, err, "one error value, not a wrapped variant")
+					if pos == 15 {
+						answers[err.Error()]++
+					}
+				}
+			}
+			assert.Positive(t, badPad, "no bad padding produced")
+			assert.Positive(t, goodPadNotObject, "no good padding over a garbled plaintext produced")
+			assert.Len(t, answers, 1, "the last-byte sweep must give the attacker one answer: %v", answers)
+		})
+	}
+}

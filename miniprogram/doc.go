@@ -13,11 +13,20 @@
 //
 // The app secret, every session_key and every access token are secrets.
 // This package never puts them in error strings: transport errors have the
-// request URL's query string removed, [Session] redacts its SessionKey and
-// [Client] shows only its app id when printed with fmt or logged with
-// log/slog, and redirects are never followed, so a request carrying the app
-// secret goes only to the configured host. Never send a session_key to the
-// mini program itself.
+// secret query parameters of the request URL redacted, and WeChat's errmsg
+// is scrubbed of the app secret and the token. Redirects are never
+// followed, so a request carrying the app secret goes only to the
+// configured host. NewClient accepts only an AppSecret of the 32
+// characters WeChat issues.
+//
+// Values this package creates hold their secrets so that nothing prints
+// them: a [Client] shows only its app id, and a [Session]'s key is an
+// opaque [SessionKey] that shows "[redacted]", under every fmt verb, in
+// log/slog (text and JSON handlers) and in encoding/json, also when they
+// sit deep inside a value of yours (an unexported field, an any, a map or
+// a slice). [SessionKey.Reveal] is the one way to get a key out, to store
+// it server-side; [ParseSessionKey] rebuilds it. Never send a session_key
+// to the mini program itself.
 //
 // # Trusting user data
 //
@@ -27,7 +36,11 @@
 // bytes of a decrypted payload can be rewritten by the client without the
 // session key. Identify users by [Session.OpenID] and [Session.UnionID];
 // [Client.DecryptUserInfo] rejects a profile whose openId does not match
-// the session with [ErrIdentity].
+// the session with [ErrIdentity]. Take phone numbers from
+// [Client.GetPhoneNumber] (server to server), never from a decrypted
+// phone payload the client sent. [Client.DecryptData] answers every
+// failed decryption with the one error [ErrDecrypt], so it cannot be used
+// as a padding oracle.
 //
 // # Errors
 //

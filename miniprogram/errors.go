@@ -77,8 +77,10 @@ var (
 
 	// ErrDecrypt reports encryptedData that does not decrypt to a JSON
 	// object: wrong session key or iv, tampered ciphertext or bad padding.
-	// These causes deliberately share one error so the result cannot be used
-	// as a padding oracle.
+	// [Client.DecryptData] returns this very value, unwrapped, for all of
+	// these causes, through one code path with a constant-time padding
+	// check, so that neither the error nor its text can serve as a padding
+	// oracle.
 	ErrDecrypt = errors.New("miniprogram: cannot decrypt data")
 
 	// ErrWatermark reports decrypted data whose watermark.appid is missing

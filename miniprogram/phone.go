@@ -13,7 +13,9 @@ import (
 // PhoneInfo is a user's phone number as returned by
 // [Client.GetPhoneNumber]. Its JSON form also matches the legacy encrypted
 // phone payload, so json.Unmarshal of [Client.DecryptData]'s result into a
-// PhoneInfo works too.
+// PhoneInfo works too; but that payload comes through the user's device
+// and can be forged (see [Client.DecryptData]), so take phone numbers you
+// rely on from GetPhoneNumber.
 type PhoneInfo struct {
 	// PhoneNumber includes the country code for non-mainland numbers,
 	// e.g. "+1 5551234567"; mainland numbers have none.

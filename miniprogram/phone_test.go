@@ -207,16 +207,25 @@ func TestGetPhoneNumberRetryDoesNotJoinStaleFetch(t *testing.T) {
 	assert.Equal(t, int32(3), tokenCalls.Load())
 }
 
+// TestGetPhoneNumberRetriesOnlyOnce: a token rejected twice ends the call.
+// The fake counts calls and, from the third on, answers an error that is
+// not a token rejection, so a client that retried without bound stops
+// there and fails the assertions at once instead of hanging; the context
+// deadline is a second guard.
 func TestGetPhoneNumberRetriesOnlyOnce(t *testing.T) {
 	t.Parallel()
 	c, mux := setup(t)
-	f := newPhoneFake(t, mux, `{"errcode":40001,"errmsg":"invalid credential, access_token is invalid or not latest"}`)
-	_, err := c.GetPhoneNumber(context.Background(), testPhoneCode)
+	const rejected = `{"errcode":40001,"errmsg":"invalid credential, access_token is invalid or not latest"}`
+	f := newPhoneFake(t, mux, rejected, rejected, `{"errcode":-1,"errmsg":"fake: third call, retries are unbounded"}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := c.GetPhoneNumber(ctx, testPhoneCode)
+	require.Equal(t, int32(2), f.phoneCalls.Load(), "exactly one retry")
 	var e *Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, CodeInvalidCredential, e.Code)
 	assert.Equal(t, "getuserphonenumber", e.Op)
-	assert.Equal(t, int32(2), f.phoneCalls.Load(), "exactly one retry")
+	assert.Equal(t, []string{fakeToken(1), fakeToken(2)}, f.tokens(), "the retry used a fresh token")
 	assert.NotContains(t, err.Error(), "ACCESS_TOKEN_")
 }
 

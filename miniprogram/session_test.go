@@ -346,3 +346,28 @@ func TestCode2SessionConnectionRefused(t *testing.T) {
 	assert.Contains(t, msg, "secret=REDACTED", "the parameter is named, its value is not")
 	assert.Contains(t, msg, addr+"/prefix/sns/jscode2session", "the redacted url still helps debugging")
 }
+
+// TestCode2SessionShortCodeKeepsErrorText: a js_code of one character is
+// redacted where it sits in the URL, and nowhere else, so the transport
+// error stays readable ("connection refused", the host, the path).
+func TestCode2SessionShortCodeKeepsErrorText(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	c, err := NewClient(testAppID, testSecret, WithBaseURL("http://"+addr+"/prefix"))
+	require.NoError(t, err)
+	for _, code := range []string{"o", "n", "e", "c", "1", "t", "/", "%"} {
+		_, err = c.Code2Session(context.Background(), code)
+		require.Error(t, err)
+		var opErr *net.OpError
+		require.ErrorAs(t, err, &opErr)
+		want := "miniprogram: code2session: Get \"http://" + addr + "/prefix/sns/jscode2session?appid=" + testAppID +
+			"&grant_type=authorization_code&js_code=REDACTED&secret=REDACTED\": " + opErr.Error()
+		assert.Equal(t, want, err.Error(), "js_code %q", code)
+		assert.Contains(t, err.Error(), "connection refused", "js_code %q", code)
+		assert.NotContains(t, err.Error(), testSecret)
+	}
+}

@@ -321,14 +321,16 @@ func TestNewHTTPClientReusesConnections(t *testing.T) {
 	for range rounds {
 		var wg sync.WaitGroup
 		for range callers {
-			wg.Go(func() {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
 				resp, err := hc.Get(srv.URL)
 				if !assert.NoError(t, err) {
 					return
 				}
 				_, _ = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-			})
+			}()
 		}
 		wg.Wait()
 	}
