@@ -300,9 +300,11 @@ func (s *Signer) appendCanonical(buf []byte, fs []field) []byte {
 	return append(buf, s.k.suffix...)
 }
 
-// Fields are sorted by integer keys that pack the first prefixLen bytes of
-// a name (big-endian, so integer order is byte order) above the field's
-// index; names sharing a whole prefix are settled by a full comparison.
+// Fields are sorted by integer keys that pack prefixLen bytes of a name
+// (big-endian, so integer order is byte order) above the field's index.
+// Names that tie on those bytes (the coupon_… families) are sorted again
+// by their next prefixLen bytes, and so on, so that nearly all the work is
+// sorting integers, and no pattern of names makes it quadratic.
 const (
 	prefixLen  = 6
 	indexBits  = 64 - 8*prefixLen
@@ -310,14 +312,16 @@ const (
 	maxIndexed = 1 << indexBits
 )
 
-func sortKey(k string, i int) uint64 {
+// sortKey packs k[off:off+prefixLen], zero-padded, above index i.
+func sortKey(k string, off, i int) uint64 {
 	var x uint64
-	if len(k) >= prefixLen {
+	if len(k) >= off+prefixLen {
+		k = k[off : off+prefixLen]
 		// The compiler merges these loads into one.
 		x = uint64(k[0])<<40 | uint64(k[1])<<32 | uint64(k[2])<<24 |
 			uint64(k[3])<<16 | uint64(k[4])<<8 | uint64(k[5])
 	} else {
-		for j := 0; j < prefixLen; j++ {
+		for j := off; j < off+prefixLen; j++ {
 			x <<= 8
 			if j < len(k) {
 				x |= uint64(k[j])
@@ -329,8 +333,7 @@ func sortKey(k string, i int) uint64 {
 
 // sortFields returns fs sorted by name in byte order, as the v2 rules
 // require, in buf when it is large enough. fs itself may be reordered.
-// Its cost is O(n log n) whatever the names: names sharing a prefix (the
-// coupon_… families) are sorted, not inserted one by one.
+// Its cost is O(n log n) whatever the names.
 func sortFields(fs, buf []field) []field {
 	if len(fs) > maxIndexed {
 		slices.SortFunc(fs, func(a, b field) int { return strings.Compare(a.k, b.k) })
@@ -342,19 +345,10 @@ func sortFields(fs, buf []field) []field {
 		order = make([]uint64, 0, len(fs))
 	}
 	for i, f := range fs {
-		order = append(order, sortKey(f.k, i))
+		order = append(order, sortKey(f.k, 0, i))
 	}
 	slices.Sort(order)
-	for i := 0; i < len(order); {
-		j := i + 1
-		for j < len(order) && order[j]>>indexBits == order[i]>>indexBits {
-			j++
-		}
-		if j-i > 1 {
-			settleTies(fs, order[i:j])
-		}
-		i = j
-	}
+	settleRuns(fs, order, prefixLen)
 	out := buf[:0]
 	if cap(out) < len(fs) {
 		out = make([]field, 0, len(fs))
@@ -365,19 +359,42 @@ func sortFields(fs, buf []field) []field {
 	return out
 }
 
-// settleTies sorts a run of keys whose prefixes are equal by full name.
-func settleTies(fs []field, run []uint64) {
-	if len(run) <= 12 {
+// settleRuns sorts each run of order whose keys tie, all of whose names
+// agree on their first off bytes.
+func settleRuns(fs []field, order []uint64, off int) {
+	for i := 0; i < len(order); {
+		j := i + 1
+		for j < len(order) && order[j]>>indexBits == order[i]>>indexBits {
+			j++
+		}
+		if j-i > 1 {
+			settleTies(fs, order[i:j], off)
+		}
+		i = j
+	}
+}
+
+// settleTies sorts run, whose names agree on their first off bytes.
+func settleTies(fs []field, run []uint64, off int) {
+	name := func(o uint64) string { return fs[o&indexMask].k }
+	switch {
+	case len(run) <= 12:
 		for i := 1; i < len(run); i++ {
-			for j := i; j > 0 && fs[run[j]&indexMask].k < fs[run[j-1]&indexMask].k; j-- {
+			for j := i; j > 0 && name(run[j]) < name(run[j-1]); j-- {
 				run[j], run[j-1] = run[j-1], run[j]
 			}
 		}
-		return
+	case len(name(run[0])) <= off:
+		// Equal names, or names that differ only by NUL bytes (which
+		// padding cannot tell apart): compare them whole.
+		slices.SortFunc(run, func(a, b uint64) int { return strings.Compare(name(a), name(b)) })
+	default:
+		for i, o := range run {
+			run[i] = sortKey(name(o), off, int(o&indexMask))
+		}
+		slices.Sort(run)
+		settleRuns(fs, run, off+prefixLen)
 	}
-	slices.SortFunc(run, func(a, b uint64) int {
-		return strings.Compare(fs[a&indexMask].k, fs[b&indexMask].k)
-	})
 }
 
 const upperDigits = "0123456789ABCDEF"
