@@ -91,7 +91,10 @@ func WithHTTPClient(hc *http.Client) Option {
 // must be absolute http or https; it may carry a path prefix (such as
 // "http://127.0.0.1:8080/wechat"), which is kept in front of every API
 // path. A trailing slash is ignored. Query strings and fragments are
-// rejected because API paths are appended to the URL.
+// rejected because API paths are appended to the URL, and so is user
+// info, which would be sent with every request. The error ([ErrBadInput])
+// names the rule that failed and shows the URL without its user info,
+// query or fragment.
 func WithBaseURL(base string) Option {
 	return func(o *options) error {
 		u, err := wire.CheckBaseURL(base)

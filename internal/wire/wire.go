@@ -78,7 +78,9 @@ func newTransport() *http.Transport {
 // redirect; following one would re-send a request body (which can hold an
 // app secret) to wherever the redirect points. A 3xx answer is returned to
 // the caller as it is. Each call returns a new *http.Client, so a caller
-// may change its fields without affecting others.
+// may change its fields without affecting others; its Transport is the
+// shared one and must never be modified: Clone it to derive another (for
+// example one presenting a client certificate).
 func NewHTTPClient() *http.Client {
 	return &http.Client{Transport: sharedTransport(), Timeout: DefaultTimeout, CheckRedirect: NoRedirect}
 }
