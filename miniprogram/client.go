@@ -47,12 +47,14 @@ type Client struct {
 }
 
 // clientState is the part of a Client that is secret or mutable. Its
-// secrets are [secret] values, a second pointer away from the Client, so
-// that even fmt's bad-verb path (which prints the struct behind a pointer
-// without calling any method) shows only addresses.
+// secret is a [secret] value and its mutable token cache sits behind one
+// more pointer, so that even fmt's bad-verb path (which prints the struct
+// behind a pointer without calling any method) shows only addresses: it
+// never shows a secret, and never reads state another goroutine is
+// changing.
 type clientState struct {
 	appSecret secret
-	tokens    tokenCache
+	tokens    *tokenCache
 }
 
 // Option configures a [Client] in [NewClient].
@@ -153,9 +155,8 @@ func NewClient(appID, appSecret string, opts ...Option) (*Client, error) {
 		hc:      o.hc,
 		baseURL: o.baseURL,
 		now:     o.now,
-		st:      &clientState{appSecret: newSecret(appSecret)},
+		st:      &clientState{appSecret: newSecret(appSecret), tokens: &tokenCache{endpoint: o.endpoint}},
 	}
-	c.st.tokens.endpoint = o.endpoint
 	return c, nil
 }
 

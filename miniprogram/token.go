@@ -110,7 +110,7 @@ type tokenFetch struct {
 //
 // WeChat docs: https://developers.weixin.qq.com/minigame/dev/api-backend/open-api/access-token/auth.getStableAccessToken.html
 func (c *Client) AccessToken(ctx context.Context) (string, error) {
-	t := &c.st.tokens
+	t := c.st.tokens
 	t.mu.Lock()
 	if tok := t.token.value(); tok != "" && c.now().Before(t.refreshAt) {
 		t.mu.Unlock()
@@ -153,7 +153,7 @@ func (c *Client) AccessToken(ctx context.Context) (string, error) {
 // which returns the current valid token without revoking anyone's; forced
 // refreshes are limited to 20 a day and would break other servers.
 func (c *Client) InvalidateAccessToken(token string) {
-	t := &c.st.tokens
+	t := c.st.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if token == "" || token == t.token.value() {
@@ -170,7 +170,7 @@ func (c *Client) runTokenFetch(ctx context.Context, f *tokenFetch) {
 	start := c.now()
 	tok, ttl, err := c.fetchToken(ctx)
 
-	t := &c.st.tokens
+	t := c.st.tokens
 	t.mu.Lock()
 	if err == nil && f.gen == t.gen {
 		margin := min(tokenRefreshMargin, ttl/2)
