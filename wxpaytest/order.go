@@ -56,9 +56,9 @@ type Order struct {
 
 type order struct {
 	Order
-	prepayAt time.Time     // when PrepayID was issued
-	acked    chan struct{} // closed when a notification was acknowledged
-	ackOnce  bool
+	prepayAt   time.Time     // when PrepayID was issued
+	acked      chan struct{} // closed when a notification was acknowledged
+	ackOnce    bool
 	payOpts    PayOptions
 	deliveries []Delivery
 }
