@@ -240,13 +240,14 @@ func (f *Fake) deliver(o *order, body []byte, attempt int) {
 	if drop {
 		return
 	}
+	sent := body
 	if opts.Tamper != nil {
-		body = opts.Tamper(attempt, bytes.Clone(body))
+		sent = opts.Tamper(attempt, bytes.Clone(body))
 	}
 	copies := max(opts.Copies, 1)
 	acked := make([]bool, copies)
 	send := func(c int) {
-		d := f.post(url, body)
+		d := f.post(url, sent)
 		d.OutTradeNo, d.Attempt, d.Copy = o.OutTradeNo, attempt, c+1
 		acked[c] = d.Acked
 		f.record(o, d)
@@ -267,6 +268,12 @@ func (f *Fake) deliver(o *order, body []byte, attempt int) {
 		}
 	}
 	if slices.Contains(acked, true) {
+		f.mu.Lock()
+		if !o.ackOnce {
+			o.ackOnce = true
+			close(o.acked)
+		}
+		f.mu.Unlock()
 		return
 	}
 	sched := NotifySchedule()
@@ -303,10 +310,6 @@ func (f *Fake) record(o *order, d Delivery) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	o.deliveries = append(o.deliveries, d)
-	if d.Acked && !o.ackOnce {
-		o.ackOnce = true
-		close(o.acked)
-	}
 	f.log.Info("wxpaytest: notification", "out_trade_no", d.OutTradeNo, "attempt", d.Attempt,
 		"copy", d.Copy, "status", d.StatusCode, "acked", d.Acked, "err", d.Err)
 }
@@ -328,8 +331,9 @@ func (f *Fake) Deliveries(outTradeNo string) []Delivery {
 	return out
 }
 
-// WaitAcked blocks until a notification of the order was acknowledged
-// (a reply with return_code SUCCESS), ctx ends (ctx's error) or the fake
+// WaitAcked blocks until a delivery attempt of the order's notification
+// was acknowledged (a reply with return_code SUCCESS; every copy of that
+// attempt has then been sent, see PayOptions.Copies), ctx ends (ctx's error) or the fake
 // is closed (ErrClosed). An unknown order is ErrNoOrder at once.
 func (f *Fake) WaitAcked(ctx context.Context, outTradeNo string) error {
 	f.mu.Lock()
