@@ -224,6 +224,9 @@ func (f *Fake) Close() {
 	f.mu.Unlock()
 	f.cancel()
 	f.wg.Wait()
+	if f.cfg.HTTPClient == nil {
+		f.hc.CloseIdleConnections() // the fake's own transport: leave no goroutines behind
+	}
 }
 
 // ServeHTTP answers the WeChat endpoints the fake implements, at these
