@@ -118,6 +118,8 @@ type Delivery struct {
 //
 // It fails with ErrNoOrder, ErrOrderPaid, ErrOrderClosed, ErrPrepayExpired,
 // ErrCoupons or ErrClosed, changing nothing.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
 func (f *Fake) Pay(opts PayOptions) (*Order, error) {
 	now := f.Now()
 	f.mu.Lock()

@@ -16,7 +16,9 @@ const (
 	StateNotPay  = string(wxpay.TradeStateNotPay)
 	StateSuccess = string(wxpay.TradeStateSuccess)
 	StateClosed  = string(wxpay.TradeStateClosed)
-	StateRefund  = string(wxpay.TradeStateRefund)
+	// StateRefund is reserved for refunds, which the fake does not
+	// implement yet.
+	StateRefund = string(wxpay.TradeStateRefund)
 )
 
 // PrepayLife is how long WeChat keeps a prepay_id valid, in the fake's
