@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -270,6 +272,12 @@ func TestCloseStopsRetries(t *testing.T) {
 	require.NoError(t, err)
 	<-first
 	s.Close()
+	// Close waited for every timer and delivery; a goroutine may still be
+	// returning from its final wg.Done, so allow it a moment to exit.
+	assert.Eventually(t, func() bool {
+		buf := make([]byte, 1<<20)
+		return !strings.Contains(string(buf[:runtime.Stack(buf, true)]), "wxpaytest.(*Fake)")
+	}, time.Second, time.Millisecond, "no goroutine of the fake outlives Close")
 	after := len(s.Deliveries("k-1"))
 	time.Sleep(100 * time.Millisecond) // 100 fake seconds: several retries were due
 	assert.Len(t, s.Deliveries("k-1"), after)

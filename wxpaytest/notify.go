@@ -117,7 +117,8 @@ type Delivery struct {
 // /wxpaytest/pay does (see [Fake.ServeHTTP]).
 //
 // It fails with ErrNoOrder, ErrOrderPaid, ErrOrderClosed, ErrPrepayExpired,
-// ErrCoupons or ErrClosed, changing nothing.
+// ErrCoupons, ErrClosed, or an error for Fields that cannot be written as
+// XML, changing nothing.
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
 func (f *Fake) Pay(opts PayOptions) (*Order, error) {
@@ -151,6 +152,11 @@ func (f *Fake) Pay(opts PayOptions) (*Order, error) {
 	}
 	if now.Sub(o.prepayAt) >= PrepayLife {
 		return nil, ErrPrepayExpired
+	}
+	if extra := nonEmpty(opts.Fields); len(extra) > 0 {
+		if _, err := wxpay.EncodeXML(extra); err != nil {
+			return nil, fmt.Errorf("wxpaytest: PayOptions.Fields: %w", err)
+		}
 	}
 	var sum int64
 	for _, c := range opts.Coupons {
@@ -204,11 +210,21 @@ func (f *Fake) notificationBody(o *order) []byte {
 	p["sign"] = signParams(p, f.key, o.SignType)
 	b, err := wxpay.EncodeXML(p)
 	if err != nil {
-		// Only a caller's Fields could be unencodable; send them raw so
-		// the handler under test sees the malformed body.
-		return []byte("<xml></xml>")
+		// Pay checked the caller's Fields, and the fake's own fields are
+		// plain text; nothing else could fail to encode.
+		panic("wxpaytest: cannot encode a notification: " + err.Error())
 	}
 	return b
+}
+
+func nonEmpty(p wxpay.Params) wxpay.Params {
+	out := wxpay.Params{}
+	for k, v := range p {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // scheduleLocked is afterFunc for callers holding f.mu.

@@ -162,6 +162,7 @@ func TestPayErrors(t *testing.T) {
 		"coupon sum":       {OutTradeNo: "e-1", Coupons: []wxpay.Coupon{{ID: "1", Fee: 60}, {ID: "2", Fee: 41}}},
 		"coupon no id":     {OutTradeNo: "e-1", Coupons: []wxpay.Coupon{{Fee: 1}}},
 		"coupon zero":      {OutTradeNo: "e-1", Coupons: []wxpay.Coupon{{ID: "1"}}},
+		"unwritable field": {OutTradeNo: "e-1", Fields: wxpay.Params{"not a name": "x"}},
 	} {
 		_, err := s.Pay(opts)
 		assert.Error(t, err, name)
