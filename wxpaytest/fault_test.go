@@ -50,11 +50,11 @@ func TestFaultErrCode(t *testing.T) {
 	// Every call until cleared.
 	s.Inject(wxpaytest.EndpointCloseOrder, wxpaytest.Always, wxpaytest.Fault{ErrCode: wxpay.ErrCodeBankError, ErrCodeDes: "bank down"})
 	for range 3 {
-		e := requireCode(t, c.CloseOrder(ctx, "f-1"), wxpay.ErrCodeBankError)
+		e := requireCode(t, c.CloseOrder(ctx, &wxpay.CloseOrderRequest{OutTradeNo: "f-1"}), wxpay.ErrCodeBankError)
 		assert.Equal(t, "bank down", e.Message)
 	}
 	s.ClearFaults(wxpaytest.EndpointCloseOrder)
-	requireCode(t, c.CloseOrder(ctx, "f-1"), wxpay.ErrCodeTradeStateError)
+	requireCode(t, c.CloseOrder(ctx, &wxpay.CloseOrderRequest{OutTradeNo: "f-1"}), wxpay.ErrCodeTradeStateError)
 }
 
 func TestFaultTransport(t *testing.T) {
@@ -207,7 +207,7 @@ func TestNotificationFaults(t *testing.T) {
 		n := got.Load()
 		require.NotNil(t, n)
 		assert.Equal(t, "CMC", n.BankType)
-		assert.Equal(t, int64(70), n.CashFee)
+		assert.Equal(t, wxpay.NullFen{Fen: 70, Valid: true}, n.CashFee)
 		assert.Equal(t, []wxpay.Coupon{{ID: "c1", Type: wxpay.CouponCash, Fee: 30}}, n.Coupons)
 		assert.Equal(t, "a&b", n.Attach)
 		assert.NotContains(t, n.Raw, "is_subscribe")

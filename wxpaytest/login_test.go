@@ -59,7 +59,7 @@ func TestCode2Session(t *testing.T) {
 	require.NoError(t, err)
 	sess2, err := mp.Code2Session(ctx, s.LoginCode("oKnown"))
 	require.NoError(t, err)
-	assert.NotEqual(t, sess.SessionKey, sess2.SessionKey)
+	assert.NotEqual(t, sess.SessionKey.Reveal(), sess2.SessionKey.Reveal())
 	_, err = mp.DecryptUserInfo(sess2, enc, iv)
 	assert.Error(t, err)
 	_, err = mp.DecryptUserInfo(sess, enc, iv)

@@ -65,7 +65,7 @@ func TestPaySignVectors(t *testing.T) {
 			defer f.Close()
 			in := wxpay.JSAPIParams{
 				AppID: v.AppID, TimeStamp: v.TimeStamp, NonceStr: v.NonceStr,
-				Package: "prepay_id=" + v.PrepayID, SignType: v.SignType, PaySign: v.PaySign,
+				Package: "prepay_id=" + v.PrepayID, SignType: wxpay.SignType(v.SignType), PaySign: v.PaySign,
 			}
 			assert.Empty(t, f.checkPaySign(&in))
 			in.AppID = "" // wx.requestPayment passes none; the merchant's is signed

@@ -80,17 +80,17 @@ func TestCloseOrder(t *testing.T) {
 	_, err := c.UnifiedOrder(ctx, jsapiOrder("c-1", 100))
 	require.NoError(t, err)
 	clk.Add(wxpaytest.CloseDelay - time.Second)
-	err = c.CloseOrder(ctx, "c-1")
+	err = c.CloseOrder(ctx, &wxpay.CloseOrderRequest{OutTradeNo: "c-1"})
 	requireCode(t, err, wxpay.ErrCodeTradeStateError)
 	o, _ := s.Order("c-1")
 	assert.Equal(t, wxpaytest.StateNotPay, o.State)
 
 	clk.Add(time.Second)
-	require.NoError(t, c.CloseOrder(ctx, "c-1"))
+	require.NoError(t, c.CloseOrder(ctx, &wxpay.CloseOrderRequest{OutTradeNo: "c-1"}))
 	o, _ = s.Order("c-1")
 	assert.Equal(t, wxpaytest.StateClosed, o.State)
 
-	requireCode(t, c.CloseOrder(ctx, "c-1"), wxpay.ErrCodeOrderClosed)
+	requireCode(t, c.CloseOrder(ctx, &wxpay.CloseOrderRequest{OutTradeNo: "c-1"}), wxpay.ErrCodeOrderClosed)
 	_, err = c.UnifiedOrder(ctx, jsapiOrder("c-1", 100))
 	requireCode(t, err, wxpay.ErrCodeOrderClosed)
 	_, err = s.Pay(wxpaytest.PayOptions{OutTradeNo: "c-1"})
@@ -99,7 +99,7 @@ func TestCloseOrder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, wxpay.TradeStateClosed, q.TradeState)
 
-	requireCode(t, c.CloseOrder(ctx, "nope"), wxpay.ErrCodeOrderNotExist)
+	requireCode(t, c.CloseOrder(ctx, &wxpay.CloseOrderRequest{OutTradeNo: "nope"}), wxpay.ErrCodeOrderNotExist)
 	_, err = c.OrderQuery(ctx, &wxpay.OrderQueryRequest{OutTradeNo: "nope"})
 	requireCode(t, err, wxpay.ErrCodeOrderNotExist)
 }
@@ -123,7 +123,7 @@ func TestPaidOrder(t *testing.T) {
 	_, err = c.UnifiedOrder(ctx, jsapiOrder("p-1", 100))
 	requireCode(t, err, wxpay.ErrCodeOrderPaid)
 	clk.Add(time.Hour)
-	requireCode(t, c.CloseOrder(ctx, "p-1"), wxpay.ErrCodeOrderPaid)
+	requireCode(t, c.CloseOrder(ctx, &wxpay.CloseOrderRequest{OutTradeNo: "p-1"}), wxpay.ErrCodeOrderPaid)
 	_, err = s.Pay(wxpaytest.PayOptions{OutTradeNo: "p-1"})
 	assert.ErrorIs(t, err, wxpaytest.ErrOrderPaid)
 
@@ -134,9 +134,9 @@ func TestPaidOrder(t *testing.T) {
 		assert.Equal(t, wxpay.TradeStateSuccess, q.TradeState)
 		assert.Equal(t, "p-1", q.OutTradeNo)
 		assert.Equal(t, int64(100), q.TotalFee)
-		assert.Equal(t, int64(70), q.CashFee)
-		assert.Equal(t, int64(30), q.CouponFee)
-		assert.Equal(t, int64(80), q.SettlementTotalFee, "less the NO_CASH coupon")
+		assert.Equal(t, wxpay.NullFen{Fen: 70, Valid: true}, q.CashFee)
+		assert.Equal(t, wxpay.NullFen{Fen: 30, Valid: true}, q.CouponFee)
+		assert.Equal(t, wxpay.NullFen{Fen: 80, Valid: true}, q.SettlementTotalFee, "less the NO_CASH coupon")
 		assert.Equal(t, coupons, q.Coupons)
 		assert.Equal(t, "oUser", q.OpenID)
 	}
@@ -234,9 +234,9 @@ func TestSpeed(t *testing.T) {
 	require.NoError(t, err)
 	clk.Add(4 * time.Second)
 	assert.Equal(t, 4*time.Minute, s.Now().Sub(start))
-	requireCode(t, c.CloseOrder(ctx, "s-1"), wxpay.ErrCodeTradeStateError)
+	requireCode(t, c.CloseOrder(ctx, &wxpay.CloseOrderRequest{OutTradeNo: "s-1"}), wxpay.ErrCodeTradeStateError)
 	clk.Add(time.Second)
-	require.NoError(t, c.CloseOrder(ctx, "s-1"))
+	require.NoError(t, c.CloseOrder(ctx, &wxpay.CloseOrderRequest{OutTradeNo: "s-1"}))
 }
 
 func TestConfigValidation(t *testing.T) {

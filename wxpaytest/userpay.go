@@ -69,7 +69,7 @@ func (f *Fake) checkPaySign(in *wxpay.JSAPIParams) string {
 		return "nonceStr must be 1 to 32 characters"
 	case !strings.HasPrefix(in.Package, "prepay_id=") || len(in.Package) == len("prepay_id="):
 		return "package must be prepay_id=<prepay_id>"
-	case wxpay.SignType(in.SignType) != f.signType:
+	case in.SignType != f.signType:
 		return "signType must be the order's sign type"
 	case in.PaySign == "":
 		return "paySign missing"
@@ -79,7 +79,7 @@ func (f *Fake) checkPaySign(in *wxpay.JSAPIParams) string {
 		"timeStamp": in.TimeStamp,
 		"nonceStr":  in.NonceStr,
 		"package":   in.Package,
-		"signType":  in.SignType,
+		"signType":  string(in.SignType),
 		"sign":      in.PaySign,
 	}
 	if !signOK(p, f.key, f.signType) {
