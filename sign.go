@@ -246,7 +246,8 @@ type field struct{ k, v string }
 // message signs without allocating.
 func (s *Signer) sum(p Params, out *[sha256.Size]byte) int {
 	// 32 covers every message WeChat documents bar refundquery pages.
-	var fbuf, sbuf [32]field
+	var fbuf [32]field
+	var obuf [32]uint64
 	fs := fbuf[:0]
 	if len(p) > len(fbuf) {
 		fs = make([]field, 0, len(p))
@@ -256,39 +257,51 @@ func (s *Signer) sum(p Params, out *[sha256.Size]byte) int {
 			fs = append(fs, field{k, v})
 		}
 	}
-	return s.sumSorted(sortFields(fs, sbuf[:0]), out)
+	// Hash in key order rather than copying the fields into order.
+	return s.hash(fs, sortOrder(fs, obuf[:0]), out)
 }
 
 // sumSorted hashes the canonical string of fields sorted by name, skipping
 // sign and empty values, into out and returns the digest length.
 func (s *Signer) sumSorted(fs []field, out *[sha256.Size]byte) int {
+	return s.hash(fs, nil, out)
+}
+
+// hash hashes the canonical string of fs taken in the order of order (see
+// sortOrder), or as they are when order is nil.
+func (s *Signer) hash(fs []field, order []uint64, out *[sha256.Size]byte) int {
 	if s.typ == SignMD5 {
 		var bbuf [1024]byte
-		buf := s.appendCanonical(bbuf[:0], fs)
+		buf := s.appendCanonical(bbuf[:0], fs, order)
 		*(*[md5.Size]byte)(out[:md5.Size]) = md5.Sum(buf)
 		return md5.Size
 	}
 	m := s.k.macs.Get().(*macState)
-	m.buf = s.appendCanonical(m.buf[:0], fs)
+	buf := s.appendCanonical(m.buf[:0], fs, order)
 	m.mac.Reset()
-	m.mac.Write(m.buf)
+	m.mac.Write(buf)
 	copy(out[:], m.mac.Sum(m.sum[:0]))
-	if cap(m.buf) > 64<<10 {
-		m.buf = make([]byte, 0, 1024) // do not pin a hostile message's buffer
+	if cap(buf) != cap(m.buf) && cap(buf) <= 64<<10 {
+		m.buf = buf // keep a grown buffer, but never a hostile message's
 	}
 	s.k.macs.Put(m)
 	return sha256.Size
 }
 
-// appendCanonical appends the string-to-sign of sorted fields to buf:
-// name=value& for each signed field, then key=KEY.
-func (s *Signer) appendCanonical(buf []byte, fs []field) []byte {
+// appendCanonical appends the string-to-sign to buf: name=value& for each
+// signed field of fs in the order of order (or as they are when order is
+// nil), then key=KEY.
+func (s *Signer) appendCanonical(buf []byte, fs []field, order []uint64) []byte {
 	n := len(s.k.suffix)
 	for _, f := range fs {
 		n += len(f.k) + len(f.v) + 2
 	}
 	buf = slices.Grow(buf, n)
-	for _, f := range fs {
+	for i := range fs {
+		f := fs[i]
+		if order != nil {
+			f = fs[order[i]&indexMask]
+		}
 		if f.v == "" || f.k == "sign" {
 			continue
 		}
@@ -335,20 +348,11 @@ func sortKey(k string, off, i int) uint64 {
 // require, in buf when it is large enough. fs itself may be reordered.
 // Its cost is O(n log n) whatever the names.
 func sortFields(fs, buf []field) []field {
-	if len(fs) > maxIndexed {
-		slices.SortFunc(fs, func(a, b field) int { return strings.Compare(a.k, b.k) })
+	var obuf [32]uint64
+	order := sortOrder(fs, obuf[:0])
+	if order == nil {
 		return fs
 	}
-	var obuf [32]uint64
-	order := obuf[:0]
-	if len(fs) > len(obuf) {
-		order = make([]uint64, 0, len(fs))
-	}
-	for i, f := range fs {
-		order = append(order, sortKey(f.k, 0, i))
-	}
-	slices.Sort(order)
-	settleRuns(fs, order, prefixLen)
 	out := buf[:0]
 	if cap(out) < len(fs) {
 		out = make([]field, 0, len(fs))
@@ -357,6 +361,26 @@ func sortFields(fs, buf []field) []field {
 		out = append(out, fs[o&indexMask])
 	}
 	return out
+}
+
+// sortOrder returns, in buf when it is large enough, the sort keys of fs
+// in order: fs[o&indexMask] for each o are fs sorted by name. With more
+// fields than a key can index, it sorts fs itself and returns nil.
+func sortOrder(fs []field, buf []uint64) []uint64 {
+	if len(fs) > maxIndexed {
+		slices.SortFunc(fs, func(a, b field) int { return strings.Compare(a.k, b.k) })
+		return nil
+	}
+	order := buf[:0]
+	if cap(order) < len(fs) {
+		order = make([]uint64, 0, len(fs))
+	}
+	for i, f := range fs {
+		order = append(order, sortKey(f.k, 0, i))
+	}
+	slices.Sort(order)
+	settleRuns(fs, order, prefixLen)
+	return order
 }
 
 // settleRuns sorts each run of order whose keys tie, all of whose names
