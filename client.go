@@ -1,6 +1,7 @@
 package wxpay
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -52,6 +53,12 @@ type Client struct {
 	signer    *Signer
 	refundKey *sealed[[32]byte] // AES key of refund notifications, derived from the API key
 	hc        *http.Client
+	hmac      *Signer      // HMAC-SHA256 under the same key, for the fund-flow bill
+	certHC    *http.Client // presents the client certificate; nil without one
+	billHC    *http.Client // hc, or for the default client a copy with BillTimeout
+	certBill  *http.Client // certHC, likewise
+	prefix    string       // sandbox path prefix; empty in production
+	sandbox   *sandboxKey  // nil in production
 	baseURL   string
 	backup    string       // failover base URL; empty means none
 	log       *slog.Logger // nil means slog.Default()
@@ -79,6 +86,9 @@ type Option func(*options) error
 
 type options struct {
 	hc      *http.Client
+	certHC  *http.Client
+	cert    *tls.Certificate
+	sandbox string
 	baseURL string
 	backup  string
 	log     *slog.Logger
@@ -230,12 +240,47 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		now:       o.now,
 		maxBytes:  1 << 20,
 	}
+	if c.hmac = signer; signer.Type() != SignHMACSHA256 {
+		// The fund-flow bill accepts HMAC-SHA256 only; its signer is
+		// built here, once, from the same key.
+		if c.hmac, err = NewSigner(cfg.APIKey, SignHMACSHA256); err != nil {
+			return nil, err
+		}
+	}
+	if o.sandbox != "" {
+		prod, err := NewSigner(cfg.APIKey, SignMD5)
+		if err != nil {
+			return nil, err
+		}
+		c.prefix = o.sandbox
+		c.sandbox = &sandboxKey{path: signKeyPath(o.sandbox), prod: prod}
+	}
 	c.cfg.APIKey = ""
 	if o.rand != nil {
 		c.rand = &lockedReader{r: o.rand}
 	}
-	if c.hc == nil {
+	ownHC := c.hc == nil
+	if ownHC {
 		c.hc = wire.NewHTTPClient()
+	}
+	switch {
+	case o.cert != nil && o.certHC != nil:
+		return nil, errors.New("wxpay: WithClientCertificate and WithCertificateHTTPClient cannot be combined")
+	case o.cert != nil:
+		if c.certHC, err = certClient(c.hc, *o.cert); err != nil {
+			return nil, err
+		}
+	case o.certHC != nil:
+		c.certHC = o.certHC
+	}
+	c.billHC, c.certBill = c.hc, c.certHC
+	if ownHC {
+		// A bill can take minutes to stream; the default 10 s budget
+		// is for the small answers of the other calls.
+		c.billHC = &http.Client{Transport: c.hc.Transport, Timeout: BillTimeout, CheckRedirect: wire.NoRedirect}
+		if c.certHC != nil && o.certHC == nil {
+			c.certBill = &http.Client{Transport: c.certHC.Transport, Timeout: BillTimeout, CheckRedirect: wire.NoRedirect}
+		}
 	}
 	if c.now == nil {
 		c.now = time.Now

@@ -1,6 +1,7 @@
 package wxpay
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -84,6 +85,8 @@ const (
 	ErrCodeRefundNotExist       ErrorCode = "REFUNDNOTEXIST"        // no such refund
 	ErrCodeAuthCodeInvalid      ErrorCode = "AUTH_CODE_INVALID"     // micropay: not a payment code
 	ErrCodeTradeError           ErrorCode = "TRADE_ERROR"           // micropay: the trade was refused
+	ErrCodeBillCreating         ErrorCode = "BILL_CREATING"         // fund-flow bill not ready yet; fetch after 10:00
+	ErrCodeNoBillExist          ErrorCode = "NO_BILL_EXIST"         // fund-flow bill: nothing for that date
 )
 
 // retryable lists the codes whose documented remedy is "call again with the
@@ -123,8 +126,14 @@ type Error struct {
 	Code    ErrorCode // err_code, such as ErrCodeOrderPaid
 	Message string    // err_code_des, WeChat's explanation of Code
 	// Err is the cause when the answer could not be read as a WeChat
-	// message (for example an HTML error page from a gateway).
+	// message (for example an HTML error page from a gateway), or a
+	// sentinel that classifies a FAIL answer ([ErrNoBill],
+	// [ErrBillCreating]).
 	Err error
+
+	// key is the idempotency key of the endpoint (out_refund_no), named
+	// in the text of a retryable error so the retry reuses it.
+	key string
 }
 
 // Error returns a one-line summary such as
@@ -166,6 +175,11 @@ func (e *Error) Error() string {
 	default:
 		b.WriteString("result_code FAIL")
 	}
+	if e.key != "" && e.Retryable() {
+		b.WriteString(" (retryable: call again with the same ")
+		b.WriteString(e.key)
+		b.WriteString(")")
+	}
 	return b.String()
 }
 
@@ -198,3 +212,89 @@ func oneLine(s string) string {
 		return r
 	}, strings.ToValidUTF8(s, "?"))
 }
+
+// OutcomeUnknownError reports a call whose request may have reached WeChat
+// but whose answer was lost: a timeout after the connection was made, a
+// connection reset, a cancelled context. WeChat may or may not have acted
+// on it. For the endpoints with an idempotency key ([Client.Refund],
+// [Client.MicroPay], [Client.Reverse]) the safe remedy is to call again
+// with the same key (Key names it: out_refund_no, out_trade_no) and the
+// same parameters: WeChat acts on a key once, and answers a repeat with the
+// outcome of the first. Never retry under a new key: that can refund or
+// charge twice.
+type OutcomeUnknownError struct {
+	// Op is the endpoint, such as "refund".
+	Op string
+	// Key is the wire name of the idempotency key to reuse.
+	Key string
+	// Err is the transport error; context errors stay matchable.
+	Err error
+}
+
+// Error says what failed and how to retry safely; never a secret.
+func (e *OutcomeUnknownError) Error() string {
+	return "wxpay: " + e.Op + ": outcome unknown, the request may have reached WeChat (retry with the same " +
+		e.Key + "): " + strings.TrimPrefix(e.Err.Error(), "wxpay: ")
+}
+
+// Unwrap returns the transport error.
+func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
+
+// Retryable reports whether err is worth retrying with exactly the same
+// request, idempotency key included: an [*Error] whose
+// [Error.Retryable] is true (SYSTEMERROR, BIZERR_NEED_RETRY, ...), an
+// [*OutcomeUnknownError] (whatever its cause: the request may have taken
+// effect, and only a retry under the same key tells), or a transport
+// failure that provably never reached WeChat. A [*RequestError], a FAIL
+// answer with a definite code, a signature failure or the caller's own
+// cancellation of a call without an idempotency key is not retryable.
+func Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var we *Error
+	if errors.As(err, &we) {
+		return we.Retryable()
+	}
+	var oe *OutcomeUnknownError
+	if errors.As(err, &oe) {
+		// Even after the caller's own cancellation: the request may
+		// have taken effect, and only a retry with the same key tells.
+		return true
+	}
+	var re *RequestError
+	if errors.As(err, &re) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	return neverSent(err)
+}
+
+// Bill download failures, matched with errors.Is on the [*Error] that
+// [Client.DownloadBill] and [Client.DownloadFundFlow] return.
+var (
+	// ErrNoBill means WeChat has no bill for that date and type: no
+	// trade happened, or the date is older than WeChat keeps bills.
+	// WeChat says "No Bill Exist" (its page prints "NO Bill Exist"), or
+	// NO_BILL_EXIST for the fund flow.
+	ErrNoBill = errors.New("wxpay: no bill exists for that date")
+	// ErrBillCreating means the bill is still being generated; bills are
+	// ready from about 10:00 (UTC+8) the next day.
+	ErrBillCreating = errors.New("wxpay: bill is still being created")
+)
+
+// ErrCertificateRefused matches the error of a certificate endpoint
+// ([Client.Refund], [Client.Reverse], [Client.DownloadFundFlow]) whose TLS
+// handshake the server aborted: nearly always the client certificate is
+// wrong (another merchant's, expired, or not issued by WeChat). No request
+// was processed.
+var ErrCertificateRefused = errors.New("wxpay: server refused the client certificate")
+
+// ErrBillFormat is the cause of a [*BillError]: a bill that does not have
+// WeChat's shape (a row with the wrong number of columns, a field without
+// its backtick, an over-long line, a malformed amount).
+var ErrBillFormat = errors.New("wxpay: malformed bill")
+
+// ErrRefundUnconfirmed means a refund notification disagrees with what
+// refundquery says about the same refund (see [ConfirmWithRefundQuery]):
+// it was replayed, spliced or forged, or the refund changed since.
+var ErrRefundUnconfirmed = errors.New("wxpay: refund notification not confirmed by refundquery")

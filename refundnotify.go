@@ -68,6 +68,11 @@ type RefundNotification struct {
 	// CashRefundFee is cash_refund_fee in fen; 0 when absent, as it is in
 	// WeChat's own samples.
 	CashRefundFee int64
+	// Confirmed is true when [ConfirmWithRefundQuery] checked this
+	// notification against refundquery, so that its order, refund number,
+	// amount and state are WeChat's signed word, not only the ECB
+	// ciphertext's.
+	Confirmed bool
 	// Raw holds every field of the decrypted req_info.
 	Raw Params
 	// Outer holds the fields of the outer message (return_code, appid,
@@ -269,10 +274,97 @@ type RefundNotifyFunc func(ctx context.Context, n *RefundNotification) error
 // passes [Client.ParseRefundNotification], the same replies and status
 // codes), and panics if fn is nil.
 //
+// Pass [ConfirmWithRefundQuery], as recommended: a refund notification is
+// not signed, and its AES-ECB encryption lets a relay replay or splice
+// blocks of a genuine req_info.
+//
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
-func (c *Client) RefundNotifyHandler(fn RefundNotifyFunc) http.Handler {
+func (c *Client) RefundNotifyHandler(fn RefundNotifyFunc, opts ...RefundNotifyOption) http.Handler {
 	if fn == nil {
 		panic("wxpay: RefundNotifyHandler: nil RefundNotifyFunc")
 	}
+	var o refundNotifyOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	if o.confirm {
+		inner := fn
+		fn = func(ctx context.Context, n *RefundNotification) error {
+			if err := c.confirmRefund(ctx, n); err != nil {
+				return err
+			}
+			return inner(ctx, n)
+		}
+	}
 	return newNotifyHandler(c, opRefundNotify, c.ParseRefundNotification, fn)
 }
+
+// RefundNotifyOption configures [Client.RefundNotifyHandler].
+type RefundNotifyOption func(*refundNotifyOptions)
+
+type refundNotifyOptions struct {
+	confirm bool
+}
+
+// ConfirmWithRefundQuery makes the refund notify handler confirm each
+// decrypted notification with [Client.RefundQuery] (by its out_refund_no)
+// before calling the function, which then sees only notifications whose
+// transaction_id, out_trade_no, refund_id, refund_fee and refund_status
+// agree with WeChat's signed answer (and Confirmed set). Recommended:
+// AES-ECB lets whoever holds one genuine req_info replay it or splice its
+// blocks into another (a spliced block can change out_trade_no cleanly),
+// and the outer message has no signature at all.
+//
+// A notification that disagrees is answered FAIL with an error matching
+// [ErrRefundUnconfirmed], and a refundquery that fails (a timeout,
+// SYSTEMERROR) FAIL too; WeChat delivers again later. Each notification
+// that decrypts costs one refundquery call: only holders of a genuine
+// ciphertext can cause one.
+func ConfirmWithRefundQuery() RefundNotifyOption {
+	return func(o *refundNotifyOptions) { o.confirm = true }
+}
+
+// confirmRefund checks n against refundquery.
+func (c *Client) confirmRefund(ctx context.Context, n *RefundNotification) error {
+	r, err := c.RefundQuery(ctx, &RefundQueryRequest{OutRefundNo: n.OutRefundNo})
+	if err != nil {
+		return &opError{opRefundNotify, &unconfirmed{"refundquery failed: " + strings.TrimPrefix(err.Error(), "wxpay: "), err}}
+	}
+	mismatch := func(field string) error {
+		return &opError{opRefundNotify, &unconfirmed{field + " differs from refundquery", ErrRefundUnconfirmed}}
+	}
+	if r.TransactionID != n.TransactionID {
+		return mismatch("transaction_id")
+	}
+	if r.OutTradeNo != n.OutTradeNo {
+		return mismatch("out_trade_no")
+	}
+	for _, ri := range r.Refunds {
+		if ri.OutRefundNo != n.OutRefundNo {
+			continue
+		}
+		switch {
+		case ri.RefundID != n.RefundID:
+			return mismatch("refund_id")
+		case ri.RefundFee != n.RefundFee:
+			return mismatch("refund_fee")
+		case ri.Status != n.RefundStatus:
+			return mismatch("refund_status")
+		}
+		n.Confirmed = true
+		return nil
+	}
+	return mismatch("out_refund_no")
+}
+
+// unconfirmed is a confirmation failure: why, and the cause (the
+// refundquery error, or ErrRefundUnconfirmed).
+type unconfirmed struct {
+	why string
+	err error
+}
+
+func (e *unconfirmed) Error() string { return "not confirmed: " + e.why }
+func (e *unconfirmed) Unwrap() error { return e.err }

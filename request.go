@@ -25,6 +25,24 @@ type endpoint struct {
 	path string
 }
 
+// rules are an endpoint's exceptions to the plain recipe, declared in its
+// own file next to the endpoint and attached with [request.with].
+type rules struct {
+	// cert: the call must carry the merchant's API client certificate
+	// (the /secapi paths and the fund-flow bill). Without one configured
+	// the call is refused before any I/O.
+	cert bool
+	// sign forces the signature algorithm whatever Config.SignType says:
+	// WeChat accepts only HMAC-SHA256 for the fund-flow bill.
+	sign SignType
+	// key names the request's idempotency key (out_refund_no,
+	// out_trade_no): a transport failure after which the request may
+	// have reached WeChat is reported as an [*OutcomeUnknownError] that
+	// names it, since retrying with the same key is what makes a retry
+	// safe.
+	key string
+}
+
 // errNoErrCode is the cause when result_code is FAIL but WeChat named no
 // err_code, so that the error still says what happened.
 var errNoErrCode = errors.New("wxpay: result_code FAIL without err_code")
@@ -79,8 +97,15 @@ func reservedField(name string) bool {
 // empty: that list is both what is sent and what Extra may not override.
 type request struct {
 	ep      endpoint
+	rules   rules
 	fields  []field
 	modeled []string
+}
+
+// with attaches the endpoint's exceptions to the recipe.
+func (r *request) with(x rules) *request {
+	r.rules = x
+	return r
 }
 
 func newRequest(ep endpoint) *request {
@@ -145,6 +170,12 @@ func (r *request) echoSafe(name, v string) error {
 // that the algorithm of the answer's signature is never left to WeChat's
 // default.
 func (c *Client) encode(r *request) ([]byte, error) {
+	return c.encodeWith(c.signer, r)
+}
+
+// encodeWith is encode with the signer chosen for this call (see
+// [Client.signerFor]).
+func (c *Client) encodeWith(s *Signer, r *request) ([]byte, error) {
 	nonce, err := c.nonce()
 	if err != nil {
 		return nil, err
@@ -153,9 +184,9 @@ func (c *Client) encode(r *request) ([]byte, error) {
 		field{"appid", c.cfg.AppID},
 		field{"mch_id", c.cfg.MchID},
 		field{"nonce_str", nonce},
-		field{"sign_type", string(c.signer.Type())},
+		field{"sign_type", string(s.Type())},
 	)
-	return c.signer.encodeSigned(fs)
+	return s.encodeSigned(fs)
 }
 
 // call is the one request path of every endpoint: sign r, POST it to the
@@ -174,35 +205,113 @@ func (c *Client) encode(r *request) ([]byte, error) {
 // (see neverSent) is sent once more, byte for byte, to the backup.
 func (c *Client) call(ctx context.Context, r *request) (Params, error) {
 	op := r.ep.op
-	body, err := c.encode(r)
+	hc, signer, err := c.route(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	body, err := c.encodeWith(signer, r)
 	if err != nil {
 		return nil, &opError{op, err}
 	}
-	status, resp, err := c.post(ctx, op, c.baseURL+r.ep.path, body)
-	if err != nil && c.backup != "" && ctx.Err() == nil && neverSent(err) {
-		c.logger().DebugContext(ctx, "wxpay: primary unreachable, failing over", "op", op, "backup", c.backup, "error", err.Error())
-		status, resp, err = c.post(ctx, op, c.backup+r.ep.path, body)
-	}
+	status, resp, err := c.send(ctx, hc, r, body)
 	if err != nil {
+		return nil, err
+	}
+	p, err := c.parseResponseWith(signer, op, status, resp)
+	if err != nil && r.rules.key != "" {
 		var we *Error
 		if errors.As(err, &we) {
-			return nil, err // already names the endpoint
+			we.key = r.rules.key
 		}
-		return nil, &opError{op, err}
 	}
-	return c.parseResponse(op, status, resp)
+	return p, err
 }
+
+// route picks the HTTP client and the signer of one call: the
+// certificate-bearing client for certificate endpoints (refused with a
+// [*RequestError] before any I/O when none is configured), and the
+// signer the endpoint's rules and the sandbox impose.
+func (c *Client) route(ctx context.Context, r *request) (*http.Client, *Signer, error) {
+	hc := c.hc
+	if r.rules.cert {
+		if c.certHC == nil {
+			return nil, nil, &RequestError{Op: r.ep.op, Field: "client certificate",
+				Reason: "this endpoint requires the merchant's API certificate (apiclient_cert.pem and apiclient_key.pem); configure it with WithClientCertificate or WithClientCertificateFiles"}
+		}
+		hc = c.certHC
+	}
+	s, err := c.signerFor(ctx, r.rules.sign)
+	if err != nil {
+		return nil, nil, &opError{r.ep.op, err}
+	}
+	return hc, s, nil
+}
+
+// send POSTs body to the endpoint, failing over when the primary was
+// provably never reached, and wraps transport errors: one that may have
+// reached WeChat on an endpoint with an idempotency key becomes an
+// [*OutcomeUnknownError].
+func (c *Client) send(ctx context.Context, hc *http.Client, r *request, body []byte) (int, []byte, error) {
+	op := r.ep.op
+	url := c.baseURL + c.prefix + r.ep.path
+	status, resp, err := c.post(ctx, hc, op, url, body)
+	if err != nil && c.backup != "" && ctx.Err() == nil && neverSent(err) {
+		c.logger().DebugContext(ctx, "wxpay: primary unreachable, failing over", "op", op, "backup", c.backup, "error", err.Error())
+		status, resp, err = c.post(ctx, hc, op, c.backup+c.prefix+r.ep.path, body)
+	}
+	if err != nil {
+		return 0, nil, c.transportErr(r, err)
+	}
+	return status, resp, nil
+}
+
+// transportErr names the endpoint in a failed exchange and, where a retry
+// needs the same idempotency key to be safe, says so.
+func (c *Client) transportErr(r *request, err error) error {
+	var we *Error
+	if errors.As(err, &we) {
+		return err // already names the endpoint
+	}
+	if r.rules.cert && tlsRefused(err) {
+		return &opError{r.ep.op, &certRefusedError{err}}
+	}
+	if r.rules.key != "" && !neverSent(err) {
+		return &OutcomeUnknownError{Op: r.ep.op, Key: r.rules.key, Err: err}
+	}
+	return &opError{r.ep.op, err}
+}
+
+// tlsRefused reports a TLS alert from the server: it aborted the
+// handshake, so no request was processed. On a certificate endpoint that
+// is nearly always the client certificate (missing, of another merchant,
+// expired, or from a CA the server does not trust).
+func tlsRefused(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "remote error"
+}
+
+// certRefusedError explains a TLS alert on a certificate endpoint.
+type certRefusedError struct{ err error }
+
+func (e *certRefusedError) Error() string {
+	return "the server refused the TLS handshake, most likely the client certificate (check WithClientCertificate: apiclient_cert.pem and apiclient_key.pem of this mch_id): " +
+		strings.TrimPrefix(e.err.Error(), "wxpay: ")
+}
+
+func (e *certRefusedError) Unwrap() error { return e.err }
+
+func (e *certRefusedError) Is(target error) bool { return target == ErrCertificateRefused }
 
 // post sends one request and reads the whole answer, bounded by
 // c.maxBytes.
-func (c *Client) post(ctx context.Context, op, url string, body []byte) (int, []byte, error) {
+func (c *Client) post(ctx context.Context, hc *http.Client, op, url string, body []byte) (int, []byte, error) {
 	start := time.Now()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
 	req.Header["Content-Type"] = []string{"text/xml; charset=utf-8"}
-	resp, err := c.hc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -259,6 +368,12 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 // returns fields only if their signature verified with the client's key
 // and they name the client's appid and mch_id.
 func (c *Client) parseResponse(op string, status int, body []byte) (Params, error) {
+	return c.parseResponseWith(c.signer, op, status, body)
+}
+
+// parseResponseWith is parseResponse verifying with s, the signer of the
+// call (the sandbox key in sandbox mode).
+func (c *Client) parseResponseWith(s *Signer, op string, status int, body []byte) (Params, error) {
 	if status != http.StatusOK {
 		// A gateway or load balancer answered, or WeChat failed; nothing
 		// in the body can be trusted, but a protocol FAIL is worth showing.
@@ -272,7 +387,7 @@ func (c *Client) parseResponse(op string, status int, body []byte) (Params, erro
 		}
 		return nil, e
 	}
-	p, err := c.openMessage(op, status, body)
+	p, err := c.openMessageWith(s, op, status, body)
 	if err != nil {
 		return nil, err
 	}
@@ -312,10 +427,15 @@ func (c *Client) parseResponse(op string, status int, body []byte) (Params, erro
 //
 // Empty fields, which no signature covers, are dropped from the result.
 func (c *Client) openMessage(op string, status int, body []byte) (Params, error) {
+	return c.openMessageWith(c.signer, op, status, body)
+}
+
+// openMessageWith is openMessage verifying with s.
+func (c *Client) openMessageWith(s *Signer, op string, status int, body []byte) (Params, error) {
 	// Decoded and verified in one pass over the sorted fields; the
 	// verdict waits until the protocol layer has been looked at, since a
 	// FAIL message carries no sign.
-	p, verifyErr, err := c.signer.decodeVerify(body)
+	p, verifyErr, err := s.decodeVerify(body)
 	if err != nil {
 		return nil, &Error{Op: op, StatusCode: status, Err: err}
 	}
@@ -323,7 +443,7 @@ func (c *Client) openMessage(op string, status int, body []byte) (Params, error)
 		return nil, err
 	}
 	if verifyErr != nil {
-		return nil, &opError{op, c.explainSign(p, verifyErr)}
+		return nil, &opError{op, explainSign(s, p, verifyErr)}
 	}
 	if err := c.checkMerchant(p); err != nil {
 		return nil, &opError{op, err}
@@ -367,13 +487,13 @@ func (e *signTypeMismatch) Is(target error) bool { return target == ErrSignature
 // explainSign returns err, or a [signTypeMismatch] when err is a signature
 // mismatch and the sign has the other algorithm's length. The check looks
 // at the length only, never at the key.
-func (c *Client) explainSign(p Params, err error) error {
+func explainSign(s *Signer, p Params, err error) error {
 	if !errors.Is(err, ErrSignature) || errors.Is(err, ErrAmbiguousValue) {
 		return err
 	}
 	for _, t := range [...]SignType{SignMD5, SignHMACSHA256} {
-		if t != c.signer.Type() && len(p["sign"]) == t.signLen() {
-			return &signTypeMismatch{got: t, configured: c.signer.Type()}
+		if t != s.Type() && len(p["sign"]) == t.signLen() {
+			return &signTypeMismatch{got: t, configured: s.Type()}
 		}
 	}
 	return err

@@ -1,0 +1,183 @@
+package wxpay
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+var (
+	epMicroPay = endpoint{"micropay", "/pay/micropay"}
+	// A micropay resubmitted after SYSTEMERROR or a lost answer must
+	// carry the same out_trade_no, or the payer is charged twice.
+	microPayRules = rules{key: "out_trade_no"}
+)
+
+// MicroPayRequest charges a payer's payment code (付款码) with
+// [Client.MicroPay]: the barcode or QR code the payer shows at the till.
+// Zero values are left out of the request.
+type MicroPayRequest struct {
+	// AuthCode is the scanned payment code (auth_code), digits only, at
+	// most 128 (today 18, starting 10 to 15). It is single-use and lives
+	// about a minute; never log it. Required.
+	AuthCode string
+	// Body is the goods description. Required, at most 128 bytes.
+	Body string
+	// Detail is the optional goods detail as a JSON string.
+	Detail string
+	// Attach is echoed back; at most 127 bytes, without '&' or '='.
+	Attach string
+	// OutTradeNo is your order number: 1 to 32 characters of
+	// [0-9A-Za-z_-|*@]. It is the idempotency key: a resubmission after
+	// SYSTEMERROR or an [*OutcomeUnknownError] must reuse it. Required.
+	OutTradeNo string
+	// TotalFee is the amount in fen. Required, > 0.
+	TotalFee int64
+	// FeeType is the currency; empty means CNY.
+	FeeType FeeType
+	// SpbillCreateIP is the till's IPv4 or IPv6 address. Required.
+	SpbillCreateIP string
+	// GoodsTag is the coupon tag (goods_tag).
+	GoodsTag string
+	// LimitPay "no_credit" refuses credit cards.
+	LimitPay string
+	// TimeStart and TimeExpire bound the trade, sent in UTC+8.
+	TimeStart, TimeExpire time.Time
+	// DeviceInfo is the till's number; it is echoed back, so it may not
+	// hold '&' or '='.
+	DeviceInfo string
+	// SceneInfo is the optional store information as a JSON string.
+	SceneInfo string
+	// Extra adds fields wxpay does not model. It may not name a field set
+	// above or one wxpay sets itself; such a request is refused with a
+	// [*RequestError].
+	Extra Params
+}
+
+// MicroPayResponse is a completed payment-code payment. There is no
+// payment notification for micropay: this answer (or [Client.OrderQuery]
+// after USERPAYING) is the only word on it.
+type MicroPayResponse struct {
+	Payment
+	// Raw holds every non-empty, signed field of the answer.
+	Raw Params
+}
+
+// MicroPay charges the payer's payment code (付款码支付). A nil error
+// means the money was taken. The outcomes that need care arrive as an
+// [*Error]:
+//   - [ErrCodeUserPaying]: the payer must confirm (enter a password) on
+//     the phone. Poll [Client.OrderQuery] every ~10 s until the trade
+//     state is SUCCESS or ~45 s have passed, then [Client.Reverse] the
+//     order so that it cannot complete later;
+//   - [ErrCodeSystemError] or [ErrCodeBankError], or an
+//     [*OutcomeUnknownError]: the result is unknown; query the order
+//     (after ~5 s), and reverse it if it did not succeed;
+//   - [ErrCodeAuthCodeInvalid], [ErrCodeTradeError], [ErrCodeNotEnough],
+//     [ErrCodeOrderPaid], ...: final; show the message to the payer.
+//
+// The example of MicroPay shows that loop. The answer must echo
+// out_trade_no and the amount charged.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_10
+func (c *Client) MicroPay(ctx context.Context, req *MicroPayRequest) (*MicroPayResponse, error) {
+	q, err := microPayRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	p, err := c.call(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	r, err := parseMicroPay(p, req)
+	if err != nil {
+		return nil, &opError{epMicroPay.op, err}
+	}
+	return r, nil
+}
+
+func microPayRequest(r *MicroPayRequest) (*request, error) {
+	q := newRequest(epMicroPay).with(microPayRules)
+	if r == nil {
+		return nil, q.bad("request", "is nil")
+	}
+	switch {
+	case r.AuthCode == "":
+		return nil, q.bad("auth_code", "is required")
+	case len(r.AuthCode) > 128 || !digits(r.AuthCode):
+		return nil, q.bad("auth_code", "must be up to 128 digits, as scanned from the payer's payment code")
+	case r.Body == "":
+		return nil, q.bad("body", "is required")
+	case len(r.Body) > 128:
+		return nil, q.bad("body", "is longer than 128 bytes")
+	case len(r.Attach) > 127:
+		return nil, q.bad("attach", "is longer than 127 bytes")
+	case r.TotalFee <= 0:
+		return nil, q.bad("total_fee", "must be a positive number of fen")
+	case r.SpbillCreateIP == "":
+		return nil, q.bad("spbill_create_ip", "is required")
+	case !validIP(r.SpbillCreateIP):
+		return nil, q.bad("spbill_create_ip", "is not an IPv4 or IPv6 address")
+	case r.Detail != "" && !json.Valid([]byte(r.Detail)):
+		return nil, q.bad("detail", "is not valid JSON")
+	case r.SceneInfo != "" && !json.Valid([]byte(r.SceneInfo)):
+		return nil, q.bad("scene_info", "is not valid JSON")
+	case !r.TimeStart.IsZero() && !wireTime(r.TimeStart):
+		return nil, q.bad("time_start", "is outside the years 2000 to 9999")
+	case !r.TimeExpire.IsZero() && !wireTime(r.TimeExpire):
+		return nil, q.bad("time_expire", "is outside the years 2000 to 9999")
+	}
+	if err := q.echoSafe("attach", r.Attach); err != nil {
+		return nil, err
+	}
+	if err := q.echoSafe("device_info", r.DeviceInfo); err != nil {
+		return nil, err
+	}
+	if err := checkOutTradeNo(q, r.OutTradeNo); err != nil {
+		return nil, err
+	}
+	q.set("auth_code", r.AuthCode)
+	q.set("body", r.Body)
+	q.set("detail", r.Detail)
+	q.set("attach", r.Attach)
+	q.set("out_trade_no", r.OutTradeNo)
+	q.set("total_fee", strconv.FormatInt(r.TotalFee, 10))
+	q.set("fee_type", string(r.FeeType))
+	q.set("spbill_create_ip", r.SpbillCreateIP)
+	q.set("goods_tag", r.GoodsTag)
+	q.set("limit_pay", r.LimitPay)
+	q.set("time_start", formatOptTime(r.TimeStart))
+	q.set("time_expire", formatOptTime(r.TimeExpire))
+	q.set("device_info", r.DeviceInfo)
+	q.set("scene_info", r.SceneInfo)
+	if err := q.extra(r.Extra); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseMicroPay maps a verified success: the payment must name the order
+// and the amount asked for.
+func parseMicroPay(p Params, req *MicroPayRequest) (*MicroPayResponse, error) {
+	if err := echoes(p, "out_trade_no", req.OutTradeNo); err != nil {
+		return nil, err
+	}
+	pay, err := parsePayment(p, "out_trade_no", "transaction_id", "total_fee")
+	if err != nil {
+		return nil, err
+	}
+	if pay.TotalFee != req.TotalFee {
+		return nil, fieldErr("total_fee", errEcho)
+	}
+	return &MicroPayResponse{Payment: pay, Raw: p}, nil
+}
