@@ -3,8 +3,12 @@
 package wxpay
 
 import (
+	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"io"
+	"net/http"
 	"runtime"
 	"syscall"
 	"testing"
@@ -12,13 +16,12 @@ import (
 	"unsafe"
 )
 
-// threadCPU is the CPU time the calling OS thread has used. Paired
-// benchmarks measure it rather than wall time, so that other processes on
-// a shared machine do not count against whichever side was running.
-func threadCPU() time.Duration {
-	const clockThreadCPUTime = 3 // CLOCK_THREAD_CPUTIME_ID
+// cpuTime reads a CPU-time clock. Paired benchmarks measure CPU time
+// rather than wall time, so that other processes on a shared machine do
+// not count against whichever side was running.
+func cpuTime(clock uintptr) time.Duration {
 	var ts syscall.Timespec
-	_, _, _ = syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTime, uintptr(unsafe.Pointer(&ts)), 0)
+	_, _, _ = syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clock, uintptr(unsafe.Pointer(&ts)), 0)
 	return time.Duration(ts.Nano())
 }
 
@@ -26,21 +29,34 @@ func threadCPU() time.Duration {
 // thread, and reports the CPU time of each per call and their ratio
 // (ours/floor), the figure the hot paths are held to.
 func paired(b *testing.B, ours, floor func()) {
+	pairedClock(b, clockThreadCPUTime, ours, floor)
+}
+
+const (
+	clockProcessCPUTime = 2 // CLOCK_PROCESS_CPUTIME_ID
+	clockThreadCPUTime  = 3 // CLOCK_THREAD_CPUTIME_ID
+)
+
+// pairedClock is paired with the given clock: the thread's CPU time for
+// work done on the calling goroutine, the process's for work spread over
+// goroutines (an HTTP round trip), which then includes the test server's
+// share, the same for both sides.
+func pairedClock(b *testing.B, clock uintptr, ours, floor func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	const chunk = 16
 	var tOurs, tFloor time.Duration
 	b.ResetTimer()
 	for done := 0; done < b.N; done += chunk {
-		t0 := threadCPU()
+		t0 := cpuTime(clock)
 		for i := 0; i < chunk; i++ {
 			ours()
 		}
-		t1 := threadCPU()
+		t1 := cpuTime(clock)
 		for i := 0; i < chunk; i++ {
 			floor()
 		}
-		t2 := threadCPU()
+		t2 := cpuTime(clock)
 		tOurs += t1 - t0
 		tFloor += t2 - t1
 	}
@@ -115,3 +131,66 @@ func BenchmarkPaired(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkPairedClient measures the client's full paths against the same
+// floors: ParseNotification (decode, verify, merchant check, typed
+// mapping) and a UnifiedOrder round trip on loopback.
+func BenchmarkPairedClient(b *testing.B) {
+	s1 := benchNotifyBody(b)
+	c, err := NewClient(Config{AppID: "wxd930ea5d5a258f4f", MchID: "10000100", APIKey: testKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("parse-notification/fields=26", func(b *testing.B) {
+		paired(b, func() {
+			n, err := c.ParseNotification(s1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sinkAny = n
+		}, func() { ntSinkSign = ntFloorSign(s1, testKey) })
+	})
+
+	srv := benchServer(b)
+	rc, err := NewClient(tConfig(), WithBaseURL(srv.URL), WithHTTPClient(srv.Client()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	q, err := rc.unifiedOrderRequest(validOrder())
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, err := rc.encode(q)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hc := srv.Client()
+	url := srv.URL + epUnifiedOrder.path
+	ctx := context.Background()
+	b.Run("unifiedorder-round-trip", func(b *testing.B) {
+		pairedClock(b, clockProcessCPUTime, func() {
+			resp, err := rc.UnifiedOrder(ctx, validOrder())
+			if err != nil {
+				b.Fatal(err)
+			}
+			sinkAny = resp
+		}, func() {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+			resp, err := hc.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			out, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || len(out) == 0 {
+				b.Fatal(err)
+			}
+		})
+	})
+}
+
+var sinkAny any

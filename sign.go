@@ -71,9 +71,13 @@ type Signer struct {
 }
 
 type signerKey struct {
-	// suffix is "key=" + the API key, which ends every canonical string
-	// (each field before it is written followed by '&').
-	suffix string
+	// suffix points to "key=" + the API key, which ends every canonical
+	// string (each field before it is written followed by '&'). It is a
+	// second pointer because fmt, printing a pointer under a verb that
+	// does not fit it (%s, %q, %x), dumps the struct it points to: one
+	// level of pointers hides nothing, the second is printed as an
+	// address.
+	suffix *string
 	// macs holds *macState values keyed with the API key. crypto/hmac's
 	// Reset returns a state to just after the key was absorbed, so a
 	// pooled state signs without rehashing the key or allocating.
@@ -103,7 +107,8 @@ func NewSigner(apiKey string, t SignType) (*Signer, error) {
 	if err := checkAPIKey(apiKey); err != nil {
 		return nil, err
 	}
-	k := &signerKey{suffix: "key=" + apiKey}
+	suffix := "key=" + apiKey
+	k := &signerKey{suffix: &suffix}
 	if t == SignHMACSHA256 {
 		key := []byte(apiKey)
 		k.macs.New = func() any {
@@ -292,7 +297,7 @@ func (s *Signer) hash(fs []field, order []uint64, out *[sha256.Size]byte) int {
 // signed field of fs in the order of order (or as they are when order is
 // nil), then key=KEY.
 func (s *Signer) appendCanonical(buf []byte, fs []field, order []uint64) []byte {
-	n := len(s.k.suffix)
+	n := len(*s.k.suffix)
 	for _, f := range fs {
 		n += len(f.k) + len(f.v) + 2
 	}
@@ -310,7 +315,7 @@ func (s *Signer) appendCanonical(buf []byte, fs []field, order []uint64) []byte 
 		buf = append(buf, f.v...)
 		buf = append(buf, '&')
 	}
-	return append(buf, s.k.suffix...)
+	return append(buf, *s.k.suffix...)
 }
 
 // Fields are sorted by integer keys that pack prefixLen bytes of a name
