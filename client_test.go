@@ -3,11 +3,9 @@ package wxpay
 import (
 	"context"
 	"errors"
-	"flag"
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -19,231 +17,15 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var update = flag.Bool("update", false, "update golden files in testdata")
-
-// The merchant of the client tests: the official signing example's appid,
-// mch_id and key (protocol.md §2.2).
-const (
-	tAppID    = "wxd930ea5d5a258f4f"
-	tMchID    = "10000100"
-	tKey      = "192006250b4c09247ec02edce69f6a2d"
-	tNotify   = "https://example.com/wxpay/notify"
-	tBasePath = "/base"
-)
-
-func tConfig() Config {
-	return Config{AppID: tAppID, MchID: tMchID, APIKey: tKey, NotifyURL: tNotify}
-}
-
-// tClock is the fixed time of deterministic tests: 2024-05-01 12:00:00 in
-// Beijing, Unix 1714536000.
-func tClock() time.Time { return time.Unix(1714536000, 0) }
-
-// seqReader is a deterministic randomness source: 0, 1, 2, … mod 62, so
-// the first nonce it yields is the first 32 letters of the nonce alphabet.
-type seqReader struct{ n int }
-
-func (r *seqReader) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = byte(r.n % 62)
-		r.n++
-	}
-	return len(p), nil
-}
-
-// firstSeqNonce is the nonce a fresh seqReader yields, written out by hand
-// rather than computed with the code under test.
-const firstSeqNonce = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
-
-// nonceReader yields exactly the bytes that make newNonce produce s (which
-// must use the nonce alphabet and be NonceLen long), then zeros.
-func nonceReader(t testing.TB, s string) io.Reader {
-	t.Helper()
-	require.Len(t, s, NonceLen)
-	b := make([]byte, 64)
-	for i := 0; i < len(s); i++ {
-		j := strings.IndexByte(nonceAlphabet, s[i])
-		require.GreaterOrEqual(t, j, 0, "nonce character %q", s[i])
-		b[i] = byte(j)
-	}
-	return &onceReader{b: b}
-}
-
-type onceReader struct{ b []byte }
-
-func (r *onceReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
-}
-
-// testServer is a fake WeChat host that mounts the API under tBasePath,
-// so a client that drops the base URL's path is caught (go-github setup).
-type testServer struct {
-	URL  string // base URL including tBasePath
-	Mux  *http.ServeMux
-	Hits atomic.Int64 // requests received on any path
-	srv  *httptest.Server
-}
-
-func newTestServer(t *testing.T) *testServer {
-	t.Helper()
-	ts := &testServer{Mux: http.NewServeMux()}
-	api := http.NewServeMux()
-	api.Handle(tBasePath+"/", http.StripPrefix(tBasePath, ts.Mux))
-	api.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		t.Errorf("request outside the base path: %s %s", r.Method, r.URL.Path)
-		http.Error(w, "outside base path", http.StatusBadRequest)
-	})
-	ts.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ts.Hits.Add(1)
-		api.ServeHTTP(w, r)
-	}))
-	t.Cleanup(ts.srv.Close)
-	ts.URL = ts.srv.URL + tBasePath
-	return ts
-}
-
-// setup returns a client wired to a fresh fake server, the mux to register
-// endpoint handlers on, and the server (for request counts). opts are
-// applied after the defaults, so they may override them.
-func setup(t *testing.T, opts ...Option) (*Client, *http.ServeMux, *testServer) {
-	t.Helper()
-	ts := newTestServer(t)
-	all := append([]Option{WithBaseURL(ts.URL), WithHTTPClient(ts.srv.Client())}, opts...)
-	c, err := NewClient(tConfig(), all...)
-	require.NoError(t, err)
-	return c, ts.Mux, ts
-}
-
-// okAnswer is a successful answer's common fields plus extra; extra wins.
-func okAnswer(extra Params) Params {
-	p := Params{
-		"return_code": "SUCCESS",
-		"return_msg":  "OK",
-		"appid":       tAppID,
-		"mch_id":      tMchID,
-		"nonce_str":   "ibuaiVcKdpRxkhJA",
-		"result_code": "SUCCESS",
-	}
-	for k, v := range extra {
-		p[k] = v
-	}
-	return p
-}
-
-// refSign is the sign WeChat computes for p under key with typ, from the
-// plain definitions in helpers_test.go rather than with [Signer], so the
-// fake server holds the client to the protocol, not to itself.
-func refSign(key string, typ SignType, p Params) string {
-	if typ == SignHMACSHA256 {
-		return hmacUpper(key, canonical(p, key))
-	}
-	return md5Upper(canonical(p, key))
-}
-
-// signedXML signs p under key with typ, as WeChat would, and encodes it.
-func signedXML(t testing.TB, key string, typ SignType, p Params) []byte {
-	t.Helper()
-	q := make(Params, len(p)+1)
-	for k, v := range p {
-		q[k] = v
-	}
-	q["sign"] = refSign(key, typ, q)
-	b, err := EncodeXML(q)
-	require.NoError(t, err)
-	return b
-}
-
-// fakeWeChat plays WeChat's side of one endpoint: it checks the request as
-// WeChat would (POST, XML, our merchant, a valid signature in the declared
-// sign_type) and answers with answer(request), signed with the request's
-// algorithm. got, if not nil, receives each decoded request.
-func fakeWeChat(t *testing.T, answer func(req Params) Params, got chan<- Params) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
-			t.Errorf("method = %s, want POST", r.Method)
-		}
-		if ct := r.Header.Get("Content-Type"); ct != "text/xml; charset=utf-8" {
-			t.Errorf("Content-Type = %q", ct)
-		}
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			t.Errorf("read request: %v", err)
-			return
-		}
-		req, err := DecodeXML(body)
-		if err != nil {
-			t.Errorf("request is not a v2 message: %v", err)
-			http.Error(w, "bad xml", http.StatusBadRequest)
-			return
-		}
-		typ := SignType(req["sign_type"])
-		if typ != SignMD5 && typ != SignHMACSHA256 {
-			t.Errorf("sign_type = %q, want it always sent", typ)
-			typ = SignMD5
-		}
-		if want := refSign(tKey, typ, req); req["sign"] != want {
-			t.Errorf("request sign = %q, want %q", req["sign"], want)
-		}
-		if req["appid"] != tAppID || req["mch_id"] != tMchID || len(req["nonce_str"]) != NonceLen {
-			t.Errorf("request header fields: appid=%q mch_id=%q nonce_str=%q", req["appid"], req["mch_id"], req["nonce_str"])
-		}
-		if got != nil {
-			got <- req
-		}
-		w.Header().Set("Content-Type", "text/xml")
-		_, _ = w.Write(signedXML(t, tKey, typ, answer(req)))
-	}
-}
-
-// rawAnswer answers every request with status and body as given.
-func rawAnswer(status int, body string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, body)
-	}
-}
-
-// assertClean checks the house rules every error must follow.
-func assertClean(t *testing.T, err error) {
-	t.Helper()
-	require.Error(t, err)
-	msg := err.Error()
-	assert.NotContains(t, msg, tKey, "error text must never contain the API key")
-	assert.True(t, strings.HasPrefix(msg, "wxpay: "), "error %q lacks the wxpay: prefix", msg)
-	assert.NotContains(t, msg, "\n")
-}
-
-// validOrder is a request that passes validation.
-func validOrder() *UnifiedOrderRequest {
-	return &UnifiedOrderRequest{
-		Body:           "腾讯充值中心-QQ会员充值",
-		OutTradeNo:     "20240501120000-0001",
-		TotalFee:       888,
-		SpbillCreateIP: "123.12.12.123",
-		TradeType:      TradeJSAPI,
-		OpenID:         "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
-	}
-}
-
-func prepayAnswer(req Params) Params {
-	return okAnswer(Params{"prepay_id": "wx201410272009395522657a690389285100", "trade_type": req["trade_type"]})
-}
-
 func TestNewClientDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := NewClient(Config{AppID: tAppID, MchID: tMchID, APIKey: tKey})
+	c, err := NewClient(Config{AppID: testAppID, MchID: testMchID, APIKey: testKey})
 	require.NoError(t, err)
 	assert.Equal(t, BaseURL, c.baseURL)
 	assert.Equal(t, SignMD5, c.signer.Type())
 	assert.Equal(t, int64(1<<20), c.maxBytes)
-	assert.Equal(t, tAppID, c.AppID())
-	assert.Equal(t, tMchID, c.MchID())
+	assert.Equal(t, testAppID, c.AppID())
+	assert.Equal(t, testMchID, c.MchID())
 }
 
 // TestCallErrors drives every failure of the shared request path through
@@ -259,7 +41,7 @@ func TestCallErrors(t *testing.T) {
 		}
 	}
 	fail := func(code ErrorCode, msg string) http.HandlerFunc {
-		return signedWith(tKey, SignMD5, okAnswer(Params{"result_code": "FAIL", "err_code": string(code), "err_code_des": msg}))
+		return signedWith(testKey, SignMD5, okAnswer(Params{"result_code": "FAIL", "err_code": string(code), "err_code_des": msg}))
 	}
 	type want struct {
 		is         error     // errors.Is target, if any
@@ -285,17 +67,17 @@ func TestCallErrors(t *testing.T) {
 		{"OUT_TRADE_NO_USED", fail(ErrCodeOutTradeNoUsed, "商户订单号重复"), want{status: 200, code: ErrCodeOutTradeNoUsed, returnCode: "SUCCESS"}},
 		{"INVALID_REQUEST", fail(ErrCodeInvalidRequest, "参数错误"), want{status: 200, code: ErrCodeInvalidRequest, returnCode: "SUCCESS"}},
 		{"NOTENOUGH", fail(ErrCodeNotEnough, "余额不足"), want{status: 200, code: ErrCodeNotEnough, returnCode: "SUCCESS"}},
-		{"result_code FAIL without err_code", signedWith(tKey, SignMD5, okAnswer(Params{"result_code": "FAIL"})),
+		{"result_code FAIL without err_code", signedWith(testKey, SignMD5, okAnswer(Params{"result_code": "FAIL"})),
 			want{status: 200, returnCode: "SUCCESS", is: errNoErrCode}},
-		{"result_code missing", signedWith(tKey, SignMD5, func() Params { p := okAnswer(nil); delete(p, "result_code"); return p }()),
+		{"result_code missing", signedWith(testKey, SignMD5, func() Params { p := okAnswer(nil); delete(p, "result_code"); return p }()),
 			want{status: 200, returnCode: "SUCCESS", is: ErrMissingField, field: "result_code"}},
 		{"sign from another key", signedWith(otherKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"})), want{is: ErrSignature}},
 		{"field changed after signing", func(w http.ResponseWriter, r *http.Request) {
-			b := signedXML(t, tKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"}))
+			b := signedXML(t, testKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"}))
 			_, _ = w.Write([]byte(strings.Replace(string(b), "wx2014", "wx2015", 1)))
 		}, want{is: ErrSignature}},
 		{"field added after signing", func(w http.ResponseWriter, r *http.Request) {
-			b := signedXML(t, tKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"}))
+			b := signedXML(t, testKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"}))
 			_, _ = w.Write([]byte(strings.Replace(string(b), "</xml>", "<code_url>weixin://evil</code_url></xml>", 1)))
 		}, want{is: ErrSignature}},
 		{"sign missing", func(w http.ResponseWriter, r *http.Request) {
@@ -303,10 +85,10 @@ func TestCallErrors(t *testing.T) {
 			require.NoError(t, err)
 			_, _ = w.Write(b)
 		}, want{is: ErrMissingSign}},
-		{"sign_type other than configured", signedWith(tKey, SignHMACSHA256, okAnswer(Params{"prepay_id": "wx1", "sign_type": "HMAC-SHA256"})), want{is: ErrSignType}},
-		{"HMAC sign without sign_type", signedWith(tKey, SignHMACSHA256, okAnswer(Params{"prepay_id": "wx1"})), want{is: ErrSignature}},
-		{"appid mismatch", signedWith(tKey, SignMD5, okAnswer(Params{"prepay_id": "wx1", "appid": "wx0000000000000000"})), want{is: ErrMerchant}},
-		{"mch_id mismatch", signedWith(tKey, SignMD5, okAnswer(Params{"prepay_id": "wx1", "mch_id": "10000200"})), want{is: ErrMerchant}},
+		{"sign_type other than configured", signedWith(testKey, SignHMACSHA256, okAnswer(Params{"prepay_id": "wx1", "sign_type": "HMAC-SHA256"})), want{is: ErrSignType}},
+		{"HMAC sign without sign_type", signedWith(testKey, SignHMACSHA256, okAnswer(Params{"prepay_id": "wx1"})), want{is: ErrSignature}},
+		{"appid mismatch", signedWith(testKey, SignMD5, okAnswer(Params{"prepay_id": "wx1", "appid": "wx0000000000000000"})), want{is: ErrMerchant}},
+		{"mch_id mismatch", signedWith(testKey, SignMD5, okAnswer(Params{"prepay_id": "wx1", "mch_id": "10000200"})), want{is: ErrMerchant}},
 		{"HTML with 502", rawAnswer(502, "<html><body><h1>502 Bad Gateway</h1></body></html>"),
 			want{status: 502, is: ErrXML, retryable: true}},
 		{"HTML with 200", rawAnswer(200, "<!DOCTYPE html><html><body>证书错误</body></html>"),
@@ -316,13 +98,13 @@ func TestCallErrors(t *testing.T) {
 			want{status: 500, returnCode: "FAIL", retryable: true}},
 		{"signed SUCCESS with 503", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(503)
-			_, _ = w.Write(signedXML(t, tKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"})))
+			_, _ = w.Write(signedXML(t, testKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"})))
 		}, want{status: 503, retryable: true}},
 		{"oversized body", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "<xml><return_code>SUCCESS</return_code><x>")
 			_, _ = w.Write(make([]byte, 1<<20))
 		}, want{status: 200, is: ErrResponseTooLarge}},
-		{"SUCCESS without prepay_id", signedWith(tKey, SignMD5, okAnswer(Params{"trade_type": "JSAPI"})),
+		{"SUCCESS without prepay_id", signedWith(testKey, SignMD5, okAnswer(Params{"trade_type": "JSAPI"})),
 			want{is: ErrMissingField, field: "prepay_id"}},
 	}
 	for _, tt := range tests {
@@ -373,7 +155,7 @@ func TestCallBusinessErrorText(t *testing.T) {
 func TestCallVerificationErrorText(t *testing.T) {
 	t.Parallel()
 	c, mux, _ := setup(t)
-	mux.HandleFunc("/pay/unifiedorder", rawAnswer(200, `<xml><return_code>SUCCESS</return_code><appid>`+tAppID+`</appid></xml>`))
+	mux.HandleFunc("/pay/unifiedorder", rawAnswer(200, `<xml><return_code>SUCCESS</return_code><appid>`+testAppID+`</appid></xml>`))
 	_, err := c.UnifiedOrder(context.Background(), validOrder())
 	assert.Equal(t, "wxpay: unifiedorder: message is not signed", err.Error())
 }
@@ -470,7 +252,7 @@ func TestCallReadTimeout(t *testing.T) {
 	ts := newTestServer(t)
 	arrived := make(chan struct{})
 	ts.Mux.HandleFunc("/pay/unifiedorder", blockUntilGone(arrived))
-	c, err := NewClient(tConfig(), WithBaseURL(ts.URL), WithHTTPClient(stallingClient(t, arrived)))
+	c, err := NewClient(testConfig(), WithBaseURL(ts.URL), WithHTTPClient(stallingClient(t, arrived)))
 	require.NoError(t, err)
 	_, err = c.UnifiedOrder(context.Background(), validOrder())
 	assertClean(t, err)
@@ -521,12 +303,12 @@ func closedURL(t *testing.T) string {
 		conn.Close()
 		t.Fatalf("%s still accepts connections", addr)
 	}
-	return "http://" + addr + tBasePath
+	return "http://" + addr + testBasePath
 }
 
 func TestConnectionRefusedWithoutFailover(t *testing.T) {
 	t.Parallel()
-	c, err := NewClient(tConfig(), WithBaseURL(closedURL(t)))
+	c, err := NewClient(testConfig(), WithBaseURL(closedURL(t)))
 	require.NoError(t, err)
 	_, err = c.UnifiedOrder(context.Background(), validOrder())
 	assertClean(t, err)
@@ -541,7 +323,7 @@ func TestFailoverOnConnectionRefused(t *testing.T) {
 	backup := newTestServer(t)
 	got := make(chan Params, 1)
 	backup.Mux.HandleFunc("/pay/unifiedorder", fakeWeChat(t, prepayAnswer, got))
-	c, err := NewClient(tConfig(), WithBaseURL(closedURL(t)), WithFailover(backup.URL),
+	c, err := NewClient(testConfig(), WithBaseURL(closedURL(t)), WithFailover(backup.URL),
 		WithHTTPClient(backup.srv.Client()))
 	require.NoError(t, err)
 	resp, err := c.UnifiedOrder(context.Background(), validOrder())
@@ -591,7 +373,7 @@ func TestFailoverResendsSameBody(t *testing.T) {
 			backup.Mux.HandleFunc("/pay/unifiedorder", fakeWeChat(t, prepayAnswer, nil))
 			tr := &scriptedTransport{failHost: "primary.invalid", failErr: failErr,
 				next: backup.srv.Client().Transport, bodies: make(chan []byte, 2)}
-			c, err := NewClient(tConfig(), WithBaseURL("http://primary.invalid/base"),
+			c, err := NewClient(testConfig(), WithBaseURL("http://primary.invalid/base"),
 				WithFailover(backup.URL), WithHTTPClient(&http.Client{Transport: tr}))
 			require.NoError(t, err)
 			_, err = c.UnifiedOrder(context.Background(), validOrder())
@@ -625,7 +407,7 @@ func TestNoFailoverOnceSent(t *testing.T) {
 		{name: "HTTP 500", handler: rawAnswer(500, "<html>Internal Server Error</html>"), is: ErrXML},
 		{name: "FAIL answer", handler: rawAnswer(200, `<xml><return_code>FAIL</return_code><return_msg>system error</return_msg></xml>`)},
 		{name: "SYSTEMERROR", handler: func(w http.ResponseWriter, r *http.Request) {
-			_, _ = w.Write(signedXML(t, tKey, SignMD5, okAnswer(Params{"result_code": "FAIL", "err_code": "SYSTEMERROR"})))
+			_, _ = w.Write(signedXML(t, testKey, SignMD5, okAnswer(Params{"result_code": "FAIL", "err_code": "SYSTEMERROR"})))
 		}},
 	}
 	for _, tt := range tests {
@@ -646,7 +428,7 @@ func TestNoFailoverOnceSent(t *testing.T) {
 				}
 			}
 			primary.Mux.HandleFunc("/pay/unifiedorder", handler)
-			c, err := NewClient(tConfig(), WithBaseURL(primary.URL), WithFailover(backup.URL), WithHTTPClient(hc))
+			c, err := NewClient(testConfig(), WithBaseURL(primary.URL), WithFailover(backup.URL), WithHTTPClient(hc))
 			require.NoError(t, err)
 			_, err = c.UnifiedOrder(ctx, validOrder())
 			assertClean(t, err)

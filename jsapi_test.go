@@ -87,7 +87,7 @@ func TestJSAPIParamsVectors(t *testing.T) {
 
 func TestJSAPIParamsJSON(t *testing.T) {
 	t.Parallel()
-	c, err := NewClient(tConfig(), WithClock(tClock), WithRand(&seqReader{}))
+	c, err := NewClient(testConfig(), WithClock(testClock), WithRand(&seqReader{}))
 	require.NoError(t, err)
 	p, err := c.JSAPIParams("wx201410272009395522657a690389285100")
 	require.NoError(t, err)
@@ -105,13 +105,13 @@ func TestJSAPIParamsJSON(t *testing.T) {
 	assert.Equal(t, firstSeqNonce, m["nonceStr"])
 	assert.Equal(t, "MD5", m["signType"])
 	// Independent check of the signed set: the five camelCase fields.
-	assert.Equal(t, canonicalMD5(Params{"appId": tAppID, "timeStamp": "1714536000", "nonceStr": firstSeqNonce,
-		"package": "prepay_id=wx201410272009395522657a690389285100", "signType": "MD5"}, tKey), m["paySign"])
+	assert.Equal(t, canonicalMD5(Params{"appId": testAppID, "timeStamp": "1714536000", "nonceStr": firstSeqNonce,
+		"package": "prepay_id=wx201410272009395522657a690389285100", "signType": "MD5"}, testKey), m["paySign"])
 }
 
 func TestPayParamsRejectPrepayID(t *testing.T) {
 	t.Parallel()
-	c, err := NewClient(tConfig())
+	c, err := NewClient(testConfig())
 	require.NoError(t, err)
 	for _, id := range []string{"", strings.Repeat("w", 65)} {
 		j, err := c.JSAPIParams(id)
@@ -156,13 +156,13 @@ func TestNativeBizPayURLVector(t *testing.T) {
 
 func TestNativeBizPayURL(t *testing.T) {
 	t.Parallel()
-	c, err := NewClient(tConfig(), WithClock(tClock), WithRand(&seqReader{}))
+	c, err := NewClient(testConfig(), WithClock(testClock), WithRand(&seqReader{}))
 	require.NoError(t, err)
 	got, err := c.NativeBizPayURL("88888")
 	require.NoError(t, err)
 	want := "weixin://wxpay/bizpayurl?sign=" +
-		canonicalMD5(Params{"appid": tAppID, "mch_id": tMchID, "product_id": "88888", "time_stamp": "1714536000", "nonce_str": firstSeqNonce}, tKey) +
-		"&appid=" + tAppID + "&mch_id=" + tMchID + "&product_id=88888&time_stamp=1714536000&nonce_str=" + firstSeqNonce
+		canonicalMD5(Params{"appid": testAppID, "mch_id": testMchID, "product_id": "88888", "time_stamp": "1714536000", "nonce_str": firstSeqNonce}, testKey) +
+		"&appid=" + testAppID + "&mch_id=" + testMchID + "&product_id=88888&time_stamp=1714536000&nonce_str=" + firstSeqNonce
 	assert.Equal(t, want, got)
 
 	// URL syntax and other scripts are fine, and escaped in the URL.
@@ -172,8 +172,8 @@ func TestNativeBizPayURL(t *testing.T) {
 	require.NoError(t, err)
 	q := u.Query()
 	assert.Equal(t, "SKU/1+2 商品", q.Get("product_id"))
-	assert.Equal(t, canonicalMD5(Params{"appid": tAppID, "mch_id": tMchID, "product_id": "SKU/1+2 商品",
-		"time_stamp": q.Get("time_stamp"), "nonce_str": q.Get("nonce_str")}, tKey), q.Get("sign"))
+	assert.Equal(t, canonicalMD5(Params{"appid": testAppID, "mch_id": testMchID, "product_id": "SKU/1+2 商品",
+		"time_stamp": q.Get("time_stamp"), "nonce_str": q.Get("nonce_str")}, testKey), q.Get("sign"))
 
 	// '&' and '=' would reshape the signed string.
 	for _, id := range []string{"", strings.Repeat("9", 33), "a&b=c", "1&time_stamp=1", "a=b", "a\nb", "\xff"} {

@@ -169,10 +169,10 @@ func TestAnswersDropUnsignedEmptyFields(t *testing.T) {
 		return bytes.Replace(b, []byte("</xml>"), []byte("<sub_mch_id></sub_mch_id><promotion_detail><![CDATA[]]></promotion_detail></xml>"), 1)
 	}
 	mux.HandleFunc("/pay/orderquery", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(withEmpty(signedXML(t, tKey, SignMD5, paidAnswer())))
+		_, _ = w.Write(withEmpty(signedXML(t, testKey, SignMD5, paidAnswer())))
 	})
 	mux.HandleFunc("/pay/unifiedorder", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(withEmpty(signedXML(t, tKey, SignMD5, prepayAnswer(nil))))
+		_, _ = w.Write(withEmpty(signedXML(t, testKey, SignMD5, prepayAnswer(nil))))
 	})
 	q, err := c.OrderQuery(context.Background(), &OrderQueryRequest{OutTradeNo: "1409811653"})
 	require.NoError(t, err)

@@ -52,11 +52,11 @@ func checkSentRequest(t *testing.T, body []byte, want Params) {
 	t.Helper()
 	got, err := DecodeXML(body)
 	require.NoError(t, err)
-	want["appid"] = tAppID
-	want["mch_id"] = tMchID
+	want["appid"] = testAppID
+	want["mch_id"] = testMchID
 	want["nonce_str"] = firstSeqNonce
 	want["sign_type"] = "MD5"
-	want["sign"] = canonicalMD5(want, tKey)
+	want["sign"] = canonicalMD5(want, testKey)
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("sent request (-want +got):\n%s", d)
 	}
@@ -64,7 +64,7 @@ func checkSentRequest(t *testing.T, body []byte, want Params) {
 
 func TestUnifiedOrderGolden(t *testing.T) {
 	t.Parallel()
-	c, mux, _ := setup(t, WithClock(tClock), WithRand(&seqReader{}))
+	c, mux, _ := setup(t, WithClock(testClock), WithRand(&seqReader{}))
 	bodies := make(chan []byte, 1)
 	mux.Handle("/pay/unifiedorder", captureBody(t, bodies, fakeWeChat(t, prepayAnswer, nil)))
 	req := &UnifiedOrderRequest{
@@ -75,8 +75,8 @@ func TestUnifiedOrderGolden(t *testing.T) {
 		FeeType:        "CNY",
 		TotalFee:       888,
 		SpbillCreateIP: "2001:db8::1",
-		TimeStart:      tClock(),
-		TimeExpire:     tClock().Add(2 * time.Hour).UTC(),
+		TimeStart:      testClock(),
+		TimeExpire:     testClock().Add(2 * time.Hour).UTC(),
 		GoodsTag:       "WXG",
 		NotifyURL:      "https://example.com/other/notify",
 		TradeType:      TradeJSAPI,
@@ -103,7 +103,7 @@ func TestUnifiedOrderGolden(t *testing.T) {
 		"fee_type":         "CNY",
 		"total_fee":        "888",
 		"spbill_create_ip": "2001:db8::1",
-		"time_start":       "20240501120000", // tClock in Beijing time
+		"time_start":       "20240501120000", // testClock in Beijing time
 		"time_expire":      "20240501140000", // given in UTC, sent in Beijing time
 		"goods_tag":        "WXG",
 		"notify_url":       "https://example.com/other/notify",
@@ -131,7 +131,7 @@ func TestUnifiedOrderMinimalUsesConfigNotifyURL(t *testing.T) {
 	require.NoError(t, err)
 	checkSentRequest(t, <-bodies, Params{
 		"body": "test", "out_trade_no": "a_b-c|d*e@f", "total_fee": "1", "spbill_create_ip": "127.0.0.1",
-		"trade_type": "APP", "notify_url": tNotify,
+		"trade_type": "APP", "notify_url": testNotifyURL,
 	})
 }
 
@@ -184,7 +184,7 @@ func TestUnifiedOrderResponses(t *testing.T) {
 
 func TestUnifiedOrderHMAC(t *testing.T) {
 	t.Parallel()
-	cfg := tConfig()
+	cfg := testConfig()
 	cfg.SignType = SignHMACSHA256
 	ts := newTestServer(t)
 	got := make(chan Params, 1)
@@ -233,10 +233,10 @@ func TestUnifiedOrderValidation(t *testing.T) {
 		{"detail not JSON", func(r *UnifiedOrderRequest) { r.Detail = "{goods" }, "detail"},
 		{"scene_info not JSON", func(r *UnifiedOrderRequest) { r.SceneInfo = "h5" }, "scene_info"},
 		{"time_expire before time_start", func(r *UnifiedOrderRequest) {
-			r.TimeStart, r.TimeExpire = tClock(), tClock().Add(-time.Minute)
+			r.TimeStart, r.TimeExpire = testClock(), testClock().Add(-time.Minute)
 		}, "time_expire"},
 		{"time_expire equal at wire resolution", func(r *UnifiedOrderRequest) {
-			r.TimeStart, r.TimeExpire = tClock(), tClock().Add(500*time.Millisecond)
+			r.TimeStart, r.TimeExpire = testClock(), testClock().Add(500*time.Millisecond)
 		}, "time_expire"},
 		{"time_start year 1", func(r *UnifiedOrderRequest) { r.TimeStart = time.Date(1, 1, 2, 0, 0, 0, 0, time.UTC) }, "time_start"},
 		{"Extra appid", func(r *UnifiedOrderRequest) { r.Extra = Params{"appid": "wx0"} }, "appid"},
@@ -265,7 +265,7 @@ func TestUnifiedOrderValidation(t *testing.T) {
 		assert.ErrorAs(t, err, new(*RequestError))
 	})
 	t.Run("no notify_url anywhere", func(t *testing.T) {
-		cfg := tConfig()
+		cfg := testConfig()
 		cfg.NotifyURL = ""
 		c2, err := NewClient(cfg, WithBaseURL(ts.URL))
 		require.NoError(t, err)
