@@ -34,12 +34,12 @@ func TestNewClientDefaults(t *testing.T) {
 func TestCallErrors(t *testing.T) {
 	t.Parallel()
 	const otherKey = "0123456789abcdef0123456789abcdef"
+	// The answers are encoded here, on the test's goroutine; the
+	// handlers only write bytes.
 	signedWith := func(key string, typ SignType, p Params) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.Copy(io.Discard, r.Body)
-			_, _ = w.Write(signedXML(t, key, typ, p))
-		}
+		return rawAnswer(http.StatusOK, string(signedXML(t, key, typ, p)))
 	}
+	prepay := string(signedXML(t, testKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"})))
 	fail := func(code ErrorCode, msg string) http.HandlerFunc {
 		return signedWith(testKey, SignMD5, okAnswer(Params{"result_code": "FAIL", "err_code": string(code), "err_code_des": msg}))
 	}
@@ -72,19 +72,10 @@ func TestCallErrors(t *testing.T) {
 		{"result_code missing", signedWith(testKey, SignMD5, func() Params { p := okAnswer(nil); delete(p, "result_code"); return p }()),
 			want{status: 200, returnCode: "SUCCESS", is: ErrMissingField, field: "result_code"}},
 		{"sign from another key", signedWith(otherKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"})), want{is: ErrSignature}},
-		{"field changed after signing", func(w http.ResponseWriter, r *http.Request) {
-			b := signedXML(t, testKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"}))
-			_, _ = w.Write([]byte(strings.Replace(string(b), "wx2014", "wx2015", 1)))
-		}, want{is: ErrSignature}},
-		{"field added after signing", func(w http.ResponseWriter, r *http.Request) {
-			b := signedXML(t, testKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"}))
-			_, _ = w.Write([]byte(strings.Replace(string(b), "</xml>", "<code_url>weixin://evil</code_url></xml>", 1)))
-		}, want{is: ErrSignature}},
-		{"sign missing", func(w http.ResponseWriter, r *http.Request) {
-			b, err := EncodeXML(prepayAnswer(Params{"trade_type": "JSAPI"}))
-			require.NoError(t, err)
-			_, _ = w.Write(b)
-		}, want{is: ErrMissingSign}},
+		{"field changed after signing", rawAnswer(http.StatusOK, strings.Replace(prepay, "wx2014", "wx2015", 1)), want{is: ErrSignature}},
+		{"field added after signing", rawAnswer(http.StatusOK, strings.Replace(prepay, "</xml>", "<code_url>weixin://evil</code_url></xml>", 1)),
+			want{is: ErrSignature}},
+		{"sign missing", rawAnswer(http.StatusOK, string(encodeXML(t, prepayAnswer(Params{"trade_type": "JSAPI"})))), want{is: ErrMissingSign}},
 		{"sign_type other than configured", signedWith(testKey, SignHMACSHA256, okAnswer(Params{"prepay_id": "wx1", "sign_type": "HMAC-SHA256"})), want{is: ErrSignType}},
 		{"HMAC sign without sign_type", signedWith(testKey, SignHMACSHA256, okAnswer(Params{"prepay_id": "wx1"})), want{is: ErrSignature}},
 		{"appid mismatch", signedWith(testKey, SignMD5, okAnswer(Params{"prepay_id": "wx1", "appid": "wx0000000000000000"})), want{is: ErrMerchant}},
@@ -96,10 +87,7 @@ func TestCallErrors(t *testing.T) {
 		{"empty body", rawAnswer(200, ""), want{status: 200, is: ErrXML}},
 		{"FAIL with 500", rawAnswer(500, `<xml><return_code>FAIL</return_code><return_msg>system error</return_msg></xml>`),
 			want{status: 500, returnCode: "FAIL", retryable: true}},
-		{"signed SUCCESS with 503", func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(503)
-			_, _ = w.Write(signedXML(t, testKey, SignMD5, prepayAnswer(Params{"trade_type": "JSAPI"})))
-		}, want{status: 503, retryable: true}},
+		{"signed SUCCESS with 503", rawAnswer(503, prepay), want{status: 503, retryable: true}},
 		{"oversized body", func(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "<xml><return_code>SUCCESS</return_code><x>")
 			_, _ = w.Write(make([]byte, 1<<20))
@@ -406,9 +394,7 @@ func TestNoFailoverOnceSent(t *testing.T) {
 		{name: "context deadline", stall: &stall{deadline: true}, is: context.DeadlineExceeded},
 		{name: "HTTP 500", handler: rawAnswer(500, "<html>Internal Server Error</html>"), is: ErrXML},
 		{name: "FAIL answer", handler: rawAnswer(200, `<xml><return_code>FAIL</return_code><return_msg>system error</return_msg></xml>`)},
-		{name: "SYSTEMERROR", handler: func(w http.ResponseWriter, r *http.Request) {
-			_, _ = w.Write(signedXML(t, testKey, SignMD5, okAnswer(Params{"result_code": "FAIL", "err_code": "SYSTEMERROR"})))
-		}},
+		{name: "SYSTEMERROR", handler: rawAnswer(http.StatusOK, string(signedXML(t, testKey, SignMD5, okAnswer(Params{"result_code": "FAIL", "err_code": "SYSTEMERROR"}))))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

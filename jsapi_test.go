@@ -105,8 +105,8 @@ func TestJSAPIParamsJSON(t *testing.T) {
 	assert.Equal(t, firstSeqNonce, m["nonceStr"])
 	assert.Equal(t, "MD5", m["signType"])
 	// Independent check of the signed set: the five camelCase fields.
-	assert.Equal(t, canonicalMD5(Params{"appId": testAppID, "timeStamp": "1714536000", "nonceStr": firstSeqNonce,
-		"package": "prepay_id=wx201410272009395522657a690389285100", "signType": "MD5"}, testKey), m["paySign"])
+	assert.Equal(t, refSign(testKey, SignMD5, Params{"appId": testAppID, "timeStamp": "1714536000", "nonceStr": firstSeqNonce,
+		"package": "prepay_id=wx201410272009395522657a690389285100", "signType": "MD5"}), m["paySign"])
 }
 
 func TestPayParamsRejectPrepayID(t *testing.T) {
@@ -161,7 +161,7 @@ func TestNativeBizPayURL(t *testing.T) {
 	got, err := c.NativeBizPayURL("88888")
 	require.NoError(t, err)
 	want := "weixin://wxpay/bizpayurl?sign=" +
-		canonicalMD5(Params{"appid": testAppID, "mch_id": testMchID, "product_id": "88888", "time_stamp": "1714536000", "nonce_str": firstSeqNonce}, testKey) +
+		refSign(testKey, SignMD5, Params{"appid": testAppID, "mch_id": testMchID, "product_id": "88888", "time_stamp": "1714536000", "nonce_str": firstSeqNonce}) +
 		"&appid=" + testAppID + "&mch_id=" + testMchID + "&product_id=88888&time_stamp=1714536000&nonce_str=" + firstSeqNonce
 	assert.Equal(t, want, got)
 
@@ -172,8 +172,8 @@ func TestNativeBizPayURL(t *testing.T) {
 	require.NoError(t, err)
 	q := u.Query()
 	assert.Equal(t, "SKU/1+2 商品", q.Get("product_id"))
-	assert.Equal(t, canonicalMD5(Params{"appid": testAppID, "mch_id": testMchID, "product_id": "SKU/1+2 商品",
-		"time_stamp": q.Get("time_stamp"), "nonce_str": q.Get("nonce_str")}, testKey), q.Get("sign"))
+	assert.Equal(t, refSign(testKey, SignMD5, Params{"appid": testAppID, "mch_id": testMchID, "product_id": "SKU/1+2 商品",
+		"time_stamp": q.Get("time_stamp"), "nonce_str": q.Get("nonce_str")}), q.Get("sign"))
 
 	// '&' and '=' would reshape the signed string.
 	for _, id := range []string{"", strings.Repeat("9", 33), "a&b=c", "1&time_stamp=1", "a=b", "a\nb", "\xff"} {

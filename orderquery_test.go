@@ -165,15 +165,20 @@ func TestOrderQueryStrict(t *testing.T) {
 func TestAnswersDropUnsignedEmptyFields(t *testing.T) {
 	t.Parallel()
 	c, mux, _ := setup(t)
-	withEmpty := func(b []byte) []byte {
-		return bytes.Replace(b, []byte("</xml>"), []byte("<sub_mch_id></sub_mch_id><promotion_detail><![CDATA[]]></promotion_detail></xml>"), 1)
+	// withEmpty answers p, signed, with unsigned empty fields added.
+	withEmpty := func(p Params) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			b, err := signXML(testKey, SignMD5, p)
+			if err != nil {
+				t.Errorf("encode answer: %v", err)
+				http.Error(w, "cannot encode answer", http.StatusInternalServerError)
+				return
+			}
+			_, _ = w.Write(bytes.Replace(b, []byte("</xml>"), []byte("<sub_mch_id></sub_mch_id><promotion_detail><![CDATA[]]></promotion_detail></xml>"), 1))
+		}
 	}
-	mux.HandleFunc("/pay/orderquery", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(withEmpty(signedXML(t, testKey, SignMD5, paidAnswer())))
-	})
-	mux.HandleFunc("/pay/unifiedorder", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(withEmpty(signedXML(t, testKey, SignMD5, prepayAnswer(nil))))
-	})
+	mux.HandleFunc("/pay/orderquery", withEmpty(paidAnswer()))
+	mux.HandleFunc("/pay/unifiedorder", withEmpty(prepayAnswer(nil)))
 	q, err := c.OrderQuery(context.Background(), &OrderQueryRequest{OutTradeNo: "1409811653"})
 	require.NoError(t, err)
 	assert.NotContains(t, q.Raw, "sub_mch_id")
