@@ -10,6 +10,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -122,7 +124,8 @@ func newMTLSServer(t *testing.T, require_ bool) *mtlsServer {
 		auth = tls.RequireAndVerifyClientCert
 	}
 	s.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: auth, ClientCAs: clientPKI.caPool, MinVersion: tls.VersionTLS12}
-	s.Config.ErrorLog = nil
+	// Refused handshakes are the point of several tests.
+	s.Config.ErrorLog = log.New(io.Discard, "", 0)
 	s.StartTLS()
 	t.Cleanup(s.Close)
 	s.URL = s.Server.URL
