@@ -25,7 +25,7 @@ func (s *Signer) decodeVerify(b []byte) (p Params, verifyErr error, err error) {
 	for i := 1; i < len(sorted); i++ {
 		if sorted[i].k == sorted[i-1].k {
 			// The error, with its offset, is DecodeXML's to give.
-			if p, err = DecodeXML(b); err == nil {
+			if _, err = DecodeXML(b); err == nil {
 				err = errDecodeMismatch
 			}
 			return nil, nil, err
