@@ -59,6 +59,23 @@ type Config struct {
 	// wxpay.ErrCodeOutTradeNoUsed answers the documented
 	// OUT_TRADE_NO_USED "商户订单号重复".
 	DuplicateOrderCode wxpay.ErrorCode
+	// RefundNotifyURL receives refund notifications for refunds whose
+	// request names no notify_url, as the URL set in the merchant
+	// platform does. "" sends none for such refunds.
+	RefundNotifyURL string
+	// RefundDelay is how long, in the fake's time, a refund stays
+	// PROCESSING before it succeeds (and its notification is sent).
+	// 0 means [DefaultRefundDelay]. RefundImmediately makes refunds
+	// succeed as they are accepted instead.
+	RefundDelay       time.Duration
+	RefundImmediately bool
+	// Sandbox also serves WeChat's sandbox: getsignkey at
+	// /sandboxnew/pay/getsignkey and /xdc/apiv2getsignkey/sign/getsignkey,
+	// and every v2 endpoint under /sandboxnew and /xdc/apiv2sandbox,
+	// where requests are signed with MD5 under the sandbox key that
+	// getsignkey returns ([Fake.SandboxKey]) and answers are signed
+	// likewise. The paths without a prefix keep answering as production.
+	Sandbox bool
 }
 
 // Fake is a fake WeChat Pay and mini-program server for one merchant: an
@@ -97,6 +114,15 @@ type Fake struct {
 	lastToken  string               // newest /cgi-bin/token token
 	stable     string               // current stable_token
 	timers     map[*time.Timer]struct{}
+
+	refunds    map[string]*refund // by out_refund_no
+	byRefundID map[string]*refund
+	payCodes   map[string]*payCode // by auth_code
+	sandboxKey string              // "" unless Config.Sandbox
+
+	caOnce sync.Once
+	caVal  *certAuthority
+	caErr  error
 }
 
 // New returns a Fake for cfg. It fails if a required field is missing or
@@ -113,6 +139,10 @@ func New(cfg Config) (*Fake, error) {
 		return nil, errors.New("wxpaytest: Config.AppSecret must be empty or 32 characters")
 	case cfg.Speed < 0 || math.IsNaN(cfg.Speed) || math.IsInf(cfg.Speed, 0):
 		return nil, errors.New("wxpaytest: Config.Speed must be a finite number >= 0")
+	case cfg.RefundDelay < 0:
+		return nil, errors.New("wxpaytest: Config.RefundDelay must not be negative")
+	case cfg.RefundNotifyURL != "" && !validNotifyURL(cfg.RefundNotifyURL):
+		return nil, errors.New("wxpaytest: Config.RefundNotifyURL must be an absolute http(s) URL without query")
 	}
 	st := cfg.SignType
 	switch st {
@@ -175,6 +205,12 @@ func New(cfg Config) (*Fake, error) {
 		phoneCodes: make(map[string]*phoneCode),
 		tokens:     make(map[string]time.Time),
 		timers:     make(map[*time.Timer]struct{}),
+		refunds:    make(map[string]*refund),
+		byRefundID: make(map[string]*refund),
+		payCodes:   make(map[string]*payCode),
+	}
+	if cfg.Sandbox {
+		f.sandboxKey = randAlnum(32)
 	}
 	f.cfg.APIKey = "" // kept in f.key only, so a printed Config never shows it
 	f.cfg.AppSecret = ""
@@ -236,6 +272,10 @@ func (f *Fake) Close() {
 // it under a prefix):
 //
 //	POST /pay/unifiedorder, /pay/orderquery, /pay/closeorder   WeChat Pay v2 (XML)
+//	POST /secapi/pay/refund, /pay/refundquery                  refunds (refund needs the certificate)
+//	POST /pay/downloadbill, /pay/downloadfundflow              bills (fund flow needs the certificate)
+//	POST /pay/micropay, /secapi/pay/reverse                    payment codes (reverse needs the certificate)
+//	POST /sandboxnew/pay/getsignkey, /sandboxnew/...           sandbox, with Config.Sandbox
 //	GET  /sns/jscode2session                                    code2Session
 //	GET  /cgi-bin/token, POST /cgi-bin/stable_token             access tokens
 //	POST /wxa/business/getuserphonenumber                       phone numbers
@@ -252,17 +292,32 @@ func (f *Fake) Close() {
 // "transaction_id":...,"err_msg":"requestPayment:ok"}, or a 4xx status
 // with {"error":...,"err_msg":"requestPayment:fail ..."}.
 //
+// The certificate endpoints (/secapi/..., /pay/downloadfundflow) check
+// the client certificate of a request that came over TLS, as
+// [NewTLSServer] serves them; see [NewTLSServer] for how they refuse one.
+// Over plain HTTP there is no certificate to check, and they answer as if
+// the merchant's had been presented.
+//
 // WeChat docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1 (unifiedorder),
 // https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2 (orderquery),
 // https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_3 (closeorder),
+// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4 (refund),
+// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5 (refundquery),
+// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6 (downloadbill),
+// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_18 (downloadfundflow),
+// https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_10 (micropay),
+// https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_11 (reverse),
+// https://pay.weixin.qq.com/wiki/doc/api/tools/sp_coupon.php?chapter=23_1 (sandbox),
 // https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=7_7&index=6 (paySign),
 // https://developers.weixin.qq.com/miniprogram/dev/server/API/user-login/api_code2session,
 // https://developers.weixin.qq.com/miniprogram/dev/server/API/user-info/phone-number/api_getphonenumber
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep := Endpoint(r.URL.Path)
+	if v2Endpoint(ep) {
+		f.servePay(w, r, ep, f.prodSigning())
+		return
+	}
 	switch ep {
-	case EndpointUnifiedOrder, EndpointOrderQuery, EndpointCloseOrder:
-		f.servePay(w, r, ep)
 	case EndpointCode2Session, EndpointToken, EndpointStableToken, EndpointPhoneNumber:
 		if f.secret == "" {
 			http.NotFound(w, r)
@@ -274,6 +329,25 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/wxpaytest/pay":
 		f.serveUserPay(w, r)
 	default:
+		if f.sandboxKey != "" && f.serveSandbox(w, r) {
+			return
+		}
 		http.NotFound(w, r)
 	}
+}
+
+// v2Endpoint reports whether ep is one of the XML endpoints.
+func v2Endpoint(ep Endpoint) bool {
+	switch ep {
+	case EndpointUnifiedOrder, EndpointOrderQuery, EndpointCloseOrder, EndpointRefund, EndpointRefundQuery,
+		EndpointDownloadBill, EndpointDownloadFundFlow, EndpointMicroPay, EndpointReverse:
+		return true
+	}
+	return false
+}
+
+// certEndpoint reports whether WeChat requires the merchant's client
+// certificate on ep.
+func certEndpoint(ep Endpoint) bool {
+	return ep == EndpointRefund || ep == EndpointReverse || ep == EndpointDownloadFundFlow
 }

@@ -19,6 +19,16 @@ const (
 	EndpointToken        Endpoint = "/cgi-bin/token"
 	EndpointStableToken  Endpoint = "/cgi-bin/stable_token"
 	EndpointPhoneNumber  Endpoint = "/wxa/business/getuserphonenumber"
+
+	EndpointRefund           Endpoint = "/secapi/pay/refund"
+	EndpointRefundQuery      Endpoint = "/pay/refundquery"
+	EndpointDownloadBill     Endpoint = "/pay/downloadbill"
+	EndpointDownloadFundFlow Endpoint = "/pay/downloadfundflow"
+	EndpointMicroPay         Endpoint = "/pay/micropay"
+	EndpointReverse          Endpoint = "/secapi/pay/reverse"
+	// EndpointGetSignKey is the sandbox's getsignkey (either
+	// generation's path), served with Config.Sandbox.
+	EndpointGetSignKey Endpoint = "/sandboxnew/pay/getsignkey"
 )
 
 // Always, as the times argument of [Fake.Inject], applies a fault to every
@@ -60,8 +70,12 @@ type Fault struct {
 	// than the merchant's: what a client must refuse. The request is
 	// processed.
 	WrongKey bool
+	// Recall makes reverse answer SUCCESS with recall=Y without
+	// reversing anything, as WeChat does when the reversal must be
+	// called again.
+	Recall bool
 	// Processed makes the request take effect (an order is created,
-	// closed, a code used) before the fault replaces the answer, as when
+	// closed, refunded, a code used) before the fault replaces the answer, as when
 	// WeChat did the work but the answer was lost. Without it the request
 	// has no effect.
 	Processed bool

@@ -97,13 +97,16 @@ func (o PayOptions) bankType() string {
 // Delivery is one notification attempt: what was sent and what came back.
 type Delivery struct {
 	OutTradeNo string
-	Attempt    int // 1 for the first delivery, 2 for the first retry, ...
-	Copy       int // 1-based index among the attempt's copies
-	At         time.Time
-	Body       []byte
-	StatusCode int    // 0 when no HTTP answer came
-	Reply      []byte // up to 64 KiB of the answer's body
-	Err        error  // the transport error, if any
+	// OutRefundNo names the refund of a refund notification; it is
+	// empty for a payment notification.
+	OutRefundNo string
+	Attempt     int // 1 for the first delivery, 2 for the first retry, ...
+	Copy        int // 1-based index among the attempt's copies
+	At          time.Time
+	Body        []byte
+	StatusCode  int    // 0 when no HTTP answer came
+	Reply       []byte // up to 64 KiB of the answer's body
+	Err         error  // the transport error, if any
 	// Acked reports that the reply's return_code was SUCCESS, which ends
 	// the retries.
 	Acked bool
@@ -144,6 +147,9 @@ func (f *Fake) Pay(opts PayOptions) (*Order, error) {
 	if o == nil {
 		return nil, ErrNoOrder
 	}
+	if o.micro != nil {
+		return nil, fmt.Errorf("%w: a micropay order is paid with its payment code", ErrNoOrder)
+	}
 	switch o.state(now) {
 	case StateSuccess, StateRefund:
 		return nil, ErrOrderPaid
@@ -182,9 +188,11 @@ func (f *Fake) Pay(opts PayOptions) (*Order, error) {
 	opts.Fields = maps.Clone(opts.Fields)
 	o.payOpts = opts
 	snap := o.snapshot()
+	n := o.note
+	n.url, n.copies, n.concurrent, n.tamper, n.off = o.NotifyURL, opts.Copies, opts.Concurrent, opts.Tamper, opts.NoNotify
 	if !opts.NoNotify && !f.dropNotify[o.OutTradeNo] {
 		body := f.notificationBody(o)
-		f.scheduleLocked(0, func() { f.deliver(o, body, 1) })
+		f.scheduleLocked(0, func() { f.deliver(n, body, 1) })
 	}
 	return &snap, nil
 }
@@ -247,30 +255,48 @@ func (f *Fake) scheduleLocked(d time.Duration, fn func()) {
 	f.timers[t] = struct{}{}
 }
 
-// deliver sends attempt number attempt of o's notification and, unless
+// notice is the delivery state of one notification: a payment's or a
+// refund's.
+type notice struct {
+	orderNo    string // out_trade_no; DropNotifications names it
+	refundNo   string // out_refund_no of a refund notification, else ""
+	url        string
+	copies     int
+	concurrent bool
+	tamper     func(attempt int, body []byte) []byte
+	off        bool          // never deliver (again)
+	acked      chan struct{} // closed when an attempt was acknowledged
+	ackOnce    bool
+	deliveries []Delivery
+}
+
+func newNotice(orderNo, refundNo string) *notice {
+	return &notice{orderNo: orderNo, refundNo: refundNo, acked: make(chan struct{})}
+}
+
+// deliver sends attempt number attempt of n's notification and, unless
 // acknowledged, schedules the next.
-func (f *Fake) deliver(o *order, body []byte, attempt int) {
+func (f *Fake) deliver(n *notice, body []byte, attempt int) {
 	f.mu.Lock()
-	opts := o.payOpts
-	url := o.NotifyURL
-	drop := opts.NoNotify || f.dropNotify[o.OutTradeNo]
+	url, tamper, concurrent := n.url, n.tamper, n.concurrent
+	copies := max(n.copies, 1)
+	drop := n.off || f.dropNotify[n.orderNo]
 	f.mu.Unlock()
 	if drop {
 		return
 	}
 	sent := body
-	if opts.Tamper != nil {
-		sent = opts.Tamper(attempt, bytes.Clone(body))
+	if tamper != nil {
+		sent = tamper(attempt, bytes.Clone(body))
 	}
-	copies := max(opts.Copies, 1)
 	acked := make([]bool, copies)
 	send := func(c int) {
 		d := f.post(url, sent)
-		d.OutTradeNo, d.Attempt, d.Copy = o.OutTradeNo, attempt, c+1
+		d.OutTradeNo, d.OutRefundNo, d.Attempt, d.Copy = n.orderNo, n.refundNo, attempt, c+1
 		acked[c] = d.Acked
-		f.record(o, d)
+		f.record(n, d)
 	}
-	if opts.Concurrent && copies > 1 {
+	if concurrent && copies > 1 {
 		var wg sync.WaitGroup
 		for c := range copies {
 			wg.Add(1)
@@ -287,19 +313,19 @@ func (f *Fake) deliver(o *order, body []byte, attempt int) {
 	}
 	if slices.Contains(acked, true) {
 		f.mu.Lock()
-		if !o.ackOnce {
-			o.ackOnce = true
-			close(o.acked)
+		if !n.ackOnce {
+			n.ackOnce = true
+			close(n.acked)
 		}
 		f.mu.Unlock()
 		return
 	}
 	sched := NotifySchedule()
 	if attempt > len(sched) {
-		f.log.Info("wxpaytest: notification abandoned", "out_trade_no", o.OutTradeNo, "attempts", attempt)
+		f.log.Info("wxpaytest: notification abandoned", "out_trade_no", n.orderNo, "out_refund_no", n.refundNo, "attempts", attempt)
 		return
 	}
-	f.afterFunc(sched[attempt-1], func() { f.deliver(o, body, attempt+1) })
+	f.afterFunc(sched[attempt-1], func() { f.deliver(n, body, attempt+1) })
 }
 
 func (f *Fake) post(url string, body []byte) Delivery {
@@ -324,16 +350,26 @@ func (f *Fake) post(url string, body []byte) Delivery {
 	return d
 }
 
-func (f *Fake) record(o *order, d Delivery) {
+func (f *Fake) record(n *notice, d Delivery) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	o.deliveries = append(o.deliveries, d)
-	f.log.Info("wxpaytest: notification", "out_trade_no", d.OutTradeNo, "attempt", d.Attempt,
-		"copy", d.Copy, "status", d.StatusCode, "acked", d.Acked, "err", d.Err)
+	n.deliveries = append(n.deliveries, d)
+	f.log.Info("wxpaytest: notification", "out_trade_no", d.OutTradeNo, "out_refund_no", d.OutRefundNo,
+		"attempt", d.Attempt, "copy", d.Copy, "status", d.StatusCode, "acked", d.Acked, "err", d.Err)
 }
 
-// Deliveries returns every notification attempt made for the order so
-// far, oldest first.
+func (n *notice) copyDeliveries() []Delivery {
+	out := slices.Clone(n.deliveries)
+	for i := range out {
+		out[i].Body = bytes.Clone(out[i].Body)
+		out[i].Reply = bytes.Clone(out[i].Reply)
+	}
+	return out
+}
+
+// Deliveries returns every payment notification attempt made for the
+// order so far, oldest first. Refund notifications are in
+// [Fake.RefundDeliveries].
 func (f *Fake) Deliveries(outTradeNo string) []Delivery {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -341,12 +377,7 @@ func (f *Fake) Deliveries(outTradeNo string) []Delivery {
 	if o == nil {
 		return nil
 	}
-	out := slices.Clone(o.deliveries)
-	for i := range out {
-		out[i].Body = bytes.Clone(out[i].Body)
-		out[i].Reply = bytes.Clone(out[i].Reply)
-	}
-	return out
+	return o.note.copyDeliveries()
 }
 
 // WaitAcked blocks until a delivery attempt of the order's notification
@@ -360,14 +391,18 @@ func (f *Fake) WaitAcked(ctx context.Context, outTradeNo string) error {
 	if o == nil {
 		return ErrNoOrder
 	}
+	return f.waitNotice(ctx, o.note)
+}
+
+func (f *Fake) waitNotice(ctx context.Context, n *notice) error {
 	select {
-	case <-o.acked:
+	case <-n.acked:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-f.ctx.Done():
 		select {
-		case <-o.acked:
+		case <-n.acked:
 			return nil
 		default:
 			return ErrClosed
@@ -376,8 +411,8 @@ func (f *Fake) WaitAcked(ctx context.Context, outTradeNo string) error {
 }
 
 // DropNotifications makes the fake never deliver a notification for the
-// order, now or after a later payment, as when WeChat's notifications
-// never reach the merchant. Attempts already scheduled are abandoned.
+// order, its payment's or its refunds', now or later, as when WeChat's
+// notifications never reach the merchant. Attempts already scheduled are abandoned.
 // The order still reads as paid in orderquery.
 func (f *Fake) DropNotifications(outTradeNo string) {
 	f.mu.Lock()
@@ -385,6 +420,7 @@ func (f *Fake) DropNotifications(outTradeNo string) {
 	f.dropNotify[outTradeNo] = true
 	if o := f.orders[outTradeNo]; o != nil {
 		o.payOpts.NoNotify = true
+		o.note.off = true
 	}
 }
 

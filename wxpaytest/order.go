@@ -15,9 +15,14 @@ const (
 	StateNotPay  = string(wxpay.TradeStateNotPay)
 	StateSuccess = string(wxpay.TradeStateSuccess)
 	StateClosed  = string(wxpay.TradeStateClosed)
-	// StateRefund is reserved for refunds, which the fake does not
-	// implement yet.
+	// StateRefund is a paid order with at least one refund.
 	StateRefund = string(wxpay.TradeStateRefund)
+	// StateUserPaying is a micropay order whose payer has not confirmed
+	// yet; StatePayError one the payer declined; StateRevoked one
+	// reversed.
+	StateUserPaying = "USERPAYING"
+	StatePayError   = "PAYERROR"
+	StateRevoked    = "REVOKED"
 )
 
 // PrepayLife is how long WeChat keeps a prepay_id valid, in the fake's
@@ -36,8 +41,9 @@ type Order struct {
 	TransactionID string // set once paid
 	PrepayID      string // the current prepay_id
 	// State is the trade_state orderquery reports: StateNotPay,
-	// StateSuccess or StateClosed (an unpaid order past its time_expire is
-	// StateClosed too).
+	// StateSuccess, StateClosed (an unpaid order past its time_expire is
+	// StateClosed too), StateRefund once refunded, and for micropay
+	// StateUserPaying, StatePayError or StateRevoked.
 	State     string
 	TradeType string
 	TotalFee  int64 // fen
@@ -57,11 +63,11 @@ type Order struct {
 
 type order struct {
 	Order
-	prepayAt   time.Time     // when PrepayID was issued
-	acked      chan struct{} // closed when a notification was acknowledged
-	ackOnce    bool
-	payOpts    PayOptions
-	deliveries []Delivery
+	prepayAt time.Time // when PrepayID was issued
+	note     *notice   // the payment notification
+	payOpts  PayOptions
+	refunds  []*refund // oldest first
+	micro    *microState
 }
 
 func (o *order) snapshot() Order {
@@ -74,6 +80,13 @@ func (o *order) snapshot() Order {
 // state is the order's trade_state at now: an unpaid order past its
 // time_expire can no longer be paid, and reads as closed.
 func (o *order) state(now time.Time) string {
+	if o.State == StateUserPaying && o.micro != nil && !now.Before(o.PaidAt) {
+		// The payer confirmed (or declined) on the phone meanwhile.
+		if o.micro.decline {
+			return StatePayError
+		}
+		return StateSuccess
+	}
 	if o.State == StateNotPay && !o.TimeExpire.IsZero() && !now.Before(o.TimeExpire) {
 		return StateClosed
 	}

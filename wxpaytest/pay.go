@@ -26,13 +26,24 @@ const (
 	msgSign      = "签名错误"
 	msgMethod    = "请使用post方法"
 	msgMchID     = "商户号mch_id或sub_mch_id不存在"
+	// msgCertNotMatch answers a valid certificate of another merchant,
+	// as merchants report it.
+	msgCertNotMatch = "certificate not match"
+	// msgFundFlowSignType answers a fund-flow request not signed with
+	// HMAC-SHA256; WeChat's wording is not published.
+	msgFundFlowSignType = "sign_type参数错误，仅支持HMAC-SHA256"
 )
 
-// answer is what a v2 handler decided: a protocol failure (failMsg), or
-// business fields to sign and send.
+// answer is what a v2 handler decided: a protocol failure (failMsg, with
+// failExtra such as downloadbill's error_code), business fields to sign
+// and send, or a bill.
 type answer struct {
-	failMsg string
-	fields  wxpay.Params
+	failMsg   string
+	failExtra wxpay.Params
+	fields    wxpay.Params
+	unsigned  bool   // fields are sent without a sign (getsignkey)
+	bill      []byte // a bill's text; sent as it is
+	gzip      bool   // compress bill (tar_type=GZIP)
 }
 
 func protocolFail(msg string) answer { return answer{failMsg: msg} }
@@ -61,8 +72,29 @@ func (f *Fake) bizFail(code wxpay.ErrorCode, des string) answer {
 	return a
 }
 
+// signing is how one request must be signed and its answer is signed:
+// the merchant's key and algorithm, or the sandbox's.
+type signing struct {
+	key     string
+	st      wxpay.SignType
+	signMsg string // return_msg of a request signed wrongly
+}
+
+func (f *Fake) prodSigning() signing {
+	return signing{key: f.key, st: f.signType, signMsg: msgSign}
+}
+
 // servePay answers the v2 XML endpoints.
-func (f *Fake) servePay(w http.ResponseWriter, r *http.Request, ep Endpoint) {
+func (f *Fake) servePay(w http.ResponseWriter, r *http.Request, ep Endpoint, sig signing) {
+	notMatch := false
+	if certEndpoint(ep) {
+		// WeChat's gateway judges the certificate before anything else.
+		c := f.checkClientCert(r)
+		if writeCertRefusal(w, c) {
+			return
+		}
+		notMatch = c == certNotMatch
+	}
 	fl, faulty := f.takeFault(ep)
 	if faulty {
 		f.wait(r, fl.Delay)
@@ -78,11 +110,16 @@ func (f *Fake) servePay(w http.ResponseWriter, r *http.Request, ep Endpoint) {
 			a = protocolFail(msgXML)
 		case len(body) == 0:
 			a = protocolFail(msgPostEmpty)
+		case notMatch:
+			a = protocolFail(msgCertNotMatch)
 		default:
-			if faulty && !fl.Processed && !fl.WrongKey && hasAnswerFault(fl) {
+			if faulty && !fl.Processed && !fl.WrongKey && (hasAnswerFault(fl) || fl.Recall) {
+				if fl.Recall && !hasAnswerFault(fl) {
+					a = f.recallAnswer(ep, body, sig)
+				}
 				break // the fault replaces the answer; nothing happens
 			}
-			a = f.handleV2(ep, body)
+			a = f.handleV2(ep, body, sig)
 		}
 	}
 	if faulty {
@@ -99,23 +136,30 @@ func (f *Fake) servePay(w http.ResponseWriter, r *http.Request, ep Endpoint) {
 	if a.failMsg != "" {
 		f.log.Info("wxpaytest: refused", "endpoint", string(ep), "return_msg", a.failMsg)
 	}
-	f.writeV2(w, a, faulty && fl.WrongKey)
+	f.writeV2(w, a, sig, faulty && fl.WrongKey)
 }
 
 func hasAnswerFault(fl Fault) bool {
 	return fl.ErrCode != "" || fl.ReturnMsg != "" || fl.HTML || fl.Drop
 }
 
-func (f *Fake) writeV2(w http.ResponseWriter, a answer, wrong bool) {
+func (f *Fake) writeV2(w http.ResponseWriter, a answer, sig signing, wrong bool) {
+	if a.bill != nil {
+		writeBill(w, a)
+		return
+	}
 	p := a.fields
-	if a.failMsg != "" {
+	switch {
+	case a.failMsg != "":
 		p = wxpay.Params{"return_code": "FAIL", "return_msg": a.failMsg}
-	} else {
-		key := f.key
+		maps.Copy(p, a.failExtra)
+	case a.unsigned:
+	default:
+		key := sig.key
 		if wrong {
 			key = wrongKey(key)
 		}
-		p["sign"] = signParams(p, key, f.signType)
+		p["sign"] = signParams(p, key, sig.st)
 	}
 	b, err := wxpay.EncodeXML(p)
 	if err != nil {
@@ -130,12 +174,23 @@ func (f *Fake) writeV2(w http.ResponseWriter, a answer, wrong bool) {
 
 // handleV2 checks a v2 request as WeChat does, in WeChat's order: parse,
 // merchant, signature, appid, then the endpoint's own fields and state.
-func (f *Fake) handleV2(ep Endpoint, body []byte) answer {
+func (f *Fake) handleV2(ep Endpoint, body []byte, sig signing) answer {
 	p, err := wxpay.DecodeXML(body)
 	if err != nil {
 		return protocolFail(msgXML)
 	}
-	if a, ok := f.checkCommon(p); !ok {
+	if ep == EndpointDownloadFundFlow {
+		// The fund-flow bill accepts HMAC-SHA256 only, whatever the
+		// merchant's algorithm ("目前仅支持HMAC-SHA256").
+		if wxpay.SignType(p["sign_type"]) != wxpay.SignHMACSHA256 {
+			return protocolFail(msgFundFlowSignType)
+		}
+		sig.st = wxpay.SignHMACSHA256
+	}
+	if a, ok := f.checkCommon(p, sig); !ok {
+		if ep == EndpointDownloadBill && a.failMsg == msgSign {
+			a.failMsg = "SIGN ERROR" // downloadbill's own wording
+		}
 		return a
 	}
 	switch ep {
@@ -143,12 +198,24 @@ func (f *Fake) handleV2(ep Endpoint, body []byte) answer {
 		return f.unifiedOrder(p)
 	case EndpointOrderQuery:
 		return f.orderQuery(p)
-	default:
+	case EndpointCloseOrder:
 		return f.closeOrder(p)
+	case EndpointRefund:
+		return f.refund(p)
+	case EndpointRefundQuery:
+		return f.refundQuery(p)
+	case EndpointDownloadBill:
+		return f.downloadBill(p)
+	case EndpointDownloadFundFlow:
+		return f.downloadFundFlow(p)
+	case EndpointMicroPay:
+		return f.microPay(p)
+	default:
+		return f.reverse(p)
 	}
 }
 
-func (f *Fake) checkCommon(p wxpay.Params) (answer, bool) {
+func (f *Fake) checkCommon(p wxpay.Params, sig signing) (answer, bool) {
 	for _, k := range []string{"appid", "mch_id", "nonce_str", "sign"} {
 		if p[k] == "" {
 			return protocolFail("缺少参数" + k), false
@@ -170,8 +237,8 @@ func (f *Fake) checkCommon(p wxpay.Params) (answer, bool) {
 	}
 	// The merchant signs with one algorithm; a request naming (or
 	// defaulting to) another is signed wrongly for this merchant.
-	if st != f.signType || !signOK(p, f.key, st) {
-		return protocolFail(msgSign), false
+	if st != sig.st || !signOK(p, sig.key, st) {
+		return protocolFail(sig.signMsg), false
 	}
 	if p["appid"] != f.cfg.AppID {
 		return f.bizFail(wxpay.ErrCodeAppIDMchIDNotMatch, ""), false
@@ -180,8 +247,12 @@ func (f *Fake) checkCommon(p wxpay.Params) (answer, bool) {
 }
 
 // validOutTradeNo is WeChat's rule: 1 to 32 characters of [0-9A-Za-z_-|*@].
-func validOutTradeNo(s string) bool {
-	if s == "" || len(s) > 32 {
+func validOutTradeNo(s string) bool { return validNo(s, 32) }
+
+// validNo reports whether s is 1 to max characters of [0-9A-Za-z_-|*@],
+// WeChat's alphabet of merchant numbers.
+func validNo(s string, max int) bool {
+	if s == "" || len(s) > max {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -358,7 +429,7 @@ func (f *Fake) unifiedOrder(p wxpay.Params) answer {
 				Request:    maps.Clone(p),
 			},
 			prepayAt: now,
-			acked:    make(chan struct{}),
+			note:     newNotice(p["out_trade_no"], ""),
 		}
 		f.orders[o.OutTradeNo] = o
 		f.byPrepay[o.PrepayID] = o
@@ -415,6 +486,12 @@ func tradeStateDesc(st string) string {
 		return "订单已关闭"
 	case StateRefund:
 		return "订单转入退款"
+	case StateUserPaying:
+		return "需要用户输入支付密码"
+	case StatePayError:
+		return "支付失败"
+	case StateRevoked:
+		return "订单已撤销"
 	default:
 		return "订单未支付"
 	}
@@ -516,6 +593,26 @@ func defaultDes(code wxpay.ErrorCode) string {
 		return "银行系统异常"
 	case wxpay.ErrCodeTradeStateError:
 		return "订单状态错误"
+	case codeRefundFeeMismatch:
+		return "订单金额或退款金额与之前请求不一致,请核实后再试"
+	case codeTradeOverdue:
+		return "订单已经超过退款期限"
+	case codeRefundNotExist:
+		return "退款订单查询失败"
+	case codeBizErrNeedRetry:
+		return "并发情况下，业务被拒绝，商户重试即可解决"
+	case codeUserPaying:
+		return "需要用户输入支付密码"
+	case codeAuthCodeInvalid:
+		return "请扫描微信支付授权码(以10/11/12/13/14/15为前缀的18位数字)"
+	case codeOrderReversed:
+		return "订单已撤销"
+	case codeReverseExpire:
+		return "订单已超过撤销期限"
+	case codeTradeError:
+		return "交易错误"
+	case codeParamError:
+		return "参数错误"
 	case wxpay.ErrCodeFrequencyLimited:
 		return "频率限制"
 	}

@@ -1,6 +1,7 @@
 package wxpaytest
 
 import (
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 )
@@ -27,8 +28,26 @@ func NewServer(cfg Config) *Server {
 
 // NewTLSServer is [NewServer] over HTTPS, with httptest's certificate:
 // use [Server.Client], or a client trusting that certificate.
+//
+// It asks every client for a certificate and, like WeChat, requires the
+// merchant's on the certificate endpoints (refund, reverse,
+// downloadfundflow): pass [Fake.ClientCertificate]'s pair to
+// wxpay.WithClientCertificate. Those endpoints refuse a request the way
+// WeChat's gateway does, after the TLS handshake: without a certificate,
+// or with one the fake did not issue (or expired), an HTTP 400 HTML page
+// from "nginx" ("400 No required SSL certificate was sent", "400 The SSL
+// certificate error"); with the fake's certificate of another mch_id
+// ([Fake.OtherMerchantCertificate]), return_code FAIL "certificate not
+// match". The other endpoints ignore client certificates.
 func NewTLSServer(cfg Config) *Server {
-	return newServer(cfg, httptest.NewTLSServer)
+	return newServer(cfg, func(h http.Handler) *httptest.Server {
+		ts := httptest.NewUnstartedServer(h)
+		// Verified by the handler (Fake.checkClientCert), so that a bad
+		// certificate gets WeChat's answer rather than a TLS alert.
+		ts.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+		ts.StartTLS()
+		return ts
+	})
 }
 
 func newServer(cfg Config, start func(http.Handler) *httptest.Server) *Server {
@@ -41,8 +60,10 @@ func newServer(cfg Config, start func(http.Handler) *httptest.Server) *Server {
 }
 
 // Client returns an HTTP client configured for the server: it trusts the
-// TLS server's certificate. Pass it to wxpay.WithHTTPClient and
-// miniprogram.WithHTTPClient.
+// TLS server's certificate, and presents none of its own. Pass it to
+// wxpay.WithHTTPClient and miniprogram.WithHTTPClient; the library adds
+// the client certificate of wxpay.WithClientCertificate to a copy of its
+// transport for the certificate endpoints.
 func (s *Server) Client() *http.Client { return s.ts.Client() }
 
 // Close stops notification retries (see [Fake.Close]), then shuts the
