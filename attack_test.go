@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -205,8 +206,7 @@ func fullBacklogAddr(t *testing.T) string {
 func TestAttackDeadPrimaryFailsOver(t *testing.T) {
 	t.Parallel()
 	dead := fullBacklogAddr(t)
-	backup := httptest.NewServer(prepayHandler(t))
-	defer backup.Close()
+	backup := xFake(t)
 	c := xClient(t, wxpay.SignMD5, wxpay.WithBaseURL("http://"+dead), wxpay.WithFailover(backup.URL))
 	// A deadline just inside the default timeout: the call succeeds only
 	// if the connect gives up early enough for the backup to answer.
@@ -217,18 +217,19 @@ func TestAttackDeadPrimaryFailsOver(t *testing.T) {
 		TradeType: wxpay.TradeJSAPI, OpenID: "o1",
 	})
 	require.NoError(t, err)
-	assert.Equal(t, "wx201410272009395522657a690389285100", resp.PrepayID)
+	o, ok := backup.Order("T1")
+	require.True(t, ok, "the backup never received the order")
+	assert.Equal(t, o.PrepayID, resp.PrepayID)
 }
 
 // TestAttackPlainHTTPOnHTTPSPortFailsOver: a primary that answers the TLS
 // hello in plain HTTP never saw the request, so the backup gets it.
 func TestAttackPlainHTTPOnHTTPSPortFailsOver(t *testing.T) {
 	t.Parallel()
-	hits := 0
-	plain := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits++ }))
+	var hits atomic.Int32
+	plain := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
 	defer plain.Close()
-	backup := httptest.NewServer(prepayHandler(t))
-	defer backup.Close()
+	backup := xFake(t)
 	c := xClient(t, wxpay.SignMD5, wxpay.WithBaseURL("https://"+plain.Listener.Addr().String()),
 		wxpay.WithFailover(backup.URL))
 	_, err := c.UnifiedOrder(context.Background(), &wxpay.UnifiedOrderRequest{
@@ -236,7 +237,9 @@ func TestAttackPlainHTTPOnHTTPSPortFailsOver(t *testing.T) {
 		TradeType: wxpay.TradeJSAPI, OpenID: "o1",
 	})
 	require.NoError(t, err)
-	assert.Zero(t, hits)
+	assert.Zero(t, hits.Load())
+	_, ok := backup.Order("T1")
+	assert.True(t, ok, "the backup never received the order")
 }
 
 // secretHolder is a caller's own struct holding the library's values in

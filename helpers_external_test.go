@@ -1,15 +1,17 @@
 package wxpay_test
 
 import (
-	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/wxpay-go/wxpay"
 	"github.com/wxpay-go/wxpay/internal/refsign"
+	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
 // The merchant of the external tests: the official signing example's
@@ -72,16 +74,34 @@ func xWith(p wxpay.Params, kv ...string) wxpay.Params {
 	return q
 }
 
-// prepayHandler answers any v2 request with a signed unifiedorder
-// success, without checking it: the tests that use it are about the
-// transport, not the endpoint.
-func prepayHandler(tb testing.TB) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		answer := wxpay.Params{
-			"return_code": "SUCCESS", "return_msg": "OK", "appid": xAppID, "mch_id": xMchID,
-			"nonce_str": "IITRi8Iabbblz1Jc", "result_code": "SUCCESS",
-			"prepay_id": "wx201410272009395522657a690389285100", "trade_type": "JSAPI",
-		}
-		_, _ = w.Write(xSigned(tb, wxpay.SignMD5, answer))
+// xFake starts a fake WeChat (wxpaytest) for the test merchant, closed
+// when the test ends; edit, if given, changes its configuration first.
+func xFake(tb testing.TB, edit ...func(*wxpaytest.Config)) *wxpaytest.Server {
+	tb.Helper()
+	cfg := wxpaytest.Config{AppID: xAppID, MchID: xMchID, APIKey: xAPIKey}
+	for _, e := range edit {
+		e(&cfg)
 	}
+	wx := wxpaytest.NewServer(cfg)
+	tb.Cleanup(wx.Close)
+	return wx
+}
+
+// xOrder is a JSAPI order the fake accepts.
+func xOrder(outTradeNo string) *wxpay.UnifiedOrderRequest {
+	return &wxpay.UnifiedOrderRequest{
+		Body: "腾讯充值中心-QQ会员充值", OutTradeNo: outTradeNo, TotalFee: 888,
+		SpbillCreateIP: "123.12.12.123", TradeType: wxpay.TradeJSAPI, OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+	}
+}
+
+// xAssertClean checks the house rules every error follows: the wxpay:
+// prefix, one line, never the API key.
+func xAssertClean(tb testing.TB, err error) {
+	tb.Helper()
+	require.Error(tb, err)
+	msg := err.Error()
+	assert.NotContains(tb, msg, xAPIKey, "error text must never contain the API key")
+	assert.True(tb, strings.HasPrefix(msg, "wxpay: "), "error %q lacks the wxpay: prefix", msg)
+	assert.NotContains(tb, msg, "\n")
 }
