@@ -1,7 +1,9 @@
 package wxpay
 
 import (
+	"cmp"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -306,4 +308,44 @@ func TestEncodeSignedRejects(t *testing.T) {
 	}
 	_, err := s.encodeSigned([]field{{"a", "1"}, {"b", "2"}, {"a", "1"}})
 	assert.EqualError(t, err, `wxpay: encode XML: duplicate field name "a"`)
+}
+
+// sortFields must agree with a plain sort on any names: long shared
+// prefixes (several key widths deep), names that are prefixes of others,
+// NUL bytes that key padding cannot tell from an end, and duplicates.
+func TestSortFieldsMatchesSort(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte{'a', 'b', '_', 0}
+	for round := 0; round < 300; round++ {
+		n := rng.IntN(40)
+		if round%10 == 0 {
+			n = 200 + rng.IntN(400)
+		}
+		prefix := strings.Repeat("coupon_refund_fee_", rng.IntN(3))
+		fs := make([]field, n)
+		for i := range fs {
+			name := []byte(prefix)
+			for j := rng.IntN(20); j > 0; j-- {
+				name = append(name, alphabet[rng.IntN(len(alphabet))])
+			}
+			fs[i] = field{string(name), itoaTest(i)}
+		}
+		want := slices.Clone(fs)
+		slices.SortStableFunc(want, func(a, b field) int { return strings.Compare(a.k, b.k) })
+		var buf [32]field
+		got := sortFields(slices.Clone(fs), buf[:0])
+		require.Len(t, got, n)
+		for i := range got {
+			require.Equal(t, want[i].k, got[i].k, "round %d, position %d", round, i)
+		}
+		// Same multiset of fields: nothing lost or doubled.
+		slices.SortFunc(got, func(a, b field) int {
+			return cmp.Or(strings.Compare(a.k, b.k), strings.Compare(a.v, b.v))
+		})
+		slices.SortFunc(want, func(a, b field) int {
+			return cmp.Or(strings.Compare(a.k, b.k), strings.Compare(a.v, b.v))
+		})
+		require.Equal(t, want, got)
+	}
 }
