@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/wxpay-go/wxpay"
+)
+
+// Setting names, as environment variables and as -config file keys.
+const (
+	EnvAppID     = "WXPAY_APPID"      // appid bound to the merchant
+	EnvMchID     = "WXPAY_MCHID"      // merchant number (mch_id)
+	EnvAPIKey    = "WXPAY_API_KEY"    // the 32-character v2 API key
+	EnvSignType  = "WXPAY_SIGN_TYPE"  // MD5 (default) or HMAC-SHA256
+	EnvNotifyURL = "WXPAY_NOTIFY_URL" // the notify_url given to unifiedorder
+	EnvAppSecret = "WX_APP_SECRET"    // the mini-program's AppSecret
+	EnvCertFile  = "WXPAY_CERT_FILE"  // apiclient_cert.pem
+	EnvKeyFile   = "WXPAY_KEY_FILE"   // apiclient_key.pem
+)
+
+var settingNames = []struct{ name, doc string }{
+	{EnvAppID, "appid of the mini-program or official account (wx + 16 hex digits)"},
+	{EnvMchID, "merchant number (mch_id)"},
+	{EnvAPIKey, "the 32-character APIv2 key (secret; never printed)"},
+	{EnvSignType, "MD5 (default) or HMAC-SHA256"},
+	{EnvNotifyURL, "notify_url given to unifiedorder (doctor checks it)"},
+	{EnvAppSecret, "mini-program AppSecret (secret; never printed)"},
+	{EnvCertFile, "path of apiclient_cert.pem (doctor checks it)"},
+	{EnvKeyFile, "path of apiclient_key.pem"},
+}
+
+// maxConfigFile bounds a -config file: a handful of short lines.
+const maxConfigFile = 64 << 10
+
+// settings are the merchant settings. APIKey and AppSecret are secrets:
+// they are only ever printed through redact.
+type settings struct {
+	AppID, MchID, APIKey string
+	SignType             wxpay.SignType
+	NotifyURL            string
+	AppSecret            string
+	CertFile, KeyFile    string
+	// from says where each set value came from: "environment" or the
+	// config file's name.
+	from map[string]string
+}
+
+// String keeps the secrets out of any accidental %v.
+func (s settings) String() string {
+	return fmt.Sprintf("{appid %s, mch_id %s, key %s, sign type %s}", s.AppID, s.MchID, redact(s.APIKey), s.signType())
+}
+
+func (s settings) signType() wxpay.SignType {
+	if s.SignType == "" {
+		return wxpay.SignMD5
+	}
+	return s.SignType
+}
+
+// redact describes a secret without revealing it.
+func redact(secret string) string {
+	if secret == "" {
+		return "(not set)"
+	}
+	if len(secret) == 1 {
+		return "*** (1 character)"
+	}
+	return fmt.Sprintf("*** (%d characters)", len(secret))
+}
+
+// loadSettings reads the settings from the environment, then from the
+// -config file (whose names win). An unknown name in the file is an
+// error, so that a typo is not silently ignored. Errors never quote a
+// value.
+func (c *cmdEnv) loadSettings(configFile string) (*settings, error) {
+	vals := map[string]string{}
+	from := map[string]string{}
+	for _, s := range settingNames {
+		if v := c.env(s.name); v != "" {
+			vals[s.name] = v
+			from[s.name] = "environment"
+		}
+	}
+	if configFile != "" {
+		f, err := os.Open(configFile)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", configFile, err)
+		}
+		if len(b) > maxConfigFile {
+			return nil, fmt.Errorf("config %s: larger than %d bytes", configFile, maxConfigFile)
+		}
+		fv, err := parseConfig(b)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", configFile, err)
+		}
+		for k, v := range fv {
+			vals[k] = v
+			from[k] = configFile
+		}
+	}
+	return &settings{
+		AppID:     vals[EnvAppID],
+		MchID:     vals[EnvMchID],
+		APIKey:    vals[EnvAPIKey],
+		SignType:  wxpay.SignType(vals[EnvSignType]),
+		NotifyURL: vals[EnvNotifyURL],
+		AppSecret: vals[EnvAppSecret],
+		CertFile:  vals[EnvCertFile],
+		KeyFile:   vals[EnvKeyFile],
+		from:      from,
+	}, nil
+}
+
+// parseConfig reads KEY=VALUE lines: blank lines and lines starting with
+// '#' are skipped, an "export " prefix is allowed, and a value may be
+// wrapped in matching single or double quotes (nothing inside is
+// interpreted). Surrounding whitespace of a line is dropped.
+func parseConfig(b []byte) (map[string]string, error) {
+	known := map[string]bool{}
+	for _, s := range settingNames {
+		known[s.name] = true
+	}
+	out := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 4096), maxConfigFile)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		name, val, ok := strings.Cut(line, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return nil, fmt.Errorf("line %d: want NAME=VALUE", n)
+		}
+		if !known[name] {
+			return nil, fmt.Errorf("line %d: unknown setting %q", n, truncate(name, 40))
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("line %d: %s set twice", n, name)
+		}
+		val = strings.TrimSpace(val)
+		if len(val) >= 2 && (val[0] == '"' || val[0] == '\'') && val[len(val)-1] == val[0] {
+			val = val[1 : len(val)-1]
+		}
+		out[name] = val
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// signer builds the signer of s, or says which setting is missing or
+// malformed, without quoting the key.
+func (s *settings) signer() (*wxpay.Signer, error) {
+	if s.APIKey == "" {
+		return nil, fmt.Errorf("%s is not set (in the environment or -config)", EnvAPIKey)
+	}
+	switch s.SignType {
+	case "", wxpay.SignMD5, wxpay.SignHMACSHA256:
+	default:
+		return nil, fmt.Errorf("%s must be MD5 or HMAC-SHA256, not %q", EnvSignType, truncate(string(s.SignType), 20))
+	}
+	if msg := keyProblem(s.APIKey, false); msg != "" {
+		return nil, fmt.Errorf("%s: %s", EnvAPIKey, msg)
+	}
+	sg, err := wxpay.NewSigner(s.APIKey, s.SignType)
+	if err != nil {
+		return nil, fmt.Errorf("%s: the library refuses the key (%s)", EnvAPIKey, redact(s.APIKey))
+	}
+	return sg, nil
+}
+
+// keyProblem describes what is wrong with an API key's shape, or "".
+// WeChat's key is 32 letters and digits; strict also checks the
+// characters (doctor), otherwise the library's own rule decides. The
+// description gives the length only, never a character of the key.
+func keyProblem(k string, strict bool) string {
+	switch {
+	case k == "":
+		return "not set"
+	case strings.TrimSpace(k) != k:
+		return fmt.Sprintf("has leading or trailing whitespace (%d characters; copied with a newline?)", len(k))
+	case len(k) != 32:
+		return fmt.Sprintf("has %d characters; the APIv2 key has exactly 32 (the APIv3 key or a certificate serial is not it)", len(k))
+	case !strict:
+		return ""
+	}
+	for i := 0; i < len(k); i++ {
+		b := k[i]
+		if !(b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z') {
+			return "holds characters other than letters and digits; WeChat issues 32 letters and digits"
+		}
+	}
+	return ""
+}

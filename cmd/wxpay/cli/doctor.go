@@ -1,0 +1,288 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/wxpaytest"
+)
+
+// Statuses of a doctor check.
+const (
+	statusOK   = "ok"
+	statusWarn = "warn" // worth knowing, not wrong
+	statusFail = "fail"
+	statusSkip = "skip" // not configured
+)
+
+// certWarning is how long before expiry a certificate is reported.
+const certWarning = 30 * 24 * time.Hour
+
+// check is one finding of doctor.
+type check struct {
+	Name    string `json:"name"`
+	Status  string `json:"status"`
+	Message string `json:"message"`
+}
+
+// doctorResult is the output of doctor.
+type doctorResult struct {
+	OK     bool    `json:"ok"`
+	Checks []check `json:"checks"`
+}
+
+var (
+	appIDPattern = regexp.MustCompile(`^wx[0-9a-f]{16}$`)
+	mchIDPattern = regexp.MustCompile(`^[0-9]+$`)
+	hex32        = regexp.MustCompile(`^[0-9a-f]{32}$`)
+)
+
+func runDoctor(ctx context.Context, c *cmdEnv, args []string) int {
+	fs, cfgFile, js := c.flagSet("doctor", "[-config file] [-json] [-offline] [-timeout d]", `
+Doctor checks the merchant settings and says in plain words what is wrong:
+the appid (wx and 16 hex digits), mch_id (digits), API key (32 letters and
+digits; shown as *** and its length only), sign type, AppSecret, the notify
+URL (https, no query string; reachable, and answering WeChat's reply contract:
+doctor POSTs a notification signed with a wrong key and expects return_code
+FAIL, since a notify URL that answers SUCCESS to it accepts forged payments),
+and the client certificate pair (the key matches the certificate, which is
+valid and does not expire within 30 days). -offline skips the network.
+Exit status 1 when a check fails.`)
+	offline := fs.Bool("offline", false, "do not contact the notify URL")
+	timeout := fs.Duration("timeout", 10*time.Second, "time allowed for the notify URL's reply")
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		return c.usageErr("doctor", "unexpected argument %q", truncate(fs.Arg(0), 40))
+	}
+	s, err := c.loadSettings(*cfgFile)
+	if err != nil {
+		return c.usageErr("doctor", "%v", err)
+	}
+	res := doctor(ctx, s, *offline, *timeout, time.Now())
+	if *js {
+		c.writeJSON(res)
+	} else {
+		for _, ch := range res.Checks {
+			fmt.Fprintf(c.stdout, "%-4s  %-17s %s\n", ch.Status, ch.Name, ch.Message)
+		}
+		if res.OK {
+			fmt.Fprintln(c.stdout, "no problems found")
+		} else {
+			fmt.Fprintln(c.stdout, "problems found: fix the lines marked fail")
+		}
+	}
+	if !res.OK {
+		return ExitFail
+	}
+	return ExitOK
+}
+
+func doctor(ctx context.Context, s *settings, offline bool, timeout time.Duration, now time.Time) doctorResult {
+	var res doctorResult
+	add := func(name, status, format string, a ...any) {
+		res.Checks = append(res.Checks, check{name, status, fmt.Sprintf(format, a...)})
+	}
+	switch {
+	case s.AppID == "":
+		add(EnvAppID, statusFail, "not set")
+	case appIDPattern.MatchString(s.AppID):
+		add(EnvAppID, statusOK, "%s", s.AppID)
+	case strings.HasPrefix(s.AppID, "wx") && len(s.AppID) == 18 && appIDPattern.MatchString(strings.ToLower(s.AppID)):
+		add(EnvAppID, statusFail, "%q has uppercase hex digits; WeChat's appids are lowercase (copy it again from the mini-program's settings)", s.AppID)
+	default:
+		add(EnvAppID, statusFail, "%q is not an appid: wx followed by 16 hex digits (a mini-program's is under 开发管理 → 开发设置)", truncate(s.AppID, 40))
+	}
+	switch {
+	case s.MchID == "":
+		add(EnvMchID, statusFail, "not set")
+	case !mchIDPattern.MatchString(s.MchID) || len(s.MchID) > 32:
+		add(EnvMchID, statusFail, "%q is not a merchant number: mch_id is digits only", truncate(s.MchID, 40))
+	case len(s.MchID) < 8 || len(s.MchID) > 10:
+		add(EnvMchID, statusWarn, "%s has %d digits; merchant numbers usually have 10 (older ones 8)", s.MchID, len(s.MchID))
+	default:
+		add(EnvMchID, statusOK, "%s", s.MchID)
+	}
+	if msg := keyProblem(s.APIKey, true); msg != "" {
+		add(EnvAPIKey, statusFail, "%s: %s", redact(s.APIKey), msg)
+	} else {
+		add(EnvAPIKey, statusOK, "%s, letters and digits", redact(s.APIKey))
+	}
+	switch st := string(s.SignType); st {
+	case "":
+		add(EnvSignType, statusOK, "not set: MD5, WeChat's default")
+	case string(wxpay.SignMD5), string(wxpay.SignHMACSHA256):
+		add(EnvSignType, statusOK, "%s", st)
+	default:
+		hint := "it must be MD5 or HMAC-SHA256"
+		if norm := strings.ToUpper(strings.ReplaceAll(st, "_", "-")); norm == "HMAC-SHA256" || norm == "MD5" {
+			hint = "write it exactly " + norm
+		}
+		add(EnvSignType, statusFail, "%q: %s", truncate(st, 20), hint)
+	}
+	switch {
+	case s.AppSecret == "":
+		add(EnvAppSecret, statusSkip, "not set (needed only for mini-program login)")
+	case len(s.AppSecret) != 32:
+		add(EnvAppSecret, statusFail, "%s: an AppSecret has 32 characters", redact(s.AppSecret))
+	case !hex32.MatchString(s.AppSecret):
+		add(EnvAppSecret, statusWarn, "%s, but not all lowercase hex digits as WeChat issues them", redact(s.AppSecret))
+	default:
+		add(EnvAppSecret, statusOK, "%s", redact(s.AppSecret))
+	}
+	res.Checks = append(res.Checks, checkNotifyURL(ctx, s, offline, timeout)...)
+	res.Checks = append(res.Checks, checkCert(s, now)...)
+	res.OK = true
+	for _, ch := range res.Checks {
+		if ch.Status == statusFail {
+			res.OK = false
+		}
+	}
+	return res
+}
+
+func checkNotifyURL(ctx context.Context, s *settings, offline bool, timeout time.Duration) []check {
+	const name = EnvNotifyURL
+	if s.NotifyURL == "" {
+		return []check{{name, statusSkip, "not set: set it to the notify_url your server gives unifiedorder to check it"}}
+	}
+	u, err := url.Parse(s.NotifyURL)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return []check{{name, statusFail, "not an absolute URL"}}
+	}
+	var out []check
+	add := func(status, format string, a ...any) { out = append(out, check{name, status, fmt.Sprintf(format, a...)}) }
+	shown := redactURL(u)
+	bad := false
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http":
+		add(statusWarn, "%s uses http: WeChat requires https, except over a dedicated line", shown)
+	default:
+		add(statusFail, "scheme %q: WeChat posts to https URLs", truncate(u.Scheme, 10))
+		bad = true
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		add(statusFail, "%s has a query string: WeChat requires a notify_url without parameters (put the order in the body, which carries out_trade_no)", shown)
+		bad = true
+	}
+	if u.Fragment != "" || u.User != nil {
+		add(statusFail, "%s has user info or a fragment, which WeChat cannot use", shown)
+		bad = true
+	}
+	if len(s.NotifyURL) > 256 {
+		add(statusFail, "%d characters: notify_url is at most 256", len(s.NotifyURL))
+		bad = true
+	}
+	if isLoopbackHost(u.Hostname()) {
+		add(statusWarn, "%s is on loopback: WeChat cannot reach it (fine with wxpay fake)", shown)
+	}
+	if bad || offline {
+		if !bad {
+			add(statusSkip, "not contacted (-offline)")
+		}
+		return out
+	}
+	out = append(out, probeNotify(ctx, s, u, timeout))
+	return out
+}
+
+// probeNotify POSTs a notification that no correct handler may accept:
+// well-formed, addressed to the merchant, but signed with a random key.
+// WeChat's reply contract then calls for return_code FAIL (any reply other
+// than SUCCESS makes WeChat retry); SUCCESS means the handler does not
+// verify signatures, so anyone can forge a payment.
+func probeNotify(ctx context.Context, s *settings, u *url.URL, timeout time.Duration) check {
+	const name = EnvNotifyURL
+	fields := wxpay.Params{
+		"out_trade_no":   "wxpaydoctor" + randDigits(8),
+		"transaction_id": "4200" + randDigits(24),
+		"total_fee":      "1",
+		"cash_fee":       "1",
+		"openid":         "o" + randAlnum(27),
+		"trade_type":     "JSAPI",
+		"bank_type":      "OTHERS",
+		"time_end":       time.Now().In(beijing).Format("20060102150405"),
+	}
+	appID, mchID := orDefault(s.AppID, "wx0000000000000000"), orDefault(s.MchID, "0")
+	wrongKey := randAlnum(32)
+	for wrongKey == s.APIKey {
+		wrongKey = randAlnum(32)
+	}
+	body, err := wxpaytest.NotificationBody(wxpaytest.Config{AppID: appID, MchID: mchID, APIKey: wrongKey, SignType: s.SignType}, fields)
+	if err != nil {
+		return check{name, statusFail, "cannot build the probe: " + err.Error()}
+	}
+	hc := notifyClient(true, timeout)
+	defer hc.CloseIdleConnections()
+	start := time.Now()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(string(body)))
+	if err != nil {
+		return check{name, statusFail, err.Error()}
+	}
+	req.Header.Set("Content-Type", "text/xml")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return check{name, statusFail, "not reachable: " + scrubURL(err)}
+	}
+	defer resp.Body.Close()
+	reply, _ := io.ReadAll(io.LimitReader(resp.Body, maxReply))
+	took := time.Since(start).Round(time.Millisecond)
+	if resp.StatusCode/100 == 3 {
+		return check{name, statusFail, fmt.Sprintf("answers HTTP %d (a redirect): WeChat does not follow redirects; give the final URL", resp.StatusCode)}
+	}
+	p, xerr := wxpay.DecodeXML(reply)
+	switch {
+	case xerr == nil && p["return_code"] == "SUCCESS":
+		return check{name, statusFail, fmt.Sprintf("answered SUCCESS (HTTP %d) to a notification signed with a wrong key: the handler does not verify signatures, so anyone can forge a payment", resp.StatusCode)}
+	case xerr == nil && p["return_code"] == "FAIL":
+		return check{name, statusOK, fmt.Sprintf("reachable; refused a notification signed with a wrong key with return_code FAIL (HTTP %d, %s)", resp.StatusCode, took)}
+	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
+		return check{name, statusFail, fmt.Sprintf("answers HTTP %d: nothing takes POSTs at this path", resp.StatusCode)}
+	default:
+		return check{name, statusWarn, fmt.Sprintf("reachable and refused the forged notification (HTTP %d, %s), but the reply is not WeChat's <xml><return_code>FAIL</return_code>…</xml>; WeChat only needs it not to be SUCCESS", resp.StatusCode, took)}
+	}
+}
+
+func checkCert(s *settings, now time.Time) []check {
+	const name = "certificate"
+	switch {
+	case s.CertFile == "" && s.KeyFile == "":
+		return []check{{name, statusSkip, fmt.Sprintf("%s and %s not set (needed only for refunds, reverse and fund-flow bills)", EnvCertFile, EnvKeyFile)}}
+	case s.CertFile == "" || s.KeyFile == "":
+		return []check{{name, statusFail, fmt.Sprintf("set both %s and %s, or neither", EnvCertFile, EnvKeyFile)}}
+	}
+	pair, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
+	if err != nil {
+		msg := err.Error()
+		if strings.Contains(msg, "does not match") {
+			msg = "the private key does not belong to the certificate: " + msg
+		}
+		return []check{{name, statusFail, msg}}
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return []check{{name, statusFail, "cannot parse the certificate: " + err.Error()}}
+	}
+	who := leaf.Subject.CommonName
+	until := leaf.NotAfter.UTC().Format(time.DateOnly)
+	switch {
+	case now.Before(leaf.NotBefore):
+		return []check{{name, statusFail, fmt.Sprintf("%q is not valid before %s", who, leaf.NotBefore.UTC().Format(time.DateOnly))}}
+	case now.After(leaf.NotAfter):
+		return []check{{name, statusFail, fmt.Sprintf("%q expired on %s: download a new one in the merchant platform (账户中心 → API安全)", who, until)}}
+	case leaf.NotAfter.Sub(now) < certWarning:
+		return []check{{name, statusFail, fmt.Sprintf("%q expires on %s, in %d days: renew it now", who, until, int(leaf.NotAfter.Sub(now).Hours()/24))}}
+	}
+	return []check{{name, statusOK, fmt.Sprintf("key matches %q, valid until %s", who, until)}}
+}

@@ -1,0 +1,301 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/wxpaytest"
+)
+
+// fakeBanner is the first thing fake prints: where it listens and the
+// settings to give the project under test.
+type fakeBanner struct {
+	URL      string            `json:"url"`
+	Settings map[string]string `json:"settings"`
+	// Generated names the settings the fake made up because they were not
+	// set; they are throwaway values that sign nothing outside the fake,
+	// so they are printed. Settings taken from the environment or -config
+	// are secrets and are not.
+	Generated []string `json:"generated"`
+}
+
+// fakeReply is the answer to a command typed on fake's stdin, in -json mode.
+type fakeReply struct {
+	Command       string           `json:"command"`
+	OK            bool             `json:"ok"`
+	Error         string           `json:"error,omitempty"`
+	OutTradeNo    string           `json:"out_trade_no,omitempty"`
+	TransactionID string           `json:"transaction_id,omitempty"`
+	TotalFee      int64            `json:"total_fee,omitempty"`
+	NotifyURL     string           `json:"notify_url,omitempty"`
+	Orders        []fakeOrder      `json:"orders,omitempty"`
+	Deliveries    []fakeDeliveryJS `json:"deliveries,omitempty"`
+}
+
+type fakeOrder struct {
+	OutTradeNo string `json:"out_trade_no"`
+	State      string `json:"state"`
+	TotalFee   int64  `json:"total_fee"`
+	TradeType  string `json:"trade_type"`
+	NotifyURL  string `json:"notify_url"`
+}
+
+type fakeDeliveryJS struct {
+	Attempt int    `json:"attempt"`
+	Copy    int    `json:"copy"`
+	Status  int    `json:"status"`
+	Acked   bool   `json:"acked"`
+	Reply   string `json:"reply,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+const fakeHelp = `commands:
+  pay <out_trade_no>         pay the order as its payer would; the fake then notifies its notify_url
+  orders                     list the orders
+  deliveries <out_trade_no>  list the notification attempts of an order and the replies
+  help                       this text
+  quit                       stop the fake`
+
+func runFake(ctx context.Context, c *cmdEnv, args []string) int {
+	fs, cfgFile, js := c.flagSet("fake", "[-config file] [-json] [-addr host:port] [-speed n]", `
+Fake runs wxpaytest, the fake WeChat Pay and mini-program login server, on
+addr, for projects in any language. It prints its URL (use it as the WeChat
+Pay and mini-program API base URL) and the merchant settings to configure:
+those set in the environment or -config are used (and not printed); the
+missing ones are generated and printed, since they are worthless outside the
+fake.
+
+Orders are paid from the terminal (type "pay <out_trade_no>"; "help" lists
+the commands) or over HTTP: POST /wxpaytest/pay with the wx.requestPayment
+arguments (JSON, as the server hands them to the mini-program) checks paySign
+and pays, as the payer's phone would. Either way the fake then POSTs the
+signed payment notification to the order's notify_url and repeats it on
+WeChat's schedule (divided by -speed) until the reply is SUCCESS; attempts
+are logged on stderr. It runs until "quit" or interrupt (end of input alone
+does not stop it). With -json every line printed on stdout is one JSON
+object.`)
+	addr := fs.String("addr", "127.0.0.1:8090", "listen on `host:port` (port 0 picks a free one)")
+	speed := fs.Float64("speed", 1, "run the fake's clock (retry schedule, code and order lives) this many times faster")
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		return c.usageErr("fake", "unexpected argument %q", truncate(fs.Arg(0), 40))
+	}
+	if *speed <= 0 {
+		return c.usageErr("fake", "-speed must be positive")
+	}
+	s, err := c.loadSettings(*cfgFile)
+	if err != nil {
+		return c.usageErr("fake", "%v", err)
+	}
+	banner := fakeBanner{Settings: map[string]string{}, Generated: []string{}}
+	gen := func(name string, v *string, make func() string) {
+		if *v == "" {
+			*v = make()
+			banner.Generated = append(banner.Generated, name)
+			banner.Settings[name] = *v
+		} else if name == EnvAPIKey || name == EnvAppSecret {
+			banner.Settings[name] = redact(*v)
+		} else {
+			banner.Settings[name] = *v
+		}
+	}
+	gen(EnvAppID, &s.AppID, func() string { return "wx" + strings.ToLower(randFrom("0123456789abcdef", 16)) })
+	gen(EnvMchID, &s.MchID, func() string { return "1" + randDigits(9) })
+	gen(EnvAPIKey, &s.APIKey, func() string { return randAlnum(32) })
+	gen(EnvAppSecret, &s.AppSecret, func() string { return randFrom("0123456789abcdef", 32) })
+	banner.Settings[EnvSignType] = string(s.signType())
+	if _, err := s.signer(); err != nil {
+		return c.usageErr("fake", "%v", err)
+	}
+	fake, err := wxpaytest.New(wxpaytest.Config{
+		AppID: s.AppID, MchID: s.MchID, APIKey: keyOf(s), SignType: s.SignType, AppSecret: s.AppSecret,
+		Speed:  *speed,
+		Logger: slog.New(slog.NewTextHandler(c.stderr, nil)),
+	})
+	if err != nil {
+		return c.usageErr("fake", "%v", err)
+	}
+	defer fake.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "wxpay fake: %v\n", err)
+		return ExitFail
+	}
+	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	defer func() {
+		fake.Close() // stop notifications before the server goes
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	banner.URL = "http://" + ln.Addr().String()
+
+	enc := json.NewEncoder(c.stdout)
+	enc.SetEscapeHTML(false)
+	if *js {
+		_ = enc.Encode(banner)
+	} else {
+		printBanner(c.stdout, banner, s)
+	}
+
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(c.stdin)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return ExitOK
+		case err := <-served:
+			fmt.Fprintf(c.stderr, "wxpay fake: %v\n", err)
+			return ExitFail
+		case line, ok := <-lines:
+			if !ok {
+				lines = nil // end of input: keep serving until interrupted
+				continue
+			}
+			f := strings.Fields(line)
+			if len(f) == 0 {
+				continue
+			}
+			if f[0] == "quit" || f[0] == "exit" {
+				return ExitOK
+			}
+			r := fakeCommand(fake, f)
+			if *js {
+				_ = enc.Encode(r)
+			} else {
+				printFakeReply(c.stdout, r)
+			}
+		}
+	}
+}
+
+func printBanner(w io.Writer, b fakeBanner, s *settings) {
+	fmt.Fprintf(w, "fake WeChat Pay listening on %s\n", b.URL)
+	fmt.Fprintf(w, "use it as the base URL of WeChat Pay (instead of %s) and of the mini-program API, with:\n", wxpay.BaseURL)
+	gen := map[string]bool{}
+	for _, g := range b.Generated {
+		gen[g] = true
+	}
+	for _, name := range []string{EnvAppID, EnvMchID, EnvAPIKey, EnvSignType, EnvAppSecret} {
+		note := ""
+		switch {
+		case gen[name]:
+			note = "   # generated for this fake"
+		case s.from[name] != "":
+			note = "   # from " + s.from[name]
+		}
+		fmt.Fprintf(w, "  %s=%s%s\n", name, b.Settings[name], note)
+	}
+	fmt.Fprintln(w, `pay an order: type "pay <out_trade_no>" here, or POST /wxpaytest/pay with the wx.requestPayment arguments`)
+	fmt.Fprintln(w, fakeHelp)
+}
+
+func fakeCommand(f *wxpaytest.Fake, args []string) fakeReply {
+	r := fakeReply{Command: args[0]}
+	need := func(n int) bool {
+		if len(args) != n+1 {
+			r.Error = fmt.Sprintf("%s takes %d argument(s); type help", args[0], n)
+			return false
+		}
+		return true
+	}
+	switch args[0] {
+	case "pay":
+		if !need(1) {
+			return r
+		}
+		o, err := f.Pay(wxpaytest.PayOptions{OutTradeNo: args[1]})
+		if err != nil {
+			r.Error = err.Error()
+			if errors.Is(err, wxpaytest.ErrNoOrder) {
+				r.Error += " (place it with unifiedorder first; type orders to list them)"
+			}
+			return r
+		}
+		r.OK, r.OutTradeNo, r.TransactionID, r.TotalFee, r.NotifyURL = true, o.OutTradeNo, o.TransactionID, o.TotalFee, o.NotifyURL
+	case "orders":
+		if !need(0) {
+			return r
+		}
+		for _, o := range f.Orders() {
+			r.Orders = append(r.Orders, fakeOrder{o.OutTradeNo, o.State, o.TotalFee, o.TradeType, o.NotifyURL})
+		}
+		r.OK = true
+	case "deliveries":
+		if !need(1) {
+			return r
+		}
+		for _, d := range f.Deliveries(args[1]) {
+			e := ""
+			if d.Err != nil {
+				e = d.Err.Error()
+			}
+			r.Deliveries = append(r.Deliveries, fakeDeliveryJS{d.Attempt, d.Copy, d.StatusCode, d.Acked, truncate(string(d.Reply), 1024), e})
+		}
+		r.OK, r.OutTradeNo = true, args[1]
+	case "help":
+		r.OK = true
+	default:
+		r.Error = fmt.Sprintf("unknown command %q; type help", truncate(args[0], 40))
+	}
+	return r
+}
+
+func printFakeReply(w io.Writer, r fakeReply) {
+	if !r.OK {
+		fmt.Fprintf(w, "%s: %s\n", r.Command, r.Error)
+		return
+	}
+	switch r.Command {
+	case "pay":
+		fmt.Fprintf(w, "paid %s: transaction_id %s, total_fee %d; notifying %s\n", r.OutTradeNo, r.TransactionID, r.TotalFee, r.NotifyURL)
+	case "orders":
+		if len(r.Orders) == 0 {
+			fmt.Fprintln(w, "no orders yet")
+		}
+		for _, o := range r.Orders {
+			fmt.Fprintf(w, "%s  %s  %d fen  %s  %s\n", o.OutTradeNo, o.State, o.TotalFee, o.TradeType, o.NotifyURL)
+		}
+	case "deliveries":
+		if len(r.Deliveries) == 0 {
+			fmt.Fprintf(w, "no notification attempts for %s\n", r.OutTradeNo)
+		}
+		for _, d := range r.Deliveries {
+			state := "not acknowledged"
+			if d.Acked {
+				state = "acknowledged"
+			}
+			if d.Error != "" {
+				fmt.Fprintf(w, "attempt %d (copy %d): no reply: %s\n", d.Attempt, d.Copy, d.Error)
+				continue
+			}
+			fmt.Fprintf(w, "attempt %d (copy %d): HTTP %d, %s: %s\n", d.Attempt, d.Copy, d.Status, state, d.Reply)
+		}
+	case "help":
+		fmt.Fprintln(w, fakeHelp)
+	}
+}

@@ -1,0 +1,31 @@
+// Command wxpay is a tool for WeChat Pay API v2 merchants: it signs and
+// verifies messages by hand (saying which check failed and why), decrypts
+// refund notifications, runs the fake WeChat Pay server standalone, sends
+// signed notifications to a local server as WeChat would, and checks a
+// merchant configuration.
+//
+// Install it with
+//
+//	go install github.com/wxpay-go/wxpay/cmd/wxpay@latest
+//
+// and run "wxpay -h" for the commands. Merchant settings come from the
+// environment (WXPAY_APPID, WXPAY_MCHID, WXPAY_API_KEY, WXPAY_SIGN_TYPE, ...)
+// or a -config file, never from flags. The logic lives in package
+// github.com/wxpay-go/wxpay/cmd/wxpay/cli.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/wxpay-go/wxpay/cmd/wxpay/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
