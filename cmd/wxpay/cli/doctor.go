@@ -161,7 +161,9 @@ func checkNotifyURL(ctx context.Context, s *settings, offline bool, timeout time
 		return []check{{name, statusFail, "not an absolute URL"}}
 	}
 	var out []check
-	add := func(status, format string, a ...any) { out = append(out, check{name, status, fmt.Sprintf(format, a...)}) }
+	add := func(status, format string, a ...any) {
+		out = append(out, check{name, status, fmt.Sprintf(format, a...)})
+	}
 	shown := redactURL(u)
 	bad := false
 	switch {

@@ -153,18 +153,7 @@ acknowledged the notification.`)
 			inner["success_time"] = now.Format("2006-01-02 15:04:05")
 		}
 		setFields(inner, wxpay.Params(extra))
-		plain, err := refundPlain(inner)
-		if err != nil {
-			return c.usageErr("notify", "%v", err)
-		}
-		outer := wxpay.Params{
-			"return_code": "SUCCESS",
-			"appid":       s.AppID,
-			"mch_id":      s.MchID,
-			"nonce_str":   randAlnum(32),
-			"req_info":    encryptReqInfo(keyOf(s), plain),
-		}
-		if body, err = wxpay.EncodeXML(outer); err != nil {
+		if body, err = wxpaytest.RefundNotificationBody(s.fakeConfig(), inner); err != nil {
 			return c.usageErr("notify", "%v", err)
 		}
 	} else {
@@ -195,7 +184,7 @@ acknowledged the notification.`)
 				delete(fields, k) // an empty element would not be signed anyway
 			}
 		}
-		body, err = wxpaytest.NotificationBody(wxpaytest.Config{AppID: s.AppID, MchID: s.MchID, APIKey: keyOf(s), SignType: s.SignType}, fields)
+		body, err = wxpaytest.NotificationBody(s.fakeConfig(), fields)
 		if err != nil {
 			return c.usageErr("notify", "%v", err)
 		}
@@ -242,6 +231,12 @@ acknowledged the notification.`)
 		return ExitFail
 	}
 	return ExitOK
+}
+
+// fakeConfig is the merchant as wxpaytest's notification builders take
+// it.
+func (s *settings) fakeConfig() wxpaytest.Config {
+	return wxpaytest.Config{AppID: s.AppID, MchID: s.MchID, APIKey: keyOf(s), SignType: s.SignType}
 }
 
 // setFields applies -set overrides: an empty value removes the field.

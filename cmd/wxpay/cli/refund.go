@@ -3,57 +3,11 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/md5"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 
 	"github.com/wxpay-go/wxpay"
 )
-
-// encryptReqInfo encrypts a refund notification's <root> plaintext as
-// WeChat does: AES-256-ECB with PKCS#7 padding under the lowercase hex MD5
-// of the API key (the 32 ASCII characters are the AES key), in standard
-// base64.
-//
-// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
-func encryptReqInfo(apiKey string, plain []byte) string {
-	sum := md5.Sum([]byte(apiKey))
-	key := []byte(hex.EncodeToString(sum[:]))
-	block, err := aes.NewCipher(key) // 32 bytes: cannot fail
-	if err != nil {
-		panic(err)
-	}
-	const bs = aes.BlockSize
-	pad := bs - len(plain)%bs
-	buf := make([]byte, len(plain)+pad)
-	copy(buf, plain)
-	for i := len(plain); i < len(buf); i++ {
-		buf[i] = byte(pad)
-	}
-	// ECB: each block on its own. WeChat's choice, not ours; it is why a
-	// refund notification must be confirmed with refundquery.
-	for i := 0; i < len(buf); i += bs {
-		block.Encrypt(buf[i:i+bs], buf[i:i+bs])
-	}
-	return base64.StdEncoding.EncodeToString(buf)
-}
-
-// refundPlain writes the decrypted req_info document: WeChat's root
-// element is <root>, not <xml>.
-func refundPlain(fields wxpay.Params) ([]byte, error) {
-	x, err := wxpay.EncodeXML(fields)
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.HasPrefix(x, []byte("<xml>")) || !bytes.HasSuffix(x, []byte("</xml>")) {
-		return nil, errors.New("unexpected XML encoding")
-	}
-	inner := x[len("<xml>") : len(x)-len("</xml>")]
-	return append(append([]byte("<root>"), inner...), "</root>"...), nil
-}
 
 // decryptResult is the output of decrypt-refund.
 type decryptResult struct {
