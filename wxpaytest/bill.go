@@ -324,10 +324,10 @@ type flow struct {
 // flowsLocked lists every movement of the basic account so far.
 func (f *Fake) flowsLocked(now time.Time) []flow {
 	var out []flow
-	mk := func(at time.Time, amount int64, bizID, seq, name, voucher string) flow {
+	mk := func(at time.Time, amount int64, bizID, seq, name string) flow {
 		return flow{at: at, amount: amount, vals: map[string]string{
 			"记账时间": at.In(beijing).Format(refundTime), "微信支付业务单号": bizID, "资金流水单号": bizID + seq,
-			"业务名称": name, "业务类型": name, "资金变更提交申请人": "system", "备注": "", "业务凭证号": voucher,
+			"业务名称": name, "业务类型": name, "资金变更提交申请人": "system", "备注": "缺省", "业务凭证号": bizID,
 		}}
 	}
 	for _, o := range f.orders {
@@ -338,14 +338,14 @@ func (f *Fake) flowsLocked(now time.Time) []flow {
 		}
 		settle := o.settlementTotal()
 		out = append(out,
-			mk(o.PaidAt, settle, o.TransactionID, "01", "交易", o.OutTradeNo),
-			mk(o.PaidAt, -serviceFee(settle), o.TransactionID, "02", "扣除交易手续费", o.OutTradeNo))
+			mk(o.PaidAt, settle, o.TransactionID, "01", "交易"),
+			mk(o.PaidAt, -serviceFee(settle), o.TransactionID, "02", "扣除交易手续费"))
 		for _, rf := range o.refunds {
 			f.settleDueLocked(rf, now)
 			if rf.Status == RefundClosed {
 				continue
 			}
-			out = append(out, mk(rf.CreatedAt, -rf.SettlementRefundFee, rf.RefundID, "01", "退款", rf.OutRefundNo))
+			out = append(out, mk(rf.CreatedAt, -rf.SettlementRefundFee, rf.RefundID, "01", "退款"))
 		}
 	}
 	return out
