@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log"
-	"net/http"
-	"net/http/httptest"
 	"time"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
 func ExampleNewClient() {
@@ -37,19 +35,13 @@ func ExampleClient_UnifiedOrder() {
 		APIKey:    "192006250b4c09247ec02edce69f6a2d",
 		NotifyURL: "https://example.com/wxpay/notify",
 	}
-	// An in-process server plays WeChat so the example runs offline: it
-	// checks the request's signature and answers with a signed prepay_id.
-	// In production, leave out WithBaseURL.
-	srv := fakeWeChat(cfg, func(req wxpay.Params) wxpay.Params {
-		return wxpay.Params{
-			"result_code": "SUCCESS",
-			"trade_type":  req["trade_type"],
-			"prepay_id":   "wx201410272009395522657a690389285100",
-		}
-	})
-	defer srv.Close()
+	// wxpaytest plays WeChat so the example runs offline: it checks the
+	// request as WeChat does and answers with a signed prepay_id. In
+	// production, leave out WithBaseURL.
+	wx := wxpaytest.NewServer(wxpaytest.Config{AppID: cfg.AppID, MchID: cfg.MchID, APIKey: cfg.APIKey})
+	defer wx.Close()
 
-	c, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(srv.URL+"/sandbox"))
+	c, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(wx.URL))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -66,42 +58,44 @@ func ExampleClient_UnifiedOrder() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(resp.PrepayID)
-	// Output: wx201410272009395522657a690389285100
+	// The prepay_id is valid for 2 hours: hand it to JSAPIParams for
+	// wx.requestPayment. Placing the same order again (same fields)
+	// returns the same one.
+	p, err := c.JSAPIParams(resp.PrepayID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(resp.TradeType, p.Package == "prepay_id="+resp.PrepayID)
+	// Output: JSAPI true
 }
 
 func ExampleClient_OrderQuery() {
 	cfg := wxpay.Config{
-		AppID:  "wxd930ea5d5a258f4f",
-		MchID:  "10000100",
-		APIKey: "192006250b4c09247ec02edce69f6a2d",
+		AppID:     "wxd930ea5d5a258f4f",
+		MchID:     "10000100",
+		APIKey:    "192006250b4c09247ec02edce69f6a2d",
+		NotifyURL: "https://example.com/wxpay/notify",
 	}
-	// An in-process server plays WeChat so the example runs offline: it
-	// checks the request's signature and answers, signed, that the order
-	// was paid. In production, leave out WithBaseURL.
-	srv := fakeWeChat(cfg, func(req wxpay.Params) wxpay.Params {
-		return wxpay.Params{
-			"result_code":      "SUCCESS",
-			"out_trade_no":     req["out_trade_no"],
-			"trade_state":      "SUCCESS",
-			"trade_state_desc": "支付成功",
-			"transaction_id":   "1004400740201409030005092168",
-			"trade_type":       "JSAPI",
-			"openid":           "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
-			"bank_type":        "CMC",
-			"total_fee":        "888",
-			"cash_fee":         "888",
-			"time_end":         "20150806130102",
-		}
-	})
-	defer srv.Close()
-
-	c, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(srv.URL+"/sandbox"))
+	// wxpaytest plays WeChat so the example runs offline; here an order
+	// is placed and paid first. In production, leave out WithBaseURL.
+	wx := wxpaytest.NewServer(wxpaytest.Config{AppID: cfg.AppID, MchID: cfg.MchID, APIKey: cfg.APIKey})
+	defer wx.Close()
+	c, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(wx.URL))
 	if err != nil {
 		log.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if _, err := c.UnifiedOrder(ctx, &wxpay.UnifiedOrderRequest{
+		Body: "腾讯充值中心-QQ会员充值", OutTradeNo: "20150806125346", TotalFee: 888,
+		SpbillCreateIP: "123.12.12.123", TradeType: wxpay.TradeJSAPI, OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+	}); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "20150806125346", NoNotify: true}); err != nil {
+		log.Fatal(err)
+	}
+
 	// An order WeChat does not know arrives as an *wxpay.Error with Code
 	// wxpay.ErrCodeOrderNotExist; a transport error leaves the state
 	// unknown, so ask again later.
@@ -111,9 +105,9 @@ func ExampleClient_OrderQuery() {
 	}
 	switch r.TradeState {
 	case wxpay.TradeStateSuccess:
-		// Compare TotalFee with the stored order before fulfilling it.
-		beijing := time.FixedZone("CST", 8*60*60)
-		fmt.Println("paid", r.TotalFee, "fen at", r.TimeEnd.In(beijing).Format(time.DateTime), "as", r.TransactionID)
+		// Compare TotalFee with the stored order before fulfilling it,
+		// and keep TransactionID for refunds.
+		fmt.Println("paid", r.TotalFee, "fen by", r.OpenID)
 	case wxpay.TradeStateNotPay:
 		fmt.Println("not paid: wait for the notification, or close the order")
 	case wxpay.TradeStateUserPaying, wxpay.TradeStateAccept:
@@ -123,34 +117,37 @@ func ExampleClient_OrderQuery() {
 	default: // TradeStateRefund, or a state added later
 		fmt.Println(r.TradeState, r.TradeStateDesc)
 	}
-	// Output: paid 888 fen at 2015-08-06 13:01:02 as 1004400740201409030005092168
+	// Output: paid 888 fen by oUpF8uMuAJO_M2pxb1Q9zNjWeS6o
 }
 
 func ExampleClient_CloseOrder() {
 	cfg := wxpay.Config{
-		AppID:  "wxd930ea5d5a258f4f",
-		MchID:  "10000100",
-		APIKey: "192006250b4c09247ec02edce69f6a2d",
+		AppID:     "wxd930ea5d5a258f4f",
+		MchID:     "10000100",
+		APIKey:    "192006250b4c09247ec02edce69f6a2d",
+		NotifyURL: "https://example.com/wxpay/notify",
 	}
-	// An in-process server plays WeChat so the example runs offline: it
-	// checks the request's signature and answers, signed, that the payer
-	// paid before the order could be closed. In production, leave out
+	// wxpaytest plays WeChat so the example runs offline; here the payer
+	// pays before the order can be closed. In production, leave out
 	// WithBaseURL.
-	srv := fakeWeChat(cfg, func(req wxpay.Params) wxpay.Params {
-		return wxpay.Params{
-			"result_code":  "FAIL",
-			"err_code":     "ORDERPAID",
-			"err_code_des": "订单已支付",
-		}
-	})
-	defer srv.Close()
-
-	c, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(srv.URL+"/sandbox"))
+	wx := wxpaytest.NewServer(wxpaytest.Config{AppID: cfg.AppID, MchID: cfg.MchID, APIKey: cfg.APIKey})
+	defer wx.Close()
+	c, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(wx.URL))
 	if err != nil {
 		log.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if _, err := c.UnifiedOrder(ctx, &wxpay.UnifiedOrderRequest{
+		Body: "腾讯充值中心-QQ会员充值", OutTradeNo: "20150806125346", TotalFee: 888,
+		SpbillCreateIP: "123.12.12.123", TradeType: wxpay.TradeJSAPI, OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+	}); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "20150806125346", NoNotify: true}); err != nil {
+		log.Fatal(err)
+	}
+
 	err = c.CloseOrder(ctx, &wxpay.CloseOrderRequest{OutTradeNo: "20150806125346"})
 	var we *wxpay.Error
 	switch {
@@ -200,31 +197,4 @@ func ExampleClient_JSAPIParams() {
 	//   "signType": "MD5",
 	//   "paySign": "332CF3D8EA58C3599FB2B583B8F1E710"
 	// }
-}
-
-// fakeWeChat starts an in-process server that plays WeChat Pay under the
-// path prefix /sandbox, so that the examples run offline. It verifies each
-// request with the merchant's key, then answers with the fields answer
-// returns plus return_code, appid, mch_id and nonce_str, signed. In
-// production there is no such server: leave out WithBaseURL.
-func fakeWeChat(cfg wxpay.Config, answer func(req wxpay.Params) wxpay.Params) *httptest.Server {
-	signer, err := wxpay.NewSigner(cfg.APIKey, cfg.SignType)
-	if err != nil {
-		panic(err)
-	}
-	return httptest.NewServer(http.StripPrefix("/sandbox", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		req, err := wxpay.DecodeXML(body)
-		if err != nil || signer.Verify(req) != nil {
-			_, _ = io.WriteString(w, "<xml><return_code>FAIL</return_code><return_msg>签名失败</return_msg></xml>")
-			return
-		}
-		a := answer(req)
-		a["return_code"] = "SUCCESS"
-		a["appid"], a["mch_id"] = req["appid"], req["mch_id"]
-		a["nonce_str"] = "5K8264ILTKCH16CQ2502SI8ZNMTM67VS"
-		a["sign"] = signer.Sign(a)
-		out, _ := wxpay.EncodeXML(a)
-		_, _ = w.Write(out)
-	})))
 }

@@ -4,26 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
+	"log"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
 func ExampleClient_NotifyHandler() {
-	client, err := wxpay.NewClient(wxpay.Config{
+	cfg := wxpay.Config{
 		AppID:  "wxd930ea5d5a258f4f",
 		MchID:  "10000100",
 		APIKey: "192006250b4c09247ec02edce69f6a2d",
-	})
+	}
+	// wxpaytest plays WeChat so the example runs offline: it takes the
+	// order, lets the payer pay, and POSTs the signed notification to the
+	// order's notify_url. In production, leave out WithBaseURL.
+	wx := wxpaytest.NewServer(wxpaytest.Config{AppID: cfg.AppID, MchID: cfg.MchID, APIKey: cfg.APIKey})
+	defer wx.Close()
+	client, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(wx.URL))
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 
-	// In a real server: mux.Handle("POST /wxpay/notify", handler).
 	handler := client.NotifyHandler(func(ctx context.Context, n *wxpay.Notification) error {
 		// A real fn looks the order up by n.OutTradeNo, returns nil at
 		// once if it is already paid (WeChat redelivers), refuses to mark
@@ -32,32 +38,28 @@ func ExampleClient_NotifyHandler() {
 		fmt.Printf("order %s paid=%t total_fee=%d fen\n", n.OutTradeNo, n.Paid(), n.TotalFee)
 		return nil
 	})
+	// In a real server: mux.Handle("POST /wxpay/notify", handler).
+	shop := httptest.NewServer(handler)
+	defer shop.Close()
 
-	// What WeChat would POST, signed here with the merchant's own key.
-	fields := wxpay.Params{
-		"return_code":    "SUCCESS",
-		"result_code":    "SUCCESS",
-		"appid":          "wxd930ea5d5a258f4f",
-		"mch_id":         "10000100",
-		"nonce_str":      "ibuaiVcKdpRxkhJA",
-		"openid":         "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
-		"trade_type":     "JSAPI",
-		"bank_type":      "CMC",
-		"total_fee":      "100",
-		"cash_fee":       "100",
-		"transaction_id": "1004400740201409030005092168",
-		"out_trade_no":   "1409811653",
-		"time_end":       "20141030133525",
-	}
-	fields["sign"] = client.Signer().Sign(fields)
-	body, err := wxpay.EncodeXML(fields)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	order, err := client.UnifiedOrder(ctx, &wxpay.UnifiedOrderRequest{
+		Body: "腾讯充值中心-QQ会员充值", OutTradeNo: "1409811653", TotalFee: 100,
+		SpbillCreateIP: "123.12.12.123", TradeType: wxpay.TradeJSAPI, OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+		NotifyURL: shop.URL + "/wxpay/notify",
+	})
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
-
-	w := httptest.NewRecorder()
-	handler.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/wxpay/notify", strings.NewReader(string(body))))
-	fmt.Println(w.Code, w.Body.String())
+	if _, err := wx.Pay(wxpaytest.PayOptions{PrepayID: order.PrepayID}); err != nil {
+		log.Fatal(err)
+	}
+	if err := wx.WaitAcked(ctx, "1409811653"); err != nil {
+		log.Fatal(err)
+	}
+	d := wx.Deliveries("1409811653")[0]
+	fmt.Println(d.StatusCode, string(d.Reply))
 
 	// Output:
 	// order 1409811653 paid=true total_fee=100 fen
@@ -94,25 +96,33 @@ func ExampleClient_ParseRefundNotification() {
 }
 
 // ParseNotification serves notifications that arrive by other routes than
-// HTTP, such as a queue. The body is the S1 vector (protocol fact sheet
-// §11): a payment with two coupons, signed with MD5.
+// HTTP, such as a queue. The body here is made by wxpaytest, signed as
+// WeChat signs it: a payment with two coupons.
 func ExampleClient_ParseNotification() {
-	client, err := wxpay.NewClient(wxpay.Config{
+	cfg := wxpay.Config{
 		AppID:  "wxd930ea5d5a258f4f",
 		MchID:  "10000100",
 		APIKey: "192006250b4c09247ec02edce69f6a2d",
+	}
+	client, err := wxpay.NewClient(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	body, err := wxpaytest.NotificationBody(wxpaytest.Config{AppID: cfg.AppID, MchID: cfg.MchID, APIKey: cfg.APIKey}, wxpay.Params{
+		"out_trade_no": "1409811653", "transaction_id": "1004400740201409030005092168",
+		"total_fee": "100", "cash_fee": "80", "coupon_fee": "20", "coupon_count": "2",
+		"coupon_id_0": "10000", "coupon_type_0": "CASH", "coupon_fee_0": "10",
+		"coupon_id_1": "10001", "coupon_type_1": "NO_CASH", "coupon_fee_1": "10",
+		"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "trade_type": "JSAPI", "bank_type": "CMC",
+		"time_end": "20141030133525",
 	})
 	if err != nil {
-		panic(err)
-	}
-	body, err := os.ReadFile("testdata/notify/s1_md5.xml")
-	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 
 	n, err := client.ParseNotification(body)
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	fmt.Println(n.OutTradeNo, n.Paid(), n.TotalFee, n.TimeEnd.Format(time.RFC3339))
 	// Informational amounts may be absent from a genuine notification.
