@@ -105,6 +105,9 @@ func (c *Client) DownloadBill(ctx context.Context, req *DownloadBillRequest, w i
 	if req == nil {
 		return 0, q.bad("request", "is nil")
 	}
+	if w == nil {
+		return 0, q.bad("writer", "is nil")
+	}
 	if err := checkBillDate(q, req.BillDate); err != nil {
 		return 0, err
 	}
@@ -133,6 +136,9 @@ func (c *Client) DownloadFundFlow(ctx context.Context, req *DownloadFundFlowRequ
 	q := newRequest(epFundFlow).with(fundFlowRules)
 	if req == nil {
 		return 0, q.bad("request", "is nil")
+	}
+	if w == nil {
+		return 0, q.bad("writer", "is nil")
 	}
 	if err := checkBillDate(q, req.BillDate); err != nil {
 		return 0, err

@@ -341,6 +341,7 @@ func TestDownloadBillFailures(t *testing.T) {
 		{"XML reporting success", 200, []byte("<xml><return_code>SUCCESS</return_code></xml>"), ErrBillFormat},
 		{"oversized XML", 200, []byte("<xml><return_msg>" + strings.Repeat("x", maxBillFailBytes) + "</return_msg></xml>"), ErrResponseTooLarge},
 		{"gateway", 502, []byte("<html>bad gateway</html>"), nil},
+		{"corrupt gzip", 200, gzipped(t, []byte("x"))[:12], io.ErrUnexpectedEOF},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, mux, _ := setup(t)
@@ -350,6 +351,13 @@ func TestDownloadBillFailures(t *testing.T) {
 			})
 			var out bytes.Buffer
 			n, err := c.DownloadBill(context.Background(), &DownloadBillRequest{BillDate: "20240501"}, &out)
+			if tc.is == io.ErrUnexpectedEOF {
+				// Part of the bill may have been written: the doc says
+				// to keep the output only on success.
+				require.ErrorIs(t, err, tc.is)
+				assertClean(t, err)
+				return
+			}
 			var we *Error
 			require.ErrorAs(t, err, &we)
 			assert.Equal(t, "downloadbill", we.Op)
@@ -383,8 +391,11 @@ func TestDownloadBillValidation(t *testing.T) {
 		require.ErrorAs(t, err, &re, tc.field)
 		assert.Equal(t, tc.field, re.Field)
 	}
-	_, err := c.DownloadFundFlow(context.Background(), &DownloadFundFlowRequest{BillDate: "20240501", AccountType: "basic"}, io.Discard)
+	_, err := c.DownloadBill(context.Background(), &DownloadBillRequest{BillDate: "20240501"}, nil)
 	var re *RequestError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, "writer", re.Field)
+	_, err = c.DownloadFundFlow(context.Background(), &DownloadFundFlowRequest{BillDate: "20240501", AccountType: "basic"}, io.Discard)
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, "account_type", re.Field)
 	assert.EqualValues(t, 0, ts.Hits.Load())

@@ -269,8 +269,9 @@ func TestRefundCertificateFailures(t *testing.T) {
 		assert.Equal(t, before, s.requests.Load(), "no I/O")
 		_, err = c.Reverse(context.Background(), &ReverseRequest{OutTradeNo: "x1"})
 		require.ErrorAs(t, err, &re)
-		_, err = c.DownloadFundFlow(context.Background(), &DownloadFundFlowRequest{BillDate: "20240501", AccountType: AccountBasic}, nil)
+		_, err = c.DownloadFundFlow(context.Background(), &DownloadFundFlowRequest{BillDate: "20240501", AccountType: AccountBasic}, io.Discard)
 		require.ErrorAs(t, err, &re)
+		assert.Equal(t, "client certificate", re.Field)
 	})
 	t.Run("from an untrusted issuer", func(t *testing.T) {
 		other := newTestPKI(t, "not WeChat's")

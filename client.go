@@ -120,9 +120,9 @@ func WithHTTPClient(hc *http.Client) Option {
 }
 
 // WithBaseURL sends requests to u instead of [BaseURL]: a fake server in
-// tests, [BackupBaseURL], or a sandbox prefix such as
-// "https://api.mch.weixin.qq.com/sandboxnew". Endpoint paths are appended
-// to u, so a path prefix is kept.
+// tests, [BackupBaseURL], or a proxy. Endpoint paths are appended to u,
+// so a path prefix is kept. For WeChat's sandbox use [WithSandbox], which
+// also fetches and uses the sandbox key.
 func WithBaseURL(u string) Option {
 	return func(o *options) error {
 		v, err := checkBaseURL(u)

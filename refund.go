@@ -256,6 +256,9 @@ func parseRefund(p Params, req *RefundRequest) (*RefundResponse, error) {
 	if r.TotalFee, err = optFen(p, "total_fee"); err != nil {
 		return nil, err
 	}
+	if p["total_fee"] != "" && r.TotalFee != req.TotalFee {
+		return nil, fieldErr("total_fee", errEcho)
+	}
 	r.SettlementRefundFee = nullFen(p, "settlement_refund_fee", &r.Unparsed)
 	r.SettlementTotalFee = nullFen(p, "settlement_total_fee", &r.Unparsed)
 	r.CashFee = nullFen(p, "cash_fee", &r.Unparsed)

@@ -171,6 +171,7 @@ func TestRefundAnswerMustMatch(t *testing.T) {
 		{"other refund", "out_refund_no", func(a Params) { a["out_refund_no"] = "other" }},
 		{"other order", "out_trade_no", func(a Params) { a["out_trade_no"] = "other" }},
 		{"other amount", "refund_fee", func(a Params) { a["refund_fee"] = "99" }},
+		{"other order amount", "total_fee", func(a Params) { a["total_fee"] = "1000" }},
 		{"loose amount", "refund_fee", func(a Params) { a["refund_fee"] = "0100" }},
 		{"no refund_id", "refund_id", func(a Params) { delete(a, "refund_id") }},
 	} {
