@@ -5,58 +5,49 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"sync/atomic"
 
 	"github.com/wxpay-go/wxpay/miniprogram"
+	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
 // The login flow: the mini program calls wx.login and posts the code to
-// your server, which exchanges it for the user's session. This example
-// answers with an in-process fake of WeChat, so it runs offline.
+// your server, which exchanges it for the user's session. wxpaytest plays
+// WeChat here, so the example runs offline.
 func ExampleClient_Code2Session() {
-	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/sns/jscode2session" || r.URL.Query().Get("js_code") != "081Kq4Ga1DqPTF0OmUIa1s7Ytn0Kq4GN" {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, `{"errcode":40029,"errmsg":"invalid code"}`)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"openid":"oGZUI0egBJY1zhBYw2KhdUfwVJJE","session_key":"tiihtNczf5v6AKRyjwEUhQ==","unionid":"ocMvos6NjeKLIBqg5Mr9QjxrP1FA"}`)
-	}))
-	defer fake.Close()
+	wx := wxpaytest.NewServer(wxpaytest.Config{
+		AppID: "wx4f4bc4dec97d474b", AppSecret: "0123456789abcdef0123456789abcdef",
+		MchID: "10000100", APIKey: "192006250b4c09247ec02edce69f6a2d",
+	})
+	defer wx.Close()
 
 	client, err := miniprogram.NewClient("wx4f4bc4dec97d474b", "0123456789abcdef0123456789abcdef",
-		miniprogram.WithBaseURL(fake.URL)) // omit in production: defaults to https://api.weixin.qq.com
+		miniprogram.WithBaseURL(wx.URL)) // omit in production: defaults to https://api.weixin.qq.com
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 
-	sess, err := client.Code2Session(context.Background(), "081Kq4Ga1DqPTF0OmUIa1s7Ytn0Kq4GN")
+	code := wx.LoginCode("oGZUI0egBJY1zhBYw2KhdUfwVJJE") // what wx.login gave the mini program
+	sess, err := client.Code2Session(context.Background(), code)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	fmt.Println("openid:", sess.OpenID)
-	fmt.Println("unionid:", sess.UnionID)
 	fmt.Println(sess) // the session key is redacted when printed or logged
 
-	// A used or invalid code is a typed *Error.
-	_, err = client.Code2Session(context.Background(), "already-used")
+	// A code works once; a used or invalid one is a typed *Error.
+	_, err = client.Code2Session(context.Background(), code)
 	var wxErr *miniprogram.Error
 	if errors.As(err, &wxErr) {
 		fmt.Println("errcode:", wxErr.Code, "retryable:", wxErr.Retryable())
 	}
 	// Output:
 	// openid: oGZUI0egBJY1zhBYw2KhdUfwVJJE
-	// unionid: ocMvos6NjeKLIBqg5Mr9QjxrP1FA
-	// {OpenID:oGZUI0egBJY1zhBYw2KhdUfwVJJE UnionID:ocMvos6NjeKLIBqg5Mr9QjxrP1FA SessionKey:[redacted]}
-	// errcode: 40029 retryable: false
+	// {OpenID:oGZUI0egBJY1zhBYw2KhdUfwVJJE UnionID: SessionKey:[redacted]}
+	// errcode: 40163 retryable: false
 }
 
 // Decrypting the encryptedData of wx.getUserInfo with the Session from
@@ -111,34 +102,23 @@ func ExampleClient_DecryptUserInfo() {
 }
 
 // Resolving the code of a phone-number button. The client fetches and
-// caches the access token itself. This example answers with an in-process
-// fake of WeChat, so it runs offline.
+// caches the access token itself. wxpaytest plays WeChat here, so the
+// example runs offline.
 func ExampleClient_GetPhoneNumber() {
-	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case r.URL.Path == "/cgi-bin/stable_token":
-			_, _ = io.WriteString(w, `{"access_token":"ACCESS_TOKEN","expires_in":7200}`)
-		case r.URL.Path == "/wxa/business/getuserphonenumber" && r.URL.Query().Get("access_token") == "ACCESS_TOKEN":
-			var req struct{ Code string }
-			if json.NewDecoder(r.Body).Decode(&req) != nil || req.Code != "e31968a7f94cc5ee25fafc2aef2773f0" {
-				_, _ = io.WriteString(w, `{"errcode":40029,"errmsg":"invalid code"}`)
-				return
-			}
-			_, _ = io.WriteString(w, `{"errcode":0,"errmsg":"ok","phone_info":{"phoneNumber":"+86 13800138000","purePhoneNumber":"13800138000","countryCode":"86","watermark":{"timestamp":1637744274,"appid":"wx4f4bc4dec97d474b"}}}`)
-		default:
-			_, _ = io.WriteString(w, `{"errcode":40066,"errmsg":"invalid url"}`)
-		}
-	}))
-	defer fake.Close()
+	wx := wxpaytest.NewServer(wxpaytest.Config{
+		AppID: "wx4f4bc4dec97d474b", AppSecret: "0123456789abcdef0123456789abcdef",
+		MchID: "10000100", APIKey: "192006250b4c09247ec02edce69f6a2d",
+	})
+	defer wx.Close()
 
 	client, err := miniprogram.NewClient("wx4f4bc4dec97d474b", "0123456789abcdef0123456789abcdef",
-		miniprogram.WithBaseURL(fake.URL)) // omit in production
+		miniprogram.WithBaseURL(wx.URL)) // omit in production
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	phone, err := client.GetPhoneNumber(context.Background(), "e31968a7f94cc5ee25fafc2aef2773f0")
+	code := wx.PhoneCode("oGZUI0egBJY1zhBYw2KhdUfwVJJE", "13800138000") // what the button gave the mini program
+	phone, err := client.GetPhoneNumber(context.Background(), code)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -158,38 +138,44 @@ func ExampleClient_GetPhoneNumber() {
 
 // Getting an access token for a WeChat API this package does not wrap.
 // The token is cached and shared; report a rejected one with
-// InvalidateAccessToken. This example runs offline against a fake.
+// InvalidateAccessToken. wxpaytest plays WeChat here, so the example runs
+// offline.
 func ExampleClient_AccessToken() {
-	var fetches atomic.Int32
-	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"access_token":"ACCESS_TOKEN_%d","expires_in":7200}`, fetches.Add(1))
-	}))
-	defer fake.Close()
+	wx := wxpaytest.NewServer(wxpaytest.Config{
+		AppID: "wx4f4bc4dec97d474b", AppSecret: "0123456789abcdef0123456789abcdef",
+		MchID: "10000100", APIKey: "192006250b4c09247ec02edce69f6a2d",
+	})
+	defer wx.Close()
 
 	client, err := miniprogram.NewClient("wx4f4bc4dec97d474b", "0123456789abcdef0123456789abcdef",
-		miniprogram.WithBaseURL(fake.URL)) // omit in production
+		miniprogram.WithBaseURL(wx.URL)) // omit in production
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	ctx := context.Background()
-	tok, _ := client.AccessToken(ctx)
-	fmt.Println(tok) // a real token is a secret: never print or log it
-	tok, _ = client.AccessToken(ctx)
-	fmt.Println(tok, "(cached)")
+	// A token is a secret: never print or log it.
+	tok, err := client.AccessToken(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	again, _ := client.AccessToken(ctx)
+	fmt.Println("cached:", again == tok)
 
-	// Suppose an API answered errcode 40001 for tok.
+	// Suppose an API answered errcode 40001 for tok. The next call asks
+	// WeChat again, in stable_token's normal mode: it hands back the
+	// current token while that is valid, so no other server loses its
+	// token.
 	client.InvalidateAccessToken(tok)
-	tok, _ = client.AccessToken(ctx)
-	fmt.Println(tok)
+	fresh, err := client.AccessToken(ctx)
+	fmt.Println("refetched:", err == nil && fresh == tok)
 
 	// The client itself is safe to print and log: only the app id shows.
 	fmt.Printf("%+v\n", client)
 	// Output:
-	// ACCESS_TOKEN_1
-	// ACCESS_TOKEN_1 (cached)
-	// ACCESS_TOKEN_2
+	// cached: true
+	// refetched: true
 	// miniprogram.Client{AppID:wx4f4bc4dec97d474b}
 }
 
