@@ -337,9 +337,10 @@ func (f *Fake) flowsLocked(now time.Time) []flow {
 			continue
 		}
 		settle := o.settlementTotal()
-		out = append(out,
-			mk(o.PaidAt, settle, o.TransactionID, "01", "交易"),
-			mk(o.PaidAt, -serviceFee(settle), o.TransactionID, "02", "扣除交易手续费"))
+		out = append(out, mk(o.PaidAt, settle, o.TransactionID, "01", "交易"))
+		if fee := serviceFee(settle); fee > 0 {
+			out = append(out, mk(o.PaidAt, -fee, o.TransactionID, "02", "扣除交易手续费"))
+		}
 		for _, rf := range o.refunds {
 			f.settleDueLocked(rf, now)
 			if rf.Status == RefundClosed {

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"sync"
 	"testing"
@@ -534,4 +537,38 @@ func TestRefundOverPlainHTTP(t *testing.T) {
 	require.NoError(t, err)
 	r, _ := s.Refund("p1")
 	assert.Equal(t, wxpaytest.RefundSuccess, r.Status)
+}
+
+// RefundNotificationBody with the official sample's fields and the S6 key
+// carries exactly the published S6 req_info (../testdata/notify), and the
+// library opens it.
+func TestRefundNotificationBodyVector(t *testing.T) {
+	plain, err := os.ReadFile(filepath.Join("..", "testdata", "notify", "s6_plain.xml"))
+	require.NoError(t, err)
+	want, err := os.ReadFile(filepath.Join("..", "testdata", "notify", "s6_req_info.txt"))
+	require.NoError(t, err)
+	fields := wxpay.Params{}
+	for _, m := range regexp.MustCompile(`<(\w+)><!\[CDATA\[(.*?)\]\]></\w+>`).FindAllStringSubmatch(string(plain), -1) {
+		fields[m[1]] = m[2]
+	}
+	require.Len(t, fields, 13)
+	const key = "exposed_your_key_here_have_risks"
+	cfg := wxpaytest.Config{AppID: testAppID, MchID: testMchID, APIKey: key}
+	body, err := wxpaytest.RefundNotificationBody(cfg, fields)
+	require.NoError(t, err)
+	outer, err := wxpay.DecodeXML(body)
+	require.NoError(t, err)
+	assert.Equal(t, string(want), outer["req_info"])
+	assert.Empty(t, outer["sign"])
+	assert.Equal(t, "SUCCESS", outer["return_code"])
+
+	c, err := wxpay.NewClient(wxpay.Config{AppID: testAppID, MchID: testMchID, APIKey: key})
+	require.NoError(t, err)
+	n, err := c.ParseRefundNotification(body)
+	require.NoError(t, err)
+	assert.Equal(t, "131811191610442717309", n.OutRefundNo)
+	assert.Equal(t, int64(3960), n.RefundFee)
+
+	_, err = wxpaytest.RefundNotificationBody(wxpaytest.Config{APIKey: "short"}, fields)
+	assert.Error(t, err)
 }
