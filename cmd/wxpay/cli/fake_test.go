@@ -1,0 +1,218 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/wxpay-go/wxpay"
+)
+
+// lockedBuffer is a bytes.Buffer safe for the fake's concurrent logging.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// fakeSession runs "wxpay fake" in-process, typing on its stdin and
+// reading its stdout line by line.
+type fakeSession struct {
+	t      *testing.T
+	in     *io.PipeWriter
+	out    *bufio.Reader
+	stderr *lockedBuffer
+	done   chan int
+	cancel context.CancelFunc
+}
+
+func startFake(t *testing.T, env map[string]string, args ...string) *fakeSession {
+	t.Helper()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &fakeSession{t: t, in: inW, out: bufio.NewReader(outR), stderr: &lockedBuffer{}, done: make(chan int, 1), cancel: cancel}
+	go func() {
+		code := Run(ctx, append([]string{"fake", "-addr", "127.0.0.1:0"}, args...), func(k string) string { return env[k] }, inR, outW, s.stderr)
+		outW.Close()
+		s.done <- code
+	}()
+	t.Cleanup(func() {
+		cancel()
+		inW.Close()
+		go io.Copy(io.Discard, outR) // let Run finish writing
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+			t.Error("fake did not stop")
+		}
+		noSecrets(t, s.stderr.String())
+	})
+	return s
+}
+
+func (s *fakeSession) line() string {
+	s.t.Helper()
+	l, err := s.out.ReadString('\n')
+	require.NoError(s.t, err, "stderr: %s", s.stderr.String())
+	noSecrets(s.t, l)
+	return l
+}
+
+func (s *fakeSession) send(cmd string) {
+	s.t.Helper()
+	_, err := fmt.Fprintln(s.in, cmd)
+	require.NoError(s.t, err)
+}
+
+func (s *fakeSession) reply(cmd string) fakeReply {
+	s.t.Helper()
+	s.send(cmd)
+	var r fakeReply
+	require.NoError(s.t, json.Unmarshal([]byte(s.line()), &r))
+	return r
+}
+
+func TestFakePayFromTerminal(t *testing.T) {
+	t.Parallel()
+	s := startFake(t, nil, "-json", "-speed", "60")
+	var banner fakeBanner
+	require.NoError(t, json.Unmarshal([]byte(s.line()), &banner))
+	assert.ElementsMatch(t, []string{EnvAppID, EnvMchID, EnvAPIKey, EnvAppSecret}, banner.Generated)
+	assert.Regexp(t, `^http://127\.0\.0\.1:\d+$`, banner.URL)
+	assert.Regexp(t, `^wx[0-9a-f]{16}$`, banner.Settings[EnvAppID])
+	assert.Len(t, banner.Settings[EnvAPIKey], 32)
+	assert.Equal(t, "MD5", banner.Settings[EnvSignType])
+
+	cfg := wxpay.Config{AppID: banner.Settings[EnvAppID], MchID: banner.Settings[EnvMchID], APIKey: banner.Settings[EnvAPIKey]}
+	m := newMerchantServer(t, cfg)
+	cl, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(banner.URL))
+	require.NoError(t, err)
+	_, err = cl.UnifiedOrder(context.Background(), &wxpay.UnifiedOrderRequest{
+		Body: "test", OutTradeNo: "CLI-1", TotalFee: 888, SpbillCreateIP: "127.0.0.1",
+		NotifyURL: m.URL + "/notify", TradeType: wxpay.TradeJSAPI, OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+	})
+	require.NoError(t, err)
+
+	r := s.reply("pay CLI-1")
+	require.True(t, r.OK, r.Error)
+	assert.Equal(t, "CLI-1", r.OutTradeNo)
+	assert.Equal(t, int64(888), r.TotalFee)
+	assert.Equal(t, m.URL+"/notify", r.NotifyURL)
+
+	require.Eventually(t, func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return len(m.payments) == 1
+	}, 5*time.Second, 10*time.Millisecond)
+	m.mu.Lock()
+	assert.Equal(t, r.TransactionID, m.payments[0].TransactionID)
+	assert.Equal(t, int64(888), m.payments[0].TotalFee)
+	m.mu.Unlock()
+
+	r = s.reply("orders")
+	require.True(t, r.OK)
+	require.Len(t, r.Orders, 1)
+	assert.Equal(t, fakeOrder{"CLI-1", "SUCCESS", 888, "JSAPI", m.URL + "/notify"}, r.Orders[0])
+
+	require.Eventually(t, func() bool {
+		r = s.reply("deliveries CLI-1")
+		return len(r.Deliveries) > 0 && r.Deliveries[0].Acked
+	}, 5*time.Second, 20*time.Millisecond)
+	assert.Equal(t, 200, r.Deliveries[0].Status)
+
+	for cmd, want := range map[string]string{
+		"pay CLI-1":   "already paid",
+		"pay NOPE":    "no such order",
+		"pay":         "takes 1 argument",
+		"frobnicate":  "unknown command",
+		"orders CLI1": "takes 0 argument",
+	} {
+		r = s.reply(cmd)
+		assert.False(t, r.OK, cmd)
+		assert.Contains(t, r.Error, want, cmd)
+	}
+	s.send("quit")
+	select {
+	case code := <-s.done:
+		s.done <- code
+		assert.Equal(t, ExitOK, code)
+	case <-time.After(10 * time.Second):
+		t.Fatal("quit did not stop the fake")
+	}
+}
+
+func TestFakeUsesConfiguredMerchant(t *testing.T) {
+	t.Parallel()
+	s := startFake(t, docEnv(EnvSignType, "HMAC-SHA256", EnvAppSecret, testAppSecret))
+	var banner strings.Builder
+	for !strings.Contains(banner.String(), "quit") {
+		banner.WriteString(s.line())
+	}
+	text := banner.String()
+	assert.Contains(t, text, "fake WeChat Pay listening on http://127.0.0.1:")
+	assert.Contains(t, text, "WXPAY_APPID="+docAppID+"   # from environment")
+	assert.Contains(t, text, "WXPAY_API_KEY=*** (32 characters)   # from environment")
+	assert.Contains(t, text, "WX_APP_SECRET=*** (32 characters)   # from environment")
+	assert.Contains(t, text, "WXPAY_SIGN_TYPE=HMAC-SHA256")
+	s.send("help")
+	assert.Contains(t, s.line(), "commands:")
+	s.send("orders")
+	for l := s.line(); !strings.Contains(l, "no orders yet"); l = s.line() {
+	}
+	// Interrupting (the context) stops it too.
+	s.cancel()
+	select {
+	case code := <-s.done:
+		s.done <- code
+		assert.Equal(t, ExitOK, code)
+	case <-time.After(10 * time.Second):
+		t.Fatal("cancel did not stop the fake")
+	}
+}
+
+func TestFakeErrors(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	code, _, errOut := run(t, nil, "", "fake", "-addr", ln.Addr().String())
+	assert.Equal(t, ExitFail, code)
+	assert.Contains(t, errOut, "address already in use")
+
+	for _, tt := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"-speed", "-1"}, "-speed must be positive"},
+		{nil, []string{"extra"}, "unexpected argument"},
+		{map[string]string{EnvAPIKey: "short"}, nil, "has 5 characters"},
+		{map[string]string{EnvSignType: "SHA1"}, nil, "must be MD5 or HMAC-SHA256"},
+	} {
+		code, _, errOut := run(t, tt.env, "", append([]string{"fake", "-addr", "127.0.0.1:0"}, tt.args...)...)
+		assert.Equal(t, ExitUsage, code, tt.want)
+		assert.Contains(t, errOut, tt.want)
+	}
+}
