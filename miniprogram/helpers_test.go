@@ -44,11 +44,19 @@ func setup(t *testing.T, opts ...Option) (*Client, *http.ServeMux) {
 	return c, api
 }
 
-// writeJSON answers with v as JSON and the content type WeChat uses.
+// writeJSON answers with v as JSON and the content type WeChat uses. It
+// runs in a handler's goroutine, where FailNow must not be called, so a
+// value that cannot be encoded fails the test with t.Errorf and is
+// answered 500.
 func writeJSON(t *testing.T, w http.ResponseWriter, v any) {
-	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Errorf("encode answer: %v", err)
+		http.Error(w, "cannot encode answer", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json; encoding=utf-8")
-	require.NoError(t, json.NewEncoder(w).Encode(v))
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // writeRaw answers with body verbatim.
