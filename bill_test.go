@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -530,4 +531,45 @@ func BenchmarkBillFloor100MB(b *testing.B) {
 			b.Fatal(sc.Err())
 		}
 	}
+}
+
+// BenchmarkDownloadBill100MB streams a generated 100 MB bill from a
+// loopback server through DownloadBill into a discarding writer.
+// peak-heap-MB samples the live heap while the body streams: it stays at
+// the size of the copy buffers, not the bill's.
+func BenchmarkDownloadBill100MB(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = io.Copy(w, newBillGen(benchBillSize))
+	}))
+	defer srv.Close()
+	cfg := Config{AppID: "wxd930ea5d5a258f4f", MchID: "10000100", APIKey: "192006250b4c09247ec02edce69f6a2d"}
+	c, err := NewClient(cfg, WithBaseURL(srv.URL))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(benchBillSize)
+	b.ReportAllocs()
+	w := &peakWriter{}
+	for i := 0; i < b.N; i++ {
+		if _, err := c.DownloadBill(context.Background(), &DownloadBillRequest{BillDate: "20240501"}, w); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(w.peak)/(1<<20), "peak-heap-MB")
+}
+
+// peakWriter discards what it is given and samples the heap every 4 MB.
+type peakWriter struct {
+	n, peak uint64
+	ms      runtime.MemStats
+}
+
+func (p *peakWriter) Write(b []byte) (int, error) {
+	if p.n/(4<<20) != (p.n+uint64(len(b)))/(4<<20) {
+		runtime.ReadMemStats(&p.ms)
+		p.peak = max(p.peak, p.ms.HeapAlloc)
+	}
+	p.n += uint64(len(b))
+	return len(b), nil
 }
