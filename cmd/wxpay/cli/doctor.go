@@ -24,6 +24,9 @@ const (
 	statusSkip = "skip" // not configured
 )
 
+// checkReply names the check of the notify URL's answer.
+const checkReply = "notify reply"
+
 // certWarning is how long before expiry a certificate is reported.
 const certWarning = 30 * 24 * time.Hour
 
@@ -191,7 +194,7 @@ func checkNotifyURL(ctx context.Context, s *settings, offline bool, timeout time
 	}
 	if bad || offline {
 		if !bad {
-			add(statusSkip, "not contacted (-offline)")
+			out = append(out, check{checkReply, statusSkip, "not contacted (-offline)"})
 		}
 		return out
 	}
@@ -205,7 +208,7 @@ func checkNotifyURL(ctx context.Context, s *settings, offline bool, timeout time
 // than SUCCESS makes WeChat retry); SUCCESS means the handler does not
 // verify signatures, so anyone can forge a payment.
 func probeNotify(ctx context.Context, s *settings, u *url.URL, timeout time.Duration) check {
-	const name = EnvNotifyURL
+	const name = checkReply
 	fields := wxpay.Params{
 		"out_trade_no":   "wxpaydoctor" + randDigits(8),
 		"transaction_id": "4200" + randDigits(24),

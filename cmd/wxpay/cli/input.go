@@ -90,6 +90,9 @@ func parseFields(b []byte) (wxpay.Params, error) {
 		if _, ok := p["key"]; ok {
 			return nil, &inputError{Msg: `the message has a field named "key": never put the API key in a message`}
 		}
+		if len(p) == 0 {
+			return nil, &inputError{Msg: "the message has no fields"}
+		}
 		return p, nil
 	}
 	if !utf8.Valid(b) {
@@ -117,6 +120,9 @@ func parseFields(b []byte) (wxpay.Params, error) {
 		for _, i := range content {
 			items = append(items, item{i + 1, lines[i]})
 		}
+	}
+	if len(items) == 0 {
+		return nil, &inputError{Msg: "no fields: give name=value lines"}
 	}
 	if len(items) > wxpay.MaxXMLFields {
 		return nil, &inputError{Msg: fmt.Sprintf("more than %d fields", wxpay.MaxXMLFields)}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,7 +30,7 @@ type merchantServer struct {
 
 func newMerchantServer(t *testing.T, cfg wxpay.Config) *merchantServer {
 	t.Helper()
-	cl, err := wxpay.NewClient(cfg)
+	cl, err := wxpay.NewClient(cfg, wxpay.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	require.NoError(t, err)
 	m := &merchantServer{}
 	mux := http.NewServeMux()

@@ -36,9 +36,9 @@ func TestDecryptRefundVectors(t *testing.T) {
 			want := plainFields(t, tt.plain)
 			env := map[string]string{EnvAPIKey: tt.key}
 			for name, input := range map[string]string{
-				"req_info":       tt.reqInfo,
-				"req_info+LF":    tt.reqInfo + "\n",
-				"whole body":     "<xml><return_code>SUCCESS</return_code><appid>wx2421b1c4370ec43b</appid><mch_id>10000100</mch_id><nonce_str>x</nonce_str><req_info><![CDATA[" + tt.reqInfo + "]]></req_info></xml>",
+				"req_info":        tt.reqInfo,
+				"req_info+LF":     tt.reqInfo + "\n",
+				"whole body":      "<xml><return_code>SUCCESS</return_code><appid>wx2421b1c4370ec43b</appid><mch_id>10000100</mch_id><nonce_str>x</nonce_str><req_info><![CDATA[" + tt.reqInfo + "]]></req_info></xml>",
 				"body with lines": "<xml>\n<return_code>SUCCESS</return_code>\n<req_info>" + tt.reqInfo + "</req_info>\n</xml>\n",
 			} {
 				code, out, errOut := run(t, env, input, "decrypt-refund", "-json")

@@ -84,6 +84,8 @@ func TestSignBadInput(t *testing.T) {
 	}{
 		{"empty input", docEnv(), "", nil, "empty input"},
 		{"blank input", docEnv(), " \n\t\n", nil, "empty input"},
+		{"only comments", docEnv(), "# nothing\n", nil, "no fields"},
+		{"empty XML", docEnv(), "<xml></xml>", nil, "no fields"},
 		{"malformed XML", docEnv(), "<xml><appid>wx1</appid>", nil, "not a v2 XML message"},
 		{"DOCTYPE", docEnv(), `<!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]><xml><a>&x;</a></xml>`, nil, "not a v2 XML message"},
 		{"nested XML", docEnv(), "<xml><a><b>1</b></a></xml>", nil, "not a v2 XML message"},

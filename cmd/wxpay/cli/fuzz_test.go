@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/wxpay-go/wxpay"
+)
+
+// FuzzParseFields holds the input parser of sign and verify to its rules:
+// it never panics; on success every name is a v2 name other than "key";
+// XML input reads exactly as wxpay.DecodeXML reads it; and a result
+// written back as name=value lines parses to the same fields. Failures
+// are always an *inputError.
+func FuzzParseFields(f *testing.F) {
+	f.Add([]byte(v1Lines))
+	f.Add([]byte("appid=wxd930ea5d5a258f4f&body=test&device_info=1000&mch_id=10000100&nonce_str=ibuaiVcKdpRxkhJA"))
+	f.Add([]byte("# c\r\nattach=a=b \r\n\r\nsign=X\n"))
+	f.Add([]byte("<xml><appid><![CDATA[wx1]]></appid><total_fee>1</total_fee></xml>"))
+	f.Add([]byte(`<!DOCTYPE x [<!ENTITY e "y">]><xml><a>&e;</a></xml>`))
+	f.Add([]byte("\xef\xbb\xbf  <xml><key>k</key></xml>"))
+	f.Add([]byte("a=1\na=2\n"))
+	f.Add([]byte("=\n&\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := parseFields(b)
+		if err != nil {
+			if !errors.Is(err, errInput) || p != nil {
+				t.Fatalf("error %v (%T) with fields %v", err, err, p)
+			}
+			return
+		}
+		if len(p) == 0 {
+			t.Fatal("success with no fields")
+		}
+		if _, ok := p["key"]; ok {
+			t.Fatal("a field named key was accepted")
+		}
+		trimmed := strings.TrimLeft(strings.TrimPrefix(string(b), "\xef\xbb\xbf"), " \t\r\n")
+		if strings.HasPrefix(trimmed, "<") {
+			q, err := wxpay.DecodeXML([]byte(trimmed))
+			if err != nil || len(q) != len(p) {
+				t.Fatalf("XML read differently from DecodeXML: %v", err)
+			}
+			for k, v := range q {
+				if p[k] != v {
+					t.Fatalf("field %s differs from DecodeXML", k)
+				}
+			}
+			return
+		}
+		var lines strings.Builder
+		for _, k := range sortedKeys(p) {
+			if !validName(k) {
+				t.Fatalf("invalid name %q accepted", k)
+			}
+			lines.WriteString(k + "=" + p[k] + "\n")
+		}
+		q, err := parseFields([]byte(lines.String()))
+		if err != nil {
+			t.Fatalf("re-parse of %q: %v", lines.String(), err)
+		}
+		if len(q) != len(p) {
+			t.Fatalf("re-parse has %d fields, want %d", len(q), len(p))
+		}
+		for k, v := range p {
+			if q[k] != v {
+				t.Fatalf("field %s: re-parse %q, want %q", k, q[k], v)
+			}
+		}
+	})
+}
