@@ -26,6 +26,7 @@ func TestFakeAnswerErrors(t *testing.T) {
 		status     int             // *Error.StatusCode, if an *Error is expected
 		code       wxpay.ErrorCode // *Error.Code
 		message    string          // *Error.Message
+		returnMsg  string          // *Error.ReturnMsg
 		returnCode string          // *Error.ReturnCode
 		retryable  bool
 	}
@@ -38,7 +39,7 @@ func TestFakeAnswerErrors(t *testing.T) {
 		fault wxpaytest.Fault
 		want  want
 	}{
-		{"return_code FAIL", wxpaytest.Fault{ReturnMsg: "签名失败"}, want{status: 200, message: "签名失败", returnCode: "FAIL"}},
+		{"return_code FAIL", wxpaytest.Fault{ReturnMsg: "签名失败"}, want{status: 200, returnMsg: "签名失败", returnCode: "FAIL"}},
 		{"HTML with 502", wxpaytest.Fault{HTML: true, HTTPStatus: 502}, want{status: 502, is: wxpay.ErrXML, retryable: true}},
 		{"sign from another key", wxpaytest.Fault{WrongKey: true}, want{is: wxpay.ErrSignature}},
 	}
@@ -87,8 +88,9 @@ func TestFakeAnswerErrors(t *testing.T) {
 			assert.Equal(t, tt.want.code, we.Code)
 			assert.Equal(t, tt.want.returnCode, we.ReturnCode)
 			assert.Equal(t, tt.want.retryable, we.Retryable())
-			if tt.want.message != "" {
-				assert.Equal(t, tt.want.message, we.Message)
+			assert.Equal(t, tt.want.message, we.Message)
+			if tt.want.returnMsg != "" {
+				assert.Equal(t, tt.want.returnMsg, we.ReturnMsg)
 			}
 		})
 	}
