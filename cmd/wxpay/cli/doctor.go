@@ -58,7 +58,8 @@ URL (https, no query string; reachable, and answering WeChat's reply contract:
 doctor POSTs a notification signed with a wrong key and expects return_code
 FAIL, since a notify URL that answers SUCCESS to it accepts forged payments),
 and the client certificate pair (the key matches the certificate, which is
-valid and does not expire within 30 days). -offline skips the network.
+valid and does not expire within 30 days). The probe names a made-up order
+(out_trade_no wxpaydoctor followed by digits) of 1 fen; -offline skips it.
 Exit status 1 when a check fails.`)
 	offline := fs.Bool("offline", false, "do not contact the notify URL")
 	timeout := fs.Duration("timeout", 10*time.Second, "time allowed for the notify URL's reply")

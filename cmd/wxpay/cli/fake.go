@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -40,6 +41,15 @@ type fakeReply struct {
 	NotifyURL     string           `json:"notify_url,omitempty"`
 	Orders        []fakeOrder      `json:"orders,omitempty"`
 	Deliveries    []fakeDeliveryJS `json:"deliveries,omitempty"`
+	Refunds       []fakeRefund     `json:"refunds,omitempty"`
+}
+
+type fakeRefund struct {
+	OutRefundNo string `json:"out_refund_no"`
+	RefundID    string `json:"refund_id"`
+	Status      string `json:"status"`
+	RefundFee   int64  `json:"refund_fee"`
+	NotifyURL   string `json:"notify_url,omitempty"`
 }
 
 type fakeOrder struct {
@@ -63,6 +73,11 @@ const fakeHelp = `commands:
   pay <out_trade_no>         pay the order as its payer would; the fake then notifies its notify_url
   orders                     list the orders
   deliveries <out_trade_no>  list the notification attempts of an order and the replies
+  refunds <out_trade_no>     list the refunds of an order
+  settle <out_refund_no> [SUCCESS|REFUNDCLOSE|CHANGE]
+                             end a PROCESSING refund now and send its refund notification
+  refund-deliveries <out_refund_no>
+                             list the refund notification attempts and the replies
   help                       this text
   quit                       stop the fake`
 
@@ -81,11 +96,18 @@ arguments (JSON, as the server hands them to the mini-program) checks paySign
 and pays, as the payer's phone would. Either way the fake then POSTs the
 signed payment notification to the order's notify_url and repeats it on
 WeChat's schedule (divided by -speed) until the reply is SUCCESS; attempts
-are logged on stderr. It runs until "quit" or interrupt (end of input alone
-does not stop it). With -json every line printed on stdout is one JSON
-object.`)
+are logged on stderr. Refunds placed through the fake stay PROCESSING for a
+minute of fake time; "settle <out_refund_no>" ends one at once and sends its
+refund notification. Over plain HTTP the refund endpoint asks for no client
+certificate.
+
+-write-config saves the settings (generated key included) for the -config
+flag of notify, sign and verify. The fake runs until "quit" or interrupt
+(end of input alone does not stop it). With -json every line printed on
+stdout is one JSON object.`)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen on `host:port` (port 0 picks a free one)")
 	speed := fs.Float64("speed", 1, "run the fake's clock (retry schedule, code and order lives) this many times faster")
+	writeConfig := fs.String("write-config", "", "also write the settings, the generated ones included, to `file` (mode 0600) for -config of other commands")
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
@@ -143,6 +165,12 @@ object.`)
 		_ = srv.Shutdown(sctx)
 	}()
 	banner.URL = "http://" + ln.Addr().String()
+	if *writeConfig != "" {
+		if err := writeSettings(*writeConfig, s); err != nil {
+			fmt.Fprintf(c.stderr, "wxpay fake: %v\n", err)
+			return ExitFail
+		}
+	}
 
 	enc := json.NewEncoder(c.stdout)
 	enc.SetEscapeHTML(false)
@@ -191,6 +219,18 @@ object.`)
 			}
 		}
 	}
+}
+
+// writeSettings writes s as a -config file. It holds the API key, so it is
+// created with mode 0600 and never overwrites an existing file.
+func writeSettings(name string, s *settings) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(f, "# merchant settings of a wxpay fake\n%s=%s\n%s=%s\n%s=%s\n%s=%s\n%s=%s\n",
+		EnvAppID, s.AppID, EnvMchID, s.MchID, EnvAPIKey, keyOf(s), EnvSignType, s.signType(), EnvAppSecret, s.AppSecret)
+	return f.Close()
 }
 
 func printBanner(w io.Writer, b fakeBanner, s *settings) {
@@ -249,20 +289,54 @@ func fakeCommand(f *wxpaytest.Fake, args []string) fakeReply {
 		if !need(1) {
 			return r
 		}
-		for _, d := range f.Deliveries(args[1]) {
-			e := ""
-			if d.Err != nil {
-				e = d.Err.Error()
-			}
-			r.Deliveries = append(r.Deliveries, fakeDeliveryJS{d.Attempt, d.Copy, d.StatusCode, d.Acked, truncate(string(d.Reply), 1024), e})
+		r.Deliveries = deliveriesJS(f.Deliveries(args[1]))
+		r.OK, r.OutTradeNo = true, args[1]
+	case "refunds":
+		if !need(1) {
+			return r
+		}
+		for _, rf := range f.Refunds(args[1]) {
+			r.Refunds = append(r.Refunds, fakeRefund{rf.OutRefundNo, rf.RefundID, rf.Status, rf.RefundFee, rf.NotifyURL})
 		}
 		r.OK, r.OutTradeNo = true, args[1]
+	case "settle":
+		if len(args) == 2 {
+			args = append(args, string(wxpay.RefundSuccess))
+		}
+		if !need(2) {
+			return r
+		}
+		if err := f.SettleRefund(args[1], args[2]); err != nil {
+			r.Error = err.Error()
+			return r
+		}
+		rf, _ := f.Refund(args[1])
+		r.OK, r.OutTradeNo = true, rf.OutTradeNo
+		r.Refunds = []fakeRefund{{rf.OutRefundNo, rf.RefundID, rf.Status, rf.RefundFee, rf.NotifyURL}}
+	case "refund-deliveries":
+		if !need(1) {
+			return r
+		}
+		r.Deliveries = deliveriesJS(f.RefundDeliveries(args[1]))
+		r.OK = true
 	case "help":
 		r.OK = true
 	default:
 		r.Error = fmt.Sprintf("unknown command %q; type help", truncate(args[0], 40))
 	}
 	return r
+}
+
+func deliveriesJS(ds []wxpaytest.Delivery) []fakeDeliveryJS {
+	var out []fakeDeliveryJS
+	for _, d := range ds {
+		e := ""
+		if d.Err != nil {
+			e = d.Err.Error()
+		}
+		out = append(out, fakeDeliveryJS{d.Attempt, d.Copy, d.StatusCode, d.Acked, truncate(string(d.Reply), 1024), e})
+	}
+	return out
 }
 
 func printFakeReply(w io.Writer, r fakeReply) {
@@ -280,9 +354,16 @@ func printFakeReply(w io.Writer, r fakeReply) {
 		for _, o := range r.Orders {
 			fmt.Fprintf(w, "%s  %s  %d fen  %s  %s\n", o.OutTradeNo, o.State, o.TotalFee, o.TradeType, o.NotifyURL)
 		}
-	case "deliveries":
+	case "refunds", "settle":
+		if len(r.Refunds) == 0 {
+			fmt.Fprintf(w, "no refunds of %s\n", r.OutTradeNo)
+		}
+		for _, rf := range r.Refunds {
+			fmt.Fprintf(w, "%s  %s  %s  %d fen  %s\n", rf.OutRefundNo, rf.RefundID, rf.Status, rf.RefundFee, rf.NotifyURL)
+		}
+	case "deliveries", "refund-deliveries":
 		if len(r.Deliveries) == 0 {
-			fmt.Fprintf(w, "no notification attempts for %s\n", r.OutTradeNo)
+			fmt.Fprintln(w, "no notification attempts")
 		}
 		for _, d := range r.Deliveries {
 			state := "not acknowledged"

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -142,12 +144,44 @@ func TestFakePayFromTerminal(t *testing.T) {
 	}, 5*time.Second, 20*time.Millisecond)
 	assert.Equal(t, 200, r.Deliveries[0].Status)
 
+	// A refund through the library, settled from the terminal: the fake
+	// sends the encrypted refund notification to the merchant.
+	certFile, keyFile := certPair(t, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	rcl, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(banner.URL), wxpay.WithClientCertificateFiles(certFile, keyFile))
+	require.NoError(t, err)
+	_, err = rcl.Refund(context.Background(), &wxpay.RefundRequest{
+		OutTradeNo: "CLI-1", OutRefundNo: "CLI-1-R1", TotalFee: 888, RefundFee: 88, NotifyURL: m.URL + "/refund-notify",
+	})
+	require.NoError(t, err)
+	r = s.reply("refunds CLI-1")
+	require.True(t, r.OK, r.Error)
+	require.Len(t, r.Refunds, 1)
+	assert.Equal(t, "PROCESSING", r.Refunds[0].Status)
+	r = s.reply("settle CLI-1-R1")
+	require.True(t, r.OK, r.Error)
+	assert.Equal(t, "SUCCESS", r.Refunds[0].Status)
+	require.Eventually(t, func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return len(m.refunds) == 1
+	}, 5*time.Second, 10*time.Millisecond)
+	m.mu.Lock()
+	assert.Equal(t, "CLI-1-R1", m.refunds[0].OutRefundNo)
+	assert.Equal(t, int64(88), m.refunds[0].RefundFee)
+	m.mu.Unlock()
+	require.Eventually(t, func() bool {
+		r = s.reply("refund-deliveries CLI-1-R1")
+		return len(r.Deliveries) > 0 && r.Deliveries[0].Acked
+	}, 5*time.Second, 20*time.Millisecond)
+
 	for cmd, want := range map[string]string{
-		"pay CLI-1":   "already paid",
-		"pay NOPE":    "no such order",
-		"pay":         "takes 1 argument",
-		"frobnicate":  "unknown command",
-		"orders CLI1": "takes 0 argument",
+		"settle CLI-1-R1": "settled",
+		"settle NOPE":     "no such refund",
+		"pay CLI-1":       "already paid",
+		"pay NOPE":        "no such order",
+		"pay":             "takes 1 argument",
+		"frobnicate":      "unknown command",
+		"orders CLI1":     "takes 0 argument",
 	} {
 		r = s.reply(cmd)
 		assert.False(t, r.OK, cmd)
@@ -190,6 +224,29 @@ func TestFakeUsesConfiguredMerchant(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("cancel did not stop the fake")
 	}
+}
+
+// -write-config hands the fake's settings to the other commands: notify
+// signs with the fake's generated key.
+func TestFakeWriteConfig(t *testing.T) {
+	t.Parallel()
+	cfgFile := filepath.Join(t.TempDir(), "fake.env")
+	s := startFake(t, nil, "-json", "-write-config", cfgFile)
+	var banner fakeBanner
+	require.NoError(t, json.Unmarshal([]byte(s.line()), &banner))
+	info, err := os.Stat(cfgFile)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+
+	m := newMerchantServer(t, wxpay.Config{AppID: banner.Settings[EnvAppID], MchID: banner.Settings[EnvMchID], APIKey: banner.Settings[EnvAPIKey]})
+	code, out, errOut := run(t, nil, "", "notify", "-config", cfgFile, "-out-trade-no", "W-1", "-total-fee", "1", m.URL+"/notify")
+	require.Equal(t, ExitOK, code, out+errOut)
+	assert.NotContains(t, out+errOut, banner.Settings[EnvAPIKey])
+
+	// An existing file is never overwritten.
+	code, _, errOut = run(t, nil, "", "fake", "-addr", "127.0.0.1:0", "-write-config", cfgFile)
+	assert.Equal(t, ExitFail, code)
+	assert.Contains(t, errOut, "file exists")
 }
 
 func TestFakeErrors(t *testing.T) {
