@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/internal/refsign"
 	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
@@ -217,4 +218,35 @@ func TestFakeDuplicateOrder(t *testing.T) {
 			assert.Equal(t, int64(888), o.TotalFee, "the first order stands")
 		})
 	}
+}
+
+// TestFakeOrderNotExist: querying an order WeChat does not know is a
+// business error, not retryable.
+func TestFakeOrderNotExist(t *testing.T) {
+	t.Parallel()
+	wx := xFake(t)
+	c := xClient(t, wxpay.SignMD5, wxpay.WithBaseURL(wx.URL))
+	_, err := c.OrderQuery(context.Background(), &wxpay.OrderQueryRequest{OutTradeNo: "1409811653"})
+	xAssertClean(t, err)
+	var we *wxpay.Error
+	require.ErrorAs(t, err, &we)
+	assert.Equal(t, wxpay.ErrCodeOrderNotExist, we.Code)
+	assert.Equal(t, "orderquery", we.Op)
+	assert.False(t, we.Retryable())
+}
+
+// TestFakeUnifiedOrderHMAC: a merchant on HMAC-SHA256 names it in
+// sign_type and signs with it; the fake refuses anything else.
+func TestFakeUnifiedOrderHMAC(t *testing.T) {
+	t.Parallel()
+	wx := xFake(t, func(cfg *wxpaytest.Config) { cfg.SignType = wxpay.SignHMACSHA256 })
+	c := xClient(t, wxpay.SignHMACSHA256, wxpay.WithBaseURL(wx.URL))
+	resp, err := c.UnifiedOrder(context.Background(), xOrder("H1"))
+	require.NoError(t, err)
+	o, ok := wx.Order("H1")
+	require.True(t, ok)
+	assert.Equal(t, o.PrepayID, resp.PrepayID)
+	assert.Equal(t, "HMAC-SHA256", o.Request["sign_type"])
+	assert.Len(t, o.Request["sign"], 64)
+	assert.Equal(t, refsign.Sign(o.Request, xAPIKey, "HMAC-SHA256"), o.Request["sign"])
 }

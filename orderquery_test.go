@@ -334,21 +334,6 @@ func TestParseOrderQueryEcho(t *testing.T) {
 	assert.ErrorIs(t, err, errEcho)
 }
 
-func TestOrderQueryNotExist(t *testing.T) {
-	t.Parallel()
-	c, mux, _ := setup(t)
-	mux.HandleFunc("/pay/orderquery", fakeWeChat(t, func(Params) Params {
-		return okAnswer(Params{"result_code": "FAIL", "err_code": "ORDERNOTEXIST", "err_code_des": "此交易订单号不存在"})
-	}, nil))
-	_, err := c.OrderQuery(context.Background(), &OrderQueryRequest{OutTradeNo: "1409811653"})
-	assertClean(t, err)
-	var we *Error
-	require.ErrorAs(t, err, &we)
-	assert.Equal(t, ErrCodeOrderNotExist, we.Code)
-	assert.Equal(t, "orderquery", we.Op)
-	assert.False(t, we.Retryable())
-}
-
 func TestOrderQueryValidation(t *testing.T) {
 	t.Parallel()
 	c, _, ts := setup(t)

@@ -183,23 +183,6 @@ func TestUnifiedOrderResponses(t *testing.T) {
 	}
 }
 
-func TestUnifiedOrderHMAC(t *testing.T) {
-	t.Parallel()
-	cfg := testConfig()
-	cfg.SignType = SignHMACSHA256
-	ts := newTestServer(t)
-	got := make(chan Params, 1)
-	ts.Mux.HandleFunc("/pay/unifiedorder", fakeWeChat(t, prepayAnswer, got))
-	c, err := NewClient(cfg, WithBaseURL(ts.URL), WithHTTPClient(ts.srv.Client()))
-	require.NoError(t, err)
-	resp, err := c.UnifiedOrder(context.Background(), validOrder())
-	require.NoError(t, err)
-	assert.Equal(t, "wx201410272009395522657a690389285100", resp.PrepayID)
-	req := <-got
-	assert.Equal(t, "HMAC-SHA256", req["sign_type"])
-	assert.Len(t, req["sign"], 64)
-}
-
 // TestUnifiedOrderValidation checks that each rule is enforced with a
 // *RequestError naming the field, before any request is sent.
 func TestUnifiedOrderValidation(t *testing.T) {
