@@ -45,6 +45,22 @@ var ErrDecrypt = errors.New("wxpay: cannot decrypt req_info")
 // a misbehaving proxy or gateway, not WeChat; it is not read further.
 var ErrResponseTooLarge = errors.New("wxpay: response body exceeds 1 MiB")
 
+// ErrAmbiguousValue means a correctly signed message has a value that holds
+// "&name=" where name is a field of the same message, so the signed string
+// can be cut into fields in more than one way; see [Signer.Verify]. It
+// also matches [ErrSignature] under errors.Is, so code that treats a bad
+// signature as a forgery treats this one the same way.
+var ErrAmbiguousValue error = &ambiguousError{}
+
+type ambiguousError struct{}
+
+func (*ambiguousError) Error() string {
+	return "wxpay: a field value embeds another field of the message"
+}
+
+// Is makes errors.Is(ErrAmbiguousValue, ErrSignature) true.
+func (*ambiguousError) Is(target error) bool { return target == ErrSignature }
+
 // ErrorCode is WeChat's err_code: why a call with result_code=FAIL failed.
 // The constants below are the documented codes; WeChat may send others,
 // which arrive as they are.

@@ -1,6 +1,10 @@
 package wxpay
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
+)
 
 // decodeVerify decodes a v2 message from untrusted bytes and verifies its
 // signature in one pass over one sorted field list: the fields are sorted
@@ -63,7 +67,7 @@ func (s *Signer) encodeSigned(fs []field) ([]byte, error) {
 	sorted := sortFields(own, sbuf[:0])
 	for i := 1; i < len(sorted); i++ {
 		if sorted[i].k == sorted[i-1].k {
-			return nil, errors.New("wxpay: encode XML: duplicate field name " + quoteShort(sorted[i].k))
+			return nil, errors.New("wxpay: encode XML: duplicate field name " + wire.QuoteShort(sorted[i].k))
 		}
 	}
 	var sum [32]byte

@@ -8,8 +8,11 @@ import (
 	"errors"
 	"hash"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // SignType is the signature algorithm of a v2 message, as written in its
@@ -33,22 +36,6 @@ func (t SignType) signLen() int {
 	}
 	return 0
 }
-
-// ErrAmbiguousValue means a correctly signed message has a value that holds
-// "&name=" where name is a field of the same message, so the signed string
-// can be cut into fields in more than one way; see [Signer.Verify]. It
-// also matches [ErrSignature] under errors.Is, so code that treats a bad
-// signature as a forgery treats this one the same way.
-var ErrAmbiguousValue error = &ambiguousError{}
-
-type ambiguousError struct{}
-
-func (*ambiguousError) Error() string {
-	return "wxpay: a field value embeds another field of the message"
-}
-
-// Is makes errors.Is(ErrAmbiguousValue, ErrSignature) true.
-func (*ambiguousError) Is(target error) bool { return target == ErrSignature }
 
 // Signer signs and verifies v2 messages with one API key and one
 // algorithm. It is immutable and safe for concurrent use.
@@ -102,7 +89,8 @@ func NewSigner(apiKey string, t SignType) (*Signer, error) {
 		t = SignMD5
 	}
 	if t.signLen() == 0 {
-		return nil, errors.New("wxpay: unknown sign type " + quoteShort(string(t)))
+		return nil, errors.New("wxpay: unknown sign type " + wire.QuoteShort(string(t)) +
+			": use \"MD5\" (SignMD5, also the default when empty) or \"HMAC-SHA256\" (SignHMACSHA256)")
 	}
 	if err := checkAPIKey(apiKey); err != nil {
 		return nil, err
@@ -123,8 +111,12 @@ func NewSigner(apiKey string, t SignType) (*Signer, error) {
 // trailing newline from a file, the APIv3 key, a certificate serial) that
 // would otherwise surface later as SIGNERROR from every call.
 func checkAPIKey(k string) error {
+	if k == "" {
+		return errors.New("wxpay: API key is empty: set Config.APIKey to the 32-character key from the merchant platform (账户中心 → API安全)")
+	}
 	if len(k) != 32 {
-		return errors.New("wxpay: API key must be 32 characters")
+		return errors.New("wxpay: API key must be 32 characters, not " + strconv.Itoa(len(k)) +
+			" (the APIv3 key or a key read with a trailing newline are common mistakes)")
 	}
 	for i := 0; i < len(k); i++ {
 		if k[i] <= ' ' || k[i] >= 0x7f {
@@ -458,14 +450,4 @@ func upperNibble(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
-}
-
-// quoteShort quotes a caller-supplied value for an error message, cut to a
-// length that keeps logs readable.
-func quoteShort(s string) string {
-	const max = 32
-	if len(s) > max {
-		s = s[:max] + "..."
-	}
-	return "\"" + strings.ToValidUTF8(s, "?") + "\""
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // Params is one v2 message: the fields of its flat <xml> document, by
@@ -764,7 +766,7 @@ func appendFieldsXML(dst []byte, fs []field, root, sign string) ([]byte, error) 
 			sign = ""
 		}
 		if !validName(f.k) {
-			return nil, errors.New("wxpay: encode XML: invalid field name " + quoteShort(f.k))
+			return nil, errors.New("wxpay: encode XML: invalid field name " + wire.QuoteShort(f.k))
 		}
 		dst = append(dst, '<')
 		dst = append(dst, f.k...)
