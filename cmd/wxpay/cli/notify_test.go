@@ -77,6 +77,21 @@ func TestNotifyPayment(t *testing.T) {
 	}
 }
 
+func TestNotifyFailedPayment(t *testing.T) {
+	t.Parallel()
+	m := newMerchantServer(t, wxpay.Config{AppID: docAppID, MchID: docMchID, APIKey: docKey})
+	code, out, errOut := run(t, docEnv(), "", "notify", "-result", "FAIL", "-set", "bank_type=", "-out-trade-no", "F-1", "-total-fee", "5", m.URL+"/notify")
+	require.Equal(t, ExitOK, code, out+errOut)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	require.Len(t, m.payments, 1)
+	n := m.payments[0]
+	assert.False(t, n.Paid())
+	assert.Equal(t, wxpay.ErrCodeSystemError, n.ErrCode)
+	_, hasBank := n.Raw["bank_type"]
+	assert.False(t, hasBank, "-set name= removes the field")
+}
+
 func TestNotifyRefund(t *testing.T) {
 	t.Parallel()
 	m := newMerchantServer(t, wxpay.Config{AppID: docAppID, MchID: docMchID, APIKey: docKey})

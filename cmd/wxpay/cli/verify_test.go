@@ -133,3 +133,20 @@ func TestVerifyAgreesWithLibrary(t *testing.T) {
 		assert.Equal(t, sg.Verify(p) == nil, code == ExitOK)
 	}
 }
+
+func TestVerifyInputSources(t *testing.T) {
+	t.Parallel()
+	s1 := testdata(t, "notify/s1_md5.xml")
+	file := writeFile(t, "notify.xml", s1)
+	for _, args := range [][]string{{file}, {"-"}, {"-json", file}} {
+		stdin := ""
+		if args[0] == "-" {
+			stdin = s1
+		}
+		code, out, errOut := run(t, docEnv(), stdin, append([]string{"verify"}, args...)...)
+		assert.Equal(t, ExitOK, code, out+errOut)
+	}
+	code, _, errOut := run(t, docEnv(), "", "verify", "/nonexistent/notify.xml")
+	assert.Equal(t, ExitUsage, code)
+	assert.Contains(t, errOut, "no such file")
+}
