@@ -141,7 +141,18 @@ func (f *Fake) downloadBill(p wxpay.Params) answer {
 	if len(rows) == 0 {
 		return protocolFail(msgNoBill)
 	}
-	sort.SliceStable(rows, func(i, j int) bool { return rows[i].at.Before(rows[j].at) })
+	// By time, then (orders being kept in a map) by WeChat's numbers, so
+	// that a bill reads the same on every download.
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if !a.at.Equal(b.at) {
+			return a.at.Before(b.at)
+		}
+		if x, y := a.vals["微信订单号"], b.vals["微信订单号"]; x != y {
+			return x < y
+		}
+		return a.vals["微信退款单号"] < b.vals["微信退款单号"]
+	})
 	var settle, refunded, fees, total, asked int64
 	for _, r := range rows {
 		settle += r.fen("应结订单金额")
@@ -283,7 +294,13 @@ func (f *Fake) downloadFundFlow(p wxpay.Params) answer {
 	f.mu.Lock()
 	flows := f.flowsLocked(now)
 	f.mu.Unlock()
-	sort.SliceStable(flows, func(i, j int) bool { return flows[i].at.Before(flows[j].at) })
+	sort.Slice(flows, func(i, j int) bool {
+		a, b := flows[i], flows[j]
+		if !a.at.Equal(b.at) {
+			return a.at.Before(b.at)
+		}
+		return a.vals["资金流水单号"] < b.vals["资金流水单号"]
+	})
 	var balance, income, expense int64
 	var nIn, nOut int
 	var rows []billRow

@@ -32,31 +32,83 @@
 //     sign_type, as WeChat sends them, retried on WeChat's schedule
 //     ([NotifySchedule]) until acknowledged; every attempt is kept
 //     ([Fake.Deliveries]).
+//   - Refunds (/secapi/pay/refund) with WeChat's rules: only a paid
+//     order, total_fee its amount (else REFUND_FEE_MISMATCH), refunds
+//     bounded by what is left (INVALID_REQUEST "refund_fee大于可退金额";
+//     ERROR "订单已全额退款" once all is refunded; return_code FAIL
+//     "invalid refund_fee" above total_fee), at most [MaxRefunds] per
+//     order, and out_refund_no the idempotency key (a repeat with the same
+//     amounts answers the same refund_id and refunds nothing more; other
+//     amounts get REFUND_FEE_MISMATCH). Coupons are refunded in
+//     proportion. Orders then read REFUND in orderquery. A refund is
+//     PROCESSING for Config.RefundDelay (or succeeds at once with
+//     Config.RefundImmediately, or as [Fake.SettleRefund] says, also
+//     REFUNDCLOSE and CHANGE), then its refund notification goes to the
+//     request's notify_url or Config.RefundNotifyURL: unsigned, req_info
+//     encrypted as WeChat does (AES-256-ECB under the MD5 of the API
+//     key, checked against published vectors), on [NotifySchedule]
+//     until acknowledged ([Fake.RefundDeliveries], [Fake.WaitRefundAcked]).
+//   - refundquery by refund_id, out_refund_no, transaction_id or
+//     out_trade_no (in that priority), with refund_*_$n and
+//     coupon_refund_*_$n_$m fields, ten refunds a page, offset and
+//     total_refund_count; REFUNDNOTEXIST, PARAM_ERROR.
+//   - downloadbill (ALL, SUCCESS, REFUND; tar_type GZIP) and
+//     downloadfundflow (the basic account): the day's (UTC+8) trades of
+//     the fake's orders in WeChat's text table (Chinese header,
+//     backtick-prefixed fields, CRLF, summary header and row), amounts in
+//     yuan, a 0.6% fee ([FeeRate]); "No Bill Exist" when there are none.
+//     The fund-flow bill refuses a request not signed with HMAC-SHA256,
+//     whatever the merchant's algorithm, as WeChat does.
+//   - micropay with payment codes ([Fake.PaymentCode]): paid at once, or
+//     USERPAYING until the payer confirms (orderquery then reads SUCCESS)
+//     or declines (PAYERROR); AUTH_CODE_INVALID for a malformed or used
+//     code; a repeat of the same order answers its outcome. reverse
+//     (REVOKED, recall=Y with [Fault].Recall, REVERSE_EXPIRE after
+//     [ReverseLife]).
+//   - Client certificates: [NewTLSServer] asks for one, and the
+//     certificate endpoints (refund, reverse, downloadfundflow) refuse a
+//     request without the merchant's certificate ([Fake.ClientCertificate])
+//     as WeChat's gateway does (see [NewTLSServer]).
+//   - The sandbox, with Config.Sandbox: getsignkey (MD5 under the API
+//     key) hands out [Fake.SandboxKey], and the /sandboxnew and
+//     /xdc/apiv2sandbox paths take requests signed with it, MD5 only.
 //   - Mini-program login: login codes ([Fake.LoginCode]) accepted once
 //     within [CodeLife] by jscode2session (40029, 40163, 45011 as WeChat
 //     gives them), token and stable_token, getuserphonenumber with phone
 //     codes ([Fake.PhoneCode]), and wx.getUserInfo's encryptedData and iv
 //     ([Fake.UserInfo]).
-//   - Faults ([Fake.Inject]): err_codes, return_code FAIL, mini-program
-//     errcodes, HTML error pages, delays, dropped connections and answers
-//     signed with the wrong key; notifications duplicated, concurrent,
+//   - Faults ([Fake.Inject]) on every endpoint: err_codes (SYSTEMERROR,
+//     BIZERR_NEED_RETRY, ..., with or without the request taking effect:
+//     [Fault].Processed), return_code FAIL, mini-program errcodes, HTML
+//     error pages, delays, dropped connections and answers signed with
+//     the wrong key; notifications duplicated, concurrent,
 //     tampered or never sent ([PayOptions], [Fake.DropNotifications]).
 //
 // Every duration (the retry schedule, code and token lives, the 5-minute
-// closeorder rule, the 2-hour prepay_id) runs on the fake's clock, which
+// closeorder rule, the 2-hour prepay_id, refund settlement, micropay
+// confirmation) runs on the fake's clock, which
 // Config.Speed speeds up and Config.Now replaces.
 //
 // # What it does not reproduce
 //
-// Refunds, refundquery, bills, micropay, reverse, the sandbox, service
-// provider (sub_mch_id) mode, APP and Native payment by a real device
-// (orders of those types are created and can be paid with [Fake.Pay]),
-// promotion_detail, client certificates, rate limits other than
-// code2session's, unionid, and WeChat's exact wording where it is not
-// documented: the return_msg of format errors (such as "invalid
-// total_fee") and the err_code of an early closeorder (TRADE_STATE_ERROR)
-// follow what merchants report, not a published table. It keeps one
-// merchant and everything in memory.
+// Service provider (sub_mch_id) mode, APP and Native payment by a real
+// device (orders of those types are created and can be paid with
+// [Fake.Pay]), promotion_detail, single-product refunds (detail),
+// recharge (pre-funded) coupons and RECHARGE_REFUND bills, the
+// operation and fees accounts' fund flows, the bills' Digest header,
+// reversed trades in bills, bills before they are "ready" (the fake
+// serves a day's bill at once, never "Bill Creating"), the sandbox's
+// fixed test cases, the one-minute gap WeChat wants between refunds of
+// an order, rate limits other than code2session's, unionid, and WeChat's
+// exact wording where it is not documented: the return_msg of format
+// errors (such as "invalid total_fee"), the err_code of an early
+// closeorder (TRADE_STATE_ERROR), the refund refusals above, the
+// gateway's 400 pages for a missing or unknown certificate and "certificate
+// not match" for another merchant's, the fund-flow bill's refusal of an
+// MD5 sign, and every err_code_des of refunds, micropay and reverse
+// follow what merchants report, not a published table. Over plain HTTP
+// ([NewServer]) the certificate endpoints cannot see a certificate and do
+// not ask for one. It keeps one merchant and everything in memory.
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1
 package wxpaytest

@@ -135,3 +135,72 @@ func ExampleFake_Inject() {
 	// wxpay: unifiedorder: SYSTEMERROR: 系统错误
 	// <nil>
 }
+
+// A refund test with the fake over mutual TLS: the fake mints the
+// merchant's API certificate, the shop refunds part of a paid order, a
+// retry with the same out_refund_no is the same refund, and the refund
+// notification reaches the shop's handler, decrypted.
+func Example_refund() {
+	wx := wxpaytest.NewTLSServer(wxpaytest.Config{
+		AppID:             "wxd930ea5d5a258f4f",
+		MchID:             "10000100",
+		APIKey:            "192006250b4c09247ec02edce69f6a2d",
+		RefundImmediately: true, // no PROCESSING wait
+	})
+	defer wx.Close()
+	certPEM, keyPEM, err := wx.ClientCertificate() // apiclient_cert.pem, apiclient_key.pem
+	if err != nil {
+		log.Fatal(err)
+	}
+	pay, err := wxpay.NewClient(wxpay.Config{
+		AppID:     "wxd930ea5d5a258f4f",
+		MchID:     "10000100",
+		APIKey:    "192006250b4c09247ec02edce69f6a2d",
+		NotifyURL: "https://shop.example/wxpay/notify",
+	}, wxpay.WithBaseURL(wx.URL), wxpay.WithHTTPClient(wx.Client()), wxpay.WithClientCertificate(certPEM, keyPEM))
+	if err != nil {
+		log.Fatal(err)
+	}
+	refunded := make(chan string, 1)
+	shop := httptest.NewServer(pay.RefundNotifyHandler(func(_ context.Context, n *wxpay.RefundNotification) error {
+		refunded <- fmt.Sprintf("notified: %s %s %d fen", n.OutRefundNo, n.RefundStatus, n.RefundFee)
+		return nil
+	}))
+	defer shop.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	// A paid order of 88.00.
+	if _, err := pay.UnifiedOrder(ctx, &wxpay.UnifiedOrderRequest{
+		Body: "T-shirt", OutTradeNo: "order-1", TotalFee: 8800,
+		SpbillCreateIP: "127.0.0.1", TradeType: wxpay.TradeJSAPI, OpenID: "oUser1",
+	}); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "order-1", NoNotify: true}); err != nil {
+		log.Fatal(err)
+	}
+
+	req := &wxpay.RefundRequest{OutTradeNo: "order-1", OutRefundNo: "refund-1", TotalFee: 8800, RefundFee: 3000,
+		NotifyURL: shop.URL + "/wxpay/refund-notify"}
+	r, err := pay.Refund(ctx, req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	again, err := pay.Refund(ctx, req) // as after a lost answer
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("refunded:", r.RefundFee, "fen; the retry is the same refund:", again.RefundID == r.RefundID)
+	fmt.Println(<-refunded)
+
+	q, err := pay.OrderQuery(ctx, &wxpay.OrderQueryRequest{OutTradeNo: "order-1"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("orderquery:", q.TradeState, "refunds:", len(wx.Refunds("order-1")))
+	// Output:
+	// refunded: 3000 fen; the retry is the same refund: true
+	// notified: refund-1 SUCCESS 3000 fen
+	// orderquery: REFUND refunds: 1
+}

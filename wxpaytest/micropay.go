@@ -3,7 +3,6 @@ package wxpaytest
 import (
 	"maps"
 	"net"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -224,6 +223,3 @@ func (f *Fake) recallAnswer(ep Endpoint, body []byte, sig signing) answer {
 	}
 	return f.bizOK(wxpay.Params{"recall": "Y"})
 }
-
-// fenString is n fen as WeChat's decimal string.
-func fenString(n int64) string { return strconv.FormatInt(n, 10) }

@@ -506,8 +506,11 @@ func TestRefundNotification(t *testing.T) {
 	s.DropNotifications("rn-2")
 	_, err = c.Refund(ctxT(t), refundReq("rn-2", "rn-r2", 100, 100))
 	require.NoError(t, err)
-	require.NoError(t, s.SettleRefund("rn-r2", ""))
-	time.Sleep(20 * time.Millisecond)
+	require.Eventually(t, func() bool {
+		r, _ := s.Refund("rn-r2")
+		return r.Status == wxpaytest.RefundSuccess
+	}, 5*time.Second, time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // a notification would have been sent by now
 	assert.Empty(t, s.RefundDeliveries("rn-r2"))
 	assert.ErrorIs(t, s.WaitRefundAcked(ctxT(t), "none"), wxpaytest.ErrNoRefund)
 }
