@@ -412,15 +412,16 @@ func TestDownloadFundFlowHMAC(t *testing.T) {
 	got := make(chan Params, 1)
 	s.Mux.HandleFunc("/pay/downloadfundflow", billHandler(t, "HMAC-SHA256", gzipped(t, fixture), got))
 	s.Mux.HandleFunc("/pay/downloadbill", billHandler(t, "MD5", fixture, nil))
-	c := s.certClient(t)
+	c := s.certClient(t, WithRand(&seqReader{}))
 	require.Equal(t, SignMD5, c.Signer().Type())
 	var out bytes.Buffer
 	_, err := c.DownloadFundFlow(context.Background(), &DownloadFundFlowRequest{BillDate: "20240501", AccountType: AccountBasic}, &out)
 	require.NoError(t, err)
 	assert.Equal(t, fixture, out.Bytes())
-	req := <-got
-	assert.Equal(t, "Basic", req["account_type"])
-	assert.Equal(t, "GZIP", req["tar_type"])
+	want := map[string]string{"appid": tAppID, "mch_id": tMchID, "nonce_str": firstSeqNonce, "sign_type": "HMAC-SHA256",
+		"bill_date": "20240501", "account_type": "Basic", "tar_type": "GZIP"}
+	want["sign"] = refsign.Sign(want, tKey, "HMAC-SHA256")
+	assert.Equal(t, Params(want), <-got)
 	assert.EqualValues(t, 1, s.withCert.Load())
 	// The trade bill keeps the configured algorithm and needs no
 	// certificate.
@@ -572,4 +573,36 @@ func (p *peakWriter) Write(b []byte) (int, error) {
 	}
 	p.n += uint64(len(b))
 	return len(b), nil
+}
+
+// FuzzStreamBill feeds arbitrary answers to the bill streamer: it never
+// panics, a FAIL answer is an *Error with nothing written, and anything
+// else is copied through unchanged (or decompressed, for gzip).
+func FuzzStreamBill(f *testing.F) {
+	f.Add([]byte("<xml><return_code>FAIL</return_code><return_msg>No Bill Exist</return_msg></xml>"))
+	f.Add(openFixture(f, "trade_all_20240501.csv"))
+	f.Add(gzipped(f, []byte("a,b\n`1,`2\n")))
+	f.Add([]byte("\xef\xbb\xbf  <"))
+	f.Add([]byte{0x1f, 0x8b, 0})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		resp := &http.Response{StatusCode: 200, Body: io.NopCloser(bytes.NewReader(body))}
+		var out bytes.Buffer
+		n, err := streamBill("downloadbill", resp, &out)
+		if int64(out.Len()) != n {
+			t.Fatalf("reported %d bytes, wrote %d", n, out.Len())
+		}
+		var we *Error
+		if errors.As(err, &we) && out.Len() != 0 {
+			t.Fatal("wrote part of a FAIL answer")
+		}
+		gz := len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b
+		if err == nil && !gz && !bytes.Equal(out.Bytes(), body) {
+			t.Fatal("plain bill not copied unchanged")
+		}
+		if err == nil && !gz && bytes.HasPrefix(bytes.TrimLeft(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")), " \t\r\n"), []byte("<")) {
+			if len(body) < 512 {
+				t.Fatal("XML answer streamed as a bill")
+			}
+		}
+	})
 }
