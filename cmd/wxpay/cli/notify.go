@@ -73,7 +73,7 @@ With a real key this forges payments: URL must be on loopback (localhost,
 acknowledged the notification.`)
 	outTradeNo := fs.String("out-trade-no", "", "the order's out_trade_no (required)")
 	totalFee := fs.Int64("total-fee", -1, "the order's amount in fen (required)")
-	txID := fs.String("transaction-id", "", "transaction_id (default: a random one)")
+	txID := fs.String("transaction-id", "", "transaction_id (default: a random one; repeat one to replay a delivery as WeChat does)")
 	openID := fs.String("openid", "", "the payer's openid (default: a random one)")
 	tradeType := fs.String("trade-type", "JSAPI", "trade_type")
 	attach := fs.String("attach", "", "attach, echoed from the order")
@@ -83,7 +83,7 @@ acknowledged the notification.`)
 	refundFee := fs.Int64("refund-fee", -1, "refund_fee in fen (default: -total-fee)")
 	refundStatus := fs.String("refund-status", "SUCCESS", "refund_status: SUCCESS, CHANGE or REFUNDCLOSE")
 	extra := paramsFlag{}
-	fs.Var(extra, "set", "set a `name=value` field of the notification (repeatable; an empty value removes the field)")
+	fs.Var(extra, "set", "set a `name=value` field of the notification, or of req_info with -refund (repeatable; an empty value removes the field)")
 	allowRemote := fs.Bool("allow-remote", false, "allow a URL outside loopback (with a real key this forges payments)")
 	retry := fs.Bool("retry", false, "repeat on WeChat's schedule until the reply is SUCCESS")
 	speed := fs.Float64("speed", 1, "divide the retry schedule by this factor")
@@ -112,6 +112,8 @@ acknowledged the notification.`)
 		return c.usageErr("notify", "-out-refund-no is required with -refund")
 	case *result != "SUCCESS" && *result != "FAIL":
 		return c.usageErr("notify", "-result must be SUCCESS or FAIL")
+	case *refundStatus != string(wxpay.RefundSuccess) && *refundStatus != string(wxpay.RefundChange) && *refundStatus != string(wxpay.RefundClosed):
+		return c.usageErr("notify", "-refund-status must be SUCCESS, CHANGE or REFUNDCLOSE")
 	}
 	s, err := c.loadSettings(*cfgFile)
 	if err != nil {

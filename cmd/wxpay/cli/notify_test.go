@@ -235,6 +235,7 @@ func TestNotifyUsage(t *testing.T) {
 		{"no total_fee", docEnv(), []string{"-out-trade-no", "O", "http://127.0.0.1/"}, "-total-fee (in fen) is required"},
 		{"refund without out_refund_no", docEnv(), []string{"-refund", "-out-trade-no", "O", "-total-fee", "1", "http://127.0.0.1/"}, "-out-refund-no is required"},
 		{"bad result", docEnv(), []string{"-result", "OK", "-out-trade-no", "O", "-total-fee", "1", "http://127.0.0.1/"}, "-result must be"},
+		{"bad refund status", docEnv(), []string{"-refund", "-refund-status", "DONE", "-out-refund-no", "R", "-out-trade-no", "O", "-total-fee", "1", "http://127.0.0.1/"}, "-refund-status must be"},
 		{"bad -set", docEnv(), []string{"-set", "no-equals", "-out-trade-no", "O", "-total-fee", "1", "http://127.0.0.1/"}, "want name=value"},
 		{"bad speed", docEnv(), []string{"-speed", "0", "-out-trade-no", "O", "-total-fee", "1", "http://127.0.0.1/"}, "-speed must be positive"},
 		{"missing key", docEnv(EnvAPIKey, ""), []string{"-out-trade-no", "O", "-total-fee", "1", "http://127.0.0.1/"}, "WXPAY_API_KEY is not set"},
