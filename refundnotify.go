@@ -33,7 +33,8 @@ const refundTimeLayout = "2006-01-02 15:04:05"
 // Refund notifications carry no sign. What vouches for them is that
 // req_info decrypted under the key derived from the API key; AES-ECB gives
 // confidentiality but no integrity, so for decisions that move money
-// confirm the refund with refundquery.
+// confirm the refund with [Client.RefundQuery], which
+// [ConfirmWithRefundQuery] does for every notification.
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
 type RefundNotification struct {
@@ -265,7 +266,8 @@ func decryptECB(key, ct []byte) ([]byte, error) {
 // reorder its blocks. The outer appid and mch_id are not authenticated
 // at all. So treat it as a prompt, not proof: before an irreversible
 // action (releasing goods, notifying a customer that money is back),
-// confirm the refund's state with refundquery.
+// confirm the refund's state with [Client.RefundQuery], or mount the
+// handler with [ConfirmWithRefundQuery], which does it before fn runs.
 type RefundNotifyFunc func(ctx context.Context, n *RefundNotification) error
 
 // RefundNotifyHandler returns the http.Handler to mount at the refund
