@@ -246,6 +246,36 @@ func BenchmarkRefundQueryParse(b *testing.B) {
 	}
 }
 
+// BenchmarkRefundQueryFloor is the floor beside BenchmarkRefundQueryParse:
+// building each field name the parser reads and looking it up, once per
+// field, with nothing else. Its ns/field grows with the map's size the
+// same way (cache misses), which is what the parser's growth is.
+func BenchmarkRefundQueryFloor(b *testing.B) {
+	for _, n := range []int{2, 20, 200} {
+		p := bigRefundQuery(n, 3)
+		names := make([]string, 0, len(p))
+		for k := range p {
+			names = append(names, k)
+		}
+		b.Run(strconv.Itoa(len(p))+"fields", func(b *testing.B) {
+			b.ReportAllocs()
+			start := time.Now()
+			hits := 0
+			for i := 0; i < b.N; i++ {
+				for _, k := range names {
+					if p[strings.Clone(k)] != "" {
+						hits++
+					}
+				}
+			}
+			b.ReportMetric(float64(time.Since(start).Nanoseconds())/float64(b.N)/float64(len(p)), "ns/field")
+			if hits == 0 {
+				b.Fatal("no hits")
+			}
+		})
+	}
+}
+
 // FuzzParseRefundQuery feeds arbitrary field sets (one name=value per
 // line) to the parser: it must never panic, never allocate beyond the
 // message's size, and a list it returns must be exactly what the fields
