@@ -60,7 +60,8 @@ type cmdEnv struct {
 // Run runs the wxpay command with args (without the program name) and
 // returns its exit code: [ExitOK], [ExitFail] or [ExitUsage]. env looks up
 // environment variables (os.Getenv in the real command); a nil env means an
-// empty environment. Run reads only stdin and the files named in args and
+// empty environment, a nil stdin an empty input, a nil stdout or stderr
+// io.Discard. Run reads only stdin and the files named in args and
 // settings, and writes only to stdout and stderr, so tests drive it
 // in-process. Long-running subcommands (fake, notify -retry) stop when ctx
 // is done.
@@ -70,6 +71,12 @@ func Run(ctx context.Context, args []string, env func(string) string, stdin io.R
 	}
 	if stdin == nil {
 		stdin = strings.NewReader("")
+	}
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
 	}
 	c := &cmdEnv{env: env, stdin: stdin, stdout: stdout, stderr: stderr}
 	if len(args) == 0 {

@@ -70,3 +70,45 @@ func FuzzParseFields(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseConfig: the -config parser never panics, accepts only known
+// names, and reads its own output back (every value written in double
+// quotes) to the same settings.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("# merchant\nexport WXPAY_API_KEY=\"" + docKey + "\"\nWXPAY_SIGN_TYPE=HMAC-SHA256\r\n"))
+	f.Add([]byte("WXPAY_APPID='wx1'\n\nWXPAY_MCHID = 10000100 \n"))
+	f.Add([]byte("WXPAY_APPID=\"\"x\"\nWXPAY_MCHID=\n"))
+	f.Add([]byte("WXPAY_APIKEY=1\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := parseConfig(b)
+		if err != nil {
+			return
+		}
+		known := map[string]bool{}
+		for _, s := range settingNames {
+			known[s.name] = true
+		}
+		var out strings.Builder
+		for _, k := range sortedKeys(m) {
+			if !known[k] {
+				t.Fatalf("unknown name %q accepted", k)
+			}
+			if strings.ContainsAny(m[k], "\n") {
+				t.Fatalf("value of %s holds a newline", k)
+			}
+			out.WriteString(k + "=\"" + m[k] + "\"\n")
+		}
+		m2, err := parseConfig([]byte(out.String()))
+		if err != nil {
+			t.Fatalf("re-parse: %v", err)
+		}
+		if len(m2) != len(m) {
+			t.Fatalf("re-parse has %d settings, want %d", len(m2), len(m))
+		}
+		for k, v := range m {
+			if m2[k] != v {
+				t.Fatalf("%s: re-parse %q, want %q", k, m2[k], v)
+			}
+		}
+	})
+}
