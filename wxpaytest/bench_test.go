@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wxpay-go/wxpay"
 	"github.com/wxpay-go/wxpay/wxpaytest"
@@ -97,4 +98,88 @@ func floorSign(p map[string]string) string {
 	s.WriteString("key=" + testKey)
 	sum := md5.Sum([]byte(s.String()))
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// BenchmarkServeRefund measures one new refund through the fake's
+// handler: parse, verify, the order's bounds, bookkeeping, sign, encode
+// (refunds settle later, so no notification is sent). Compare it with
+// BenchmarkFloorRefund.
+func BenchmarkServeRefund(b *testing.B) {
+	cfg := testConfig()
+	cfg.RefundDelay = time.Hour
+	fake, err := wxpaytest.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fake.Close()
+	// Each order takes MaxRefunds refunds of 1 fen.
+	orders := b.N/wxpaytest.MaxRefunds + 1
+	for i := range orders {
+		no := fmt.Sprintf("b-%d", i)
+		p := orderFields(no)
+		p["total_fee"] = "1000"
+		rec := httptest.NewRecorder()
+		fake.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/pay/unifiedorder", bytes.NewReader(signed(b, p, testKey, wxpay.SignMD5))))
+		if _, err := fake.Pay(wxpaytest.PayOptions{OutTradeNo: no, NoNotify: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	bodies := make([][]byte, b.N)
+	for i := range bodies {
+		bodies[i] = signed(b, wxpay.Params{"out_trade_no": fmt.Sprintf("b-%d", i/wxpaytest.MaxRefunds),
+			"out_refund_no": fmt.Sprintf("r-%d", i), "total_fee": "1000", "refund_fee": "1"}, testKey, wxpay.SignMD5)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		rec := httptest.NewRecorder()
+		fake.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/secapi/pay/refund", bytes.NewReader(bodies[i])))
+		if !bytes.Contains(rec.Body.Bytes(), []byte("refund_id")) {
+			b.Fatalf("answer %s", rec.Body.Bytes())
+		}
+	}
+}
+
+// BenchmarkFloorRefund is the floor of a refund answer: encoding/xml into
+// a map, an MD5 sign check, an MD5 sign of an answer of the refund's size
+// and its encoding, with no validation and no state.
+func BenchmarkFloorRefund(b *testing.B) {
+	body := signed(b, wxpay.Params{"out_trade_no": "b-1", "out_refund_no": "r-1", "total_fee": "1000", "refund_fee": "1"}, testKey, wxpay.SignMD5)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/secapi/pay/refund", bytes.NewReader(body))
+		var doc struct {
+			Fields []struct {
+				XMLName xml.Name
+				Value   string `xml:",chardata"`
+			} `xml:",any"`
+		}
+		if err := xml.NewDecoder(req.Body).Decode(&doc); err != nil {
+			b.Fatal(err)
+		}
+		p := make(map[string]string, len(doc.Fields))
+		for _, f := range doc.Fields {
+			p[f.XMLName.Local] = f.Value
+		}
+		if floorSign(p) != p["sign"] {
+			b.Fatal("sign")
+		}
+		ans := map[string]string{"return_code": "SUCCESS", "return_msg": "OK", "result_code": "SUCCESS", "appid": p["appid"],
+			"mch_id": p["mch_id"], "nonce_str": "x", "transaction_id": "4200000000000000000000000001", "out_trade_no": p["out_trade_no"],
+			"out_refund_no": p["out_refund_no"], "refund_id": "50000000000000000000000000001", "refund_fee": p["refund_fee"],
+			"total_fee": p["total_fee"], "cash_fee": p["total_fee"], "cash_refund_fee": p["refund_fee"],
+			"coupon_refund_fee": "0", "coupon_refund_count": "0"}
+		ans["sign"] = floorSign(ans)
+		var out strings.Builder
+		out.WriteString("<xml>")
+		for k, v := range ans {
+			out.WriteString("<" + k + ">")
+			_ = xml.EscapeText(&out, []byte(v))
+			out.WriteString("</" + k + ">")
+		}
+		out.WriteString("</xml>")
+		_, _ = rec.WriteString(out.String())
+	}
 }

@@ -199,6 +199,9 @@ func (f *Fake) reverse(p wxpay.Params) answer {
 	case st == StateRefund:
 		return f.bizFail(codeTradeError, "订单已发生退款，不能撤销")
 	default:
+		if st != StateSuccess {
+			o.PaidAt = time.Time{} // never paid: a late confirmation cannot pay it
+		}
 		o.State = StateRevoked
 	}
 	return f.bizOK(wxpay.Params{"recall": "N"})

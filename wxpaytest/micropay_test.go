@@ -2,6 +2,7 @@ package wxpaytest_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,4 +164,56 @@ func TestReverse(t *testing.T) {
 	_, err = newClient(t, s, "", "").Reverse(ctxT(t), &wxpay.ReverseRequest{OutTradeNo: "rv-4"})
 	var reqErr *wxpay.RequestError
 	require.ErrorAs(t, err, &reqErr)
+}
+
+// Malformed requests to the new endpoints get return_code FAIL with the
+// field named, and change nothing.
+func TestMoneyBadRequests(t *testing.T) {
+	cfg := testConfig()
+	cfg.RefundImmediately = true
+	s, c := tlsFake(t, cfg)
+	paidOrder(t, s, c, "bad-1", 100)
+	certPEM, keyPEM, err := s.ClientCertificate()
+	require.NoError(t, err)
+	hc := certHTTPClient(t, s, certPEM, keyPEM)
+	micro := wxpay.Params{"auth_code": "134567890123456789", "body": "b", "out_trade_no": "bad-m", "total_fee": "1", "spbill_create_ip": "127.0.0.1"}
+	with := func(base wxpay.Params, k, v string) wxpay.Params {
+		p := wxpay.Params{}
+		for kk, vv := range base {
+			p[kk] = vv
+		}
+		p[k] = v
+		return p
+	}
+	refund := wxpay.Params{"out_trade_no": "bad-1", "out_refund_no": "r", "total_fee": "100", "refund_fee": "1"}
+	for _, tc := range []struct {
+		path string
+		p    wxpay.Params
+		msg  string
+	}{
+		{"/pay/refundquery", wxpay.Params{}, "缺少参数out_refund_no"},
+		{"/pay/refundquery", wxpay.Params{"out_refund_no": "a b"}, "out_refund_no参数格式错误"},
+		{"/pay/refundquery", wxpay.Params{"out_trade_no": "a b"}, "out_trade_no参数格式错误"},
+		{"/pay/refundquery", wxpay.Params{"refund_id": "123456789012345678901234567890123"}, "refund_id参数长度有误"},
+		{"/pay/micropay", with(micro, "auth_code", ""), "缺少参数auth_code"},
+		{"/pay/micropay", with(micro, "total_fee", "0"), "invalid total_fee"},
+		{"/pay/micropay", with(micro, "spbill_create_ip", "x"), "invalid spbill_create_ip"},
+		{"/pay/micropay", with(micro, "out_trade_no", "a b"), "out_trade_no参数格式错误"},
+		{"/secapi/pay/reverse", wxpay.Params{}, "缺少参数out_trade_no"},
+		{"/secapi/pay/refund", with(refund, "refund_account", "ELSEWHERE"), "refund_account参数格式错误"},
+		{"/secapi/pay/refund", with(refund, "notify_url", "ftp://x"), "invalid notify_url"},
+		{"/secapi/pay/refund", with(refund, "refund_fee_type", "USD"), "refund_fee_type参数格式错误"},
+		{"/secapi/pay/refund", with(refund, "total_fee", "01"), "invalid total_fee"},
+		{"/secapi/pay/refund", with(refund, "out_refund_no", strings.Repeat("r", 65)), "out_refund_no参数格式错误"},
+	} {
+		_, p, raw := call(t, hc, s.URL+tc.path, wire(t, tc.p, testKey), testKey)
+		assert.Equal(t, wxpay.Params{"return_code": "FAIL", "return_msg": tc.msg}, p, "%s %v: %s", tc.path, tc.p, raw)
+	}
+	// Wrong key on a certificate endpoint: the certificate passes, the
+	// sign does not.
+	_, p, _ := call(t, hc, s.URL+"/secapi/pay/refund", wire(t, refund, wrongTestKey), testKey)
+	assert.Equal(t, wxpay.Params{"return_code": "FAIL", "return_msg": "签名错误"}, p)
+	assert.Empty(t, s.Refunds("bad-1"))
+	_, ok := s.Order("bad-m")
+	assert.False(t, ok)
 }

@@ -77,6 +77,18 @@ func (o *order) snapshot() Order {
 	return s
 }
 
+// snapshotAt is the order as it reads at now: its state then, and no
+// PaidAt while a micropay payer has not (or never) confirmed.
+func (o *order) snapshotAt(now time.Time) Order {
+	s := o.snapshot()
+	s.State = o.state(now)
+	switch s.State {
+	case StateUserPaying, StatePayError:
+		s.PaidAt = time.Time{}
+	}
+	return s
+}
+
 // state is the order's trade_state at now: an unpaid order past its
 // time_expire can no longer be paid, and reads as closed.
 func (o *order) state(now time.Time) string {
@@ -102,9 +114,7 @@ func (f *Fake) Order(outTradeNo string) (Order, bool) {
 	if !ok {
 		return Order{}, false
 	}
-	s := o.snapshot()
-	s.State = o.state(f.Now())
-	return s, true
+	return o.snapshotAt(f.Now()), true
 }
 
 // Orders returns snapshots of every order, in no particular order.
@@ -114,9 +124,7 @@ func (f *Fake) Orders() []Order {
 	now := f.Now()
 	out := make([]Order, 0, len(f.orders))
 	for _, o := range f.orders {
-		s := o.snapshot()
-		s.State = o.state(now)
-		out = append(out, s)
+		out = append(out, o.snapshotAt(now))
 	}
 	return out
 }

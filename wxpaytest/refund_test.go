@@ -575,3 +575,51 @@ func TestRefundNotificationBodyVector(t *testing.T) {
 	_, err = wxpaytest.RefundNotificationBody(wxpaytest.Config{APIKey: "short"}, fields)
 	assert.Error(t, err)
 }
+
+// The library's recommended ConfirmWithRefundQuery against the fake: a
+// genuine notification is confirmed by refundquery; one that decrypts but
+// disagrees with WeChat's records (a replayed or spliced req_info) is
+// answered FAIL and never reaches the function.
+func TestRefundNotificationConfirmed(t *testing.T) {
+	ns := newNotifyServer(t)
+	cfg := testConfig()
+	cfg.RefundImmediately = true
+	cfg.RefundNotifyURL = ns.URL
+	s, c := tlsFake(t, cfg)
+	var mu sync.Mutex
+	var confirmed []bool
+	ns.set(c.RefundNotifyHandler(func(_ context.Context, n *wxpay.RefundNotification) error {
+		mu.Lock()
+		defer mu.Unlock()
+		confirmed = append(confirmed, n.Confirmed)
+		return nil
+	}, wxpay.ConfirmWithRefundQuery()))
+	paidOrder(t, s, c, "cf-1", 100)
+	_, err := c.Refund(ctxT(t), refundReq("cf-1", "cf-r1", 100, 40))
+	require.NoError(t, err)
+	require.NoError(t, s.WaitRefundAcked(ctxT(t), "cf-r1"))
+	mu.Lock()
+	assert.Equal(t, []bool{true}, confirmed)
+	mu.Unlock()
+
+	// A forged notification under the merchant's key, claiming more.
+	r, _ := s.Refund("cf-r1")
+	body, err := wxpaytest.RefundNotificationBody(cfg, wxpay.Params{
+		"transaction_id": r.TransactionID, "out_trade_no": "cf-1", "refund_id": r.RefundID, "out_refund_no": "cf-r1",
+		"total_fee": "100", "refund_fee": "100", "settlement_refund_fee": "100", "refund_status": "SUCCESS",
+		"success_time": "2026-03-01 18:00:00", "refund_recv_accout": "支付用户零钱",
+		"refund_account": "REFUND_SOURCE_UNSETTLED_FUNDS", "refund_request_source": "API",
+	})
+	require.NoError(t, err)
+	resp, err := http.Post(ns.URL, "text/xml", bytes.NewReader(body))
+	require.NoError(t, err)
+	reply, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	p, err := wxpay.DecodeXML(reply)
+	require.NoError(t, err)
+	assert.Equal(t, "FAIL", p["return_code"])
+	mu.Lock()
+	assert.Len(t, confirmed, 1, "the forged notification never reached the function")
+	mu.Unlock()
+}
