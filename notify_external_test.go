@@ -25,9 +25,9 @@ const (
 	xReplyFailed  = "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[processing failed]]></return_msg></xml>"
 )
 
-// shop is a merchant's notify_url served by the library's NotifyHandler,
+// xShop is a merchant's notify_url served by the library's NotifyHandler,
 // receiving what a wxpaytest server delivers.
-type shop struct {
+type xShop struct {
 	wx     *wxpaytest.Server
 	client *wxpay.Client
 	url    string
@@ -37,12 +37,12 @@ type shop struct {
 	fail int // calls of fn still to fail
 }
 
-// newShop starts a fake WeChat for the test merchant signing with st (its
+// xNewShop starts a fake WeChat for the test merchant signing with st (its
 // retry schedule sped up a thousandfold) and a notify_url server whose fn
 // records each notification.
-func newShop(t *testing.T, st wxpay.SignType) *shop {
+func xNewShop(t *testing.T, st wxpay.SignType) *xShop {
 	t.Helper()
-	s := &shop{wx: xFake(t, func(cfg *wxpaytest.Config) { cfg.SignType = st; cfg.Speed = 1000 })}
+	s := &xShop{wx: xFake(t, func(cfg *wxpaytest.Config) { cfg.SignType = st; cfg.Speed = 1000 })}
 	s.client = xClient(t, st, wxpay.WithBaseURL(s.wx.URL))
 	srv := httptest.NewServer(s.client.NotifyHandler(func(_ context.Context, n *wxpay.Notification) error {
 		s.mu.Lock()
@@ -60,7 +60,7 @@ func newShop(t *testing.T, st wxpay.SignType) *shop {
 }
 
 // order places a JSAPI order whose notifications go to the shop.
-func (s *shop) order(t *testing.T, outTradeNo string) *wxpay.UnifiedOrderResponse {
+func (s *xShop) order(t *testing.T, outTradeNo string) *wxpay.UnifiedOrderResponse {
 	t.Helper()
 	req := xOrder(outTradeNo)
 	req.NotifyURL = s.url
@@ -69,14 +69,14 @@ func (s *shop) order(t *testing.T, outTradeNo string) *wxpay.UnifiedOrderRespons
 	return resp
 }
 
-func (s *shop) waitAcked(t *testing.T, outTradeNo string) {
+func (s *xShop) waitAcked(t *testing.T, outTradeNo string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, s.wx.WaitAcked(ctx, outTradeNo))
 }
 
-func (s *shop) notifications() []wxpay.Notification {
+func (s *xShop) notifications() []wxpay.Notification {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]wxpay.Notification(nil), s.got...)
@@ -90,7 +90,7 @@ func TestNotifyHandlerDeliveries(t *testing.T) {
 	for _, st := range []wxpay.SignType{wxpay.SignMD5, wxpay.SignHMACSHA256} {
 		t.Run(string(st), func(t *testing.T) {
 			t.Parallel()
-			s := newShop(t, st)
+			s := xNewShop(t, st)
 			resp := s.order(t, "N1")
 			paid, err := s.wx.Pay(wxpaytest.PayOptions{PrepayID: resp.PrepayID,
 				Coupons: []wxpay.Coupon{{ID: "10000", Type: wxpay.CouponCash, Fee: 88}}})
@@ -123,7 +123,7 @@ func TestNotifyHandlerDeliveries(t *testing.T) {
 // idempotent) and each is acknowledged.
 func TestNotifyHandlerDuplicateDeliveries(t *testing.T) {
 	t.Parallel()
-	s := newShop(t, wxpay.SignMD5)
+	s := xNewShop(t, wxpay.SignMD5)
 	resp := s.order(t, "N2")
 	_, err := s.wx.Pay(wxpaytest.PayOptions{PrepayID: resp.PrepayID, Copies: 3, Concurrent: true})
 	require.NoError(t, err)
@@ -144,7 +144,7 @@ func TestNotifyHandlerDuplicateDeliveries(t *testing.T) {
 // WeChat to retry, and the retry is acknowledged once fn succeeds.
 func TestNotifyHandlerFailureIsRetried(t *testing.T) {
 	t.Parallel()
-	s := newShop(t, wxpay.SignMD5)
+	s := xNewShop(t, wxpay.SignMD5)
 	s.fail = 1
 	resp := s.order(t, "N3")
 	_, err := s.wx.Pay(wxpaytest.PayOptions{PrepayID: resp.PrepayID})
@@ -189,7 +189,7 @@ func TestNotifyHandlerTamperedDelivery(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			s := newShop(t, wxpay.SignMD5)
+			s := xNewShop(t, wxpay.SignMD5)
 			resp := s.order(t, "N4")
 			_, err := s.wx.Pay(wxpaytest.PayOptions{PrepayID: resp.PrepayID, Tamper: func(attempt int, b []byte) []byte {
 				if attempt == 1 {
