@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,6 +144,26 @@ func TestFakePayFromTerminal(t *testing.T) {
 		return len(r.Deliveries) > 0 && r.Deliveries[0].Acked
 	}, 5*time.Second, 20*time.Millisecond)
 	assert.Equal(t, 200, r.Deliveries[0].Status)
+
+	// Paying over HTTP, as a mini-program's wx.requestPayment would.
+	uo, err := cl.UnifiedOrder(context.Background(), &wxpay.UnifiedOrderRequest{
+		Body: "test", OutTradeNo: "CLI-2", TotalFee: 5, SpbillCreateIP: "127.0.0.1",
+		NotifyURL: m.URL + "/notify", TradeType: wxpay.TradeJSAPI, OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+	})
+	require.NoError(t, err)
+	jp, err := cl.JSAPIParams(uo.PrepayID)
+	require.NoError(t, err)
+	js, err := json.Marshal(jp)
+	require.NoError(t, err)
+	resp, err := http.Post(banner.URL+"/wxpaytest/pay", "application/json", bytes.NewReader(js))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Eventually(t, func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return len(m.payments) == 2
+	}, 5*time.Second, 10*time.Millisecond)
 
 	// A refund through the library, settled from the terminal: the fake
 	// sends the encrypted refund notification to the merchant.
