@@ -62,3 +62,12 @@ func TestRedact(t *testing.T) {
 	noSecrets(t, s.String())
 	assert.Contains(t, s.String(), docAppID)
 }
+
+func TestTruncate(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, "abc", truncate("abc", 3))
+	assert.Equal(t, "ab…", truncate("abcd", 2))
+	// Never cut inside a UTF-8 sequence: 支 is 3 bytes.
+	assert.Equal(t, "…", truncate("支付", 2))
+	assert.Equal(t, "支…", truncate("支付", 4))
+}

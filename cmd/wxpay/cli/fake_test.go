@@ -294,3 +294,31 @@ func TestFakeErrors(t *testing.T) {
 		assert.Contains(t, errOut, tt.want)
 	}
 }
+
+func TestPrintFakeReply(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		r    fakeReply
+		want string
+	}{
+		{fakeReply{Command: "pay", Error: "wxpaytest: no such order"}, "pay: wxpaytest: no such order\n"},
+		{fakeReply{Command: "pay", OK: true, OutTradeNo: "O", TransactionID: "42", TotalFee: 7, NotifyURL: "http://127.0.0.1/n"},
+			"paid O: transaction_id 42, total_fee 7; notifying http://127.0.0.1/n\n"},
+		{fakeReply{Command: "orders", OK: true}, "no orders yet\n"},
+		{fakeReply{Command: "orders", OK: true, Orders: []fakeOrder{{"O", "SUCCESS", 7, "JSAPI", "http://127.0.0.1/n"}}},
+			"O  SUCCESS  7 fen  JSAPI  http://127.0.0.1/n\n"},
+		{fakeReply{Command: "refunds", OK: true, OutTradeNo: "O"}, "no refunds of O\n"},
+		{fakeReply{Command: "settle", OK: true, Refunds: []fakeRefund{{"R", "5000", "SUCCESS", 3, "http://127.0.0.1/r"}}},
+			"R  5000  SUCCESS  3 fen  http://127.0.0.1/r\n"},
+		{fakeReply{Command: "deliveries", OK: true}, "no notification attempts\n"},
+		{fakeReply{Command: "refund-deliveries", OK: true, Deliveries: []fakeDeliveryJS{
+			{Attempt: 1, Copy: 1, Error: "connection refused"},
+			{Attempt: 2, Copy: 1, Status: 200, Acked: true, Reply: "<xml/>"},
+		}}, "attempt 1 (copy 1): no reply: connection refused\nattempt 2 (copy 1): HTTP 200, acknowledged: <xml/>\n"},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		printFakeReply(&b, tt.r)
+		assert.Equal(t, tt.want, b.String())
+	}
+}

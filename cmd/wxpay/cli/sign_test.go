@@ -132,3 +132,18 @@ func TestConfigFileErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestParseFieldsErrors(t *testing.T) {
+	t.Parallel()
+	_, err := parseFields([]byte("<xml><a>1</a>"))
+	assert.ErrorIs(t, err, errInput)
+	assert.ErrorIs(t, err, wxpay.ErrXML, "the decoder's error is kept")
+	_, err = parseFields([]byte("a=1\nb\n"))
+	var ie *inputError
+	require.ErrorAs(t, err, &ie)
+	assert.Equal(t, 2, ie.Line)
+	// A value keeps its spaces and any '='; names are trimmed.
+	p, err := parseFields([]byte(" attach = a=b \nbody=x\r\n"))
+	require.NoError(t, err)
+	assert.Equal(t, wxpay.Params{"attach": " a=b ", "body": "x"}, p)
+}
