@@ -208,7 +208,7 @@ func verify(s *settings, sg *wxpay.Signer, p wxpay.Params) verifyResult {
 			}
 			return fail(checkLength, fmt.Sprintf("the sign has %d hex digits: signed with %s while you configured %s", len(got), other, typ), cause)
 		}
-		return fail(checkLength, fmt.Sprintf("the sign has %d characters; a %s sign has %d hex digits", len(got), typ, want),
+		return fail(checkLength, fmt.Sprintf("the sign has %d characters; %s signs have %d hex digits", len(got), typ, want),
 			"the sign was cut or padded on the way (a column too short for 64 digits? whitespace around it?)")
 	}
 	err := sg.Verify(p)

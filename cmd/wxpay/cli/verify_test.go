@@ -74,7 +74,7 @@ func TestVerify(t *testing.T) {
 		{"no sign", docEnv(), v1Lines, ExitFail, checkMissingField, []string{"the message has no sign"}},
 		{"refund notification", docEnv(), "<xml><return_code>SUCCESS</return_code><req_info>abc</req_info></xml>", ExitFail, checkMissingField, []string{"decrypt-refund"}},
 		{"FAIL answer", docEnv(), "<xml><return_code>FAIL</return_code><return_msg>签名错误</return_msg></xml>", ExitFail, checkMissingField, []string{"return_code FAIL are not signed"}},
-		{"cut sign", docEnv(), signedLines(notif(), docKey, "MD5", func(s string) string { return s[:31] }), ExitFail, checkLength, []string{"the sign has 31 characters; a MD5 sign has 32 hex digits"}},
+		{"cut sign", docEnv(), signedLines(notif(), docKey, "MD5", func(s string) string { return s[:31] }), ExitFail, checkLength, []string{"the sign has 31 characters; MD5 signs have 32 hex digits"}},
 		{"lowercase sign", docEnv(), signedLines(notif(), docKey, "MD5", strings.ToLower), ExitFail, checkSignature, []string{"lowercase"}},
 		{"signer trimmed values", docEnv(), func() string {
 			p := notif("attach", " gift ")
