@@ -10,7 +10,9 @@ import (
 // Endpoint names a WeChat endpoint of the fake, by its path.
 type Endpoint string
 
-// The endpoints that faults can be injected into.
+// The endpoints that faults can be injected into. A fault on a sandbox
+// path (/sandboxnew/pay/micropay) is injected into the endpoint without
+// the prefix.
 const (
 	EndpointUnifiedOrder Endpoint = "/pay/unifiedorder"
 	EndpointOrderQuery   Endpoint = "/pay/orderquery"
@@ -20,12 +22,12 @@ const (
 	EndpointStableToken  Endpoint = "/cgi-bin/stable_token"
 	EndpointPhoneNumber  Endpoint = "/wxa/business/getuserphonenumber"
 
-	EndpointRefund           Endpoint = "/secapi/pay/refund"
+	EndpointRefund           Endpoint = "/secapi/pay/refund" // needs the client certificate
 	EndpointRefundQuery      Endpoint = "/pay/refundquery"
-	EndpointDownloadBill     Endpoint = "/pay/downloadbill"
-	EndpointDownloadFundFlow Endpoint = "/pay/downloadfundflow"
+	EndpointDownloadBill     Endpoint = "/pay/downloadbill"     // answers a bill, not XML
+	EndpointDownloadFundFlow Endpoint = "/pay/downloadfundflow" // needs the client certificate and HMAC-SHA256
 	EndpointMicroPay         Endpoint = "/pay/micropay"
-	EndpointReverse          Endpoint = "/secapi/pay/reverse"
+	EndpointReverse          Endpoint = "/secapi/pay/reverse" // needs the client certificate
 	// EndpointGetSignKey is the sandbox's getsignkey (either
 	// generation's path), served with Config.Sandbox.
 	EndpointGetSignKey Endpoint = "/sandboxnew/pay/getsignkey"

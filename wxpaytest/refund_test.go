@@ -11,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -622,4 +624,43 @@ func TestRefundNotificationConfirmed(t *testing.T) {
 	mu.Lock()
 	assert.Len(t, confirmed, 1, "the forged notification never reached the function")
 	mu.Unlock()
+}
+
+// Close stops pending refund settlements and the retries of a refund
+// notification nobody acknowledges.
+func TestCloseStopsRefundNotifications(t *testing.T) {
+	var mu sync.Mutex
+	first := make(chan struct{})
+	n := 0
+	ns := newNotifyServer(t)
+	ns.set(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		n++
+		if n == 1 {
+			close(first)
+		}
+		mu.Unlock()
+		http.Error(w, "no", http.StatusInternalServerError)
+	}))
+	cfg := testConfig()
+	cfg.Speed = 1000
+	cfg.RefundNotifyURL = ns.URL
+	cfg.RefundDelay = 24 * time.Hour // a settlement still pending at Close
+	s, c := tlsFake(t, cfg)
+	paidOrder(t, s, c, "cl-1", 100)
+	_, err := c.Refund(ctxT(t), refundReq("cl-1", "cl-r1", 100, 10))
+	require.NoError(t, err)
+	_, err = c.Refund(ctxT(t), refundReq("cl-1", "cl-r2", 100, 10))
+	require.NoError(t, err)
+	require.NoError(t, s.SettleRefund("cl-r1", ""))
+	<-first
+	s.Close()
+	assert.Eventually(t, func() bool {
+		buf := make([]byte, 1<<20)
+		return !strings.Contains(string(buf[:runtime.Stack(buf, true)]), "wxpaytest.(*Fake)")
+	}, time.Second, time.Millisecond, "no goroutine of the fake outlives Close")
+	after := len(s.RefundDeliveries("cl-r1"))
+	time.Sleep(100 * time.Millisecond) // 100 fake seconds: several retries were due
+	assert.Len(t, s.RefundDeliveries("cl-r1"), after)
+	assert.ErrorIs(t, s.WaitRefundAcked(ctxT(t), "cl-r1"), wxpaytest.ErrClosed)
 }
