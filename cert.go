@@ -2,9 +2,11 @@ package wxpay
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/wxpay-go/wxpay/internal/wire"
 )
@@ -22,7 +24,8 @@ import (
 //	openssl pkcs12 -legacy -in apiclient_cert.p12 -passin pass:$MCH_ID -clcerts -nokeys -out apiclient_cert.pem
 //	openssl pkcs12 -legacy -in apiclient_cert.p12 -passin pass:$MCH_ID -nocerts -nodes -out apiclient_key.pem
 //
-// [NewClient] fails when the key does not belong to the certificate. The
+// [NewClient] fails when the key does not belong to the certificate, or
+// the certificate has expired. The
 // certificate is presented only on those calls, by one HTTP client built
 // once in NewClient: a copy of the client's transport (the default one, or
 // the *http.Transport of [WithHTTPClient]'s client) with the certificate
@@ -41,6 +44,17 @@ func WithClientCertificate(certPEM, keyPEM []byte) Option {
 			// crypto/tls names what is wrong (no PEM block, the key
 			// does not match the certificate) and never the key.
 			return errors.New("wxpay: WithClientCertificate: certificate and key do not form a usable pair: " + err.Error())
+		}
+		leaf, err := x509.ParseCertificate(cert.Certificate[0])
+		if err != nil {
+			return errors.New("wxpay: WithClientCertificate: cannot parse the certificate: " + err.Error())
+		}
+		// WeChat would refuse an expired certificate in every handshake;
+		// saying so here beats a TLS alert on the first refund.
+		if now := time.Now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+			return errors.New("wxpay: WithClientCertificate: the certificate is not valid now (valid " +
+				leaf.NotBefore.UTC().Format(time.DateOnly) + " to " + leaf.NotAfter.UTC().Format(time.DateOnly) +
+				"); download a new one in the merchant platform")
 		}
 		o.cert = &cert
 		return nil

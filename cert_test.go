@@ -171,6 +171,24 @@ func TestClientCertificateMismatchedPair(t *testing.T) {
 	assert.Contains(t, err.Error(), "WithClientCertificateFiles")
 }
 
+func TestClientCertificateExpired(t *testing.T) {
+	t.Parallel()
+	pki := newTestPKI(t, "ca")
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: tMchID},
+		NotBefore: time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, pki.ca, &key.PublicKey, pki.caKey)
+	require.NoError(t, err)
+	kder, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	_, err = NewClient(tConfig(), WithClientCertificate(
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not valid now (valid 2019-01-01 to 2024-01-01)")
+}
+
 func TestClientCertificateFiles(t *testing.T) {
 	t.Parallel()
 	s := newMTLSServer(t, true)
