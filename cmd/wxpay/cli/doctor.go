@@ -290,5 +290,11 @@ func checkCert(s *settings, now time.Time) []check {
 	case leaf.NotAfter.Sub(now) < certWarning:
 		return []check{{name, statusFail, fmt.Sprintf("%q expires on %s, in %d days: renew it now", who, until, int(leaf.NotAfter.Sub(now).Hours()/24))}}
 	}
+	// The library loads the pair on its own terms too (PEM files, a
+	// transport it can present the certificate on): what a refund will do.
+	if _, err := wxpay.NewClient(wxpay.Config{AppID: "wx0000000000000000", MchID: "0", APIKey: strings.Repeat("0", 32)},
+		wxpay.WithClientCertificateFiles(s.CertFile, s.KeyFile)); err != nil {
+		return []check{{name, statusFail, "the library refuses the pair: " + err.Error()}}
+	}
 	return []check{{name, statusOK, fmt.Sprintf("key matches %q, valid until %s", who, until)}}
 }
