@@ -101,6 +101,8 @@ const (
 	ErrCodeRefundNotExist       ErrorCode = "REFUNDNOTEXIST"        // no such refund
 	ErrCodeAuthCodeInvalid      ErrorCode = "AUTH_CODE_INVALID"     // micropay: not a payment code
 	ErrCodeTradeError           ErrorCode = "TRADE_ERROR"           // micropay: the trade was refused
+	ErrCodeRefundFeeMismatch    ErrorCode = "REFUND_FEE_MISMATCH"   // refund: total_fee is not the order's, or a reused out_refund_no has other amounts (merchant reports; not in WeChat's table)
+	ErrCodeReverseExpire        ErrorCode = "REVERSE_EXPIRE"        // reverse: the order is too old to reverse (merchant reports; not in WeChat's table)
 	ErrCodeBillCreating         ErrorCode = "BILL_CREATING"         // fund-flow bill not ready yet; fetch after 10:00
 	ErrCodeNoBillExist          ErrorCode = "NO_BILL_EXIST"         // fund-flow bill: nothing for that date
 )
