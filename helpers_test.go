@@ -342,7 +342,8 @@ func withFields(p Params, kv ...string) Params {
 	return q
 }
 
-// s1Want is the typed form of the S1 vector, written from protocol.md §11.
+// s1Want is the typed form of the S1 vector (testdata/notify/README.md),
+// written out by hand.
 func s1Want() Notification {
 	return Notification{
 		AppID: testAppID,
@@ -432,8 +433,9 @@ func badNotifications(tb testing.TB) []badCase {
 	downgrade := withFields(s1, "sign_type", "HMAC-SHA256")
 	downgrade["sign"] = hmacSigner.Sign(downgrade)
 
-	// The JSAPI pay parameters (protocol.md §8.1) are signed with the same
-	// key by the same algorithm, but are no notification.
+	// The JSAPI pay parameters (WeChat Pay docs, jsapi.php?chapter=7_7)
+	// are signed with the same key by the same algorithm, but are no
+	// notification.
 	jsapi := Params{
 		"appId":     testAppID,
 		"nonceStr":  "5K8264ILTKCH16CQ2502SI8ZNMTM67VS",

@@ -54,7 +54,8 @@ func TestParseNotificationVectors(t *testing.T) {
 }
 
 // The vectors must be refused by a client configured with the other
-// algorithm: the configured sign type decides (protocol.md §5.3).
+// algorithm: the configured sign type decides (Client.ParseNotification's
+// documentation).
 func TestParseNotificationVectorsOtherSignType(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -231,7 +231,8 @@ func TestOrderQueryLenient(t *testing.T) {
 // TestOrderQueryEcho checks that a genuinely signed answer is used only if
 // it names the order that was asked about. WeChat always echoes
 // out_trade_no, and transaction_id too once the order is paid; an answer
-// for an unpaid order carries only out_trade_no (protocol.md §3).
+// for an unpaid order carries only out_trade_no (WeChat Pay docs,
+// jsapi.php?chapter=9_2).
 func TestOrderQueryEcho(t *testing.T) {
 	t.Parallel()
 	const (
