@@ -2,6 +2,7 @@ package wxpaytest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net/http/httptest"
@@ -203,4 +204,49 @@ func Example_refund() {
 	// refunded: 3000 fen; the retry is the same refund: true
 	// notified: refund-1 SUCCESS 3000 fen
 	// orderquery: REFUND refunds: 1
+}
+
+// A till charging a payment code whose owner must first enter a password:
+// micropay answers USERPAYING, and orderquery reports SUCCESS once the
+// payer confirms on the phone (20 seconds later, on the fake's clock).
+func ExampleFake_PaymentCode() {
+	wx := wxpaytest.NewServer(wxpaytest.Config{
+		AppID:  "wxd930ea5d5a258f4f",
+		MchID:  "10000100",
+		APIKey: "192006250b4c09247ec02edce69f6a2d",
+		Speed:  100, // 20 s pass in 0.2 s
+	})
+	defer wx.Close()
+	pay, err := wxpay.NewClient(wxpay.Config{
+		AppID:  "wxd930ea5d5a258f4f",
+		MchID:  "10000100",
+		APIKey: "192006250b4c09247ec02edce69f6a2d",
+	}, wxpay.WithBaseURL(wx.URL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	code := wx.PaymentCode(wxpaytest.PaymentCodeOptions{Confirm: 20 * time.Second})
+	_, err = pay.MicroPay(ctx, &wxpay.MicroPayRequest{AuthCode: code, Body: "coffee", OutTradeNo: "till-1",
+		TotalFee: 1200, SpbillCreateIP: "127.0.0.1"})
+	var e *wxpay.Error
+	if errors.As(err, &e) {
+		fmt.Println("micropay:", e.Code)
+	}
+	for {
+		q, err := pay.OrderQuery(ctx, &wxpay.OrderQueryRequest{OutTradeNo: "till-1"})
+		if err != nil {
+			log.Fatal(err)
+		}
+		if q.TradeState != "USERPAYING" {
+			fmt.Println("orderquery:", q.TradeState, q.Payment.TotalFee)
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // WeChat asks for ~10 s between queries
+	}
+	// Output:
+	// micropay: USERPAYING
+	// orderquery: SUCCESS 1200
 }

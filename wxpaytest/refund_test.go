@@ -499,6 +499,11 @@ func TestRefundNotification(t *testing.T) {
 		require.NoError(t, err)
 		assert.ElementsMatch(t, []string{"return_code", "appid", "mch_id", "nonce_str", "req_info"}, keys(p))
 	}
+	// The delivered body, parsed directly, is the same notification.
+	direct, err := c.ParseRefundNotification(ds[2].Body)
+	require.NoError(t, err)
+	assert.Equal(t, n.Raw, direct.Raw)
+	assert.Equal(t, n.RefundID, direct.RefundID)
 	// WeChat's order: the second attempt 15 s (fake time) after the first.
 	assert.GreaterOrEqual(t, ds[1].At.Sub(ds[0].At), 15*time.Second)
 	assert.Empty(t, s.Deliveries("rn-1"), "the payment notification was not asked for")
