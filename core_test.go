@@ -173,7 +173,7 @@ func TestParseCouponsLegacyShape(t *testing.T) {
 
 func TestNewClientRejectsNilOption(t *testing.T) {
 	t.Parallel()
-	_, err := NewClient(Config{AppID: "wx1", MchID: "1", APIKey: testKey}, nil)
+	_, err := NewClient(testConfig(), nil)
 	assert.Error(t, err)
 }
 
@@ -200,7 +200,7 @@ func TestWithHTTPClientNoRedirect(t *testing.T) {
 
 	hc := srv.Client()
 	require.Nil(t, hc.CheckRedirect)
-	c, err := NewClient(Config{AppID: "wx1", MchID: "1", APIKey: testKey}, WithHTTPClient(hc), WithBaseURL(srv.URL))
+	c, err := NewClient(testConfig(), WithHTTPClient(hc), WithBaseURL(srv.URL))
 	require.NoError(t, err)
 	err = c.CloseOrder(context.Background(), &CloseOrderRequest{OutTradeNo: "T1"})
 	var we *Error
@@ -214,7 +214,7 @@ func TestWithHTTPClientNoRedirect(t *testing.T) {
 // serializes reads (the race detector checks this test).
 func TestWithRandConcurrent(t *testing.T) {
 	t.Parallel()
-	c, err := NewClient(Config{AppID: "wx1", MchID: "1", APIKey: testKey},
+	c, err := NewClient(testConfig(),
 		WithRand(bytes.NewReader(bytes.Repeat([]byte{1, 2, 3, 4}, 1<<14))))
 	require.NoError(t, err)
 	var wg sync.WaitGroup

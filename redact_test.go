@@ -10,12 +10,12 @@ import (
 
 func TestConfigJSONRedacted(t *testing.T) {
 	t.Parallel()
-	cfg := Config{AppID: "wx1", MchID: "1", APIKey: testKey}
+	cfg := testConfig()
 	b, err := json.Marshal(cfg)
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"AppID":"wx1","MchID":"1","APIKey":"REDACTED","SignType":"","NotifyURL":""}`, string(b))
+	assert.JSONEq(t, `{"AppID":"`+testAppID+`","MchID":"`+testMchID+`","APIKey":"REDACTED","SignType":"","NotifyURL":"`+testNotifyURL+`"}`, string(b))
 	// Loading a Config from JSON still works.
 	var back Config
-	require.NoError(t, json.Unmarshal([]byte(`{"AppID":"wx1","APIKey":"`+testKey+`"}`), &back))
+	require.NoError(t, json.Unmarshal([]byte(`{"AppID":"`+testAppID+`","APIKey":"`+testKey+`"}`), &back))
 	assert.Equal(t, testKey, back.APIKey)
 }
