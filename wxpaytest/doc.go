@@ -19,7 +19,9 @@
 //     unsigned, with WeChat's wording for malformed requests (签名错误 for a
 //     bad sign), result_code FAIL with err_code for business failures,
 //     every SUCCESS answer signed.
-//   - An order state machine: NOTPAY, then SUCCESS (paid) or CLOSED.
+//   - An order state machine: NOTPAY, then SUCCESS (paid) or CLOSED, a
+//     paid order REFUND once refunded; micropay orders also USERPAYING,
+//     PAYERROR and REVOKED.
 //     A repeated unifiedorder with the same fields returns the same
 //     prepay_id (a new one after [PrepayLife]); with other fields it is a
 //     duplicate (INVALID_REQUEST "201 商户订单号重复", or OUT_TRADE_NO_USED,
@@ -63,7 +65,7 @@
 //     USERPAYING until the payer confirms (orderquery then reads SUCCESS)
 //     or declines (PAYERROR); AUTH_CODE_INVALID for a malformed or used
 //     code; a repeat of the same order answers its outcome. reverse
-//     (REVOKED, recall=Y with [Fault].Recall, REVERSE_EXPIRE after
+//     (REVOKED, recall=Y with [Fault.Recall], REVERSE_EXPIRE after
 //     [ReverseLife]).
 //   - Client certificates: [NewTLSServer] asks for one, and the
 //     certificate endpoints (refund, reverse, downloadfundflow) refuse a
@@ -79,7 +81,7 @@
 //     ([Fake.UserInfo]).
 //   - Faults ([Fake.Inject]) on every endpoint: err_codes (SYSTEMERROR,
 //     BIZERR_NEED_RETRY, ..., with or without the request taking effect:
-//     [Fault].Processed), return_code FAIL, mini-program errcodes, HTML
+//     [Fault.Processed]), return_code FAIL, mini-program errcodes, HTML
 //     error pages, delays, dropped connections and answers signed with
 //     the wrong key; notifications duplicated, concurrent,
 //     tampered or never sent ([PayOptions], [Fake.DropNotifications]).
@@ -100,13 +102,18 @@
 // serves a day's bill at once, never "Bill Creating"), the sandbox's
 // fixed test cases, the one-minute gap WeChat wants between refunds of
 // an order, rate limits other than code2session's, unionid, and WeChat's
-// exact wording where it is not documented: the return_msg of format
-// errors (such as "invalid total_fee"), the err_code of an early
+// exact wording where it is not documented. These follow what merchants
+// report, not a published table: the return_msg of format errors (such
+// as "invalid total_fee", "invalid refund_fee"), the err_code of an early
 // closeorder (TRADE_STATE_ERROR), the refund refusals above, the
-// gateway's 400 pages for a missing or unknown certificate and "certificate
-// not match" for another merchant's, the fund-flow bill's refusal of an
-// MD5 sign, and every err_code_des of refunds, micropay and reverse
-// follow what merchants report, not a published table. Over plain HTTP
+// gateway's 400 pages for a missing or unknown certificate and
+// "certificate not match" for another merchant's. These are the fake's
+// own, for want of any report: the fund-flow bill's refusal of a request
+// not signed with HMAC-SHA256, the refusal of a 51st refund, of an
+// out_refund_no already used on another order, of reversing a refunded
+// order (TRADE_ERROR), of a used payment code (AUTH_CODE_INVALID), and
+// the err_code_des of REFUNDNOTEXIST, TRADE_OVERDUE, ORDERREVERSED,
+// REVERSE_EXPIRE and PAYERROR. Over plain HTTP
 // ([NewServer]) the certificate endpoints cannot see a certificate and do
 // not ask for one. It keeps one merchant and everything in memory.
 //
