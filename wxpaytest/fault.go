@@ -72,9 +72,9 @@ type Fault struct {
 	// than the merchant's: what a client must refuse. The request is
 	// processed.
 	WrongKey bool
-	// Recall makes reverse answer SUCCESS with recall=Y without
-	// reversing anything, as WeChat does when the reversal must be
-	// called again.
+	// Recall makes reverse answer SUCCESS with recall=Y, as WeChat does
+	// when the reversal must be called again: without Processed nothing
+	// is reversed; with it the order is reversed all the same.
 	Recall bool
 	// Processed makes the request take effect (an order is created,
 	// closed, refunded, a code used) before the fault replaces the answer, as when

@@ -120,6 +120,9 @@ func (f *Fake) servePay(w http.ResponseWriter, r *http.Request, ep Endpoint, sig
 				break // the fault replaces the answer; nothing happens
 			}
 			a = f.handleV2(ep, body, sig)
+			if faulty && fl.Recall && ep == EndpointReverse && a.fields["result_code"] == "SUCCESS" {
+				a.fields["recall"] = "Y" // reversed, but WeChat asks for another call
+			}
 		}
 	}
 	if faulty {
