@@ -16,13 +16,12 @@ import (
 )
 
 var (
-	epDownloadBill = endpoint{"downloadbill", "/pay/downloadbill"}
-	epFundFlow     = endpoint{"downloadfundflow", "/pay/downloadfundflow"}
+	epDownloadBill = endpoint{op: "downloadbill", path: "/pay/downloadbill"}
 	// WeChat accepts the fund-flow bill signed with HMAC-SHA256 only
 	// ("目前仅支持HMAC-SHA256"), whatever the merchant's configured
 	// algorithm; the client's HMAC signer is built once in NewClient from
 	// the same key. It also needs the client certificate.
-	fundFlowRules = rules{cert: true, sign: SignHMACSHA256}
+	epFundFlow = endpoint{op: "downloadfundflow", path: "/pay/downloadfundflow", cert: true, sign: SignHMACSHA256}
 )
 
 // BillTimeout bounds a whole bill download with the client's own HTTP
@@ -133,7 +132,7 @@ func (c *Client) DownloadBill(ctx context.Context, req *DownloadBillRequest, w i
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_18
 func (c *Client) DownloadFundFlow(ctx context.Context, req *DownloadFundFlowRequest, w io.Writer) (int64, error) {
-	q := newRequest(epFundFlow).with(fundFlowRules)
+	q := newRequest(epFundFlow)
 	if req == nil {
 		return 0, q.bad("request", "is nil")
 	}
@@ -180,7 +179,7 @@ func (c *Client) download(ctx context.Context, q *request, w io.Writer) (int64, 
 		return 0, err
 	}
 	hc := c.billHC
-	if q.rules.cert {
+	if q.ep.cert {
 		hc = c.certBill
 	}
 	body, err := c.encodeWith(signer, q)

@@ -2,7 +2,7 @@ package wxpay
 
 import "context"
 
-var epCloseOrder = endpoint{"closeorder", "/pay/closeorder"}
+var epCloseOrder = endpoint{op: "closeorder", path: "/pay/closeorder"}
 
 // CloseOrderRequest names the order to close with [Client.CloseOrder].
 //

@@ -8,10 +8,9 @@ import (
 )
 
 var (
-	epMicroPay = endpoint{"micropay", "/pay/micropay"}
+	epMicroPay = endpoint{op: "micropay", path: "/pay/micropay", key: "out_trade_no"}
 	// A micropay resubmitted after SYSTEMERROR or a lost answer must
 	// carry the same out_trade_no, or the payer is charged twice.
-	microPayRules = rules{key: "out_trade_no"}
 )
 
 // MicroPayRequest charges a payer's payment code (付款码) with
@@ -98,7 +97,7 @@ func (c *Client) MicroPay(ctx context.Context, req *MicroPayRequest) (*MicroPayR
 }
 
 func microPayRequest(r *MicroPayRequest) (*request, error) {
-	q := newRequest(epMicroPay).with(microPayRules)
+	q := newRequest(epMicroPay)
 	if r == nil {
 		return nil, q.bad("request", "is nil")
 	}

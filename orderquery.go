@@ -51,7 +51,7 @@ type OrderQueryResponse struct {
 	Raw Params
 }
 
-var epOrderQuery = endpoint{"orderquery", "/pay/orderquery"}
+var epOrderQuery = endpoint{op: "orderquery", path: "/pay/orderquery"}
 
 // errEcho is the cause when an answer names another order than the one
 // asked about.

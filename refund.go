@@ -6,10 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-var (
-	epRefund    = endpoint{"refund", "/secapi/pay/refund"}
-	refundRules = rules{cert: true, key: "out_refund_no"}
-)
+var epRefund = endpoint{op: "refund", path: "/secapi/pay/refund", cert: true, key: "out_refund_no"}
 
 // Where a refund is paid from (refund_account).
 const (
@@ -140,7 +137,7 @@ func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*RefundRespons
 
 // refundRequest validates r and lists its wire fields.
 func refundRequest(r *RefundRequest) (*request, error) {
-	q := newRequest(epRefund).with(refundRules)
+	q := newRequest(epRefund)
 	if r == nil {
 		return nil, q.bad("request", "is nil")
 	}

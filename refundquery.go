@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-var epRefundQuery = endpoint{"refundquery", "/pay/refundquery"}
+var epRefundQuery = endpoint{op: "refundquery", path: "/pay/refundquery"}
 
 // RefundProcessing is refund_status PROCESSING: accepted, not yet paid
 // out. Only refundquery reports it; notifications come at the end.

@@ -23,11 +23,6 @@ import (
 type endpoint struct {
 	op   string
 	path string
-}
-
-// rules are an endpoint's exceptions to the plain recipe, declared in its
-// own file next to the endpoint and attached with [request.with].
-type rules struct {
 	// cert: the call must carry the merchant's API client certificate
 	// (the /secapi paths and the fund-flow bill). Without one configured
 	// the call is refused before any I/O.
@@ -97,15 +92,8 @@ func reservedField(name string) bool {
 // empty: that list is both what is sent and what Extra may not override.
 type request struct {
 	ep      endpoint
-	rules   rules
 	fields  []field
 	modeled []string
-}
-
-// with attaches the endpoint's exceptions to the recipe.
-func (r *request) with(x rules) *request {
-	r.rules = x
-	return r
 }
 
 func newRequest(ep endpoint) *request {
@@ -218,10 +206,10 @@ func (c *Client) call(ctx context.Context, r *request) (Params, error) {
 		return nil, err
 	}
 	p, err := c.parseResponseWith(signer, op, status, resp)
-	if err != nil && r.rules.key != "" {
+	if err != nil && r.ep.key != "" {
 		var we *Error
 		if errors.As(err, &we) {
-			we.key = r.rules.key
+			we.key = r.ep.key
 		}
 	}
 	return p, err
@@ -233,14 +221,14 @@ func (c *Client) call(ctx context.Context, r *request) (Params, error) {
 // signer the endpoint's rules and the sandbox impose.
 func (c *Client) route(ctx context.Context, r *request) (*http.Client, *Signer, error) {
 	hc := c.hc
-	if r.rules.cert {
+	if r.ep.cert {
 		if c.certHC == nil {
 			return nil, nil, &RequestError{Op: r.ep.op, Field: "client certificate",
 				Reason: "this endpoint requires the merchant's API certificate (apiclient_cert.pem and apiclient_key.pem); configure it with WithClientCertificate or WithClientCertificateFiles"}
 		}
 		hc = c.certHC
 	}
-	s, err := c.signerFor(ctx, r.rules.sign)
+	s, err := c.signerFor(ctx, r.ep.sign)
 	if err != nil {
 		return nil, nil, &opError{r.ep.op, err}
 	}
@@ -272,11 +260,11 @@ func (c *Client) transportErr(r *request, err error) error {
 	if errors.As(err, &we) {
 		return err // already names the endpoint
 	}
-	if r.rules.cert && tlsRefused(err) {
+	if r.ep.cert && tlsRefused(err) {
 		return &opError{r.ep.op, &certRefusedError{err}}
 	}
-	if r.rules.key != "" && !neverSent(err) {
-		return &OutcomeUnknownError{Op: r.ep.op, Key: r.rules.key, Err: err}
+	if r.ep.key != "" && !neverSent(err) {
+		return &OutcomeUnknownError{Op: r.ep.op, Key: r.ep.key, Err: err}
 	}
 	return &opError{r.ep.op, err}
 }

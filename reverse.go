@@ -6,8 +6,7 @@ import (
 )
 
 var (
-	epReverse    = endpoint{"reverse", "/secapi/pay/reverse"}
-	reverseRules = rules{cert: true, key: "out_trade_no"}
+	epReverse = endpoint{op: "reverse", path: "/secapi/pay/reverse", cert: true, key: "out_trade_no"}
 )
 
 // ReverseRequest names the micropay order to reverse with
@@ -45,7 +44,7 @@ type ReverseResponse struct {
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_11
 func (c *Client) Reverse(ctx context.Context, req *ReverseRequest) (*ReverseResponse, error) {
-	q := newRequest(epReverse).with(reverseRules)
+	q := newRequest(epReverse)
 	if req == nil {
 		return nil, q.bad("request", "is nil")
 	}

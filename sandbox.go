@@ -63,7 +63,7 @@ type sandboxKey struct {
 	s    *Signer // cached once fetched
 }
 
-var epGetSignKey = endpoint{"getsignkey", ""}
+var epGetSignKey = endpoint{op: "getsignkey", path: ""}
 
 // signerFor returns the signer of one call: in sandbox mode the sandbox
 // key (fetched on first use), else the signer forced by the endpoint's

@@ -112,7 +112,7 @@ type UnifiedOrderResponse struct {
 	Raw Params
 }
 
-var epUnifiedOrder = endpoint{"unifiedorder", "/pay/unifiedorder"}
+var epUnifiedOrder = endpoint{op: "unifiedorder", path: "/pay/unifiedorder"}
 
 // UnifiedOrder places an order (统一下单) and returns its prepay_id.
 //
