@@ -13,7 +13,7 @@ import (
 // unifiedorder answer, so the benchmarks measure the client side.
 func benchServer(b *testing.B) *httptest.Server {
 	b.Helper()
-	reply := signedXML(b, tKey, SignMD5,
+	reply := signedXML(b, testKey, SignMD5,
 		okAnswer(Params{"prepay_id": "wx201410272009395522657a690389285100", "trade_type": "JSAPI"}))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -28,7 +28,7 @@ func benchServer(b *testing.B) *httptest.Server {
 // read, decode, verify the answer's signature and map it.
 func BenchmarkUnifiedOrder(b *testing.B) {
 	srv := benchServer(b)
-	c, err := NewClient(tConfig(), WithBaseURL(srv.URL), WithHTTPClient(srv.Client()))
+	c, err := NewClient(testConfig(), WithBaseURL(srv.URL), WithHTTPClient(srv.Client()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func BenchmarkUnifiedOrder(b *testing.B) {
 // within 1.5x of it.
 func BenchmarkUnifiedOrderFloor(b *testing.B) {
 	srv := benchServer(b)
-	c, err := NewClient(tConfig())
+	c, err := NewClient(testConfig())
 	if err != nil {
 		b.Fatal(err)
 	}

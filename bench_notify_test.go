@@ -11,7 +11,7 @@ import (
 // in CDATA, numbers bare, MD5-signed.
 func ntBenchBody(b *testing.B) []byte {
 	b.Helper()
-	return ntFixture(b, "s1_md5.xml")
+	return notifyFixture(b, "s1_md5.xml")
 }
 
 var ntSinkNotification *Notification
@@ -21,7 +21,7 @@ var ntSinkNotification *Notification
 // (amounts, coupons, time).
 func BenchmarkParseNotification(b *testing.B) {
 	body := ntBenchBody(b)
-	c := ntClient(b, SignMD5)
+	c := testClient(b, SignMD5)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	b.ResetTimer()
@@ -42,14 +42,14 @@ var ntSinkSign string
 // canonical string, MD5 it and hex-encode the sum.
 func BenchmarkParseNotificationFloor(b *testing.B) {
 	body := ntBenchBody(b)
-	if got := ntFloorSign(body, ntAPIKey); got != "A00744A890852A2FA7B302F5C76762B6" {
+	if got := ntFloorSign(body, testKey); got != "A00744A890852A2FA7B302F5C76762B6" {
 		b.Fatalf("floor computes sign %s; the benchmark would measure the wrong work", got)
 	}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		ntSinkSign = ntFloorSign(body, ntAPIKey)
+		ntSinkSign = ntFloorSign(body, testKey)
 	}
 }
 
@@ -65,7 +65,7 @@ func ntFloorSign(body []byte, key string) string {
 // BenchmarkParseNotificationFloor's work corresponds to.
 func BenchmarkDecodeVerify(b *testing.B) {
 	body := ntBenchBody(b)
-	s := mustSigner(b, ntAPIKey, SignMD5)
+	s := mustSigner(b, testKey, SignMD5)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for i := 0; i < b.N; i++ {

@@ -285,7 +285,7 @@ func billHandler(t *testing.T, wantSign string, body []byte, got chan<- Params) 
 			t.Errorf("bad request: %v", err)
 			return
 		}
-		if req["sign_type"] != wantSign || req["sign"] != refsign.Sign(req, tKey, wantSign) {
+		if req["sign_type"] != wantSign || req["sign"] != refsign.Sign(req, testKey, wantSign) {
 			t.Errorf("bill request not signed with %s: sign_type=%q", wantSign, req["sign_type"])
 		}
 		if got != nil {
@@ -306,9 +306,9 @@ func TestDownloadBill(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, len(fixture), n)
 	assert.Equal(t, fixture, out.Bytes(), "written decompressed, byte for byte")
-	want := map[string]string{"appid": tAppID, "mch_id": tMchID, "nonce_str": firstSeqNonce, "sign_type": "MD5",
+	want := map[string]string{"appid": testAppID, "mch_id": testMchID, "nonce_str": firstSeqNonce, "sign_type": "MD5",
 		"bill_date": "20240501", "bill_type": "ALL", "tar_type": "GZIP"}
-	want["sign"] = refsign.Sign(want, tKey, "MD5")
+	want["sign"] = refsign.Sign(want, testKey, "MD5")
 	assert.Equal(t, Params(want), <-got)
 }
 
@@ -418,9 +418,9 @@ func TestDownloadFundFlowHMAC(t *testing.T) {
 	_, err := c.DownloadFundFlow(context.Background(), &DownloadFundFlowRequest{BillDate: "20240501", AccountType: AccountBasic}, &out)
 	require.NoError(t, err)
 	assert.Equal(t, fixture, out.Bytes())
-	want := map[string]string{"appid": tAppID, "mch_id": tMchID, "nonce_str": firstSeqNonce, "sign_type": "HMAC-SHA256",
+	want := map[string]string{"appid": testAppID, "mch_id": testMchID, "nonce_str": firstSeqNonce, "sign_type": "HMAC-SHA256",
 		"bill_date": "20240501", "account_type": "Basic", "tar_type": "GZIP"}
-	want["sign"] = refsign.Sign(want, tKey, "HMAC-SHA256")
+	want["sign"] = refsign.Sign(want, testKey, "HMAC-SHA256")
 	assert.Equal(t, Params(want), <-got)
 	assert.EqualValues(t, 1, s.withCert.Load())
 	// The trade bill keeps the configured algorithm and needs no

@@ -112,7 +112,7 @@ func newMTLSServer(t *testing.T, require_ bool) *mtlsServer {
 		s.requests.Add(1)
 		if len(r.TLS.PeerCertificates) > 0 {
 			s.withCert.Add(1)
-			if cn := r.TLS.PeerCertificates[0].Subject.CommonName; cn != tMchID {
+			if cn := r.TLS.PeerCertificates[0].Subject.CommonName; cn != testMchID {
 				http.Error(w, "certificate of another merchant", http.StatusForbidden)
 				return
 			}
@@ -139,7 +139,7 @@ func (s *mtlsServer) httpClient() *http.Client {
 
 // merchantCert is a client certificate the server accepts.
 func (s *mtlsServer) merchantCert(t testing.TB) (certPEM, keyPEM []byte) {
-	return s.clientPKI.issue(t, tMchID, false)
+	return s.clientPKI.issue(t, testMchID, false)
 }
 
 // certClient returns a client of the fake with the merchant certificate.
@@ -147,7 +147,7 @@ func (s *mtlsServer) certClient(t *testing.T, opts ...Option) *Client {
 	t.Helper()
 	certPEM, keyPEM := s.merchantCert(t)
 	all := append([]Option{WithBaseURL(s.URL), WithHTTPClient(s.httpClient()), WithClientCertificate(certPEM, keyPEM)}, opts...)
-	c, err := NewClient(tConfig(), all...)
+	c, err := NewClient(testConfig(), all...)
 	require.NoError(t, err)
 	return c
 }
@@ -155,18 +155,18 @@ func (s *mtlsServer) certClient(t *testing.T, opts ...Option) *Client {
 func TestClientCertificateMismatchedPair(t *testing.T) {
 	t.Parallel()
 	pki := newTestPKI(t, "ca")
-	certA, _ := pki.issue(t, tMchID, false)
-	_, keyB := pki.issue(t, tMchID, false)
-	_, err := NewClient(tConfig(), WithClientCertificate(certA, keyB))
+	certA, _ := pki.issue(t, testMchID, false)
+	_, keyB := pki.issue(t, testMchID, false)
+	_, err := NewClient(testConfig(), WithClientCertificate(certA, keyB))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "do not form a usable pair")
 	assert.NotContains(t, err.Error(), string(keyB[30:60]), "the key never appears in the error")
 
-	_, err = NewClient(tConfig(), WithClientCertificate([]byte("not pem"), keyB))
+	_, err = NewClient(testConfig(), WithClientCertificate([]byte("not pem"), keyB))
 	require.Error(t, err)
 
 	dir := t.TempDir()
-	_, err = NewClient(tConfig(), WithClientCertificateFiles(filepath.Join(dir, "missing.pem"), filepath.Join(dir, "k.pem")))
+	_, err = NewClient(testConfig(), WithClientCertificateFiles(filepath.Join(dir, "missing.pem"), filepath.Join(dir, "k.pem")))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "WithClientCertificateFiles")
 }
@@ -176,13 +176,13 @@ func TestClientCertificateExpired(t *testing.T) {
 	pki := newTestPKI(t, "ca")
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: tMchID},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: testMchID},
 		NotBefore: time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, pki.ca, &key.PublicKey, pki.caKey)
 	require.NoError(t, err)
 	kder, err := x509.MarshalECPrivateKey(key)
 	require.NoError(t, err)
-	_, err = NewClient(tConfig(), WithClientCertificate(
+	_, err = NewClient(testConfig(), WithClientCertificate(
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})))
 	require.Error(t, err)
@@ -197,7 +197,7 @@ func TestClientCertificateFiles(t *testing.T) {
 	cf, kf := filepath.Join(dir, "apiclient_cert.pem"), filepath.Join(dir, "apiclient_key.pem")
 	require.NoError(t, os.WriteFile(cf, certPEM, 0o600))
 	require.NoError(t, os.WriteFile(kf, keyPEM, 0o600))
-	c, err := NewClient(tConfig(), WithBaseURL(s.URL), WithHTTPClient(s.httpClient()), WithClientCertificateFiles(cf, kf))
+	c, err := NewClient(testConfig(), WithBaseURL(s.URL), WithHTTPClient(s.httpClient()), WithClientCertificateFiles(cf, kf))
 	require.NoError(t, err)
 	s.Mux.HandleFunc("/secapi/pay/reverse", fakeWeChat(t, func(Params) Params { return okAnswer(Params{"recall": "N"}) }, nil))
 	r, err := c.Reverse(context.Background(), &ReverseRequest{OutTradeNo: "1217752501201407033233368018"})
@@ -209,27 +209,27 @@ func TestClientCertificateFiles(t *testing.T) {
 func TestClientCertificateTransportRules(t *testing.T) {
 	t.Parallel()
 	pki := newTestPKI(t, "ca")
-	certPEM, keyPEM := pki.issue(t, tMchID, false)
+	certPEM, keyPEM := pki.issue(t, testMchID, false)
 
 	// A custom RoundTripper cannot be given a certificate.
 	custom := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("unused") })}
-	_, err := NewClient(tConfig(), WithHTTPClient(custom), WithClientCertificate(certPEM, keyPEM))
+	_, err := NewClient(testConfig(), WithHTTPClient(custom), WithClientCertificate(certPEM, keyPEM))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "WithCertificateHTTPClient")
 
 	// Verification off is refused outright.
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	_, err = NewClient(tConfig(), WithHTTPClient(insecure), WithClientCertificate(certPEM, keyPEM))
+	_, err = NewClient(testConfig(), WithHTTPClient(insecure), WithClientCertificate(certPEM, keyPEM))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "verification")
 
-	_, err = NewClient(tConfig(), WithClientCertificate(certPEM, keyPEM), WithCertificateHTTPClient(http.DefaultClient))
+	_, err = NewClient(testConfig(), WithClientCertificate(certPEM, keyPEM), WithCertificateHTTPClient(http.DefaultClient))
 	require.Error(t, err)
 
 	// The certificate client is built once, from a clone: TLS 1.2 or
 	// newer, the certificate in place, the caller's transport untouched.
 	old := &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS10}}
-	c, err := NewClient(tConfig(), WithHTTPClient(&http.Client{Transport: old}), WithClientCertificate(certPEM, keyPEM))
+	c, err := NewClient(testConfig(), WithHTTPClient(&http.Client{Transport: old}), WithClientCertificate(certPEM, keyPEM))
 	require.NoError(t, err)
 	tr := c.certHC.Transport.(*http.Transport)
 	assert.NotSame(t, old, tr)
@@ -240,7 +240,7 @@ func TestClientCertificateTransportRules(t *testing.T) {
 	assert.EqualValues(t, tls.VersionTLS10, old.TLSClientConfig.MinVersion)
 
 	// The default client gets a clone of the library's transport.
-	c, err = NewClient(tConfig(), WithClientCertificate(certPEM, keyPEM))
+	c, err = NewClient(testConfig(), WithClientCertificate(certPEM, keyPEM))
 	require.NoError(t, err)
 	tr = c.certHC.Transport.(*http.Transport)
 	assert.Len(t, tr.TLSClientConfig.Certificates, 1)
@@ -276,7 +276,7 @@ func TestRefundCertificateFailures(t *testing.T) {
 	s.Mux.HandleFunc("/secapi/pay/refund", fakeWeChat(t, refundOK, nil))
 
 	t.Run("none configured", func(t *testing.T) {
-		c, err := NewClient(tConfig(), WithBaseURL(s.URL), WithHTTPClient(s.httpClient()))
+		c, err := NewClient(testConfig(), WithBaseURL(s.URL), WithHTTPClient(s.httpClient()))
 		require.NoError(t, err)
 		before := s.requests.Load()
 		_, err = c.Refund(context.Background(), validRefund())
@@ -293,8 +293,8 @@ func TestRefundCertificateFailures(t *testing.T) {
 	})
 	t.Run("from an untrusted issuer", func(t *testing.T) {
 		other := newTestPKI(t, "not WeChat's")
-		certPEM, keyPEM := other.issue(t, tMchID, false)
-		c, err := NewClient(tConfig(), WithBaseURL(s.URL), WithHTTPClient(s.httpClient()), WithClientCertificate(certPEM, keyPEM))
+		certPEM, keyPEM := other.issue(t, testMchID, false)
+		c, err := NewClient(testConfig(), WithBaseURL(s.URL), WithHTTPClient(s.httpClient()), WithClientCertificate(certPEM, keyPEM))
 		require.NoError(t, err)
 		before := s.requests.Load()
 		_, err = c.Refund(context.Background(), validRefund())
@@ -307,7 +307,7 @@ func TestRefundCertificateFailures(t *testing.T) {
 	})
 	t.Run("of another merchant", func(t *testing.T) {
 		certPEM, keyPEM := s.clientPKI.issue(t, "1900000109", false)
-		c, err := NewClient(tConfig(), WithBaseURL(s.URL), WithHTTPClient(s.httpClient()), WithClientCertificate(certPEM, keyPEM))
+		c, err := NewClient(testConfig(), WithBaseURL(s.URL), WithHTTPClient(s.httpClient()), WithClientCertificate(certPEM, keyPEM))
 		require.NoError(t, err)
 		_, err = c.Refund(context.Background(), validRefund())
 		var we *Error

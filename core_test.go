@@ -15,8 +15,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/wxpay-go/wxpay/internal/refsign"
 )
 
 func TestNewNonce(t *testing.T) {
@@ -229,19 +227,4 @@ func TestWithRandConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-}
-
-// TestCanonicalIsReference holds the floor benchmarks' canonical (which
-// sizes its buffer, as a fast standard-library floor should) to the one
-// reference definition in internal/refsign.
-func TestCanonicalIsReference(t *testing.T) {
-	t.Parallel()
-	for _, p := range []Params{
-		{},
-		{"sign": "X"},
-		{"b": "2", "a": "1", "empty": "", "sign": "S", "sign_type": "MD5"},
-		{"attach": "a=1&b=2", "body": "腾讯充值中心-QQ会员充值", "coupon_fee_10": "1", "coupon_fee_9": "1"},
-	} {
-		assert.Equal(t, refsign.Canonical(p, testKey), canonical(p, testKey), "%v", p)
-	}
 }

@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,11 +28,11 @@ import (
 
 // The test merchant: the official signing example's appid, mch_id and key
 // (WeChat Pay docs, 安全规范), which the published notification vectors in
-// testdata/notify are signed with. testKey, its API key, is declared in
-// sign_test.go beside the signing vectors.
+// testdata/notify are signed with.
 const (
 	testAppID     = "wxd930ea5d5a258f4f"
 	testMchID     = "10000100"
+	testKey       = "192006250b4c09247ec02edce69f6a2d"
 	testNotifyURL = "https://example.com/wxpay/notify"
 	// testBasePath is where the test server mounts the API, so a client
 	// that drops the base URL's path is caught (go-github's setup).
@@ -530,35 +529,11 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
-// canonical is the string-to-sign as the floor benchmarks build it with
-// the standard library: non-empty fields other than sign, sorted by name,
-// joined as name=value&, then key=KEY, in a buffer sized once.
-// refsign.Canonical is the reference (TestCanonicalIsReference holds the
-// two together); this one stays separate because refsign's unsized
-// builder costs about 20% more, which would flatter every ratio to a
-// floor that uses it.
-func canonical(p Params, key string) string {
-	keys := make([]string, 0, len(p))
-	n := len("key=") + len(key)
-	for k, v := range p {
-		if v != "" && k != "sign" {
-			keys = append(keys, k)
-			n += len(k) + len(v) + 2
-		}
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.Grow(n)
-	for _, k := range keys {
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(p[k])
-		b.WriteByte('&')
-	}
-	b.WriteString("key=")
-	b.WriteString(key)
-	return b.String()
-}
+// canonical is the string-to-sign by the plain definition in
+// internal/refsign, the one reference signer of the tests; floor
+// benchmarks use it too (it sizes its buffer once, as a fast
+// standard-library floor should).
+func canonical(p Params, key string) string { return refsign.Canonical(p, key) }
 
 // minimalScan is the least a parser of a flat message can do with the
 // standard library: find each <name>, take the text up to the next "</",
@@ -591,31 +566,9 @@ func minimalScan(body []byte) Params {
 	}
 }
 
-// Older names of the helpers above, still used by the refund, certificate
-// and benchmark tests; they go once those tests use the names above.
-const (
-	tAppID   = testAppID
-	tMchID   = testMchID
-	tKey     = testKey
-	ntAppID  = testAppID
-	ntMchID  = testMchID
-	ntAPIKey = testKey
-
-	ntReplySuccess = replySuccess
-	ntReplyInvalid = replyInvalid
-	ntReplyFailed  = replyFailed
-	ntReplyMethod  = replyMethod
-	ntReplyLarge   = replyLarge
-)
-
-type ntBadCase = badCase
-
-var (
-	tConfig       = testConfig
-	ntClient      = testClient
-	ntFixture     = notifyFixture
-	ntEncode      = encodeXML
-	ntWith        = withFields
-	ntServe       = serveNotify
-	ntAssertReply = assertReply
-)
+func mustSigner(t testing.TB, key string, typ SignType) *Signer {
+	t.Helper()
+	s, err := NewSigner(key, typ)
+	require.NoError(t, err)
+	return s
+}

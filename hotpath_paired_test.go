@@ -172,7 +172,7 @@ func BenchmarkPairedClient(b *testing.B) {
 	})
 
 	srv := benchServer(b)
-	rc, err := NewClient(tConfig(), WithBaseURL(srv.URL), WithHTTPClient(srv.Client()))
+	rc, err := NewClient(testConfig(), WithBaseURL(srv.URL), WithHTTPClient(srv.Client()))
 	if err != nil {
 		b.Fatal(err)
 	}

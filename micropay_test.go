@@ -39,11 +39,11 @@ func TestMicroPayGolden(t *testing.T) {
 	r, err := c.MicroPay(context.Background(), req)
 	require.NoError(t, err)
 	want := map[string]string{
-		"appid": tAppID, "mch_id": tMchID, "nonce_str": firstSeqNonce, "sign_type": "MD5",
+		"appid": testAppID, "mch_id": testMchID, "nonce_str": firstSeqNonce, "sign_type": "MD5",
 		"auth_code": "120061098828009406", "body": "门店收银", "out_trade_no": "20240501164500-0003",
 		"total_fee": "2550", "spbill_create_ip": "14.23.150.211", "device_info": "POS-07", "attach": "till 7",
 	}
-	want["sign"] = refsign.Sign(want, tKey, "MD5")
+	want["sign"] = refsign.Sign(want, testKey, "MD5")
 	assert.Equal(t, Params(want), <-got)
 	assert.Equal(t, "4200002222202405010000000003", r.TransactionID)
 	assert.EqualValues(t, 2550, r.TotalFee)
@@ -161,9 +161,9 @@ func TestReverse(t *testing.T) {
 	r, err := c.Reverse(context.Background(), &ReverseRequest{OutTradeNo: "20240501164500-0003"})
 	require.NoError(t, err)
 	assert.True(t, r.Recall)
-	want := map[string]string{"appid": tAppID, "mch_id": tMchID, "nonce_str": firstSeqNonce, "sign_type": "MD5",
+	want := map[string]string{"appid": testAppID, "mch_id": testMchID, "nonce_str": firstSeqNonce, "sign_type": "MD5",
 		"out_trade_no": "20240501164500-0003"}
-	want["sign"] = refsign.Sign(want, tKey, "MD5")
+	want["sign"] = refsign.Sign(want, testKey, "MD5")
 	assert.Equal(t, Params(want), <-got)
 
 	set(Params{"recall": "N"})

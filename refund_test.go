@@ -55,13 +55,13 @@ func TestRefundGoldenRequest(t *testing.T) {
 	r, err := c.Refund(context.Background(), req)
 	require.NoError(t, err)
 	want := map[string]string{
-		"appid": tAppID, "mch_id": tMchID, "nonce_str": firstSeqNonce, "sign_type": "MD5",
+		"appid": testAppID, "mch_id": testMchID, "nonce_str": firstSeqNonce, "sign_type": "MD5",
 		"transaction_id": "1217752501201407033233368018", "out_trade_no": "1217752501201407033233368018",
 		"out_refund_no": "1217752501201407033233368018-r1", "total_fee": "100", "refund_fee": "60",
 		"refund_desc": "商品已售完", "refund_account": "REFUND_SOURCE_RECHARGE_FUNDS",
 		"notify_url": "https://shop.example.com/wxpay/refund", "sub_mch_id": "1900000109",
 	}
-	want["sign"] = refsign.Sign(want, tKey, "MD5")
+	want["sign"] = refsign.Sign(want, testKey, "MD5")
 	assert.Equal(t, Params(want), <-got)
 
 	assert.Equal(t, "2008450740201411110000174436", r.RefundID)
@@ -218,7 +218,7 @@ func newRefundFake(t *testing.T, s *mtlsServer) *refundFake {
 func (f *refundFake) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	req, err := DecodeXML(body)
-	if err != nil || req["sign"] != refsign.Sign(req, tKey, req["sign_type"]) {
+	if err != nil || req["sign"] != refsign.Sign(req, testKey, req["sign_type"]) {
 		f.t.Errorf("refund request not signed as WeChat expects: %v", err)
 		return
 	}
@@ -230,7 +230,7 @@ func (f *refundFake) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	_, _ = w.Write(signedXML(f.t, tKey, SignMD5, answer))
+	_, _ = w.Write(signedXML(f.t, testKey, SignMD5, answer))
 }
 
 func (f *refundFake) decide(req Params) (Params, string) {

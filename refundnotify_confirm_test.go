@@ -26,8 +26,8 @@ func confirmPlain(outTradeNo, status string) []byte {
 }
 
 func confirmBody(t *testing.T, plain []byte) []byte {
-	b, err := EncodeXML(Params{"return_code": "SUCCESS", "appid": tAppID, "mch_id": tMchID,
-		"nonce_str": "TeqClE3i0mvn3DrK", "req_info": rnReqInfo(t, tKey, plain)})
+	b, err := EncodeXML(Params{"return_code": "SUCCESS", "appid": testAppID, "mch_id": testMchID,
+		"nonce_str": "TeqClE3i0mvn3DrK", "req_info": rnReqInfo(t, testKey, plain)})
 	require.NoError(t, err)
 	return b
 }

@@ -28,7 +28,7 @@ const (
 
 func rnClient(tb testing.TB, apiKey string) *Client {
 	tb.Helper()
-	c, err := NewClient(Config{AppID: ntAppID, MchID: ntMchID, APIKey: apiKey})
+	c, err := NewClient(Config{AppID: testAppID, MchID: testMchID, APIKey: apiKey})
 	require.NoError(tb, err)
 	return c
 }
@@ -37,10 +37,10 @@ func rnClient(tb testing.TB, apiKey string) *Client {
 // reqInfo, addressed to the test merchant.
 func rnBody(tb testing.TB, reqInfo string) []byte {
 	tb.Helper()
-	return ntEncode(tb, Params{
+	return encodeXML(tb, Params{
 		"return_code": "SUCCESS",
-		"appid":       ntAppID,
-		"mch_id":      ntMchID,
+		"appid":       testAppID,
+		"mch_id":      testMchID,
 		"nonce_str":   "TeqClE3i0mvn3DrK",
 		"req_info":    reqInfo,
 	})
@@ -107,9 +107,9 @@ func TestDecryptReqInfoVectors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pt, err := decryptReqInfo(refundKey(tt.apiKey)[:], string(ntFixture(t, tt.reqInfo)))
+			pt, err := decryptReqInfo(refundKey(tt.apiKey)[:], string(notifyFixture(t, tt.reqInfo)))
 			require.NoError(t, err)
-			assert.Equal(t, string(ntFixture(t, tt.plain)), string(pt))
+			assert.Equal(t, string(notifyFixture(t, tt.plain)), string(pt))
 			sum := sha256.Sum256(pt)
 			assert.Equal(t, tt.sha, hex.EncodeToString(sum[:]))
 		})
@@ -122,7 +122,7 @@ func rnWant(tb testing.TB, name string) RefundNotification {
 	switch name {
 	case "V5": // fields listed in protocol.md §11 V5
 		return RefundNotification{
-			AppID: ntAppID, MchID: ntMchID,
+			AppID: testAppID, MchID: testMchID,
 			TransactionID:       "4200000015201711256947025404",
 			OutTradeNo:          "4893e76d8c8b434cb64e9cd536338e33",
 			RefundID:            "50000404922017112502468056157",
@@ -139,7 +139,7 @@ func rnWant(tb testing.TB, name string) RefundNotification {
 		}
 	case "S6": // the official sample plaintext
 		return RefundNotification{
-			AppID: ntAppID, MchID: ntMchID,
+			AppID: testAppID, MchID: testMchID,
 			TransactionID:       "4200000215201811190261405420",
 			OutTradeNo:          "71106718111915575302817",
 			RefundID:            "50000408942018111907145868882",
@@ -169,7 +169,7 @@ func TestParseRefundNotificationVectors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			reqInfo := string(ntFixture(t, tt.reqInfo))
+			reqInfo := string(notifyFixture(t, tt.reqInfo))
 			n, err := rnClient(t, tt.apiKey).ParseRefundNotification(rnBody(t, reqInfo))
 			require.NoError(t, err)
 			want := rnWant(t, tt.name)
@@ -201,11 +201,11 @@ func TestParseRefundNotificationOptional(t *testing.T) {
 }
 
 // rnBadRefunds are refund notification bodies the S6 client must refuse.
-func rnBadRefunds(tb testing.TB) []ntBadCase {
+func rnBadRefunds(tb testing.TB) []badCase {
 	tb.Helper()
 	key := refundKey(rnS6APIKey)[:]
-	good := string(ntFixture(tb, "s6_req_info.txt"))
-	plain := ntFixture(tb, "s6_plain.xml")
+	good := string(notifyFixture(tb, "s6_req_info.txt"))
+	plain := notifyFixture(tb, "s6_plain.xml")
 	b64 := base64.StdEncoding.EncodeToString
 	// Plaintexts with every padding defect, encrypted without padding.
 	block := bytes.Repeat([]byte("<root></root>   "), 1) // 16 bytes
@@ -216,18 +216,18 @@ func rnBadRefunds(tb testing.TB) []ntBadCase {
 	plainWith := func(old, repl string) string {
 		return rnReqInfo(tb, rnS6APIKey, bytes.Replace(plain, []byte(old), []byte(repl), 1))
 	}
-	outer := func(p Params) []byte { return ntEncode(tb, p) }
-	base := Params{"return_code": "SUCCESS", "appid": ntAppID, "mch_id": ntMchID, "nonce_str": "n", "req_info": good}
+	outer := func(p Params) []byte { return encodeXML(tb, p) }
+	base := Params{"return_code": "SUCCESS", "appid": testAppID, "mch_id": testMchID, "nonce_str": "n", "req_info": good}
 
-	return []ntBadCase{
+	return []badCase{
 		{name: "empty body", body: nil, is: ErrXML, reason: XMLEmpty},
 		{name: "return_code FAIL", body: outer(Params{"return_code": "FAIL", "return_msg": "系统错误"}), op: "refundnotify"},
-		{name: "return_code FAIL with req_info", body: outer(ntWith(base, "return_code", "FAIL")), op: "refundnotify"},
-		{name: "return_code missing", body: outer(ntWith(base, "return_code", "\x00")), is: ErrMissingField, field: "return_code"},
-		{name: "wrong appid", body: outer(ntWith(base, "appid", "wx0000000000000000")), is: ErrMerchant},
-		{name: "wrong mch_id", body: outer(ntWith(base, "mch_id", "10000101")), is: ErrMerchant},
-		{name: "missing req_info", body: outer(ntWith(base, "req_info", "\x00")), is: ErrMissingField, field: "req_info"},
-		{name: "empty req_info", body: outer(ntWith(base, "req_info", "")), is: ErrMissingField, field: "req_info"},
+		{name: "return_code FAIL with req_info", body: outer(withFields(base, "return_code", "FAIL")), op: "refundnotify"},
+		{name: "return_code missing", body: outer(withFields(base, "return_code", "\x00")), is: ErrMissingField, field: "return_code"},
+		{name: "wrong appid", body: outer(withFields(base, "appid", "wx0000000000000000")), is: ErrMerchant},
+		{name: "wrong mch_id", body: outer(withFields(base, "mch_id", "10000101")), is: ErrMerchant},
+		{name: "missing req_info", body: outer(withFields(base, "req_info", "\x00")), is: ErrMissingField, field: "req_info"},
+		{name: "empty req_info", body: outer(withFields(base, "req_info", "")), is: ErrMissingField, field: "req_info"},
 		{name: "req_info not base64", body: rnBody(tb, "not base64 at all!"), is: ErrDecrypt},
 		{name: "req_info url-safe base64", body: rnBody(tb, strings.NewReplacer("+", "-", "/", "_").Replace(good)), is: ErrDecrypt},
 		{name: "req_info without padding chars", body: rnBody(tb, strings.TrimRight(b64([]byte("0123456789abcdef0")), "=")), is: ErrDecrypt},
@@ -241,7 +241,7 @@ func rnBadRefunds(tb testing.TB) []ntBadCase {
 		{name: "padding bytes differ", body: rnBody(tb, withTail(3, 2, 3)), is: ErrDecrypt},
 		{name: "padding 16 with one wrong byte", body: rnBody(tb, b64(rnEncryptRaw(tb, key, append(append([]byte{}, block...), append([]byte{15}, bytes.Repeat([]byte{16}, 15)...)...)))), is: ErrDecrypt},
 		{name: "encrypted under another key", body: rnBody(tb, rnReqInfo(tb, rnV5APIKey, plain)), is: ErrDecrypt},
-		{name: "V5 req_info for another merchant", body: rnBody(tb, string(ntFixture(tb, "v5_req_info.txt"))), is: ErrDecrypt},
+		{name: "V5 req_info for another merchant", body: rnBody(tb, string(notifyFixture(tb, "v5_req_info.txt"))), is: ErrDecrypt},
 		{name: "truncated ciphertext", body: rnBody(tb, good[:len(good)-24]), is: ErrDecrypt},
 		{name: "plaintext DOCTYPE", body: rnBody(tb, rnReqInfo(tb, rnS6APIKey, append([]byte(`<!DOCTYPE root [<!ENTITY x SYSTEM "file:///etc/passwd">]>`), plain...))), is: ErrXML, reason: XMLDoctype},
 		{name: "plaintext root xml", body: rnBody(tb, rnReqInfo(tb, rnS6APIKey, bytes.ReplaceAll(plain, []byte("root>"), []byte("xml>")))), is: ErrXML, reason: XMLRoot},
@@ -262,7 +262,7 @@ func rnBadRefunds(tb testing.TB) []ntBadCase {
 		{name: "success_time impossible", body: rnBody(tb, plainWith("2018-11-19 16:24:13", "2018-13-19 16:24:13")), field: "success_time"},
 		{name: "outer doctype", body: append([]byte(`<!DOCTYPE xml [<!ENTITY x "y">]>`), outer(base)...), is: ErrXML, reason: XMLDoctype},
 		{name: "outer duplicate req_info", body: bytes.Replace(outer(base), []byte("</xml>"), []byte("<req_info>"+good+"</req_info></xml>"), 1), is: ErrXML, reason: XMLDuplicate},
-		{name: "payment notification", body: ntFixture(tb, "s1_md5.xml"), is: ErrMissingField, field: "req_info"},
+		{name: "payment notification", body: notifyFixture(tb, "s1_md5.xml"), is: ErrMissingField, field: "req_info"},
 	}
 }
 
@@ -338,7 +338,7 @@ func TestParseRefundNotificationHugeBody(t *testing.T) {
 func TestRefundNotifyHandler(t *testing.T) {
 	t.Parallel()
 	c := rnClient(t, rnS6APIKey)
-	good := rnBody(t, string(ntFixture(t, "s6_req_info.txt")))
+	good := rnBody(t, string(notifyFixture(t, "s6_req_info.txt")))
 
 	t.Run("success", func(t *testing.T) {
 		t.Parallel()
@@ -349,7 +349,7 @@ func TestRefundNotifyHandler(t *testing.T) {
 			got = n
 			return nil
 		})
-		ntAssertReply(t, ntServe(h, http.MethodPost, good), http.StatusOK, ntReplySuccess)
+		assertReply(t, serveNotify(h, http.MethodPost, good), http.StatusOK, replySuccess)
 		require.Equal(t, int32(1), calls.Load())
 		want := rnWant(t, "S6")
 		if diff := cmp.Diff(&want, got, rnIgnoreRaw); diff != "" {
@@ -363,8 +363,8 @@ func TestRefundNotifyHandler(t *testing.T) {
 			calls.Add(1)
 			return errors.New("refund table locked")
 		})
-		w := ntServe(h, http.MethodPost, good)
-		ntAssertReply(t, w, http.StatusInternalServerError, ntReplyFailed)
+		w := serveNotify(h, http.MethodPost, good)
+		assertReply(t, w, http.StatusInternalServerError, replyFailed)
 		assert.Equal(t, int32(1), calls.Load())
 	})
 
@@ -377,12 +377,12 @@ func TestRefundNotifyHandler(t *testing.T) {
 	}
 	var cases []reqCase
 	for _, bc := range rnBadRefunds(t) {
-		cases = append(cases, reqCase{bc.name, http.MethodPost, bc.body, http.StatusBadRequest, ntReplyInvalid})
+		cases = append(cases, reqCase{bc.name, http.MethodPost, bc.body, http.StatusBadRequest, replyInvalid})
 	}
 	cases = append(cases,
-		reqCase{"GET", http.MethodGet, nil, http.StatusMethodNotAllowed, ntReplyMethod},
-		reqCase{"GET with a valid body", http.MethodGet, good, http.StatusMethodNotAllowed, ntReplyMethod},
-		reqCase{"10 MiB body", http.MethodPost, rnBody(t, strings.Repeat("A", 10<<20)), http.StatusRequestEntityTooLarge, ntReplyLarge},
+		reqCase{"GET", http.MethodGet, nil, http.StatusMethodNotAllowed, replyMethod},
+		reqCase{"GET with a valid body", http.MethodGet, good, http.StatusMethodNotAllowed, replyMethod},
+		reqCase{"10 MiB body", http.MethodPost, rnBody(t, strings.Repeat("A", 10<<20)), http.StatusRequestEntityTooLarge, replyLarge},
 	)
 	for _, rc := range cases {
 		t.Run(rc.name, func(t *testing.T) {
@@ -392,8 +392,8 @@ func TestRefundNotifyHandler(t *testing.T) {
 				calls.Add(1)
 				return nil
 			})
-			w := ntServe(h, rc.method, rc.body)
-			ntAssertReply(t, w, rc.status, rc.reply)
+			w := serveNotify(h, rc.method, rc.body)
+			assertReply(t, w, rc.status, rc.reply)
 			assert.Zero(t, calls.Load(), "fn must not be called")
 			if rc.status == http.StatusMethodNotAllowed {
 				assert.Equal(t, "POST", w.Header().Get("Allow"))
@@ -413,8 +413,8 @@ func TestRefundNotifyHandlerNilFunc(t *testing.T) {
 // unique preimage (re-encrypting gives the same ciphertext back), and a
 // successful parse must carry the required fields.
 func FuzzRefundDecrypt(f *testing.F) {
-	f.Add(string(ntFixture(f, "s6_req_info.txt")))
-	f.Add(string(ntFixture(f, "v5_req_info.txt")))
+	f.Add(string(notifyFixture(f, "s6_req_info.txt")))
+	f.Add(string(notifyFixture(f, "v5_req_info.txt")))
 	f.Add("pZwJZBLuy3mDACEQT4YTBw==")
 	f.Add("")
 	f.Add("====")
@@ -438,7 +438,7 @@ func FuzzRefundDecrypt(f *testing.F) {
 				t.Fatal("decryption is not the inverse of encryption")
 			}
 		}
-		body, err := EncodeXML(Params{"return_code": "SUCCESS", "appid": ntAppID, "mch_id": ntMchID, "req_info": reqInfo})
+		body, err := EncodeXML(Params{"return_code": "SUCCESS", "appid": testAppID, "mch_id": testMchID, "req_info": reqInfo})
 		if err != nil {
 			return // reqInfo cannot be carried in XML
 		}

@@ -40,10 +40,10 @@ func TestRefundQueryGoldenAndParse(t *testing.T) {
 	})
 	require.NoError(t, err)
 	want := map[string]string{
-		"appid": tAppID, "mch_id": tMchID, "nonce_str": firstSeqNonce, "sign_type": "MD5",
+		"appid": testAppID, "mch_id": testMchID, "nonce_str": firstSeqNonce, "sign_type": "MD5",
 		"out_trade_no": "1217752501201407033233368018", "offset": "10", "sub_mch_id": "1900000109",
 	}
-	want["sign"] = refsign.Sign(want, tKey, "MD5")
+	want["sign"] = refsign.Sign(want, testKey, "MD5")
 	assert.Equal(t, Params(want), <-got)
 
 	assert.EqualValues(t, 500, r.TotalFee)

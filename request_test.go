@@ -77,7 +77,7 @@ func TestEncodeRequest(t *testing.T) {
 	for _, typ := range []SignType{SignMD5, SignHMACSHA256} {
 		t.Run(string(typ), func(t *testing.T) {
 			t.Parallel()
-			cfg := tConfig()
+			cfg := testConfig()
 			cfg.SignType = typ
 			c, err := NewClient(cfg, WithRand(&seqReader{}))
 			require.NoError(t, err)
@@ -90,13 +90,13 @@ func TestEncodeRequest(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, string(typ), p["sign_type"])
 			assert.Equal(t, firstSeqNonce, p["nonce_str"])
-			assert.Equal(t, tAppID, p["appid"])
-			assert.Equal(t, tMchID, p["mch_id"])
+			assert.Equal(t, testAppID, p["appid"])
+			assert.Equal(t, testMchID, p["mch_id"])
 			assert.NotContains(t, p, "empty", "an empty field is not sent")
-			assert.Equal(t, refSign(tKey, typ, p), p["sign"])
+			assert.Equal(t, refSign(testKey, typ, p), p["sign"])
 			if typ == SignMD5 {
-				want := md5Upper("appid=" + tAppID + "&mch_id=" + tMchID + "&nonce_str=" + firstSeqNonce +
-					"&out_trade_no=1415659990&sign_type=MD5&key=" + tKey)
+				want := md5Upper("appid=" + testAppID + "&mch_id=" + testMchID + "&nonce_str=" + firstSeqNonce +
+					"&out_trade_no=1415659990&sign_type=MD5&key=" + testKey)
 				assert.Equal(t, want, p["sign"])
 			}
 		})
@@ -158,7 +158,7 @@ func TestEveryRequestHasExtra(t *testing.T) {
 // client's Signer nor its decoder vouches for itself.
 func FuzzResponse(f *testing.F) {
 	sign := func(p Params) []byte {
-		p["sign"] = refSign(tKey, SignMD5, p)
+		p["sign"] = refSign(testKey, SignMD5, p)
 		b, err := EncodeXML(p)
 		if err != nil {
 			f.Fatal(err)
@@ -174,7 +174,7 @@ func FuzzResponse(f *testing.F) {
 	f.Add(502, []byte(`<html><body>502 Bad Gateway</body></html>`))
 	f.Add(200, []byte(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><a>&e;</a></xml>`))
 	f.Add(200, []byte{})
-	c, err := NewClient(tConfig())
+	c, err := NewClient(testConfig())
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -196,13 +196,13 @@ func FuzzResponse(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted a body encoding/xml rejects: %v", err)
 		}
-		if got, want := ref["sign"], md5Upper(canonical(p, tKey)); got != want {
+		if got, want := ref["sign"], md5Upper(canonical(p, testKey)); got != want {
 			t.Fatalf("accepted sign %q; the returned fields sign to %q", got, want)
 		}
 		if st := ref["sign_type"]; st != "" && st != string(SignMD5) {
 			t.Fatalf("accepted sign_type %q from a client configured for MD5", st)
 		}
-		if p["appid"] != tAppID || p["mch_id"] != tMchID || p["return_code"] != "SUCCESS" || p["result_code"] != "SUCCESS" {
+		if p["appid"] != testAppID || p["mch_id"] != testMchID || p["return_code"] != "SUCCESS" || p["result_code"] != "SUCCESS" {
 			t.Fatalf("accepted an answer not for us or not successful: %v", p)
 		}
 		// The typed parsers run only on verified fields; they must not

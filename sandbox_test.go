@@ -25,10 +25,10 @@ func sandboxFake(t *testing.T, mux *http.ServeMux, keyPath, prefix string, fetch
 		b, _ := io.ReadAll(r.Body)
 		req, err := DecodeXML(b)
 		require.NoError(t, err)
-		if req["sign"] != refsign.Sign(req, tKey, "MD5") || req["mch_id"] != tMchID || len(req) != 3 {
+		if req["sign"] != refsign.Sign(req, testKey, "MD5") || req["mch_id"] != testMchID || len(req) != 3 {
 			t.Errorf("getsignkey request: %v", req)
 		}
-		_, _ = io.WriteString(w, "<xml><return_code>SUCCESS</return_code><return_msg>ok</return_msg><mch_id>"+tMchID+
+		_, _ = io.WriteString(w, "<xml><return_code>SUCCESS</return_code><return_msg>ok</return_msg><mch_id>"+testMchID+
 			"</mch_id><sandbox_signkey>"+tSandboxKey+"</sandbox_signkey></xml>")
 	})
 	mux.HandleFunc(prefix+"/pay/micropay", func(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +52,7 @@ func TestSandbox(t *testing.T) {
 			ts := newTestServer(t)
 			var fetches atomic.Int64
 			sandboxFake(t, ts.Mux, tc.keyPath, tc.prefix, &fetches)
-			cfg := tConfig()
+			cfg := testConfig()
 			cfg.SignType = SignHMACSHA256 // the sandbox is MD5 whatever this says
 			c, err := NewClient(cfg, WithBaseURL(ts.URL), WithSandbox(tc.prefix))
 			require.NoError(t, err)
@@ -78,9 +78,9 @@ func TestSandboxVerifiesWithSandboxKey(t *testing.T) {
 	sandboxFake(t, ts.Mux, "/sandboxnew/pay/getsignkey", "/elsewhere", &fetches)
 	// An answer signed with the production key is not the sandbox's.
 	ts.Mux.HandleFunc("/sandboxnew/pay/micropay", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(signedXML(t, tKey, SignMD5, microPayOK(Params{"total_fee": "2550", "out_trade_no": "20240501164500-0003"})))
+		_, _ = w.Write(signedXML(t, testKey, SignMD5, microPayOK(Params{"total_fee": "2550", "out_trade_no": "20240501164500-0003"})))
 	})
-	c, err := NewClient(tConfig(), WithBaseURL(ts.URL), WithSandbox(SandboxPrefix))
+	c, err := NewClient(testConfig(), WithBaseURL(ts.URL), WithSandbox(SandboxPrefix))
 	require.NoError(t, err)
 	_, err = c.MicroPay(context.Background(), validMicroPay())
 	assert.ErrorIs(t, err, ErrSignature)
@@ -109,7 +109,7 @@ func TestSandboxKeyFailures(t *testing.T) {
 		})
 	}
 	for _, p := range []string{"", "sandboxnew", "/sandboxnew/", "/a?b"} {
-		_, err := NewClient(tConfig(), WithSandbox(p))
+		_, err := NewClient(testConfig(), WithSandbox(p))
 		assert.Error(t, err, p)
 	}
 }

@@ -36,15 +36,6 @@ func loadSignVectors(t testing.TB) []signVector {
 	return f.Vectors
 }
 
-func mustSigner(t testing.TB, key string, typ SignType) *Signer {
-	t.Helper()
-	s, err := NewSigner(key, typ)
-	require.NoError(t, err)
-	return s
-}
-
-const testKey = "192006250b4c09247ec02edce69f6a2d"
-
 func TestSignGoldenVectors(t *testing.T) {
 	t.Parallel()
 	for _, v := range loadSignVectors(t) {

@@ -21,13 +21,16 @@ import (
 // with '&', then "&key=" and the key.
 func Canonical(fields map[string]string, key string) string {
 	keys := make([]string, 0, len(fields))
+	n := len("key=") + len(key)
 	for k, v := range fields {
 		if v != "" && k != "sign" {
 			keys = append(keys, k)
+			n += len(k) + len(v) + 2
 		}
 	}
 	sort.Strings(keys)
 	var b strings.Builder
+	b.Grow(n)
 	for _, k := range keys {
 		b.WriteString(k)
 		b.WriteByte('=')
