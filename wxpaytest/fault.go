@@ -1,0 +1,162 @@
+package wxpaytest
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/wxpay-go/wxpay"
+)
+
+// Endpoint names a WeChat endpoint of the fake, by its path.
+type Endpoint string
+
+// The endpoints that faults can be injected into.
+const (
+	EndpointUnifiedOrder Endpoint = "/pay/unifiedorder"
+	EndpointOrderQuery   Endpoint = "/pay/orderquery"
+	EndpointCloseOrder   Endpoint = "/pay/closeorder"
+	EndpointCode2Session Endpoint = "/sns/jscode2session"
+	EndpointToken        Endpoint = "/cgi-bin/token"
+	EndpointStableToken  Endpoint = "/cgi-bin/stable_token"
+	EndpointPhoneNumber  Endpoint = "/wxa/business/getuserphonenumber"
+)
+
+// Always, as the times argument of [Fake.Inject], applies a fault to every
+// call until [Fake.ClearFaults].
+const Always = -1
+
+// Fault is how an endpoint misbehaves for a call; see [Fake.Inject].
+// Several fields combine: Delay happens first, then the request is
+// processed if Processed (or WrongKey) says so, then the answer is
+// replaced as the other fields say. At most one of ErrCode, ReturnMsg,
+// MiniErrCode, HTML and Drop should be set.
+type Fault struct {
+	// ErrCode makes a v2 endpoint answer return_code SUCCESS,
+	// result_code FAIL with this err_code (such as
+	// wxpay.ErrCodeSystemError), correctly signed. ErrCodeDes is its
+	// err_code_des; "" picks WeChat's wording for the documented codes.
+	ErrCode    wxpay.ErrorCode
+	ErrCodeDes string
+	// ReturnMsg makes a v2 endpoint answer return_code FAIL with this
+	// return_msg, unsigned, as WeChat does for protocol failures (such as
+	// "system error").
+	ReturnMsg string
+	// MiniErrCode makes a mini-program endpoint answer this errcode (such
+	// as -1, system busy, or 45011, rate limited) with MiniErrMsg.
+	MiniErrCode int
+	MiniErrMsg  string
+	// HTML answers an HTML error page with HTTPStatus (502 when 0), as a
+	// gateway in front of WeChat does.
+	HTML       bool
+	HTTPStatus int
+	// Delay waits this long before answering. It is wall-clock time, not
+	// scaled by Config.Speed: it is meant to outlast a client's timeout.
+	// The wait ends early if the client goes away.
+	Delay time.Duration
+	// Drop closes the connection without answering (the client sees a
+	// reset or an EOF).
+	Drop bool
+	// WrongKey answers as usual, but signs the answer with another key
+	// than the merchant's: what a client must refuse. The request is
+	// processed.
+	WrongKey bool
+	// Processed makes the request take effect (an order is created,
+	// closed, a code used) before the fault replaces the answer, as when
+	// WeChat did the work but the answer was lost. Without it the request
+	// has no effect.
+	Processed bool
+}
+
+type faultEntry struct {
+	fault Fault
+	left  int // calls left; Always = forever
+}
+
+// Inject makes the next times calls to ep misbehave as fault says:
+// times 1 is the next call only, n the next n calls, [Always] every call.
+// Faults injected earlier for ep are used up first.
+func (f *Fake) Inject(ep Endpoint, times int, fault Fault) {
+	if times == 0 || times < Always {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults[ep] = append(f.faults[ep], &faultEntry{fault: fault, left: times})
+}
+
+// FailNext makes the next call to ep answer err_code code (result_code
+// FAIL), as WeChat's own SYSTEMERROR does; shorthand for Inject(ep, 1,
+// Fault{ErrCode: code}).
+func (f *Fake) FailNext(ep Endpoint, code wxpay.ErrorCode) {
+	f.Inject(ep, 1, Fault{ErrCode: code})
+}
+
+// ClearFaults removes every fault injected into ep.
+func (f *Fake) ClearFaults(ep Endpoint) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.faults, ep)
+}
+
+// takeFault consumes one use of ep's first pending fault.
+func (f *Fake) takeFault(ep Endpoint) (Fault, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	q := f.faults[ep]
+	for len(q) > 0 && q[0].left == 0 {
+		q = q[1:]
+	}
+	f.faults[ep] = q
+	if len(q) == 0 {
+		return Fault{}, false
+	}
+	e := q[0]
+	if e.left > 0 {
+		e.left--
+	}
+	return e.fault, true
+}
+
+// wait sleeps for d of wall time or until the request is abandoned or
+// the fake closes.
+func (f *Fake) wait(r *http.Request, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	case <-f.ctx.Done():
+	}
+}
+
+// writeTransportFault answers an HTML page or drops the connection, and
+// reports whether it did.
+func writeTransportFault(w http.ResponseWriter, fl Fault) bool {
+	switch {
+	case fl.Drop:
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			// HTTP/2 cannot hijack; aborting the handler resets the stream.
+			panic(http.ErrAbortHandler)
+		}
+		conn, _, err := hj.Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return true
+	case fl.HTML:
+		st := fl.HTTPStatus
+		if st == 0 {
+			st = http.StatusBadGateway
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(st)
+		_, _ = w.Write([]byte("<html><head><title>" + http.StatusText(st) + "</title></head><body><center><h1>" +
+			http.StatusText(st) + "</h1></center><hr><center>nginx</center></body></html>\n"))
+		return true
+	}
+	return false
+}

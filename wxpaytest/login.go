@@ -1,0 +1,428 @@
+package wxpaytest
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// CodeLife is how long a login code or a phone code stays valid, in the
+// fake's time. Each is accepted once.
+const CodeLife = 5 * time.Minute
+
+// TokenLife is the life of an access token, in the fake's time
+// (expires_in 7200).
+const TokenLife = 2 * time.Hour
+
+// Code2SessionPerMinute is how many code2session calls one user may make
+// per minute (fake time) before WeChat answers 45011.
+const Code2SessionPerMinute = 100
+
+type user struct {
+	openID     string
+	sessionKey []byte // nil until a code is exchanged
+	calls      []time.Time
+}
+
+type loginCode struct {
+	openID string
+	issued time.Time
+	used   bool
+}
+
+type phoneCode struct {
+	openID string
+	phone  string
+	issued time.Time
+	used   bool
+}
+
+func newOpenID() string { return "o" + randAlnum(27) }
+
+func (f *Fake) userLocked(openID string) *user {
+	if openID == "" {
+		openID = newOpenID()
+	}
+	u := f.users[openID]
+	if u == nil {
+		u = &user{openID: openID}
+		f.users[openID] = u
+	}
+	return u
+}
+
+// LoginCode mints a login code for the user with this openid, as wx.login
+// hands one to the mini-program; "" (or an openid the fake has not seen)
+// creates the user. code2session accepts the code once, within
+// [CodeLife].
+func (f *Fake) LoginCode(openID string) string {
+	code, _ := f.login(openID)
+	return code
+}
+
+func (f *Fake) login(openID string) (code, openid string) {
+	now := f.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.userLocked(openID)
+	code = randAlnum(32)
+	f.codes[code] = &loginCode{openID: u.openID, issued: now}
+	return code, u.openID
+}
+
+// PhoneCode mints the code a getPhoneNumber button hands the mini-program
+// for the user's phone number. phone is the number as WeChat gives it:
+// "13800138000" for mainland numbers (country code 86), or "+1 5551234567"
+// with the country code and a space. getuserphonenumber accepts the code
+// once, within [CodeLife].
+func (f *Fake) PhoneCode(openID, phone string) string {
+	now := f.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u := f.userLocked(openID)
+	code := randAlnum(32)
+	f.phoneCodes[code] = &phoneCode{openID: u.openID, phone: phone, issued: now}
+	return code
+}
+
+// Profile is the user profile of wx.getUserInfo, which [Fake.UserInfo]
+// encrypts.
+type Profile struct {
+	NickName  string
+	Gender    int // 0 unknown, 1 male, 2 female
+	Language  string
+	City      string
+	Province  string
+	Country   string
+	AvatarURL string
+}
+
+// UserInfo returns encryptedData and iv of the user's profile as
+// wx.getUserInfo hands them to the mini-program: the JSON profile with
+// openId and a watermark (the appid and the fake's Unix time), encrypted
+// with AES-128-CBC and PKCS#7 padding under the session key of the user's
+// latest code2session, with a fresh iv, both in standard base64. It fails
+// if the user never exchanged a login code.
+//
+// WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/signature.html
+func (f *Fake) UserInfo(openID string, p Profile) (encryptedData, iv string, err error) {
+	f.mu.Lock()
+	u := f.users[openID]
+	var key []byte
+	if u != nil {
+		key = bytes.Clone(u.sessionKey)
+	}
+	f.mu.Unlock()
+	if key == nil {
+		return "", "", errors.New("wxpaytest: the user has no session; exchange a login code first")
+	}
+	plain, err := json.Marshal(struct {
+		OpenID    string    `json:"openId"`
+		NickName  string    `json:"nickName"`
+		Gender    int       `json:"gender"`
+		Language  string    `json:"language"`
+		City      string    `json:"city"`
+		Province  string    `json:"province"`
+		Country   string    `json:"country"`
+		AvatarURL string    `json:"avatarUrl"`
+		Watermark watermark `json:"watermark"`
+	}{openID, p.NickName, p.Gender, p.Language, p.City, p.Province, p.Country, p.AvatarURL,
+		watermark{Timestamp: f.Now().Unix(), AppID: f.cfg.AppID}})
+	if err != nil {
+		return "", "", err
+	}
+	ct, ivb, err := encryptCBC(key, plain)
+	if err != nil {
+		return "", "", err
+	}
+	return base64.StdEncoding.EncodeToString(ct), base64.StdEncoding.EncodeToString(ivb), nil
+}
+
+type watermark struct {
+	Timestamp int64  `json:"timestamp"`
+	AppID     string `json:"appid"`
+}
+
+// encryptCBC is WeChat's user-data encryption: AES-128-CBC, PKCS#7.
+func encryptCBC(key, plain []byte) (ct, iv []byte, err error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	n := aes.BlockSize - len(plain)%aes.BlockSize
+	buf := append(bytes.Clone(plain), bytes.Repeat([]byte{byte(n)}, n)...)
+	iv = make([]byte, aes.BlockSize)
+	if _, err := rand.Read(iv); err != nil {
+		return nil, nil, err
+	}
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(buf, buf)
+	return buf, iv, nil
+}
+
+// miniError is a WeChat mini-program API failure.
+type miniError struct {
+	code int
+	msg  string
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; encoding=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (f *Fake) serveMini(w http.ResponseWriter, r *http.Request, ep Endpoint) {
+	fl, faulty := f.takeFault(ep)
+	if faulty {
+		f.wait(r, fl.Delay)
+	}
+	var out any
+	var me *miniError
+	if !faulty || fl.Processed || !(fl.MiniErrCode != 0 || fl.HTML || fl.Drop) {
+		switch ep {
+		case EndpointCode2Session:
+			out, me = f.code2Session(r)
+		case EndpointToken:
+			out, me = f.token(r)
+		case EndpointStableToken:
+			out, me = f.stableToken(w, r)
+		default:
+			out, me = f.phoneNumber(w, r)
+		}
+	}
+	if faulty {
+		if writeTransportFault(w, fl) {
+			return
+		}
+		if fl.MiniErrCode != 0 {
+			me = &miniError{fl.MiniErrCode, fl.MiniErrMsg}
+		}
+	}
+	if me != nil {
+		f.log.Info("wxpaytest: refused", "endpoint", string(ep), "errcode", me.code)
+		writeJSON(w, http.StatusOK, map[string]any{"errcode": me.code, "errmsg": me.msg})
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func eq(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+// checkApp checks appid and secret as the token endpoints do.
+func (f *Fake) checkApp(appID, secret string, badSecret int) *miniError {
+	switch {
+	case appID == "":
+		return &miniError{41002, "appid missing"}
+	case secret == "":
+		return &miniError{41004, "appsecret missing"}
+	case appID != f.cfg.AppID:
+		return &miniError{40013, "invalid appid"}
+	case !eq(secret, f.secret):
+		if badSecret == 40001 {
+			return &miniError{40001, "invalid credential, access_token is invalid or not latest"}
+		}
+		return &miniError{badSecret, "invalid appsecret"}
+	}
+	return nil
+}
+
+// code2Session follows
+// https://developers.weixin.qq.com/miniprogram/dev/server/API/user-login/api_code2session
+func (f *Fake) code2Session(r *http.Request) (any, *miniError) {
+	if r.Method != http.MethodGet {
+		return nil, &miniError{43001, "require GET method"}
+	}
+	q := r.URL.Query()
+	if e := f.checkApp(q.Get("appid"), q.Get("secret"), 40125); e != nil {
+		return nil, e
+	}
+	code := q.Get("js_code")
+	switch {
+	case code == "":
+		return nil, &miniError{41008, "missing code"}
+	case q.Get("grant_type") != "authorization_code":
+		return nil, &miniError{40002, "invalid grant_type"}
+	}
+	now := f.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.codes[code]
+	switch {
+	case c == nil || now.Sub(c.issued) >= CodeLife:
+		return nil, &miniError{40029, "invalid code"}
+	case c.used:
+		return nil, &miniError{40163, "code been used"}
+	}
+	u := f.userLocked(c.openID)
+	recent := u.calls[:0]
+	for _, t := range u.calls {
+		if now.Sub(t) < time.Minute {
+			recent = append(recent, t)
+		}
+	}
+	u.calls = recent
+	if len(u.calls) >= Code2SessionPerMinute {
+		return nil, &miniError{45011, "api minute-quota reach limit  mustslower  retry next minute"}
+	}
+	u.calls = append(u.calls, now)
+	c.used = true
+	u.sessionKey = make([]byte, 16)
+	if _, err := rand.Read(u.sessionKey); err != nil {
+		return nil, &miniError{-1, "system error"}
+	}
+	return map[string]any{
+		"openid":      u.openID,
+		"session_key": base64.StdEncoding.EncodeToString(u.sessionKey),
+	}, nil
+}
+
+func (f *Fake) newTokenLocked(now time.Time) string {
+	t := randAlnum(96)
+	f.tokens[t] = now.Add(TokenLife)
+	return t
+}
+
+// token follows https://mp.weixin.qq.com/debug/minigame/dev/api-backend/auth.getAccessToken.html:
+// each call issues a new token; the previous one keeps working for 5
+// more minutes at most.
+func (f *Fake) token(r *http.Request) (any, *miniError) {
+	q := r.URL.Query()
+	if q.Get("grant_type") != "client_credential" {
+		return nil, &miniError{40002, "invalid grant_type"}
+	}
+	if e := f.checkApp(q.Get("appid"), q.Get("secret"), 40001); e != nil {
+		return nil, e
+	}
+	now := f.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if old, ok := f.tokens[f.lastToken]; ok && old.After(now.Add(5*time.Minute)) {
+		f.tokens[f.lastToken] = now.Add(5 * time.Minute)
+	}
+	f.lastToken = f.newTokenLocked(now)
+	return map[string]any{"access_token": f.lastToken, "expires_in": int(TokenLife / time.Second)}, nil
+}
+
+// stableToken follows
+// https://developers.weixin.qq.com/doc/service/api/base/api_getstableaccesstoken:
+// normal mode returns the current token, renewed once under 5 minutes are
+// left; force_refresh revokes it.
+func (f *Fake) stableToken(w http.ResponseWriter, r *http.Request) (any, *miniError) {
+	if r.Method != http.MethodPost {
+		return nil, &miniError{43002, "require POST method"}
+	}
+	var in struct {
+		GrantType    string `json:"grant_type"`
+		AppID        string `json:"appid"`
+		Secret       string `json:"secret"`
+		ForceRefresh bool   `json:"force_refresh"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequest)).Decode(&in); err != nil {
+		return nil, &miniError{47001, "data format error"}
+	}
+	if in.GrantType != "client_credential" {
+		return nil, &miniError{40002, "invalid grant_type"}
+	}
+	if e := f.checkApp(in.AppID, in.Secret, 40125); e != nil {
+		return nil, e
+	}
+	now := f.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	exp, ok := f.tokens[f.stable]
+	switch {
+	case in.ForceRefresh:
+		delete(f.tokens, f.stable)
+		f.stable = f.newTokenLocked(now)
+	case !ok || exp.Sub(now) < 5*time.Minute:
+		f.stable = f.newTokenLocked(now)
+	}
+	left := f.tokens[f.stable].Sub(now)
+	return map[string]any{"access_token": f.stable, "expires_in": int(left / time.Second)}, nil
+}
+
+// phoneNumber follows
+// https://developers.weixin.qq.com/miniprogram/dev/server/API/user-info/phone-number/api_getphonenumber
+func (f *Fake) phoneNumber(w http.ResponseWriter, r *http.Request) (any, *miniError) {
+	if r.Method != http.MethodPost {
+		return nil, &miniError{43002, "require POST method"}
+	}
+	tok := r.URL.Query().Get("access_token")
+	now := f.Now()
+	f.mu.Lock()
+	exp, known := f.tokens[tok]
+	f.mu.Unlock()
+	switch {
+	case tok == "":
+		return nil, &miniError{41001, "access_token missing"}
+	case !known:
+		return nil, &miniError{40001, "invalid credential, access_token is invalid or not latest"}
+	case !now.Before(exp):
+		return nil, &miniError{42001, "access_token expired"}
+	}
+	var in struct {
+		Code   string `json:"code"`
+		OpenID string `json:"openid"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequest)).Decode(&in); err != nil {
+		return nil, &miniError{47001, "data format error"}
+	}
+	if in.Code == "" {
+		return nil, &miniError{41008, "missing code"}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.phoneCodes[in.Code]
+	if c == nil || c.used || now.Sub(c.issued) >= CodeLife || (in.OpenID != "" && in.OpenID != c.openID) {
+		return nil, &miniError{40029, "invalid code"}
+	}
+	c.used = true
+	country, pure := "86", c.phone
+	if rest, ok := strings.CutPrefix(c.phone, "+"); ok {
+		if cc, num, ok := strings.Cut(rest, " "); ok {
+			country, pure = cc, num
+		}
+	}
+	return map[string]any{
+		"errcode": 0,
+		"errmsg":  "ok",
+		"phone_info": map[string]any{
+			"phoneNumber":     c.phone,
+			"purePhoneNumber": pure,
+			"countryCode":     country,
+			"watermark":       watermark{Timestamp: now.Unix(), AppID: f.cfg.AppID},
+		},
+	}, nil
+}
+
+// serveLogin answers POST /wxpaytest/login: {"openid": optional} ->
+// {"code", "openid"}.
+func (f *Fake) serveLogin(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "POST only"})
+		return
+	}
+	var in struct {
+		OpenID string `json:"openid"`
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 4<<10))
+	if err == nil && len(bytes.TrimSpace(body)) > 0 {
+		err = json.Unmarshal(body, &in)
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be a JSON object"})
+		return
+	}
+	code, openID := f.login(in.OpenID)
+	writeJSON(w, http.StatusOK, map[string]string{"code": code, "openid": openID})
+}

@@ -1,0 +1,408 @@
+package wxpaytest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/wxpay-go/wxpay"
+)
+
+// Errors of [Fake.Pay] and [Fake.WaitAcked]. Each is returned as it is or
+// wrapped, so test for them with errors.Is.
+var (
+	// ErrNoOrder means no order has the prepay_id or out_trade_no given.
+	ErrNoOrder = errors.New("wxpaytest: no such order")
+	// ErrOrderPaid means the order was already paid.
+	ErrOrderPaid = errors.New("wxpaytest: order already paid")
+	// ErrOrderClosed means the order was closed, or its time_expire passed.
+	ErrOrderClosed = errors.New("wxpaytest: order closed")
+	// ErrPrepayExpired means the prepay_id is over 2 hours old (fake time);
+	// a unifiedorder with the same parameters gets a fresh one.
+	ErrPrepayExpired = errors.New("wxpaytest: prepay_id expired")
+	// ErrCoupons means the coupons are malformed or exceed the order's
+	// amount.
+	ErrCoupons = errors.New("wxpaytest: invalid coupons")
+	// ErrClosed means the fake was closed.
+	ErrClosed = errors.New("wxpaytest: fake closed")
+)
+
+// NotifySchedule returns the intervals WeChat waits between deliveries of
+// a payment notification that was not acknowledged, in WeChat's time:
+// 15s, 15s, 30s, 3m, 10m, 20m, 30m, 30m, 30m, 60m, 3h, 3h, 3h, 6h, 6h
+// (24h4m in all, 16 deliveries). The fake waits each divided by
+// Config.Speed.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
+func NotifySchedule() []time.Duration {
+	return []time.Duration{
+		15 * time.Second, 15 * time.Second, 30 * time.Second, 3 * time.Minute,
+		10 * time.Minute, 20 * time.Minute, 30 * time.Minute, 30 * time.Minute,
+		30 * time.Minute, 60 * time.Minute, 3 * time.Hour, 3 * time.Hour,
+		3 * time.Hour, 6 * time.Hour, 6 * time.Hour,
+	}
+}
+
+// PayOptions says which order the user pays, and how the notification
+// that follows behaves.
+type PayOptions struct {
+	// PrepayID or OutTradeNo names the order; give one of them. A
+	// PrepayID must be current (under 2 hours old).
+	PrepayID   string
+	OutTradeNo string
+	// Coupons are applied to the payment: cash_fee is the total less
+	// their sum, which must not exceed it. Each needs an ID and a
+	// positive Fee.
+	Coupons []wxpay.Coupon
+	// OpenID is the payer of an order that names none (NATIVE, APP,
+	// MWEB); "" is a new user. A JSAPI order's payer is its openid.
+	OpenID string
+	// BankType is the notification's bank_type; "" is "OTHERS".
+	BankType string
+	// Fields are set in the notification before it is signed, replacing
+	// the fake's own; an empty value removes a field. Use it for a
+	// notification WeChat could send but the fake does not by itself
+	// (result_code FAIL, promotion_detail, a new field).
+	Fields wxpay.Params
+	// Copies is how many times each delivery attempt is sent, as WeChat
+	// sometimes notifies from several servers at once; 0 means 1. The
+	// attempt counts as acknowledged if any copy is.
+	Copies int
+	// Concurrent sends the copies of an attempt at the same time rather
+	// than one after another.
+	Concurrent bool
+	// Tamper, if set, rewrites the signed body of each delivery attempt
+	// (attempt counts from 1) before it is sent: return body unchanged
+	// for a genuine delivery.
+	Tamper func(attempt int, body []byte) []byte
+	// NoNotify pays without ever notifying, as when WeChat's
+	// notification is lost; see also [Fake.DropNotifications].
+	NoNotify bool
+}
+
+func (o PayOptions) bankType() string {
+	if o.BankType == "" {
+		return "OTHERS"
+	}
+	return o.BankType
+}
+
+// Delivery is one notification attempt: what was sent and what came back.
+type Delivery struct {
+	OutTradeNo string
+	Attempt    int // 1 for the first delivery, 2 for the first retry, ...
+	Copy       int // 1-based index among the attempt's copies
+	At         time.Time
+	Body       []byte
+	StatusCode int    // 0 when no HTTP answer came
+	Reply      []byte // up to 64 KiB of the answer's body
+	Err        error  // the transport error, if any
+	// Acked reports that the reply's return_code was SUCCESS, which ends
+	// the retries.
+	Acked bool
+}
+
+// Pay plays the payer confirming wx.requestPayment: the order becomes
+// SUCCESS and a signed payment notification goes to its notify_url, then
+// again on WeChat's schedule ([NotifySchedule], sped up by Config.Speed)
+// until a reply's return_code is SUCCESS or the fake is closed. It
+// returns the paid order. Pay does not check a paySign; the HTTP endpoint
+// /wxpaytest/pay does (see [Fake.ServeHTTP]).
+//
+// It fails with ErrNoOrder, ErrOrderPaid, ErrOrderClosed, ErrPrepayExpired,
+// ErrCoupons or ErrClosed, changing nothing.
+func (f *Fake) Pay(opts PayOptions) (*Order, error) {
+	now := f.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, ErrClosed
+	}
+	var o *order
+	switch {
+	case opts.PrepayID != "":
+		o = f.byPrepay[opts.PrepayID]
+		if o == nil {
+			return nil, ErrNoOrder
+		}
+		if opts.OutTradeNo != "" && opts.OutTradeNo != o.OutTradeNo {
+			return nil, fmt.Errorf("%w: prepay_id belongs to another out_trade_no", ErrNoOrder)
+		}
+	case opts.OutTradeNo != "":
+		o = f.orders[opts.OutTradeNo]
+	}
+	if o == nil {
+		return nil, ErrNoOrder
+	}
+	switch o.state(now) {
+	case StateSuccess, StateRefund:
+		return nil, ErrOrderPaid
+	case StateClosed:
+		return nil, ErrOrderClosed
+	}
+	if now.Sub(o.prepayAt) >= PrepayLife {
+		return nil, ErrPrepayExpired
+	}
+	var sum int64
+	for _, c := range opts.Coupons {
+		if c.ID == "" || c.Fee <= 0 {
+			return nil, ErrCoupons
+		}
+		sum += c.Fee
+		if sum > o.TotalFee {
+			return nil, ErrCoupons
+		}
+	}
+	o.State = StateSuccess
+	o.PaidAt = now
+	o.TransactionID = f.newTransactionID(now)
+	f.byTxn[o.TransactionID] = o
+	o.Coupons = slices.Clone(opts.Coupons)
+	if o.OpenID == "" {
+		o.OpenID = opts.OpenID
+		if o.OpenID == "" {
+			o.OpenID = newOpenID()
+		}
+	}
+	opts.Fields = maps.Clone(opts.Fields)
+	o.payOpts = opts
+	snap := o.snapshot()
+	if !opts.NoNotify && !f.dropNotify[o.OutTradeNo] {
+		body := f.notificationBody(o)
+		f.scheduleLocked(0, func() { f.deliver(o, body, 1) })
+	}
+	return &snap, nil
+}
+
+// notificationBody builds the signed notification of a paid order.
+func (f *Fake) notificationBody(o *order) []byte {
+	p := o.paidFields()
+	p["return_code"] = "SUCCESS"
+	p["return_msg"] = "OK"
+	p["appid"] = f.cfg.AppID
+	p["mch_id"] = f.cfg.MchID
+	p["nonce_str"] = randAlnum(32)
+	p["result_code"] = "SUCCESS"
+	for k, v := range o.payOpts.Fields {
+		if v == "" {
+			delete(p, k)
+		} else {
+			p[k] = v
+		}
+	}
+	delete(p, "sign")
+	// WeChat omits sign_type and signs with the order's algorithm.
+	p["sign"] = signParams(p, f.key, o.SignType)
+	b, err := wxpay.EncodeXML(p)
+	if err != nil {
+		// Only a caller's Fields could be unencodable; send them raw so
+		// the handler under test sees the malformed body.
+		return []byte("<xml></xml>")
+	}
+	return b
+}
+
+// scheduleLocked is afterFunc for callers holding f.mu.
+func (f *Fake) scheduleLocked(d time.Duration, fn func()) {
+	if f.closed {
+		return
+	}
+	f.wg.Add(1)
+	var t *time.Timer
+	t = time.AfterFunc(f.real(d), func() {
+		defer f.wg.Done()
+		f.mu.Lock()
+		delete(f.timers, t)
+		closed := f.closed
+		f.mu.Unlock()
+		if !closed {
+			fn()
+		}
+	})
+	f.timers[t] = struct{}{}
+}
+
+// deliver sends attempt number attempt of o's notification and, unless
+// acknowledged, schedules the next.
+func (f *Fake) deliver(o *order, body []byte, attempt int) {
+	f.mu.Lock()
+	opts := o.payOpts
+	url := o.NotifyURL
+	drop := opts.NoNotify || f.dropNotify[o.OutTradeNo]
+	f.mu.Unlock()
+	if drop {
+		return
+	}
+	if opts.Tamper != nil {
+		body = opts.Tamper(attempt, bytes.Clone(body))
+	}
+	copies := max(opts.Copies, 1)
+	acked := make([]bool, copies)
+	send := func(c int) {
+		d := f.post(url, body)
+		d.OutTradeNo, d.Attempt, d.Copy = o.OutTradeNo, attempt, c+1
+		acked[c] = d.Acked
+		f.record(o, d)
+	}
+	if opts.Concurrent && copies > 1 {
+		var wg sync.WaitGroup
+		for c := range copies {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				send(c)
+			}()
+		}
+		wg.Wait()
+	} else {
+		for c := range copies {
+			send(c)
+		}
+	}
+	if slices.Contains(acked, true) {
+		return
+	}
+	sched := NotifySchedule()
+	if attempt > len(sched) {
+		f.log.Info("wxpaytest: notification abandoned", "out_trade_no", o.OutTradeNo, "attempts", attempt)
+		return
+	}
+	f.afterFunc(sched[attempt-1], func() { f.deliver(o, body, attempt+1) })
+}
+
+func (f *Fake) post(url string, body []byte) Delivery {
+	d := Delivery{At: f.Now(), Body: body}
+	req, err := http.NewRequestWithContext(f.ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		d.Err = err
+		return d
+	}
+	req.Header.Set("Content-Type", "text/xml")
+	resp, err := f.hc.Do(req)
+	if err != nil {
+		d.Err = err
+		return d
+	}
+	defer resp.Body.Close()
+	d.StatusCode = resp.StatusCode
+	d.Reply, d.Err = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if p, err := wxpay.DecodeXML(d.Reply); err == nil && p["return_code"] == "SUCCESS" {
+		d.Acked = true
+	}
+	return d
+}
+
+func (f *Fake) record(o *order, d Delivery) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o.deliveries = append(o.deliveries, d)
+	if d.Acked && !o.ackOnce {
+		o.ackOnce = true
+		close(o.acked)
+	}
+	f.log.Info("wxpaytest: notification", "out_trade_no", d.OutTradeNo, "attempt", d.Attempt,
+		"copy", d.Copy, "status", d.StatusCode, "acked", d.Acked, "err", d.Err)
+}
+
+// Deliveries returns every notification attempt made for the order so
+// far, oldest first.
+func (f *Fake) Deliveries(outTradeNo string) []Delivery {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o := f.orders[outTradeNo]
+	if o == nil {
+		return nil
+	}
+	out := slices.Clone(o.deliveries)
+	for i := range out {
+		out[i].Body = bytes.Clone(out[i].Body)
+		out[i].Reply = bytes.Clone(out[i].Reply)
+	}
+	return out
+}
+
+// WaitAcked blocks until a notification of the order was acknowledged
+// (a reply with return_code SUCCESS), ctx ends (ctx's error) or the fake
+// is closed (ErrClosed). An unknown order is ErrNoOrder at once.
+func (f *Fake) WaitAcked(ctx context.Context, outTradeNo string) error {
+	f.mu.Lock()
+	o := f.orders[outTradeNo]
+	f.mu.Unlock()
+	if o == nil {
+		return ErrNoOrder
+	}
+	select {
+	case <-o.acked:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-f.ctx.Done():
+		select {
+		case <-o.acked:
+			return nil
+		default:
+			return ErrClosed
+		}
+	}
+}
+
+// DropNotifications makes the fake never deliver a notification for the
+// order, now or after a later payment, as when WeChat's notifications
+// never reach the merchant. Attempts already scheduled are abandoned.
+// The order still reads as paid in orderquery.
+func (f *Fake) DropNotifications(outTradeNo string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.dropNotify[outTradeNo] = true
+	if o := f.orders[outTradeNo]; o != nil {
+		o.payOpts.NoNotify = true
+	}
+}
+
+// NotificationBody returns a payment notification body for fields,
+// signed for cfg as WeChat signs it, for unit tests of a notification
+// handler without a server. appid and mch_id default to cfg's,
+// return_code and result_code to SUCCESS and nonce_str to a random one;
+// every other field is taken as given (WeChat's set is out_trade_no,
+// transaction_id, total_fee, cash_fee, openid, trade_type, bank_type,
+// time_end and the optional ones of the docs). sign_type is added only if
+// fields has it; any sign in fields is replaced.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
+func NotificationBody(cfg Config, fields wxpay.Params) ([]byte, error) {
+	if cfg.APIKey == "" {
+		return nil, errors.New("wxpaytest: Config.APIKey is required")
+	}
+	st := cfg.SignType
+	switch st {
+	case "":
+		st = wxpay.SignMD5
+	case wxpay.SignMD5, wxpay.SignHMACSHA256:
+	default:
+		return nil, fmt.Errorf("wxpaytest: unknown Config.SignType %q", string(st))
+	}
+	p := maps.Clone(fields)
+	if p == nil {
+		p = wxpay.Params{}
+	}
+	setDefault := func(k, v string) {
+		if _, ok := p[k]; !ok {
+			p[k] = v
+		}
+	}
+	setDefault("appid", cfg.AppID)
+	setDefault("mch_id", cfg.MchID)
+	setDefault("return_code", "SUCCESS")
+	setDefault("result_code", "SUCCESS")
+	setDefault("nonce_str", randAlnum(32))
+	delete(p, "sign")
+	p["sign"] = signParams(p, cfg.APIKey, st)
+	return wxpay.EncodeXML(p)
+}

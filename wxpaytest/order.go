@@ -1,0 +1,153 @@
+package wxpaytest
+
+import (
+	"crypto/rand"
+	"fmt"
+	"maps"
+	"math/big"
+	"slices"
+	"time"
+
+	"github.com/wxpay-go/wxpay"
+)
+
+// Order states, as orderquery's trade_state reports them.
+const (
+	StateNotPay  = string(wxpay.TradeStateNotPay)
+	StateSuccess = string(wxpay.TradeStateSuccess)
+	StateClosed  = string(wxpay.TradeStateClosed)
+	StateRefund  = string(wxpay.TradeStateRefund)
+)
+
+// PrepayLife is how long WeChat keeps a prepay_id valid, in the fake's
+// time: after it a payment needs a new unifiedorder call (with the same
+// parameters, which returns a fresh prepay_id for the same order).
+const PrepayLife = 2 * time.Hour
+
+// CloseDelay is how long after creation an order can first be closed:
+// WeChat refuses closeorder within 5 minutes of unifiedorder.
+const CloseDelay = 5 * time.Minute
+
+// Order is a snapshot of an order the fake holds. Times are on the fake's
+// clock ([Fake.Now]).
+type Order struct {
+	OutTradeNo    string
+	TransactionID string // set once paid
+	PrepayID      string // the current prepay_id
+	// State is the trade_state orderquery reports: StateNotPay,
+	// StateSuccess or StateClosed (an unpaid order past its time_expire is
+	// StateClosed too).
+	State     string
+	TradeType string
+	TotalFee  int64 // fen
+	NotifyURL string
+	OpenID    string // the payer: the order's openid, or a fake user's for other trade types
+	Attach    string
+	SignType  wxpay.SignType // the algorithm of the unifiedorder request, which signs the notification
+	Coupons   []wxpay.Coupon // set once paid with coupons
+	CreatedAt time.Time
+	PaidAt    time.Time // zero unless paid
+	// TimeExpire is the order's time_expire; zero when it had none.
+	TimeExpire time.Time
+	// Request is the verified unifiedorder request as received, sign
+	// included.
+	Request wxpay.Params
+}
+
+type order struct {
+	Order
+	prepayAt   time.Time     // when PrepayID was issued
+	acked      chan struct{} // closed when a notification was acknowledged
+	ackOnce    bool
+	payOpts    PayOptions
+	deliveries []Delivery
+}
+
+func (o *order) snapshot() Order {
+	s := o.Order
+	s.Coupons = slices.Clone(o.Coupons)
+	s.Request = maps.Clone(o.Request)
+	return s
+}
+
+// state is the order's trade_state at now: an unpaid order past its
+// time_expire can no longer be paid, and reads as closed.
+func (o *order) state(now time.Time) string {
+	if o.State == StateNotPay && !o.TimeExpire.IsZero() && !now.Before(o.TimeExpire) {
+		return StateClosed
+	}
+	return o.State
+}
+
+// Order returns a snapshot of the order with this out_trade_no, and
+// whether the fake knows it.
+func (f *Fake) Order(outTradeNo string) (Order, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o, ok := f.orders[outTradeNo]
+	if !ok {
+		return Order{}, false
+	}
+	s := o.snapshot()
+	s.State = o.state(f.Now())
+	return s, true
+}
+
+// Orders returns snapshots of every order, in no particular order.
+func (f *Fake) Orders() []Order {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.Now()
+	out := make([]Order, 0, len(f.orders))
+	for _, o := range f.orders {
+		s := o.snapshot()
+		s.State = o.state(now)
+		out = append(out, s)
+	}
+	return out
+}
+
+// beijing is UTC+8, the zone of every WeChat Pay timestamp.
+var beijing = time.FixedZone("CST", 8*3600)
+
+const wxTime = "20060102150405"
+
+// randDigits returns n random decimal digits.
+func randDigits(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		d, err := rand.Int(rand.Reader, big.NewInt(10))
+		if err != nil {
+			panic(err) // crypto/rand never fails on supported platforms
+		}
+		b[i] = byte('0' + d.Int64())
+	}
+	return string(b)
+}
+
+// randAlnum returns n random characters of [0-9A-Za-z].
+func randAlnum(n int) string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, n)
+	for i := range b {
+		d, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			panic(err)
+		}
+		b[i] = alphabet[d.Int64()]
+	}
+	return string(b)
+}
+
+// newPrepayID mints a prepay_id shaped like WeChat's: "wx", the time, and
+// 20 more characters (36 in all).
+func (f *Fake) newPrepayID(now time.Time) string {
+	f.seq++
+	return fmt.Sprintf("wx%s%s%06d", now.In(beijing).Format(wxTime), randDigits(14), f.seq%1000000)
+}
+
+// newTransactionID mints a 28-digit transaction_id like WeChat's.
+func (f *Fake) newTransactionID(now time.Time) string {
+	f.seq++
+	return fmt.Sprintf("4200000%s%s%06d", now.In(beijing).Format("20060102"), randDigits(7), f.seq%1000000)
+}
