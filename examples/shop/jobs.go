@@ -36,7 +36,7 @@ func (w *reconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 		return err // river retries with backoff
 	}
 	if !done {
-		return river.JobSnooze(after)
+		return river.JobSnooze(w.s.real(after))
 	}
 	return nil
 }

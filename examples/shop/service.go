@@ -55,8 +55,13 @@ type Config struct {
 	Payments Payments
 	Login    Login
 	Logger   *slog.Logger     // nil discards
-	Now      func() time.Time // nil means time.Now
-	Timing   Timing
+	// Now is the business clock (order times, time_start, time_expire,
+	// WeChat's 5 minutes); nil means time.Now.
+	Now    func() time.Time
+	Timing Timing
+	// Speed says how much faster than real time Now runs (a sped-up fake
+	// WeChat); jobs divide their waits by it. 0 means 1.
+	Speed float64
 }
 
 // Service is the shop. Its methods are safe for concurrent use.
@@ -67,6 +72,7 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 	t     Timing
+	speed float64
 	jobs  *Jobs
 }
 
@@ -83,11 +89,20 @@ func NewService(cfg Config) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.speed = cfg.Speed
+	if s.speed <= 0 {
+		s.speed = 1
+	}
 	return s, nil
 }
 
 // Ping reports whether the database answers.
 func (s *Service) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+// real converts a duration of the business clock into wall-clock time.
+func (s *Service) real(d time.Duration) time.Duration {
+	return time.Duration(float64(d) / s.speed)
+}
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
@@ -629,7 +644,7 @@ func (s *Service) newAttempt(ctx context.Context, o Order, u User, clientIP stri
 		if s.jobs == nil {
 			return errors.New("shop: no job runner attached")
 		}
-		return s.jobs.scheduleReconcile(ctx, tx, a.OutTradeNo, now.Add(s.t.QueryAfter))
+		return s.jobs.scheduleReconcile(ctx, tx, a.OutTradeNo, time.Now().Add(s.real(s.t.QueryAfter)))
 	})
 }
 
