@@ -50,6 +50,10 @@ type Config struct {
 	PublicURL string // PUBLIC_URL: the https origin WeChat reaches this server at
 	JWTSecret string // JWT_SECRET; secret; random when empty
 
+	// HTTPClient sends the requests to WeChat (or to the fake); nil means
+	// the libraries' defaults.
+	HTTPClient *http.Client
+
 	TokenTTL time.Duration // JWT lifetime; default 30 minutes
 	Timing   shop.Timing   // payment life cycle; zero means WeChat's
 }
@@ -243,20 +247,22 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (s *Server, err erro
 		extra["/fake/"] = http.StripPrefix("/fake", s.Fake)
 		hdr.Set(FakeHeader, "true; WeChat is a fake: payments are not real")
 		c.AppID, c.MchID, c.APIKey, c.AppSecret, c.PublicURL = s.FakeConfig.AppID, s.FakeConfig.MchID, s.FakeConfig.APIKey, s.FakeConfig.AppSecret, s.URL
-		base := s.URL + "/fake"
-		if payClient, err = wxpay.NewClient(payConfig(c), wxpay.WithBaseURL(base), wxpay.WithLogger(log)); err != nil {
-			return nil, err
-		}
-		if mp, err = miniprogram.NewClient(c.AppID, c.AppSecret, miniprogram.WithBaseURL(base)); err != nil {
-			return nil, err
-		}
-	} else {
-		if payClient, err = wxpay.NewClient(payConfig(c), wxpay.WithLogger(log)); err != nil {
-			return nil, err
-		}
-		if mp, err = miniprogram.NewClient(c.AppID, c.AppSecret); err != nil {
-			return nil, err
-		}
+	}
+	payOpts := []wxpay.Option{wxpay.WithLogger(log)}
+	var mpOpts []miniprogram.Option
+	if fake {
+		payOpts = append(payOpts, wxpay.WithBaseURL(s.URL+"/fake"))
+		mpOpts = append(mpOpts, miniprogram.WithBaseURL(s.URL+"/fake"))
+	}
+	if c.HTTPClient != nil {
+		payOpts = append(payOpts, wxpay.WithHTTPClient(c.HTTPClient))
+		mpOpts = append(mpOpts, miniprogram.WithHTTPClient(c.HTTPClient))
+	}
+	if payClient, err = wxpay.NewClient(payConfig(c), payOpts...); err != nil {
+		return nil, err
+	}
+	if mp, err = miniprogram.NewClient(c.AppID, c.AppSecret, mpOpts...); err != nil {
+		return nil, err
 	}
 
 	if s.db, err = shop.Open(ctx, c.DBPath); err != nil {

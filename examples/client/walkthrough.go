@@ -16,8 +16,10 @@ import (
 // mini-program user goes through, printing each step to w: login, shops,
 // goods, an order, paying, WeChat's confirmation and notification, and the
 // order showing paid.
-func Walkthrough(ctx context.Context, base string, w io.Writer) error {
-	c := &Client{Base: base}
+// c needs only Base (and HTTP, if the default will not do); it is logged in
+// as a new user on the way.
+func Walkthrough(ctx context.Context, c *Client, w io.Writer) error {
+	base := c.Base
 	step := 0
 	say := func(format string, args ...any) {
 		step++

@@ -54,7 +54,7 @@ type Config struct {
 	DB       *DB
 	Payments Payments
 	Login    Login
-	Logger   *slog.Logger     // nil discards
+	Logger   *slog.Logger // nil discards
 	// Now is the business clock (order times, time_start, time_expire,
 	// WeChat's 5 minutes); nil means time.Now.
 	Now    func() time.Time

@@ -21,7 +21,7 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := client.Walkthrough(ctx, *base, os.Stdout); err != nil {
+	if err := client.Walkthrough(ctx, &client.Client{Base: *base}, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "walkthrough:", err)
 		os.Exit(1)
 	}
