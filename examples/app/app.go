@@ -174,6 +174,7 @@ type Server struct {
 	API *api.Handler
 
 	log     *slog.Logger
+	fakeTr  *http.Transport // the fake's notification sender
 	db      *shop.DB
 	jobs    *shop.Jobs
 	srv     *http.Server
@@ -238,6 +239,14 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (s *Server, err erro
 			AppSecret: randomAlnum(32),
 			Speed:     speed,
 			Logger:    log.With("component", "fake-wechat"),
+		}
+		// The fake's own client for notifications, so that Close can drop
+		// its idle connections: Shutdown would otherwise wait for them.
+		s.fakeTr = http.DefaultTransport.(*http.Transport).Clone()
+		s.FakeConfig.HTTPClient = &http.Client{
+			Transport:     s.fakeTr,
+			Timeout:       5 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 		s.Fake, err = wxpaytest.New(s.FakeConfig)
 		if err != nil {
@@ -322,6 +331,7 @@ func (s *Server) Close() error {
 	var errs []error
 	if s.Fake != nil {
 		s.Fake.Close()
+		s.fakeTr.CloseIdleConnections()
 	}
 	if s.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -136,6 +137,7 @@ func (w *wechatRecorder) payCalls() int {
 // validator checks every response the tests receive against the OpenAPI
 // document, and that no response body carries a secret.
 type validator struct {
+	tr     *http.Transport
 	t      *testing.T
 	doc    *openapi3.T
 	router routers.Router
@@ -149,7 +151,7 @@ func (v *validator) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body.Close()
 		req.Body = io.NopCloser(bytes.NewReader(reqBody))
 	}
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	resp, err := v.tr.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +215,9 @@ type harness struct {
 	db   *sql.DB // a read-only view of the server's database
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t *testing.T) *harness { return newHarnessTiming(t, testTiming) }
+
+func newHarnessTiming(t *testing.T, timing shop.Timing) *harness {
 	t.Helper()
 	registerXML.Do(func() { openapi3filter.RegisterBodyDecoder("text/xml", openapi3filter.PlainBodyDecoder) })
 	h := &harness{t: t, logs: &syncBuf{}, sec: &secrets{}}
@@ -229,7 +233,7 @@ func newHarness(t *testing.T) *harness {
 				t.Errorf("log line contains %v: %.200s", found, line)
 			}
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("SHOW_SERVER_LOG") != "" {
 			t.Logf("server log:\n%s", logs)
 		}
 	})
@@ -239,7 +243,7 @@ func newHarness(t *testing.T) *harness {
 		Speed:      60,
 		JWTSecret:  testJWTSecret,
 		HTTPClient: &http.Client{Transport: h.wx, Timeout: 10 * time.Second},
-		Timing:     testTiming,
+		Timing:     timing,
 	}, h.logs)
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +266,11 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.http = &http.Client{Transport: &validator{t: t, doc: doc, router: router, sec: h.sec}, Timeout: 20 * time.Second}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	h.http = &http.Client{Transport: &validator{tr: tr, t: t, doc: doc, router: router, sec: h.sec}, Timeout: 20 * time.Second}
+	// Runs before the server's Close: connections the client opened but
+	// never used would hold up its graceful shutdown for 5 seconds.
+	t.Cleanup(tr.CloseIdleConnections)
 	h.db, err = sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
