@@ -182,7 +182,7 @@ type Server struct {
 }
 
 // Start opens everything, starts serving and returns. Close stops it.
-func Start(ctx context.Context, c Config, logOut io.Writer) (s *Server, err error) {
+func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err error) {
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	fake, err := c.fakeMode()
 	if err != nil {
@@ -194,11 +194,10 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (s *Server, err erro
 	} else {
 		log.Info("real mode: WeChat Pay merchant", "appid", c.AppID, "mch_id", c.MchID)
 	}
-	s = &Server{log: log, serveCh: make(chan error, 1)}
+	s := &Server{log: log, serveCh: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			s.Close()
-			s = nil
 		}
 	}()
 	ln, err := net.Listen("tcp", c.Addr)
