@@ -16,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/wxpay-go/wxpay"
 	"github.com/wxpay-go/wxpay/examples/api"
+	"github.com/wxpay-go/wxpay/examples/app"
 	"github.com/wxpay-go/wxpay/examples/client"
 	"github.com/wxpay-go/wxpay/examples/shop"
 	"github.com/wxpay-go/wxpay/wxpaytest"
@@ -564,3 +565,73 @@ func TestOpenAPIDocument(t *testing.T) {
 		t.Errorf("healthz %v %v", health, err)
 	}
 }
+
+// TestPagination: pages, totals, clamped limits and pages past the end.
+func TestPagination(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	c := &client.Client{Base: h.s.URL, HTTP: h.http}
+	tests := []struct {
+		page, limit        int
+		wantItems, wantLim int
+	}{
+		{1, 2, 2, 2}, {2, 2, 1, 2}, {5, 2, 0, 2}, {1, 1000, 3, 100},
+	}
+	for _, tt := range tests {
+		p, err := c.Shops(ctx, tt.page, tt.limit)
+		if err != nil || len(p.Items) != tt.wantItems || p.Total != 3 || p.Limit != tt.wantLim || p.Page != tt.page {
+			t.Errorf("shops page %d limit %d: %+v, %v", tt.page, tt.limit, p, err)
+		}
+	}
+	g, err := c.Goods(ctx, 2, 2, 3)
+	if err != nil || len(g.Items) != 1 || g.Total != 4 || g.Items[0].ID != 204 {
+		t.Errorf("goods of shop 2, page 2 of 3: %+v, %v", g, err)
+	}
+	g, err = c.Goods(ctx, 2, 9, 3)
+	if err != nil || len(g.Items) != 0 || g.Total != 4 {
+		t.Errorf("goods past the end: %+v, %v", g, err)
+	}
+}
+
+// TestRealMode: with every credential set, the server starts without the
+// fake (no /fake/ routes, no fake-mode header) and without calling WeChat.
+func TestRealMode(t *testing.T) {
+	getenv := env(map[string]string{
+		"WXPAY_APPID": "wx8888888888888888", "WXPAY_MCHID": "1900000109", "WXPAY_API_KEY": strings.Repeat("k", 32),
+		"WX_APP_SECRET": strings.Repeat("s", 32), "PUBLIC_URL": "https://shop.example.com",
+	})
+	c, err := app.ParseConfig([]string{"-addr", "127.0.0.1:0", "-db", t.TempDir() + "/x.db"}, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		t.Errorf("called WeChat: %s", r.URL.Path)
+		return nil, errors.New("no network in tests")
+	})}
+	var logs syncBuf
+	s, err := app.Start(context.Background(), c, &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Fake != nil {
+		t.Fatal("fake in real mode")
+	}
+	for path, want := range map[string]int{"/shops": 200, "/fake/wxpaytest/login": 404} {
+		resp, err := http.Get(s.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want || resp.Header.Get(app.FakeHeader) != "" {
+			t.Errorf("GET %s: %d, fake header %q; want %d and none", path, resp.StatusCode, resp.Header.Get(app.FakeHeader), want)
+		}
+	}
+	if strings.Contains(logs.String(), "FAKE MODE") || strings.Contains(logs.String(), strings.Repeat("k", 32)) {
+		t.Errorf("real-mode log:\n%s", logs.String())
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

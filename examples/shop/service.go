@@ -74,7 +74,17 @@ type Service struct {
 	t     Timing
 	speed float64
 	jobs  *Jobs
+
+	// Prepared once: parsing SQL costs more than running these.
+	shopsStmt, goodsStmt, userStmt *sql.Stmt
 }
+
+const (
+	// COUNT(*) OVER () returns the total with the page, in one query.
+	shopsQuery = `SELECT id, name, address, COUNT(*) OVER () FROM shops ORDER BY id LIMIT $1 OFFSET $2`
+	goodsQuery = `SELECT id, shop_id, name, price_fen, COUNT(*) OVER () FROM goods WHERE shop_id = $1 ORDER BY id LIMIT $2 OFFSET $3`
+	userQuery  = `SELECT openid FROM users WHERE id = $1`
+)
 
 // NewService returns the shop for cfg. Attach the job runner with
 // [NewJobs] before serving payments.
@@ -92,6 +102,16 @@ func NewService(cfg Config) (*Service, error) {
 	s.speed = cfg.Speed
 	if s.speed <= 0 {
 		s.speed = 1
+	}
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{{&s.shopsStmt, shopsQuery}, {&s.goodsStmt, goodsQuery}, {&s.userStmt, userQuery}} {
+		st, err := s.db.R.Prepare(p.q)
+		if err != nil {
+			return nil, fmt.Errorf("shop: prepare: %w", err)
+		}
+		*p.dst = st
 	}
 	return s, nil
 }
@@ -162,7 +182,7 @@ func (s *Service) Login(ctx context.Context, code string) (User, error) {
 // UserByID returns the user with id, for the JWT middleware.
 func (s *Service) UserByID(ctx context.Context, id int64) (User, error) {
 	u := User{ID: id}
-	err := s.db.R.QueryRowContext(ctx, `SELECT openid FROM users WHERE id = $1`, id).Scan(&u.OpenID)
+	err := s.userStmt.QueryRowContext(ctx, id).Scan(&u.OpenID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, Errorf(CodeUnauthorized, "unknown user")
 	}
@@ -192,55 +212,53 @@ func (p PageRequest) clamp() (page, limit, offset int) {
 func (s *Service) ListShops(ctx context.Context, pr PageRequest) (Page[Shop], error) {
 	page, limit, offset := pr.clamp()
 	out := Page[Shop]{Items: []Shop{}, Page: page, Limit: limit}
-	if err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM shops`).Scan(&out.Total); err != nil {
-		return out, err
-	}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT id, name, address FROM shops ORDER BY id LIMIT $1 OFFSET $2`, limit, offset)
+	rows, err := s.shopsStmt.QueryContext(ctx, limit, offset)
 	if err != nil {
 		return out, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var sh Shop
-		if err := rows.Scan(&sh.ID, &sh.Name, &sh.Address); err != nil {
+		if err := rows.Scan(&sh.ID, &sh.Name, &sh.Address, &out.Total); err != nil {
 			return out, err
 		}
 		out.Items = append(out.Items, sh)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil || len(out.Items) > 0 {
+		return out, err
+	}
+	// A page past the end: count separately.
+	return out, s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM shops`).Scan(&out.Total)
 }
 
 // ListGoods returns a page of a shop's goods.
 func (s *Service) ListGoods(ctx context.Context, shopID int64, pr PageRequest) (Page[Goods], error) {
 	page, limit, offset := pr.clamp()
 	out := Page[Goods]{Items: []Goods{}, Page: page, Limit: limit}
-	var exists int
-	err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM goods WHERE shop_id = $1`, shopID).Scan(&out.Total)
-	if err != nil {
-		return out, err
-	}
-	if out.Total == 0 {
-		err := s.db.R.QueryRowContext(ctx, `SELECT 1 FROM shops WHERE id = $1`, shopID).Scan(&exists)
-		if errors.Is(err, sql.ErrNoRows) {
-			return out, Errorf(CodeNotFound, "no shop %d", shopID)
-		} else if err != nil {
-			return out, err
-		}
-	}
-	rows, err := s.db.R.QueryContext(ctx,
-		`SELECT id, shop_id, name, price_fen FROM goods WHERE shop_id = $1 ORDER BY id LIMIT $2 OFFSET $3`, shopID, limit, offset)
+	rows, err := s.goodsStmt.QueryContext(ctx, shopID, limit, offset)
 	if err != nil {
 		return out, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var g Goods
-		if err := rows.Scan(&g.ID, &g.ShopID, &g.Name, &g.PriceFen); err != nil {
+		if err := rows.Scan(&g.ID, &g.ShopID, &g.Name, &g.PriceFen, &out.Total); err != nil {
 			return out, err
 		}
 		out.Items = append(out.Items, g)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil || len(out.Items) > 0 {
+		return out, err
+	}
+	// An empty page: past the end, or no such shop.
+	var exists int
+	err = s.db.R.QueryRowContext(ctx, `SELECT 1 FROM shops WHERE id = $1`, shopID).Scan(&exists)
+	if errors.Is(err, sql.ErrNoRows) {
+		return out, Errorf(CodeNotFound, "no shop %d", shopID)
+	} else if err != nil {
+		return out, err
+	}
+	return out, s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM goods WHERE shop_id = $1`, shopID).Scan(&out.Total)
 }
 
 // --- orders ------------------------------------------------------------
