@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -635,3 +636,68 @@ func TestRealMode(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestShutdownDuringNotifications closes the server while 100
+// notifications are in flight: every one answered SUCCESS must have its
+// order paid in the database; the others are WeChat's to deliver again.
+func TestShutdownDuringNotifications(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/shop.db"
+	s, err := app.Start(context.Background(), app.Config{Addr: "127.0.0.1:0", DBPath: path, JWTSecret: testJWTSecret}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client.Client{Base: s.URL}
+	code, err := c.FakeLogin(context.Background(), "")
+	if err == nil {
+		_, err = c.Login(context.Background(), code)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := c.CreateOrder(context.Background(), []shop.Item{{GoodsID: 202, Count: 1}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 100
+	bodies, db := prepareNotifications(t, s, path, o.ID, n)
+	acked := make([]bool, n)
+	var wg sync.WaitGroup
+	var started sync.WaitGroup
+	started.Add(n)
+	for i := range n {
+		wg.Go(func() {
+			started.Done()
+			resp, err := http.Post(s.URL+"/orders/pay/notify", "text/xml", bytes.NewReader(bodies[i]))
+			if err != nil {
+				return
+			}
+			reply, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			acked[i] = resp.StatusCode == 200 && bytes.Contains(reply, []byte("<return_code><![CDATA[SUCCESS]]></return_code>"))
+		})
+	}
+	started.Wait()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	nAcked := 0
+	for i, ok := range acked {
+		var status string
+		if err := db.QueryRow(`SELECT o.status FROM orders o JOIN pay_attempts a ON a.order_id = o.id WHERE a.out_trade_no = $1`,
+			fmt.Sprintf("LOAD%028d", i)).Scan(&status); err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			nAcked++
+			if status != shop.StatusPaid {
+				t.Errorf("notification %d acknowledged but its order is %s", i, status)
+			}
+		}
+	}
+	t.Logf("%d of %d notifications acknowledged before shutdown", nAcked, n)
+	if nAcked == 0 {
+		t.Error("no notification was acknowledged: shutdown did not finish the requests in flight")
+	}
+}

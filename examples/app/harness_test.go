@@ -370,3 +370,23 @@ func (h *harness) placeAndPrepay(c *client.Client) (shop.Order, client.PayResult
 }
 
 var _ = wxpaytest.NotificationBody
+
+// TestSecretScanner: the check every test runs on logs and bodies does
+// find what it looks for.
+func TestSecretScanner(t *testing.T) {
+	var s secrets
+	s.add("the API key", "0123456789abcdefghijklmnopqrstuv")
+	jwtText := "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+	for text, want := range map[string]int{
+		"nothing here":                         0,
+		"key=0123456789abcdefghijklmnopqrstuv": 1,
+		"token " + jwtText:                     1,
+	} {
+		if got := len(s.find(text, "")); got != want {
+			t.Errorf("find(%q) found %d, want %d", text, got, want)
+		}
+	}
+	if got := s.find("token "+jwtText, jwtText); len(got) != 0 {
+		t.Errorf("the allowed JWT was reported: %v", got)
+	}
+}

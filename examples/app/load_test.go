@@ -182,38 +182,7 @@ func BenchmarkNotify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_txlock=immediate")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	bodies := make([][]byte, b.N)
-	tx, err := db.Begin()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for i := range bodies {
-		id := int64(1<<40 + i)
-		otn := fmt.Sprintf("LOAD%028d", i)
-		if _, err := tx.Exec(`INSERT INTO orders (id, user_id, shop_id, total_fen, status, created_at)
-			SELECT $1, user_id, shop_id, total_fen, 'unpaid', created_at FROM orders WHERE id = $2`, id, o.ID); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := tx.Exec(`INSERT INTO pay_attempts (out_trade_no, order_id, total_fen, body, client_ip, openid, time_start, time_expire, prepay_id, state, created_at)
-			VALUES ($1, $2, 1800, 'x', '127.0.0.1', 'o', 0, 0, 'p', 'open', 0)`, otn, id); err != nil {
-			b.Fatal(err)
-		}
-		bodies[i], err = wxpaytest.NotificationBody(s.FakeConfig, wxpay.Params{
-			"out_trade_no": otn, "transaction_id": fmt.Sprintf("42%026d", i), "total_fee": "1800", "cash_fee": "1800",
-			"openid": "oUser", "trade_type": "JSAPI", "bank_type": "OTHERS", "time_end": "20261130120000",
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		b.Fatal(err)
-	}
+	bodies, db := prepareNotifications(b, s, path, o.ID, b.N)
 	load(b, func(i int) bool {
 		resp, err := hc.Post(s.URL+"/orders/pay/notify", "text/xml", bytes.NewReader(bodies[i]))
 		if err != nil {
@@ -229,6 +198,50 @@ func BenchmarkNotify(b *testing.B) {
 	if paid != b.N {
 		b.Fatalf("%d orders paid, want %d", paid, b.N)
 	}
+}
+
+// prepareNotifications writes n unpaid orders like order tmpl, each with
+// an out_trade_no, straight into the database, and returns a genuine
+// notification paying each, and a handle on the database.
+func prepareNotifications(tb testing.TB, s *app.Server, path string, tmpl int64, n int) ([][]byte, *sql.DB) {
+	tb.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_txlock=immediate")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	bodies := make([][]byte, n)
+	tx, err := db.Begin()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := range bodies {
+		id := int64(1<<40 + i)
+		otn := fmt.Sprintf("LOAD%028d", i)
+		if _, err := tx.Exec(`INSERT INTO orders (id, user_id, shop_id, total_fen, status, created_at)
+			SELECT $1, user_id, shop_id, total_fen, 'unpaid', created_at FROM orders WHERE id = $2`, id, tmpl); err != nil {
+			tb.Fatal(err)
+		}
+		if _, err := tx.Exec(`INSERT INTO pay_attempts (out_trade_no, order_id, total_fen, body, client_ip, openid, time_start, time_expire, prepay_id, state, created_at)
+			SELECT $1, $2, total_fen, 'x', '127.0.0.1', 'o', 0, 0, 'p', 'open', 0 FROM orders WHERE id = $2`, otn, id); err != nil {
+			tb.Fatal(err)
+		}
+		var fee int64
+		if err := tx.QueryRow(`SELECT total_fen FROM orders WHERE id = $1`, id).Scan(&fee); err != nil {
+			tb.Fatal(err)
+		}
+		bodies[i], err = wxpaytest.NotificationBody(s.FakeConfig, wxpay.Params{
+			"out_trade_no": otn, "transaction_id": fmt.Sprintf("42%026d", i), "total_fee": fmt.Sprint(fee), "cash_fee": fmt.Sprint(fee),
+			"openid": "oUser", "trade_type": "JSAPI", "bank_type": "OTHERS", "time_end": "20261130120000",
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		tb.Fatal(err)
+	}
+	return bodies, db
 }
 
 // BenchmarkFloorDurableCommit is the floor of the write benchmarks: one
