@@ -40,6 +40,8 @@ type Config struct {
 	// schedule, the 5-minute closeorder rule, the 2-hour prepay_id life,
 	// the 5-minute life of login and phone codes, access-token lives.
 	// Speed 60 makes a minute last a second. 0 means 1 (real time).
+	// The fake's clock then runs ahead of the real one: compute the times
+	// it checks (time_expire) from [Fake.Now], not time.Now.
 	Speed float64
 	// Now, if set, is the fake's clock before scaling: the fake's time is
 	// Now() at creation plus Speed times the Now() time elapsed since.
@@ -224,6 +226,9 @@ func (f *Fake) Close() {
 	f.mu.Unlock()
 	f.cancel()
 	f.wg.Wait()
+	if f.cfg.HTTPClient == nil {
+		f.hc.CloseIdleConnections() // the fake's own transport: leave no goroutines behind
+	}
 }
 
 // ServeHTTP answers the WeChat endpoints the fake implements, at these
@@ -246,6 +251,13 @@ func (f *Fake) Close() {
 // [Fake.Pay] does. It answers {"result":"SUCCESS","out_trade_no":...,
 // "transaction_id":...,"err_msg":"requestPayment:ok"}, or a 4xx status
 // with {"error":...,"err_msg":"requestPayment:fail ..."}.
+//
+// WeChat docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1 (unifiedorder),
+// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2 (orderquery),
+// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_3 (closeorder),
+// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=7_7&index=6 (paySign),
+// https://developers.weixin.qq.com/miniprogram/dev/server/API/user-login/api_code2session,
+// https://developers.weixin.qq.com/miniprogram/dev/server/API/user-info/phone-number/api_getphonenumber
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep := Endpoint(r.URL.Path)
 	switch ep {

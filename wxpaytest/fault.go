@@ -73,8 +73,9 @@ type faultEntry struct {
 }
 
 // Inject makes the next times calls to ep misbehave as fault says:
-// times 1 is the next call only, n the next n calls, [Always] every call.
-// Faults injected earlier for ep are used up first.
+// times 1 is the next call only, n the next n calls, [Always] every call;
+// any other times does nothing. Faults injected earlier for ep are used up
+// first.
 func (f *Fake) Inject(ep Endpoint, times int, fault Fault) {
 	if times == 0 || times < Always {
 		return

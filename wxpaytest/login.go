@@ -63,7 +63,9 @@ func (f *Fake) userLocked(openID string) *user {
 // LoginCode mints a login code for the user with this openid, as wx.login
 // hands one to the mini-program; "" (or an openid the fake has not seen)
 // creates the user. code2session accepts the code once, within
-// [CodeLife].
+// [CodeLife], and gives the user a new session key.
+//
+// WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/server/API/user-login/api_code2session
 func (f *Fake) LoginCode(openID string) string {
 	code, _ := f.login(openID)
 	return code
@@ -84,6 +86,8 @@ func (f *Fake) login(openID string) (code, openid string) {
 // "13800138000" for mainland numbers (country code 86), or "+1 5551234567"
 // with the country code and a space. getuserphonenumber accepts the code
 // once, within [CodeLife].
+//
+// WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/server/API/user-info/phone-number/api_getphonenumber
 func (f *Fake) PhoneCode(openID, phone string) string {
 	now := f.Now()
 	f.mu.Lock()

@@ -117,7 +117,10 @@ type Delivery struct {
 // /wxpaytest/pay does (see [Fake.ServeHTTP]).
 //
 // It fails with ErrNoOrder, ErrOrderPaid, ErrOrderClosed, ErrPrepayExpired,
-// ErrCoupons or ErrClosed, changing nothing.
+// ErrCoupons, ErrClosed, or an error for Fields that cannot be written as
+// XML, changing nothing.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
 func (f *Fake) Pay(opts PayOptions) (*Order, error) {
 	now := f.Now()
 	f.mu.Lock()
@@ -149,6 +152,11 @@ func (f *Fake) Pay(opts PayOptions) (*Order, error) {
 	}
 	if now.Sub(o.prepayAt) >= PrepayLife {
 		return nil, ErrPrepayExpired
+	}
+	if extra := nonEmpty(opts.Fields); len(extra) > 0 {
+		if _, err := wxpay.EncodeXML(extra); err != nil {
+			return nil, fmt.Errorf("wxpaytest: PayOptions.Fields: %w", err)
+		}
 	}
 	var sum int64
 	for _, c := range opts.Coupons {
@@ -202,11 +210,21 @@ func (f *Fake) notificationBody(o *order) []byte {
 	p["sign"] = signParams(p, f.key, o.SignType)
 	b, err := wxpay.EncodeXML(p)
 	if err != nil {
-		// Only a caller's Fields could be unencodable; send them raw so
-		// the handler under test sees the malformed body.
-		return []byte("<xml></xml>")
+		// Pay checked the caller's Fields, and the fake's own fields are
+		// plain text; nothing else could fail to encode.
+		panic("wxpaytest: cannot encode a notification: " + err.Error())
 	}
 	return b
+}
+
+func nonEmpty(p wxpay.Params) wxpay.Params {
+	out := wxpay.Params{}
+	for k, v := range p {
+		if v != "" {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // scheduleLocked is afterFunc for callers holding f.mu.
@@ -240,13 +258,14 @@ func (f *Fake) deliver(o *order, body []byte, attempt int) {
 	if drop {
 		return
 	}
+	sent := body
 	if opts.Tamper != nil {
-		body = opts.Tamper(attempt, bytes.Clone(body))
+		sent = opts.Tamper(attempt, bytes.Clone(body))
 	}
 	copies := max(opts.Copies, 1)
 	acked := make([]bool, copies)
 	send := func(c int) {
-		d := f.post(url, body)
+		d := f.post(url, sent)
 		d.OutTradeNo, d.Attempt, d.Copy = o.OutTradeNo, attempt, c+1
 		acked[c] = d.Acked
 		f.record(o, d)
@@ -267,6 +286,12 @@ func (f *Fake) deliver(o *order, body []byte, attempt int) {
 		}
 	}
 	if slices.Contains(acked, true) {
+		f.mu.Lock()
+		if !o.ackOnce {
+			o.ackOnce = true
+			close(o.acked)
+		}
+		f.mu.Unlock()
 		return
 	}
 	sched := NotifySchedule()
@@ -303,10 +328,6 @@ func (f *Fake) record(o *order, d Delivery) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	o.deliveries = append(o.deliveries, d)
-	if d.Acked && !o.ackOnce {
-		o.ackOnce = true
-		close(o.acked)
-	}
 	f.log.Info("wxpaytest: notification", "out_trade_no", d.OutTradeNo, "attempt", d.Attempt,
 		"copy", d.Copy, "status", d.StatusCode, "acked", d.Acked, "err", d.Err)
 }
@@ -328,8 +349,9 @@ func (f *Fake) Deliveries(outTradeNo string) []Delivery {
 	return out
 }
 
-// WaitAcked blocks until a notification of the order was acknowledged
-// (a reply with return_code SUCCESS), ctx ends (ctx's error) or the fake
+// WaitAcked blocks until a delivery attempt of the order's notification
+// was acknowledged (a reply with return_code SUCCESS; every copy of that
+// attempt has then been sent, see PayOptions.Copies), ctx ends (ctx's error) or the fake
 // is closed (ErrClosed). An unknown order is ErrNoOrder at once.
 func (f *Fake) WaitAcked(ctx context.Context, outTradeNo string) error {
 	f.mu.Lock()

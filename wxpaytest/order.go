@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"maps"
-	"math/big"
 	"slices"
 	"time"
 
@@ -16,7 +15,9 @@ const (
 	StateNotPay  = string(wxpay.TradeStateNotPay)
 	StateSuccess = string(wxpay.TradeStateSuccess)
 	StateClosed  = string(wxpay.TradeStateClosed)
-	StateRefund  = string(wxpay.TradeStateRefund)
+	// StateRefund is reserved for refunds, which the fake does not
+	// implement yet.
+	StateRefund = string(wxpay.TradeStateRefund)
 )
 
 // PrepayLife is how long WeChat keeps a prepay_id valid, in the fake's
@@ -113,30 +114,28 @@ var beijing = time.FixedZone("CST", 8*3600)
 const wxTime = "20060102150405"
 
 // randDigits returns n random decimal digits.
-func randDigits(n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		d, err := rand.Int(rand.Reader, big.NewInt(10))
-		if err != nil {
-			panic(err) // crypto/rand never fails on supported platforms
-		}
-		b[i] = byte('0' + d.Int64())
-	}
-	return string(b)
-}
+func randDigits(n int) string { return randFrom("0123456789", n) }
 
 // randAlnum returns n random characters of [0-9A-Za-z].
 func randAlnum(n int) string {
-	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, n)
-	for i := range b {
-		d, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
-		if err != nil {
-			panic(err)
+	return randFrom("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", n)
+}
+
+// randFrom draws n characters uniformly from alphabet (at most 256) with
+// crypto/rand, rejecting the bytes that would bias the draw.
+func randFrom(alphabet string, n int) string {
+	limit := 256 - 256%len(alphabet)
+	out := make([]byte, 0, n)
+	buf := make([]byte, n+n/2+8)
+	for len(out) < n {
+		_, _ = rand.Read(buf) // crypto/rand.Read never fails; it crashes the program instead
+		for _, b := range buf {
+			if int(b) < limit && len(out) < n {
+				out = append(out, alphabet[int(b)%len(alphabet)])
+			}
 		}
-		b[i] = alphabet[d.Int64()]
 	}
-	return string(b)
+	return string(out)
 }
 
 // newPrepayID mints a prepay_id shaped like WeChat's: "wx", the time, and

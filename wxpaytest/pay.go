@@ -17,16 +17,15 @@ import (
 // messages are a few kilobytes.
 const maxRequest = 64 << 10
 
-// Protocol-layer return_msg wordings (return_code FAIL). WeChat sends these
-// unsigned; the ones marked in the package doc as inferred are not
-// documented verbatim.
+// Protocol-layer return_msg wordings (return_code FAIL), which WeChat sends
+// unsigned. Only post数据为空 and 签名错误 are attested in WeChat's pages and
+// merchants' reports; the others follow their pattern.
 const (
-	msgPostEmpty   = "post数据为空"
-	msgXML         = "XML格式错误"
-	msgSign        = "签名错误"
-	msgMethod      = "请使用post方法"
-	msgMchID       = "商户号mch_id或sub_mch_id不存在"
-	msgParamFormat = "参数格式校验错误"
+	msgPostEmpty = "post数据为空"
+	msgXML       = "XML格式错误"
+	msgSign      = "签名错误"
+	msgMethod    = "请使用post方法"
+	msgMchID     = "商户号mch_id或sub_mch_id不存在"
 )
 
 // answer is what a v2 handler decided: a protocol failure (failMsg), or
