@@ -110,6 +110,7 @@ func (h *Handler) Routes() []Route {
 	return append(out, Route{"POST", "/orders/pay/notify", false})
 }
 
+// ServeHTTP serves the API, the notify_url and the extra routes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, v := range h.cfg.Header {
 		w.Header()[k] = v
@@ -130,6 +131,7 @@ type statusWriter struct {
 	status int
 }
 
+// WriteHeader records the first status written.
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
@@ -137,6 +139,7 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Write records an implicit 200.
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK

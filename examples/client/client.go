@@ -34,6 +34,7 @@ type Error struct {
 	RequestID string `json:"request_id"`
 }
 
+// Error returns a one-line description with the status, code and request id.
 func (e *Error) Error() string {
 	return fmt.Sprintf("HTTP %d %s: %s (request %s)", e.Status, e.Code, e.Message, e.RequestID)
 }

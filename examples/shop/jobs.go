@@ -41,6 +41,7 @@ func (w *reconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs
 	return nil
 }
 
+// Timeout bounds one run: two WeChat calls and a transaction.
 func (w *reconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration { return 30 * time.Second }
 
 // Jobs runs the reconciliation jobs. Its queue lives in the shop's own

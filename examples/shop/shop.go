@@ -189,6 +189,7 @@ type Error struct {
 	Message string
 }
 
+// Error returns the code and the message.
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 
 // Errorf returns an *Error with a formatted message.
