@@ -711,3 +711,54 @@ func TestShutdownDuringNotifications(t *testing.T) {
 		t.Error("no notification was acknowledged: shutdown did not finish the requests in flight")
 	}
 }
+
+// TestDoublePayment: a second genuine payment for a paid order (another
+// transaction_id) leaves the first in place and is recorded for a refund.
+func TestDoublePayment(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	c := h.user()
+	o, p := h.placeAndPrepay(c)
+	if _, err := c.FakeConfirm(ctx, p.Payment); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.s.Fake.WaitAcked(ctx, p.OutTradeNo); err != nil {
+		t.Fatal(err)
+	}
+	var txn string
+	h.db.QueryRow(`SELECT transaction_id FROM orders WHERE id = $1`, o.ID).Scan(&txn)
+	o2, p2 := h.placeAndPrepay(c) // same amount, still unpaid
+	for _, tt := range []struct{ otn, txn, kind string }{
+		{p.OutTradeNo, "4200000000202611309999999999", "paid_when_paid"},
+		{p2.OutTradeNo, txn, "transaction_id_reused"},
+	} {
+		body, err := wxpaytest.NotificationBody(h.s.FakeConfig, wxpay.Params{
+			"out_trade_no": tt.otn, "transaction_id": tt.txn, "total_fee": fmt.Sprint(o.TotalFen), "cash_fee": fmt.Sprint(o.TotalFen),
+			"openid": "oUser", "trade_type": "JSAPI", "bank_type": "OTHERS", "time_end": "20261130120000",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := h.http.Post(h.s.URL+"/orders/pay/notify", "text/xml", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: status %d, want 200 (recorded, acknowledged)", tt.kind, resp.StatusCode)
+		}
+	}
+	for _, kind := range []string{"paid_when_paid", "transaction_id_reused"} {
+		if n := h.count(`SELECT COUNT(*) FROM anomalies WHERE kind = $1`, kind); n != 1 {
+			t.Errorf("%d %s anomalies, want 1", n, kind)
+		}
+	}
+	if s := h.orderStatus(o2.ID); s != shop.StatusUnpaid {
+		t.Errorf("the second order is %s after a reused transaction_id, want unpaid", s)
+	}
+	var got string
+	h.db.QueryRow(`SELECT transaction_id FROM orders WHERE id = $1`, o.ID).Scan(&got)
+	if got != txn || h.count(`SELECT COUNT(*) FROM payments`) != 1 {
+		t.Errorf("order's transaction %s (want %s), %d payments (want 1)", got, txn, h.count(`SELECT COUNT(*) FROM payments`))
+	}
+}

@@ -803,6 +803,17 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
+			// Under SQLite's single writer this transaction saw every
+			// earlier one. On a database with row locks (PostgreSQL, read
+			// committed), a concurrent delivery of the same notification
+			// may have committed while the UPDATE waited: look again.
+			err := tx.QueryRow(`SELECT out_trade_no FROM payments WHERE transaction_id = $1`, p.TransactionID).Scan(&prior)
+			if err == nil && prior == p.OutTradeNo {
+				return nil
+			}
+			if err := tx.QueryRow(`SELECT status FROM orders WHERE id = $1`, orderID).Scan(&status); err != nil {
+				return err
+			}
 			// Paid already (under another transaction_id) or closed: the
 			// payer was charged for an order we no longer sell.
 			anomaly = "paid_when_" + status
