@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/wxpay-go/wxpay"
 	"github.com/wxpay-go/wxpay/examples/api"
@@ -562,6 +564,32 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 	if got, want := len(doc.Paths.Map()), len(paths); got != want {
 		t.Errorf("document has %d paths, the router %d", got, want)
+	}
+	// The check every response goes through does reject a wrong one.
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:8080/shops", nil)
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for body, valid := range map[string]bool{
+		`{"items":[{"id":1,"name":"a","address":"b"}],"page":1,"limit":20,"total":1}`:               true,
+		`{"items":[{"id":1,"name":"a","address":"b","price_fen":1}],"page":1,"limit":20,"total":1}`: false,
+		`{"items":[{"id":"1","name":"a","address":"b"}],"page":1,"limit":20,"total":1}`:             false,
+		`{"items":[],"page":1,"limit":20}`:                                                          false,
+	} {
+		in := &openapi3filter.ResponseValidationInput{
+			RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+			Status:                 200,
+			Header:                 http.Header{"Content-Type": {"application/json"}},
+		}
+		in.SetBodyBytes([]byte(body))
+		if err := openapi3filter.ValidateResponse(ctx, in); (err == nil) != valid {
+			t.Errorf("validating %s: %v, want valid %v", body, err, valid)
+		}
 	}
 	// The server serves the same document.
 	var served map[string]any
