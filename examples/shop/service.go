@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -77,6 +78,39 @@ type Service struct {
 
 	// Prepared once: parsing SQL costs more than running these.
 	shopsStmt, goodsStmt, userStmt *sql.Stmt
+
+	// When GetOrder last asked WeChat about each out_trade_no, so that a
+	// client polling an order cannot turn into a flood of orderquery calls
+	// (which WeChat rate-limits per merchant).
+	queriedMu sync.Mutex
+	queried   map[string]time.Time
+}
+
+// queryInterval is the least time between two orderquery calls GetOrder
+// makes for one out_trade_no; reconciliation runs regardless.
+const queryInterval = 3 * time.Second
+
+// mayQuery reports whether GetOrder may ask WeChat about outTradeNo now,
+// and if so notes that it does.
+func (s *Service) mayQuery(outTradeNo string) bool {
+	now := time.Now()
+	s.queriedMu.Lock()
+	defer s.queriedMu.Unlock()
+	if t, ok := s.queried[outTradeNo]; ok && now.Sub(t) < queryInterval {
+		return false
+	}
+	if len(s.queried) >= 10_000 {
+		for k, t := range s.queried {
+			if now.Sub(t) >= queryInterval {
+				delete(s.queried, k)
+			}
+		}
+	}
+	if len(s.queried) >= 10_000 {
+		return false // under a flood, leave it to reconciliation
+	}
+	s.queried[outTradeNo] = now
+	return true
 }
 
 const (
@@ -92,7 +126,8 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.DB == nil || cfg.Payments == nil || cfg.Login == nil {
 		return nil, errors.New("shop: Config needs DB, Payments and Login")
 	}
-	s := &Service{db: cfg.DB, pay: cfg.Payments, login: cfg.Login, log: cfg.Logger, now: cfg.Now, t: cfg.Timing.withDefaults()}
+	s := &Service{db: cfg.DB, pay: cfg.Payments, login: cfg.Login, log: cfg.Logger, now: cfg.Now, t: cfg.Timing.withDefaults(),
+		queried: map[string]time.Time{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -501,6 +536,9 @@ func (s *Service) GetOrder(ctx context.Context, u User, id int64) (Order, error)
 		return o, nil
 	} else if err != nil {
 		return o, err
+	}
+	if !s.mayQuery(otn) {
+		return o, nil
 	}
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -2,9 +2,11 @@ package shop
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -118,5 +120,31 @@ func TestNewID(t *testing.T) {
 		if id := newID(); id < 1 || id >= 1<<53 {
 			t.Fatalf("id %d outside [1, 2^53)", id)
 		}
+	}
+}
+
+func TestMayQuery(t *testing.T) {
+	s := &Service{queried: map[string]time.Time{}}
+	if !s.mayQuery("A") || s.mayQuery("A") {
+		t.Fatal("the second query within the interval was allowed, or the first refused")
+	}
+	if !s.mayQuery("B") {
+		t.Fatal("another out_trade_no was refused")
+	}
+	s.queried["A"] = time.Now().Add(-queryInterval)
+	if !s.mayQuery("A") {
+		t.Fatal("a query after the interval was refused")
+	}
+	for i := range 10_000 {
+		s.queried[fmt.Sprint(i)] = time.Now()
+	}
+	if s.mayQuery("C") {
+		t.Error("allowed beyond the table's bound")
+	}
+	for k := range s.queried {
+		s.queried[k] = time.Now().Add(-queryInterval)
+	}
+	if !s.mayQuery("C") || len(s.queried) != 1 {
+		t.Errorf("stale entries not pruned: %d left", len(s.queried))
 	}
 }
