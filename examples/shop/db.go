@@ -34,6 +34,10 @@ type DB struct {
 // synchronous=FULL so that every commit survives a power cut, and applies
 // the schema and seed migrations and the job queue's own migrations.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return open(ctx, "sqlite", path)
+}
+
+func open(ctx context.Context, driverName, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("shop: empty database path")
 	}
@@ -50,7 +54,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	// Migrations run on their own short-lived pool: goose may want more
 	// than one connection, which the single-connection writer would refuse.
-	mig, err := sql.Open("sqlite", dsn())
+	mig, err := sql.Open(driverName, dsn())
 	if err != nil {
 		return nil, fmt.Errorf("shop: open database: %w", err)
 	}
@@ -58,7 +62,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err := migrate(ctx, mig); err != nil {
 		return nil, err
 	}
-	w, err := sql.Open("sqlite", dsn("_txlock", "immediate"))
+	w, err := sql.Open(driverName, dsn("_txlock", "immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("shop: open database: %w", err)
 	}
@@ -66,7 +70,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite", dsn("_pragma", "query_only(1)"))
+	r, err := sql.Open(driverName, dsn("_pragma", "query_only(1)"))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("shop: open database: %w", err)
