@@ -78,6 +78,7 @@ type Service struct {
 
 	// Prepared once: parsing SQL costs more than running these.
 	shopsStmt, goodsStmt, userStmt *sql.Stmt
+	wstmts                         map[string]*sql.Stmt // by query text
 
 	// When GetOrder last asked WeChat about each out_trade_no, so that a
 	// client polling an order cannot turn into a flood of orderquery calls
@@ -148,6 +149,16 @@ func NewService(cfg Config) (*Service, error) {
 		}
 		*p.dst = st
 	}
+	// Prepared on the writer before any transaction holds its one
+	// connection (preparing on the pool during one would wait forever).
+	s.wstmts = make(map[string]*sql.Stmt, len(writeQueries))
+	for _, q := range writeQueries {
+		st, err := s.db.W.Prepare(q)
+		if err != nil {
+			return nil, fmt.Errorf("shop: prepare: %w", err)
+		}
+		s.wstmts[q] = st
+	}
 	return s, nil
 }
 
@@ -168,13 +179,14 @@ func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 // with its own deadline: a client hanging up must not roll back a commit
 // that is already under way (database/sql rolls back asynchronously on
 // cancel, and the commit's outcome would then be unknown).
-func (s *Service) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (s *Service) tx(ctx context.Context, fn func(tx *wtx) error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
-	tx, err := s.db.W.BeginTx(ctx, nil)
+	sqltx, err := s.db.W.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("shop: begin: %w", err)
 	}
+	tx := &wtx{Tx: sqltx, ctx: ctx, stmts: s.wstmts}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if err := fn(tx); err != nil {
 		return err
@@ -201,12 +213,12 @@ func (s *Service) Login(ctx context.Context, code string) (User, error) {
 		return User{}, s.upstream("code2session", err)
 	}
 	u := User{OpenID: openID}
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.Exec(`INSERT INTO users (id, openid, created_at) VALUES ($1, $2, $3) ON CONFLICT (openid) DO NOTHING`,
+	err = s.tx(ctx, func(tx *wtx) error {
+		if _, err := tx.Exec(sqlUpsertUser,
 			newID(), openID, ms(s.now())); err != nil {
 			return err
 		}
-		return tx.QueryRow(`SELECT id FROM users WHERE openid = $1`, openID).Scan(&u.ID)
+		return tx.QueryRow(sqlUserByOpenID, openID).Scan(&u.ID)
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("shop: login: %w", err)
@@ -316,10 +328,10 @@ func (s *Service) CreateOrder(ctx context.Context, u User, items []Item, idemKey
 	hash := hex.EncodeToString(sum[:])
 
 	var orderID int64
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.tx(ctx, func(tx *wtx) error {
 		if idemKey != "" {
 			var h string
-			err := tx.QueryRow(`SELECT request_hash, order_id FROM idempotency_keys WHERE user_id = $1 AND key = $2`,
+			err := tx.QueryRow(sqlIdemKey,
 				u.ID, idemKey).Scan(&h, &orderID)
 			switch {
 			case err == nil && h == hash:
@@ -330,28 +342,16 @@ func (s *Service) CreateOrder(ctx context.Context, u User, items []Item, idemKey
 				return err
 			}
 		}
-		args := make([]any, len(sorted))
-		ph := make([]string, len(sorted))
-		for i, it := range sorted {
-			args[i] = it.GoodsID
-			ph[i] = "$" + strconv.Itoa(i+1)
-		}
-		rows, err := tx.Query(`SELECT id, shop_id, name, price_fen FROM goods WHERE id IN (`+strings.Join(ph, ",")+`) ORDER BY id`, args...)
-		if err != nil {
-			return err
-		}
-		goods := map[int64]Goods{}
-		for rows.Next() {
+		goods := make(map[int64]Goods, len(sorted))
+		for _, it := range sorted {
 			var g Goods
-			if err := rows.Scan(&g.ID, &g.ShopID, &g.Name, &g.PriceFen); err != nil {
-				rows.Close()
+			err := tx.QueryRow(sqlGoodsByID, it.GoodsID).Scan(&g.ID, &g.ShopID, &g.Name, &g.PriceFen)
+			if errors.Is(err, sql.ErrNoRows) {
+				return Errorf(CodeInvalid, "unknown goods_id %d", it.GoodsID)
+			} else if err != nil {
 				return err
 			}
 			goods[g.ID] = g
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
 		}
 		var total int64
 		var shopID int64
@@ -377,30 +377,33 @@ func (s *Service) CreateOrder(ctx context.Context, u User, items []Item, idemKey
 		}
 		now := ms(s.now())
 		orderID = newID()
-		if _, err := tx.Exec(`INSERT INTO orders (id, user_id, shop_id, total_fen, status, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		if _, err := tx.Exec(sqlInsertOrder,
 			orderID, u.ID, shopID, total, StatusUnpaid, now); err != nil {
 			return err
 		}
 		for _, l := range lines {
-			if _, err := tx.Exec(`INSERT INTO order_lines (order_id, goods_id, name, price_fen, count) VALUES ($1, $2, $3, $4, $5)`,
+			if _, err := tx.Exec(sqlInsertLine,
 				orderID, l.GoodsID, l.Name, l.PriceFen, l.Count); err != nil {
 				return err
 			}
 		}
 		if idemKey != "" {
-			if _, err := tx.Exec(`INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			if _, err := tx.Exec(sqlInsertIdemKey,
 				u.ID, idemKey, hash, orderID, now); err != nil {
 				return err
 			}
 		}
 		created = true
+		o = Order{ID: orderID, ShopID: shopID, Status: StatusUnpaid, TotalFen: total, Lines: lines, CreatedAt: fromMS(now)}
 		return nil
 	})
-	if err != nil {
-		return Order{}, false, err
+	if err != nil || created {
+		return o, created, err
 	}
-	o, err = s.order(ctx, s.db.W, u.ID, orderID)
-	return o, created, err
+	// A repeated Idempotency-Key: the order as it stands now. The commit
+	// has returned, so the readers see it.
+	o, err = s.order(ctx, s.db.R, u.ID, orderID)
+	return o, false, err
 }
 
 func checkItems(items []Item) error {
@@ -679,17 +682,15 @@ func (s *Service) newAttempt(ctx context.Context, o Order, u User, clientIP stri
 		TimeStart:  now,
 		TimeExpire: now.Add(s.t.PayWindow),
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(tx *wtx) error {
 		var status string
-		if err := tx.QueryRow(`SELECT status FROM orders WHERE id = $1`, o.ID).Scan(&status); err != nil {
+		if err := tx.QueryRow(sqlOrderStatus, o.ID).Scan(&status); err != nil {
 			return err
 		}
 		if status != StatusUnpaid {
 			return nil // the caller's loop reports it
 		}
-		res, err := tx.Exec(`INSERT INTO pay_attempts (out_trade_no, order_id, total_fen, body, client_ip, openid, time_start, time_expire, state, created_at)
-			SELECT $1, $2, $3, $4, $5, $6, $7, $8, 'open', $9
-			WHERE NOT EXISTS (SELECT 1 FROM pay_attempts WHERE order_id = $2 AND state = 'open')`,
+		res, err := tx.Exec(sqlInsertAttempt,
 			a.OutTradeNo, o.ID, a.TotalFen, a.Body, a.ClientIP, a.OpenID, ms(a.TimeStart), ms(a.TimeExpire), ms(s.now()))
 		if err != nil {
 			return err
@@ -700,7 +701,7 @@ func (s *Service) newAttempt(ctx context.Context, o Order, u User, clientIP stri
 		if s.jobs == nil {
 			return errors.New("shop: no job runner attached")
 		}
-		return s.jobs.scheduleReconcile(ctx, tx, a.OutTradeNo, time.Now().Add(s.real(s.t.QueryAfter)))
+		return s.jobs.scheduleReconcile(ctx, tx.Tx, a.OutTradeNo, time.Now().Add(s.real(s.t.QueryAfter)))
 	})
 }
 
@@ -758,15 +759,15 @@ func (s *Service) closeAttempt(ctx context.Context, a *attempt, closeOrder bool)
 }
 
 func (s *Service) markAttemptClosed(ctx context.Context, a *attempt, closeOrder bool) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE pay_attempts SET state = 'closed' WHERE out_trade_no = $1 AND state = 'open'`, a.OutTradeNo)
+	return s.tx(ctx, func(tx *wtx) error {
+		res, err := tx.Exec(sqlCloseAttempt, a.OutTradeNo)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 || !closeOrder {
 			return nil
 		}
-		_, err = tx.Exec(`UPDATE orders SET status = $1, closed_at = $2 WHERE id = $3 AND status = $4`,
+		_, err = tx.Exec(sqlCloseOrder,
 			StatusClosed, ms(s.now()), a.OrderID, StatusUnpaid)
 		return err
 	})
@@ -808,12 +809,11 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 	var anomaly string
 	var orderID int64
 	var settled bool
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *wtx) error {
 		anomaly, settled = "", false
 		var total int64
 		var status string
-		err := tx.QueryRow(`SELECT a.order_id, a.total_fen, o.status FROM pay_attempts a JOIN orders o ON o.id = a.order_id
-			WHERE a.out_trade_no = $1`, p.OutTradeNo).Scan(&orderID, &total, &status)
+		err := tx.QueryRow(sqlSettleAttempt, p.OutTradeNo).Scan(&orderID, &total, &status)
 		if errors.Is(err, sql.ErrNoRows) {
 			anomaly = "unknown_order"
 			return s.recordAnomaly(tx, anomaly, p, source)
@@ -821,7 +821,7 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			return err
 		}
 		var prior string
-		err = tx.QueryRow(`SELECT out_trade_no FROM payments WHERE transaction_id = $1`, p.TransactionID).Scan(&prior)
+		err = tx.QueryRow(sqlPaymentByTxn, p.TransactionID).Scan(&prior)
 		switch {
 		case err == nil && prior == p.OutTradeNo:
 			return nil // already recorded: a repeated notification
@@ -835,7 +835,7 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			anomaly = "amount_mismatch"
 			return s.recordAnomaly(tx, anomaly, p, source)
 		}
-		res, err := tx.Exec(`UPDATE orders SET status = $1, paid_at = $2, transaction_id = $3 WHERE id = $4 AND status = $5`,
+		res, err := tx.Exec(sqlPayOrder,
 			StatusPaid, ms(p.TimeEnd), p.TransactionID, orderID, StatusUnpaid)
 		if err != nil {
 			return err
@@ -845,11 +845,11 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			// earlier one. On a database with row locks (PostgreSQL, read
 			// committed), a concurrent delivery of the same notification
 			// may have committed while the UPDATE waited: look again.
-			err := tx.QueryRow(`SELECT out_trade_no FROM payments WHERE transaction_id = $1`, p.TransactionID).Scan(&prior)
+			err := tx.QueryRow(sqlPaymentByTxn, p.TransactionID).Scan(&prior)
 			if err == nil && prior == p.OutTradeNo {
 				return nil
 			}
-			if err := tx.QueryRow(`SELECT status FROM orders WHERE id = $1`, orderID).Scan(&status); err != nil {
+			if err := tx.QueryRow(sqlOrderStatus, orderID).Scan(&status); err != nil {
 				return err
 			}
 			// Paid already (under another transaction_id) or closed: the
@@ -857,11 +857,10 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			anomaly = "paid_when_" + status
 			return s.recordAnomaly(tx, anomaly, p, source)
 		}
-		if _, err := tx.Exec(`INSERT INTO payments (transaction_id, order_id, out_trade_no, total_fen, source, time_end, received_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, p.TransactionID, orderID, p.OutTradeNo, p.TotalFen, source, ms(p.TimeEnd), ms(s.now())); err != nil {
+		if _, err := tx.Exec(sqlInsertPayment, p.TransactionID, orderID, p.OutTradeNo, p.TotalFen, source, ms(p.TimeEnd), ms(s.now())); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(`UPDATE pay_attempts SET state = 'paid' WHERE out_trade_no = $1`, p.OutTradeNo); err != nil {
+		if _, err := tx.Exec(sqlAttemptPaid, p.OutTradeNo); err != nil {
 			return err
 		}
 		settled = true
@@ -880,9 +879,8 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 	return nil
 }
 
-func (s *Service) recordAnomaly(tx *sql.Tx, kind string, p Payment, source string) error {
-	_, err := tx.Exec(`INSERT INTO anomalies (id, kind, out_trade_no, transaction_id, total_fen, source, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (kind, transaction_id) DO NOTHING`,
+func (s *Service) recordAnomaly(tx *wtx, kind string, p Payment, source string) error {
+	_, err := tx.Exec(sqlInsertAnomaly,
 		newID(), kind, p.OutTradeNo, p.TransactionID, p.TotalFen, source, ms(s.now()))
 	return err
 }
