@@ -1,0 +1,128 @@
+package app
+
+// This file is the only one that speaks the wxpay and miniprogram APIs: it
+// adapts them to the shop's small Payments and Login interfaces.
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/examples/shop"
+	"github.com/wxpay-go/wxpay/miniprogram"
+)
+
+type wechatPay struct{ c *wxpay.Client }
+
+var _ shop.Payments = wechatPay{}
+
+// Prepay calls unifiedorder for a JSAPI (mini-program) payment.
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1
+func (p wechatPay) Prepay(ctx context.Context, r shop.PrepayRequest) (string, error) {
+	res, err := p.c.UnifiedOrder(ctx, &wxpay.UnifiedOrderRequest{
+		Body:           r.Body,
+		OutTradeNo:     r.OutTradeNo,
+		TotalFee:       r.TotalFen,
+		SpbillCreateIP: r.ClientIP,
+		TimeStart:      r.TimeStart,
+		TimeExpire:     r.TimeExpire,
+		TradeType:      wxpay.TradeJSAPI,
+		OpenID:         r.OpenID,
+	})
+	if err != nil {
+		return "", payErr(err)
+	}
+	return res.PrepayID, nil
+}
+
+// PayParams signs the wx.requestPayment arguments.
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=7_7&index=6
+func (p wechatPay) PayParams(prepayID string) (any, error) {
+	return p.c.JSAPIParams(prepayID)
+}
+
+// Query calls orderquery.
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2
+func (p wechatPay) Query(ctx context.Context, outTradeNo string) (shop.QueryState, *shop.Payment, error) {
+	res, err := p.c.OrderQuery(ctx, &wxpay.OrderQueryRequest{OutTradeNo: outTradeNo})
+	var we *wxpay.Error
+	if errors.As(err, &we) && we.Code == wxpay.ErrCodeOrderNotExist {
+		return shop.QueryNotFound, nil, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	switch res.TradeState {
+	case wxpay.TradeStateSuccess, wxpay.TradeStateRefund:
+		// REFUND means it was paid, then (partly) refunded: still paid.
+		return shop.QueryPaid, &shop.Payment{
+			OutTradeNo:    res.OutTradeNo,
+			TransactionID: res.TransactionID,
+			TotalFen:      res.TotalFee,
+			Paid:          true,
+			TimeEnd:       res.TimeEnd,
+		}, nil
+	case wxpay.TradeStateClosed, wxpay.TradeStateRevoked:
+		return shop.QueryClosed, nil, nil
+	}
+	return shop.QueryNotPaid, nil, nil
+}
+
+// Close calls closeorder.
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_3
+func (p wechatPay) Close(ctx context.Context, outTradeNo string) error {
+	err := p.c.CloseOrder(ctx, outTradeNo)
+	var we *wxpay.Error
+	if errors.As(err, &we) && we.Code == wxpay.ErrCodeOrderClosed {
+		return nil
+	}
+	return payErr(err)
+}
+
+// NotifyHandler verifies payment notifications and acknowledges them when
+// fn returns nil.
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
+func (p wechatPay) NotifyHandler(fn func(ctx context.Context, pm shop.Payment) error) http.Handler {
+	return p.c.NotifyHandler(func(ctx context.Context, n *wxpay.Notification) error {
+		return fn(ctx, shop.Payment{
+			OutTradeNo:    n.OutTradeNo,
+			TransactionID: n.TransactionID,
+			TotalFen:      n.TotalFee,
+			Paid:          n.Paid(),
+			TimeEnd:       n.TimeEnd,
+		})
+	})
+}
+
+func payErr(err error) error {
+	var we *wxpay.Error
+	if errors.As(err, &we) {
+		switch we.Code {
+		case wxpay.ErrCodeOrderPaid:
+			return shop.ErrWeChatPaid
+		case wxpay.ErrCodeOrderClosed:
+			return shop.ErrWeChatClosed
+		}
+	}
+	return err
+}
+
+type wechatLogin struct{ c *miniprogram.Client }
+
+var _ shop.Login = wechatLogin{}
+
+// OpenID calls code2session and keeps only the openid: the session key is
+// dropped here and so never stored, logged or returned.
+// WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/server/API/user-login/api_code2session
+func (l wechatLogin) OpenID(ctx context.Context, code string) (string, error) {
+	sess, err := l.c.Code2Session(ctx, code)
+	var me *miniprogram.Error
+	if errors.As(err, &me) && (me.Code == miniprogram.CodeInvalidCode || me.Code == miniprogram.CodeCodeUsed) {
+		return "", shop.ErrBadCode
+	}
+	if err != nil {
+		return "", err
+	}
+	return sess.OpenID, nil
+}

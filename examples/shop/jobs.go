@@ -1,0 +1,93 @@
+package shop
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+)
+
+// ReconcileArgs is the job that settles one out_trade_no whose
+// notification may have been lost: it queries WeChat, settles a payment
+// through the same transaction as a notification, and closes the
+// out_trade_no once it expired unpaid.
+type ReconcileArgs struct {
+	OutTradeNo string `json:"out_trade_no"`
+}
+
+// Kind names the job in the queue's table.
+func (ReconcileArgs) Kind() string { return "reconcile_payment" }
+
+type reconcileWorker struct {
+	river.WorkerDefaults[ReconcileArgs]
+	s *Service
+}
+
+// Work runs at least once per job. Its effects are idempotent (settling
+// and closing are conditional transitions), so a second run after a crash
+// changes nothing.
+func (w *reconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
+	done, after, err := w.s.Reconcile(ctx, job.Args.OutTradeNo)
+	if err != nil {
+		return err // river retries with backoff
+	}
+	if !done {
+		return river.JobSnooze(w.s.real(after))
+	}
+	return nil
+}
+
+// Timeout bounds one run: two WeChat calls and a transaction.
+func (w *reconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration { return 30 * time.Second }
+
+// Jobs runs the reconciliation jobs. Its queue lives in the shop's own
+// database, so a job is inserted in the same transaction as the
+// out_trade_no it watches and can never be lost.
+type Jobs struct {
+	client *river.Client[*sql.Tx]
+}
+
+// NewJobs creates the job runner for s and attaches it to s, which then
+// schedules a reconciliation for every out_trade_no it creates. Start it
+// with [Jobs.Start].
+func NewJobs(s *Service, log *slog.Logger, poll time.Duration) (*Jobs, error) {
+	workers := river.NewWorkers()
+	if err := river.AddWorkerSafely(workers, &reconcileWorker{s: s}); err != nil {
+		return nil, fmt.Errorf("shop: jobs: %w", err)
+	}
+	if poll <= 0 {
+		poll = time.Second
+	}
+	c, err := river.NewClient(riversqlite.New(s.db.W), &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
+		Workers:           workers,
+		Logger:            log,
+		FetchPollInterval: poll,
+		FetchCooldown:     poll / 4,
+		MaxAttempts:       50,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("shop: jobs: %w", err)
+	}
+	j := &Jobs{client: c}
+	s.jobs = j
+	return j, nil
+}
+
+// Start starts working jobs until Stop.
+func (j *Jobs) Start(ctx context.Context) error { return j.client.Start(ctx) }
+
+// Stop waits for running jobs to finish (or ctx to end).
+func (j *Jobs) Stop(ctx context.Context) error { return j.client.Stop(ctx) }
+
+func (j *Jobs) scheduleReconcile(ctx context.Context, tx *sql.Tx, outTradeNo string, at time.Time) error {
+	_, err := j.client.InsertTx(ctx, tx, ReconcileArgs{OutTradeNo: outTradeNo}, &river.InsertOpts{
+		ScheduledAt: at,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true},
+	})
+	return err
+}

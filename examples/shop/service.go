@@ -1,0 +1,945 @@
+package shop
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Timing holds the durations of the payment life cycle. The zero value of
+// each field means its default, which follows WeChat's rules; only tests
+// against a sped-up fake WeChat should need other values.
+type Timing struct {
+	// PayWindow is how long an out_trade_no stays payable (its
+	// time_expire). Default 15 minutes.
+	PayWindow time.Duration
+	// CloseMinAge is WeChat's rule that an order cannot be closed within
+	// 5 minutes of its creation. Default 5 minutes.
+	CloseMinAge time.Duration
+	// QueryAfter is how long after prepay reconciliation first asks
+	// WeChat about an order whose notification has not arrived. Default 3
+	// minutes.
+	QueryAfter time.Duration
+	// QueryEvery is how often reconciliation asks again until the order
+	// is paid or closed. Default 2 minutes.
+	QueryEvery time.Duration
+}
+
+func (t Timing) withDefaults() Timing {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&t.PayWindow, 15*time.Minute)
+	def(&t.CloseMinAge, 5*time.Minute)
+	def(&t.QueryAfter, 3*time.Minute)
+	def(&t.QueryEvery, 2*time.Minute)
+	return t
+}
+
+// Config configures a Service.
+type Config struct {
+	DB       *DB
+	Payments Payments
+	Login    Login
+	Logger   *slog.Logger // nil discards
+	// Now is the business clock (order times, time_start, time_expire,
+	// WeChat's 5 minutes); nil means time.Now.
+	Now    func() time.Time
+	Timing Timing
+	// Speed says how much faster than real time Now runs (a sped-up fake
+	// WeChat); jobs divide their waits by it. 0 means 1.
+	Speed float64
+}
+
+// Service is the shop. Its methods are safe for concurrent use.
+type Service struct {
+	db    *DB
+	pay   Payments
+	login Login
+	log   *slog.Logger
+	now   func() time.Time
+	t     Timing
+	speed float64
+	jobs  *Jobs
+
+	// Prepared once: parsing SQL costs more than running these.
+	shopsStmt, goodsStmt, userStmt *sql.Stmt
+	wstmts                         map[string]*sql.Stmt // by query text
+
+	// When GetOrder last asked WeChat about each out_trade_no, so that a
+	// client polling an order cannot turn into a flood of orderquery calls
+	// (which WeChat rate-limits per merchant).
+	queriedMu sync.Mutex
+	queried   map[string]time.Time
+}
+
+// queryInterval is the least time between two orderquery calls GetOrder
+// makes for one out_trade_no; reconciliation runs regardless.
+const queryInterval = 3 * time.Second
+
+// mayQuery reports whether GetOrder may ask WeChat about outTradeNo now,
+// and if so notes that it does.
+func (s *Service) mayQuery(outTradeNo string) bool {
+	now := time.Now()
+	s.queriedMu.Lock()
+	defer s.queriedMu.Unlock()
+	if t, ok := s.queried[outTradeNo]; ok && now.Sub(t) < queryInterval {
+		return false
+	}
+	if len(s.queried) >= 10_000 {
+		for k, t := range s.queried {
+			if now.Sub(t) >= queryInterval {
+				delete(s.queried, k)
+			}
+		}
+	}
+	if len(s.queried) >= 10_000 {
+		return false // under a flood, leave it to reconciliation
+	}
+	s.queried[outTradeNo] = now
+	return true
+}
+
+const (
+	// COUNT(*) OVER () returns the total with the page, in one query.
+	shopsQuery = `SELECT id, name, address, COUNT(*) OVER () FROM shops ORDER BY id LIMIT $1 OFFSET $2`
+	goodsQuery = `SELECT id, shop_id, name, price_fen, COUNT(*) OVER () FROM goods WHERE shop_id = $1 ORDER BY id LIMIT $2 OFFSET $3`
+	userQuery  = `SELECT openid FROM users WHERE id = $1`
+)
+
+// NewService returns the shop for cfg. Attach the job runner with
+// [NewJobs] before serving payments.
+func NewService(cfg Config) (*Service, error) {
+	if cfg.DB == nil || cfg.Payments == nil || cfg.Login == nil {
+		return nil, errors.New("shop: Config needs DB, Payments and Login")
+	}
+	s := &Service{db: cfg.DB, pay: cfg.Payments, login: cfg.Login, log: cfg.Logger, now: cfg.Now, t: cfg.Timing.withDefaults(),
+		queried: map[string]time.Time{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.speed = cfg.Speed
+	if s.speed <= 0 {
+		s.speed = 1
+	}
+	for _, p := range []struct {
+		dst **sql.Stmt
+		q   string
+	}{{&s.shopsStmt, shopsQuery}, {&s.goodsStmt, goodsQuery}, {&s.userStmt, userQuery}} {
+		st, err := s.db.R.Prepare(p.q)
+		if err != nil {
+			return nil, fmt.Errorf("shop: prepare: %w", err)
+		}
+		*p.dst = st
+	}
+	// Prepared on the writer before any transaction holds its one
+	// connection (preparing on the pool during one would wait forever).
+	s.wstmts = make(map[string]*sql.Stmt, len(writeQueries))
+	for _, q := range writeQueries {
+		st, err := s.db.W.Prepare(q)
+		if err != nil {
+			return nil, fmt.Errorf("shop: prepare: %w", err)
+		}
+		s.wstmts[q] = st
+	}
+	return s, nil
+}
+
+// Ping reports whether the database answers.
+func (s *Service) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+// real converts a duration of the business clock into wall-clock time.
+func (s *Service) real(d time.Duration) time.Duration {
+	return time.Duration(float64(d) / s.speed)
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// tx runs fn in a write transaction (BEGIN IMMEDIATE) and commits it. The
+// transaction runs on a context detached from the caller's cancellation,
+// with its own deadline: a client hanging up must not roll back a commit
+// that is already under way (database/sql rolls back asynchronously on
+// cancel, and the commit's outcome would then be unknown).
+func (s *Service) tx(ctx context.Context, fn func(tx *wtx) error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	sqltx, err := s.db.W.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("shop: begin: %w", err)
+	}
+	tx := &wtx{Tx: sqltx, ctx: ctx, stmts: s.wstmts}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("shop: commit: %w", err)
+	}
+	return nil
+}
+
+// --- users -------------------------------------------------------------
+
+// Login exchanges a wx.login code for the user, creating the user on first
+// login. Only the openid is kept.
+func (s *Service) Login(ctx context.Context, code string) (User, error) {
+	if code == "" || len(code) > 128 || !printableASCII(code) {
+		return User{}, Errorf(CodeInvalid, "code must be 1 to 128 printable ASCII characters")
+	}
+	openID, err := s.login.OpenID(ctx, code)
+	if errors.Is(err, ErrBadCode) {
+		return User{}, Errorf(CodeUnauthorized, "WeChat refused the login code; call wx.login again")
+	}
+	if err != nil {
+		return User{}, s.upstream("code2session", err)
+	}
+	u := User{OpenID: openID}
+	err = s.tx(ctx, func(tx *wtx) error {
+		if _, err := tx.Exec(sqlUpsertUser,
+			newID(), openID, ms(s.now())); err != nil {
+			return err
+		}
+		return tx.QueryRow(sqlUserByOpenID, openID).Scan(&u.ID)
+	})
+	if err != nil {
+		return User{}, fmt.Errorf("shop: login: %w", err)
+	}
+	return u, nil
+}
+
+// UserByID returns the user with id, for the JWT middleware.
+func (s *Service) UserByID(ctx context.Context, id int64) (User, error) {
+	u := User{ID: id}
+	err := s.userStmt.QueryRowContext(ctx, id).Scan(&u.OpenID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, Errorf(CodeUnauthorized, "unknown user")
+	}
+	return u, err
+}
+
+func (s *Service) upstream(op string, err error) error {
+	s.log.Warn("WeChat call failed", "op", op, "error", err.Error())
+	return Errorf(CodeUpstream, "WeChat did not answer (%s); try again", op)
+}
+
+// --- catalogue ---------------------------------------------------------
+
+func (p PageRequest) clamp() (page, limit, offset int) {
+	page, limit = p.Page, p.Limit
+	if page < 1 {
+		page = 1
+	}
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxPageLimit)
+	return page, limit, (page - 1) * limit
+}
+
+// ListShops returns a page of shops.
+func (s *Service) ListShops(ctx context.Context, pr PageRequest) (Page[Shop], error) {
+	page, limit, offset := pr.clamp()
+	out := Page[Shop]{Items: []Shop{}, Page: page, Limit: limit}
+	rows, err := s.shopsStmt.QueryContext(ctx, limit, offset)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sh Shop
+		if err := rows.Scan(&sh.ID, &sh.Name, &sh.Address, &out.Total); err != nil {
+			return out, err
+		}
+		out.Items = append(out.Items, sh)
+	}
+	if err := rows.Err(); err != nil || len(out.Items) > 0 {
+		return out, err
+	}
+	// A page past the end: count separately.
+	return out, s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM shops`).Scan(&out.Total)
+}
+
+// ListGoods returns a page of a shop's goods.
+func (s *Service) ListGoods(ctx context.Context, shopID int64, pr PageRequest) (Page[Goods], error) {
+	page, limit, offset := pr.clamp()
+	out := Page[Goods]{Items: []Goods{}, Page: page, Limit: limit}
+	rows, err := s.goodsStmt.QueryContext(ctx, shopID, limit, offset)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g Goods
+		if err := rows.Scan(&g.ID, &g.ShopID, &g.Name, &g.PriceFen, &out.Total); err != nil {
+			return out, err
+		}
+		out.Items = append(out.Items, g)
+	}
+	if err := rows.Err(); err != nil || len(out.Items) > 0 {
+		return out, err
+	}
+	// An empty page: past the end, or no such shop.
+	var exists int
+	err = s.db.R.QueryRowContext(ctx, `SELECT 1 FROM shops WHERE id = $1`, shopID).Scan(&exists)
+	if errors.Is(err, sql.ErrNoRows) {
+		return out, Errorf(CodeNotFound, "no shop %d", shopID)
+	} else if err != nil {
+		return out, err
+	}
+	return out, s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM goods WHERE shop_id = $1`, shopID).Scan(&out.Total)
+}
+
+// --- orders ------------------------------------------------------------
+
+// CreateOrder places an order for the items, pricing them from the
+// database. With a non-empty idemKey, repeating the call with the same
+// items returns the first order (created is then false) and other items
+// are refused.
+func (s *Service) CreateOrder(ctx context.Context, u User, items []Item, idemKey string) (o Order, created bool, err error) {
+	if err := checkItems(items); err != nil {
+		return Order{}, false, err
+	}
+	if idemKey != "" && (len(idemKey) > 128 || !printableASCII(idemKey)) {
+		return Order{}, false, Errorf(CodeInvalid, "Idempotency-Key must be 1 to 128 printable ASCII characters")
+	}
+	sorted := slices.Clone(items)
+	slices.SortFunc(sorted, func(a, b Item) int { return cmpInt(a.GoodsID, b.GoodsID) })
+	canon, _ := json.Marshal(sorted)
+	sum := sha256.Sum256(canon)
+	hash := hex.EncodeToString(sum[:])
+
+	var orderID int64
+	err = s.tx(ctx, func(tx *wtx) error {
+		if idemKey != "" {
+			var h string
+			err := tx.QueryRow(sqlIdemKey,
+				u.ID, idemKey).Scan(&h, &orderID)
+			switch {
+			case err == nil && h == hash:
+				return nil
+			case err == nil:
+				return Errorf(CodeIdempotency, "Idempotency-Key was already used with a different order")
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
+		goods := make(map[int64]Goods, len(sorted))
+		for _, it := range sorted {
+			var g Goods
+			err := tx.QueryRow(sqlGoodsByID, it.GoodsID).Scan(&g.ID, &g.ShopID, &g.Name, &g.PriceFen)
+			if errors.Is(err, sql.ErrNoRows) {
+				return Errorf(CodeInvalid, "unknown goods_id %d", it.GoodsID)
+			} else if err != nil {
+				return err
+			}
+			goods[g.ID] = g
+		}
+		var total int64
+		var shopID int64
+		lines := make([]Line, 0, len(sorted))
+		for _, it := range sorted {
+			g, ok := goods[it.GoodsID]
+			if !ok {
+				return Errorf(CodeInvalid, "unknown goods_id %d", it.GoodsID)
+			}
+			if shopID == 0 {
+				shopID = g.ShopID
+			} else if shopID != g.ShopID {
+				return Errorf(CodeInvalid, "all goods of an order must come from one shop")
+			}
+			sub, ok := mulFen(g.PriceFen, it.Count)
+			if ok {
+				total, ok = addFen(total, sub)
+			}
+			if !ok || total > MaxOrderFen {
+				return Errorf(CodeInvalid, "order total exceeds %s", FormatYuan(MaxOrderFen))
+			}
+			lines = append(lines, Line{GoodsID: g.ID, Name: g.Name, PriceFen: g.PriceFen, Count: it.Count, SubtotalFen: sub})
+		}
+		now := ms(s.now())
+		orderID = newID()
+		if _, err := tx.Exec(sqlInsertOrder,
+			orderID, u.ID, shopID, total, StatusUnpaid, now); err != nil {
+			return err
+		}
+		for _, l := range lines {
+			if _, err := tx.Exec(sqlInsertLine,
+				orderID, l.GoodsID, l.Name, l.PriceFen, l.Count); err != nil {
+				return err
+			}
+		}
+		if idemKey != "" {
+			if _, err := tx.Exec(sqlInsertIdemKey,
+				u.ID, idemKey, hash, orderID, now); err != nil {
+				return err
+			}
+		}
+		created = true
+		o = Order{ID: orderID, ShopID: shopID, Status: StatusUnpaid, TotalFen: total, Lines: lines, CreatedAt: fromMS(now)}
+		return nil
+	})
+	if err != nil || created {
+		return o, created, err
+	}
+	// A repeated Idempotency-Key: the order as it stands now. The commit
+	// has returned, so the readers see it.
+	o, err = s.order(ctx, s.db.R, u.ID, orderID)
+	return o, false, err
+}
+
+func checkItems(items []Item) error {
+	if len(items) == 0 {
+		return Errorf(CodeInvalid, "an order needs at least one item")
+	}
+	if len(items) > MaxOrderLines {
+		return Errorf(CodeInvalid, "an order has at most %d items", MaxOrderLines)
+	}
+	seen := make(map[int64]bool, len(items))
+	for _, it := range items {
+		if it.GoodsID <= 0 {
+			return Errorf(CodeInvalid, "goods_id must be a positive integer")
+		}
+		if it.Count < 1 || it.Count > MaxCount {
+			return Errorf(CodeInvalid, "count of goods_id %d must be an integer from 1 to %d", it.GoodsID, MaxCount)
+		}
+		if seen[it.GoodsID] {
+			return Errorf(CodeInvalid, "goods_id %d appears twice; use count", it.GoodsID)
+		}
+		seen[it.GoodsID] = true
+	}
+	return nil
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+// order loads one order of userID; another user's order is not found.
+func (s *Service) order(ctx context.Context, q querier, userID, id int64) (Order, error) {
+	var o Order
+	var created int64
+	var paid sql.NullInt64
+	err := q.QueryRowContext(ctx, `SELECT id, shop_id, status, total_fen, created_at, paid_at FROM orders WHERE id = $1 AND user_id = $2`,
+		id, userID).Scan(&o.ID, &o.ShopID, &o.Status, &o.TotalFen, &created, &paid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Order{}, Errorf(CodeNotFound, "no order %d", id)
+	}
+	if err != nil {
+		return Order{}, err
+	}
+	o.CreatedAt = fromMS(created)
+	if paid.Valid {
+		t := fromMS(paid.Int64)
+		o.PaidAt = &t
+	}
+	os := []*Order{&o}
+	return o, s.loadLines(ctx, q, os)
+}
+
+func (s *Service) loadLines(ctx context.Context, q querier, os []*Order) error {
+	if len(os) == 0 {
+		return nil
+	}
+	byID := make(map[int64]*Order, len(os))
+	args := make([]any, len(os))
+	ph := make([]string, len(os))
+	for i, o := range os {
+		byID[o.ID] = o
+		o.Lines = []Line{}
+		args[i] = o.ID
+		ph[i] = "$" + strconv.Itoa(i+1)
+	}
+	rows, err := q.QueryContext(ctx, `SELECT order_id, goods_id, name, price_fen, count FROM order_lines WHERE order_id IN (`+
+		strings.Join(ph, ",")+`) ORDER BY order_id, goods_id`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var l Line
+		if err := rows.Scan(&id, &l.GoodsID, &l.Name, &l.PriceFen, &l.Count); err != nil {
+			return err
+		}
+		l.SubtotalFen = l.PriceFen * l.Count // checked when the order was placed
+		byID[id].Lines = append(byID[id].Lines, l)
+	}
+	return rows.Err()
+}
+
+// ListOrders returns a page of the user's own orders, newest first.
+func (s *Service) ListOrders(ctx context.Context, u User, pr PageRequest) (Page[Order], error) {
+	page, limit, offset := pr.clamp()
+	out := Page[Order]{Items: []Order{}, Page: page, Limit: limit}
+	if err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE user_id = $1`, u.ID).Scan(&out.Total); err != nil {
+		return out, err
+	}
+	rows, err := s.db.R.QueryContext(ctx, `SELECT id, shop_id, status, total_fen, created_at, paid_at FROM orders
+		WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3`, u.ID, limit, offset)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var o Order
+		var created int64
+		var paid sql.NullInt64
+		if err := rows.Scan(&o.ID, &o.ShopID, &o.Status, &o.TotalFen, &created, &paid); err != nil {
+			return out, err
+		}
+		o.CreatedAt = fromMS(created)
+		if paid.Valid {
+			t := fromMS(paid.Int64)
+			o.PaidAt = &t
+		}
+		out.Items = append(out.Items, o)
+	}
+	if err := rows.Err(); err != nil {
+		return out, err
+	}
+	ptrs := make([]*Order, len(out.Items))
+	for i := range out.Items {
+		ptrs[i] = &out.Items[i]
+	}
+	return out, s.loadLines(ctx, s.db.R, ptrs)
+}
+
+// GetOrder returns one of the user's orders. An unpaid order that has a
+// prepay_id is first checked with WeChat, and a payment found is settled
+// exactly as a notification would settle it, so the user never sees
+// "unpaid" for an order WeChat knows is paid.
+func (s *Service) GetOrder(ctx context.Context, u User, id int64) (Order, error) {
+	o, err := s.order(ctx, s.db.R, u.ID, id)
+	if err != nil || o.Status != StatusUnpaid {
+		return o, err
+	}
+	var otn string
+	err = s.db.R.QueryRowContext(ctx, `SELECT out_trade_no FROM pay_attempts WHERE order_id = $1 AND state = 'open' AND prepay_id IS NOT NULL`, id).Scan(&otn)
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, nil
+	} else if err != nil {
+		return o, err
+	}
+	if !s.mayQuery(otn) {
+		return o, nil
+	}
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	state, p, err := s.pay.Query(qctx, otn)
+	if err != nil {
+		// The stored state is still true as far as we know; reconciliation
+		// will ask again.
+		s.log.Warn("order query failed; returning the stored state", "order_id", id, "error", err.Error())
+		return o, nil
+	}
+	if state != QueryPaid {
+		return o, nil
+	}
+	if err := s.Settle(ctx, *p, "query"); err != nil {
+		return o, err
+	}
+	return s.order(ctx, s.db.W, u.ID, id)
+}
+
+// --- paying ------------------------------------------------------------
+
+// PayResult is what the mini-program needs to start wx.requestPayment.
+type PayResult struct {
+	OrderID    int64  `json:"order_id"`
+	OutTradeNo string `json:"out_trade_no"`
+	// Payment is the argument object of wx.requestPayment.
+	Payment any `json:"payment"`
+}
+
+type attempt struct {
+	PrepayRequest
+	OrderID  int64
+	PrepayID string
+	State    string
+}
+
+// Pay returns the wx.requestPayment arguments for one of the user's
+// unpaid orders. The first call stores the unifiedorder parameters under a
+// new out_trade_no; later calls send exactly the same ones (WeChat then
+// answers with the same prepay_id), so one order has at most one payable
+// out_trade_no at a time and cannot be paid twice. Only once that
+// out_trade_no has expired and WeChat has closed it is a new one issued.
+func (s *Service) Pay(ctx context.Context, u User, orderID int64, clientIP string) (PayResult, error) {
+	for range 3 {
+		o, err := s.order(ctx, s.db.W, u.ID, orderID)
+		if err != nil {
+			return PayResult{}, err
+		}
+		switch o.Status {
+		case StatusPaid:
+			return PayResult{}, Errorf(CodeConflict, "order %d is already paid", orderID)
+		case StatusClosed:
+			return PayResult{}, Errorf(CodeConflict, "order %d is closed; place a new order", orderID)
+		}
+		a, err := s.openAttempt(ctx, orderID)
+		if err != nil {
+			return PayResult{}, err
+		}
+		if a == nil {
+			if err := s.newAttempt(ctx, o, u, clientIP); err != nil {
+				return PayResult{}, err
+			}
+			continue
+		}
+		if !s.now().Before(a.TimeExpire) {
+			// Expired: close it with WeChat before anything else may be paid.
+			if err := s.closeAttempt(ctx, a, false); err != nil {
+				return PayResult{}, err
+			}
+			continue
+		}
+		if a.PrepayID == "" {
+			id, err := s.pay.Prepay(ctx, a.PrepayRequest)
+			switch {
+			case errors.Is(err, ErrWeChatPaid):
+				if err := s.querySettle(ctx, a.OutTradeNo); err != nil {
+					return PayResult{}, err
+				}
+				continue
+			case errors.Is(err, ErrWeChatClosed):
+				if err := s.markAttemptClosed(ctx, a, false); err != nil {
+					return PayResult{}, err
+				}
+				continue
+			case err != nil:
+				// The stored parameters stay; the next click sends them again.
+				return PayResult{}, s.upstream("unifiedorder", err)
+			}
+			if _, err := s.db.W.ExecContext(ctx, `UPDATE pay_attempts SET prepay_id = $1 WHERE out_trade_no = $2 AND prepay_id IS NULL`,
+				id, a.OutTradeNo); err != nil {
+				return PayResult{}, err
+			}
+			a.PrepayID = id
+		}
+		params, err := s.pay.PayParams(a.PrepayID)
+		if err != nil {
+			return PayResult{}, err
+		}
+		return PayResult{OrderID: orderID, OutTradeNo: a.OutTradeNo, Payment: params}, nil
+	}
+	return PayResult{}, Errorf(CodeConflict, "order %d changed while paying; try again", orderID)
+}
+
+func (s *Service) openAttempt(ctx context.Context, orderID int64) (*attempt, error) {
+	return s.attemptWhere(ctx, `order_id = $1 AND state = 'open'`, orderID)
+}
+
+func (s *Service) attemptWhere(ctx context.Context, where string, arg any) (*attempt, error) {
+	var a attempt
+	var start, expire int64
+	var prepay sql.NullString
+	err := s.db.W.QueryRowContext(ctx, `SELECT out_trade_no, order_id, total_fen, body, client_ip, openid, time_start, time_expire, prepay_id, state
+		FROM pay_attempts WHERE `+where, arg).Scan(&a.OutTradeNo, &a.OrderID, &a.TotalFen, &a.Body, &a.ClientIP, &a.OpenID,
+		&start, &expire, &prepay, &a.State)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.TimeStart, a.TimeExpire, a.PrepayID = fromMS(start), fromMS(expire), prepay.String
+	return &a, nil
+}
+
+func (s *Service) newAttempt(ctx context.Context, o Order, u User, clientIP string) error {
+	var shopName string
+	if err := s.db.W.QueryRowContext(ctx, `SELECT name FROM shops WHERE id = $1`, o.ShopID).Scan(&shopName); err != nil {
+		return err
+	}
+	// WeChat's time fields have one-second resolution: store what is sent.
+	now := s.now().Truncate(time.Second)
+	a := PrepayRequest{
+		OutTradeNo: newOutTradeNo(),
+		Body:       orderBody(shopName, o.Lines),
+		TotalFen:   o.TotalFen,
+		ClientIP:   clientIP,
+		OpenID:     u.OpenID,
+		TimeStart:  now,
+		TimeExpire: now.Add(s.t.PayWindow),
+	}
+	return s.tx(ctx, func(tx *wtx) error {
+		var status string
+		if err := tx.QueryRow(sqlOrderStatus, o.ID).Scan(&status); err != nil {
+			return err
+		}
+		if status != StatusUnpaid {
+			return nil // the caller's loop reports it
+		}
+		res, err := tx.Exec(sqlInsertAttempt,
+			a.OutTradeNo, o.ID, a.TotalFen, a.Body, a.ClientIP, a.OpenID, ms(a.TimeStart), ms(a.TimeExpire), ms(s.now()))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // a concurrent click created it; use that one
+		}
+		if s.jobs == nil {
+			return errors.New("shop: no job runner attached")
+		}
+		return s.jobs.scheduleReconcile(ctx, tx.Tx, a.OutTradeNo, time.Now().Add(s.real(s.t.QueryAfter)))
+	})
+}
+
+// newOutTradeNo returns 32 random characters of [0-9A-Za-z]: unguessable,
+// within WeChat's limit, and free of user data.
+func newOutTradeNo() string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, 32)
+	rand.Read(b) // never fails
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// orderBody is the goods description shown to the payer: "shop-goods",
+// at most 128 bytes, without the characters that could reshape a signed
+// string.
+func orderBody(shop string, lines []Line) string {
+	body := shop
+	if len(lines) > 0 {
+		body += "-" + lines[0].Name
+		if len(lines) > 1 {
+			body += "等" + strconv.Itoa(len(lines)) + "件"
+		}
+	}
+	body = strings.Map(func(r rune) rune {
+		if r == '&' || r == '=' || r < ' ' {
+			return ' '
+		}
+		return r
+	}, body)
+	for len(body) > 128 {
+		_, n := utf8.DecodeLastRuneInString(body)
+		body = body[:len(body)-n]
+	}
+	return body
+}
+
+// closeAttempt closes an out_trade_no with WeChat, not before WeChat's
+// minimum age. If WeChat says it was paid meanwhile, the payment is
+// settled instead. closeOrder also closes the order itself.
+func (s *Service) closeAttempt(ctx context.Context, a *attempt, closeOrder bool) error {
+	if wait := a.TimeStart.Add(s.t.CloseMinAge).Sub(s.now()); wait > 0 {
+		return Errorf(CodeConflict, "the payment is still being set up; try again in %d seconds", int(wait.Seconds())+1)
+	}
+	err := s.pay.Close(ctx, a.OutTradeNo)
+	if errors.Is(err, ErrWeChatPaid) {
+		return s.querySettle(ctx, a.OutTradeNo)
+	}
+	if err != nil {
+		return s.upstream("closeorder", err)
+	}
+	return s.markAttemptClosed(ctx, a, closeOrder)
+}
+
+func (s *Service) markAttemptClosed(ctx context.Context, a *attempt, closeOrder bool) error {
+	return s.tx(ctx, func(tx *wtx) error {
+		res, err := tx.Exec(sqlCloseAttempt, a.OutTradeNo)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 || !closeOrder {
+			return nil
+		}
+		_, err = tx.Exec(sqlCloseOrder,
+			StatusClosed, ms(s.now()), a.OrderID, StatusUnpaid)
+		return err
+	})
+}
+
+// querySettle asks WeChat about outTradeNo and settles it if paid. It is
+// used after WeChat answered ORDERPAID, so "not paid" is an error to retry.
+func (s *Service) querySettle(ctx context.Context, outTradeNo string) error {
+	state, p, err := s.pay.Query(ctx, outTradeNo)
+	if err != nil {
+		return s.upstream("orderquery", err)
+	}
+	if state != QueryPaid {
+		return Errorf(CodeUpstream, "WeChat's answers disagree about the payment; try again")
+	}
+	return s.Settle(ctx, *p, "query")
+}
+
+// --- settling ----------------------------------------------------------
+
+// Settle applies a verified payment result, from a notification or a
+// query, in one transaction: the out_trade_no must be known, the amount
+// must equal the order's, the order moves from unpaid to paid at most once
+// and the transaction_id is recorded under a unique constraint. It returns
+// nil only after the commit, which is when the notification handler may
+// answer SUCCESS.
+//
+// Genuine results that cannot be applied (unknown out_trade_no, wrong
+// amount, money for an order that is closed or already paid under another
+// transaction_id) are recorded as anomalies and logged, and Settle returns
+// nil for them: WeChat sending the same result again cannot change the
+// answer, and the record is what a person needs to act (often a refund).
+// A result that is not a success (result_code FAIL) changes nothing.
+func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
+	if !p.Paid {
+		s.log.Info("payment result FAIL; order unchanged", "out_trade_no", p.OutTradeNo, "source", source)
+		return nil
+	}
+	var anomaly string
+	var orderID int64
+	var settled bool
+	err := s.tx(ctx, func(tx *wtx) error {
+		anomaly, settled = "", false
+		var total int64
+		var status string
+		err := tx.QueryRow(sqlSettleAttempt, p.OutTradeNo).Scan(&orderID, &total, &status)
+		if errors.Is(err, sql.ErrNoRows) {
+			anomaly = "unknown_order"
+			return s.recordAnomaly(tx, anomaly, p, source)
+		} else if err != nil {
+			return err
+		}
+		var prior string
+		err = tx.QueryRow(sqlPaymentByTxn, p.TransactionID).Scan(&prior)
+		switch {
+		case err == nil && prior == p.OutTradeNo:
+			return nil // already recorded: a repeated notification
+		case err == nil:
+			anomaly = "transaction_id_reused"
+			return s.recordAnomaly(tx, anomaly, p, source)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		if p.TotalFen != total {
+			anomaly = "amount_mismatch"
+			return s.recordAnomaly(tx, anomaly, p, source)
+		}
+		res, err := tx.Exec(sqlPayOrder,
+			StatusPaid, ms(p.TimeEnd), p.TransactionID, orderID, StatusUnpaid)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			// Under SQLite's single writer this transaction saw every
+			// earlier one. On a database with row locks (PostgreSQL, read
+			// committed), a concurrent delivery of the same notification
+			// may have committed while the UPDATE waited: look again.
+			err := tx.QueryRow(sqlPaymentByTxn, p.TransactionID).Scan(&prior)
+			if err == nil && prior == p.OutTradeNo {
+				return nil
+			}
+			if err := tx.QueryRow(sqlOrderStatus, orderID).Scan(&status); err != nil {
+				return err
+			}
+			// Paid already (under another transaction_id) or closed: the
+			// payer was charged for an order we no longer sell.
+			anomaly = "paid_when_" + status
+			return s.recordAnomaly(tx, anomaly, p, source)
+		}
+		if _, err := tx.Exec(sqlInsertPayment, p.TransactionID, orderID, p.OutTradeNo, p.TotalFen, source, ms(p.TimeEnd), ms(s.now())); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(sqlAttemptPaid, p.OutTradeNo); err != nil {
+			return err
+		}
+		settled = true
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("shop: settle: %w", err)
+	}
+	switch {
+	case anomaly != "":
+		s.log.Error("payment anomaly recorded; needs a person", "kind", anomaly, "out_trade_no", p.OutTradeNo,
+			"transaction_id", p.TransactionID, "total_fen", p.TotalFen, "source", source)
+	case settled:
+		s.log.Info("order paid", "order_id", orderID, "out_trade_no", p.OutTradeNo, "source", source)
+	}
+	return nil
+}
+
+func (s *Service) recordAnomaly(tx *wtx, kind string, p Payment, source string) error {
+	_, err := tx.Exec(sqlInsertAnomaly,
+		newID(), kind, p.OutTradeNo, p.TransactionID, p.TotalFen, source, ms(s.now()))
+	return err
+}
+
+// --- reconciliation ----------------------------------------------------
+
+// Reconcile checks one out_trade_no with WeChat: a payment found is
+// settled, and an out_trade_no past its expiry is closed with WeChat
+// (which, if it was paid meanwhile, settles it instead), and its order
+// with it. done is false while the out_trade_no can still be paid: ask
+// again after the returned duration.
+func (s *Service) Reconcile(ctx context.Context, outTradeNo string) (done bool, after time.Duration, err error) {
+	a, err := s.attemptWhere(ctx, `out_trade_no = $1`, outTradeNo)
+	if err != nil || a == nil || a.State != "open" {
+		return true, 0, err
+	}
+	state, p, err := s.pay.Query(ctx, outTradeNo)
+	if err != nil {
+		return false, 0, fmt.Errorf("shop: reconcile: %w", err)
+	}
+	now := s.now()
+	closeAt := a.TimeExpire
+	if t := a.TimeStart.Add(s.t.CloseMinAge); t.After(closeAt) {
+		closeAt = t
+	}
+	switch state {
+	case QueryPaid:
+		return true, 0, s.Settle(ctx, *p, "query")
+	case QueryClosed:
+		return true, 0, s.markAttemptClosed(ctx, a, true)
+	}
+	if now.Before(closeAt) {
+		return false, min(s.t.QueryEvery, closeAt.Sub(now)+time.Second), nil
+	}
+	if state == QueryNotFound {
+		// The prepay never reached WeChat: nothing there can be paid.
+		return true, 0, s.markAttemptClosed(ctx, a, true)
+	}
+	if err := s.closeAttempt(ctx, a, true); err != nil {
+		return false, 0, fmt.Errorf("shop: reconcile: %w", err)
+	}
+	return true, 0, nil
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
