@@ -72,7 +72,7 @@ func (p wechatPay) Query(ctx context.Context, outTradeNo string) (shop.QueryStat
 // Close calls closeorder.
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_3
 func (p wechatPay) Close(ctx context.Context, outTradeNo string) error {
-	err := p.c.CloseOrder(ctx, outTradeNo)
+	err := p.c.CloseOrder(ctx, &wxpay.CloseOrderRequest{OutTradeNo: outTradeNo})
 	var we *wxpay.Error
 	if errors.As(err, &we) && we.Code == wxpay.ErrCodeOrderClosed {
 		return nil
