@@ -2,7 +2,6 @@ package wxpay
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"time"
 )
@@ -106,34 +105,12 @@ func microPayRequest(r *MicroPayRequest) (*request, error) {
 		return nil, q.bad("auth_code", "is required")
 	case len(r.AuthCode) > 128 || !digits(r.AuthCode):
 		return nil, q.bad("auth_code", "must be up to 128 digits, as scanned from the payer's payment code")
-	case r.Body == "":
-		return nil, q.bad("body", "is required")
-	case len(r.Body) > 128:
-		return nil, q.bad("body", "is longer than 128 bytes")
-	case len(r.Attach) > 127:
-		return nil, q.bad("attach", "is longer than 127 bytes")
-	case r.TotalFee <= 0:
-		return nil, q.bad("total_fee", "must be a positive number of fen")
-	case r.SpbillCreateIP == "":
-		return nil, q.bad("spbill_create_ip", "is required")
-	case !validIP(r.SpbillCreateIP):
-		return nil, q.bad("spbill_create_ip", "is not an IPv4 or IPv6 address")
-	case r.Detail != "" && !json.Valid([]byte(r.Detail)):
-		return nil, q.bad("detail", "is not valid JSON")
-	case r.SceneInfo != "" && !json.Valid([]byte(r.SceneInfo)):
-		return nil, q.bad("scene_info", "is not valid JSON")
-	case !r.TimeStart.IsZero() && !wireTime(r.TimeStart):
-		return nil, q.bad("time_start", "is outside the years 2000 to 9999")
-	case !r.TimeExpire.IsZero() && !wireTime(r.TimeExpire):
-		return nil, q.bad("time_expire", "is outside the years 2000 to 9999")
 	}
-	if err := q.echoSafe("attach", r.Attach); err != nil {
-		return nil, err
-	}
-	if err := q.echoSafe("device_info", r.DeviceInfo); err != nil {
-		return nil, err
-	}
-	if err := checkOutTradeNo(q, r.OutTradeNo); err != nil {
+	if err := checkOrder(q, orderFields{
+		body: r.Body, attach: r.Attach, detail: r.Detail, sceneInfo: r.SceneInfo, deviceInfo: r.DeviceInfo,
+		outTradeNo: r.OutTradeNo, totalFee: r.TotalFee, ip: r.SpbillCreateIP,
+		timeStart: r.TimeStart, timeExpire: r.TimeExpire,
+	}); err != nil {
 		return nil, err
 	}
 	q.set("auth_code", r.AuthCode)

@@ -164,39 +164,11 @@ func (c *Client) unifiedOrderRequest(r *UnifiedOrderRequest) (*request, error) {
 	if r == nil {
 		return nil, q.bad("request", "is nil")
 	}
-	switch {
-	case r.Body == "":
-		return nil, q.bad("body", "is required")
-	case len(r.Body) > 128:
-		return nil, q.bad("body", "is longer than 128 bytes")
-	case len(r.Attach) > 127:
-		return nil, q.bad("attach", "is longer than 127 bytes")
-	case r.TotalFee <= 0:
-		return nil, q.bad("total_fee", "must be a positive number of fen")
-	case r.SpbillCreateIP == "":
-		return nil, q.bad("spbill_create_ip", "is required")
-	case !validIP(r.SpbillCreateIP):
-		return nil, q.bad("spbill_create_ip", "is not an IPv4 or IPv6 address")
-	case r.Detail != "" && !json.Valid([]byte(r.Detail)):
-		return nil, q.bad("detail", "is not valid JSON")
-	case r.SceneInfo != "" && !json.Valid([]byte(r.SceneInfo)):
-		return nil, q.bad("scene_info", "is not valid JSON")
-	case !r.TimeStart.IsZero() && !wireTime(r.TimeStart):
-		return nil, q.bad("time_start", "is outside the years 2000 to 9999")
-	case !r.TimeExpire.IsZero() && !wireTime(r.TimeExpire):
-		return nil, q.bad("time_expire", "is outside the years 2000 to 9999")
-	case !r.TimeStart.IsZero() && !r.TimeExpire.IsZero() &&
-		!r.TimeExpire.Truncate(time.Second).After(r.TimeStart.Truncate(time.Second)):
-		// Compared at the wire's one-second resolution.
-		return nil, q.bad("time_expire", "is not after time_start")
-	}
-	if err := q.echoSafe("attach", r.Attach); err != nil {
-		return nil, err
-	}
-	if err := q.echoSafe("device_info", r.DeviceInfo); err != nil {
-		return nil, err
-	}
-	if err := checkOutTradeNo(q, r.OutTradeNo); err != nil {
+	if err := checkOrder(q, orderFields{
+		body: r.Body, attach: r.Attach, detail: r.Detail, sceneInfo: r.SceneInfo, deviceInfo: r.DeviceInfo,
+		outTradeNo: r.OutTradeNo, totalFee: r.TotalFee, ip: r.SpbillCreateIP,
+		timeStart: r.TimeStart, timeExpire: r.TimeExpire,
+	}); err != nil {
 		return nil, err
 	}
 	switch r.TradeType {
@@ -297,4 +269,52 @@ func checkOutTradeNo(q *request, s string) error {
 		}
 	}
 	return nil
+}
+
+// orderFields are the fields an order shares between the endpoints that
+// create one (unifiedorder, micropay).
+type orderFields struct {
+	body, attach, detail, sceneInfo, deviceInfo string
+	outTradeNo                                  string
+	totalFee                                    int64
+	ip                                          string
+	timeStart, timeExpire                       time.Time
+}
+
+// checkOrder applies WeChat's rules to the fields every new order has,
+// before any I/O.
+func checkOrder(q *request, f orderFields) error {
+	switch {
+	case f.body == "":
+		return q.bad("body", "is required")
+	case len(f.body) > 128:
+		return q.bad("body", "is longer than 128 bytes")
+	case len(f.attach) > 127:
+		return q.bad("attach", "is longer than 127 bytes")
+	case f.totalFee <= 0:
+		return q.bad("total_fee", "must be a positive number of fen")
+	case f.ip == "":
+		return q.bad("spbill_create_ip", "is required")
+	case !validIP(f.ip):
+		return q.bad("spbill_create_ip", "is not an IPv4 or IPv6 address")
+	case f.detail != "" && !json.Valid([]byte(f.detail)):
+		return q.bad("detail", "is not valid JSON")
+	case f.sceneInfo != "" && !json.Valid([]byte(f.sceneInfo)):
+		return q.bad("scene_info", "is not valid JSON")
+	case !f.timeStart.IsZero() && !wireTime(f.timeStart):
+		return q.bad("time_start", "is outside the years 2000 to 9999")
+	case !f.timeExpire.IsZero() && !wireTime(f.timeExpire):
+		return q.bad("time_expire", "is outside the years 2000 to 9999")
+	case !f.timeStart.IsZero() && !f.timeExpire.IsZero() &&
+		!f.timeExpire.Truncate(time.Second).After(f.timeStart.Truncate(time.Second)):
+		// Compared at the wire's one-second resolution.
+		return q.bad("time_expire", "is not after time_start")
+	}
+	if err := q.echoSafe("attach", f.attach); err != nil {
+		return err
+	}
+	if err := q.echoSafe("device_info", f.deviceInfo); err != nil {
+		return err
+	}
+	return checkOutTradeNo(q, f.outTradeNo)
 }
