@@ -144,13 +144,9 @@ func New(cfg Config) (*Fake, error) {
 	case cfg.RefundNotifyURL != "" && !validNotifyURL(cfg.RefundNotifyURL):
 		return nil, errors.New("wxpaytest: Config.RefundNotifyURL must be an absolute http(s) URL without query")
 	}
-	st := cfg.SignType
-	switch st {
-	case "":
-		st = wxpay.SignMD5
-	case wxpay.SignMD5, wxpay.SignHMACSHA256:
-	default:
-		return nil, fmt.Errorf("wxpaytest: unknown Config.SignType %q", string(st))
+	st, err := signTypeOf(cfg)
+	if err != nil {
+		return nil, err
 	}
 	switch cfg.DuplicateOrderCode {
 	case "", wxpay.ErrCodeInvalidRequest, wxpay.ErrCodeOutTradeNoUsed:

@@ -438,13 +438,9 @@ func NotificationBody(cfg Config, fields wxpay.Params) ([]byte, error) {
 	if cfg.APIKey == "" {
 		return nil, errors.New("wxpaytest: Config.APIKey is required")
 	}
-	st := cfg.SignType
-	switch st {
-	case "":
-		st = wxpay.SignMD5
-	case wxpay.SignMD5, wxpay.SignHMACSHA256:
-	default:
-		return nil, fmt.Errorf("wxpaytest: unknown Config.SignType %q", string(st))
+	st, err := signTypeOf(cfg)
+	if err != nil {
+		return nil, err
 	}
 	p := maps.Clone(fields)
 	if p == nil {
@@ -463,4 +459,15 @@ func NotificationBody(cfg Config, fields wxpay.Params) ([]byte, error) {
 	delete(p, "sign")
 	p["sign"] = signParams(p, cfg.APIKey, st)
 	return wxpay.EncodeXML(p)
+}
+
+// signTypeOf is the merchant's algorithm: Config.SignType, MD5 when empty.
+func signTypeOf(cfg Config) (wxpay.SignType, error) {
+	switch cfg.SignType {
+	case "":
+		return wxpay.SignMD5, nil
+	case wxpay.SignMD5, wxpay.SignHMACSHA256:
+		return cfg.SignType, nil
+	}
+	return "", fmt.Errorf("wxpaytest: unknown Config.SignType %q", string(cfg.SignType))
 }
