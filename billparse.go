@@ -361,33 +361,33 @@ func (r *BillRow) Time(col string) (time.Time, error) {
 // columns) leaves its field zero; a column that is present must parse.
 // Amounts are in fen.
 type TradeBillRow struct {
-	TradeTime          time.Time // 交易时间
-	AppID              string    // 公众账号ID
-	MchID              string    // 商户号
-	SubMchID           string    // 特约商户号
-	DeviceInfo         string    // 设备号
-	TransactionID      string    // 微信订单号
-	OutTradeNo         string    // 商户订单号
-	OpenID             string    // 用户标识
-	TradeType          TradeType // 交易类型
-	TradeState         string    // 交易状态: SUCCESS, REFUND, ...
-	BankType           string    // 付款银行
-	FeeType            FeeType   // 货币种类
-	SettlementTotalFee int64     // 应结订单金额
-	CouponFee          int64     // 代金券金额
-	RefundID           string    // 微信退款单号
-	OutRefundNo        string    // 商户退款单号
-	RefundFee          int64     // 退款金额
-	CouponRefundFee    int64     // 充值券退款金额
-	RefundType         string    // 退款类型
-	RefundStatus       string    // 退款状态
-	Body               string    // 商品名称
-	Attach             string    // 商户数据包
-	ServiceFee         int64     // 手续费
-	Rate               string    // 费率, such as "0.60%"
-	TotalFee           int64     // 订单金额
-	RequestedRefundFee int64     // 申请退款金额
-	RateRemark         string    // 费率备注
+	TradeTime          time.Time    // 交易时间
+	AppID              string       // 公众账号ID
+	MchID              string       // 商户号
+	SubMchID           string       // 特约商户号
+	DeviceInfo         string       // 设备号
+	TransactionID      string       // 微信订单号
+	OutTradeNo         string       // 商户订单号
+	OpenID             string       // 用户标识
+	TradeType          TradeType    // 交易类型
+	TradeState         TradeState   // 交易状态: SUCCESS, REFUND, ...
+	BankType           string       // 付款银行
+	FeeType            FeeType      // 货币种类
+	SettlementTotalFee int64        // 应结订单金额
+	CouponFee          int64        // 代金券金额
+	RefundID           string       // 微信退款单号
+	OutRefundNo        string       // 商户退款单号
+	RefundFee          int64        // 退款金额
+	CouponRefundFee    int64        // 充值券退款金额
+	RefundType         string       // 退款类型
+	RefundStatus       RefundStatus // 退款状态
+	Body               string       // 商品名称
+	Attach             string       // 商户数据包
+	ServiceFee         int64        // 手续费
+	Rate               string       // 费率, such as "0.60%"
+	TotalFee           int64        // 订单金额
+	RequestedRefundFee int64        // 申请退款金额
+	RateRemark         string       // 费率备注
 }
 
 // Trade reads the row as a trade bill row.
@@ -396,9 +396,9 @@ func (r *BillRow) Trade() (TradeBillRow, error) {
 	t := TradeBillRow{
 		AppID: get("公众账号ID"), MchID: get("商户号"), SubMchID: get("特约商户号"),
 		DeviceInfo: get("设备号"), TransactionID: get("微信订单号"), OutTradeNo: get("商户订单号"),
-		OpenID: get("用户标识"), TradeType: TradeType(get("交易类型")), TradeState: get("交易状态"),
+		OpenID: get("用户标识"), TradeType: TradeType(get("交易类型")), TradeState: TradeState(get("交易状态")),
 		BankType: get("付款银行"), FeeType: FeeType(get("货币种类")), RefundID: get("微信退款单号"),
-		OutRefundNo: get("商户退款单号"), RefundType: get("退款类型"), RefundStatus: get("退款状态"),
+		OutRefundNo: get("商户退款单号"), RefundType: get("退款类型"), RefundStatus: RefundStatus(get("退款状态")),
 		Body: get("商品名称"), Attach: get("商户数据包"), Rate: get("费率"), RateRemark: get("费率备注"),
 	}
 	var err error

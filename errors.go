@@ -61,6 +61,10 @@ func (*ambiguousError) Error() string {
 // Is makes errors.Is(ErrAmbiguousValue, ErrSignature) true.
 func (*ambiguousError) Is(target error) bool { return target == ErrSignature }
 
+// ErrXML is matched (errors.Is) by every [XMLError]: input [DecodeXML]
+// refused.
+var ErrXML = errors.New("wxpay: malformed XML")
+
 // ErrorCode is WeChat's err_code: why a call with result_code=FAIL failed.
 // The constants below are the documented codes; WeChat may send others,
 // which arrive as they are.

@@ -171,7 +171,7 @@ func parseOrderQuery(p, req Params) (*OrderQueryResponse, error) {
 // checkEcho makes sure a verified answer is about the order that was
 // asked for. A genuine answer always echoes out_trade_no, and for a paid
 // order also transaction_id; when trade_state is not SUCCESS WeChat sends
-// back only out_trade_no (protocol §3), so an answer to a query by
+// back only out_trade_no (the orderquery page, chapter 9_2), so an answer to a query by
 // transaction_id can then be matched only by the number it echoes, if any.
 // A missing echo is refused like a different one: a signed answer that
 // names no order cannot be attributed to this request.

@@ -10,14 +10,11 @@ import (
 // The API key must never reach a log line. Config, Client and Signer
 // therefore implement fmt.Formatter (which covers every verb) and
 // slog.LogValuer, on value receivers so that printing a dereferenced
-// value is covered too, and Config redacts itself in JSON. Client and
-// Signer keep key material behind pointers, so that a value nested in an
-// unexported field of another struct, which fmt prints by reflection
-// without calling its methods, shows addresses under %v, %+v and %#v. (A
-// verb that does not fit a pointer, such as %s or %q, makes fmt print
-// the pointee; no layout can prevent that short of not holding the key.)
+// value is covered too, and Config redacts itself in JSON. A value nested
+// in an unexported field of another struct is printed by reflection,
+// without its methods, so Client and Signer do not rely on them:
 //
-// Key material lives two pointers away from any struct field: fmt's
+// key material lives two pointers away from any struct field: fmt's
 // error path for a verb that does not fit a pointer (%s, %q, %t, ...)
 // prints the pointee of a pointer it meets, at any depth, but only one
 // level deep, and prints pointers below that as addresses. One pointer
@@ -30,6 +27,15 @@ import (
 // and drop the Config.
 
 // String describes c without its API key.
+//
+// Config redacts its APIKey wherever fmt, slog or encoding/json can reach
+// its methods: printed directly, in an exported field, a slice, a map or
+// an interface value, logged with slog, encoded as JSON. Two cases cannot
+// be covered, because fmt prints them by reflection without calling any
+// method: the %p verb applied to a Config value, and a Config held in an
+// unexported field of the caller's own struct. Keep Config out of such
+// places, or build the [Client] and drop the Config (the Client keeps the
+// key where no printing reaches it).
 func (c Config) String() string {
 	return "wxpay.Config{AppID:" + c.AppID + " MchID:" + c.MchID + " APIKey:REDACTED SignType:" +
 		string(c.SignType) + " NotifyURL:" + c.NotifyURL + "}"

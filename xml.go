@@ -24,9 +24,6 @@ const (
 	MaxXMLFields = 512     // fields in one message
 )
 
-// ErrXML is matched (errors.Is) by every [XMLError].
-var ErrXML = errors.New("wxpay: malformed XML")
-
 // XMLReason says why [DecodeXML] rejected its input.
 type XMLReason int
 
