@@ -55,7 +55,7 @@ func TestBillReaderTradeFixture(t *testing.T) {
 		FeeType: FeeCNY, SettlementTotalFee: 9000, CouponFee: 1000, RefundID: "0", OutRefundNo: "0",
 		Body: "测试商品,大号", Attach: "batch=7", ServiceFee: 54, Rate: "0.60%", TotalFee: 10000,
 	}, rows[1])
-	assert.Equal(t, "REFUND", rows[2].TradeState)
+	assert.Equal(t, TradeStateRefund, rows[2].TradeState)
 	assert.EqualValues(t, 1, rows[2].RefundFee)
 	assert.EqualValues(t, 1, rows[2].RequestedRefundFee)
 	assert.Equal(t, "ORIGINAL", rows[2].RefundType)
