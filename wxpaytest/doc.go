@@ -74,11 +74,12 @@
 //   - The sandbox, with Config.Sandbox: getsignkey (MD5 under the API
 //     key) hands out [Fake.SandboxKey], and the /sandboxnew and
 //     /xdc/apiv2sandbox paths take requests signed with it, MD5 only.
-//   - Mini-program login: login codes ([Fake.LoginCode]) accepted once
-//     within [CodeLife] by jscode2session (40029, 40163, 45011 as WeChat
-//     gives them), token and stable_token, getuserphonenumber with phone
-//     codes ([Fake.PhoneCode]), and wx.getUserInfo's encryptedData and iv
-//     ([Fake.UserInfo]).
+//   - Mini-program login: login codes ([Fake.LoginCode], or POST
+//     /wxpaytest/login) accepted once within [CodeLife] by jscode2session
+//     (40029, 40163, 45011 as WeChat gives them), token and stable_token,
+//     getuserphonenumber with phone codes ([Fake.PhoneCode], or POST
+//     /wxpaytest/phonecode with {"openid", "phone"}), and
+//     wx.getUserInfo's encryptedData and iv ([Fake.UserInfo]).
 //   - Faults ([Fake.Inject]) on every endpoint: err_codes (SYSTEMERROR,
 //     BIZERR_NEED_RETRY, ..., with or without the request taking effect:
 //     [Fault.Processed]), return_code FAIL, mini-program errcodes, HTML

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // Config is the one merchant, and the one mini-program, that a [Fake] plays
@@ -164,10 +165,8 @@ func New(cfg Config) (*Fake, error) {
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = &http.Client{
-			Timeout: 5 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
+			Timeout:       5 * time.Second,
+			CheckRedirect: wire.NoRedirect,
 			Transport: &http.Transport{
 				Proxy:               nil,
 				MaxIdleConnsPerHost: 64,
@@ -276,11 +275,16 @@ func (f *Fake) Close() {
 //	GET  /cgi-bin/token, POST /cgi-bin/stable_token             access tokens
 //	POST /wxa/business/getuserphonenumber                       phone numbers
 //	POST /wxpaytest/login                                       mint a login code (JSON)
+//	POST /wxpaytest/phonecode                                   mint a phone code (JSON)
 //	POST /wxpaytest/pay                                         confirm wx.requestPayment (JSON)
 //
 // /wxpaytest/login takes {"openid": "..."} (optional: omit it for a new
 // user) and answers {"code": "...", "openid": "..."}, as wx.login hands a
-// code to a mini-program. /wxpaytest/pay takes the wx.requestPayment
+// code to a mini-program. /wxpaytest/phonecode takes {"openid": "...",
+// "phone": "..."} (openid optional as above; phone as [Fake.PhoneCode]
+// takes it) and answers {"code": "...", "openid": "..."}, as a
+// getPhoneNumber button hands a code to a mini-program; a missing or
+// malformed phone is a 400. /wxpaytest/pay takes the wx.requestPayment
 // arguments exactly as [wxpay.JSAPIParams] marshals them (appId may be
 // omitted, as wx.requestPayment has none) and plays the user confirming
 // the payment: it checks paySign as WeChat's server does, then pays as
@@ -322,6 +326,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.serveMini(w, r, ep)
 	case "/wxpaytest/login":
 		f.serveLogin(w, r)
+	case "/wxpaytest/phonecode":
+		f.serveLoginPhone(w, r)
 	case "/wxpaytest/pay":
 		f.serveUserPay(w, r)
 	default:

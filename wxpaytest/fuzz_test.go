@@ -2,8 +2,10 @@ package wxpaytest_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/wxpay-go/wxpay"
@@ -189,6 +191,50 @@ func FuzzMoneyEndpoints(f *testing.F) {
 			if r.RefundFee <= 0 || r.RefundFee > 100 {
 				t.Fatalf("refund of %d fen on an order of 100", r.RefundFee)
 			}
+		}
+	})
+}
+
+// FuzzMintEndpoints feeds arbitrary bytes to /wxpaytest/login and
+// /wxpaytest/phonecode: they never panic, answer JSON, and mint a code
+// (200 with code and openid) or refuse (4xx with an error), nothing else.
+func FuzzMintEndpoints(f *testing.F) {
+	f.Add(false, []byte(`{"openid":"oX"}`))
+	f.Add(true, []byte(`{"openid":"oX","phone":"13800138000"}`))
+	f.Add(true, []byte(`{"phone":"+1 5551234567"}`))
+	f.Add(true, []byte(`{"phone":"+ 1"}`))
+	f.Add(false, []byte(`[`))
+	f.Add(true, []byte(``))
+	f.Fuzz(func(t *testing.T, phone bool, body []byte) {
+		fake, err := wxpaytest.New(testConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fake.Close()
+		path := "/wxpaytest/login"
+		if phone {
+			path = "/wxpaytest/phonecode"
+		}
+		rec := httptest.NewRecorder()
+		fake.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body)))
+		if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+			t.Fatalf("content type %q", ct)
+		}
+		var out map[string]string
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+			t.Fatalf("answer %q: %v", rec.Body.Bytes(), err)
+		}
+		switch {
+		case rec.Code == http.StatusOK:
+			if out["code"] == "" || out["openid"] == "" || out["error"] != "" {
+				t.Fatalf("200 with %v", out)
+			}
+		case rec.Code == http.StatusBadRequest:
+			if out["error"] == "" || out["code"] != "" {
+				t.Fatalf("400 with %v", out)
+			}
+		default:
+			t.Fatalf("status %d for %q", rec.Code, body)
 		}
 	})
 }

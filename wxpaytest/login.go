@@ -430,3 +430,52 @@ func (f *Fake) serveLogin(w http.ResponseWriter, r *http.Request) {
 	code, openID := f.login(in.OpenID)
 	writeJSON(w, http.StatusOK, map[string]string{"code": code, "openid": openID})
 }
+
+// serveLoginPhone answers POST /wxpaytest/phonecode: {"openid": optional,
+// "phone": required} -> {"code", "openid"}, as a getPhoneNumber button
+// hands a code to a mini-program.
+func (f *Fake) serveLoginPhone(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "POST only"})
+		return
+	}
+	var in struct {
+		OpenID string `json:"openid"`
+		Phone  string `json:"phone"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&in); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be a JSON object"})
+		return
+	}
+	if !validPhone(in.Phone) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{
+			"error": `phone must be a mainland number ("13800138000") or "+<country code> <number>"`,
+		})
+		return
+	}
+	if len(in.OpenID) > 128 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "openid is at most 128 bytes"})
+		return
+	}
+	openID := in.OpenID
+	if openID == "" {
+		openID = newOpenID() // PhoneCode would create one too, but the caller needs to learn it
+	}
+	code := f.PhoneCode(openID, in.Phone)
+	writeJSON(w, http.StatusOK, map[string]string{"code": code, "openid": openID})
+}
+
+// validPhone reports whether s is a phone number as WeChat gives it: digits
+// only (a mainland number), or "+", a country code of 1 to 4 digits, a
+// space and the number.
+func validPhone(s string) bool {
+	digits := func(s string, min, max int) bool {
+		return len(s) >= min && len(s) <= max && strings.Trim(s, "0123456789") == ""
+	}
+	if rest, ok := strings.CutPrefix(s, "+"); ok {
+		cc, num, ok := strings.Cut(rest, " ")
+		return ok && digits(cc, 1, 4) && digits(num, 4, 20)
+	}
+	return digits(s, 4, 20)
+}

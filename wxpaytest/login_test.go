@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -278,4 +279,69 @@ func TestLoginEndpoint(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+}
+
+// /wxpaytest/phonecode mints phone codes over HTTP that getuserphonenumber
+// accepts once, and refuses what is not a phone number without minting.
+func TestPhoneCodeEndpoint(t *testing.T) {
+	s := wxpaytest.NewServer(testConfig())
+	defer s.Close()
+	mp := miniClient(t, s, testSecret)
+	ctx := ctxT(t)
+
+	status, out := postJSON(t, s.URL+"/wxpaytest/phonecode", map[string]string{"openid": "oGiven", "phone": "+1 5551234567"})
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	assert.Equal(t, "oGiven", out["openid"])
+	p, err := mp.GetPhoneNumber(ctx, out["code"])
+	require.NoError(t, err)
+	assert.Equal(t, "+1 5551234567", p.PhoneNumber)
+	assert.Equal(t, "5551234567", p.PurePhoneNumber)
+	assert.Equal(t, "1", p.CountryCode)
+	_, err = mp.GetPhoneNumber(ctx, out["code"])
+	requireErrcode(t, err, miniprogram.CodeInvalidCode)
+
+	status, out = postJSON(t, s.URL+"/wxpaytest/phonecode", map[string]string{"phone": "13800138000"})
+	require.Equal(t, http.StatusOK, status, "%v", out)
+	assert.NotEmpty(t, out["openid"], "a new user's openid is returned")
+	p, err = mp.GetPhoneNumber(ctx, out["code"])
+	require.NoError(t, err)
+	assert.Equal(t, "13800138000", p.PurePhoneNumber)
+	assert.Equal(t, "86", p.CountryCode)
+
+	long := make([]byte, 129)
+	for i := range long {
+		long[i] = 'o'
+	}
+	for _, tt := range []struct {
+		name, method, body string
+		status             int
+	}{
+		{"GET", http.MethodGet, "", http.StatusMethodNotAllowed},
+		{"empty body", http.MethodPost, "", http.StatusBadRequest},
+		{"not JSON", http.MethodPost, "[", http.StatusBadRequest},
+		{"array", http.MethodPost, `["13800138000"]`, http.StatusBadRequest},
+		{"phone a number", http.MethodPost, `{"phone":13800138000}`, http.StatusBadRequest},
+		{"no phone", http.MethodPost, `{"openid":"oX"}`, http.StatusBadRequest},
+		{"letters", http.MethodPost, `{"phone":"1380013800a"}`, http.StatusBadRequest},
+		{"too short", http.MethodPost, `{"phone":"123"}`, http.StatusBadRequest},
+		{"too long", http.MethodPost, `{"phone":"123456789012345678901"}`, http.StatusBadRequest},
+		{"plus without space", http.MethodPost, `{"phone":"+15551234567"}`, http.StatusBadRequest},
+		{"country code too long", http.MethodPost, `{"phone":"+12345 5551234"}`, http.StatusBadRequest},
+		{"empty country code", http.MethodPost, `{"phone":"+ 5551234"}`, http.StatusBadRequest},
+		{"openid too long", http.MethodPost, `{"openid":"` + string(long) + `","phone":"13800138000"}`, http.StatusBadRequest},
+		{"body over the cap", http.MethodPost, `{"phone":"13800138000","x":"` + strings.Repeat("x", 5<<10) + `"}`, http.StatusBadRequest},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(tt.method, s.URL+"/wxpaytest/phonecode", strings.NewReader(tt.body))
+			require.NoError(t, err)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			assert.Equal(t, tt.status, resp.StatusCode)
+			var body map[string]string
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+			assert.NotEmpty(t, body["error"])
+			assert.Empty(t, body["code"])
+		})
+	}
 }
