@@ -19,9 +19,9 @@ const MaxBillLine = 64 << 10
 // [ErrBillFormat], [ErrAmount] for a malformed amount, or
 // io.ErrUnexpectedEOF for a bill cut short before its summary.
 type BillError struct {
-	Line   int
-	Column string
-	Err    error
+	Line   int    // 1-based line of the bill
+	Column string // the column's name; "" when the fault is not in one column
+	Err    error  // ErrBillFormat, ErrAmount or io.ErrUnexpectedEOF
 	reason string
 }
 
@@ -97,7 +97,13 @@ func newBillCols(names []string) *billCols {
 }
 
 // NewBillReader reads the header row of the bill in r and returns a
-// reader positioned at the first data row.
+// reader positioned at the first data row. It reads trade bills
+// ([Client.DownloadBill]) and fund-flow bills ([Client.DownloadFundFlow])
+// alike: the header names the columns, and [BillRow.Trade] or
+// [BillRow.FundFlow] reads a row by those names.
+//
+// WeChat Pay docs (downloadbill): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6
+// WeChat Pay docs (downloadfundflow): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_18
 func NewBillReader(r io.Reader) (*BillReader, error) {
 	b := &BillReader{br: bufio.NewReaderSize(r, 4096)}
 	line, err := b.readLine()
@@ -360,6 +366,8 @@ func (r *BillRow) Time(col string) (time.Time, error) {
 // current layout. A column the bill lacks (a SUCCESS bill has no refund
 // columns) leaves its field zero; a column that is present must parse.
 // Amounts are in fen.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6
 type TradeBillRow struct {
 	TradeTime          time.Time    // 交易时间
 	AppID              string       // 公众账号ID
@@ -420,8 +428,11 @@ func (r *BillRow) Trade() (TradeBillRow, error) {
 	return t, nil
 }
 
-// TradeBillSummary is the summary row of a trade bill. Amounts are in
-// fen; a column the bill lacks is 0.
+// TradeBillSummary is the summary row of a trade bill, WeChat's totals
+// for the day: check them against the rows before reconciling. Amounts
+// are in fen; a column the bill lacks is 0.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6
 type TradeBillSummary struct {
 	Trades             int64 // 总交易单数
 	SettlementTotalFee int64 // 应结订单总金额
@@ -468,8 +479,10 @@ func (r *BillRow) count(col string) (int64, error) {
 	return n, nil
 }
 
-// FundFlowRow is a row of a fund-flow bill, by WeChat's column names.
-// Amounts are in fen.
+// FundFlowRow is a row of a fund-flow bill, by WeChat's column names:
+// one movement of money in or out of the account. Amounts are in fen.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_18
 type FundFlowRow struct {
 	Time             time.Time // 记账时间
 	BizTransactionID string    // 微信支付业务单号
@@ -505,7 +518,10 @@ func (r *BillRow) FundFlow() (FundFlowRow, error) {
 	return f, nil
 }
 
-// FundFlowSummary is the summary row of a fund-flow bill; amounts in fen.
+// FundFlowSummary is the summary row of a fund-flow bill, WeChat's totals
+// for the day; amounts in fen.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_18
 type FundFlowSummary struct {
 	Flows        int64 // 资金流水总笔数
 	IncomeCount  int64 // 收入笔数

@@ -113,7 +113,11 @@ func (e *FieldError) Error() string {
 // Unwrap returns the cause, such as [ErrAmount].
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// CouponType is coupon_type_$n: whether a coupon is pre-funded.
+// CouponType is coupon_type_$n: whether a coupon is pre-funded. It
+// decides where the money of a refund comes from, and whether the coupon
+// counts in settlement_total_fee.
+//
+// WeChat Pay docs (payment notification): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
 type CouponType string
 
 // Coupon types.
@@ -123,7 +127,11 @@ const (
 )
 
 // Coupon is one coupon used on a payment, from the indexed coupon_id_$n,
-// coupon_type_$n and coupon_fee_$n fields.
+// coupon_type_$n and coupon_fee_$n fields ($n from 0) of a payment
+// notification or an orderquery answer.
+//
+// WeChat Pay docs (payment notification): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
+// WeChat Pay docs (orderquery): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2
 type Coupon struct {
 	ID   string     // coupon_id_$n
 	Type CouponType // may be empty: WeChat sometimes omits coupon_type_$n

@@ -57,6 +57,7 @@ type MicroPayRequest struct {
 // payment notification for micropay: this answer (or [Client.OrderQuery]
 // after USERPAYING) is the only word on it.
 type MicroPayResponse struct {
+	// Payment is the completed payment: order, amounts in fen, payer.
 	Payment
 	// Raw holds every non-empty, signed field of the answer.
 	Raw Params

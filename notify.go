@@ -28,9 +28,9 @@ const MaxNotifyBytes = 64 << 10
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
 type Notification struct {
-	AppID string // appid, equal to Config.AppID
-	MchID string // mch_id, equal to Config.MchID
-	Payment
+	AppID   string // appid, equal to Config.AppID
+	MchID   string // mch_id, equal to Config.MchID
+	Payment        // the payment: order, amounts in fen, payer, coupons
 	// ResultCode is the business result, "SUCCESS" or "FAIL"; see
 	// [Notification.Paid]. For FAIL, ErrCode and ErrCodeDes say why.
 	ResultCode string

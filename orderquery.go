@@ -6,7 +6,11 @@ import (
 )
 
 // TradeState is trade_state: where an order stands. Only
-// TradeStateSuccess means the payer paid.
+// TradeStateSuccess means the payer paid. Bills report the same states
+// ([TradeBillRow]). A value WeChat adds later is passed through as it is,
+// so a switch over TradeState needs a default case.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2
 type TradeState string
 
 // Trade states reported by [Client.OrderQuery].
@@ -45,7 +49,7 @@ type OrderQueryRequest struct {
 type OrderQueryResponse struct {
 	TradeState     TradeState // always set; only TradeStateSuccess means paid
 	TradeStateDesc string     // human-readable state, in Chinese
-	Payment
+	Payment                   // payer, amounts, coupons and time; zero unless paid
 	// Raw holds every non-empty field of the answer, all covered by its
 	// verified signature, including ones wxpay does not model.
 	Raw Params

@@ -15,7 +15,10 @@ const FeeCNY FeeType = "CNY"
 // WeChat omits some amounts in genuine messages (its own sample
 // notification has no cash_fee), so they are reported rather than refused.
 type NullFen struct {
-	Fen   int64
+	// Fen is the amount in fen when Valid; 0 otherwise.
+	Fen int64
+	// Valid reports that the field was present and well-formed: only
+	// then is Fen the message's amount rather than a stand-in 0.
 	Valid bool
 }
 
@@ -45,6 +48,9 @@ func nullFen(p Params, name string, unparsed *[]string) NullFen {
 // present but malformed it is left zero and named in Unparsed, because
 // refusing an authentic notification over a field nobody acts on would
 // lose the payment it reports.
+//
+// WeChat Pay docs (payment notification): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
+// WeChat Pay docs (orderquery): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2
 type Payment struct {
 	// OutTradeNo is out_trade_no: the merchant's order number.
 	OutTradeNo string

@@ -25,7 +25,9 @@ type RefundRequest struct {
 	// order; one is required. With both, WeChat prefers transaction_id;
 	// both are sent and the answer must echo both.
 	TransactionID string
-	OutTradeNo    string
+	// OutTradeNo is the out_trade_no given to [Client.UnifiedOrder] or
+	// [Client.MicroPay]; see TransactionID.
+	OutTradeNo string
 	// OutRefundNo is your refund number, 1 to 64 characters of
 	// [0-9A-Za-z_-|*@], unique within the merchant. It is the
 	// idempotency key: WeChat refunds a given OutRefundNo at most once,
@@ -63,13 +65,13 @@ type RefundRequest struct {
 // was accepted, not that the money is back: that arrives as a refund
 // notification, or is seen with [Client.RefundQuery].
 type RefundResponse struct {
-	TransactionID string // transaction_id of the order
-	OutTradeNo    string // out_trade_no of the order
-	OutRefundNo   string // out_refund_no, as requested
-	RefundID      string // refund_id: WeChat's refund number
-	RefundFee     int64  // refund_fee in fen, as requested
-	TotalFee      int64  // total_fee of the order, in fen
-	FeeType       FeeType
+	TransactionID string  // transaction_id of the order
+	OutTradeNo    string  // out_trade_no of the order
+	OutRefundNo   string  // out_refund_no, as requested
+	RefundID      string  // refund_id: WeChat's refund number
+	RefundFee     int64   // refund_fee in fen, as requested
+	TotalFee      int64   // total_fee of the order, in fen
+	FeeType       FeeType // fee_type, the currency of the amounts; empty means CNY
 	// SettlementRefundFee is refund_fee less non-pre-funded coupons.
 	SettlementRefundFee NullFen
 	// SettlementTotalFee is total_fee less non-pre-funded coupons.

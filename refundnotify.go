@@ -14,7 +14,13 @@ import (
 	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
-// RefundStatus is refund_status: where a refund ended up.
+// RefundStatus is refund_status: where a refund ended up, as a refund
+// notification and refundquery (refund_status_$n) report it. Only
+// [RefundSuccess] means the money went back; [RefundProcessing] is not
+// final yet.
+//
+// WeChat Pay docs (refund notification): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
+// WeChat Pay docs (refundquery): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5
 type RefundStatus string
 
 // Refund states reported by refund notifications.

@@ -43,10 +43,10 @@ type RefundQueryRequest struct {
 
 // RefundQueryResponse is the state of an order's refunds.
 type RefundQueryResponse struct {
-	TransactionID string // transaction_id of the order
-	OutTradeNo    string // out_trade_no of the order
-	TotalFee      int64  // total_fee of the order, in fen
-	FeeType       FeeType
+	TransactionID string  // transaction_id of the order
+	OutTradeNo    string  // out_trade_no of the order
+	TotalFee      int64   // total_fee of the order, in fen
+	FeeType       FeeType // fee_type, the currency of the amounts; empty means CNY
 	// SettlementTotalFee is total_fee less non-pre-funded coupons.
 	SettlementTotalFee NullFen
 	CashFee            NullFen // cash_fee of the order

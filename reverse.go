@@ -13,8 +13,11 @@ var (
 // [Client.Reverse]: by TransactionID or OutTradeNo (one is required; with
 // both, WeChat prefers transaction_id and both are sent).
 type ReverseRequest struct {
+	// TransactionID is transaction_id: WeChat's order number, as the
+	// micropay answer or orderquery gave it.
 	TransactionID string
-	OutTradeNo    string
+	// OutTradeNo is the out_trade_no given to [Client.MicroPay].
+	OutTradeNo string
 	// Extra adds fields wxpay does not model. It may not name a field set
 	// above or one wxpay sets itself; such a request is refused with a
 	// [*RequestError].

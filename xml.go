@@ -14,6 +14,9 @@ import (
 // Params is one v2 message: the fields of its flat <xml> document, by
 // name. Values are the decoded text (entities and CDATA resolved). A
 // field with an empty value counts as absent when signing.
+//
+// WeChat Pay docs (protocol rules): https://pay.weixin.qq.com/wiki/doc/api/wxpay/ch/pay/chapter2_2.shtml
+// WeChat Pay docs (signing rules): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3
 type Params map[string]string
 
 // Limits of [DecodeXML]. Real messages are a few kilobytes with at most a
@@ -98,6 +101,8 @@ func (e *XMLError) Unwrap() error { return ErrXML }
 //
 // Where DecodeXML accepts a document, encoding/xml reads the same fields
 // from it; DecodeXML is just stricter and several times faster.
+//
+// WeChat Pay docs (protocol rules): https://pay.weixin.qq.com/wiki/doc/api/wxpay/ch/pay/chapter2_2.shtml
 func DecodeXML(b []byte) (Params, error) {
 	return decodeXML(b, "xml")
 }
@@ -726,6 +731,8 @@ func validName(s string) bool {
 // It fails if a name is not a plain XML name or a value holds invalid
 // UTF-8 or a character XML 1.0 cannot carry (control characters other
 // than tab, newline and carriage return).
+//
+// WeChat Pay docs (protocol rules): https://pay.weixin.qq.com/wiki/doc/api/wxpay/ch/pay/chapter2_2.shtml
 func EncodeXML(p Params) ([]byte, error) {
 	return appendXML(nil, p, "xml")
 }

@@ -16,6 +16,8 @@ import (
 // PhoneInfo works too; but that payload comes through the user's device
 // and can be forged (see [Client.DecryptData]), so take phone numbers you
 // rely on from GetPhoneNumber.
+//
+// WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/server/API/user-info/phone-number/api_getphonenumber
 type PhoneInfo struct {
 	// PhoneNumber includes the country code for non-mainland numbers,
 	// e.g. "+1 5551234567"; mainland numbers have none.

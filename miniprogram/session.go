@@ -18,6 +18,8 @@ import (
 // be logged, and held in any struct of yours, without leaking the key. To
 // keep the key server-side, store [SessionKey.Reveal] and rebuild it later
 // with [ParseSessionKey]. Never send it to the mini program.
+//
+// WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/server/API/user-login/api_code2session
 type Session struct {
 	// OpenID identifies the user within this mini program.
 	OpenID string
@@ -60,13 +62,17 @@ func (s Session) LogValue() slog.Value {
 // SessionKey field) show an address too. Only [SessionKey.Reveal] returns
 // it.
 //
-// WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/signature.html
+// WeChat docs (session_key): https://developers.weixin.qq.com/miniprogram/dev/server/API/user-login/api_code2session
+// WeChat docs (what it decrypts): https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/signature.html
 type SessionKey struct{ s secret }
 
 // ParseSessionKey turns a stored session key (the text [SessionKey.Reveal]
 // returned, as WeChat sent it) back into a SessionKey. It must be standard
 // base64 of 16 bytes; anything else is [ErrBadInput], whose text never
 // contains the value.
+//
+// WeChat docs (session_key): https://developers.weixin.qq.com/miniprogram/dev/server/API/user-login/api_code2session
+// WeChat docs (what it decrypts): https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/signature.html
 func ParseSessionKey(s string) (SessionKey, error) {
 	if _, err := decodeField("session key", s, sessionKeySize); err != nil {
 		return SessionKey{}, err
