@@ -194,7 +194,7 @@ func (f *Fake) tradeRowsLocked(day time.Time, bt string, now time.Time) []billRo
 		}
 		base := map[string]string{
 			"公众账号ID": f.cfg.AppID, "商户号": f.cfg.MchID, "特约商户号": "0", "设备号": o.Request["device_info"],
-			"微信订单号": o.TransactionID, "商户订单号": o.OutTradeNo, "用户标识": o.OpenID, "交易类型": o.TradeType,
+			"微信订单号": o.TransactionID, "商户订单号": o.OutTradeNo, "用户标识": o.OpenID, "交易类型": string(o.TradeType),
 			"付款银行": o.payOpts.bankType(), "货币种类": "CNY", "商品名称": o.Request["body"], "商户数据包": o.Attach,
 			"费率": FeeRate, "费率备注": "",
 		}
@@ -206,7 +206,7 @@ func (f *Fake) tradeRowsLocked(day time.Time, bt string, now time.Time) []billRo
 			}
 			settle := o.settlementTotal()
 			v["交易时间"] = o.PaidAt.In(beijing).Format(refundTime)
-			v["交易状态"] = StateSuccess
+			v["交易状态"] = string(StateSuccess)
 			v["应结订单金额"] = yuan(settle)
 			v["代金券金额"] = yuan(coupons)
 			v["手续费"] = yuan(serviceFee(settle))
@@ -234,13 +234,13 @@ func (f *Fake) tradeRowsLocked(day time.Time, bt string, now time.Time) []billRo
 					v["退款成功时间"] = rf.SuccessTime.In(beijing).Format(refundTime)
 				}
 			}
-			v["交易状态"] = StateRefund
+			v["交易状态"] = string(StateRefund)
 			v["应结订单金额"], v["代金券金额"], v["订单金额"] = yuan(0), yuan(0), yuan(0)
 			v["微信退款单号"], v["商户退款单号"] = rf.RefundID, rf.OutRefundNo
 			v["退款金额"] = yuan(rf.SettlementRefundFee)
 			v["充值券退款金额"] = yuan(0)
 			v["退款类型"] = "ORIGINAL"
-			v["退款状态"] = rf.Status
+			v["退款状态"] = string(rf.Status)
 			v["手续费"] = yuan(-serviceFee(rf.SettlementRefundFee))
 			v["申请退款金额"] = yuan(rf.RefundFee)
 			rows = append(rows, billRow{at: rf.CreatedAt, vals: v})

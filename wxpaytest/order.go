@@ -12,17 +12,17 @@ import (
 
 // Order states, as orderquery's trade_state reports them.
 const (
-	StateNotPay  = string(wxpay.TradeStateNotPay)
-	StateSuccess = string(wxpay.TradeStateSuccess)
-	StateClosed  = string(wxpay.TradeStateClosed)
+	StateNotPay  = wxpay.TradeStateNotPay
+	StateSuccess = wxpay.TradeStateSuccess
+	StateClosed  = wxpay.TradeStateClosed
 	// StateRefund is a paid order with at least one refund.
-	StateRefund = string(wxpay.TradeStateRefund)
+	StateRefund = wxpay.TradeStateRefund
 	// StateUserPaying is a micropay order whose payer has not confirmed
 	// yet; StatePayError one the payer declined; StateRevoked one
 	// reversed.
-	StateUserPaying = "USERPAYING"
-	StatePayError   = "PAYERROR"
-	StateRevoked    = "REVOKED"
+	StateUserPaying = wxpay.TradeStateUserPaying
+	StatePayError   = wxpay.TradeStatePayError
+	StateRevoked    = wxpay.TradeStateRevoked
 )
 
 // PrepayLife is how long WeChat keeps a prepay_id valid, in the fake's
@@ -44,8 +44,8 @@ type Order struct {
 	// StateSuccess, StateClosed (an unpaid order past its time_expire is
 	// StateClosed too), StateRefund once refunded, and for micropay
 	// StateUserPaying, StatePayError or StateRevoked.
-	State     string
-	TradeType string
+	State     wxpay.TradeState
+	TradeType wxpay.TradeType
 	TotalFee  int64 // fen
 	NotifyURL string
 	OpenID    string // the payer: the order's openid, or a fake user's for other trade types
@@ -91,7 +91,7 @@ func (o *order) snapshotAt(now time.Time) Order {
 
 // state is the order's trade_state at now: an unpaid order past its
 // time_expire can no longer be paid, and reads as closed.
-func (o *order) state(now time.Time) string {
+func (o *order) state(now time.Time) wxpay.TradeState {
 	if o.State == StateUserPaying && o.micro != nil && !now.Before(o.PaidAt) {
 		// The payer confirmed (or declined) on the phone meanwhile.
 		if o.micro.decline {

@@ -421,7 +421,7 @@ func (f *Fake) unifiedOrder(p wxpay.Params) answer {
 				OutTradeNo: p["out_trade_no"],
 				PrepayID:   f.newPrepayID(now),
 				State:      StateNotPay,
-				TradeType:  p["trade_type"],
+				TradeType:  wxpay.TradeType(p["trade_type"]),
 				TotalFee:   fee,
 				NotifyURL:  p["notify_url"],
 				OpenID:     p["openid"],
@@ -437,8 +437,8 @@ func (f *Fake) unifiedOrder(p wxpay.Params) answer {
 		f.orders[o.OutTradeNo] = o
 		f.byPrepay[o.PrepayID] = o
 	}
-	extra := wxpay.Params{"prepay_id": o.PrepayID, "trade_type": o.TradeType, "device_info": p["device_info"]}
-	switch wxpay.TradeType(o.TradeType) {
+	extra := wxpay.Params{"prepay_id": o.PrepayID, "trade_type": string(o.TradeType), "device_info": p["device_info"]}
+	switch o.TradeType {
 	case wxpay.TradeNative:
 		extra["code_url"] = "weixin://wxpay/bizpayurl?pr=" + o.PrepayID[len(o.PrepayID)-7:]
 	case wxpay.TradeMWeb:
@@ -472,7 +472,7 @@ func (f *Fake) orderQuery(p wxpay.Params) answer {
 	st := o.state(now)
 	extra := wxpay.Params{
 		"out_trade_no":     o.OutTradeNo,
-		"trade_state":      st,
+		"trade_state":      string(st),
 		"trade_state_desc": tradeStateDesc(st),
 	}
 	if st == StateSuccess {
@@ -481,7 +481,7 @@ func (f *Fake) orderQuery(p wxpay.Params) answer {
 	return f.bizOK(extra)
 }
 
-func tradeStateDesc(st string) string {
+func tradeStateDesc(st wxpay.TradeState) string {
 	switch st {
 	case StateSuccess:
 		return "支付成功"
@@ -507,7 +507,7 @@ func (o *order) paidFields() wxpay.Params {
 		"device_info":    o.Request["device_info"],
 		"openid":         o.OpenID,
 		"is_subscribe":   "N",
-		"trade_type":     o.TradeType,
+		"trade_type":     string(o.TradeType),
 		"bank_type":      o.payOpts.bankType(),
 		"total_fee":      strconv.FormatInt(o.TotalFee, 10),
 		"fee_type":       "CNY",

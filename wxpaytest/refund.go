@@ -32,10 +32,10 @@ const MaxRefunds = 50
 // Refund states, as refundquery's refund_status_$n and the refund
 // notification's refund_status report them.
 const (
-	RefundProcessing = "PROCESSING"  // accepted, not paid out yet
-	RefundSuccess    = "SUCCESS"     // paid out
-	RefundClosed     = "REFUNDCLOSE" // closed without paying out
-	RefundChange     = "CHANGE"      // failed abnormally (退款异常)
+	RefundProcessing wxpay.RefundStatus = "PROCESSING"        // accepted, not paid out yet
+	RefundSuccess                       = wxpay.RefundSuccess // paid out
+	RefundClosed                        = wxpay.RefundClosed  // closed without paying out
+	RefundChange                        = wxpay.RefundChange  // failed abnormally (退款异常)
 )
 
 // Error codes of the refund, micropay and reverse endpoints that the
@@ -72,7 +72,7 @@ type Refund struct {
 	Coupons []wxpay.Coupon
 	// Status is RefundProcessing, RefundSuccess, RefundClosed or
 	// RefundChange.
-	Status string
+	Status wxpay.RefundStatus
 	// Account is refund_account; RecvAccount is where the money went
 	// (refund_recv_accout), "支付用户零钱" in the fake.
 	Account     string
@@ -144,7 +144,7 @@ var ErrRefundSettled = errors.New("wxpaytest: refund already settled")
 // order's refundable amount.
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
-func (f *Fake) SettleRefund(outRefundNo, status string) error {
+func (f *Fake) SettleRefund(outRefundNo string, status wxpay.RefundStatus) error {
 	switch status {
 	case "":
 		status = RefundSuccess
@@ -411,7 +411,7 @@ func (f *Fake) settleDueLocked(rf *refund, now time.Time) {
 }
 
 // settleLocked ends a refund at time at and sends its notification.
-func (f *Fake) settleLocked(rf *refund, at time.Time, status string) {
+func (f *Fake) settleLocked(rf *refund, at time.Time, status wxpay.RefundStatus) {
 	if rf.Status != RefundProcessing {
 		return
 	}
@@ -485,7 +485,7 @@ func refundNotificationFields(rf *refund) wxpay.Params {
 		"refund_id":             rf.RefundID,
 		"refund_recv_accout":    rf.RecvAccount,
 		"refund_request_source": "API",
-		"refund_status":         rf.Status,
+		"refund_status":         string(rf.Status),
 		"settlement_refund_fee": strconv.FormatInt(rf.SettlementRefundFee, 10),
 		"settlement_total_fee":  strconv.FormatInt(rf.order.settlementTotal(), 10),
 		"total_fee":             strconv.FormatInt(rf.TotalFee, 10),
@@ -680,7 +680,7 @@ func (f *Fake) refundQuery(p wxpay.Params) answer {
 		extra["refund_channel"+sfx] = "ORIGINAL"
 		extra["refund_fee"+sfx] = strconv.FormatInt(rf.RefundFee, 10)
 		extra["settlement_refund_fee"+sfx] = strconv.FormatInt(rf.SettlementRefundFee, 10)
-		extra["refund_status"+sfx] = rf.Status
+		extra["refund_status"+sfx] = string(rf.Status)
 		extra["refund_account"+sfx] = rf.Account
 		extra["refund_recv_accout"+sfx] = rf.RecvAccount
 		if !rf.SuccessTime.IsZero() {

@@ -45,19 +45,19 @@ type fakeReply struct {
 }
 
 type fakeRefund struct {
-	OutRefundNo string `json:"out_refund_no"`
-	RefundID    string `json:"refund_id"`
-	Status      string `json:"status"`
-	RefundFee   int64  `json:"refund_fee"`
-	NotifyURL   string `json:"notify_url,omitempty"`
+	OutRefundNo string             `json:"out_refund_no"`
+	RefundID    string             `json:"refund_id"`
+	Status      wxpay.RefundStatus `json:"status"`
+	RefundFee   int64              `json:"refund_fee"`
+	NotifyURL   string             `json:"notify_url,omitempty"`
 }
 
 type fakeOrder struct {
-	OutTradeNo string `json:"out_trade_no"`
-	State      string `json:"state"`
-	TotalFee   int64  `json:"total_fee"`
-	TradeType  string `json:"trade_type"`
-	NotifyURL  string `json:"notify_url"`
+	OutTradeNo string           `json:"out_trade_no"`
+	State      wxpay.TradeState `json:"state"`
+	TotalFee   int64            `json:"total_fee"`
+	TradeType  wxpay.TradeType  `json:"trade_type"`
+	NotifyURL  string           `json:"notify_url"`
 }
 
 type fakeDeliveryJS struct {
@@ -306,7 +306,7 @@ func fakeCommand(f *wxpaytest.Fake, args []string) fakeReply {
 		if !need(2) {
 			return r
 		}
-		if err := f.SettleRefund(args[1], args[2]); err != nil {
+		if err := f.SettleRefund(args[1], wxpay.RefundStatus(args[2])); err != nil {
 			r.Error = err.Error()
 			return r
 		}
