@@ -121,7 +121,7 @@ func TestDownloadBill(t *testing.T) {
 			assert.Equal(t, "bill-2-r", tr.OutRefundNo)
 			assert.Equal(t, int64(100), tr.RequestedRefundFee)
 			assert.Equal(t, int64(80), tr.RefundFee)
-			assert.Equal(t, "SUCCESS", tr.RefundStatus)
+			assert.Equal(t, wxpay.RefundSuccess, tr.RefundStatus)
 		}
 		if tr.OutTradeNo == "bill-3" {
 			assert.Equal(t, wxpay.TradeType("MICROPAY"), tr.TradeType)

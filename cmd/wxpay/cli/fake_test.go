@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the fake's concurrent logging.
@@ -177,10 +178,10 @@ func TestFakePayFromTerminal(t *testing.T) {
 	r = s.reply("refunds CLI-1")
 	require.True(t, r.OK, r.Error)
 	require.Len(t, r.Refunds, 1)
-	assert.Equal(t, "PROCESSING", r.Refunds[0].Status)
+	assert.Equal(t, wxpaytest.RefundProcessing, r.Refunds[0].Status)
 	r = s.reply("settle CLI-1-R1")
 	require.True(t, r.OK, r.Error)
-	assert.Equal(t, "SUCCESS", r.Refunds[0].Status)
+	assert.Equal(t, wxpaytest.RefundSuccess, r.Refunds[0].Status)
 	require.Eventually(t, func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()
