@@ -35,6 +35,8 @@ const BillTimeout = 10 * time.Minute
 const maxBillFailBytes = 64 << 10
 
 // BillType is bill_type: which trades a trade bill lists.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6
 type BillType string
 
 // Trade bill types.
@@ -46,6 +48,8 @@ const (
 )
 
 // DownloadBillRequest names a day's trade bill for [Client.DownloadBill].
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6
 type DownloadBillRequest struct {
 	// BillDate is the day, yyyyMMdd in UTC+8, such as "20140603". Bills
 	// are ready from about 10:00 the next day and kept for three months.
@@ -60,6 +64,8 @@ type DownloadBillRequest struct {
 }
 
 // FundFlowAccount is account_type: which account's fund flow to fetch.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_18
 type FundFlowAccount string
 
 // Fund-flow accounts.
@@ -71,6 +77,8 @@ const (
 
 // DownloadFundFlowRequest names a day's fund-flow bill for
 // [Client.DownloadFundFlow].
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_18
 type DownloadFundFlowRequest struct {
 	// BillDate is the day, yyyyMMdd in UTC+8. Required.
 	BillDate string

@@ -269,6 +269,9 @@ func (b *BillReader) row(cols *billCols, line []byte) (*BillRow, error) {
 }
 
 // BillRow is one data or summary row of a bill.
+//
+// WeChat Pay docs (downloadbill): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6
+// WeChat Pay docs (downloadfundflow): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_18
 type BillRow struct {
 	// Line is the row's 1-based line in the bill.
 	Line int

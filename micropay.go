@@ -15,6 +15,8 @@ var (
 // MicroPayRequest charges a payer's payment code (付款码) with
 // [Client.MicroPay]: the barcode or QR code the payer shows at the till.
 // Zero values are left out of the request.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_10
 type MicroPayRequest struct {
 	// AuthCode is the scanned payment code (auth_code), digits only, at
 	// most 128 (today 18, starting 10 to 15). It is single-use and lives
@@ -56,6 +58,8 @@ type MicroPayRequest struct {
 // MicroPayResponse is a completed payment-code payment. There is no
 // payment notification for micropay: this answer (or [Client.OrderQuery]
 // after USERPAYING) is the only word on it.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_10
 type MicroPayResponse struct {
 	// Payment is the completed payment: order, amounts in fen, payer.
 	Payment

@@ -17,6 +17,8 @@ const NonceLen = 32
 // [A-Za-z0-9], drawn from crypto/rand. WeChat requires a nonce in every
 // request; a guessable one (a timestamp, math/rand) weakens the signature
 // against replay.
+//
+// WeChat Pay docs (signing rules): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3
 func NewNonce() (string, error) {
 	return newNonce(rand.Reader)
 }

@@ -164,6 +164,8 @@ func notificationFrom(p Params) (*Notification, error) {
 //     error makes the handler answer FAIL, so WeChat delivers again later.
 //
 // The error's text is logged but never sent to WeChat.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
 type NotifyFunc func(ctx context.Context, n *Notification) error
 
 // NotifyHandler returns the http.Handler to mount at notify_url. It does

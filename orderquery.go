@@ -30,6 +30,8 @@ const (
 // are set only TransactionID is sent, since WeChat would prefer it anyway,
 // but both are checked: OutTradeNo must be well-formed, and an answer
 // about another order than OutTradeNo fails.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2
 type OrderQueryRequest struct {
 	// TransactionID is WeChat's order number (transaction_id), up to 32
 	// characters.
@@ -46,6 +48,8 @@ type OrderQueryRequest struct {
 // details (payer, amounts, coupons, time) only when TradeState is
 // [TradeStateSuccess]; in other states they are zero. The payment is the
 // embedded [Payment], the same view a [Notification] carries.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2
 type OrderQueryResponse struct {
 	TradeState     TradeState // always set; only TradeStateSuccess means paid
 	TradeStateDesc string     // human-readable state, in Chinese

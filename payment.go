@@ -4,6 +4,8 @@ import "time"
 
 // FeeType is an ISO 4217 currency code as WeChat writes it in fee_type and
 // cash_fee_type. Empty means CNY, WeChat's default.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1
 type FeeType string
 
 // FeeCNY is the renminbi, the currency of nearly every v2 payment.

@@ -20,6 +20,8 @@ const (
 
 // RefundRequest asks WeChat to refund (part of) a paid order with
 // [Client.Refund].
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4
 type RefundRequest struct {
 	// TransactionID (WeChat's order number) or OutTradeNo names the paid
 	// order; one is required. With both, WeChat prefers transaction_id;
@@ -64,6 +66,8 @@ type RefundRequest struct {
 // RefundResponse is WeChat's acceptance of a refund. It means the refund
 // was accepted, not that the money is back: that arrives as a refund
 // notification, or is seen with [Client.RefundQuery].
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4
 type RefundResponse struct {
 	TransactionID string  // transaction_id of the order
 	OutTradeNo    string  // out_trade_no of the order
@@ -90,6 +94,8 @@ type RefundResponse struct {
 }
 
 // CouponRefund is one coupon's share of a refund.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4
 type CouponRefund struct {
 	ID   string     // coupon_refund_id
 	Type CouponType // coupon_type; may be empty, WeChat omits it at times

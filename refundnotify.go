@@ -274,6 +274,8 @@ func decryptECB(key, ct []byte) ([]byte, error) {
 // action (releasing goods, notifying a customer that money is back),
 // confirm the refund's state with [Client.RefundQuery], or mount the
 // handler with [ConfirmWithRefundQuery], which does it before fn runs.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
 type RefundNotifyFunc func(ctx context.Context, n *RefundNotification) error
 
 // RefundNotifyHandler returns the http.Handler to mount at the refund
@@ -310,6 +312,8 @@ func (c *Client) RefundNotifyHandler(fn RefundNotifyFunc, opts ...RefundNotifyOp
 }
 
 // RefundNotifyOption configures [Client.RefundNotifyHandler].
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
 type RefundNotifyOption func(*refundNotifyOptions)
 
 type refundNotifyOptions struct {
@@ -330,6 +334,9 @@ type refundNotifyOptions struct {
 // SYSTEMERROR) FAIL too; WeChat delivers again later. Each notification
 // that decrypts costs one refundquery call: only holders of a genuine
 // ciphertext can cause one.
+//
+// WeChat Pay docs (refund notification): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
+// WeChat Pay docs (refundquery): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5
 func ConfirmWithRefundQuery() RefundNotifyOption {
 	return func(o *refundNotifyOptions) { o.confirm = true }
 }

@@ -26,6 +26,8 @@ var errExtraIndex = errors.New("wxpay: indexed field beyond the announced count"
 // (TransactionID or OutTradeNo). At least one is required; when several
 // are given WeChat uses the first of refund_id, out_refund_no,
 // transaction_id, out_trade_no, and wxpay sends only that one.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5
 type RefundQueryRequest struct {
 	RefundID      string // refund_id: WeChat's refund number
 	OutRefundNo   string // out_refund_no: your refund number
@@ -42,6 +44,8 @@ type RefundQueryRequest struct {
 }
 
 // RefundQueryResponse is the state of an order's refunds.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5
 type RefundQueryResponse struct {
 	TransactionID string  // transaction_id of the order
 	OutTradeNo    string  // out_trade_no of the order
@@ -63,6 +67,8 @@ type RefundQueryResponse struct {
 }
 
 // RefundInfo is one refund of an order, from the refund_*_$n fields.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5
 type RefundInfo struct {
 	OutRefundNo string       // out_refund_no_$n
 	RefundID    string       // refund_id_$n

@@ -12,6 +12,8 @@ var (
 // ReverseRequest names the micropay order to reverse with
 // [Client.Reverse]: by TransactionID or OutTradeNo (one is required; with
 // both, WeChat prefers transaction_id and both are sent).
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_11
 type ReverseRequest struct {
 	// TransactionID is transaction_id: WeChat's order number, as the
 	// micropay answer or orderquery gave it.
@@ -25,6 +27,8 @@ type ReverseRequest struct {
 }
 
 // ReverseResponse is WeChat's answer to a reversal.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_11
 type ReverseResponse struct {
 	// Recall is recall == "Y": WeChat could not finish the reversal yet
 	// and wants it called again (with the same order number). Loop until

@@ -17,6 +17,8 @@ import (
 
 // SignType is the signature algorithm of a v2 message, as written in its
 // sign_type field.
+//
+// WeChat Pay docs (signing rules): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3
 type SignType string
 
 // The two v2 signature algorithms. Both hash the same canonical string; see
@@ -84,6 +86,8 @@ type macState struct {
 // the v2 default. apiKey is the 32-character "API密钥" set in the merchant
 // platform (账户中心 → API安全); it is kept only inside the Signer and never
 // appears in an error.
+//
+// WeChat Pay docs (signing rules): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3
 func NewSigner(apiKey string, t SignType) (*Signer, error) {
 	if t == "" {
 		t = SignMD5

@@ -9,6 +9,8 @@ import (
 )
 
 // TradeType is trade_type: how the payer pays.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1
 type TradeType string
 
 // Trade types. The first four are what [Client.UnifiedOrder] accepts; a
@@ -97,6 +99,8 @@ type UnifiedOrderRequest struct {
 
 // UnifiedOrderResponse is WeChat's answer to a successful unifiedorder:
 // the prepayment to hand to the payer.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1
 type UnifiedOrderResponse struct {
 	// PrepayID identifies the prepayment for 2 hours. Pass it to
 	// [Client.JSAPIParams] or [Client.AppPayParams].

@@ -57,6 +57,8 @@ type UserInfo struct {
 
 // Watermark is stamped by WeChat into every decrypted payload. AppID must
 // equal the app that asked for the data; [Client.DecryptData] checks it.
+//
+// WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/signature.html
 type Watermark struct {
 	// Timestamp is when WeChat produced the data, in Unix seconds; compare
 	// it with the current time if you need freshness.
