@@ -243,12 +243,26 @@ func streamBill(op string, resp *http.Response, w io.Writer) (int64, error) {
 	} else if isXML(br) {
 		return 0, billFail(op, resp.StatusCode, br)
 	}
-	n, err := io.Copy(w, src)
+	// The compressed stream is bounded by nothing but time, and gzip
+	// expands a thousandfold: cap what is written, so a hostile or broken
+	// peer cannot fill the caller's disk or memory.
+	n, err := io.Copy(w, io.LimitReader(src, maxBillSize+1))
 	if err != nil {
 		return n, &opError{op, err}
 	}
+	if n > maxBillSize {
+		return n, &opError{op, ErrBillTooLarge}
+	}
 	return n, nil
 }
+
+// MaxBillSize caps a downloaded bill, after decompression. A day's bill of
+// a very large merchant is some hundreds of megabytes; anything past this
+// is not a bill.
+const MaxBillSize = 4 << 30
+
+// maxBillSize is MaxBillSize, lowered by tests.
+var maxBillSize int64 = MaxBillSize
 
 // isXML reports whether the stream starts, after white space, with '<':
 // a bill starts with its header row, never with markup.

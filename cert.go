@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"time"
@@ -88,6 +89,9 @@ func WithCertificateHTTPClient(hc *http.Client) Option {
 	return func(o *options) error {
 		if hc == nil {
 			return errors.New("wxpay: WithCertificateHTTPClient: nil client")
+		}
+		if err := wire.CheckTLS(hc); err != nil {
+			return fmt.Errorf("wxpay: WithCertificateHTTPClient: %w", err)
 		}
 		cp := *hc
 		cp.CheckRedirect = wire.NoRedirect

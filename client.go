@@ -3,6 +3,7 @@ package wxpay
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -107,6 +108,9 @@ func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) error {
 		if hc == nil {
 			return errors.New("wxpay: WithHTTPClient: nil client")
+		}
+		if err := wire.CheckTLS(hc); err != nil {
+			return fmt.Errorf("wxpay: WithHTTPClient: %w", err)
 		}
 		// A shallow copy shares hc's transport and connection pool but
 		// can refuse redirects without touching the caller's client:

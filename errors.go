@@ -65,6 +65,11 @@ func (*ambiguousError) Is(target error) bool { return target == ErrSignature }
 // refused.
 var ErrXML = errors.New("wxpay: malformed XML")
 
+// ErrBillTooLarge means a downloaded bill grew past [MaxBillSize] once
+// decompressed; what was written before is incomplete and must be
+// discarded.
+var ErrBillTooLarge = errors.New("wxpay: bill exceeds MaxBillSize")
+
 // ErrorCode is WeChat's err_code: why a call with result_code=FAIL failed.
 // The constants below are the documented codes; WeChat may send others,
 // which arrive as they are.
@@ -170,7 +175,7 @@ func (e *Error) Error() string {
 	}
 	switch {
 	case e.Code != "":
-		b.WriteString(string(e.Code))
+		b.WriteString(oneLine(string(e.Code)))
 		if e.Message != "" {
 			b.WriteString(": ")
 			b.WriteString(oneLine(e.Message))
@@ -274,15 +279,16 @@ func Retryable(err error) bool {
 	if err == nil {
 		return false
 	}
+	var oe *OutcomeUnknownError
+	if errors.As(err, &oe) {
+		// Whatever its cause, even the caller's own cancellation or an
+		// answer that could not be used: the request may have taken
+		// effect, and only a retry with the same key tells.
+		return true
+	}
 	var we *Error
 	if errors.As(err, &we) {
 		return we.Retryable()
-	}
-	var oe *OutcomeUnknownError
-	if errors.As(err, &oe) {
-		// Even after the caller's own cancellation: the request may
-		// have taken effect, and only a retry with the same key tells.
-		return true
 	}
 	var re *RequestError
 	if errors.As(err, &re) || errors.Is(err, context.Canceled) {

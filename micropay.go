@@ -95,7 +95,7 @@ func (c *Client) MicroPay(ctx context.Context, req *MicroPayRequest) (*MicroPayR
 	}
 	r, err := parseMicroPay(p, req)
 	if err != nil {
-		return nil, &opError{epMicroPay.op, err}
+		return nil, q.afterSent(err)
 	}
 	return r, nil
 }

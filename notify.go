@@ -165,6 +165,11 @@ func notificationFrom(p Params) (*Notification, error) {
 //
 // The error's text is logged but never sent to WeChat.
 //
+// In service-provider mode (sub_mch_id sent through Extra), out_trade_no
+// is unique per sub-merchant only: key on Raw["sub_mch_id"] together with
+// OutTradeNo, and check that the sub-merchant is the one the order
+// belongs to.
+//
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
 type NotifyFunc func(ctx context.Context, n *Notification) error
 

@@ -138,7 +138,7 @@ func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*RefundRespons
 	}
 	r, err := parseRefund(p, req)
 	if err != nil {
-		return nil, &opError{epRefund.op, err}
+		return nil, q.afterSent(err)
 	}
 	return r, nil
 }

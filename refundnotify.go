@@ -76,9 +76,11 @@ type RefundNotification struct {
 	// WeChat's own samples.
 	CashRefundFee int64
 	// Confirmed is true when [ConfirmWithRefundQuery] checked this
-	// notification against refundquery, so that its order, refund number,
-	// amount and state are WeChat's signed word, not only the ECB
-	// ciphertext's.
+	// notification against refundquery. Every field is then WeChat's
+	// signed word, not only the ECB ciphertext's: the ones refundquery
+	// returns agree with it (its values fill any the notification left
+	// out), CashRefundFee and RefundRequestSource, which it does not
+	// return, are cleared, and Raw holds refundquery's signed answer.
 	Confirmed bool
 	// Raw holds every field of the decrypted req_info.
 	Raw Params
@@ -323,8 +325,10 @@ type refundNotifyOptions struct {
 // ConfirmWithRefundQuery makes the refund notify handler confirm each
 // decrypted notification with [Client.RefundQuery] (by its out_refund_no)
 // before calling the function, which then sees only notifications whose
-// transaction_id, out_trade_no, refund_id, refund_fee and refund_status
-// agree with WeChat's signed answer (and Confirmed set). Recommended:
+// every field refundquery also returns (transaction_id, out_trade_no,
+// refund_id, refund_fee, refund_status, total_fee and the settlement
+// amounts, success time and accounts) agrees with WeChat's signed answer,
+// with Confirmed set (see [RefundNotification.Confirmed]). Recommended:
 // AES-ECB lets whoever holds one genuine req_info replay it or splice its
 // blocks into another (a spliced block can change out_trade_no cleanly),
 // and the outer message has no signature at all.
@@ -367,7 +371,31 @@ func (c *Client) confirmRefund(ctx context.Context, n *RefundNotification) error
 			return mismatch("refund_fee")
 		case ri.Status != n.RefundStatus:
 			return mismatch("refund_status")
+		case r.TotalFee != n.TotalFee:
+			return mismatch("total_fee")
+		case r.SettlementTotalFee.Valid && n.SettlementTotalFee != 0 && r.SettlementTotalFee.Fen != n.SettlementTotalFee:
+			return mismatch("settlement_total_fee")
+		case ri.SettlementRefundFee.Valid && n.SettlementRefundFee != 0 && ri.SettlementRefundFee.Fen != n.SettlementRefundFee:
+			return mismatch("settlement_refund_fee")
+		case !ri.SuccessTime.IsZero() && !n.SuccessTime.IsZero() && !ri.SuccessTime.Equal(n.SuccessTime):
+			return mismatch("success_time")
+		case ri.RecvAccount != "" && n.RefundRecvAccount != "" && ri.RecvAccount != n.RefundRecvAccount:
+			return mismatch("refund_recv_accout")
+		case ri.Account != "" && n.RefundAccount != "" && ri.Account != n.RefundAccount:
+			return mismatch("refund_account")
 		}
+		// Every field left is now WeChat's signed word: those refundquery
+		// returns agree (or are taken from it where the notification left
+		// them out), and those it does not return cannot be vouched for,
+		// so they are cleared rather than passed on as confirmed.
+		n.SettlementTotalFee = r.SettlementTotalFee.Fen
+		n.SettlementRefundFee = ri.SettlementRefundFee.Fen
+		n.SuccessTime = ri.SuccessTime
+		n.RefundRecvAccount = ri.RecvAccount
+		n.RefundAccount = ri.Account
+		n.CashRefundFee = 0
+		n.RefundRequestSource = ""
+		n.Raw = r.Raw
 		n.Confirmed = true
 		return nil
 	}

@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/wxpay-go/wxpay/internal/wire"
@@ -207,12 +209,31 @@ func (c *Client) call(ctx context.Context, r *request) (Params, error) {
 	}
 	p, err := c.parseResponseWith(signer, op, status, resp)
 	if err != nil && r.ep.key != "" {
-		var we *Error
-		if errors.As(err, &we) {
-			we.key = r.ep.key
-		}
+		return nil, r.afterSent(err)
 	}
 	return p, err
+}
+
+// afterSent classifies a failure that came after the request was sent, on
+// an endpoint with an idempotency key. Only WeChat's own word is final: a
+// verified result_code FAIL with its err_code, or a return_code FAIL
+// refusing the request itself. Anything else (an answer that cannot be
+// decoded, verified or attributed, a gateway's status page, an answer that
+// does not echo what was asked) leaves the outcome unknown: WeChat may
+// have refunded or charged, and only a retry under the same key tells,
+// so it becomes an [*OutcomeUnknownError] rather than a failure a caller
+// might answer with a new key.
+func (r *request) afterSent(err error) error {
+	var we *Error
+	if errors.As(err, &we) && (we.Code != "" || (we.ReturnCode != "" && we.ReturnCode != "SUCCESS")) {
+		we.key = r.ep.key
+		return err
+	}
+	var oe *OutcomeUnknownError
+	if errors.As(err, &oe) {
+		return err
+	}
+	return &OutcomeUnknownError{Op: r.ep.op, Key: r.ep.key, Err: err}
 }
 
 // route picks the HTTP client and the signer of one call: the
@@ -242,29 +263,32 @@ func (c *Client) route(ctx context.Context, r *request) (*http.Client, *Signer, 
 func (c *Client) send(ctx context.Context, hc *http.Client, r *request, body []byte) (int, []byte, error) {
 	op := r.ep.op
 	url := c.baseURL + c.prefix + r.ep.path
-	status, resp, err := c.post(ctx, hc, op, url, body)
-	if err != nil && c.backup != "" && ctx.Err() == nil && neverSent(err) {
+	status, resp, reached, err := c.post(ctx, hc, op, url, body)
+	if err != nil && c.backup != "" && ctx.Err() == nil && !reached && neverSent(err) {
 		c.logger().DebugContext(ctx, "wxpay: primary unreachable, failing over", "op", op, "backup", c.backup, "error", err.Error())
-		status, resp, err = c.post(ctx, hc, op, c.backup+c.prefix+r.ep.path, body)
+		status, resp, reached, err = c.post(ctx, hc, op, c.backup+c.prefix+r.ep.path, body)
 	}
 	if err != nil {
-		return 0, nil, c.transportErr(r, err)
+		return 0, nil, c.transportErr(r, reached, err)
 	}
 	return status, resp, nil
 }
 
 // transportErr names the endpoint in a failed exchange and, where a retry
 // needs the same idempotency key to be safe, says so.
-func (c *Client) transportErr(r *request, err error) error {
-	var we *Error
-	if errors.As(err, &we) {
-		return err // already names the endpoint
-	}
+//
+// reached reports that a connection was handed to the request, so its
+// bytes may have been written whatever the error says.
+func (c *Client) transportErr(r *request, reached bool, err error) error {
 	if r.ep.cert && tlsRefused(err) {
 		return &opError{r.ep.op, &certRefusedError{err}}
 	}
-	if r.ep.key != "" && !neverSent(err) {
+	if r.ep.key != "" && (reached || !neverSent(err)) {
 		return &OutcomeUnknownError{Op: r.ep.op, Key: r.ep.key, Err: err}
+	}
+	var we *Error
+	if errors.As(err, &we) {
+		return err // already names the endpoint
 	}
 	return &opError{r.ep.op, err}
 }
@@ -291,31 +315,37 @@ func (e *certRefusedError) Unwrap() error { return e.err }
 func (e *certRefusedError) Is(target error) bool { return target == ErrCertificateRefused }
 
 // post sends one request and reads the whole answer, bounded by
-// c.maxBytes.
-func (c *Client) post(ctx context.Context, hc *http.Client, op, url string, body []byte) (int, []byte, error) {
+// c.maxBytes. reached reports that a connection was handed to the
+// request (net/http's GotConn): from then on its bytes may have been
+// written, so no error can prove it was never sent. A transport that
+// does not report connections leaves reached false, and the error's type
+// alone decides (see neverSent).
+func (c *Client) post(ctx context.Context, hc *http.Client, op, url string, body []byte) (status int, b []byte, reached bool, err error) {
 	start := time.Now()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	var got atomic.Bool
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { got.Store(true) }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, false, err
 	}
 	req.Header["Content-Type"] = []string{"text/xml; charset=utf-8"}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, got.Load(), err
 	}
-	b, err := readBody(resp, c.maxBytes)
+	b, err = readBody(resp, c.maxBytes)
 	resp.Body.Close()
 	if log := c.logger(); log.Enabled(ctx, slog.LevelDebug) {
 		log.DebugContext(ctx, "wxpay: call", "op", op, "url", url, "status", resp.StatusCode,
 			"bytes", len(b), "elapsed", time.Since(start))
 	}
 	if errors.Is(err, wire.ErrTooLarge) {
-		return 0, nil, &Error{Op: op, StatusCode: resp.StatusCode, Err: ErrResponseTooLarge}
+		return 0, nil, true, &Error{Op: op, StatusCode: resp.StatusCode, Err: ErrResponseTooLarge}
 	}
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, true, err
 	}
-	return resp.StatusCode, b, nil
+	return resp.StatusCode, b, true, nil
 }
 
 // readBody reads an answer into one buffer sized from its Content-Length,
@@ -524,7 +554,13 @@ func neverSent(err error) bool {
 		hostErr  x509.HostnameError
 		certErr  x509.CertificateInvalidError
 	)
-	if errors.As(err, &recErr) || errors.As(err, &verifErr) || errors.As(err, &authErr) ||
+	// A record header error proves nothing once the handshake is done (a
+	// middlebox can corrupt a record after the request went out); crypto/tls
+	// sets Conn only for a first record that is not TLS at all.
+	if errors.As(err, &recErr) && recErr.Conn != nil {
+		return true
+	}
+	if errors.As(err, &verifErr) || errors.As(err, &authErr) ||
 		errors.As(err, &hostErr) || errors.As(err, &certErr) {
 		return true
 	}

@@ -6,15 +6,19 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // timeoutErr mimics net/http's unexported TLS handshake timeout error.
@@ -39,7 +43,11 @@ func TestNeverSent(t *testing.T) {
 		{"dns timeout", post(&net.DNSError{Err: "i/o timeout", IsTimeout: true}), true},
 		{"connection refused", post(dial), true},
 		{"dial wrapped twice", fmt.Errorf("outer: %w", post(dial)), true},
-		{"tls record header", post(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}), true},
+		// crypto/tls sets Conn only for a first record that is not TLS,
+		// before any request byte; a record error after the handshake
+		// (Conn nil) may follow a delivered request.
+		{"tls first record not TLS", post(tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake", Conn: &net.TCPConn{}}), true},
+		{"tls record error after the handshake", post(tls.RecordHeaderError{Msg: "received record with version 301 when expecting version 303"}), false},
 		{"tls certificate verification", post(&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), true},
 		{"x509 unknown authority", post(x509.UnknownAuthorityError{}), true},
 		{"x509 hostname", post(x509.HostnameError{Host: "api.mch.weixin.qq.com"}), true},
@@ -212,4 +220,44 @@ func FuzzResponse(f *testing.F) {
 		_, _ = parseOrderQuery(p, Params{"transaction_id": "4200000015201711256947025404"})
 		_, _ = parseOrderQuery(p, Params{"out_trade_no": "1409811653"})
 	})
+}
+
+// TestReadBodyCap: the Content-Length header sizes the buffer only up to
+// the cap, and no body, announced or not, is read past it.
+func TestReadBodyCap(t *testing.T) {
+	t.Parallel()
+	const limit = 64
+	resp := func(announced int64, body string) *http.Response {
+		return &http.Response{ContentLength: announced, Body: io.NopCloser(strings.NewReader(body))}
+	}
+	exact := strings.Repeat("a", limit)
+	tests := []struct {
+		name      string
+		announced int64
+		body      string
+		tooLarge  bool
+	}{
+		{"as announced", 10, "0123456789", false},
+		{"exactly the cap", limit, exact, false},
+		{"unknown length at the cap", -1, exact, false},
+		{"one byte over, announced", limit + 1, exact + "a", true},
+		{"one byte over, unknown length", -1, exact + "a", true},
+		{"announced huge, body small", 1 << 40, "small", false},
+		{"longer than announced", 4, exact + "a", true},
+		{"longer than announced, under the cap", 4, "0123456789", false},
+		{"shorter than announced", 20, "0123", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b, err := readBody(resp(tt.announced, tt.body), limit)
+			if tt.tooLarge {
+				assert.ErrorIs(t, err, wire.ErrTooLarge)
+				assert.Nil(t, b)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.body, string(b))
+		})
+	}
 }

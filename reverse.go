@@ -70,9 +70,9 @@ func (c *Client) Reverse(ctx context.Context, req *ReverseRequest) (*ReverseResp
 	switch p["recall"] {
 	case "Y", "N":
 	case "":
-		return nil, &opError{epReverse.op, fieldErr("recall", ErrMissingField)}
+		return nil, q.afterSent(fieldErr("recall", ErrMissingField))
 	default:
-		return nil, &opError{epReverse.op, fieldErr("recall", errRecall)}
+		return nil, q.afterSent(fieldErr("recall", errRecall))
 	}
 	return &ReverseResponse{Recall: p["recall"] == "Y", Raw: p}, nil
 }

@@ -95,7 +95,7 @@ func (c *Client) sandboxSigner(ctx context.Context) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	status, resp, err := c.post(ctx, c.hc, epGetSignKey.op, c.baseURL+sb.path, body)
+	status, resp, _, err := c.post(ctx, c.hc, epGetSignKey.op, c.baseURL+sb.path, body)
 	if err != nil {
 		return nil, &opError{epGetSignKey.op, err}
 	}

@@ -83,6 +83,9 @@ func WithHTTPClient(hc *http.Client) Option {
 		if hc == nil {
 			return fmt.Errorf("%w: nil http client", ErrBadInput)
 		}
+		if err := wire.CheckTLS(hc); err != nil {
+			return fmt.Errorf("%w: %s", ErrBadInput, err.Error())
+		}
 		cp := *hc
 		o.hc = &cp
 		return nil

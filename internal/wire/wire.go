@@ -372,3 +372,25 @@ func scrub(err error, secrets []string) error {
 	}
 	return &scrubbedError{text: text, err: err}
 }
+
+// ErrInsecureTLS reports an HTTP client whose transport skips the
+// server's certificate check. WeChat's signatures protect what an answer
+// says, but not the confidentiality of what is sent (openids, amounts, an
+// app secret) nor the client certificate's use, so such a client is
+// refused rather than trusted.
+var ErrInsecureTLS = errors.New("the HTTP client's transport has TLS verification turned off (InsecureSkipVerify); keep it on and trust a test server's certificate instead (httptest.Server.Client does)")
+
+// CheckTLS refuses an http.Client whose transport, as far as it can be
+// inspected (an *http.Transport, or http.DefaultTransport when Transport
+// is nil), has InsecureSkipVerify set. A custom RoundTripper cannot be
+// inspected and is the caller's responsibility.
+func CheckTLS(hc *http.Client) error {
+	rt := hc.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	if t, ok := rt.(*http.Transport); ok && t.TLSClientConfig != nil && t.TLSClientConfig.InsecureSkipVerify {
+		return ErrInsecureTLS
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -92,3 +93,25 @@ func TestNewHTTPClient(t *testing.T) {
 	assert.NotSame(t, a, b, "each caller gets its own client")
 	assert.ErrorIs(t, a.CheckRedirect(nil, nil), http.ErrUseLastResponse, "redirects are not followed")
 }
+
+func TestCheckTLS(t *testing.T) {
+	insecure := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	for name, tc := range map[string]struct {
+		hc   *http.Client
+		want error
+	}{
+		"default":          {&http.Client{}, nil},
+		"library's":        {NewHTTPClient(), nil},
+		"verifying":        {&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{}}}, nil},
+		"insecure":         {&http.Client{Transport: insecure}, ErrInsecureTLS},
+		"custom roundtrip": {&http.Client{Transport: roundTripFunc(nil)}, nil},
+	} {
+		if err := CheckTLS(tc.hc); !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+			t.Errorf("%s: CheckTLS = %v, want %v", name, err, tc.want)
+		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
