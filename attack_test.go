@@ -3,6 +3,7 @@ package wxpay_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -90,9 +93,15 @@ func TestAttackResplitNotification(t *testing.T) {
 func TestResplitRuleKeepsGenuineMessages(t *testing.T) {
 	t.Parallel()
 	c := xClient(t, wxpay.SignMD5)
-	for _, fx := range []string{"s1_md5.xml"} {
-		_, err := c.ParseNotification(xSigned(t, wxpay.SignMD5, xS1(t)))
-		require.NoError(t, err, fx)
+	// The published S1 and S2 bodies, exactly as they are.
+	for _, fx := range []struct {
+		name string
+		st   wxpay.SignType
+	}{{"s1_md5.xml", wxpay.SignMD5}, {"s1_hmac.xml", wxpay.SignHMACSHA256}, {"s2_hmac_sign_type.xml", wxpay.SignHMACSHA256}} {
+		body, err := os.ReadFile(filepath.Join("testdata", "notify", fx.name))
+		require.NoError(t, err)
+		_, err = xClient(t, fx.st).ParseNotification(body)
+		require.NoError(t, err, fx.name)
 	}
 	// attach with '&' and '=' naming no field of the message.
 	_, err := c.ParseNotification(xSigned(t, wxpay.SignMD5, xWith(xS1(t), "attach", "a=1&b=2&shop=7")))
@@ -267,7 +276,12 @@ func TestAttackSecretsAtAnyDepth(t *testing.T) {
 	s := c.Signer()
 	cfg := xConfig(wxpay.SignMD5)
 	refundKey := strings.ToLower(refsign.MD5(xAPIKey))
-	secrets := []string{xAPIKey, xAPIKey[:12], refundKey[:12], strings.ToUpper(refundKey[:12])}
+	// The key and the refund key derived from it, raw and in the forms
+	// %x, %X and byte-slice printing would give them.
+	var secrets []string
+	for _, k := range []string{xAPIKey, refundKey} {
+		secrets = append(secrets, k[:12], hex.EncodeToString([]byte(k[:12])), fmt.Sprint([]byte(k[:6])))
+	}
 
 	values := map[string]any{
 		"Client": *c, "*Client": c, "Signer": *s, "*Signer": s,

@@ -115,13 +115,13 @@ func TestErrAmbiguousValue(t *testing.T) {
 	assert.ErrorIs(t, wrapped, ErrSignature)
 }
 
-// The ambiguity rule on signed messages: genuine shapes from the protocol
+// The ambiguity rule on signed messages: genuine shapes from WeChat's
 // samples pass, values naming a field of their own message do not.
 func TestVerifyAmbiguity(t *testing.T) {
 	t.Parallel()
 	for _, typ := range []SignType{SignMD5, SignHMACSHA256} {
 		s := mustSigner(t, testKey, typ)
-		// A unifiedorder answer (protocol.md §4.1 response fields).
+		// A unifiedorder answer (the response fields of chapter 9_1).
 		answer := func(kv ...string) Params {
 			p := Params{
 				"return_code": "SUCCESS", "return_msg": "OK", "appid": "wxd930ea5d5a258f4f",

@@ -3,11 +3,14 @@ package wxpay
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -500,4 +503,91 @@ func TestNotificationUnsignedEmptyFields(t *testing.T) {
 	_, ok = n.Raw["injected"]
 	assert.False(t, ok, "unsigned empty field kept in Raw")
 	assert.Equal(t, int64(100), n.TotalFee)
+}
+
+// manualClock is a clock tests move by hand.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestRefusalsInDefaultLog: with no WithLogger, a refused notification
+// shows up in slog.Default at Warn, with the reason and what the body
+// claims under names that say nobody vouched for them, cut short, never
+// with a secret or the sign; junk is rate-limited, and the next line that
+// gets through says how many were suppressed. Not parallel: it swaps the
+// process-wide default logger, which no parallel test may see.
+func TestRefusalsInDefaultLog(t *testing.T) {
+	var logs logBuffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	clock := &manualClock{now: testClock()}
+	c := testClient(t, SignMD5, WithClock(clock.Now))
+	h := c.NotifyHandler(func(context.Context, *Notification) error {
+		t.Error("a refused notification reached fn")
+		return nil
+	})
+	longAppID := "wx" + strings.Repeat("a", 60)
+	forged := withFields(s1Params(t), "appid", longAppID, "sign", strings.Repeat("A", 32))
+	body := encodeXML(t, forged)
+	const sent = refusalBurst + 5
+	for i := 0; i < sent; i++ {
+		assertReply(t, serveNotify(h, http.MethodPost, body), http.StatusBadRequest, replyInvalid)
+	}
+
+	type line struct {
+		Level, Msg, Op, Reason string
+		AppID                  string `json:"unverified_appid"`
+		OutTradeNo             string `json:"unverified_out_trade_no"`
+		Suppressed             int
+	}
+	read := func() []line {
+		var out []line
+		for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			if l == "" {
+				continue
+			}
+			var x line
+			require.NoError(t, json.Unmarshal([]byte(l), &x), l)
+			out = append(out, x)
+		}
+		return out
+	}
+	lines := read()
+	require.Len(t, lines, refusalBurst, "a burst of %d, then the rest suppressed", refusalBurst)
+	for _, l := range lines {
+		assert.Equal(t, "WARN", l.Level)
+		assert.Equal(t, "wxpay: notification refused", l.Msg)
+		assert.Equal(t, "notify", l.Op)
+		assert.Contains(t, l.Reason, "signature mismatch")
+		assert.Equal(t, "1409811653", l.OutTradeNo)
+		assert.True(t, strings.HasPrefix(longAppID, strings.TrimSuffix(l.AppID, "…")), l.AppID)
+		assert.Less(t, len(l.AppID), len(longAppID), "the claimed appid is cut short")
+		assert.Zero(t, l.Suppressed)
+	}
+	out := logs.String()
+	assert.NotContains(t, out, testKey)
+	assert.NotContains(t, out, strings.Repeat("A", 32), "the sign is not logged")
+	assert.NotContains(t, out, "key=", "the string-to-sign is not logged")
+
+	// Once the bucket refills, the next line says what was dropped.
+	clock.Add(refusalEvery)
+	assertReply(t, serveNotify(h, http.MethodPost, body), http.StatusBadRequest, replyInvalid)
+	lines = read()
+	require.Len(t, lines, refusalBurst+1)
+	assert.Equal(t, sent-refusalBurst, lines[refusalBurst].Suppressed)
 }

@@ -230,7 +230,7 @@ func (f *refundFake) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	_, _ = w.Write(signedXML(f.t, testKey, SignMD5, answer))
+	writeSigned(f.t, w, testKey, SignMD5, answer)
 }
 
 func (f *refundFake) decide(req Params) (Params, string) {

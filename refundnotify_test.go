@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// API keys of the refund vectors (protocol.md §11 V5, S6).
+// API keys of the refund vectors V5 and S6 (testdata/notify/README.md).
 const (
 	rnV5APIKey = "ziR0QKsTUfMOuochC9RfCdmfHECorQAP"
 	rnS6APIKey = "exposed_your_key_here_have_risks"
@@ -120,7 +120,7 @@ func rnWant(tb testing.TB, name string) RefundNotification {
 	tb.Helper()
 	cst := time.FixedZone("UTC+8", 8*3600)
 	switch name {
-	case "V5": // fields listed in protocol.md §11 V5
+	case "V5": // fields as decrypted independently (testdata/notify/README.md)
 		return RefundNotification{
 			AppID: testAppID, MchID: testMchID,
 			TransactionID:       "4200000015201711256947025404",

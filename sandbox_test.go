@@ -24,7 +24,11 @@ func sandboxFake(t *testing.T, mux *http.ServeMux, keyPath, prefix string, fetch
 		fetches.Add(1)
 		b, _ := io.ReadAll(r.Body)
 		req, err := DecodeXML(b)
-		require.NoError(t, err)
+		if err != nil {
+			t.Errorf("getsignkey request: %v", err)
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
 		if req["sign"] != refsign.Sign(req, testKey, "MD5") || req["mch_id"] != testMchID || len(req) != 3 {
 			t.Errorf("getsignkey request: %v", req)
 		}
@@ -34,11 +38,15 @@ func sandboxFake(t *testing.T, mux *http.ServeMux, keyPath, prefix string, fetch
 	mux.HandleFunc(prefix+"/pay/micropay", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		req, err := DecodeXML(b)
-		require.NoError(t, err)
+		if err != nil {
+			t.Errorf("sandbox request: %v", err)
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
 		if req["sign_type"] != "MD5" || req["sign"] != refsign.Sign(req, tSandboxKey, "MD5") {
 			t.Errorf("sandbox request not MD5 under the sandbox key: sign_type=%q", req["sign_type"])
 		}
-		_, _ = w.Write(signedXML(t, tSandboxKey, SignMD5, microPayOK(req)))
+		writeSigned(t, w, tSandboxKey, SignMD5, microPayOK(req))
 	})
 }
 
@@ -78,7 +86,7 @@ func TestSandboxVerifiesWithSandboxKey(t *testing.T) {
 	sandboxFake(t, ts.Mux, "/sandboxnew/pay/getsignkey", "/elsewhere", &fetches)
 	// An answer signed with the production key is not the sandbox's.
 	ts.Mux.HandleFunc("/sandboxnew/pay/micropay", func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write(signedXML(t, testKey, SignMD5, microPayOK(Params{"total_fee": "2550", "out_trade_no": "20240501164500-0003"})))
+		writeSigned(t, w, testKey, SignMD5, microPayOK(Params{"total_fee": "2550", "out_trade_no": "20240501164500-0003"}))
 	})
 	c, err := NewClient(testConfig(), WithBaseURL(ts.URL), WithSandbox(SandboxPrefix))
 	require.NoError(t, err)

@@ -298,3 +298,21 @@ func isLiteral(e ast.Expr) bool {
 	}
 	return false
 }
+
+// TestSignerConfigErrorsSayWhatToDo: the mistakes made while configuring
+// are named, with what would be right, and never echo a key.
+func TestSignerConfigErrorsSayWhatToDo(t *testing.T) {
+	t.Parallel()
+	_, err := NewSigner(testKey, "SHA1")
+	require.Error(t, err)
+	for _, want := range []string{`"SHA1"`, `"MD5"`, `"HMAC-SHA256"`} {
+		assert.Contains(t, err.Error(), want)
+	}
+	_, err = NewSigner("", SignMD5)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "API key is empty")
+	_, err = NewSigner(testKey+"\n", SignMD5)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "32 characters, not 33")
+	assert.NotContains(t, err.Error(), testKey)
+}
