@@ -66,9 +66,11 @@ type Config struct {
 	RefundNotifyURL string
 	// RefundDelay is how long, in the fake's time, a refund stays
 	// PROCESSING before it succeeds (and its notification is sent).
-	// 0 means [DefaultRefundDelay]. RefundImmediately makes refunds
-	// succeed as they are accepted instead.
-	RefundDelay       time.Duration
+	// 0 means [DefaultRefundDelay].
+	RefundDelay time.Duration
+	// RefundImmediately makes refunds succeed as they are accepted,
+	// without the RefundDelay of PROCESSING; their notifications go out
+	// at once.
 	RefundImmediately bool
 	// Sandbox also serves WeChat's sandbox: getsignkey at
 	// /sandboxnew/pay/getsignkey and /xdc/apiv2getsignkey/sign/getsignkey,

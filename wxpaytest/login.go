@@ -101,12 +101,19 @@ func (f *Fake) PhoneCode(openID, phone string) string {
 // Profile is the user profile of wx.getUserInfo, which [Fake.UserInfo]
 // encrypts.
 type Profile struct {
-	NickName  string
-	Gender    int // 0 unknown, 1 male, 2 female
-	Language  string
-	City      string
-	Province  string
-	Country   string
+	// NickName is the user's WeChat nickname (nickName).
+	NickName string
+	// Gender is 0 unknown, 1 male, 2 female.
+	Gender int
+	// Language is the language of the following names, such as "zh_CN"
+	// or "en".
+	Language string
+	// City, Province and Country are where the user says they live, in
+	// Language.
+	City     string
+	Province string
+	Country  string
+	// AvatarURL is the URL of the user's profile picture (avatarUrl).
 	AvatarURL string
 }
 

@@ -96,17 +96,30 @@ func (o PayOptions) bankType() string {
 
 // Delivery is one notification attempt: what was sent and what came back.
 type Delivery struct {
+	// OutTradeNo names the order the notification is about, for a
+	// payment and for a refund notification alike.
 	OutTradeNo string
 	// OutRefundNo names the refund of a refund notification; it is
 	// empty for a payment notification.
 	OutRefundNo string
-	Attempt     int // 1 for the first delivery, 2 for the first retry, ...
-	Copy        int // 1-based index among the attempt's copies
-	At          time.Time
-	Body        []byte
-	StatusCode  int    // 0 when no HTTP answer came
-	Reply       []byte // up to 64 KiB of the answer's body
-	Err         error  // the transport error, if any
+	// Attempt is 1 for the first delivery, 2 for the first retry, and so
+	// on along [NotifySchedule].
+	Attempt int
+	// Copy is the 1-based index of this copy among the attempt's copies
+	// (see PayOptions.Copies).
+	Copy int
+	// At is when the attempt started, on the fake's clock ([Fake.Now]).
+	At time.Time
+	// Body is the XML body as sent: signed for a payment notification
+	// (and rewritten by PayOptions.Tamper, if set), with req_info
+	// encrypted for a refund notification.
+	Body []byte
+	// StatusCode is the HTTP status of the answer; 0 when no answer came.
+	StatusCode int
+	// Reply is up to 64 KiB of the answer's body.
+	Reply []byte
+	// Err is the transport error, if any (or the error reading Reply).
+	Err error
 	// Acked reports that the reply's return_code was SUCCESS, which ends
 	// the retries.
 	Acked bool

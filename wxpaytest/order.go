@@ -37,23 +37,43 @@ const CloseDelay = 5 * time.Minute
 // Order is a snapshot of an order the fake holds. Times are on the fake's
 // clock ([Fake.Now]).
 type Order struct {
-	OutTradeNo    string
-	TransactionID string // set once paid
-	PrepayID      string // the current prepay_id
+	// OutTradeNo is the merchant's order number, the order's key.
+	OutTradeNo string
+	// TransactionID is WeChat's order number (transaction_id), set once
+	// paid.
+	TransactionID string
+	// PrepayID is the current prepay_id (a new one is issued after
+	// [PrepayLife]).
+	PrepayID string
 	// State is the trade_state orderquery reports: StateNotPay,
 	// StateSuccess, StateClosed (an unpaid order past its time_expire is
 	// StateClosed too), StateRefund once refunded, and for micropay
 	// StateUserPaying, StatePayError or StateRevoked.
-	State     wxpay.TradeState
+	State wxpay.TradeState
+	// TradeType is the request's trade_type (JSAPI, NATIVE, APP, MWEB),
+	// or MICROPAY for an order paid with a payment code.
 	TradeType wxpay.TradeType
-	TotalFee  int64 // fen
+	// TotalFee is the order's amount in fen (分).
+	TotalFee int64
+	// NotifyURL is where the payment notification goes: the request's
+	// notify_url.
 	NotifyURL string
-	OpenID    string // the payer: the order's openid, or a fake user's for other trade types
-	Attach    string
-	SignType  wxpay.SignType // the algorithm of the unifiedorder request, which signs the notification
-	Coupons   []wxpay.Coupon // set once paid with coupons
+	// OpenID is the payer: the order's openid, or a fake user's for
+	// other trade types.
+	OpenID string
+	// Attach is the request's attach, echoed in orderquery and the
+	// notification.
+	Attach string
+	// SignType is the algorithm of the unifiedorder request, which signs
+	// the notification.
+	SignType wxpay.SignType
+	// Coupons are the coupons the payment used, set once paid with
+	// coupons.
+	Coupons []wxpay.Coupon
+	// CreatedAt is when unifiedorder (or micropay) created the order.
 	CreatedAt time.Time
-	PaidAt    time.Time // zero unless paid
+	// PaidAt is when the payer paid; zero unless paid.
+	PaidAt time.Time
 	// TimeExpire is the order's time_expire; zero when it had none.
 	TimeExpire time.Time
 	// Request is the verified unifiedorder request as received, sign

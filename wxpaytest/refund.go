@@ -58,30 +58,42 @@ const (
 // Refund is a snapshot of a refund the fake holds. Times are on the fake's
 // clock.
 type Refund struct {
-	OutRefundNo   string
-	RefundID      string // refund_id, 29 digits like WeChat's
+	// OutRefundNo is the merchant's refund number, the refund's key.
+	OutRefundNo string
+	// RefundID is WeChat's refund number (refund_id), 29 digits like
+	// WeChat's.
+	RefundID string
+	// OutTradeNo and TransactionID name the refunded order.
 	OutTradeNo    string
 	TransactionID string
-	TotalFee      int64 // the order's amount, fen
-	RefundFee     int64 // fen
+	// TotalFee is the order's amount, in fen.
+	TotalFee int64
+	// RefundFee is the amount refunded, in fen.
+	RefundFee int64
 	// SettlementRefundFee is RefundFee less the share of NO_CASH
-	// coupons; CashRefundFee is RefundFee less every coupon's share.
+	// coupons.
 	SettlementRefundFee int64
-	CashRefundFee       int64
+	// CashRefundFee is RefundFee less every coupon's share.
+	CashRefundFee int64
 	// Coupons are the coupons' shares of this refund (Fee is the share).
 	Coupons []wxpay.Coupon
 	// Status is RefundProcessing, RefundSuccess, RefundClosed or
 	// RefundChange.
 	Status wxpay.RefundStatus
-	// Account is refund_account; RecvAccount is where the money went
-	// (refund_recv_accout), "支付用户零钱" in the fake.
-	Account     string
+	// Account is the request's refund_account (the fund the refund is
+	// paid from).
+	Account string
+	// RecvAccount is where the money went (refund_recv_accout),
+	// "支付用户零钱" in the fake.
 	RecvAccount string
 	// NotifyURL is where the refund notification goes: the request's
 	// notify_url, or Config.RefundNotifyURL; "" sends none.
-	NotifyURL   string
-	CreatedAt   time.Time
-	SuccessTime time.Time // zero unless Status is RefundSuccess
+	NotifyURL string
+	// CreatedAt is when the refund request was accepted.
+	CreatedAt time.Time
+	// SuccessTime is when the refund succeeded; zero unless Status is
+	// RefundSuccess.
+	SuccessTime time.Time
 	// Request is the verified refund request, sign included.
 	Request wxpay.Params
 }
