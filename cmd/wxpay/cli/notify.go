@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/internal/wire"
 	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
@@ -319,7 +320,7 @@ func notifyClient(allowRemote bool, timeout time.Duration) *http.Client {
 			TLSClientConfig:   &tls.Config{MinVersion: tls.VersionTLS12},
 			ForceAttemptHTTP2: true,
 		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		CheckRedirect: wire.NoRedirect,
 	}
 }
 
