@@ -3,132 +3,73 @@ package wxpay_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/wxpay-go/wxpay"
-	"github.com/wxpay-go/wxpay/internal/refsign"
+	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
-// exampleWeChat is a fake WeChat for the examples: answer gives the
-// fields of the answer to each request, which it signs as WeChat does
-// (with the plain reference signer). Like WeChat, it serves TLS and
-// requires the merchant's client certificate on /secapi paths.
-// client returns the options that trust it and carry a certificate it
-// accepts.
-func exampleWeChat(answer func(path string, req wxpay.Params) wxpay.Params) (srv *httptest.Server, opts []wxpay.Option) {
-	ca, caKey := exampleCA()
-	srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/secapi/") && len(r.TLS.PeerCertificates) == 0 {
-			http.Error(w, "client certificate required", http.StatusForbidden)
-			return
-		}
-		b, _ := io.ReadAll(r.Body)
-		req, err := wxpay.DecodeXML(b)
-		if err != nil || req["sign"] != refsign.Sign(req, xAPIKey, req["sign_type"]) {
-			http.Error(w, "bad request", http.StatusBadRequest)
-			return
-		}
-		a := answer(r.URL.Path, req)
-		if a["return_code"] == "" {
-			a["return_code"], a["appid"], a["mch_id"], a["nonce_str"] = "SUCCESS", xAppID, xMchID, "5K8264ILTKCH16CQ"
-			if a["result_code"] == "" {
-				a["result_code"] = "SUCCESS"
-			}
-		}
-		a["sign"] = refsign.Sign(a, xAPIKey, req["sign_type"])
-		out, _ := wxpay.EncodeXML(a)
-		_, _ = w.Write(out)
-	}))
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	serverCert := exampleIssue(ca, caKey, "api.mch.weixin.qq.com", true)
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{serverCert}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pool}
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	certPEM, keyPEM := examplePEM(ca, caKey, xMchID)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 5 * time.Second}
-	return srv, []wxpay.Option{wxpay.WithBaseURL(srv.URL), wxpay.WithHTTPClient(hc), wxpay.WithClientCertificate(certPEM, keyPEM)}
-}
-
-func exampleCA() (*x509.Certificate, *ecdsa.PrivateKey) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "example CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	ca, _ := x509.ParseCertificate(der)
-	return ca, key
-}
-
-func exampleDER(ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, server bool) ([]byte, *ecdsa.PrivateKey) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
+// exampleWeChat starts a fake WeChat Pay over TLS for the examples' merchant
+// and returns a client of that merchant: it trusts the fake's server
+// certificate and carries the API certificate the fake issued, which the
+// certificate endpoints (refund, reverse) require as WeChat's do.
+func exampleWeChat() (*wxpaytest.Server, *wxpay.Client) {
+	s := wxpaytest.NewTLSServer(wxpaytest.Config{AppID: xAppID, MchID: xMchID, APIKey: xAPIKey})
+	certPEM, keyPEM, err := s.ClientCertificate()
+	if err != nil {
+		log.Fatal(err)
 	}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	return der, key
+	// In production: wxpay.WithClientCertificateFiles("apiclient_cert.pem", "apiclient_key.pem"),
+	// and no WithBaseURL or WithHTTPClient.
+	c, err := wxpay.NewClient(xConfig(wxpay.SignMD5),
+		wxpay.WithBaseURL(s.URL), wxpay.WithHTTPClient(s.Client()), wxpay.WithClientCertificate(certPEM, keyPEM))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return s, c
 }
 
-func exampleIssue(ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, server bool) tls.Certificate {
-	der, key := exampleDER(ca, caKey, cn, server)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-func examplePEM(ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string) (certPEM, keyPEM []byte) {
-	der, key := exampleDER(ca, caKey, cn, false)
-	kder, _ := x509.MarshalECPrivateKey(key)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
+// examplePaidOrder places an order of fee fen and has the fake's payer pay
+// it. The payment notification is not sent: the examples' notify_url is
+// not a server they run.
+func examplePaidOrder(s *wxpaytest.Server, c *wxpay.Client, outTradeNo string, fee int64) {
+	_, err := c.UnifiedOrder(context.Background(), &wxpay.UnifiedOrderRequest{
+		Body: "咖啡", OutTradeNo: outTradeNo, TotalFee: fee, SpbillCreateIP: "14.23.150.211",
+		TradeType: wxpay.TradeJSAPI, OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := s.Pay(wxpaytest.PayOptions{OutTradeNo: outTradeNo, NoNotify: true}); err != nil {
+		log.Fatal(err)
+	}
 }
 
 // Refund a paid order in full. out_refund_no is the idempotency key: when
 // the outcome is unclear (SYSTEMERROR, BIZERR_NEED_RETRY, a lost answer),
-// the same request is sent again, never a new number.
+// the same request is sent again, never a new number. Here WeChat accepts
+// the first attempt but its answer says SYSTEMERROR; the retry answers
+// the same refund, and the money goes back once.
 func ExampleClient_Refund() {
-	first := true
-	srv, opts := exampleWeChat(func(_ string, req wxpay.Params) wxpay.Params {
-		if first { // WeChat is busy once
-			first = false
-			return wxpay.Params{"result_code": "FAIL", "err_code": "SYSTEMERROR", "err_code_des": "系统超时"}
-		}
-		return wxpay.Params{"out_refund_no": req["out_refund_no"], "out_trade_no": req["out_trade_no"],
-			"transaction_id": "4200002222202405010000000001", "refund_id": "50000408202405010000000001",
-			"refund_fee": req["refund_fee"], "total_fee": req["total_fee"]}
-	})
-	defer srv.Close()
-	// In production: wxpay.WithClientCertificateFiles("apiclient_cert.pem", "apiclient_key.pem").
-	c, err := wxpay.NewClient(xConfig(wxpay.SignMD5), opts...)
-	if err != nil {
-		log.Fatal(err)
-	}
+	s, c := exampleWeChat()
+	defer s.Close()
+	examplePaidOrder(s, c, "20240501091200-0001", 100)
+	s.Inject(wxpaytest.EndpointRefund, 1, wxpaytest.Fault{ErrCode: wxpay.ErrCodeSystemError, Processed: true})
+
 	req := &wxpay.RefundRequest{
 		OutTradeNo:  "20240501091200-0001",
 		OutRefundNo: "20240501091200-0001-r1", // stored before the first attempt
 		TotalFee:    100,
 		RefundFee:   100,
 	}
-	var r *wxpay.RefundResponse
+	var (
+		r   *wxpay.RefundResponse
+		err error
+	)
 	for attempt := 1; ; attempt++ {
 		r, err = c.Refund(context.Background(), req)
 		if err == nil || !wxpay.Retryable(err) || attempt == 3 {
@@ -140,28 +81,35 @@ func ExampleClient_Refund() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("accepted refund", r.RefundID, "of", r.RefundFee, "fen")
+	fmt.Println("accepted refund", r.OutRefundNo, "of", r.RefundFee, "fen")
+	fmt.Println("refunds at WeChat:", len(s.Refunds("20240501091200-0001")))
 	// Output:
-	// retrying: wxpay: refund: SYSTEMERROR: 系统超时 (retryable: call again with the same out_refund_no)
-	// accepted refund 50000408202405010000000001 of 100 fen
+	// retrying: wxpay: refund: SYSTEMERROR: 系统错误 (retryable: call again with the same out_refund_no)
+	// accepted refund 20240501091200-0001-r1 of 100 fen
+	// refunds at WeChat: 1
 }
 
 // List an order's refunds and their states.
 func ExampleClient_RefundQuery() {
-	srv, opts := exampleWeChat(func(_ string, req wxpay.Params) wxpay.Params {
-		return wxpay.Params{"out_trade_no": req["out_trade_no"], "transaction_id": "4200002222202405010000000001",
-			"total_fee": "500", "refund_count": "2",
-			"out_refund_no_0": "r1", "refund_id_0": "50000408202405010000000001", "refund_fee_0": "100",
-			"refund_status_0": "SUCCESS", "refund_success_time_0": "2024-05-01 14:20:00",
-			"out_refund_no_1": "r2", "refund_id_1": "50000408202405010000000002", "refund_fee_1": "300",
-			"refund_status_1": "PROCESSING"}
-	})
-	defer srv.Close()
-	c, err := wxpay.NewClient(xConfig(wxpay.SignMD5), opts...)
-	if err != nil {
+	s, c := exampleWeChat()
+	defer s.Close()
+	ctx := context.Background()
+	examplePaidOrder(s, c, "20240501091200-0002", 500)
+	for _, rf := range []struct {
+		no  string
+		fee int64
+	}{{"r1", 100}, {"r2", 300}} {
+		_, err := c.Refund(ctx, &wxpay.RefundRequest{OutTradeNo: "20240501091200-0002", OutRefundNo: rf.no, TotalFee: 500, RefundFee: rf.fee})
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	// WeChat pays r1 out; r2 is still PROCESSING (for a minute, in the fake).
+	if err := s.SettleRefund("r1", wxpay.RefundSuccess); err != nil {
 		log.Fatal(err)
 	}
-	r, err := c.RefundQuery(context.Background(), &wxpay.RefundQueryRequest{OutTradeNo: "20240501091200-0001"})
+
+	r, err := c.RefundQuery(ctx, &wxpay.RefundQueryRequest{OutTradeNo: "20240501091200-0002"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -176,22 +124,17 @@ func ExampleClient_RefundQuery() {
 // Download a day's trade bill and read it row by row. The bill streams
 // through: neither the download nor the reader holds it whole.
 func ExampleClient_DownloadBill() {
-	const bill = "交易时间,商户订单号,交易状态,订单金额,退款金额\r\n" +
-		"`2024-05-01 09:12:45,`20240501091200-0001,`SUCCESS,`0.01,`0.00\r\n" +
-		"`2024-05-01 11:03:10,`20240501110300-0002,`SUCCESS,`100.00,`0.00\r\n" +
-		"总交易单数,订单总金额,退款总金额\r\n" +
-		"`2,`100.01,`0.00\r\n"
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, bill)
-	}))
-	defer srv.Close()
-	c, err := wxpay.NewClient(xConfig(wxpay.SignMD5), wxpay.WithBaseURL(srv.URL))
-	if err != nil {
-		log.Fatal(err)
-	}
+	s, c := exampleWeChat()
+	defer s.Close()
+	examplePaidOrder(s, c, "20240501091200-0001", 1)
+	examplePaidOrder(s, c, "20240501110300-0002", 10000)
+	// Bills are by day in China Standard Time (UTC+8); in production,
+	// yesterday's is ready from about 10:00.
+	day := s.Now().In(time.FixedZone("CST", 8*3600)).Format("20060102")
+
 	// In production, write to a temporary file and parse it afterwards.
 	var buf bytes.Buffer
-	_, err = c.DownloadBill(context.Background(), &wxpay.DownloadBillRequest{BillDate: "20240501"}, &buf)
+	_, err := c.DownloadBill(context.Background(), &wxpay.DownloadBillRequest{BillDate: day}, &buf)
 	if errors.Is(err, wxpay.ErrNoBill) {
 		fmt.Println("no trades that day")
 		return
@@ -231,23 +174,24 @@ func ExampleClient_DownloadBill() {
 // chargeAtTill charges a payment code the way WeChat asks: when the payer
 // must confirm on the phone (USERPAYING) or the result is unknown
 // (SYSTEMERROR, a lost answer), poll the order; if it has not succeeded
-// by the deadline, reverse it so it cannot complete later.
-func chargeAtTill(ctx context.Context, c *wxpay.Client, req *wxpay.MicroPayRequest, poll, wait time.Duration) (string, error) {
+// by the deadline, reverse it so it cannot complete later. It returns
+// "paid" with the transaction_id, or "reversed".
+func chargeAtTill(ctx context.Context, c *wxpay.Client, req *wxpay.MicroPayRequest, poll, wait time.Duration) (outcome, transactionID string, err error) {
 	r, err := c.MicroPay(ctx, req)
 	if err == nil {
-		return "paid " + r.TransactionID, nil
+		return "paid", r.TransactionID, nil
 	}
 	var we *wxpay.Error
 	unclear := errors.As(err, &we) && (we.Code == wxpay.ErrCodeUserPaying || we.Code == wxpay.ErrCodeSystemError || we.Code == wxpay.ErrCodeBankError)
 	var oe *wxpay.OutcomeUnknownError
 	if !unclear && !errors.As(err, &oe) {
-		return "", err // final: AUTH_CODE_INVALID, NOTENOUGH, ...
+		return "", "", err // final: AUTH_CODE_INVALID, NOTENOUGH, ...
 	}
 	for deadline := time.Now().Add(wait); time.Now().Before(deadline); {
 		time.Sleep(poll)
 		q, err := c.OrderQuery(ctx, &wxpay.OrderQueryRequest{OutTradeNo: req.OutTradeNo})
 		if err == nil && q.TradeState == wxpay.TradeStateSuccess {
-			return "paid " + q.TransactionID, nil
+			return "paid", q.TransactionID, nil
 		}
 		if err == nil && q.TradeState != wxpay.TradeStateUserPaying {
 			break // PAYERROR, CLOSED, ...: no point waiting
@@ -256,56 +200,41 @@ func chargeAtTill(ctx context.Context, c *wxpay.Client, req *wxpay.MicroPayReque
 	for {
 		rv, err := c.Reverse(ctx, &wxpay.ReverseRequest{OutTradeNo: req.OutTradeNo})
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		if !rv.Recall {
-			return "reversed", nil
+			return "reversed", "", nil
 		}
 		time.Sleep(poll)
 	}
 }
 
 // Charge a payment code at the till, handling USERPAYING with the
-// query-then-reverse loop WeChat documents.
+// query-then-reverse loop WeChat documents. The first payer confirms on
+// the phone quickly; the second walks away.
 func ExampleClient_MicroPay() {
-	var mu sync.Mutex
-	polls := map[string]int{}
-	srv, opts := exampleWeChat(func(path string, req wxpay.Params) wxpay.Params {
-		mu.Lock()
-		defer mu.Unlock()
-		no := req["out_trade_no"]
-		switch path {
-		case "/pay/micropay":
-			return wxpay.Params{"result_code": "FAIL", "err_code": "USERPAYING", "err_code_des": "需要用户输入支付密码"}
-		case "/pay/orderquery":
-			polls[no]++
-			// Order A is confirmed on the second poll; order B never.
-			if no == "till7-A" && polls[no] == 2 {
-				return wxpay.Params{"trade_state": "SUCCESS", "out_trade_no": no, "transaction_id": "4200002222202405010000000003",
-					"total_fee": "2550", "trade_type": "MICROPAY", "openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}
-			}
-			return wxpay.Params{"trade_state": "USERPAYING", "out_trade_no": no}
-		default: // /secapi/pay/reverse
-			return wxpay.Params{"recall": "N"}
-		}
-	})
-	defer srv.Close()
-	c, err := wxpay.NewClient(xConfig(wxpay.SignMD5), opts...)
-	if err != nil {
-		log.Fatal(err)
+	s, c := exampleWeChat()
+	defer s.Close()
+	codes := map[string]string{
+		"till7-A": s.PaymentCode(wxpaytest.PaymentCodeOptions{Confirm: 10 * time.Millisecond}),
+		"till7-B": s.PaymentCode(wxpaytest.PaymentCodeOptions{Confirm: time.Hour}),
 	}
 	// WeChat's pace is a poll every 10 s for up to 45 s; shortened here.
-	poll, wait := 5*time.Millisecond, 100*time.Millisecond
+	poll, wait := 5*time.Millisecond, 500*time.Millisecond
 	for _, no := range []string{"till7-A", "till7-B"} {
-		out, err := chargeAtTill(context.Background(), c, &wxpay.MicroPayRequest{
-			AuthCode: "120061098828009406", Body: "门店收银", OutTradeNo: no, TotalFee: 2550, SpbillCreateIP: "14.23.150.211",
+		outcome, txn, err := chargeAtTill(context.Background(), c, &wxpay.MicroPayRequest{
+			AuthCode: codes[no], Body: "门店收银", OutTradeNo: no, TotalFee: 2550, SpbillCreateIP: "14.23.150.211",
 		}, poll, wait)
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Println(no, out)
+		o, _ := s.Order(no)
+		if outcome == "paid" && txn != o.TransactionID {
+			log.Fatalf("paid as %s, but WeChat's order is %s", txn, o.TransactionID)
+		}
+		fmt.Println(no, outcome, "- at WeChat:", o.State)
 	}
 	// Output:
-	// till7-A paid 4200002222202405010000000003
-	// till7-B reversed
+	// till7-A paid - at WeChat: SUCCESS
+	// till7-B reversed - at WeChat: REVOKED
 }
