@@ -2,9 +2,16 @@ package cli_test
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 
+	"github.com/wxpay-go/wxpay"
 	"github.com/wxpay-go/wxpay/cmd/wxpay/cli"
 )
 
@@ -51,4 +58,103 @@ sign=6A9AE1657590FD6257D693A078E1C3E4BB6BA4DC30B23E0EE2496E54170DACD6
 	// FAILED (length): the sign has 64 hex digits: signed with HMAC-SHA256 while you configured MD5
 	// likely cause: it verifies with HMAC-SHA256 under your key: set WXPAY_SIGN_TYPE=HMAC-SHA256 (WeChat signs a notification with the algorithm of the order, without sign_type)
 	// exit status 1
+}
+
+// Decrypt the req_info of a refund notification, here the one published
+// with its API key in https://studygolang.com/articles/11811 (kept in the
+// repository's testdata): AES-256-ECB under the MD5 of the key, as WeChat
+// encrypts it (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16).
+// The input may also be the whole XML body WeChat POSTs.
+func ExampleRun_decryptRefund() {
+	env := map[string]string{"WXPAY_API_KEY": "ziR0QKsTUfMOuochC9RfCdmfHECorQAP"}
+	code := cli.Run(context.Background(), []string{"decrypt-refund", "../../../testdata/notify/v5_req_info.txt"},
+		func(k string) string { return env[k] }, nil, os.Stdout, os.Stderr)
+	fmt.Println("exit status", code)
+	// Output:
+	// out_refund_no=50fd012ed1b311e7af7800163e32c503
+	// out_trade_no=4893e76d8c8b434cb64e9cd536338e33
+	// refund_account=REFUND_SOURCE_RECHARGE_FUNDS
+	// refund_fee=6
+	// refund_id=50000404922017112502468056157
+	// refund_recv_accout=支付用户零钱
+	// refund_request_source=API
+	// refund_status=SUCCESS
+	// settlement_refund_fee=6
+	// settlement_total_fee=6
+	// success_time=2017-11-25 15:36:17
+	// total_fee=6
+	// transaction_id=4200000015201711256947025404
+	// exit status 0
+}
+
+// exampleMerchant is the merchant of the examples (WeChat's signing
+// example's appid, mch_id and key) and its settings as the environment
+// gives them to the command.
+var exampleMerchant = wxpay.Config{AppID: "wxd930ea5d5a258f4f", MchID: "10000100", APIKey: "192006250b4c09247ec02edce69f6a2d"}
+
+func exampleEnv(extra ...string) func(string) string {
+	env := map[string]string{
+		"WXPAY_APPID": exampleMerchant.AppID, "WXPAY_MCHID": exampleMerchant.MchID, "WXPAY_API_KEY": exampleMerchant.APIKey,
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
+	}
+	return func(k string) string { return env[k] }
+}
+
+// exampleShop is the merchant's server on loopback: the library's
+// NotifyHandler at /notify.
+func exampleShop() *httptest.Server {
+	pay, err := wxpay.NewClient(exampleMerchant, wxpay.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return httptest.NewServer(pay.NotifyHandler(func(_ context.Context, n *wxpay.Notification) error {
+		fmt.Println("shop: order", n.OutTradeNo, "paid", n.TotalFee, "fen")
+		return nil // recorded durably before SUCCESS, in a real shop
+	}))
+}
+
+// Send a merchant's notify handler the payment notification WeChat would
+// send, signed with the merchant's key; the handler acknowledges it. Add
+// -retry to repeat on WeChat's schedule until it does.
+func ExampleRun_notify() {
+	shop := exampleShop()
+	defer shop.Close()
+	code := cli.Run(context.Background(), []string{"notify", "-out-trade-no", "ORDER-1", "-total-fee", "2599", shop.URL + "/notify"},
+		exampleEnv(), nil, os.Stdout, os.Stderr)
+	fmt.Println("exit status", code)
+	// Output:
+	// shop: order ORDER-1 paid 2599 fen
+	// attempt 1: HTTP 200, acknowledged (return_code SUCCESS)
+	//   reply: <xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>
+	// exit status 0
+}
+
+// Check a merchant's settings and its notify URL: doctor sends the URL a
+// notification signed with a wrong key, which a correct handler refuses.
+// (The shop's port and the time its reply took vary from run to run; the
+// example replaces them.)
+func ExampleRun_doctor() {
+	shop := exampleShop()
+	defer shop.Close()
+	var out strings.Builder
+	code := cli.Run(context.Background(), []string{"doctor"},
+		exampleEnv("WXPAY_NOTIFY_URL", shop.URL+"/notify"), nil, &out, os.Stderr)
+	stable := strings.ReplaceAll(out.String(), shop.URL, "http://127.0.0.1:PORT")
+	stable = regexp.MustCompile(`, \d+ms\)`).ReplaceAllString(stable, ")")
+	fmt.Print(stable)
+	fmt.Println("exit status", code)
+	// Output:
+	// ok    WXPAY_APPID       wxd930ea5d5a258f4f
+	// ok    WXPAY_MCHID       10000100
+	// ok    WXPAY_API_KEY     *** (32 characters), letters and digits
+	// ok    WXPAY_SIGN_TYPE   not set: MD5, WeChat's default
+	// skip  WX_APP_SECRET     not set (needed only for mini-program login)
+	// warn  WXPAY_NOTIFY_URL  http://127.0.0.1:PORT/notify uses http: WeChat requires https, except over a dedicated line
+	// warn  WXPAY_NOTIFY_URL  http://127.0.0.1:PORT/notify is on loopback: WeChat cannot reach it (fine with wxpay fake)
+	// ok    notify reply      reachable; refused a notification signed with a wrong key with return_code FAIL (HTTP 400)
+	// skip  certificate       WXPAY_CERT_FILE and WXPAY_KEY_FILE not set (needed only for refunds, reverse and fund-flow bills)
+	// no problems found
+	// exit status 0
 }
