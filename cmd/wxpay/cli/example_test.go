@@ -1,7 +1,9 @@
 package cli_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -156,5 +158,88 @@ func ExampleRun_doctor() {
 	// ok    notify reply      reachable; refused a notification signed with a wrong key with return_code FAIL (HTTP 400)
 	// skip  certificate       WXPAY_CERT_FILE and WXPAY_KEY_FILE not set (needed only for refunds, reverse and fund-flow bills)
 	// no problems found
+	// exit status 0
+}
+
+// Run the fake WeChat Pay for a project in any language: it prints its URL
+// and the settings to configure (with -json, one object a line), pays an
+// order typed on its input, and notifies the order's notify_url as WeChat
+// would. Here a Go shop plays the project; its settings come from the
+// environment, so the fake prints the key only as ***.
+func ExampleRun_fake() {
+	paid := make(chan string, 1)
+	pay, err := wxpay.NewClient(exampleMerchant, wxpay.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		log.Fatal(err)
+	}
+	shop := httptest.NewServer(pay.NotifyHandler(func(_ context.Context, n *wxpay.Notification) error {
+		paid <- fmt.Sprintf("shop: order %s paid %d fen", n.OutTradeNo, n.TotalFee)
+		return nil
+	}))
+	defer shop.Close()
+
+	typed, typist := io.Pipe()   // the terminal's keyboard
+	printed, screen := io.Pipe() // and its screen
+	defer typist.Close()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	exit := make(chan int, 1)
+	go func() {
+		defer screen.Close()
+		exit <- cli.Run(ctx, []string{"fake", "-json", "-addr", "127.0.0.1:0"}, exampleEnv(), typed, screen, io.Discard)
+	}()
+	lines := bufio.NewScanner(printed)
+	next := func(v any) {
+		if !lines.Scan() {
+			log.Fatal("the fake stopped")
+		}
+		if err := json.Unmarshal(lines.Bytes(), v); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	var banner struct {
+		URL      string            `json:"url"`
+		Settings map[string]string `json:"settings"`
+	}
+	next(&banner)
+	fmt.Println("WXPAY_API_KEY:", banner.Settings["WXPAY_API_KEY"], "URL on loopback:", strings.HasPrefix(banner.URL, "http://127.0.0.1:"))
+
+	// The shop places an order with the fake as its WeChat Pay.
+	shopPay, err := wxpay.NewClient(exampleMerchant, wxpay.WithBaseURL(banner.URL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = shopPay.UnifiedOrder(ctx, &wxpay.UnifiedOrderRequest{
+		Body: "T-shirt", OutTradeNo: "ORDER-7", TotalFee: 8800, SpbillCreateIP: "127.0.0.1",
+		TradeType: wxpay.TradeNative, ProductID: "tshirt", NotifyURL: shop.URL + "/notify",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	var reply struct {
+		OK         bool   `json:"ok"`
+		OutTradeNo string `json:"out_trade_no"`
+		TotalFee   int64  `json:"total_fee"`
+		Orders     []struct {
+			OutTradeNo string `json:"out_trade_no"`
+			State      string `json:"state"`
+		} `json:"orders"`
+	}
+	fmt.Fprintln(typist, "pay ORDER-7")
+	next(&reply)
+	fmt.Println("pay:", reply.OK, reply.OutTradeNo, reply.TotalFee)
+	fmt.Println(<-paid)
+	fmt.Fprintln(typist, "orders")
+	next(&reply)
+	fmt.Println("orders:", reply.Orders[0].OutTradeNo, reply.Orders[0].State)
+	fmt.Fprintln(typist, "quit")
+	fmt.Println("exit status", <-exit)
+	// Output:
+	// WXPAY_API_KEY: *** (32 characters) URL on loopback: true
+	// pay: true ORDER-7 8800
+	// shop: order ORDER-7 paid 8800 fen
+	// orders: ORDER-7 SUCCESS
 	// exit status 0
 }
