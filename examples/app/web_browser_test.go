@@ -69,9 +69,8 @@ type browser struct {
 	allow    func(string) bool // console errors expected at the moment
 }
 
-func newBrowser(t *testing.T, origin string) *browser {
+func newBrowser(t *testing.T, exe, origin string) *browser {
 	t.Helper()
-	exe := chromiumPath(t)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(exe),
 		chromedp.UserDataDir(t.TempDir()),
@@ -236,6 +235,7 @@ type demoGoods struct {
 // the way), order, pay, and watch the order turn paid; then the database
 // must agree with what the page showed.
 func TestWebDemo(t *testing.T) {
+	exe := chromiumPath(t)
 	h := newHarness(t)
 	dir := *screenshotDir
 	if dir == "" {
@@ -284,7 +284,7 @@ func TestWebDemo(t *testing.T) {
 		t.Fatalf("order from two shops: %v, want a 400", err)
 	}
 
-	b := newBrowser(t, h.s.URL)
+	b := newBrowser(t, exe, h.s.URL)
 	b.run("open the demo", chromedp.Navigate(h.s.URL+"/"), chromedp.WaitVisible(label("Log in with WeChat")))
 	b.shot(dir, "1-login")
 
