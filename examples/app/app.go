@@ -313,6 +313,9 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	closeLn = nil // the server owns it now
 	go func() { s.serveCh <- s.srv.Serve(ln) }()
 	log.Info("listening", "url", s.URL, "db", c.DBPath)
+	if fake {
+		log.Info("browser demo: open it to play the mini-program", "url", s.URL+"/")
+	}
 	return s, nil
 }
 
