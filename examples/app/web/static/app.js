@@ -118,6 +118,12 @@
       await f();
     } catch (e) {
       showError(e);
+      if (e.status === 401 && state.token) {
+        // The JWT expired (they last 30 minutes): log in again.
+        state.token = '';
+        $('tabs').hidden = true;
+        show('login');
+      }
     } finally {
       // The place button stays disabled while the cart is empty.
       if (button) button.disabled = button === $('place') && state.cart.size === 0;
