@@ -253,6 +253,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 		}
 		now = s.Fake.Now
 		extra["/fake/"] = http.StripPrefix("/fake", s.Fake)
+		addWeb(extra) // the browser demo at "/"
 		hdr.Set(FakeHeader, "true; WeChat is a fake: payments are not real")
 		c.AppID, c.MchID, c.APIKey, c.AppSecret, c.PublicURL = s.FakeConfig.AppID, s.FakeConfig.MchID, s.FakeConfig.APIKey, s.FakeConfig.AppSecret, s.URL
 	}
@@ -312,6 +313,9 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	closeLn = nil // the server owns it now
 	go func() { s.serveCh <- s.srv.Serve(ln) }()
 	log.Info("listening", "url", s.URL, "db", c.DBPath)
+	if fake {
+		log.Info("browser demo: open it to play the mini-program", "url", s.URL+"/")
+	}
 	return s, nil
 }
 
