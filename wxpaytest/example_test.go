@@ -250,3 +250,48 @@ func ExampleFake_PaymentCode() {
 	// micropay: USERPAYING
 	// orderquery: SUCCESS 1200
 }
+
+// Refunds need the merchant's API certificate (mutual TLS), as at WeChat:
+// the TLS fake issues one, trusts only its own, and answers a certificate
+// of another merchant as WeChat's gateway does.
+func ExampleNewTLSServer() {
+	cfg := wxpay.Config{AppID: "wxd930ea5d5a258f4f", MchID: "10000100", APIKey: "192006250b4c09247ec02edce69f6a2d",
+		NotifyURL: "https://shop.example/wxpay/notify"}
+	wx := wxpaytest.NewTLSServer(wxpaytest.Config{AppID: cfg.AppID, MchID: cfg.MchID, APIKey: cfg.APIKey})
+	defer wx.Close()
+	client := func(certPEM, keyPEM []byte, err error) *wxpay.Client {
+		if err != nil {
+			log.Fatal(err)
+		}
+		// wx.Client() trusts the fake's server certificate; in production
+		// the system roots do, and no option is needed.
+		c, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(wx.URL), wxpay.WithHTTPClient(wx.Client()),
+			wxpay.WithClientCertificate(certPEM, keyPEM))
+		if err != nil {
+			log.Fatal(err)
+		}
+		return c
+	}
+	pay := client(wx.ClientCertificate())                        // apiclient_cert.pem, apiclient_key.pem
+	stranger := client(wx.OtherMerchantCertificate("1900000109")) // another merchant's pair
+	ctx := context.Background()
+
+	if _, err := pay.UnifiedOrder(ctx, &wxpay.UnifiedOrderRequest{Body: "T-shirt", OutTradeNo: "order-1", TotalFee: 8800,
+		SpbillCreateIP: "127.0.0.1", TradeType: wxpay.TradeJSAPI, OpenID: "oUser1"}); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "order-1", NoNotify: true}); err != nil {
+		log.Fatal(err)
+	}
+	req := &wxpay.RefundRequest{OutTradeNo: "order-1", OutRefundNo: "refund-1", TotalFee: 8800, RefundFee: 8800}
+	_, err := stranger.Refund(ctx, req)
+	fmt.Println("another merchant's certificate:", err)
+	r, err := pay.Refund(ctx, req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("the merchant's certificate: refunded", r.RefundFee, "fen")
+	// Output:
+	// another merchant's certificate: wxpay: refund: return_code FAIL: certificate not match
+	// the merchant's certificate: refunded 8800 fen
+}
