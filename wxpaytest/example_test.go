@@ -272,7 +272,7 @@ func ExampleNewTLSServer() {
 		}
 		return c
 	}
-	pay := client(wx.ClientCertificate())                        // apiclient_cert.pem, apiclient_key.pem
+	pay := client(wx.ClientCertificate())                         // apiclient_cert.pem, apiclient_key.pem
 	stranger := client(wx.OtherMerchantCertificate("1900000109")) // another merchant's pair
 	ctx := context.Background()
 
