@@ -451,6 +451,9 @@ func (s *Service) order(ctx context.Context, q querier, userID, id int64) (Order
 	if paid.Valid {
 		t := fromMS(paid.Int64)
 		o.PaidAt = &t
+		if err := loadRefunds(ctx, q, &o); err != nil {
+			return Order{}, err
+		}
 	}
 	os := []*Order{&o}
 	return o, s.loadLines(ctx, q, os)
