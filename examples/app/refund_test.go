@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,9 +14,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wxpay-go/wxpay"
 	"github.com/wxpay-go/wxpay/examples/api"
+	"github.com/wxpay-go/wxpay/examples/app"
 	"github.com/wxpay-go/wxpay/examples/client"
 	"github.com/wxpay-go/wxpay/examples/shop"
 	"github.com/wxpay-go/wxpay/wxpaytest"
@@ -505,5 +508,161 @@ func TestRefundClosed(t *testing.T) {
 	}
 	if st, r2, e := h.refund(h.s.AdminToken, "after-close", refundBody(3600)); st != 201 || r2.OutRefundNo == r.OutRefundNo {
 		t.Fatalf("refund after a closed one: %d %+v %+v", st, r2, e)
+	}
+}
+
+// TestRefundConfig: refunds are all or nothing in real mode, the admin
+// token is long enough, and WXPAY_BASE_URL is for real mode against a
+// local fake or an https origin.
+func TestRefundConfig(t *testing.T) {
+	full := map[string]string{
+		"WXPAY_APPID": "wx8888888888888888", "WXPAY_MCHID": "1900000109", "WXPAY_API_KEY": strings.Repeat("k", 32),
+		"WX_APP_SECRET": strings.Repeat("s", 32), "PUBLIC_URL": "https://shop.example.com",
+	}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range full {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	admin := strings.Repeat("A", 32)
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"admin token without certificate", with("ADMIN_TOKEN", admin), []string{"partly", "WXPAY_CERT_FILE", "WXPAY_KEY_FILE"}},
+		{"certificate without admin token", with("WXPAY_CERT_FILE", "c.pem", "WXPAY_KEY_FILE", "k.pem"), []string{"partly", "ADMIN_TOKEN"}},
+		{"short admin token", with("ADMIN_TOKEN", "short", "WXPAY_CERT_FILE", "c.pem", "WXPAY_KEY_FILE", "k.pem"), []string{"ADMIN_TOKEN", "32"}},
+		{"missing certificate files", with("ADMIN_TOKEN", admin, "WXPAY_CERT_FILE", "/nonexistent/c.pem", "WXPAY_KEY_FILE", "/nonexistent/k.pem"), []string{"c.pem"}},
+		{"short admin token in fake mode", map[string]string{"ADMIN_TOKEN": "short"}, []string{"ADMIN_TOKEN"}},
+		{"base URL in fake mode", map[string]string{"WXPAY_BASE_URL": "http://127.0.0.1:1"}, []string{"WXPAY_BASE_URL", "real mode"}},
+		{"http base URL off loopback", with("WXPAY_BASE_URL", "http://fake.example.com:80"), []string{"WXPAY_BASE_URL", "loopback"}},
+		{"http public URL without a base URL", with("PUBLIC_URL", "http://127.0.0.1:8080"), []string{"https"}},
+		{"http public URL off loopback", with("PUBLIC_URL", "http://shop.example.com:80", "WXPAY_BASE_URL", "http://127.0.0.1:1"), []string{"https"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := app.ParseConfig([]string{"-addr", "127.0.0.1:0", "-db", t.TempDir() + "/x.db"}, env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				t.Errorf("called WeChat: %s", r.URL.Path)
+				return nil, errors.New("no network in tests")
+			})}
+			var logs bytes.Buffer
+			s, err := app.Start(context.Background(), c, &logs)
+			if err == nil {
+				s.Close()
+				t.Fatal("started")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error()+logs.String(), admin) || strings.Contains(err.Error()+logs.String(), full["WXPAY_API_KEY"]) {
+				t.Error("a secret was printed")
+			}
+		})
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%v %+v %#v", app.Config{AdminToken: admin}, app.Config{AdminToken: admin}, app.Config{AdminToken: admin})
+	if strings.Contains(b.String(), admin) {
+		t.Error("Config prints ADMIN_TOKEN")
+	}
+}
+
+// TestRefundsOffInRealMode: real mode without the refund settings starts,
+// and the refund routes say refunds are not configured.
+func TestRefundsOffInRealMode(t *testing.T) {
+	getenv := env(map[string]string{
+		"WXPAY_APPID": "wx8888888888888888", "WXPAY_MCHID": "1900000109", "WXPAY_API_KEY": strings.Repeat("k", 32),
+		"WX_APP_SECRET": strings.Repeat("s", 32), "PUBLIC_URL": "https://shop.example.com",
+	})
+	c, err := app.ParseConfig([]string{"-addr", "127.0.0.1:0", "-db", t.TempDir() + "/x.db"}, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		t.Errorf("called WeChat: %s", r.URL.Path)
+		return nil, errors.New("no network in tests")
+	})}
+	var logs syncBuf
+	s, err := app.Start(context.Background(), c, &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, path := range []string{"/orders/1/refund", "/orders/refund/notify"} {
+		resp, err := http.Post(s.URL+path, "application/json", strings.NewReader(`{"amount_fen":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || !strings.Contains(string(b), "refunds are not configured") {
+			t.Errorf("POST %s: %d %s", path, resp.StatusCode, b)
+		}
+	}
+	if !strings.Contains(logs.String(), "refunds are off") {
+		t.Errorf("no log line says refunds are off:\n%s", logs.String())
+	}
+}
+
+// TestRefundFakeModeCertificate: fake mode with its own HTTP client (as
+// the server runs for a user) refunds with the certificate the fake
+// minted, and ADMIN_TOKEN from the configuration.
+func TestRefundFakeModeCertificate(t *testing.T) {
+	ctx := context.Background()
+	admin := "admin-" + strings.Repeat("t", 32)
+	var logs syncBuf
+	s, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DBPath: t.TempDir() + "/x.db", Speed: 60, AdminToken: admin}, &logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	hc := &http.Client{Timeout: 10 * time.Second}
+	defer hc.CloseIdleConnections()
+	c := &client.Client{Base: s.URL, HTTP: hc}
+	code, err := c.FakeLogin(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Login(ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	o, err := c.CreateOrder(ctx, []shop.Item{{GoodsID: 204, Count: 1}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Pay(ctx, o.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.FakeConfirm(ctx, p.Payment); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Fake.WaitAcked(ctx, p.OutTradeNo); err != nil {
+		t.Fatal(err)
+	}
+	var r shop.Refund
+	ac := &client.Client{Base: s.URL, HTTP: hc, Token: admin}
+	if err := ac.Do(ctx, "POST", fmt.Sprintf("/orders/%d/refund", o.ID), http.Header{"Idempotency-Key": {"k"}}, api.RefundRequest{AmountFen: 300}, &r); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Fake.WaitRefundAcked(ctx, r.OutRefundNo); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Order(ctx, o.ID)
+	if err != nil || len(got.Refunds) != 1 || got.Refunds[0].Status != shop.RefundSucceeded {
+		t.Fatalf("order %+v, %v", got, err)
+	}
+	if strings.Contains(logs.String(), admin) || strings.Contains(logs.String(), "ADMIN_TOKEN is not set") {
+		t.Errorf("log:\n%s", logs.String())
 	}
 }
