@@ -35,29 +35,13 @@ func (h *Handler) refundRoutes() []Route {
 // one, sits outside authentication (WeChat's notifications carry none)
 // and confirms each notification with WeChat before anything changes.
 func (h *Handler) mountRefunds() {
-	var adminHash [sha256.Size]byte
-	if len(h.cfg.AdminToken) > 0 {
-		adminHash = sha256.Sum256(h.cfg.AdminToken)
-	}
-	admin := func(r *http.Request) error {
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" || len(tok) > MaxTokenBytes || len(h.cfg.AdminToken) == 0 {
-			return errAdmin
-		}
-		// Hashing first makes the comparison constant-time in the
-		// length too.
-		got := sha256.Sum256([]byte(tok))
-		if subtle.ConstantTimeCompare(got[:], adminHash[:]) != 1 {
-			return errAdmin
-		}
-		return nil
-	}
+	admin := newAdminAuth(h.cfg.AdminToken)
 	h.mux.Handle("POST /orders/{id}/refund", h.logged(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h.cfg.Refunds == nil {
 			h.writeError(w, r, errNoRefunds)
 			return
 		}
-		if err := admin(r); err != nil {
+		if err := admin.check(r); err != nil {
 			h.writeError(w, r, err)
 			return
 		}
@@ -72,6 +56,32 @@ func (h *Handler) mountRefunds() {
 		notify = h.cfg.Refunds.NotifyHandler()
 	}
 	h.mux.Handle("POST /orders/refund/notify", h.logged(notify))
+}
+
+// adminAuth checks the admin token.
+type adminAuth struct {
+	hash [sha256.Size]byte
+	set  bool
+}
+
+func newAdminAuth(token []byte) adminAuth {
+	return adminAuth{hash: sha256.Sum256(token), set: len(token) > 0}
+}
+
+// check accepts r only if it carries the admin token as a bearer token.
+// Every failure is the same 401.
+func (a adminAuth) check(r *http.Request) error {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" || len(tok) > MaxTokenBytes || !a.set {
+		return errAdmin
+	}
+	// Comparing hashes makes the comparison constant-time in the length
+	// too.
+	got := sha256.Sum256([]byte(tok))
+	if subtle.ConstantTimeCompare(got[:], a.hash[:]) != 1 {
+		return errAdmin
+	}
+	return nil
 }
 
 var (
