@@ -221,6 +221,18 @@ func (rf *Refunds) Refund(ctx context.Context, orderID, amountFen int64, reason,
 		created = true
 		return nil
 	})
+	var se *Error
+	if err != nil && !errors.As(err, &se) {
+		// With row locks instead of one writer (PostgreSQL), the same key
+		// sent twice at once can lose the race to its twin at the unique
+		// index: then the twin's refund is this one.
+		var prevOrder int64
+		var prevHash string
+		if s.db.W.QueryRowContext(ctx, sqlRefundByKey, idemKey).Scan(&prevOrder, &prevHash, &outRefundNo) == nil &&
+			prevHash == hash && prevOrder == orderID {
+			err, created = nil, false
+		}
+	}
 	if err != nil {
 		return Refund{}, false, err
 	}
