@@ -190,6 +190,12 @@ func TestRefundPartials(t *testing.T) {
 		}
 		nos = append(nos, r.OutRefundNo)
 	}
+	// Settled first, so that no notification lands during the check.
+	for _, no := range nos {
+		if err := h.s.Fake.WaitRefundAcked(ctx, no); err != nil {
+			t.Fatal(err)
+		}
+	}
 	before := h.refundState()
 	st, _, e := h.refund(h.s.AdminToken, "part-3", refundBody(1))
 	if st != 409 || e.Error.Code != shop.CodeConflict || !strings.Contains(e.Error.Message, "exceed the ¥36.00 paid") {
@@ -204,11 +210,6 @@ func TestRefundPartials(t *testing.T) {
 	}
 	if sum != 3600 || h.refundCalls() != 3 {
 		t.Errorf("WeChat refunded %d fen in %d calls; want 3600 in 3", sum, h.refundCalls())
-	}
-	for _, no := range nos {
-		if err := h.s.Fake.WaitRefundAcked(ctx, no); err != nil {
-			t.Fatal(err)
-		}
 	}
 	o, err := h.buyer.Order(ctx, h.order.ID)
 	if err != nil || len(o.Refunds) != 3 {
@@ -256,7 +257,10 @@ func TestRefundRetry(t *testing.T) {
 				stored = append(stored, s)
 			}
 			rows.Close()
-			if len(stored) != 1 || !strings.HasSuffix(stored[0], ":"+tt.status) {
+			// A refund WeChat made may already be settled by its
+			// notification (a second of fake time later).
+			made := tt.first == 201 || tt.fault.Processed
+			if len(stored) != 1 || !strings.HasSuffix(stored[0], ":"+tt.status) && !(made && strings.HasSuffix(stored[0], ":success")) {
 				t.Fatalf("stored refunds %v, want one %s", stored, tt.status)
 			}
 			no, _, _ := strings.Cut(stored[0], ":")
@@ -300,7 +304,7 @@ func TestRefundRefused(t *testing.T) {
 	if n := h.count(`SELECT refunded_fen FROM orders WHERE id = $1`, h.order.ID); n != 0 {
 		t.Fatalf("refunded_fen %d after a refusal", n)
 	}
-	if st, r, e := h.refund(h.s.AdminToken, "after-refusal", refundBody(3600)); st != 201 || r.Status != shop.RefundProcessing {
+	if st, r, e := h.refund(h.s.AdminToken, "after-refusal", refundBody(3600)); st != 201 || r.Status != shop.RefundProcessing && r.Status != shop.RefundSucceeded {
 		t.Fatalf("refund after a refusal: %d %+v %+v", st, r, e)
 	}
 	if n := len(h.s.Fake.Refunds(h.outTradeNo)); n != 1 {
