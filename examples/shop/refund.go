@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/riverqueue/river"
 	"unicode/utf8"
 )
 
@@ -104,7 +106,9 @@ func NewRefunds(s *Service, r Refunder) (*Refunds, error) {
 	if s == nil || r == nil {
 		return nil, errors.New("shop: NewRefunds needs a Service and a Refunder")
 	}
-	return &Refunds{s: s, r: r}, nil
+	rf := &Refunds{s: s, r: r}
+	s.refunds = rf
+	return rf, nil
 }
 
 // NotifyHandler is the handler of the refund notify_url.
@@ -219,7 +223,10 @@ func (rf *Refunds) Refund(ctx context.Context, orderID, amountFen int64, reason,
 			return err
 		}
 		created = true
-		return nil
+		if s.jobs == nil {
+			return errors.New("shop: no job runner attached")
+		}
+		return s.jobs.scheduleRefundRetry(ctx, tx.Tx, outRefundNo, time.Now().Add(s.real(refundRetryAfter)))
 	})
 	var se *Error
 	if err != nil && !errors.As(err, &se) {
@@ -436,4 +443,60 @@ func validReason(reason string) bool {
 		}
 	}
 	return true
+}
+
+// refundRetryAfter is how long after a refund is stored its retry job
+// first looks at it: by then the request that stored it has its answer.
+const refundRetryAfter = 2 * time.Minute
+
+// RefundRetryArgs is the job that finishes a refund whose WeChat answer
+// was not known (a timeout, a lost connection, SYSTEMERROR every time): it
+// sends the same out_refund_no again until WeChat accepts or refuses it,
+// so a refund never stays pending, holding its amount, because nobody
+// repeated the request.
+type RefundRetryArgs struct {
+	OutRefundNo string `json:"out_refund_no"`
+}
+
+// Kind names the job in the queue's table.
+func (RefundRetryArgs) Kind() string { return "retry_refund" }
+
+type refundWorker struct {
+	river.WorkerDefaults[RefundRetryArgs]
+	s *Service
+}
+
+// Work sends a refund that is still pending. It is safe to run more than
+// once, and beside an admin's repeated request: WeChat refunds one
+// out_refund_no once, and each state change is conditional.
+func (w *refundWorker) Work(ctx context.Context, job *river.Job[RefundRetryArgs]) error {
+	rf := w.s.refunds
+	if rf == nil {
+		return nil // refunds are off; the row cannot exist
+	}
+	row, err := scanRefund(w.s.db.W.QueryRowContext(ctx, sqlRefundRow, job.Args.OutRefundNo))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if row.Status != RefundPending {
+		return nil
+	}
+	err = rf.send(ctx, row)
+	if ErrorCode(err) == CodeConflict {
+		return nil // refused by WeChat: final, and recorded
+	}
+	return err // an unknown outcome: river retries with backoff
+}
+
+// Timeout bounds one run: up to three WeChat calls and a transaction.
+func (w *refundWorker) Timeout(*river.Job[RefundRetryArgs]) time.Duration { return time.Minute }
+
+func (j *Jobs) scheduleRefundRetry(ctx context.Context, tx *sql.Tx, outRefundNo string, at time.Time) error {
+	_, err := j.client.InsertTx(ctx, tx, RefundRetryArgs{OutRefundNo: outRefundNo}, &river.InsertOpts{
+		ScheduledAt: at,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true},
+	})
+	return err
 }

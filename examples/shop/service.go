@@ -75,6 +75,8 @@ type Service struct {
 	t     Timing
 	speed float64
 	jobs  *Jobs
+	// refunds, once NewRefunds made them, for the refund retry jobs.
+	refunds *Refunds
 
 	// Prepared once: parsing SQL costs more than running these.
 	shopsStmt, goodsStmt, userStmt *sql.Stmt
