@@ -43,12 +43,18 @@ type Config struct {
 	Extra map[string]http.Handler
 	// Header is set on every response, such as the fake-mode marker.
 	Header http.Header
+	// Refunds serves POST /orders/{id}/refund and the refund notify_url;
+	// nil answers that refunds are not configured.
+	Refunds *shop.Refunds
+	// AdminToken is the bearer token of the admin routes (refunds); it is
+	// a secret, and no buyer's JWT is ever accepted in its place.
+	AdminToken []byte
 }
 
 // Route is one route of the API, as registered with http.ServeMux.
 type Route struct {
 	Method, Path string
-	Auth         bool // requires a JWT
+	Auth         bool // requires a JWT, or the admin token on admin routes
 }
 
 type route struct {
@@ -91,6 +97,7 @@ func New(cfg Config) *Handler {
 		return cfg.Shop.Settle(ctx, p, "notify")
 	})
 	h.mux.Handle("POST /orders/pay/notify", h.logged(notify))
+	h.mountRefunds()
 	for pattern, eh := range cfg.Extra {
 		h.mux.Handle(pattern, eh)
 	}
@@ -107,6 +114,7 @@ func (h *Handler) Routes() []Route {
 	for _, r := range h.routes {
 		out = append(out, r.Route)
 	}
+	out = append(out, h.refundRoutes()...)
 	return append(out, Route{"POST", "/orders/pay/notify", false})
 }
 

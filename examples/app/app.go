@@ -50,6 +50,19 @@ type Config struct {
 	PublicURL string // PUBLIC_URL: the https origin WeChat reaches this server at
 	JWTSecret string // JWT_SECRET; secret; random when empty
 
+	// AdminToken (ADMIN_TOKEN; secret, at least 32 bytes) authorizes the
+	// admin routes (refunds). Fake mode makes up a random one when it is
+	// empty; real mode enables refunds only with it, CertFile and KeyFile.
+	AdminToken string
+	// CertFile and KeyFile (WXPAY_CERT_FILE, WXPAY_KEY_FILE) are the
+	// merchant's API certificate, apiclient_cert.pem and
+	// apiclient_key.pem, which refunds need (real mode).
+	CertFile, KeyFile string
+	// BaseURL (WXPAY_BASE_URL) replaces WeChat's API origin, for testing
+	// real mode against a fake WeChat such as `wxpay fake`; never set it
+	// in production. With it, PUBLIC_URL may be plain http on loopback.
+	BaseURL string
+
 	// HTTPClient sends the requests to WeChat (or to the fake); nil means
 	// the libraries' defaults.
 	HTTPClient *http.Client
@@ -98,6 +111,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	for _, cr := range credentials {
 		*cr.get(&c) = getenv(cr.env)
 	}
+	c.AdminToken, c.CertFile, c.KeyFile, c.BaseURL = getenv("ADMIN_TOKEN"), getenv("WXPAY_CERT_FILE"), getenv("WXPAY_KEY_FILE"), getenv("WXPAY_BASE_URL")
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env ADDR)")
@@ -141,6 +155,9 @@ func (c Config) fakeMode() (bool, error) {
 		return false, errors.New("-fake given while WeChat credentials are set; unset them for fake mode")
 	}
 	u, err := url.Parse(c.PublicURL)
+	if c.BaseURL != "" && err == nil && u.Scheme == "http" && loopback(u.Host) {
+		u.Scheme = "https" // a fake WeChat on this machine reaches plain http
+	}
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return false, errors.New("PUBLIC_URL must be an https URL without query string, such as https://shop.example.com")
 	}
@@ -170,6 +187,9 @@ type Server struct {
 	FakeConfig wxpaytest.Config
 	// Shop is the shop service, for tests.
 	Shop *shop.Service
+	// AdminToken is the admin routes' token (secret), for tests: in fake
+	// mode without ADMIN_TOKEN it is a random one.
+	AdminToken string
 	// API is the HTTP handler, for tests.
 	API *api.Handler
 
@@ -267,6 +287,19 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 		payOpts = append(payOpts, wxpay.WithHTTPClient(c.HTTPClient))
 		mpOpts = append(mpOpts, miniprogram.WithHTTPClient(c.HTTPClient))
 	}
+	refundOpts, err := s.refundSetup(&c, fake)
+	if err != nil {
+		return nil, err
+	}
+	if c.BaseURL != "" {
+		if err := checkBaseURL(c.BaseURL, fake); err != nil {
+			return nil, err
+		}
+		log.Warn("WXPAY_BASE_URL is set: WeChat is reached at another origin, which is for testing against a fake only", "base_url", c.BaseURL)
+		payOpts = append(payOpts, wxpay.WithBaseURL(c.BaseURL))
+		mpOpts = append(mpOpts, miniprogram.WithBaseURL(c.BaseURL))
+	}
+	payOpts = append(payOpts, refundOpts...)
 	if payClient, err = wxpay.NewClient(payConfig(c), payOpts...); err != nil {
 		return nil, err
 	}
@@ -297,7 +330,14 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	if err != nil {
 		return nil, err
 	}
-	s.API = api.New(api.Config{Shop: s.Shop, Pay: pay, Auth: auth, Logger: log, Extra: extra, Header: hdr})
+	var refunds *shop.Refunds
+	if s.AdminToken != "" {
+		if refunds, err = shop.NewRefunds(s.Shop, wechatRefunds{payClient, refundNotifyURL(c)}); err != nil {
+			return nil, err
+		}
+	}
+	s.API = api.New(api.Config{Shop: s.Shop, Pay: pay, Auth: auth, Logger: log, Extra: extra, Header: hdr,
+		Refunds: refunds, AdminToken: []byte(s.AdminToken)})
 	if err := s.jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}

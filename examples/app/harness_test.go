@@ -256,6 +256,7 @@ func newHarnessTiming(t *testing.T, timing shop.Timing) *harness {
 	h.s = s
 	h.sec.add("the API key", s.FakeConfig.APIKey)
 	h.sec.add("the AppSecret", s.FakeConfig.AppSecret)
+	h.sec.add("ADMIN_TOKEN", s.AdminToken)
 
 	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI())
 	if err != nil {

@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/wxpay-go/wxpay"
@@ -125,4 +126,65 @@ func (l wechatLogin) OpenID(ctx context.Context, code string) (string, error) {
 		return "", err
 	}
 	return sess.OpenID, nil
+}
+
+// wechatRefunds adapts the wxpay refund API to the shop's Refunder. Its
+// client holds the merchant's client certificate, which refunds require.
+type wechatRefunds struct {
+	c         *wxpay.Client
+	notifyURL string // where WeChat sends refund notifications
+}
+
+var _ shop.Refunder = wechatRefunds{}
+
+// Refund calls the refund endpoint. WeChat refunds one out_refund_no once,
+// so every error that leaves the outcome open is one to retry with the
+// same out_refund_no (shop.ErrRefundRetry), and only WeChat's definite
+// refusals, or a request wxpay refused to send, are final.
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4
+func (p wechatRefunds) Refund(ctx context.Context, r shop.RefundRequest) (string, error) {
+	res, err := p.c.Refund(ctx, &wxpay.RefundRequest{
+		TransactionID: r.TransactionID,
+		OutTradeNo:    r.OutTradeNo,
+		OutRefundNo:   r.OutRefundNo,
+		TotalFee:      r.TotalFen,
+		RefundFee:     r.RefundFen,
+		RefundDesc:    r.Reason,
+		NotifyURL:     p.notifyURL,
+	})
+	if err == nil {
+		return res.RefundID, nil
+	}
+	if wxpay.Retryable(err) {
+		return "", fmt.Errorf("%w: %w", shop.ErrRefundRetry, err)
+	}
+	var we *wxpay.Error
+	var re *wxpay.RequestError
+	switch {
+	case errors.As(err, &we) && we.Code != "":
+		return "", fmt.Errorf("%w: %s %s", shop.ErrRefundRefused, we.Code, we.Message)
+	case errors.As(err, &re):
+		return "", fmt.Errorf("%w: %s", shop.ErrRefundRefused, err.Error())
+	}
+	return "", err // the outcome is not known: the refund stays pending
+}
+
+// RefundNotifyHandler decrypts refund notifications and confirms each one
+// with refundquery before fn sees it: refund notifications are not
+// signed, and AES-ECB lets a relay replay or splice a genuine req_info.
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
+func (p wechatRefunds) RefundNotifyHandler(fn func(ctx context.Context, r shop.RefundResult) error) http.Handler {
+	return p.c.RefundNotifyHandler(func(ctx context.Context, n *wxpay.RefundNotification) error {
+		if !n.Confirmed {
+			return errors.New("refund notification not confirmed with refundquery")
+		}
+		return fn(ctx, shop.RefundResult{
+			OutTradeNo:  n.OutTradeNo,
+			OutRefundNo: n.OutRefundNo,
+			RefundID:    n.RefundID,
+			RefundFen:   n.RefundFee,
+			Status:      string(n.RefundStatus),
+			SuccessTime: n.SuccessTime,
+		})
+	}, wxpay.ConfirmWithRefundQuery())
 }

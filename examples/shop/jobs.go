@@ -59,6 +59,9 @@ func NewJobs(s *Service, log *slog.Logger, poll time.Duration) (*Jobs, error) {
 	if err := river.AddWorkerSafely(workers, &reconcileWorker{s: s}); err != nil {
 		return nil, fmt.Errorf("shop: jobs: %w", err)
 	}
+	if err := river.AddWorkerSafely(workers, &refundWorker{s: s}); err != nil {
+		return nil, fmt.Errorf("shop: jobs: %w", err)
+	}
 	if poll <= 0 {
 		poll = time.Second
 	}

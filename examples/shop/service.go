@@ -75,6 +75,8 @@ type Service struct {
 	t     Timing
 	speed float64
 	jobs  *Jobs
+	// refunds, once NewRefunds made them, for the refund retry jobs.
+	refunds *Refunds
 
 	// Prepared once: parsing SQL costs more than running these.
 	shopsStmt, goodsStmt, userStmt *sql.Stmt
@@ -451,6 +453,9 @@ func (s *Service) order(ctx context.Context, q querier, userID, id int64) (Order
 	if paid.Valid {
 		t := fromMS(paid.Int64)
 		o.PaidAt = &t
+		if err := loadRefunds(ctx, q, &o); err != nil {
+			return Order{}, err
+		}
 	}
 	os := []*Order{&o}
 	return o, s.loadLines(ctx, q, os)

@@ -87,6 +87,8 @@ type Order struct {
 	CreatedAt time.Time `json:"created_at"`
 	// PaidAt is when WeChat says the payment completed; absent unless paid.
 	PaidAt *time.Time `json:"paid_at,omitempty"`
+	// Refunds lists the refunds of a paid order, oldest first.
+	Refunds []Refund `json:"refunds,omitempty"`
 }
 
 // User is a logged-in mini-program user.

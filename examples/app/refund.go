@@ -1,0 +1,78 @@
+package app
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+
+	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/examples/api"
+)
+
+// refundSetup decides whether refunds are on and returns the client
+// options they need. Fake mode always has them: the admin token is
+// ADMIN_TOKEN or a random one (a warning says so), and the certificate is
+// one the fake mints. Real mode has them only with ADMIN_TOKEN,
+// WXPAY_CERT_FILE and WXPAY_KEY_FILE all set; some but not all is refused,
+// naming the missing ones, and none leaves refunds off (the refund routes
+// say so). A random admin token is never made up in real mode.
+func (s *Server) refundSetup(c *Config, fake bool) ([]wxpay.Option, error) {
+	if c.AdminToken != "" && len(c.AdminToken) < api.MinAdminTokenBytes {
+		return nil, errors.New("ADMIN_TOKEN must be at least 32 bytes")
+	}
+	if fake {
+		s.AdminToken = c.AdminToken
+		if s.AdminToken == "" {
+			s.AdminToken = randomAlnum(43)
+			s.log.Warn("ADMIN_TOKEN is not set: the refund route uses a random admin token that is never shown; set ADMIN_TOKEN to refund")
+		}
+		if c.HTTPClient != nil {
+			// The configured client carries every call to the in-process
+			// fake, which asks for no certificate over plain HTTP.
+			return []wxpay.Option{wxpay.WithCertificateHTTPClient(c.HTTPClient)}, nil
+		}
+		cert, key, err := s.Fake.ClientCertificate()
+		if err != nil {
+			return nil, err
+		}
+		return []wxpay.Option{wxpay.WithClientCertificate(cert, key)}, nil
+	}
+	var set, missing []string
+	for _, v := range []struct{ name, val string }{
+		{"ADMIN_TOKEN", c.AdminToken}, {"WXPAY_CERT_FILE", c.CertFile}, {"WXPAY_KEY_FILE", c.KeyFile},
+	} {
+		if v.val != "" {
+			set = append(set, v.name)
+		} else {
+			missing = append(missing, v.name)
+		}
+	}
+	switch {
+	case len(set) == 0:
+		s.log.Info("refunds are off: set ADMIN_TOKEN, WXPAY_CERT_FILE and WXPAY_KEY_FILE to refund")
+		return nil, nil
+	case len(missing) > 0:
+		return nil, errors.New("refunds are partly configured (" + strings.Join(set, ", ") + "); also set " + strings.Join(missing, ", ") + ", or unset them all")
+	}
+	s.AdminToken = c.AdminToken
+	return []wxpay.Option{wxpay.WithClientCertificateFiles(c.CertFile, c.KeyFile)}, nil
+}
+
+// refundNotifyURL is where WeChat sends refund notifications.
+func refundNotifyURL(c Config) string {
+	return strings.TrimSuffix(c.PublicURL, "/") + "/orders/refund/notify"
+}
+
+// checkBaseURL accepts WXPAY_BASE_URL in real mode only: https, or plain
+// http on loopback (a fake on this machine), without query or fragment.
+func checkBaseURL(base string, fake bool) error {
+	if fake {
+		return errors.New("WXPAY_BASE_URL is for real mode against a fake WeChat; fake mode has its own")
+	}
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil ||
+		!(u.Scheme == "https" || u.Scheme == "http" && loopback(u.Host)) {
+		return errors.New("WXPAY_BASE_URL must be an https URL, or http on loopback (host:port), without query string")
+	}
+	return nil
+}

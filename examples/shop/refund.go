@@ -1,0 +1,502 @@
+package shop
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/riverqueue/river"
+	"unicode/utf8"
+)
+
+// Refund states. A refund is pending from the moment its out_refund_no is
+// stored until WeChat's answer is known; pending and processing refunds,
+// like successful ones, count against what is left to refund.
+const (
+	RefundPending    = "pending"    // stored; WeChat's answer not known yet
+	RefundProcessing = "processing" // WeChat accepted it; the money is on its way
+	RefundSucceeded  = "success"    // the money is back with the payer
+	RefundClosed     = "closed"     // WeChat closed it (REFUNDCLOSE); nothing was refunded
+	RefundChange     = "change"     // WeChat could not pay it out (CHANGE): a person must act
+	RefundRefused    = "refused"    // WeChat refused it with a definite answer; nothing was refunded
+)
+
+// Limits on refunds.
+const (
+	// MaxRefundsPerOrder is WeChat's limit on partial refunds of one
+	// payment.
+	MaxRefundsPerOrder = 50
+	// MaxRefundReason is the length, in characters, of refund_desc that
+	// WeChat shows the payer.
+	MaxRefundReason = 80
+)
+
+// Refund is a refund of (part of) an order, as GET /orders/{id} and
+// POST /orders/{id}/refund show it.
+type Refund struct {
+	OutRefundNo string    `json:"out_refund_no"`
+	AmountFen   int64     `json:"amount_fen"`
+	Status      string    `json:"status"`
+	Reason      string    `json:"reason,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	// SettledAt is when the refund reached a final state (success,
+	// closed, change).
+	SettledAt *time.Time `json:"settled_at,omitempty"`
+}
+
+// RefundRequest is what the shop asks WeChat to refund.
+type RefundRequest struct {
+	OutTradeNo    string
+	TransactionID string
+	OutRefundNo   string
+	TotalFen      int64 // what was paid
+	RefundFen     int64
+	Reason        string
+}
+
+// RefundResult is a refund outcome from WeChat (a refund notification,
+// confirmed with WeChat before it gets here).
+type RefundResult struct {
+	OutTradeNo  string
+	OutRefundNo string
+	RefundID    string
+	RefundFen   int64
+	// Status is WeChat's refund_status: SUCCESS, REFUNDCLOSE or CHANGE
+	// (PROCESSING changes nothing).
+	Status      string
+	SuccessTime time.Time
+}
+
+// Refunder is what refunds need from WeChat Pay; package app adapts the
+// wxpay library to it.
+type Refunder interface {
+	// Refund asks WeChat to refund. It returns the refund_id on
+	// acceptance; an error wrapping ErrRefundRefused when WeChat refused
+	// it for good; an error wrapping ErrRefundRetry when the same request
+	// may be sent again at once; any other error when the outcome is
+	// unknown.
+	Refund(ctx context.Context, r RefundRequest) (refundID string, err error)
+	// RefundNotifyHandler returns the handler of the refund notify_url:
+	// it calls fn with each notification it has confirmed with WeChat
+	// and answers SUCCESS only when fn returned nil.
+	RefundNotifyHandler(fn func(ctx context.Context, r RefundResult) error) http.Handler
+}
+
+// Answers of a Refunder.
+var (
+	ErrRefundRefused = errors.New("shop: WeChat refused the refund")
+	ErrRefundRetry   = errors.New("shop: refund may be retried with the same out_refund_no")
+)
+
+// Refunds refunds paid orders for an administrator. Its methods are safe
+// for concurrent use.
+type Refunds struct {
+	s *Service
+	r Refunder
+}
+
+// NewRefunds returns the refunds of s, made through r.
+func NewRefunds(s *Service, r Refunder) (*Refunds, error) {
+	if s == nil || r == nil {
+		return nil, errors.New("shop: NewRefunds needs a Service and a Refunder")
+	}
+	rf := &Refunds{s: s, r: r}
+	s.refunds = rf
+	return rf, nil
+}
+
+// NotifyHandler is the handler of the refund notify_url.
+func (rf *Refunds) NotifyHandler() http.Handler { return rf.r.RefundNotifyHandler(rf.Settle) }
+
+const (
+	sqlRefundByKey = `SELECT r.order_id, r.request_hash, r.out_refund_no FROM refunds r WHERE r.idem_key = $1`
+	sqlRefundOrder = `SELECT o.status, o.total_fen, o.refunded_fen, p.transaction_id, p.out_trade_no, p.total_fen
+		FROM orders o LEFT JOIN payments p ON p.order_id = o.id WHERE o.id = $1`
+	sqlReserveRefund = `UPDATE orders SET refunded_fen = refunded_fen + $1
+		WHERE id = $2 AND status = 'paid' AND refunded_fen + $1 <= total_fen`
+	sqlReleaseRefund = `UPDATE orders SET refunded_fen = refunded_fen - $1 WHERE id = $2`
+	sqlInsertRefund  = `INSERT INTO refunds (out_refund_no, order_id, idem_key, request_hash, amount_fen, reason, status, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)`
+	sqlRefundRow = `SELECT r.out_refund_no, r.order_id, r.amount_fen, r.reason, r.status, COALESCE(r.failure, ''), r.created_at, r.settled_at,
+		p.transaction_id, p.out_trade_no, p.total_fen
+		FROM refunds r JOIN payments p ON p.order_id = r.order_id WHERE r.out_refund_no = $1`
+)
+
+type refundRow struct {
+	Refund
+	orderID       int64
+	failure       string
+	transactionID string
+	outTradeNo    string
+	paidFen       int64
+}
+
+func scanRefund(row *sql.Row) (*refundRow, error) {
+	var r refundRow
+	var created int64
+	var settled sql.NullInt64
+	err := row.Scan(&r.OutRefundNo, &r.orderID, &r.AmountFen, &r.Reason, &r.Status, &r.failure, &created, &settled,
+		&r.transactionID, &r.outTradeNo, &r.paidFen)
+	if err != nil {
+		return nil, err
+	}
+	r.CreatedAt = fromMS(created)
+	if settled.Valid {
+		t := fromMS(settled.Int64)
+		r.SettledAt = &t
+	}
+	return &r, nil
+}
+
+// Refund refunds amountFen of a paid order, for an administrator.
+// idemKey is required: the same key with the same order, amount and
+// reason returns the same refund (created is then false) and other ones
+// are refused. The refunds of an order never add up to more than was
+// paid: the check and the new refund's row are one transaction, and the
+// row, with its out_refund_no, is stored before WeChat is asked, so a
+// request repeated after an unclear answer (or WeChat's SYSTEMERROR)
+// sends the same out_refund_no, which WeChat refunds once.
+func (rf *Refunds) Refund(ctx context.Context, orderID, amountFen int64, reason, idemKey string) (r Refund, created bool, err error) {
+	s := rf.s
+	if idemKey == "" || len(idemKey) > 128 || !printableASCII(idemKey) {
+		return Refund{}, false, Errorf(CodeInvalid, "an Idempotency-Key header of 1 to 128 printable ASCII characters is required")
+	}
+	if amountFen < 1 || amountFen > MaxOrderFen {
+		return Refund{}, false, Errorf(CodeInvalid, "amount_fen must be an integer from 1 to %d", MaxOrderFen)
+	}
+	if !validReason(reason) {
+		return Refund{}, false, Errorf(CodeInvalid, "reason must be at most %d characters, without control characters, '&' or '='", MaxRefundReason)
+	}
+	sum := sha256.Sum256([]byte(strconv.FormatInt(orderID, 10) + "\n" + strconv.FormatInt(amountFen, 10) + "\n" + reason))
+	hash := hex.EncodeToString(sum[:])
+
+	var outRefundNo string
+	err = s.tx(ctx, func(tx *wtx) error {
+		created = false
+		var prevOrder int64
+		var prevHash string
+		err := tx.QueryRow(sqlRefundByKey, idemKey).Scan(&prevOrder, &prevHash, &outRefundNo)
+		switch {
+		case err == nil && prevHash == hash && prevOrder == orderID:
+			return nil
+		case err == nil:
+			return Errorf(CodeIdempotency, "Idempotency-Key was already used with a different refund")
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		var status string
+		var total, refunded int64
+		var txID, otn sql.NullString
+		var paid sql.NullInt64
+		err = tx.QueryRow(sqlRefundOrder, orderID).Scan(&status, &total, &refunded, &txID, &otn, &paid)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Errorf(CodeNotFound, "no order %d", orderID)
+		} else if err != nil {
+			return err
+		}
+		if status != StatusPaid || !txID.Valid {
+			return Errorf(CodeConflict, "order %d is %s: only a paid order can be refunded", orderID, status)
+		}
+		var n int
+		if err := tx.QueryRow(`SELECT COUNT(*) FROM refunds WHERE order_id = $1`, orderID).Scan(&n); err != nil {
+			return err
+		}
+		if n >= MaxRefundsPerOrder {
+			return Errorf(CodeConflict, "order %d already has %d refunds, WeChat's limit", orderID, n)
+		}
+		res, err := tx.Exec(sqlReserveRefund, amountFen, orderID)
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k == 0 {
+			return Errorf(CodeConflict, "order %d: refunding %s would exceed the %s paid; %s is left to refund",
+				orderID, FormatYuan(amountFen), FormatYuan(total), FormatYuan(total-refunded))
+		}
+		outRefundNo = newOutTradeNo()
+		if _, err := tx.Exec(sqlInsertRefund, outRefundNo, orderID, idemKey, hash, amountFen, reason, ms(s.now())); err != nil {
+			return err
+		}
+		created = true
+		if s.jobs == nil {
+			return errors.New("shop: no job runner attached")
+		}
+		return s.jobs.scheduleRefundRetry(ctx, tx.Tx, outRefundNo, time.Now().Add(s.real(refundRetryAfter)))
+	})
+	var se *Error
+	if err != nil && !errors.As(err, &se) {
+		// With row locks instead of one writer (PostgreSQL), the same key
+		// sent twice at once can lose the race to its twin at the unique
+		// index: then the twin's refund is this one.
+		var prevOrder int64
+		var prevHash string
+		if s.db.W.QueryRowContext(ctx, sqlRefundByKey, idemKey).Scan(&prevOrder, &prevHash, &outRefundNo) == nil &&
+			prevHash == hash && prevOrder == orderID {
+			err, created = nil, false
+		}
+	}
+	if err != nil {
+		return Refund{}, false, err
+	}
+	row, err := scanRefund(s.db.W.QueryRowContext(ctx, sqlRefundRow, outRefundNo))
+	if err != nil {
+		return Refund{}, false, err
+	}
+	if created {
+		s.log.Info("refund stored", "order_id", orderID, "out_refund_no", outRefundNo, "amount_fen", amountFen)
+	}
+	switch row.Status {
+	case RefundRefused:
+		return Refund{}, false, Errorf(CodeConflict, "WeChat refused refund %s: %s", row.OutRefundNo, row.failure)
+	case RefundPending:
+		if err := rf.send(ctx, row); err != nil {
+			return Refund{}, false, err
+		}
+	}
+	return row.Refund, created, nil
+}
+
+// send asks WeChat for a pending refund, retrying at once (a few times,
+// with the same out_refund_no) when WeChat says so, and records the
+// answer. An unknown outcome leaves the refund pending: the caller repeats
+// the request with the same Idempotency-Key.
+func (rf *Refunds) send(ctx context.Context, row *refundRow) error {
+	s := rf.s
+	req := RefundRequest{
+		OutTradeNo: row.outTradeNo, TransactionID: row.transactionID, OutRefundNo: row.OutRefundNo,
+		TotalFen: row.paidFen, RefundFen: row.AmountFen, Reason: row.Reason,
+	}
+	var refundID string
+	var err error
+	for attempt := range 3 {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+			}
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		refundID, err = rf.r.Refund(cctx, req)
+		cancel()
+		if !errors.Is(err, ErrRefundRetry) || ctx.Err() != nil {
+			break
+		}
+		s.log.Warn("refund: WeChat asks to retry; retrying with the same out_refund_no", "out_refund_no", row.OutRefundNo, "error", err.Error())
+	}
+	switch {
+	case err == nil:
+		_, err := s.db.W.ExecContext(context.WithoutCancel(ctx),
+			`UPDATE refunds SET status = 'processing', refund_id = $1 WHERE out_refund_no = $2 AND status = 'pending'`,
+			refundID, row.OutRefundNo)
+		if err != nil {
+			return err
+		}
+		if row.Status == RefundPending {
+			row.Status = RefundProcessing
+		}
+		s.log.Info("refund accepted by WeChat", "order_id", row.orderID, "out_refund_no", row.OutRefundNo)
+		// A notification may have settled it already.
+		if fresh, err := scanRefund(s.db.W.QueryRowContext(ctx, sqlRefundRow, row.OutRefundNo)); err == nil {
+			*row = *fresh
+		}
+		return nil
+	case errors.Is(err, ErrRefundRefused):
+		failure := err.Error()
+		if len(failure) > 200 {
+			failure = failure[:200]
+		}
+		if err := s.tx(ctx, func(tx *wtx) error {
+			res, err := tx.Exec(`UPDATE refunds SET status = 'refused', failure = $1, settled_at = $2 WHERE out_refund_no = $3 AND status = 'pending'`,
+				failure, ms(s.now()), row.OutRefundNo)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				_, err = tx.Exec(sqlReleaseRefund, row.AmountFen, row.orderID)
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		s.log.Warn("refund refused by WeChat", "order_id", row.orderID, "out_refund_no", row.OutRefundNo, "error", failure)
+		return Errorf(CodeConflict, "WeChat refused refund %s: %s", row.OutRefundNo, failure)
+	default:
+		s.log.Warn("refund outcome unknown; it stays pending under its out_refund_no", "order_id", row.orderID,
+			"out_refund_no", row.OutRefundNo, "error", err.Error())
+		return Errorf(CodeUpstream, "WeChat's answer to refund %s is not known; repeat the request with the same Idempotency-Key (it reuses out_refund_no, so WeChat refunds once)", row.OutRefundNo)
+	}
+}
+
+// Settle applies a refund outcome WeChat notified (and confirmed), in one
+// transaction, once: the refund moves from pending or processing to its
+// final state at most once, so the same notification delivered many times
+// changes nothing after the first. A closed refund gives its amount back
+// to what may be refunded. An outcome that does not match the stored
+// refund is logged and acknowledged: WeChat sending it again cannot change
+// that. It returns nil only after the commit.
+func (rf *Refunds) Settle(ctx context.Context, res RefundResult) error {
+	s := rf.s
+	var status string
+	switch res.Status {
+	case "SUCCESS":
+		status = RefundSucceeded
+	case "REFUNDCLOSE":
+		status = RefundClosed
+	case "CHANGE":
+		status = RefundChange
+	default:
+		s.log.Info("refund notification without a final state; nothing to do", "out_refund_no", res.OutRefundNo, "status", res.Status)
+		return nil
+	}
+	var problem string
+	var changed bool
+	var orderID int64
+	err := s.tx(ctx, func(tx *wtx) error {
+		problem, changed = "", false
+		var amount int64
+		var otn string
+		err := tx.QueryRow(`SELECT r.order_id, r.amount_fen, p.out_trade_no FROM refunds r JOIN payments p ON p.order_id = r.order_id
+			WHERE r.out_refund_no = $1`, res.OutRefundNo).Scan(&orderID, &amount, &otn)
+		if errors.Is(err, sql.ErrNoRows) {
+			problem = "unknown out_refund_no"
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if amount != res.RefundFen || otn != res.OutTradeNo {
+			problem = "refund does not match the stored one"
+			return nil
+		}
+		settled := ms(s.now())
+		if !res.SuccessTime.IsZero() {
+			settled = ms(res.SuccessTime)
+		}
+		r, err := tx.Exec(`UPDATE refunds SET status = $1, settled_at = $2, refund_id = COALESCE(refund_id, $3)
+			WHERE out_refund_no = $4 AND status IN ('pending', 'processing')`, status, settled, res.RefundID, res.OutRefundNo)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return nil // settled already: a repeated notification
+		}
+		changed = true
+		if status == RefundClosed {
+			_, err = tx.Exec(sqlReleaseRefund, amount, orderID)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("shop: settle refund: %w", err)
+	}
+	switch {
+	case problem != "":
+		s.log.Error("refund notification not applied; needs a person", "problem", problem, "out_refund_no", res.OutRefundNo,
+			"out_trade_no", res.OutTradeNo, "refund_fen", res.RefundFen, "status", res.Status)
+	case changed && status == RefundChange:
+		s.log.Error("refund could not be paid out (CHANGE); refund it by hand on the merchant platform", "order_id", orderID, "out_refund_no", res.OutRefundNo)
+	case changed:
+		s.log.Info("refund settled", "order_id", orderID, "out_refund_no", res.OutRefundNo, "status", status)
+	}
+	return nil
+}
+
+// loadRefunds fills o.Refunds, oldest first.
+func loadRefunds(ctx context.Context, q querier, o *Order) error {
+	rows, err := q.QueryContext(ctx, `SELECT out_refund_no, amount_fen, reason, status, created_at, settled_at FROM refunds
+		WHERE order_id = $1 ORDER BY created_at, out_refund_no`, o.ID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r Refund
+		var created int64
+		var settled sql.NullInt64
+		if err := rows.Scan(&r.OutRefundNo, &r.AmountFen, &r.Reason, &r.Status, &created, &settled); err != nil {
+			return err
+		}
+		r.CreatedAt = fromMS(created)
+		if settled.Valid {
+			t := fromMS(settled.Int64)
+			r.SettledAt = &t
+		}
+		o.Refunds = append(o.Refunds, r)
+	}
+	return rows.Err()
+}
+
+// validReason reports whether reason may go to WeChat as refund_desc: at
+// most MaxRefundReason characters of valid UTF-8, without control
+// characters or the characters that could reshape a signed string.
+func validReason(reason string) bool {
+	if !utf8.ValidString(reason) || utf8.RuneCountInString(reason) > MaxRefundReason {
+		return false
+	}
+	for _, r := range reason {
+		if r < ' ' || r == 0x7f || r == '&' || r == '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// refundRetryAfter is how long after a refund is stored its retry job
+// first looks at it: by then the request that stored it has its answer.
+const refundRetryAfter = 2 * time.Minute
+
+// RefundRetryArgs is the job that finishes a refund whose WeChat answer
+// was not known (a timeout, a lost connection, SYSTEMERROR every time): it
+// sends the same out_refund_no again until WeChat accepts or refuses it,
+// so a refund never stays pending, holding its amount, because nobody
+// repeated the request.
+type RefundRetryArgs struct {
+	OutRefundNo string `json:"out_refund_no"`
+}
+
+// Kind names the job in the queue's table.
+func (RefundRetryArgs) Kind() string { return "retry_refund" }
+
+type refundWorker struct {
+	river.WorkerDefaults[RefundRetryArgs]
+	s *Service
+}
+
+// Work sends a refund that is still pending. It is safe to run more than
+// once, and beside an admin's repeated request: WeChat refunds one
+// out_refund_no once, and each state change is conditional.
+func (w *refundWorker) Work(ctx context.Context, job *river.Job[RefundRetryArgs]) error {
+	rf := w.s.refunds
+	if rf == nil {
+		return nil // refunds are off; the row cannot exist
+	}
+	row, err := scanRefund(w.s.db.W.QueryRowContext(ctx, sqlRefundRow, job.Args.OutRefundNo))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if row.Status != RefundPending {
+		return nil
+	}
+	err = rf.send(ctx, row)
+	if ErrorCode(err) == CodeConflict {
+		return nil // refused by WeChat: final, and recorded
+	}
+	return err // an unknown outcome: river retries with backoff
+}
+
+// Timeout bounds one run: up to three WeChat calls and a transaction.
+func (w *refundWorker) Timeout(*river.Job[RefundRetryArgs]) time.Duration { return time.Minute }
+
+func (j *Jobs) scheduleRefundRetry(ctx context.Context, tx *sql.Tx, outRefundNo string, at time.Time) error {
+	_, err := j.client.InsertTx(ctx, tx, RefundRetryArgs{OutRefundNo: outRefundNo}, &river.InsertOpts{
+		ScheduledAt: at,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true},
+	})
+	return err
+}
