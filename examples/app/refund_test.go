@@ -530,7 +530,7 @@ func TestRefundClosed(t *testing.T) {
 	if st != 201 {
 		t.Fatalf("refund: %d %+v", st, e)
 	}
-	if err := h.s.Fake.SettleRefund(r.OutRefundNo, string(wxpay.RefundClosed)); err != nil {
+	if err := h.s.Fake.SettleRefund(r.OutRefundNo, wxpay.RefundClosed); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.s.Fake.WaitRefundAcked(ctx, r.OutRefundNo); err != nil {
