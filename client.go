@@ -101,9 +101,15 @@ type options struct {
 // timeout, jar and TLS settings instead of its own (the default transport
 // and a 10 s timeout). Redirects are never followed, whatever hc says. hc
 // itself is never modified, so it may be shared; give it a timeout or
-// pass deadlines in each call's context. Keep TLS verification on: the
-// answers' signatures protect their content, but not their
-// confidentiality.
+// pass deadlines in each call's context. TLS verification must stay on: a
+// transport with InsecureSkipVerify is refused, since the answers'
+// signatures protect their content but not the confidentiality of what is
+// sent.
+//
+// With a client certificate ([WithClientCertificate]), the certificate
+// endpoints use a clone of hc's *http.Transport that presents it. A
+// custom RoundTripper cannot be cloned: give the certificate-bearing
+// client with [WithCertificateHTTPClient] instead.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) error {
 		if hc == nil {
