@@ -96,8 +96,10 @@ func TestAttackRefundAnswerUnusable(t *testing.T) {
 			writeSigned(t, w, testKey, SignMD5, okAnswer(Params{"out_refund_no": validRefund().OutRefundNo, "refund_fee": "100"}))
 		},
 		"HTML with status 200": func(w http.ResponseWriter) { _, _ = io.WriteString(w, "<html>gateway</html>") },
-		"cut off":              func(w http.ResponseWriter) { _, _ = io.WriteString(w, "<xml><return_code>SUCCESS</return_code><result_code>SUCC") },
-		"gateway 502":          func(w http.ResponseWriter) { http.Error(w, "bad gateway", http.StatusBadGateway) },
+		"cut off": func(w http.ResponseWriter) {
+			_, _ = io.WriteString(w, "<xml><return_code>SUCCESS</return_code><result_code>SUCC")
+		},
+		"gateway 502": func(w http.ResponseWriter) { http.Error(w, "bad gateway", http.StatusBadGateway) },
 	} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
