@@ -239,13 +239,13 @@ func newHarnessTiming(t *testing.T, timing shop.Timing) *harness {
 		}
 	})
 	s, err := app.Start(context.Background(), app.Config{
-		Addr:       "127.0.0.1:0",
+		Addr:        "127.0.0.1:0",
 		DBPath:      dbPath,
 		DatabaseURL: pgURL,
 		Speed:       60,
-		JWTSecret:  testJWTSecret,
-		HTTPClient: &http.Client{Transport: h.wx, Timeout: 10 * time.Second},
-		Timing:     timing,
+		JWTSecret:   testJWTSecret,
+		HTTPClient:  &http.Client{Transport: h.wx, Timeout: 10 * time.Second},
+		Timing:      timing,
 	}, h.logs)
 	if err != nil {
 		t.Fatal(err)
