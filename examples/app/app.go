@@ -113,6 +113,8 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.DBPath, "db", c.DBPath, "SQLite database file (env DB_PATH)")
 	fs.BoolVar(&c.Fake, "fake", false, "allow fake mode on a non-loopback address")
 	fs.Float64Var(&c.Speed, "speed", 1, "fake mode: run WeChat's clock (and the payment timings) this many times faster")
+	fs.DurationVar(&c.Timing.QueryAfter, "query-after", 0, "reconciliation first asks WeChat about an unnotified payment this long after prepay (default 3m)")
+	fs.DurationVar(&c.Timing.QueryEvery, "query-every", 0, "and then this often until it is paid or closed (default 2m)")
 	if err := fs.Parse(args); err != nil {
 		var b strings.Builder
 		fs.SetOutput(&b)
