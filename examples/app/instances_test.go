@@ -2,11 +2,11 @@ package app_test
 
 import (
 	"bufio"
-	"crypto/rand"
-	"encoding/hex"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -207,10 +207,10 @@ func (c *cluster) consistent() {
 	c.t.Helper()
 	for q, what := range map[string]string{
 		`SELECT COUNT(*) FROM orders o WHERE o.status = 'paid' AND (SELECT COUNT(*) FROM payments p WHERE p.order_id = o.id AND p.transaction_id = o.transaction_id) <> 1`: "paid orders without exactly one matching payment",
-		`SELECT COUNT(*) FROM orders o WHERE o.status <> 'paid' AND (EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id) OR o.transaction_id IS NOT NULL)`: "unpaid or closed orders with a payment",
-		`SELECT COUNT(*) FROM payments p JOIN pay_attempts a ON a.out_trade_no = p.out_trade_no WHERE a.state <> 'paid'`:                                            "payments whose out_trade_no is not marked paid",
-		`SELECT COUNT(*) FROM (SELECT order_id FROM pay_attempts WHERE state = 'open' GROUP BY order_id HAVING COUNT(*) > 1) AS t`:                                "orders with two open out_trade_nos",
-		`SELECT COUNT(*) FROM orders WHERE status = 'paid' AND closed_at IS NOT NULL`:                                                                              "orders both paid and closed",
+		`SELECT COUNT(*) FROM orders o WHERE o.status <> 'paid' AND (EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id) OR o.transaction_id IS NOT NULL)`:           "unpaid or closed orders with a payment",
+		`SELECT COUNT(*) FROM payments p JOIN pay_attempts a ON a.out_trade_no = p.out_trade_no WHERE a.state <> 'paid'`:                                                   "payments whose out_trade_no is not marked paid",
+		`SELECT COUNT(*) FROM (SELECT order_id FROM pay_attempts WHERE state = 'open' GROUP BY order_id HAVING COUNT(*) > 1) AS t`:                                         "orders with two open out_trade_nos",
+		`SELECT COUNT(*) FROM orders WHERE status = 'paid' AND closed_at IS NOT NULL`:                                                                                      "orders both paid and closed",
 		`SELECT COUNT(*) FROM anomalies`: "anomalies",
 	} {
 		if n := c.count(q); n != 0 {
@@ -462,7 +462,10 @@ func TestInstancesKill(t *testing.T) {
 				return err
 			})
 			if err == nil {
-				err = retry(func() (err error) { o, err = u.CreateOrder(ctx, []shop.Item{{GoodsID: 301, Count: 1}}, key); return err })
+				err = retry(func() (err error) {
+					o, err = u.CreateOrder(ctx, []shop.Item{{GoodsID: 301, Count: 1}}, key)
+					return err
+				})
 			}
 			if err == nil {
 				err = retry(func() (err error) { p, err = u.Pay(ctx, o.ID); return err })
@@ -509,7 +512,6 @@ func TestInstancesKill(t *testing.T) {
 	}
 	c.consistent()
 }
-
 
 func randomHex(t *testing.T, n int) string {
 	t.Helper()
