@@ -204,7 +204,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	if fake {
 		log.Warn("FAKE MODE: no WeChat credentials set, so WeChat is an in-process fake under /fake/ that marks orders paid for free; never use it in production",
 			"addr", c.Addr)
-	} else {
+	} else if c.WeChatURL == "" {
 		log.Info("real mode: WeChat Pay merchant", "appid", c.AppID, "mch_id", c.MchID)
 	}
 	s := &Server{log: log, serveCh: make(chan error, 1)}

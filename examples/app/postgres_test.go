@@ -33,7 +33,7 @@ func postgresServer(t testing.TB) string {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%s is not set: CI must run the PostgreSQL tests (source .ci/postgres.sh and call postgres_start)", pgEnv)
 		}
-		t.Skipf("%s is not set: no PostgreSQL server to test against (bash .ci/postgres.sh starts one)", pgEnv)
+		t.Skipf("%s is not set: no PostgreSQL server to test against (source .ci/postgres.sh && postgres_start starts one)", pgEnv)
 	}
 	return u
 }
