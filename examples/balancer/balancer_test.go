@@ -154,3 +154,36 @@ func TestNewRefuses(t *testing.T) {
 		}
 	}
 }
+
+// FuzzNotify: whatever a notification's body holds, the balancer forwards
+// it whole (or drops it when the hook says so) and never fails itself.
+func FuzzNotify(f *testing.F) {
+	f.Add([]byte("<xml><out_trade_no><![CDATA[A1]]></out_trade_no></xml>"))
+	f.Add([]byte("<xml><out_trade_no>"))
+	f.Add([]byte("\x00\xff<"))
+	var got []byte
+	a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+		io.WriteString(w, "<xml><return_code>SUCCESS</return_code></xml>")
+	}))
+	defer a.Close()
+	lb, err := balancer.New("", a.URL)
+	if err != nil {
+		f.Fatal(err)
+	}
+	lb.Notify = func(otn string, _ []byte) bool { return otn != "DROP" }
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got = nil
+		w := httptest.NewRecorder()
+		lb.ServeHTTP(w, httptest.NewRequest("POST", balancer.NotifyPath, strings.NewReader(string(body))))
+		switch w.Code {
+		case 200:
+			if string(got) != string(body) {
+				t.Fatalf("forwarded %q, want %q", got, body)
+			}
+		case http.StatusServiceUnavailable: // dropped
+		default:
+			t.Fatalf("status %d", w.Code)
+		}
+	})
+}
