@@ -34,8 +34,10 @@ const migrationLock = 0x77787061795f6462 // "wxpay_db"
 // Unlike SQLite, PostgreSQL has row locks and many writers: W and R are
 // the same pool, and write transactions run concurrently at READ
 // COMMITTED. Every transition is a conditional UPDATE or an insert under a
-// unique constraint, and a transaction that loses a race on one is run
-// again (see [DB.retryable]), so each effect still happens once.
+// unique constraint, and a transaction that loses a race on one (a unique
+// violation, a deadlock) is run again and then sees the winner, so each
+// effect still happens once. The pool holds at most 16 connections unless
+// the URL sets pool_max_conns.
 func OpenPostgres(ctx context.Context, databaseURL string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
@@ -93,9 +95,6 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool, sdb *sql.DB) error
 	}
 	return nil
 }
-
-// Postgres reports whether db is on PostgreSQL.
-func (db *DB) Postgres() bool { return db.pg != nil }
 
 // retryable reports whether a write transaction that failed with err lost
 // a race that running it again resolves: on PostgreSQL, a unique violation
