@@ -421,6 +421,14 @@ func TestInstancesKill(t *testing.T) {
 	if err := c.lb.Add(subURL); err != nil {
 		t.Fatal(err)
 	}
+	// The notifications of every fourth order are lost, so that
+	// reconciliation, from jobs inserted by whichever instance created the
+	// out_trade_no (the killed one included), must complete them.
+	var lost sync.Map
+	c.lb.Notify = func(otn string, _ []byte) bool {
+		_, drop := lost.Load(otn)
+		return !drop
+	}
 	ctx := context.Background()
 	const orders = 48
 	var confirmed sync.Map // order id -> out_trade_no the fake took money for
@@ -471,6 +479,9 @@ func TestInstancesKill(t *testing.T) {
 				err = retry(func() (err error) { p, err = u.Pay(ctx, o.ID); return err })
 			}
 			if err == nil {
+				if i%4 == 0 {
+					lost.Store(p.OutTradeNo, true)
+				}
 				err = retry(func() error { _, err := u.FakeConfirm(ctx, p.Payment); return err })
 			}
 			if err != nil {
@@ -507,6 +518,9 @@ func TestInstancesKill(t *testing.T) {
 	time.Sleep(4 * clusterQueryAfter)
 	t.Logf("payments recorded: %d by notification, %d by reconciliation's query",
 		c.count(`SELECT COUNT(*) FROM payments WHERE source = 'notify'`), c.count(`SELECT COUNT(*) FROM payments WHERE source = 'query'`))
+	if got := c.count(`SELECT COUNT(*) FROM payments WHERE source = 'query'`); got < orders/4 {
+		t.Errorf("%d payments recorded by reconciliation, want at least the %d whose notifications were lost", got, orders/4)
+	}
 	if got := c.count(`SELECT COUNT(*) FROM payments`); got != orders {
 		t.Errorf("%d payment rows, want %d", got, orders)
 	}

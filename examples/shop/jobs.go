@@ -73,6 +73,11 @@ func NewJobs(s *Service, log *slog.Logger, poll time.Duration) (*Jobs, error) {
 		FetchPollInterval: poll,
 		FetchCooldown:     poll / 4,
 		MaxAttempts:       50,
+		// A job whose instance died while running it (a crash, SIGKILL) is
+		// handed to another instance after this long instead of river's
+		// default hour; it is more than the job's own 30-second timeout.
+		JobTimeout:           time.Minute,
+		RescueStuckJobsAfter: 2 * time.Minute,
 	}
 	if s.db.pg != nil {
 		return newPostgresJobs(s, cfg)
