@@ -37,6 +37,14 @@ const FakeHeader = "X-Wxpay-Fake"
 type Config struct {
 	Addr   string // listen address; default 127.0.0.1:8080
 	DBPath string // SQLite file; default ./wxpay-example.db
+	// DatabaseURL (DATABASE_URL), a postgres:// URL, puts the shop on
+	// PostgreSQL instead of SQLite, where several instances can share it.
+	// Secret (it may hold a password).
+	DatabaseURL string
+	// WeChatURL (WXPAY_BASE_URL) sends WeChat's calls to a standalone fake
+	// WeChat on loopback (wxpay fake) that several instances share; see
+	// [Config.checkSharedFake].
+	WeChatURL string
 	// Fake allows fake mode on a non-loopback address.
 	Fake bool
 	// Speed runs the fake WeChat, and the server's payment timings with
@@ -73,7 +81,7 @@ type Config struct {
 
 // LogValue prints the configuration without its secrets.
 func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("addr", c.Addr), slog.String("db", c.DBPath),
+	return slog.GroupValue(slog.String("addr", c.Addr), slog.String("db", c.DBPath), slog.Bool("postgres", c.DatabaseURL != ""),
 		slog.String("appid", c.AppID), slog.String("mch_id", c.MchID), slog.String("public_url", c.PublicURL))
 }
 
@@ -101,7 +109,8 @@ var credentials = []struct {
 // ParseConfig reads flags from args and the rest from getenv. Flags win
 // over ADDR and DB_PATH.
 func ParseConfig(args []string, getenv func(string) string) (Config, error) {
-	c := Config{Addr: getenv("ADDR"), DBPath: getenv("DB_PATH"), JWTSecret: getenv("JWT_SECRET")}
+	c := Config{Addr: getenv("ADDR"), DBPath: getenv("DB_PATH"), JWTSecret: getenv("JWT_SECRET"),
+		DatabaseURL: getenv("DATABASE_URL"), WeChatURL: getenv("WXPAY_BASE_URL")}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
 	}
@@ -118,6 +127,8 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.DBPath, "db", c.DBPath, "SQLite database file (env DB_PATH)")
 	fs.BoolVar(&c.Fake, "fake", false, "allow fake mode on a non-loopback address")
 	fs.Float64Var(&c.Speed, "speed", 1, "fake mode: run WeChat's clock (and the payment timings) this many times faster")
+	fs.DurationVar(&c.Timing.QueryAfter, "query-after", 0, "reconciliation first asks WeChat about an unnotified payment this long after prepay (default 3m)")
+	fs.DurationVar(&c.Timing.QueryEvery, "query-every", 0, "and then this often until it is paid or closed (default 2m)")
 	if err := fs.Parse(args); err != nil {
 		var b strings.Builder
 		fs.SetOutput(&b)
@@ -153,6 +164,8 @@ func (c Config) fakeMode() (bool, error) {
 			strings.Join(set, ", "), strings.Join(missing, ", "))
 	case c.Fake:
 		return false, errors.New("-fake given while WeChat credentials are set; unset them for fake mode")
+	case c.WeChatURL != "":
+		return false, c.checkSharedFake()
 	}
 	u, err := url.Parse(c.PublicURL)
 	if c.BaseURL != "" && err == nil && u.Scheme == "http" && loopback(u.Host) {
@@ -211,7 +224,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	if fake {
 		log.Warn("FAKE MODE: no WeChat credentials set, so WeChat is an in-process fake under /fake/ that marks orders paid for free; never use it in production",
 			"addr", c.Addr)
-	} else {
+	} else if c.WeChatURL == "" {
 		log.Info("real mode: WeChat Pay merchant", "appid", c.AppID, "mch_id", c.MchID)
 	}
 	s := &Server{log: log, serveCh: make(chan error, 1)}
@@ -282,6 +295,12 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	if fake {
 		payOpts = append(payOpts, wxpay.WithBaseURL(s.URL+"/fake"))
 		mpOpts = append(mpOpts, miniprogram.WithBaseURL(s.URL+"/fake"))
+	} else if c.WeChatURL != "" {
+		log.Warn("SHARED FAKE: WeChat is the standalone fake at WXPAY_BASE_URL, which marks orders paid for free; never use it in production",
+			"wechat_url", c.WeChatURL)
+		payOpts = append(payOpts, wxpay.WithBaseURL(c.WeChatURL))
+		mpOpts = append(mpOpts, miniprogram.WithBaseURL(c.WeChatURL))
+		hdr.Set(FakeHeader, "true; WeChat is a fake: payments are not real")
 	}
 	if c.HTTPClient != nil {
 		payOpts = append(payOpts, wxpay.WithHTTPClient(c.HTTPClient))
@@ -307,7 +326,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 		return nil, err
 	}
 
-	if s.db, err = shop.Open(ctx, c.DBPath); err != nil {
+	if s.db, err = openDB(ctx, c); err != nil {
 		return nil, err
 	}
 	pay := wechatPay{payClient}

@@ -224,6 +224,7 @@ func newHarnessTiming(t *testing.T, timing shop.Timing) *harness {
 	h.sec.add("JWT_SECRET", testJWTSecret)
 	h.wx = &wechatRecorder{sec: h.sec, calls: map[string]int{}}
 	dbPath := t.TempDir() + "/shop.db"
+	pgURL := testStoreURL(t) // "" on SQLite
 	// Registered first, so it runs last: after the server has stopped and
 	// written its last line.
 	t.Cleanup(func() {
@@ -238,12 +239,13 @@ func newHarnessTiming(t *testing.T, timing shop.Timing) *harness {
 		}
 	})
 	s, err := app.Start(context.Background(), app.Config{
-		Addr:       "127.0.0.1:0",
-		DBPath:     dbPath,
-		Speed:      60,
-		JWTSecret:  testJWTSecret,
-		HTTPClient: &http.Client{Transport: h.wx, Timeout: 10 * time.Second},
-		Timing:     timing,
+		Addr:        "127.0.0.1:0",
+		DBPath:      dbPath,
+		DatabaseURL: pgURL,
+		Speed:       60,
+		JWTSecret:   testJWTSecret,
+		HTTPClient:  &http.Client{Transport: h.wx, Timeout: 10 * time.Second},
+		Timing:      timing,
 	}, h.logs)
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +274,11 @@ func newHarnessTiming(t *testing.T, timing shop.Timing) *harness {
 	// Runs before the server's Close: connections the client opened but
 	// never used would hold up its graceful shutdown for 5 seconds.
 	t.Cleanup(tr.CloseIdleConnections)
-	h.db, err = sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(10000)")
+	if pgURL != "" {
+		h.db, err = sql.Open("pgx", pgURL)
+	} else {
+		h.db, err = sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(10000)")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,10 +310,10 @@ func (h *harness) stateOf(withAnomalies bool) string {
 	for _, q := range []string{
 		`SELECT COUNT(*) FROM users`,
 		`SELECT COUNT(*) FROM orders`,
-		`SELECT COALESCE(group_concat(id || ':' || status || ':' || COALESCE(transaction_id, ''), ','), '') FROM (SELECT * FROM orders ORDER BY id)`,
+		`SELECT COALESCE(group_concat(id || ':' || status || ':' || COALESCE(transaction_id, ''), ','), '') FROM (SELECT * FROM orders ORDER BY id) AS t`,
 		`SELECT COUNT(*) FROM order_lines`,
 		`SELECT COUNT(*) FROM idempotency_keys`,
-		`SELECT COALESCE(group_concat(out_trade_no || ':' || state || ':' || COALESCE(prepay_id, ''), ','), '') FROM (SELECT * FROM pay_attempts ORDER BY out_trade_no)`,
+		`SELECT COALESCE(group_concat(out_trade_no || ':' || state || ':' || COALESCE(prepay_id, ''), ','), '') FROM (SELECT * FROM pay_attempts ORDER BY out_trade_no) AS t`,
 		`SELECT COUNT(*) FROM payments`,
 		`SELECT COUNT(*) FROM anomalies`,
 		`SELECT COUNT(*) FROM river_job`,
@@ -316,6 +322,9 @@ func (h *harness) stateOf(withAnomalies bool) string {
 			continue
 		}
 		var v string
+		if pgURL := os.Getenv(storeEnv); pgURL != "" {
+			q = strings.ReplaceAll(q, "group_concat(", "string_agg(") // PostgreSQL's name; ordered by the subquery in both
+		}
 		if err := h.db.QueryRow(q).Scan(&v); err != nil {
 			h.t.Fatalf("%s: %v", q, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"runtime"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pressly/goose/v3"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
@@ -28,6 +29,8 @@ var migrations embed.FS
 type DB struct {
 	W *sql.DB // the single writer; also the job queue's pool
 	R *sql.DB // readers
+
+	pg *pgxpool.Pool // on PostgreSQL (see OpenPostgres), the pool under W and R; nil on SQLite
 }
 
 // Open opens (creating if needed) the database at path, in WAL mode with
@@ -122,6 +125,11 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
+	if db.pg != nil {
+		err := db.W.Close()
+		db.pg.Close()
+		return err
+	}
 	return errors.Join(db.R.Close(), db.W.Close())
 }
 

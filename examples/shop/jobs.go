@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 )
@@ -49,6 +50,9 @@ func (w *reconcileWorker) Timeout(*river.Job[ReconcileArgs]) time.Duration { ret
 // out_trade_no it watches and can never be lost.
 type Jobs struct {
 	client *river.Client[*sql.Tx]
+	// worker works the jobs on PostgreSQL, where client only inserts them
+	// (see newPostgresJobs); nil on SQLite, where client does both.
+	worker *river.Client[pgx.Tx]
 }
 
 // NewJobs creates the job runner for s and attaches it to s, which then
@@ -65,14 +69,23 @@ func NewJobs(s *Service, log *slog.Logger, poll time.Duration) (*Jobs, error) {
 	if poll <= 0 {
 		poll = time.Second
 	}
-	c, err := river.NewClient(riversqlite.New(s.db.W), &river.Config{
+	cfg := &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 		Workers:           workers,
 		Logger:            log,
 		FetchPollInterval: poll,
 		FetchCooldown:     poll / 4,
 		MaxAttempts:       50,
-	})
+		// A job whose instance died while running it (a crash, SIGKILL) is
+		// handed to another instance after this long instead of river's
+		// default hour; it is more than the job's own 30-second timeout.
+		JobTimeout:           time.Minute,
+		RescueStuckJobsAfter: 2 * time.Minute,
+	}
+	if s.db.pg != nil {
+		return newPostgresJobs(s, cfg)
+	}
+	c, err := river.NewClient(riversqlite.New(s.db.W), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("shop: jobs: %w", err)
 	}
@@ -82,10 +95,20 @@ func NewJobs(s *Service, log *slog.Logger, poll time.Duration) (*Jobs, error) {
 }
 
 // Start starts working jobs until Stop.
-func (j *Jobs) Start(ctx context.Context) error { return j.client.Start(ctx) }
+func (j *Jobs) Start(ctx context.Context) error {
+	if j.worker != nil {
+		return j.worker.Start(ctx)
+	}
+	return j.client.Start(ctx)
+}
 
 // Stop waits for running jobs to finish (or ctx to end).
-func (j *Jobs) Stop(ctx context.Context) error { return j.client.Stop(ctx) }
+func (j *Jobs) Stop(ctx context.Context) error {
+	if j.worker != nil {
+		return j.worker.Stop(ctx)
+	}
+	return j.client.Stop(ctx)
+}
 
 func (j *Jobs) scheduleReconcile(ctx context.Context, tx *sql.Tx, outTradeNo string, at time.Time) error {
 	_, err := j.client.InsertTx(ctx, tx, ReconcileArgs{OutTradeNo: outTradeNo}, &river.InsertOpts{

@@ -184,6 +184,18 @@ func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 func (s *Service) tx(ctx context.Context, fn func(tx *wtx) error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
+	// On PostgreSQL a transaction may lose a race to a concurrent one (a
+	// unique violation, a deadlock): run it again, and it sees the winner.
+	for range 4 {
+		err := s.tx1(ctx, fn)
+		if !s.db.retryable(err) {
+			return err
+		}
+	}
+	return s.tx1(ctx, fn)
+}
+
+func (s *Service) tx1(ctx context.Context, fn func(tx *wtx) error) error {
 	sqltx, err := s.db.W.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("shop: begin: %w", err)
