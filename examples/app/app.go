@@ -66,10 +66,6 @@ type Config struct {
 	// merchant's API certificate, apiclient_cert.pem and
 	// apiclient_key.pem, which refunds need (real mode).
 	CertFile, KeyFile string
-	// BaseURL (WXPAY_BASE_URL) replaces WeChat's API origin, for testing
-	// real mode against a fake WeChat such as `wxpay fake`; never set it
-	// in production. With it, PUBLIC_URL may be plain http on loopback.
-	BaseURL string
 
 	// HTTPClient sends the requests to WeChat (or to the fake); nil means
 	// the libraries' defaults.
@@ -120,7 +116,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	for _, cr := range credentials {
 		*cr.get(&c) = getenv(cr.env)
 	}
-	c.AdminToken, c.CertFile, c.KeyFile, c.BaseURL = getenv("ADMIN_TOKEN"), getenv("WXPAY_CERT_FILE"), getenv("WXPAY_KEY_FILE"), getenv("WXPAY_BASE_URL")
+	c.AdminToken, c.CertFile, c.KeyFile = getenv("ADMIN_TOKEN"), getenv("WXPAY_CERT_FILE"), getenv("WXPAY_KEY_FILE")
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env ADDR)")
@@ -155,6 +151,9 @@ func (c Config) fakeMode() (bool, error) {
 	}
 	switch {
 	case len(set) == 0:
+		if c.WeChatURL != "" {
+			return true, errors.New("WXPAY_BASE_URL points real mode at a standalone fake WeChat and needs every WeChat setting set; fake mode has its own")
+		}
 		if !c.Fake && !loopback(c.Addr) {
 			return true, fmt.Errorf("fake mode (no WeChat credentials set) listens on loopback only; %q is not: pass -fake to allow it anyway, or set %s", c.Addr, strings.Join(missing, ", "))
 		}
@@ -168,9 +167,6 @@ func (c Config) fakeMode() (bool, error) {
 		return false, c.checkSharedFake()
 	}
 	u, err := url.Parse(c.PublicURL)
-	if c.BaseURL != "" && err == nil && u.Scheme == "http" && loopback(u.Host) {
-		u.Scheme = "https" // a fake WeChat on this machine reaches plain http
-	}
 	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return false, errors.New("PUBLIC_URL must be an https URL without query string, such as https://shop.example.com")
 	}
@@ -309,14 +305,6 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	refundOpts, err := s.refundSetup(&c, fake)
 	if err != nil {
 		return nil, err
-	}
-	if c.BaseURL != "" {
-		if err := checkBaseURL(c.BaseURL, fake); err != nil {
-			return nil, err
-		}
-		log.Warn("WXPAY_BASE_URL is set: WeChat is reached at another origin, which is for testing against a fake only", "base_url", c.BaseURL)
-		payOpts = append(payOpts, wxpay.WithBaseURL(c.BaseURL))
-		mpOpts = append(mpOpts, miniprogram.WithBaseURL(c.BaseURL))
 	}
 	payOpts = append(payOpts, refundOpts...)
 	if payClient, err = wxpay.NewClient(payConfig(c), payOpts...); err != nil {

@@ -218,7 +218,7 @@ func TestCLIRoundTrip(t *testing.T) {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	}()
-	if s.Fake != nil || !strings.Contains(logs.String(), "WXPAY_BASE_URL is set") {
+	if s.Fake != nil || !strings.Contains(logs.String(), "SHARED FAKE") {
 		t.Fatal("not in real mode against the fake, or no warning about WXPAY_BASE_URL")
 	}
 	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout(10000)")

@@ -322,9 +322,7 @@ func (h *harness) stateOf(withAnomalies bool) string {
 			continue
 		}
 		var v string
-		if pgURL := os.Getenv(storeEnv); pgURL != "" {
-			q = strings.ReplaceAll(q, "group_concat(", "string_agg(") // PostgreSQL's name; ordered by the subquery in both
-		}
+		q = h.dialect(q)
 		if err := h.db.QueryRow(q).Scan(&v); err != nil {
 			h.t.Fatalf("%s: %v", q, err)
 		}
@@ -399,4 +397,13 @@ func TestSecretScanner(t *testing.T) {
 	if got := s.find("token "+jwtText, jwtText); len(got) != 0 {
 		t.Errorf("the allowed JWT was reported: %v", got)
 	}
+}
+
+// dialect adapts a test query written for SQLite to the store under test:
+// PostgreSQL calls group_concat string_agg (both ordered by a subquery).
+func (h *harness) dialect(q string) string {
+	if os.Getenv(storeEnv) != "" {
+		return strings.ReplaceAll(q, "group_concat(", "string_agg(")
+	}
+	return q
 }

@@ -2,7 +2,6 @@ package app
 
 import (
 	"errors"
-	"net/url"
 	"strings"
 
 	"github.com/wxpay-go/wxpay"
@@ -61,18 +60,4 @@ func (s *Server) refundSetup(c *Config, fake bool) ([]wxpay.Option, error) {
 // refundNotifyURL is where WeChat sends refund notifications.
 func refundNotifyURL(c Config) string {
 	return strings.TrimSuffix(c.PublicURL, "/") + "/orders/refund/notify"
-}
-
-// checkBaseURL accepts WXPAY_BASE_URL in real mode only: https, or plain
-// http on loopback (a fake on this machine), without query or fragment.
-func checkBaseURL(base string, fake bool) error {
-	if fake {
-		return errors.New("WXPAY_BASE_URL is for real mode against a fake WeChat; fake mode has its own")
-	}
-	u, err := url.Parse(base)
-	if err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil ||
-		!(u.Scheme == "https" || u.Scheme == "http" && loopback(u.Host)) {
-		return errors.New("WXPAY_BASE_URL must be an https URL, or http on loopback (host:port), without query string")
-	}
-	return nil
 }
