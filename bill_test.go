@@ -584,12 +584,23 @@ func FuzzStreamBill(f *testing.F) {
 	f.Add(gzipped(f, []byte("a,b\n`1,`2\n")))
 	f.Add([]byte("\xef\xbb\xbf  <"))
 	f.Add([]byte{0x1f, 0x8b, 0})
+	// A small cap keeps the mutator's gzip bombs (a thousandfold each)
+	// fast, and puts the cap itself under test.
+	old := maxBillSize
+	maxBillSize = 1 << 20
+	f.Cleanup(func() { maxBillSize = old })
 	f.Fuzz(func(t *testing.T, body []byte) {
+		if len(body) > 64<<10 {
+			return // the mutator's giant inputs test nothing a 64 KiB one does not
+		}
 		resp := &http.Response{StatusCode: 200, Body: io.NopCloser(bytes.NewReader(body))}
 		var out bytes.Buffer
 		n, err := streamBill("downloadbill", resp, &out)
 		if int64(out.Len()) != n {
 			t.Fatalf("reported %d bytes, wrote %d", n, out.Len())
+		}
+		if n > maxBillSize+1 || (n > maxBillSize) != errors.Is(err, ErrBillTooLarge) {
+			t.Fatalf("wrote %d bytes past the cap of %d (err %v)", n, maxBillSize, err)
 		}
 		var we *Error
 		if errors.As(err, &we) && out.Len() != 0 {
