@@ -54,14 +54,7 @@ func BenchmarkUnifiedOrderFloor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	q, err := c.unifiedOrderRequest(validOrder())
-	if err != nil {
-		b.Fatal(err)
-	}
-	body, err := c.encode(q)
-	if err != nil {
-		b.Fatal(err)
-	}
+	body := signedOrderBody(b, c)
 	hc := srv.Client()
 	url := srv.URL + epUnifiedOrder.path
 	ctx := context.Background()
@@ -83,4 +76,19 @@ func BenchmarkUnifiedOrderFloor(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// signedOrderBody is the signed unifiedorder body of validOrder, as the
+// client would send it: what the floors post without the client.
+func signedOrderBody(tb testing.TB, c *Client) []byte {
+	tb.Helper()
+	q, err := c.unifiedOrderRequest(validOrder())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	body, err := c.encode(q)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return body
 }

@@ -176,14 +176,7 @@ func BenchmarkPairedClient(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	q, err := rc.unifiedOrderRequest(validOrder())
-	if err != nil {
-		b.Fatal(err)
-	}
-	body, err := rc.encode(q)
-	if err != nil {
-		b.Fatal(err)
-	}
+	body := signedOrderBody(b, rc)
 	hc := srv.Client()
 	url := srv.URL + epUnifiedOrder.path
 	ctx := context.Background()

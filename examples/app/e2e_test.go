@@ -635,24 +635,7 @@ func TestPagination(t *testing.T) {
 // TestRealMode: with every credential set, the server starts without the
 // fake (no /fake/ routes, no fake-mode header) and without calling WeChat.
 func TestRealMode(t *testing.T) {
-	getenv := env(map[string]string{
-		"WXPAY_APPID": "wx8888888888888888", "WXPAY_MCHID": "1900000109", "WXPAY_API_KEY": strings.Repeat("k", 32),
-		"WX_APP_SECRET": strings.Repeat("s", 32), "PUBLIC_URL": "https://shop.example.com",
-	})
-	c, err := app.ParseConfig([]string{"-addr", "127.0.0.1:0", "-db", t.TempDir() + "/x.db"}, getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		t.Errorf("called WeChat: %s", r.URL.Path)
-		return nil, errors.New("no network in tests")
-	})}
-	var logs syncBuf
-	s, err := app.Start(context.Background(), c, &logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, logs := startRealMode(t)
 	if s.Fake != nil {
 		t.Fatal("fake in real mode")
 	}

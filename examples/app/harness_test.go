@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -406,4 +407,30 @@ func (h *harness) dialect(q string) string {
 		return strings.ReplaceAll(q, "group_concat(", "string_agg(")
 	}
 	return q
+}
+
+// startRealMode starts a server with every WeChat credential set (real
+// mode) whose HTTP client fails the test on any call to WeChat, and
+// returns it with its log; it is closed when the test ends.
+func startRealMode(t *testing.T) (*app.Server, *syncBuf) {
+	t.Helper()
+	getenv := env(map[string]string{
+		"WXPAY_APPID": "wx8888888888888888", "WXPAY_MCHID": "1900000109", "WXPAY_API_KEY": strings.Repeat("k", 32),
+		"WX_APP_SECRET": strings.Repeat("s", 32), "PUBLIC_URL": "https://shop.example.com",
+	})
+	c, err := app.ParseConfig([]string{"-addr", "127.0.0.1:0", "-db", t.TempDir() + "/x.db"}, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		t.Errorf("called WeChat: %s", r.URL.Path)
+		return nil, errors.New("no network in tests")
+	})}
+	logs := &syncBuf{}
+	s, err := app.Start(context.Background(), c, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, logs
 }

@@ -614,24 +614,7 @@ func TestRefundConfig(t *testing.T) {
 // TestRefundsOffInRealMode: real mode without the refund settings starts,
 // and the refund routes say refunds are not configured.
 func TestRefundsOffInRealMode(t *testing.T) {
-	getenv := env(map[string]string{
-		"WXPAY_APPID": "wx8888888888888888", "WXPAY_MCHID": "1900000109", "WXPAY_API_KEY": strings.Repeat("k", 32),
-		"WX_APP_SECRET": strings.Repeat("s", 32), "PUBLIC_URL": "https://shop.example.com",
-	})
-	c, err := app.ParseConfig([]string{"-addr", "127.0.0.1:0", "-db", t.TempDir() + "/x.db"}, getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		t.Errorf("called WeChat: %s", r.URL.Path)
-		return nil, errors.New("no network in tests")
-	})}
-	var logs syncBuf
-	s, err := app.Start(context.Background(), c, &logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, logs := startRealMode(t)
 	for _, path := range []string{"/orders/1/refund", "/orders/refund/notify"} {
 		resp, err := http.Post(s.URL+path, "application/json", strings.NewReader(`{"amount_fen":1}`))
 		if err != nil {

@@ -1,9 +1,7 @@
 package app_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"io/fs"
 	"net/http"
@@ -132,24 +130,7 @@ func TestWebPageSelfContained(t *testing.T) {
 
 // TestWebRoutesRealMode: a server in real mode serves nothing of the demo.
 func TestWebRoutesRealMode(t *testing.T) {
-	getenv := env(map[string]string{
-		"WXPAY_APPID": "wx8888888888888888", "WXPAY_MCHID": "1900000109", "WXPAY_API_KEY": strings.Repeat("k", 32),
-		"WX_APP_SECRET": strings.Repeat("s", 32), "PUBLIC_URL": "https://shop.example.com",
-	})
-	c, err := app.ParseConfig([]string{"-addr", "127.0.0.1:0", "-db", t.TempDir() + "/x.db"}, getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		t.Errorf("called WeChat: %s", r.URL.Path)
-		return nil, errors.New("no network in tests")
-	})}
-	var logs syncBuf
-	s, err := app.Start(context.Background(), c, &logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, _ := startRealMode(t)
 	for _, path := range []string{"/", "/demo/app.js", "/demo/style.css", "/demo/icon.svg", "/fake/wxpaytest/pay"} {
 		resp, body := getPath(t, s.URL+path)
 		var eb api.ErrorBody
