@@ -148,14 +148,14 @@ func ExampleRun_doctor() {
 	fmt.Print(stable)
 	fmt.Println("exit status", code)
 	// Output:
-	// ok    WXPAY_APPID       wxd930ea5d5a258f4f
-	// ok    WXPAY_MCHID       10000100
-	// ok    WXPAY_API_KEY     *** (32 characters), letters and digits
-	// ok    WXPAY_SIGN_TYPE   not set: MD5, WeChat's default
+	// ok    WXPAY_APPID       wxd930ea5d5a258f4f (format only; a real check needs a signed call)
+	// ok    WXPAY_MCHID       10000100 (format only; a real check needs a signed call)
+	// ok    WXPAY_API_KEY     *** (32 characters), letters and digits (format only; a real check needs a signed call)
+	// ok    WXPAY_SIGN_TYPE   not set: MD5, WeChat's default (your server must sign with the same)
 	// skip  WX_APP_SECRET     not set (needed only for mini-program login)
 	// warn  WXPAY_NOTIFY_URL  http://127.0.0.1:PORT/notify uses http: WeChat requires https, except over a dedicated line
 	// warn  WXPAY_NOTIFY_URL  http://127.0.0.1:PORT/notify is on loopback: WeChat cannot reach it (fine with wxpay fake)
-	// ok    notify reply      reachable; refused a notification signed with a wrong key with return_code FAIL (HTTP 400)
+	// ok    notify reply      reachable; refused a notification signed with a wrong key with return_code FAIL (HTTP 400); not checked: that it accepts a genuine one, which doctor never sends
 	// skip  certificate       WXPAY_CERT_FILE and WXPAY_KEY_FILE not set (needed only for refunds, reverse and fund-flow bills)
 	// no problems found
 	// exit status 0
