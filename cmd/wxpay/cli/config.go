@@ -29,7 +29,7 @@ var settingNames = []struct{ name, doc string }{
 	{EnvAppID, "appid of the mini-program or official account (wx + 16 hex digits)"},
 	{EnvMchID, "merchant number (mch_id)"},
 	{EnvAPIKey, "the 32-character APIv2 key (secret; never printed)"},
-	{EnvSignType, "MD5 (default) or HMAC-SHA256"},
+	{EnvSignType, "MD5 (default) or HMAC-SHA256 (wxpay fake's default)"},
 	{EnvNotifyURL, "notify_url given to unifiedorder (doctor checks it)"},
 	{EnvAppSecret, "mini-program AppSecret (secret; never printed)"},
 	{EnvCertFile, "path of apiclient_cert.pem (doctor checks it)"},
