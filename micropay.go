@@ -72,8 +72,9 @@ type MicroPayResponse struct {
 // [*Error]:
 //   - [ErrCodeUserPaying]: the payer must confirm (enter a password) on
 //     the phone. Poll [Client.OrderQuery] every ~10 s until the trade
-//     state is SUCCESS or ~45 s have passed, then [Client.Reverse] the
-//     order so that it cannot complete later;
+//     state is SUCCESS or ~45 s have passed, then reverse the order
+//     ([Client.ReverseUntilDone], a bounded loop) so that it cannot
+//     complete later;
 //   - [ErrCodeSystemError] or [ErrCodeBankError], or an
 //     [*OutcomeUnknownError]: the result is unknown; query the order
 //     (after ~5 s), and reverse it if it did not succeed;
