@@ -151,6 +151,10 @@ func ExampleClient_DownloadBill() {
 		if err == io.EOF {
 			break
 		}
+		if errors.Is(err, wxpay.ErrBillRow) {
+			log.Print(err) // one malformed row: reconcile it by hand, read on
+			continue
+		}
 		if err != nil {
 			log.Fatal(err)
 		}
