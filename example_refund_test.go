@@ -19,14 +19,9 @@ import (
 // certificate endpoints (refund, reverse) require as WeChat's do.
 func exampleWeChat() (*wxpaytest.Server, *wxpay.Client) {
 	s := wxpaytest.NewTLSServer(wxpaytest.Config{AppID: xAppID, MchID: xMchID, APIKey: xAPIKey})
-	certPEM, keyPEM, err := s.ClientCertificate()
-	if err != nil {
-		log.Fatal(err)
-	}
-	// In production: wxpay.WithClientCertificateFiles("apiclient_cert.pem", "apiclient_key.pem"),
-	// and no WithBaseURL or WithHTTPClient.
-	c, err := wxpay.NewClient(xConfig(wxpay.SignMD5),
-		wxpay.WithBaseURL(s.URL), wxpay.WithHTTPClient(s.Client()), wxpay.WithClientCertificate(certPEM, keyPEM))
+	// In production: wxpay.WithClientCertificateFiles("apiclient_cert.pem", "apiclient_key.pem")
+	// instead of the fake's one option.
+	c, err := wxpay.NewClient(xConfig(wxpay.SignMD5), s.ClientOption())
 	if err != nil {
 		log.Fatal(err)
 	}
