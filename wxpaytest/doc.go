@@ -4,9 +4,10 @@
 // and imports only the standard library and wxpay (not "testing", so
 // `go run` programs use it too).
 //
-// [NewServer] starts one on loopback; give its URL to wxpay.WithBaseURL and
-// miniprogram.WithBaseURL. A [Fake] is also an [http.Handler] that a
-// program can mount under a prefix of its own server.
+// [NewServer] (or [NewTLSServer]) starts one on loopback; connect a
+// wxpay.Client to it with one option, [Server.ClientOption], and give its
+// URL to miniprogram.WithBaseURL. A [Fake] is also an [http.Handler] that
+// a program can mount under a prefix of its own server.
 //
 // # What it reproduces
 //
