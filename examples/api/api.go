@@ -206,16 +206,18 @@ func (h *Handler) wrap(rt route) http.Handler {
 }
 
 var statusOf = map[shop.Code]int{
-	shop.CodeInvalid:        http.StatusBadRequest,
-	shop.CodeUnauthorized:   http.StatusUnauthorized,
-	shop.CodeNotFound:       http.StatusNotFound,
-	shop.CodeMethod:         http.StatusMethodNotAllowed,
-	shop.CodeConflict:       http.StatusConflict,
-	shop.CodeTooLarge:       http.StatusRequestEntityTooLarge,
-	shop.CodeUnsupportedMed: http.StatusUnsupportedMediaType,
-	shop.CodeIdempotency:    http.StatusUnprocessableEntity,
-	shop.CodeInternal:       http.StatusInternalServerError,
-	shop.CodeUpstream:       http.StatusBadGateway,
+	shop.CodeInvalid:         http.StatusBadRequest,
+	shop.CodeUnauthorized:    http.StatusUnauthorized,
+	shop.CodeNotFound:        http.StatusNotFound,
+	shop.CodeMethod:          http.StatusMethodNotAllowed,
+	shop.CodeConflict:        http.StatusConflict,
+	shop.CodeTooLarge:        http.StatusRequestEntityTooLarge,
+	shop.CodeUnsupportedMed:  http.StatusUnsupportedMediaType,
+	shop.CodeIdempotency:     http.StatusUnprocessableEntity,
+	shop.CodeInternal:        http.StatusInternalServerError,
+	shop.CodeUpstream:        http.StatusServiceUnavailable,
+	shop.CodeUpstreamRefused: http.StatusBadGateway,
+	shop.CodeUpstreamUnknown: http.StatusBadGateway,
 }
 
 // ErrorBody is the one error shape of every route.
@@ -240,6 +242,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		body.Error.Code, body.Error.Message = shop.CodeInternal, "internal error"
 	}
 	body.Error.RequestID = requestID(r)
+	if se != nil && se.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((se.RetryAfter+time.Second-1)/time.Second)))
+	}
 	if body.Error.Code == shop.CodeUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer`)
 	}
