@@ -56,7 +56,12 @@ type Config struct {
 	APIKey    string // WXPAY_API_KEY; secret
 	AppSecret string // WX_APP_SECRET; secret
 	PublicURL string // PUBLIC_URL: the https origin WeChat reaches this server at
-	JWTSecret string // JWT_SECRET; secret; random when empty
+	JWTSecret string // JWT_SECRET; secret; required in real mode, random in fake mode when empty
+	// SignType (WXPAY_SIGN_TYPE) is the merchant's v2 signature
+	// algorithm, "MD5" or "HMAC-SHA256"; "" means HMAC-SHA256, as
+	// `wxpay fake` defaults to. In fake mode the in-process fake uses it
+	// too.
+	SignType string
 
 	// AdminToken (ADMIN_TOKEN; secret, at least 32 bytes) authorizes the
 	// admin routes (refunds). Fake mode makes up a random one when it is
@@ -106,7 +111,7 @@ var credentials = []struct {
 // over ADDR and DB_PATH.
 func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	c := Config{Addr: getenv("ADDR"), DBPath: getenv("DB_PATH"), JWTSecret: getenv("JWT_SECRET"),
-		DatabaseURL: getenv("DATABASE_URL"), WeChatURL: getenv("WXPAY_BASE_URL")}
+		DatabaseURL: getenv("DATABASE_URL"), WeChatURL: getenv("WXPAY_BASE_URL"), SignType: getenv("WXPAY_SIGN_TYPE")}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
 	}
@@ -217,11 +222,15 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	if err != nil {
 		return nil, err
 	}
+	signType, err := c.signType()
+	if err != nil {
+		return nil, err
+	}
 	if fake {
 		log.Warn("FAKE MODE: no WeChat credentials set, so WeChat is an in-process fake under /fake/ that marks orders paid for free; never use it in production",
 			"addr", c.Addr)
 	} else if c.WeChatURL == "" {
-		log.Info("real mode: WeChat Pay merchant", "appid", c.AppID, "mch_id", c.MchID)
+		log.Info("real mode: WeChat Pay merchant", "appid", c.AppID, "mch_id", c.MchID, "sign_type", string(signType))
 	}
 	s := &Server{log: log, serveCh: make(chan error, 1)}
 	defer func() {
@@ -242,10 +251,10 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	}()
 
 	jwtSecret := []byte(c.JWTSecret)
-	if len(jwtSecret) == 0 {
+	if len(jwtSecret) == 0 && fake {
 		jwtSecret = api.RandomSecret()
 		log.Warn("JWT_SECRET is not set: using a random one, so tokens end with this process")
-	} else if len(jwtSecret) < 32 {
+	} else if len(jwtSecret) > 0 && len(jwtSecret) < 32 {
 		return nil, errors.New("JWT_SECRET must be at least 32 bytes")
 	}
 
@@ -263,7 +272,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 			AppID:     "wx" + randomAlnum(16),
 			MchID:     "1900000109",
 			APIKey:    randomAlnum(32),
-			SignType:  wxpay.SignHMACSHA256,
+			SignType:  signType,
 			AppSecret: randomAlnum(32),
 			Speed:     speed,
 			Logger:    log.With("component", "fake-wechat"),
@@ -293,7 +302,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 		mpOpts = append(mpOpts, miniprogram.WithBaseURL(s.URL+"/fake"))
 	} else if c.WeChatURL != "" {
 		log.Warn("SHARED FAKE: WeChat is the standalone fake at WXPAY_BASE_URL, which marks orders paid for free; never use it in production",
-			"wechat_url", c.WeChatURL)
+			"wechat_url", c.WeChatURL, "sign_type", string(signType))
 		payOpts = append(payOpts, wxpay.WithBaseURL(c.WeChatURL))
 		mpOpts = append(mpOpts, miniprogram.WithBaseURL(c.WeChatURL))
 		hdr.Set(FakeHeader, "true; WeChat is a fake: payments are not real")
@@ -307,7 +316,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 		return nil, err
 	}
 	payOpts = append(payOpts, refundOpts...)
-	if payClient, err = wxpay.NewClient(payConfig(c), payOpts...); err != nil {
+	if payClient, err = wxpay.NewClient(payConfig(c, signType), payOpts...); err != nil {
 		return nil, err
 	}
 	if mp, err = miniprogram.NewClient(c.AppID, c.AppSecret, mpOpts...); err != nil {
@@ -316,6 +325,12 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 
 	if s.db, err = openDB(ctx, c); err != nil {
 		return nil, err
+	}
+	if len(jwtSecret) == 0 {
+		// Real mode: a random secret would log everyone out at each
+		// restart, and several instances could not check each other's
+		// tokens.
+		return nil, errors.New("JWT_SECRET is required in real mode: set it to at least 32 random bytes (the same on every instance), e.g. JWT_SECRET=$(head -c 32 /dev/urandom | base64)")
 	}
 	pay := wechatPay{payClient}
 	s.Shop, err = shop.NewService(shop.Config{
@@ -366,9 +381,22 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	return s, nil
 }
 
-func payConfig(c Config) wxpay.Config {
+// signType checks WXPAY_SIGN_TYPE: MD5 or HMAC-SHA256, HMAC-SHA256 when
+// unset, anything else refused at start (a typo would otherwise fail every
+// payment with a signature error).
+func (c Config) signType() (wxpay.SignType, error) {
+	switch t := wxpay.SignType(c.SignType); t {
+	case "":
+		return wxpay.SignHMACSHA256, nil
+	case wxpay.SignMD5, wxpay.SignHMACSHA256:
+		return t, nil
+	}
+	return "", errors.New("WXPAY_SIGN_TYPE must be MD5 or HMAC-SHA256 (the algorithm chosen on the merchant platform), or unset for HMAC-SHA256")
+}
+
+func payConfig(c Config, signType wxpay.SignType) wxpay.Config {
 	return wxpay.Config{
-		AppID: c.AppID, MchID: c.MchID, APIKey: c.APIKey, SignType: wxpay.SignHMACSHA256,
+		AppID: c.AppID, MchID: c.MchID, APIKey: c.APIKey, SignType: signType,
 		NotifyURL: strings.TrimSuffix(c.PublicURL, "/") + "/orders/pay/notify",
 	}
 }

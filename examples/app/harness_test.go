@@ -416,7 +416,7 @@ func startRealMode(t *testing.T) (*app.Server, *syncBuf) {
 	t.Helper()
 	getenv := env(map[string]string{
 		"WXPAY_APPID": "wx8888888888888888", "WXPAY_MCHID": "1900000109", "WXPAY_API_KEY": strings.Repeat("k", 32),
-		"WX_APP_SECRET": strings.Repeat("s", 32), "PUBLIC_URL": "https://shop.example.com",
+		"WX_APP_SECRET": strings.Repeat("s", 32), "PUBLIC_URL": "https://shop.example.com", "JWT_SECRET": testJWTSecret,
 	})
 	c, err := app.ParseConfig([]string{"-addr", "127.0.0.1:0", "-db", t.TempDir() + "/x.db"}, getenv)
 	if err != nil {
