@@ -342,6 +342,11 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	if s.jobs, err = shop.NewJobs(s.Shop, log.With("component", "jobs"), time.Second); err != nil {
 		return nil, err
 	}
+	if fake {
+		if err := s.restoreFake(ctx, payConfig(c, signType).NotifyURL, refundNotifyURL(c)); err != nil {
+			return nil, err
+		}
+	}
 	ttl := c.TokenTTL
 	if ttl <= 0 {
 		ttl = 30 * time.Minute
