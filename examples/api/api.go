@@ -335,11 +335,14 @@ func pageRequest(r *http.Request) (shop.PageRequest, error) {
 	return pr, nil
 }
 
+// pathID reads the {id} of the path. A malformed one is the client's
+// mistake and says so (400, naming the parameter); a well-formed id of
+// nothing is a 404 from the handler.
 func pathID(r *http.Request) (int64, error) {
 	v := r.PathValue("id")
 	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id < 1 {
-		return 0, shop.Errorf(shop.CodeNotFound, "not found")
+	if err != nil || id < 1 || v[0] == '+' {
+		return 0, shop.Errorf(shop.CodeInvalid, "path parameter id must be a positive integer of at most 19 digits")
 	}
 	return id, nil
 }

@@ -290,7 +290,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 			return nil, err
 		}
 		now = s.Fake.Now
-		extra["/fake/"] = http.StripPrefix("/fake", s.Fake)
+		extra["/fake/"] = fakeErrors(http.StripPrefix("/fake", s.Fake))
 		addWeb(extra) // the browser demo at "/"
 		hdr.Set(FakeHeader, "true; WeChat is a fake: payments are not real")
 		c.AppID, c.MchID, c.APIKey, c.AppSecret, c.PublicURL = s.FakeConfig.AppID, s.FakeConfig.MchID, s.FakeConfig.APIKey, s.FakeConfig.AppSecret, s.URL

@@ -325,7 +325,7 @@ func TestRefundRefused(t *testing.T) {
 	h := newRefundHarness(t)
 	h.s.Fake.Inject(wxpaytest.EndpointRefund, 1, wxpaytest.Fault{ErrCode: wxpay.ErrCodeNotEnough})
 	st, _, e := h.refund(h.s.AdminToken, "refused", refundBody(3600))
-	if st != 502 || e.Error.Code != shop.CodeUpstreamRefused || !strings.Contains(e.Error.Message, "NOTENOUGH") {
+	if st != 502 || e.Error.Code != shop.CodeUpstreamRefused || !strings.Contains(e.Error.Message, "NOTENOUGH") || strings.Contains(e.Error.Message, "shop:") {
 		t.Fatalf("refused refund: %d %+v", st, e)
 	}
 	if st, _, e2 := h.refund(h.s.AdminToken, "refused", refundBody(3600)); st != 502 || e2.Error.Message != e.Error.Message || h.refundCalls() != 1 {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -346,6 +347,10 @@ const refundRetry = "repeat the request with the same Idempotency-Key (it reuses
 // refundRefused is the answer for a refund WeChat refused, the first time
 // and every time after.
 func refundRefused(outRefundNo, reason string) error {
+	// Earlier versions stored the library's text; show only its code.
+	if r, ok := strings.CutPrefix(reason, "shop: WeChat refused the refund: "); ok {
+		reason, _, _ = strings.Cut(r, " ")
+	}
 	return UpstreamAPIError("refund "+outRefundNo, "", &UpstreamError{Op: "refund", Kind: UpstreamRefused, Reason: reason})
 }
 

@@ -91,8 +91,10 @@
     }
     const data = await readJSON(resp);
     if (!resp.ok) {
-      const msg = (data && (data.err_msg || data.error)) || 'HTTP ' + resp.status;
-      throw new ApiError('wechat', msg, '', resp.status);
+      // The fake answers in the API's error shape too.
+      const e = data && data.error;
+      if (e && typeof e.message === 'string') throw new ApiError(e.code, e.message, e.request_id, resp.status);
+      throw new ApiError('wechat', 'HTTP ' + resp.status, '', resp.status);
     }
     return data;
   }
