@@ -13,8 +13,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +49,9 @@ type Config struct {
 	// AdminToken is the bearer token of the admin routes (refunds); it is
 	// a secret, and no buyer's JWT is ever accepted in its place.
 	AdminToken []byte
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (see [ClientIP]); nil trusts none.
+	TrustedProxies []netip.Prefix
 }
 
 // Route is one route of the API, as registered with http.ServeMux.
@@ -465,14 +468,9 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request, u shop.User) error
 	if err != nil {
 		return err
 	}
-	// The payer's address is the connection's: this server is reached
-	// directly. Behind a proxy, take it from the proxy's header instead,
-	// and only from a proxy you trust.
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
-	}
-	res, err := h.cfg.Shop.Pay(r.Context(), u, id, ip)
+	// The payer's address: the connection's, or, behind a trusted proxy
+	// (TRUSTED_PROXIES), what it says in X-Forwarded-For.
+	res, err := h.cfg.Shop.Pay(r.Context(), u, id, ClientIP(r, h.cfg.TrustedProxies))
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,10 @@ type Config struct {
 	// merchant's API certificate, apiclient_cert.pem and
 	// apiclient_key.pem, which refunds need (real mode).
 	CertFile, KeyFile string
+	// TrustedProxies (TRUSTED_PROXIES) lists the reverse proxies in front
+	// of the server, comma-separated IPs or CIDR prefixes, whose
+	// X-Forwarded-For gives the payer's IP; "" trusts none.
+	TrustedProxies string
 
 	// HTTPClient sends the requests to WeChat (or to the fake); nil means
 	// the libraries' defaults.
@@ -122,6 +126,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		*cr.get(&c) = getenv(cr.env)
 	}
 	c.AdminToken, c.CertFile, c.KeyFile = getenv("ADMIN_TOKEN"), getenv("WXPAY_CERT_FILE"), getenv("WXPAY_KEY_FILE")
+	c.TrustedProxies = getenv("TRUSTED_PROXIES")
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env ADDR)")
@@ -223,6 +228,10 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 		return nil, err
 	}
 	signType, err := c.signType()
+	if err != nil {
+		return nil, err
+	}
+	proxies, err := api.ParseTrustedProxies(c.TrustedProxies)
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +373,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 		}
 	}
 	s.API = api.New(api.Config{Shop: s.Shop, Pay: pay, Auth: auth, Logger: log, Extra: extra, Header: hdr,
-		Refunds: refunds, AdminToken: []byte(s.AdminToken)})
+		Refunds: refunds, AdminToken: []byte(s.AdminToken), TrustedProxies: proxies})
 	if err := s.jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}
@@ -379,7 +388,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	}
 	closeLn = nil // the server owns it now
 	go func() { s.serveCh <- s.srv.Serve(ln) }()
-	log.Info("listening", "url", s.URL, "db", c.DBPath)
+	log.Info("listening", "url", s.URL, "db", dbName(c))
 	if fake {
 		log.Info("browser demo: open it to play the mini-program", "url", s.URL+"/")
 	}

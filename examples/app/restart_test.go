@@ -113,6 +113,14 @@ func TestFakeRestart(t *testing.T) {
 	if !strings.Contains(logs.String(), "fake WeChat restored from the database") {
 		t.Error("the restart does not say what it restored")
 	}
+	// The startup line names the store in use, never a password.
+	want := "db=sqlite:" + cfg.DBPath
+	if cfg.DatabaseURL != "" {
+		want = "db=postgres://"
+	}
+	if !strings.Contains(logs.String(), want) || (cfg.DatabaseURL != "" && strings.Contains(logs.String(), "shop.db")) {
+		t.Errorf("the log does not name the database as %q:\n%s", want, logs)
+	}
 }
 
 func waitStatus(t *testing.T, c *client.Client, id int64, want string) {
