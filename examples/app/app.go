@@ -335,6 +335,13 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	if s.db, err = openDB(ctx, c); err != nil {
 		return nil, err
 	}
+	if fake || c.WeChatURL != "" {
+		// The demo catalogue is for a fake WeChat only: real mode sells
+		// what `server catalogue import` put in.
+		if err := shop.SeedDemo(ctx, s.db); err != nil {
+			return nil, err
+		}
+	}
 	if len(jwtSecret) == 0 {
 		// Real mode: a random secret would log everyone out at each
 		// restart, and several instances could not check each other's
@@ -449,6 +456,9 @@ func (s *Server) Done() <-chan error { return s.serveCh }
 
 // Main runs the server until SIGINT or SIGTERM and returns the exit code.
 func Main(args []string, getenv func(string) string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "catalogue" {
+		return catalogueMain(args[1:], getenv, stderr)
+	}
 	c, err := ParseConfig(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(stderr, err)

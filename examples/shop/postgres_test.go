@@ -87,6 +87,9 @@ func TestRetryable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	if _, err := db.W.Exec(`INSERT INTO shops (id, name, address) VALUES (1, 'x', 'y') ON CONFLICT (id) DO NOTHING`); err != nil {
+		t.Fatal(err)
+	}
 	_, dup := db.W.Exec(`INSERT INTO shops (id, name, address) VALUES (1, 'x', 'y')`)
 	if dup == nil || !db.retryable(dup) {
 		t.Errorf("duplicate key %v: not retryable", dup)
