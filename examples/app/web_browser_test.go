@@ -22,8 +22,10 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/wxpay-go/wxpay"
 	"github.com/wxpay-go/wxpay/examples/client"
 	"github.com/wxpay-go/wxpay/examples/shop"
+	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
 var (
@@ -359,7 +361,20 @@ func TestWebDemo(t *testing.T) {
 		t.Errorf("order total %q, want %q", got, want)
 	}
 
+	// WeChat refuses the first unifiedorder for good: the page shows the
+	// API's words for it (no invitation to retry), and the next click,
+	// once the cause is gone, pays and clears the banner.
+	h.s.Fake.Inject(wxpaytest.EndpointUnifiedOrder, 1, wxpaytest.Fault{ErrCode: wxpay.ErrCodeNoAuth})
+	b.expectErrors(func(s string) bool { return strings.Contains(s, "status of 502") })
+	b.run("pay, refused", chromedp.Click(label("Pay")), chromedp.WaitVisible(label("Error")))
+	b.expectErrors(nil)
+	if shown := b.text(label("Error")); !regexp.MustCompile(`^upstream_refused: WeChat refused the payment \(NOAUTH\); .* \(request [0-9a-f]{16}\)$`).MatchString(shown) {
+		t.Errorf("error shown for a refused unifiedorder: %q", shown)
+	}
 	b.run("pay", chromedp.Click(label("Pay")), chromedp.WaitVisible(label("wx.requestPayment parameters")))
+	if !eval[bool](b, `document.querySelector('`+string(label("Error"))+`').hidden`) {
+		t.Error("the refusal's error is still shown after paying worked")
+	}
 	var params map[string]string
 	if err := json.Unmarshal([]byte(b.text(label("wx.requestPayment parameters"))), &params); err != nil {
 		t.Fatalf("wx.requestPayment parameters shown are not its JSON object: %v", err)
