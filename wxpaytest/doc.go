@@ -87,6 +87,9 @@
 //     error pages, delays, dropped connections and answers signed with
 //     the wrong key; notifications duplicated, concurrent,
 //     tampered or never sent ([PayOptions], [Fake.DropNotifications]).
+//   - Restarts: a new fake learns back the orders and refunds an earlier
+//     one held ([Fake.RestoreOrder], [Fake.RestoreRefund]), from the
+//     records of a program that keeps its own.
 //
 // Every duration (the retry schedule, code and token lives, the 5-minute
 // closeorder rule, the 2-hour prepay_id, refund settlement, micropay

@@ -13,8 +13,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +49,9 @@ type Config struct {
 	// AdminToken is the bearer token of the admin routes (refunds); it is
 	// a secret, and no buyer's JWT is ever accepted in its place.
 	AdminToken []byte
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (see [ClientIP]); nil trusts none.
+	TrustedProxies []netip.Prefix
 }
 
 // Route is one route of the API, as registered with http.ServeMux.
@@ -206,16 +209,18 @@ func (h *Handler) wrap(rt route) http.Handler {
 }
 
 var statusOf = map[shop.Code]int{
-	shop.CodeInvalid:        http.StatusBadRequest,
-	shop.CodeUnauthorized:   http.StatusUnauthorized,
-	shop.CodeNotFound:       http.StatusNotFound,
-	shop.CodeMethod:         http.StatusMethodNotAllowed,
-	shop.CodeConflict:       http.StatusConflict,
-	shop.CodeTooLarge:       http.StatusRequestEntityTooLarge,
-	shop.CodeUnsupportedMed: http.StatusUnsupportedMediaType,
-	shop.CodeIdempotency:    http.StatusUnprocessableEntity,
-	shop.CodeInternal:       http.StatusInternalServerError,
-	shop.CodeUpstream:       http.StatusBadGateway,
+	shop.CodeInvalid:         http.StatusBadRequest,
+	shop.CodeUnauthorized:    http.StatusUnauthorized,
+	shop.CodeNotFound:        http.StatusNotFound,
+	shop.CodeMethod:          http.StatusMethodNotAllowed,
+	shop.CodeConflict:        http.StatusConflict,
+	shop.CodeTooLarge:        http.StatusRequestEntityTooLarge,
+	shop.CodeUnsupportedMed:  http.StatusUnsupportedMediaType,
+	shop.CodeIdempotency:     http.StatusUnprocessableEntity,
+	shop.CodeInternal:        http.StatusInternalServerError,
+	shop.CodeUpstream:        http.StatusServiceUnavailable,
+	shop.CodeUpstreamRefused: http.StatusBadGateway,
+	shop.CodeUpstreamUnknown: http.StatusBadGateway,
 }
 
 // ErrorBody is the one error shape of every route.
@@ -240,6 +245,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		body.Error.Code, body.Error.Message = shop.CodeInternal, "internal error"
 	}
 	body.Error.RequestID = requestID(r)
+	if se != nil && se.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((se.RetryAfter+time.Second-1)/time.Second)))
+	}
 	if body.Error.Code == shop.CodeUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer`)
 	}
@@ -330,11 +338,14 @@ func pageRequest(r *http.Request) (shop.PageRequest, error) {
 	return pr, nil
 }
 
+// pathID reads the {id} of the path. A malformed one is the client's
+// mistake and says so (400, naming the parameter); a well-formed id of
+// nothing is a 404 from the handler.
 func pathID(r *http.Request) (int64, error) {
 	v := r.PathValue("id")
 	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id < 1 {
-		return 0, shop.Errorf(shop.CodeNotFound, "not found")
+	if err != nil || id < 1 || v[0] == '+' {
+		return 0, shop.Errorf(shop.CodeInvalid, "path parameter id must be a positive integer of at most 19 digits")
 	}
 	return id, nil
 }
@@ -457,14 +468,9 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request, u shop.User) error
 	if err != nil {
 		return err
 	}
-	// The payer's address is the connection's: this server is reached
-	// directly. Behind a proxy, take it from the proxy's header instead,
-	// and only from a proxy you trust.
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
-	}
-	res, err := h.cfg.Shop.Pay(r.Context(), u, id, ip)
+	// The payer's address: the connection's, or, behind a trusted proxy
+	// (TRUSTED_PROXIES), what it says in X-Forwarded-For.
+	res, err := h.cfg.Shop.Pay(r.Context(), u, id, ClientIP(r, h.cfg.TrustedProxies))
 	if err != nil {
 		return err
 	}

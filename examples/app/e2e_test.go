@@ -356,7 +356,7 @@ func TestBadInput(t *testing.T) {
 		{"another user's order", "GET", fmt.Sprintf("/orders/%d", bobOrder.ID), ``, alice, nil, 404},
 		{"paying another user's order", "POST", fmt.Sprintf("/orders/%d/pay", bobOrder.ID), ``, alice, nil, 404},
 		{"unknown order", "GET", "/orders/123", ``, alice, nil, 404},
-		{"SQL in the id", "GET", "/orders/1%27%20OR%20%271%27=%271", ``, alice, nil, 404},
+		{"SQL in the id", "GET", "/orders/1%27%20OR%20%271%27=%271", ``, alice, nil, 400},
 		{"paying a paid order", "POST", fmt.Sprintf("/orders/%d/pay", paid.ID), ``, alice, nil, 409},
 
 		{"page not a number", "GET", "/shops?page=abc", ``, nil, nil, 400},
@@ -364,7 +364,7 @@ func TestBadInput(t *testing.T) {
 		{"negative page", "GET", "/orders?page=-5", ``, alice, nil, 400},
 		{"limit not a number", "GET", "/shops/1/goods?limit=1.5", ``, nil, nil, 400},
 		{"unknown shop", "GET", "/shops/999/goods", ``, nil, nil, 404},
-		{"shop id not a number", "GET", "/shops/abc/goods", ``, nil, nil, 404},
+		{"shop id not a number", "GET", "/shops/abc/goods", ``, nil, nil, 400},
 
 		{"login without code", "POST", "/users/wxLogin", `{}`, nil, nil, 400},
 		{"login code with spaces", "POST", "/users/wxLogin", `{"code":"a b"}`, nil, nil, 400},

@@ -224,7 +224,7 @@ func (s *Service) Login(ctx context.Context, code string) (User, error) {
 		return User{}, Errorf(CodeUnauthorized, "WeChat refused the login code; call wx.login again")
 	}
 	if err != nil {
-		return User{}, s.upstream("code2session", err)
+		return User{}, s.upstream("login", "call wx.login again and log in with the new code", err)
 	}
 	u := User{OpenID: openID}
 	err = s.tx(ctx, func(tx *wtx) error {
@@ -250,10 +250,17 @@ func (s *Service) UserByID(ctx context.Context, id int64) (User, error) {
 	return u, err
 }
 
-func (s *Service) upstream(op string, err error) error {
-	s.log.Warn("WeChat call failed", "op", op, "error", err.Error())
-	return Errorf(CodeUpstream, "WeChat did not answer (%s); try again", op)
+// upstream logs a failed WeChat call (the libraries' errors hold no
+// secret) and returns what the client sees, through the one mapping of
+// [UpstreamAPIError]. what names the action; retry says how the client
+// repeats it safely when the outcome is unknown.
+func (s *Service) upstream(what, retry string, err error) error {
+	s.log.Warn("WeChat call failed", "action", what, "error", err.Error())
+	return UpstreamAPIError(what, retry, err)
 }
+
+// payRetry is how a client repeats a payment whose outcome is unknown.
+const payRetry = "repeat POST /orders/{id}/pay; it sends the same out_trade_no, so the order is paid at most once"
 
 // --- catalogue ---------------------------------------------------------
 
@@ -645,7 +652,7 @@ func (s *Service) Pay(ctx context.Context, u User, orderID int64, clientIP strin
 				continue
 			case err != nil:
 				// The stored parameters stay; the next click sends them again.
-				return PayResult{}, s.upstream("unifiedorder", err)
+				return PayResult{}, s.upstream("payment", payRetry, err)
 			}
 			if _, err := s.db.W.ExecContext(ctx, `UPDATE pay_attempts SET prepay_id = $1 WHERE out_trade_no = $2 AND prepay_id IS NULL`,
 				id, a.OutTradeNo); err != nil {
@@ -770,7 +777,7 @@ func (s *Service) closeAttempt(ctx context.Context, a *attempt, closeOrder bool)
 		return s.querySettle(ctx, a.OutTradeNo)
 	}
 	if err != nil {
-		return s.upstream("closeorder", err)
+		return s.upstream("payment", payRetry, err)
 	}
 	return s.markAttemptClosed(ctx, a, closeOrder)
 }
@@ -795,10 +802,12 @@ func (s *Service) markAttemptClosed(ctx context.Context, a *attempt, closeOrder 
 func (s *Service) querySettle(ctx context.Context, outTradeNo string) error {
 	state, p, err := s.pay.Query(ctx, outTradeNo)
 	if err != nil {
-		return s.upstream("orderquery", err)
+		return s.upstream("payment", payRetry, err)
 	}
 	if state != QueryPaid {
-		return Errorf(CodeUpstream, "WeChat's answers disagree about the payment; try again")
+		e := Errorf(CodeUpstream, "WeChat's answers disagree about the payment; try again in %s", seconds(DefaultRetryAfter))
+		e.RetryAfter = DefaultRetryAfter
+		return e
 	}
 	return s.Settle(ctx, *p, "query")
 }

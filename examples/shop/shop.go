@@ -172,16 +172,22 @@ type Code string
 
 // Error codes, each with one HTTP status (see package api).
 const (
-	CodeInvalid        Code = "invalid_request"        // 400
-	CodeUnauthorized   Code = "unauthorized"           // 401
-	CodeNotFound       Code = "not_found"              // 404
-	CodeConflict       Code = "conflict"               // 409
-	CodeTooLarge       Code = "body_too_large"         // 413
-	CodeIdempotency    Code = "idempotency_mismatch"   // 422
-	CodeUpstream       Code = "upstream_unavailable"   // 502
-	CodeInternal       Code = "internal"               // 500
-	CodeMethod         Code = "method_not_allowed"     // 405
-	CodeUnsupportedMed Code = "unsupported_media_type" // 415
+	CodeInvalid      Code = "invalid_request"      // 400
+	CodeUnauthorized Code = "unauthorized"         // 401
+	CodeNotFound     Code = "not_found"            // 404
+	CodeConflict     Code = "conflict"             // 409
+	CodeTooLarge     Code = "body_too_large"       // 413
+	CodeIdempotency  Code = "idempotency_mismatch" // 422
+	CodeUpstream     Code = "upstream_unavailable" // 503, with Retry-After: WeChat not reached or busy
+	// CodeUpstreamRefused: WeChat refused the request for good (502, never
+	// retry the same request); see [UpstreamAPIError].
+	CodeUpstreamRefused Code = "upstream_refused"
+	// CodeUpstreamUnknown: WeChat's answer was lost, the request may have
+	// taken effect (502, with Retry-After: repeat the same request).
+	CodeUpstreamUnknown Code = "upstream_outcome_unknown"
+	CodeInternal        Code = "internal"               // 500
+	CodeMethod          Code = "method_not_allowed"     // 405
+	CodeUnsupportedMed  Code = "unsupported_media_type" // 415
 )
 
 // Error is a failure the client may see: Message is written for the
@@ -189,6 +195,9 @@ const (
 type Error struct {
 	Code    Code
 	Message string
+	// RetryAfter, when positive, is sent as the Retry-After header: the
+	// request may be repeated after it.
+	RetryAfter time.Duration
 }
 
 // Error returns the code and the message.

@@ -102,6 +102,9 @@ func TestQueriesAreParameterised(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	if err := SeedDemo(ctx, db); err != nil {
+		t.Fatal(err)
+	}
 	s, err := NewService(Config{DB: db, Payments: stubPay{marker}, Login: stubLogin{"o" + marker}, Timing: Timing{PayWindow: 6 * time.Minute}})
 	if err != nil {
 		t.Fatal(err)
