@@ -102,9 +102,8 @@ func New(cfg Config) *Handler {
 		h.mux.Handle(pattern, eh)
 	}
 	// Anything else gets the error shape too, not ServeMux's text.
-	h.mux.Handle("/", h.logged(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.writeError(w, r, shop.Errorf(shop.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
-	})))
+	// A known path with another method gets 405 and Allow (see noRoute).
+	h.mux.Handle("/", h.logged(http.HandlerFunc(h.noRoute)))
 	return h
 }
 

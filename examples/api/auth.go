@@ -82,7 +82,7 @@ func (a *Auth) User(r *http.Request) (shop.User, error) {
 	if !ok || tok == "" || len(tok) > MaxTokenBytes {
 		return shop.User{}, errUnauthorized
 	}
-	var claims jwt.RegisteredClaims
+	var claims claims
 	t, err := a.parser.ParseWithClaims(tok, &claims, func(*jwt.Token) (any, error) { return a.secret, nil })
 	if err != nil || !t.Valid {
 		return shop.User{}, errUnauthorized
