@@ -35,8 +35,11 @@ const FakeHeader = "X-Wxpay-Fake"
 // Config is the server's configuration. Secrets are never printed: see
 // [Config.LogValue].
 type Config struct {
-	Addr   string // listen address; default 127.0.0.1:8080
-	DBPath string // SQLite file; default ./wxpay-example.db
+	Addr string // listen address; default 127.0.0.1:8080
+	// DBPath is the SQLite file; empty means ./wxpay-example-fake.db in
+	// fake mode and ./wxpay-example-real.db in real mode (see
+	// [DefaultDBPath]), so that the two modes never share a file.
+	DBPath string
 	// DatabaseURL (DATABASE_URL), a postgres:// URL, puts the shop on
 	// PostgreSQL instead of SQLite, where several instances can share it.
 	// Secret (it may hold a password).
@@ -109,9 +112,6 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 		DatabaseURL: getenv("DATABASE_URL"), WeChatURL: getenv("WXPAY_BASE_URL")}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
-	}
-	if c.DBPath == "" {
-		c.DBPath = "wxpay-example.db"
 	}
 	for _, cr := range credentials {
 		*cr.get(&c) = getenv(cr.env)
@@ -314,12 +314,19 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 		return nil, err
 	}
 
+	inst := c.instance(fake)
+	if c.DBPath == "" {
+		c.DBPath = DefaultDBPath(inst.Mode)
+	}
 	if s.db, err = openDB(ctx, c); err != nil {
+		return nil, err
+	}
+	if err := s.db.Claim(ctx, inst); err != nil {
 		return nil, err
 	}
 	pay := wechatPay{payClient}
 	s.Shop, err = shop.NewService(shop.Config{
-		DB: s.db, Payments: pay, Login: wechatLogin{mp}, Logger: log, Now: now, Timing: c.Timing, Speed: speed,
+		Mode: inst.Mode, DB: s.db, Payments: pay, Login: wechatLogin{mp}, Logger: log, Now: now, Timing: c.Timing, Speed: speed,
 	})
 	if err != nil {
 		return nil, err
@@ -331,7 +338,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	if ttl <= 0 {
 		ttl = 30 * time.Minute
 	}
-	auth, err := api.NewAuth(jwtSecret, ttl, nil, func(r *http.Request, id int64) (shop.User, error) {
+	auth, err := api.NewBoundAuth(tokenBinding(inst), jwtSecret, ttl, nil, func(r *http.Request, id int64) (shop.User, error) {
 		return s.Shop.UserByID(r.Context(), id)
 	})
 	if err != nil {

@@ -274,7 +274,7 @@ func TestBadInput(t *testing.T) {
 		return s
 	}
 	now := time.Now()
-	valid := jwt.MapClaims{"iss": "wxpay-example", "sub": "1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	valid := jwt.MapClaims{"iss": "wxpay-example", "aud": "fake", "sub": "1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 	with := func(k string, v any) jwt.MapClaims {
 		c := jwt.MapClaims{}
 		for k, v := range valid {
@@ -290,7 +290,7 @@ func TestBadInput(t *testing.T) {
 	// A valid token for Alice, to prove the server accepts the shape.
 	var aliceID int64
 	h.db.QueryRow(`SELECT user_id FROM orders WHERE id = $1`, aliceOrder.ID).Scan(&aliceID)
-	good := jwt.MapClaims{"iss": "wxpay-example", "sub": fmt.Sprint(aliceID), "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	good := jwt.MapClaims{"iss": "wxpay-example", "aud": "fake", "sub": fmt.Sprint(aliceID), "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 	withGood := func(k string, v any) jwt.MapClaims {
 		c := jwt.MapClaims{}
 		for k, v := range good {

@@ -52,6 +52,9 @@ func (t Timing) withDefaults() Timing {
 
 // Config configures a Service.
 type Config struct {
+	// Mode is ModeFake or ModeReal: the queue of the jobs, and the mode
+	// each job records and is refused outside of (see NewJobs).
+	Mode     string
 	DB       *DB
 	Payments Payments
 	Login    Login
@@ -67,6 +70,7 @@ type Config struct {
 
 // Service is the shop. Its methods are safe for concurrent use.
 type Service struct {
+	mode  string
 	db    *DB
 	pay   Payments
 	login Login
@@ -129,7 +133,10 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.DB == nil || cfg.Payments == nil || cfg.Login == nil {
 		return nil, errors.New("shop: Config needs DB, Payments and Login")
 	}
-	s := &Service{db: cfg.DB, pay: cfg.Payments, login: cfg.Login, log: cfg.Logger, now: cfg.Now, t: cfg.Timing.withDefaults(),
+	if cfg.Mode != ModeFake && cfg.Mode != ModeReal {
+		return nil, fmt.Errorf("shop: Config.Mode must be %q or %q", ModeFake, ModeReal)
+	}
+	s := &Service{mode: cfg.Mode, db: cfg.DB, pay: cfg.Payments, login: cfg.Login, log: cfg.Logger, now: cfg.Now, t: cfg.Timing.withDefaults(),
 		queried: map[string]time.Time{}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

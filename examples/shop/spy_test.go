@@ -102,7 +102,7 @@ func TestQueriesAreParameterised(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	s, err := NewService(Config{DB: db, Payments: stubPay{marker}, Login: stubLogin{"o" + marker}, Timing: Timing{PayWindow: 6 * time.Minute}})
+	s, err := NewService(Config{Mode: ModeReal, DB: db, Payments: stubPay{marker}, Login: stubLogin{"o" + marker}, Timing: Timing{PayWindow: 6 * time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}
