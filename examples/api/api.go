@@ -49,6 +49,9 @@ type Config struct {
 	// AdminToken is the bearer token of the admin routes (refunds); it is
 	// a secret, and no buyer's JWT is ever accepted in its place.
 	AdminToken []byte
+	// Limits meter logins, orders and pay calls; the zero value means
+	// DefaultLimits.
+	Limits Limits
 }
 
 // Route is one route of the API, as registered with http.ServeMux.
@@ -68,11 +71,12 @@ type Handler struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []route
+	meters *meters
 }
 
 // New returns the API handler for cfg.
 func New(cfg Config) *Handler {
-	h := &Handler{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), meters: newMeters(cfg.Limits)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -80,10 +84,10 @@ func New(cfg Config) *Handler {
 		{Route{"POST", "/users/wxLogin", false}, h.login},
 		{Route{"GET", "/shops", false}, h.listShops},
 		{Route{"GET", "/shops/{id}/goods", false}, h.listGoods},
-		{Route{"POST", "/orders", true}, h.createOrder},
+		{Route{"POST", "/orders", true}, h.perUser(h.meters.orders, "orders", h.createOrder)},
 		{Route{"GET", "/orders", true}, h.listOrders},
 		{Route{"GET", "/orders/{id}", true}, h.getOrder},
-		{Route{"POST", "/orders/{id}/pay", true}, h.pay},
+		{Route{"POST", "/orders/{id}/pay", true}, h.perUser(h.meters.pay, "pay calls", h.pay)},
 		{Route{"GET", "/healthz", false}, h.healthz},
 		{Route{"GET", "/openapi.json", false}, h.openapi},
 	}
@@ -215,6 +219,7 @@ var statusOf = map[shop.Code]int{
 	shop.CodeIdempotency:    http.StatusUnprocessableEntity,
 	shop.CodeInternal:       http.StatusInternalServerError,
 	shop.CodeUpstream:       http.StatusBadGateway,
+	shop.CodeTooMany:        http.StatusTooManyRequests,
 }
 
 // ErrorBody is the one error shape of every route.
@@ -355,6 +360,14 @@ type LoginResponse struct {
 func (h *Handler) login(w http.ResponseWriter, r *http.Request, _ shop.User) error {
 	var req LoginRequest
 	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	// A code that cannot be one is refused before it costs anything; a
+	// plausible one is metered before it costs a code2session call.
+	if err := shop.CheckLoginCode(req.Code); err != nil {
+		return err
+	}
+	if err := h.meterLogin(w, r); err != nil {
 		return err
 	}
 	u, err := h.cfg.Shop.Login(r.Context(), req.Code)

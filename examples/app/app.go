@@ -53,6 +53,10 @@ type Config struct {
 	// Speed runs the fake WeChat, and the server's payment timings with
 	// it, this many times faster than real time (fake mode only).
 	Speed float64
+	// Unmetered (-unmetered) lifts the rate limits of logins, orders, pay
+	// calls and order queries, for load tests; it is refused in real
+	// mode, where each of those calls costs WeChat quota.
+	Unmetered bool
 
 	AppID     string // WXPAY_APPID
 	MchID     string // WXPAY_MCHID
@@ -122,6 +126,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env ADDR)")
 	fs.StringVar(&c.DBPath, "db", c.DBPath, "SQLite database file (env DB_PATH)")
 	fs.BoolVar(&c.Fake, "fake", false, "allow fake mode on a non-loopback address")
+	fs.BoolVar(&c.Unmetered, "unmetered", false, "no rate limits, for load tests (fake and shared-fake mode only)")
 	fs.Float64Var(&c.Speed, "speed", 1, "fake mode: run WeChat's clock (and the payment timings) this many times faster")
 	fs.DurationVar(&c.Timing.QueryAfter, "query-after", 0, "reconciliation first asks WeChat about an unnotified payment this long after prepay (default 3m)")
 	fs.DurationVar(&c.Timing.QueryEvery, "query-every", 0, "and then this often until it is paid or closed (default 2m)")
@@ -315,6 +320,9 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	}
 
 	inst := c.instance(fake)
+	if c.Unmetered && inst.Mode == shop.ModeReal {
+		return nil, errors.New("-unmetered is for load tests against a fake WeChat; real mode keeps its rate limits")
+	}
 	if c.DBPath == "" {
 		c.DBPath = DefaultDBPath(inst.Mode)
 	}
@@ -326,7 +334,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	}
 	pay := wechatPay{payClient}
 	s.Shop, err = shop.NewService(shop.Config{
-		Mode: inst.Mode, DB: s.db, Payments: pay, Login: wechatLogin{mp}, Logger: log, Now: now, Timing: c.Timing, Speed: speed,
+		Mode: inst.Mode, DB: s.db, Payments: pay, Login: wechatLogin{mp}, Logger: log, Now: now, Timing: c.Timing, Speed: speed, Unmetered: c.Unmetered,
 	})
 	if err != nil {
 		return nil, err
@@ -351,7 +359,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 		}
 	}
 	s.API = api.New(api.Config{Shop: s.Shop, Pay: pay, Auth: auth, Logger: log, Extra: extra, Header: hdr,
-		Refunds: refunds, AdminToken: []byte(s.AdminToken)})
+		Refunds: refunds, AdminToken: []byte(s.AdminToken), Limits: c.limits()})
 	if err := s.jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}

@@ -37,3 +37,12 @@ func tokenBinding(inst shop.Instance) api.Binding {
 	}
 	return b
 }
+
+// limits are the API's rate limits: the defaults, or none with
+// -unmetered.
+func (c Config) limits() api.Limits {
+	if c.Unmetered {
+		return api.NoLimits
+	}
+	return api.DefaultLimits
+}

@@ -182,6 +182,7 @@ const (
 	CodeInternal       Code = "internal"               // 500
 	CodeMethod         Code = "method_not_allowed"     // 405
 	CodeUnsupportedMed Code = "unsupported_media_type" // 415
+	CodeTooMany        Code = "too_many_requests"      // 429, with Retry-After
 )
 
 // Error is a failure the client may see: Message is written for the
