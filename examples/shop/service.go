@@ -831,6 +831,15 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 		s.log.Info("payment result FAIL; order unchanged", "out_trade_no", p.OutTradeNo, "source", source)
 		return nil
 	}
+	if p.OutTradeNo == "" || p.TransactionID == "" {
+		// Nothing can key it (and an empty key would hide every later
+		// anomaly): refuse it, so that the notification comes again or
+		// the job asks again.
+		return fmt.Errorf("shop: settle: a paid result without out_trade_no or transaction_id (%s)", source)
+	}
+	if p.TimeEnd.IsZero() {
+		p.TimeEnd = s.now() // WeChat did not say: when we learnt of it
+	}
 	var anomaly string
 	var orderID int64
 	var settled bool
@@ -849,7 +858,9 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 		err = tx.QueryRow(sqlPaymentByTxn, p.TransactionID).Scan(&prior)
 		switch {
 		case err == nil && prior == p.OutTradeNo:
-			return nil // already recorded: a repeated notification
+			// Already recorded (a repeated notification); refunds an order
+			// query reports may be new.
+			return s.recordWeChatRefunds(tx, orderID, p.Refunds)
 		case err == nil:
 			anomaly = "transaction_id_reused"
 			return s.recordAnomaly(tx, anomaly, p, source)
@@ -872,7 +883,7 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			// may have committed while the UPDATE waited: look again.
 			err := tx.QueryRow(sqlPaymentByTxn, p.TransactionID).Scan(&prior)
 			if err == nil && prior == p.OutTradeNo {
-				return nil
+				return s.recordWeChatRefunds(tx, orderID, p.Refunds)
 			}
 			if err := tx.QueryRow(sqlOrderStatus, orderID).Scan(&status); err != nil {
 				return err
@@ -889,7 +900,7 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			return err
 		}
 		settled = true
-		return nil
+		return s.recordWeChatRefunds(tx, orderID, p.Refunds)
 	})
 	if err != nil {
 		return fmt.Errorf("shop: settle: %w", err)
