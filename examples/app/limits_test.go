@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wxpay-go/wxpay/examples/api"
+	"github.com/wxpay-go/wxpay/examples/app"
 	"github.com/wxpay-go/wxpay/examples/shop"
 )
 
@@ -233,4 +234,22 @@ func TestUserMetered(t *testing.T) {
 		t.Errorf("polling %d orders 3 times made %d orderquery calls; the user's budget allows %d", len(ids), queries, max)
 	}
 	t.Logf("orders %d of 100, pay calls %d of 60, orderquery calls %d for %d polls", placed, paid, queries, 3*len(ids))
+}
+
+// TestUnmeteredRefusedInRealMode: the load-test switch never lifts the
+// limits of a server whose calls cost real WeChat quota.
+func TestUnmeteredRefusedInRealMode(t *testing.T) {
+	c, err := app.ParseConfig([]string{"-addr", "127.0.0.1:0", "-db", t.TempDir() + "/x.db", "-unmetered"}, env(map[string]string{
+		"WXPAY_APPID": realMerchant.AppID, "WXPAY_MCHID": realMerchant.MchID, "WXPAY_API_KEY": realMerchant.APIKey,
+		"WX_APP_SECRET": realMerchant.AppSecret, "PUBLIC_URL": "https://shop.example.com", "JWT_SECRET": testJWTSecret,
+	}))
+	if err != nil || !c.Unmetered {
+		t.Fatalf("ParseConfig: %+v, %v", c, err)
+	}
+	if s, err := app.Start(context.Background(), c, &syncBuf{}); err == nil || !strings.Contains(err.Error(), "-unmetered") {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("real mode with -unmetered: %v, want a refusal naming -unmetered", err)
+	}
 }

@@ -23,6 +23,8 @@ type Instance struct {
 	MchID string // real mode only
 }
 
+// String names the instance for a person: "fake mode", or "real mode for
+// mch_id …, appid …".
 func (i Instance) String() string {
 	if i.Mode == ModeReal {
 		return fmt.Sprintf("real mode for mch_id %s, appid %s", i.MchID, i.AppID)
@@ -36,6 +38,8 @@ type InstanceError struct {
 	Recorded, Starting Instance
 }
 
+// Error says what the database belongs to, what tried to start on it, and
+// what to do.
 func (e *InstanceError) Error() string {
 	msg := fmt.Sprintf("shop: this database belongs to %s and this server starts in %s", e.Recorded, e.Starting)
 	if e.Recorded.Mode != e.Starting.Mode {
