@@ -124,7 +124,7 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env ADDR)")
-	fs.StringVar(&c.DBPath, "db", c.DBPath, "SQLite database file (env DB_PATH)")
+	fs.StringVar(&c.DBPath, "db", c.DBPath, "SQLite database file (env DB_PATH; default wxpay-example-fake.db or wxpay-example-real.db, by mode)")
 	fs.BoolVar(&c.Fake, "fake", false, "allow fake mode on a non-loopback address")
 	fs.BoolVar(&c.Unmetered, "unmetered", false, "no rate limits, for load tests (fake and shared-fake mode only)")
 	fs.Float64Var(&c.Speed, "speed", 1, "fake mode: run WeChat's clock (and the payment timings) this many times faster")
