@@ -52,6 +52,9 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (see [ClientIP]); nil trusts none.
 	TrustedProxies []netip.Prefix
+	// Limits meter logins, orders and pay calls; the zero value means
+	// DefaultLimits.
+	Limits Limits
 }
 
 // Route is one route of the API, as registered with http.ServeMux.
@@ -71,11 +74,12 @@ type Handler struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []route
+	meters *meters
 }
 
 // New returns the API handler for cfg.
 func New(cfg Config) *Handler {
-	h := &Handler{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), meters: newMeters(cfg.Limits)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -83,10 +87,10 @@ func New(cfg Config) *Handler {
 		{Route{"POST", "/users/wxLogin", false}, h.login},
 		{Route{"GET", "/shops", false}, h.listShops},
 		{Route{"GET", "/shops/{id}/goods", false}, h.listGoods},
-		{Route{"POST", "/orders", true}, h.createOrder},
+		{Route{"POST", "/orders", true}, h.perUser(h.meters.orders, "orders", h.createOrder)},
 		{Route{"GET", "/orders", true}, h.listOrders},
 		{Route{"GET", "/orders/{id}", true}, h.getOrder},
-		{Route{"POST", "/orders/{id}/pay", true}, h.pay},
+		{Route{"POST", "/orders/{id}/pay", true}, h.perUser(h.meters.pay, "pay calls", h.pay)},
 		{Route{"GET", "/healthz", false}, h.healthz},
 		{Route{"GET", "/openapi.json", false}, h.openapi},
 	}
@@ -105,9 +109,8 @@ func New(cfg Config) *Handler {
 		h.mux.Handle(pattern, eh)
 	}
 	// Anything else gets the error shape too, not ServeMux's text.
-	h.mux.Handle("/", h.logged(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.writeError(w, r, shop.Errorf(shop.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
-	})))
+	// A known path with another method gets 405 and Allow (see noRoute).
+	h.mux.Handle("/", h.logged(http.HandlerFunc(h.noRoute)))
 	return h
 }
 
@@ -221,6 +224,7 @@ var statusOf = map[shop.Code]int{
 	shop.CodeUpstream:        http.StatusServiceUnavailable,
 	shop.CodeUpstreamRefused: http.StatusBadGateway,
 	shop.CodeUpstreamUnknown: http.StatusBadGateway,
+	shop.CodeTooMany:         http.StatusTooManyRequests,
 }
 
 // ErrorBody is the one error shape of every route.
@@ -367,6 +371,14 @@ type LoginResponse struct {
 func (h *Handler) login(w http.ResponseWriter, r *http.Request, _ shop.User) error {
 	var req LoginRequest
 	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	// A code that cannot be one is refused before it costs anything; a
+	// plausible one is metered before it costs a code2session call.
+	if err := shop.CheckLoginCode(req.Code); err != nil {
+		return err
+	}
+	if err := h.meterLogin(w, r); err != nil {
 		return err
 	}
 	u, err := h.cfg.Shop.Login(r.Context(), req.Code)

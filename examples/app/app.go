@@ -35,8 +35,11 @@ const FakeHeader = "X-Wxpay-Fake"
 // Config is the server's configuration. Secrets are never printed: see
 // [Config.LogValue].
 type Config struct {
-	Addr   string // listen address; default 127.0.0.1:8080
-	DBPath string // SQLite file; default ./wxpay-example.db
+	Addr string // listen address; default 127.0.0.1:8080
+	// DBPath is the SQLite file; empty means ./wxpay-example-fake.db in
+	// fake mode and ./wxpay-example-real.db in real mode (see
+	// [DefaultDBPath]), so that the two modes never share a file.
+	DBPath string
 	// DatabaseURL (DATABASE_URL), a postgres:// URL, puts the shop on
 	// PostgreSQL instead of SQLite, where several instances can share it.
 	// Secret (it may hold a password).
@@ -50,6 +53,10 @@ type Config struct {
 	// Speed runs the fake WeChat, and the server's payment timings with
 	// it, this many times faster than real time (fake mode only).
 	Speed float64
+	// Unmetered (-unmetered) lifts the rate limits of logins, orders, pay
+	// calls and order queries, for load tests; it is refused in real
+	// mode, where each of those calls costs WeChat quota.
+	Unmetered bool
 
 	AppID     string // WXPAY_APPID
 	MchID     string // WXPAY_MCHID
@@ -119,9 +126,6 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
 	}
-	if c.DBPath == "" {
-		c.DBPath = "wxpay-example.db"
-	}
 	for _, cr := range credentials {
 		*cr.get(&c) = getenv(cr.env)
 	}
@@ -130,8 +134,9 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env ADDR)")
-	fs.StringVar(&c.DBPath, "db", c.DBPath, "SQLite database file (env DB_PATH)")
+	fs.StringVar(&c.DBPath, "db", c.DBPath, "SQLite database file (env DB_PATH; default wxpay-example-fake.db or wxpay-example-real.db, by mode)")
 	fs.BoolVar(&c.Fake, "fake", false, "allow fake mode on a non-loopback address")
+	fs.BoolVar(&c.Unmetered, "unmetered", false, "no rate limits, for load tests (fake and shared-fake mode only)")
 	fs.Float64Var(&c.Speed, "speed", 1, "fake mode: run WeChat's clock (and the payment timings) this many times faster")
 	fs.DurationVar(&c.Timing.QueryAfter, "query-after", 0, "reconciliation first asks WeChat about an unnotified payment this long after prepay (default 3m)")
 	fs.DurationVar(&c.Timing.QueryEvery, "query-every", 0, "and then this often until it is paid or closed (default 2m)")
@@ -332,7 +337,23 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 		return nil, err
 	}
 
+	inst := c.instance(fake)
+	if c.Unmetered && inst.Mode == shop.ModeReal {
+		return nil, errors.New("-unmetered is for load tests against a fake WeChat; real mode keeps its rate limits")
+	}
+	if len(jwtSecret) == 0 {
+		// Real mode: a random secret would log everyone out at each
+		// restart, and several instances could not check each other's
+		// tokens.
+		return nil, errors.New("JWT_SECRET is required in real mode: set it to at least 32 random bytes (the same on every instance), e.g. JWT_SECRET=$(head -c 32 /dev/urandom | base64)")
+	}
+	if c.DBPath == "" {
+		c.DBPath = DefaultDBPath(inst.Mode)
+	}
 	if s.db, err = openDB(ctx, c); err != nil {
+		return nil, err
+	}
+	if err := s.db.Claim(ctx, inst); err != nil {
 		return nil, err
 	}
 	if fake || c.WeChatURL != "" {
@@ -342,15 +363,9 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 			return nil, err
 		}
 	}
-	if len(jwtSecret) == 0 {
-		// Real mode: a random secret would log everyone out at each
-		// restart, and several instances could not check each other's
-		// tokens.
-		return nil, errors.New("JWT_SECRET is required in real mode: set it to at least 32 random bytes (the same on every instance), e.g. JWT_SECRET=$(head -c 32 /dev/urandom | base64)")
-	}
 	pay := wechatPay{payClient}
 	s.Shop, err = shop.NewService(shop.Config{
-		DB: s.db, Payments: pay, Login: wechatLogin{mp}, Logger: log, Now: now, Timing: c.Timing, Speed: speed,
+		Mode: inst.Mode, DB: s.db, Payments: pay, Login: wechatLogin{mp}, Logger: log, Now: now, Timing: c.Timing, Speed: speed, Unmetered: c.Unmetered,
 	})
 	if err != nil {
 		return nil, err
@@ -367,7 +382,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	if ttl <= 0 {
 		ttl = 30 * time.Minute
 	}
-	auth, err := api.NewAuth(jwtSecret, ttl, nil, func(r *http.Request, id int64) (shop.User, error) {
+	auth, err := api.NewBoundAuth(tokenBinding(inst), jwtSecret, ttl, nil, func(r *http.Request, id int64) (shop.User, error) {
 		return s.Shop.UserByID(r.Context(), id)
 	})
 	if err != nil {
@@ -380,7 +395,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 		}
 	}
 	s.API = api.New(api.Config{Shop: s.Shop, Pay: pay, Auth: auth, Logger: log, Extra: extra, Header: hdr,
-		Refunds: refunds, AdminToken: []byte(s.AdminToken), TrustedProxies: proxies})
+		Refunds: refunds, AdminToken: []byte(s.AdminToken), TrustedProxies: proxies, Limits: c.limits()})
 	if err := s.jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}

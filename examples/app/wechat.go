@@ -55,20 +55,7 @@ func (p wechatPay) Query(ctx context.Context, outTradeNo string) (shop.QueryStat
 	if err != nil {
 		return 0, nil, upstreamErr("orderquery", err)
 	}
-	switch res.TradeState {
-	case wxpay.TradeStateSuccess, wxpay.TradeStateRefund:
-		// REFUND means it was paid, then (partly) refunded: still paid.
-		return shop.QueryPaid, &shop.Payment{
-			OutTradeNo:    res.OutTradeNo,
-			TransactionID: res.TransactionID,
-			TotalFen:      res.TotalFee,
-			Paid:          true,
-			TimeEnd:       res.TimeEnd,
-		}, nil
-	case wxpay.TradeStateClosed, wxpay.TradeStateRevoked:
-		return shop.QueryClosed, nil, nil
-	}
-	return shop.QueryNotPaid, nil, nil
+	return p.queryResult(ctx, res)
 }
 
 // Close calls closeorder.

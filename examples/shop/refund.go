@@ -478,6 +478,8 @@ const refundRetryAfter = 2 * time.Minute
 // repeated the request.
 type RefundRetryArgs struct {
 	OutRefundNo string `json:"out_refund_no"`
+	// Mode is the inserting server's mode, as in ReconcileArgs.
+	Mode string `json:"mode,omitempty"`
 }
 
 // Kind names the job in the queue's table.
@@ -492,6 +494,9 @@ type refundWorker struct {
 // once, and beside an admin's repeated request: WeChat refunds one
 // out_refund_no once, and each state change is conditional.
 func (w *refundWorker) Work(ctx context.Context, job *river.Job[RefundRetryArgs]) error {
+	if err := w.s.ownJob(job.Args.Mode); err != nil {
+		return err
+	}
 	rf := w.s.refunds
 	if rf == nil {
 		return nil // refunds are off; the row cannot exist
@@ -516,7 +521,8 @@ func (w *refundWorker) Work(ctx context.Context, job *river.Job[RefundRetryArgs]
 func (w *refundWorker) Timeout(*river.Job[RefundRetryArgs]) time.Duration { return time.Minute }
 
 func (j *Jobs) scheduleRefundRetry(ctx context.Context, tx *sql.Tx, outRefundNo string, at time.Time) error {
-	_, err := j.client.InsertTx(ctx, tx, RefundRetryArgs{OutRefundNo: outRefundNo}, &river.InsertOpts{
+	_, err := j.client.InsertTx(ctx, tx, RefundRetryArgs{OutRefundNo: outRefundNo, Mode: j.mode}, &river.InsertOpts{
+		Queue:       j.mode,
 		ScheduledAt: at,
 		UniqueOpts:  river.UniqueOpts{ByArgs: true},
 	})

@@ -104,8 +104,16 @@ type Payment struct {
 	TransactionID string
 	TotalFen      int64
 	// Paid is false for a notification with result_code FAIL.
-	Paid    bool
+	Paid bool
+	// TimeEnd is when the payer paid; zero when WeChat's answer does not
+	// say (an order query answering REFUND), and then Settle records the
+	// time it learnt of the payment.
 	TimeEnd time.Time
+	// Refunds are refunds WeChat already made of this payment, which an
+	// order query answering REFUND reports (a payment refunded at WeChat,
+	// on the merchant platform say, before its notification arrived):
+	// Settle records them with the payment.
+	Refunds []RefundResult
 }
 
 // PrepayRequest holds the unifiedorder parameters the server stores with
@@ -188,6 +196,7 @@ const (
 	CodeInternal        Code = "internal"               // 500
 	CodeMethod          Code = "method_not_allowed"     // 405
 	CodeUnsupportedMed  Code = "unsupported_media_type" // 415
+	CodeTooMany         Code = "too_many_requests"      // 429, with Retry-After
 )
 
 // Error is a failure the client may see: Message is written for the
