@@ -341,17 +341,17 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	if c.Unmetered && inst.Mode == shop.ModeReal {
 		return nil, errors.New("-unmetered is for load tests against a fake WeChat; real mode keeps its rate limits")
 	}
-	if len(jwtSecret) == 0 {
-		// Real mode: a random secret would log everyone out at each
-		// restart, and several instances could not check each other's
-		// tokens.
-		return nil, errors.New("JWT_SECRET is required in real mode: set it to at least 32 random bytes (the same on every instance), e.g. JWT_SECRET=$(head -c 32 /dev/urandom | base64)")
-	}
 	if c.DBPath == "" {
 		c.DBPath = DefaultDBPath(inst.Mode)
 	}
 	if s.db, err = openDB(ctx, c); err != nil {
 		return nil, err
+	}
+	if len(jwtSecret) == 0 {
+		// Real mode: a random secret would log everyone out at each
+		// restart, and several instances could not check each other's
+		// tokens.
+		return nil, errors.New("JWT_SECRET is required in real mode: set it to at least 32 random bytes (the same on every instance), e.g. JWT_SECRET=$(head -c 32 /dev/urandom | base64)")
 	}
 	if err := s.db.Claim(ctx, inst); err != nil {
 		return nil, err
