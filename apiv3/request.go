@@ -174,7 +174,9 @@ func (r *request) afterSent(err error) error {
 		return err
 	}
 	var re *RequestError
-	if errors.As(err, &re) {
+	var se *signError
+	if errors.As(err, &re) || errors.As(err, &se) || wire.NeverSent(err) {
+		// Nothing was sent (do has classified transport failures).
 		return err
 	}
 	var we *Error
