@@ -443,6 +443,12 @@ func TestParseNotificationRefusals(t *testing.T) {
 		}, ErrNotification},
 		{"create_time not RFC 3339", func() (http.Header, []byte) {
 			return signed(replace(`"create_time":"2026-01-02T15:04:06+08:00"`, `"create_time":"2026-01-02 15:04:06"`))
+		}, ErrNotification},
+		{"create_time without offset", func() (http.Header, []byte) {
+			return signed(replace(`"create_time":"2026-01-02T15:04:06+08:00"`, `"create_time":"2026-01-02T15:04:06"`))
+		}, ErrNotification},
+		{"create_time a number", func() (http.Header, []byte) {
+			return signed(replace(`"create_time":"2026-01-02T15:04:06+08:00"`, `"create_time":1767337446`))
 		}, ErrJSON},
 		{"event_type missing", func() (http.Header, []byte) {
 			return signed(replace(`"event_type":"TRANSACTION.SUCCESS"`, `"event_type":""`))
