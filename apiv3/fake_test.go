@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
+	"log"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -138,7 +139,10 @@ func newFakeWeChat(t testing.TB, now func() time.Time) *fakeWeChat {
 		routes: map[string]func(*http.Request) (int, string){},
 	}
 	f.signer = fakeKey{fakePubKeyID, parseKeyPEM(t, loadVec(t, "k-off.pem"))}
-	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	// Connections the clients drop at the end of a test are not news.
+	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	f.srv.StartTLS()
 	t.Cleanup(f.srv.Close)
 	return f
 }
