@@ -157,3 +157,51 @@ func TestNotificationHandlerNilFunc(t *testing.T) {
 	}()
 	c.NotificationHandler(nil)
 }
+
+// TestNotifyHandlerAccept exercises the skeleton the typed handlers sit
+// on: accept refuses (400, fn not called, logged) a verified notification
+// of the wrong kind, and decodes the plaintext of the right one.
+func TestNotifyHandlerAccept(t *testing.T) {
+	wx := newWechat(t)
+	var logs bytes.Buffer
+	c := newNotifyClient(t, &testClock{t: testNow}, WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+	type payment struct {
+		OutTradeNo string `json:"out_trade_no"`
+		Amount     struct {
+			Total int64 `json:"total"`
+		} `json:"amount"`
+	}
+	errWrongEvent := errors.New("apiv3: not a TRANSACTION.SUCCESS notification")
+	var got []payment
+	h := newNotifyHandler(c, "test", func(n *Notification) (payment, error) {
+		var p payment
+		if n.EventType != "TRANSACTION.SUCCESS" {
+			return p, errWrongEvent
+		}
+		return p, n.Decode(&p)
+	}, func(_ context.Context, p payment) error {
+		got = append(got, p)
+		return nil
+	})
+	body := notificationJSON(t, sealedResource(t, testPlaintext))
+	if w := serveNotify(h, postRequest(wx.headers(t, testNow, body), body)); w.Code != http.StatusNoContent {
+		t.Fatalf("payment: %d %s", w.Code, w.Body)
+	}
+	if len(got) != 1 || got[0].OutTradeNo != "1217752501201407033233368018" || got[0].Amount.Total != 100 {
+		t.Fatalf("fn got %+v", got)
+	}
+	refund := bytes.Replace(body, []byte("TRANSACTION.SUCCESS"), []byte("REFUND.SUCCESS"), 1)
+	w := serveNotify(h, postRequest(wx.headers(t, testNow, refund), refund))
+	checkFailReply(t, w, http.StatusBadRequest)
+	// A plaintext the hardened decoder refuses (a duplicate amount) is
+	// refused too, though it was authenticated.
+	dup := notificationJSON(t, sealedResource(t, `{"out_trade_no":"1","amount":{"total":1},"amount":{"total":100}}`))
+	w = serveNotify(h, postRequest(wx.headers(t, testNow, dup), dup))
+	checkFailReply(t, w, http.StatusBadRequest)
+	if len(got) != 1 {
+		t.Fatalf("fn called for refused notifications: %+v", got)
+	}
+	if !strings.Contains(logs.String(), "not a TRANSACTION.SUCCESS") || !strings.Contains(logs.String(), "duplicate") {
+		t.Fatalf("accept refusals not logged:\n%s", logs.String())
+	}
+}
