@@ -540,6 +540,18 @@ func TestParseNotificationBounds(t *testing.T) {
 	if cr.n > MaxNotificationBytes+64<<10 {
 		t.Fatalf("read %d bytes of an endless body (cap %d)", cr.n, MaxNotificationBytes)
 	}
+	// A Content-Length that lies (small, or huge) changes nothing.
+	for _, cl := range []int64{10, MaxNotificationBytes, 1 << 40} {
+		cr := &countingReader{}
+		r := httptest.NewRequest(http.MethodPost, "/notify", io.NopCloser(cr))
+		r.ContentLength = cl
+		if _, err := c.ParseNotification(r); !errors.Is(err, ErrNotificationTooLarge) {
+			t.Fatalf("Content-Length %d, endless body: %v", cl, err)
+		}
+		if cr.n > MaxNotificationBytes+64<<10 {
+			t.Fatalf("Content-Length %d: read %d bytes", cl, cr.n)
+		}
+	}
 	// Exactly the cap is read (and then refused by the signature check).
 	big := bytes.Repeat([]byte(" "), MaxNotificationBytes)
 	if _, err := c.ParseNotification(postRequest(http.Header{}, big)); errors.Is(err, ErrNotificationTooLarge) {
