@@ -93,6 +93,20 @@ type Notification struct {
 	Plaintext []byte
 }
 
+// LogValue makes slog show the event without its plaintext, which holds
+// personal data (openid, amounts, sometimes names): id, event_type,
+// resource_type, original_type, create_time and the plaintext's length.
+func (n *Notification) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("id", n.ID),
+		slog.String("event_type", n.EventType),
+		slog.String("resource_type", n.ResourceType),
+		slog.String("original_type", n.OriginalType),
+		slog.Time("create_time", n.CreateTime),
+		slog.Int("plaintext_bytes", len(n.Plaintext)),
+	)
+}
+
 // Decode decodes the plaintext into v with the same hardened decoder as
 // every answer: duplicate keys, non-integer amounts, excessive nesting
 // and invalid UTF-8 are refused ([ErrJSON]), unknown fields are ignored.

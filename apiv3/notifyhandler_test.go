@@ -205,3 +205,26 @@ func TestNotifyHandlerAccept(t *testing.T) {
 		t.Fatalf("accept refusals not logged:\n%s", logs.String())
 	}
 }
+
+// TestNotificationLogValue: logging a Notification shows the event, not
+// the personal data of its plaintext.
+func TestNotificationLogValue(t *testing.T) {
+	var v notifyVector
+	readJSONVector(t, "notify-v5.json", &v)
+	c := newNotifyClient(t, &testClock{t: time.Unix(v.Now, 0)})
+	n, err := c.ParseNotification(postRequest(v.header(), []byte(v.Body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("got", "n", n)
+	out := buf.String()
+	if !strings.Contains(out, "EV-2026010215040500001") || !strings.Contains(out, `"plaintext_bytes":`) {
+		t.Fatalf("log %s", out)
+	}
+	for _, s := range []string{"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "4200000000000000000000000001", "1217752501201407033233368018"} {
+		if strings.Contains(out, s) {
+			t.Fatalf("log holds %q: %s", s, out)
+		}
+	}
+}
