@@ -200,10 +200,18 @@ func readNotification(r io.Reader, contentLength int64) ([]byte, error) {
 			return b, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, &readError{err}
 		}
 	}
 }
+
+// readError is a failure to read a notification body (the connection
+// broke, or an http.MaxBytesReader the caller installed tripped); it
+// wraps the reader's error.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return "apiv3: reading the notification body: " + e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
 
 // ParseNotificationBody is [Client.ParseNotification] for a notification
 // already read: its headers (Wechatpay-*) and its exact body bytes, for

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -566,6 +567,11 @@ func TestParseNotificationBounds(t *testing.T) {
 		if _, err := c.ParseNotification(r); !errors.Is(err, ErrNotificationMethod) {
 			t.Fatalf("method %s: %v", m, err)
 		}
+	}
+	// A broken connection is reported as such, wrapping the cause.
+	r = httptest.NewRequest(http.MethodPost, "/notify", io.MultiReader(strings.NewReader(`{"id":`), iotest.ErrReader(io.ErrUnexpectedEOF)))
+	if _, err := c.ParseNotification(r); !errors.Is(err, io.ErrUnexpectedEOF) || !strings.HasPrefix(err.Error(), "apiv3: reading the notification body") {
+		t.Fatalf("broken body: %v", err)
 	}
 	r = httptest.NewRequest(http.MethodPost, "/notify", nil)
 	r.Body = nil
