@@ -198,16 +198,22 @@ func (c *Client) keyFor(ctx context.Context, serial string) (*rsa.PublicKey, err
 	if c.certs == nil || strings.HasPrefix(serial, PublicKeyIDPrefix) || !isHex(serial) {
 		// Another public key id, or no certificates: nothing to
 		// download that could know it.
-		return nil, &verifyError{ErrUnknownSerial, "not the configured WeChat Pay public key id" + certHint(c)}
+		return nil, &verifyError{ErrUnknownSerial, serialHint(c, serial)}
 	}
 	return c.certs.lookup(ctx, serial)
 }
 
-func certHint(c *Client) string {
-	if c.certs == nil && c.pubKey != nil {
-		return " (a platform certificate serial? set Config.PlatformCertificates while migrating)"
+// serialHint says what configuration a refused serial suggests.
+func serialHint(c *Client, serial string) string {
+	switch {
+	case strings.HasPrefix(serial, PublicKeyIDPrefix) && c.pubKey == nil:
+		return "a WeChat Pay public key id, and none is configured (set Config.PublicKeyID and PublicKey)"
+	case strings.HasPrefix(serial, PublicKeyIDPrefix):
+		return "not the configured WeChat Pay public key id (was the key replaced in the merchant platform?)"
+	case c.certs == nil && isHex(serial):
+		return "a platform certificate serial, and certificates are not enabled (set Config.PlatformCertificates while migrating)"
 	}
-	return ""
+	return "neither a public key id nor a certificate serial"
 }
 
 // encryptionKey returns the WeChat key that sensitive request fields
