@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
@@ -175,4 +176,29 @@ func ExampleClient_DecryptSensitive() {
 	// Output:
 	// plaintext <nil>
 	// apiv3: cannot decrypt sensitive field
+}
+
+// ParseNotificationBody takes a notification already read, for example
+// from a queue that stored the headers and the exact body on receipt.
+func ExampleClient_ParseNotificationBody() {
+	now := time.Unix(1767337446, 0)
+	c := exampleClient(now)
+	r := fakeWeChatNotification(now, `{"out_refund_no":"1217752501201407033233368018","refund_status":"SUCCESS"}`)
+	body, _ := io.ReadAll(r.Body)
+	stored := r.Header.Clone() // what the queue kept
+
+	n, err := c.ParseNotificationBody(context.Background(), stored, body)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(n.ID, string(n.Plaintext))
+
+	// The same body with one byte changed no longer verifies.
+	body[10] ^= 1
+	_, err = c.ParseNotificationBody(context.Background(), stored, body)
+	fmt.Println(errors.Is(err, apiv3.ErrSignature))
+	// Output:
+	// EV-2026010215040500001 {"out_refund_no":"1217752501201407033233368018","refund_status":"SUCCESS"}
+	// true
 }

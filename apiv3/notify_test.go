@@ -465,6 +465,9 @@ func TestParseNotificationRefusals(t *testing.T) {
 		{"trailing document", func() (http.Header, []byte) {
 			return signed(append(append([]byte(nil), good...), []byte(`{"id":"x"}`)...))
 		}, ErrJSON},
+		{"v2 XML notification, unsigned", func() (http.Header, []byte) {
+			return http.Header{"Content-Type": {"text/xml"}}, []byte(`<xml><return_code><![CDATA[SUCCESS]]></return_code><sign>C380BEC2BFD727A4B6845133519F3AD6</sign></xml>`)
+		}, ErrMissingSignature},
 		{"not JSON", func() (http.Header, []byte) { return signed([]byte(`<xml><return_code>SUCCESS</return_code></xml>`)) }, ErrJSON},
 		{"JSON array", func() (http.Header, []byte) { return signed([]byte(`[]`)) }, ErrJSON},
 		{"deep nesting", func() (http.Header, []byte) {

@@ -553,3 +553,34 @@ func TestFloorAgrees(t *testing.T) {
 		t.Fatalf("wechatpay-go %+v, floor %+v (%v)", theirs, tx, err)
 	}
 }
+
+// TestDuplicateResourceDivergence documents where apiv3 is stricter than
+// the official SDK on a signed body: a second "resource" key. encoding/json
+// (which wechatpay-go uses) keeps the last one, another parser may keep
+// the first, so two readers of one signed body would see two payments;
+// apiv3 refuses the body instead.
+func TestDuplicateResourceDivergence(t *testing.T) {
+	k := loadKeys(t)
+	now := time.Now()
+	c := publicKeyClient(t, k, apiv3.WithClock(func() time.Time { return now }))
+	wgo := wgoNotifyHandler(t, k)
+	first := notificationBody(t, txPlaintext)
+	cheap := strings.Replace(txPlaintext, `"total":100,`, `"total":1,`, 1)
+	second, _ := json.Marshal(map[string]string{
+		"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM", "associated_data": "transaction",
+		"nonce": "fdasflkja484", "ciphertext": seal(t, apiV3Key, "fdasflkja484", "transaction", cheap),
+	})
+	body := append(append(append(first[:len(first)-1:len(first)-1], `,"resource":`...), second...), '}')
+	h := wgoSign(t, k.wechat, pubKeyID, now, body)
+
+	var tx transaction
+	if _, err := wgo.ParseNotifyRequest(context.Background(), request(h, body), &tx); err != nil {
+		t.Fatalf("wechatpay-go: %v", err)
+	}
+	if tx.Amount.Total != 1 {
+		t.Fatalf("wechatpay-go read total %d; the divergence this test documents is gone", tx.Amount.Total)
+	}
+	if _, err := c.ParseNotification(request(h, body)); !errors.Is(err, apiv3.ErrJSON) {
+		t.Fatalf("apiv3 accepted a body with two resources: %v", err)
+	}
+}
