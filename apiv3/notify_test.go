@@ -402,6 +402,12 @@ func TestParseNotificationRefusals(t *testing.T) {
 		{"probe signature", func() (http.Header, []byte) {
 			return hdr("Wechatpay-Signature", "WECHATPAY/SIGNTEST/"+goodH.Get("Wechatpay-Signature"))
 		}, ErrSignatureProbe},
+		{"SM2 signature type", func() (http.Header, []byte) { return hdr("Wechatpay-Signature-Type", "WECHATPAY2-SM2-WITH-SM3") }, ErrSignature},
+		{"signature type twice", func() (http.Header, []byte) {
+			h := goodH.Clone()
+			h.Add("Wechatpay-Signature-Type", "WECHATPAY2-SHA256-RSA2048")
+			return h, good
+		}, ErrSignature},
 		{"probe prefix alone", func() (http.Header, []byte) { return hdr("Wechatpay-Signature", "WECHATPAY/SIGNTEST/") }, ErrSignatureProbe},
 		// The timestamp, re-signed each time so that only the window refuses it.
 		{"timestamp stale", func() (http.Header, []byte) { return wx.headers(t, testNow.Add(-6*time.Minute), good), good }, ErrTimestamp},
