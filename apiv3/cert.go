@@ -301,7 +301,12 @@ func (m *certManager) download(ctx context.Context) ([]*platformCert, error) {
 		return nil, err
 	}
 	var got []*platformCert
-	r.verify = func(ctx context.Context, h http.Header, body []byte) error {
+	r.verify = func(ctx context.Context, status int, h http.Header, body []byte) error {
+		if status < 200 || status > 299 {
+			// A signed error answer (a public-key merchant's 404): its
+			// key must already be trusted.
+			return m.c.verifyWith(ctx, h, body, m.trustedKey)
+		}
 		certs, err := m.openDownload(ctx, h, body)
 		got = certs
 		return err
@@ -310,6 +315,18 @@ func (m *certManager) download(ctx context.Context) ([]*platformCert, error) {
 		return nil, err
 	}
 	return got, nil
+}
+
+// trustedKey resolves a serial among the keys already trusted, without
+// refreshing.
+func (m *certManager) trustedKey(_ context.Context, serial string) (*rsa.PublicKey, error) {
+	if m.c.pubKey != nil && serial == m.c.pubKeyID {
+		return m.c.pubKey, nil
+	}
+	if pc := m.set.Load().get(serial, m.c.now()); pc != nil {
+		return pc.pub, nil
+	}
+	return nil, &verifyError{ErrUnknownSerial, "the certificate download's error answer is signed by no trusted key"}
 }
 
 // certificatesAnswer is the body of GET /v3/certificates.

@@ -353,3 +353,36 @@ func FuzzOpenDownload(f *testing.F) {
 		}
 	})
 }
+
+// TestDownloadErrorAnswers: /v3/certificates fails for public-key
+// merchants (404, 403, 500 are reported). A signed error answer is
+// verified with keys already trusted, never through another refresh (the
+// download is the refresh: that would wait on itself).
+func TestDownloadErrorAnswers(t *testing.T) {
+	notFound := func(*http.Request) (int, string) {
+		return http.StatusNotFound, `{"code":"RESOURCE_NOT_EXISTS","message":"证书不存在"}`
+	}
+	t.Run("migrating merchant, answer signed with the public key", func(t *testing.T) {
+		clock := newFakeClock(certNow)
+		f := newFakeWeChat(t, clock.Now)
+		f.route("GET /v3/certificates", notFound)
+		cfg := baseConfig(t)
+		cfg.PlatformCertificates = true
+		c := clientFor(t, f, cfg, clock)
+		err := c.RefreshCertificates(context.Background())
+		var e *Error
+		require.ErrorAs(t, err, &e)
+		assert.True(t, e.Verified)
+		assert.Equal(t, ErrorCode("RESOURCE_NOT_EXISTS"), e.Code)
+	})
+	t.Run("certificate merchant, answer signed by an unknown certificate", func(t *testing.T) {
+		f, c, _, _ := certSetup(t)
+		f.route("GET /v3/certificates", notFound)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := c.RefreshCertificates(ctx)
+		assert.ErrorIs(t, err, ErrUnknownSerial)
+		assert.NoError(t, ctx.Err(), "answered at once, not after waiting on itself")
+		assert.Empty(t, c.Certificates())
+	})
+}

@@ -55,9 +55,11 @@ type request struct {
 	// (which also asks WeChat to sign the answer with the public key),
 	// else no header.
 	serial string
-	// verify checks the answer; nil means [Client.verifySignature].
-	// The certificate download verifies with what it delivered.
-	verify func(ctx context.Context, h http.Header, body []byte) error
+	// verify checks an answer of the given status; nil means
+	// [Client.verifySignature]. The certificate download verifies its
+	// 2xx answer with what it delivered, and must never look a serial up
+	// through a refresh (it is the refresh).
+	verify func(ctx context.Context, status int, h http.Header, body []byte) error
 }
 
 // response is a verified answer.
@@ -215,12 +217,14 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 	}
 	verify := r.verify
 	if verify == nil {
-		verify = c.verifySignature
+		verify = func(ctx context.Context, _ int, h http.Header, body []byte) error {
+			return c.verifySignature(ctx, h, body)
+		}
 	}
 	if resp.status >= 200 && resp.status <= 299 {
 		// WeChat signs every 2xx answer, a 204 without body included:
 		// an unsigned one is forged.
-		if err := verify(ctx, resp.header, resp.body); err != nil {
+		if err := verify(ctx, resp.status, resp.header, resp.body); err != nil {
 			return nil, &opError{op, err}
 		}
 		return resp, nil
@@ -229,7 +233,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 	if resp.header.Get(HeaderSignature) != "" {
 		// Signed error answers are verified like any other; nothing of
 		// a body whose signature fails is reported.
-		if err := verify(ctx, resp.header, resp.body); err != nil {
+		if err := verify(ctx, resp.status, resp.header, resp.body); err != nil {
 			return nil, &opError{op, err}
 		}
 		e.Verified = true
