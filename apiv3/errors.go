@@ -314,10 +314,12 @@ func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 
 // Retryable reports whether err is worth retrying with exactly the same
 // request, idempotency key included: an [*OutcomeUnknownError], an
-// [*Error] whose [Error.Retryable] is true, or a transport failure that
-// provably never reached WeChat. A [*RequestError], a definite error
-// answer, a signature failure on a call without an idempotency key, or the
-// caller's own cancellation is not.
+// [*Error] whose [Error.Retryable] is true, an answer carrying WeChat's
+// signature probe ([ErrSignatureProbe]: WeChat answers correctly signed
+// again), or a transport failure that provably never reached WeChat. A
+// [*RequestError], a definite error answer, any other signature failure
+// on a call without an idempotency key, or the caller's own cancellation
+// is not.
 func Retryable(err error) bool {
 	if err == nil {
 		return false
@@ -329,6 +331,9 @@ func Retryable(err error) bool {
 	var we *Error
 	if errors.As(err, &we) {
 		return we.Retryable()
+	}
+	if errors.Is(err, ErrSignatureProbe) {
+		return true
 	}
 	var re *RequestError
 	if errors.As(err, &re) || errors.Is(err, context.Canceled) || errors.Is(err, ErrSignature) {
