@@ -598,8 +598,8 @@ func TestParseNotificationConcurrent(t *testing.T) {
 	h := wx.headers(t, testNow, body)
 	forged := bytes.Replace(body, []byte("EV-"), []byte("FV-"), 1)
 	var wg sync.WaitGroup
-	errs := make(chan error, 64)
-	for i := 0; i < 32; i++ {
+	errs := make(chan error, 128)
+	for i := 0; i < 64; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
