@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -226,5 +228,37 @@ func TestNotificationLogValue(t *testing.T) {
 		if strings.Contains(out, s) {
 			t.Fatalf("log holds %q: %s", s, out)
 		}
+	}
+}
+
+// TestNotificationHandlerConcurrent: one handler serves 64 goroutines of
+// genuine and forged notifications; fn runs once per genuine one and the
+// rate-limited refusal log is shared safely.
+func TestNotificationHandlerConcurrent(t *testing.T) {
+	wx := newWechat(t)
+	c := newNotifyClient(t, &testClock{t: testNow}, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	body := notificationJSON(t, sealedResource(t, testPlaintext))
+	h := wx.headers(t, testNow, body)
+	forged := bytes.Replace(body, []byte("EV-"), []byte("FV-"), 1)
+	var calls atomic.Int32
+	handler := c.NotificationHandler(func(context.Context, *Notification) error { calls.Add(1); return nil })
+	var wg sync.WaitGroup
+	var bad atomic.Int32
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			b, want := body, http.StatusNoContent
+			if i%2 == 1 {
+				b, want = forged, http.StatusUnauthorized
+			}
+			if w := serveNotify(handler, postRequest(h, b)); w.Code != want {
+				bad.Add(1)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if bad.Load() != 0 || calls.Load() != 32 {
+		t.Fatalf("%d wrong answers, fn called %d times (want 32)", bad.Load(), calls.Load())
 	}
 }
