@@ -462,7 +462,7 @@ func trimSpace(b []byte) []byte {
 // after a rotation. It joins a refresh that is already running. Without
 // Config.PlatformCertificates it does nothing.
 //
-// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/apiv3/wechatpay/wechatpay5_1.shtml
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/apiv3/wechatpay/wechatpay5_0.shtml
 func (c *Client) RefreshCertificates(ctx context.Context) error {
 	if c.certs == nil {
 		return nil

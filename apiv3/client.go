@@ -262,7 +262,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	serial := cfg.MerchantSerialNo
-	if serial == "" || len(serial) > 64 || !isHex(serial) {
+	if (serial != "" || len(cfg.MerchantCertificate) == 0) && (serial == "" || len(serial) > 64 || !isHex(serial)) {
 		return nil, configError("MerchantSerialNo must be the hex serial number of apiclient_cert.pem (openssl x509 -noout -serial -in apiclient_cert.pem)")
 	}
 	var signer crypto.Signer
@@ -283,6 +283,12 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		signer = cfg.Signer
 	default:
 		return nil, configError("PrivateKey is required (apiclient_key.pem), or a Signer for a key in an HSM or KMS")
+	}
+	if len(cfg.MerchantCertificate) > 0 {
+		var err error
+		if serial, err = checkMerchantCertificate(cfg.MerchantCertificate, serial, signer); err != nil {
+			return nil, err
+		}
 	}
 	if len(cfg.APIv3Key) != 32 {
 		return nil, configError("APIv3Key must be exactly 32 bytes, got " + strconv.Itoa(len(cfg.APIv3Key)) +

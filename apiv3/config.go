@@ -40,8 +40,15 @@ type Config struct {
 	// MerchantSerialNo is the serial number of the merchant API
 	// certificate (apiclient_cert.pem), in hex: the serial_no of the
 	// Authorization header. `openssl x509 -noout -serial -in
-	// apiclient_cert.pem` prints it.
+	// apiclient_cert.pem` prints it. It may be left empty when
+	// MerchantCertificate is given.
 	MerchantSerialNo string
+	// MerchantCertificate is the merchant API certificate
+	// (apiclient_cert.pem), optional. When given, MerchantSerialNo is
+	// taken from it (or checked against it), and the private key is
+	// checked to be the certificate's: the two mistakes behind most
+	// 401 SIGN_ERROR answers are caught at construction.
+	MerchantCertificate []byte
 	// PrivateKey is the merchant API private key (apiclient_key.pem) in
 	// PEM: PKCS#8 ("PRIVATE KEY", as WeChat's tool writes it) or PKCS#1
 	// ("RSA PRIVATE KEY"), RSA of at least 2048 bits. It signs every
@@ -85,7 +92,7 @@ type Config struct {
 // no printing reaches them).
 func (c Config) String() string {
 	return "apiv3.Config{MchID:" + c.MchID + " MerchantSerialNo:" + c.MerchantSerialNo +
-		" PrivateKey:" + redacted(len(c.PrivateKey) > 0) + " Signer:" + redacted(c.Signer != nil) +
+		" MerchantCertificate:" + strconv.Itoa(len(c.MerchantCertificate)) + "B PrivateKey:" + redacted(len(c.PrivateKey) > 0) + " Signer:" + redacted(c.Signer != nil) +
 		" APIv3Key:" + redacted(c.APIv3Key != "") + " PublicKeyID:" + c.PublicKeyID +
 		" PublicKey:" + strconv.Itoa(len(c.PublicKey)) + "B PlatformCertificates:" + strconv.FormatBool(c.PlatformCertificates) + "}"
 }
@@ -117,6 +124,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		MchID                string
 		MerchantSerialNo     string
+		MerchantCertificate  string
 		PrivateKey           string
 		Signer               string
 		APIv3Key             string
@@ -124,7 +132,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		PublicKey            string
 		PlatformCertificates bool
 	}{
-		c.MchID, c.MerchantSerialNo, redacted(len(c.PrivateKey) > 0), redacted(c.Signer != nil),
+		c.MchID, c.MerchantSerialNo, string(c.MerchantCertificate), redacted(len(c.PrivateKey) > 0), redacted(c.Signer != nil),
 		redacted(c.APIv3Key != ""), c.PublicKeyID, string(c.PublicKey), c.PlatformCertificates,
 	})
 }
@@ -227,4 +235,27 @@ func parsePublicKey(b []byte) (*rsa.PublicKey, error) {
 		return nil, configError("PublicKey must be an RSA key of at least 2048 bits")
 	}
 	return pk, nil
+}
+
+// checkMerchantCertificate returns the serial of the merchant API
+// certificate in b after checking that it matches serial (when given)
+// and that signer holds its key.
+func checkMerchantCertificate(b []byte, serial string, signer crypto.Signer) (string, error) {
+	block, rest := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" || len(strings.TrimSpace(string(rest))) != 0 {
+		return "", configError("MerchantCertificate must be the one PEM CERTIFICATE of apiclient_cert.pem")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return "", configError("MerchantCertificate does not parse as an X.509 certificate")
+	}
+	got := fmt.Sprintf("%X", cert.SerialNumber.Bytes())
+	if serial != "" && normSerial(serial) != normSerial(got) {
+		return "", configError("MerchantSerialNo is not the serial of MerchantCertificate (" + got + "); use that one, or leave MerchantSerialNo empty")
+	}
+	pub, ok := cert.PublicKey.(*rsa.PublicKey)
+	if !ok || !pub.Equal(signer.Public()) {
+		return "", configError("PrivateKey (or Signer) is not the key of MerchantCertificate: give apiclient_key.pem and apiclient_cert.pem of the same certificate")
+	}
+	return got, nil
 }

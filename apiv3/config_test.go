@@ -138,3 +138,31 @@ func FuzzParseKeys(f *testing.F) {
 }
 
 func insecureTLS() *tls.Config { return &tls.Config{InsecureSkipVerify: true} } //nolint:gosec // refused by the client under test
+
+func TestNewClientMerchantCertificate(t *testing.T) {
+	wj := parseKeyPEM(t, loadVec(t, "k-wj.pem"))
+	cert := makeCert(t, wj, fakeMchSerial, certNow.Add(-time.Hour), certNow.Add(time.Hour))
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+
+	cfg := baseConfig(t)
+	cfg.MerchantSerialNo, cfg.MerchantCertificate = "", certPEM
+	c, err := NewClient(cfg)
+	require.NoError(t, err)
+	assert.Equal(t, fakeMchSerial, c.serial, "the serial comes from the certificate")
+
+	cfg.MerchantSerialNo = strings.ToLower(fakeMchSerial)
+	_, err = NewClient(cfg)
+	require.NoError(t, err, "a matching serial in any case")
+
+	cfg.MerchantSerialNo = "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C"
+	_, err = NewClient(cfg)
+	assert.ErrorContains(t, err, "is not the serial of MerchantCertificate")
+
+	cfg.MerchantSerialNo, cfg.PrivateKey = "", loadVec(t, "k-off.pem")
+	_, err = NewClient(cfg)
+	assert.ErrorContains(t, err, "not the key of MerchantCertificate")
+
+	cfg.PrivateKey, cfg.MerchantCertificate = loadVec(t, "k-wj.pem"), loadVec(t, "k-wj.pem")
+	_, err = NewClient(cfg)
+	assert.ErrorContains(t, err, "one PEM CERTIFICATE")
+}

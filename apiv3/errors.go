@@ -2,6 +2,7 @@ package apiv3
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -152,6 +153,43 @@ type ErrorDetail struct {
 	// Location is where the field is: "body", "query", "path",
 	// "authorization" ...
 	Location string `json:"location"`
+	// SignInformation is set on a 401 SIGN_ERROR: what WeChat rebuilt
+	// from the request and checked the signature against. Compare it
+	// with what was sent (the URL and the length of the signed string);
+	// it holds no secret.
+	SignInformation *SignInformation `json:"sign_information"`
+}
+
+// SignInformation is WeChat's account of a request whose signature it
+// refused, from the detail of a SIGN_ERROR answer.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/docs/partner/development/verify-signature-faq/http-header-authorization-error.html
+type SignInformation struct {
+	Method               string `json:"method"`
+	URL                  string `json:"url"`
+	SignMessageLength    int64  `json:"sign_message_length"`
+	TruncatedSignMessage string `json:"truncated_sign_message"`
+}
+
+// UnmarshalJSON reads a detail object. WeChat nests the issue of a
+// SIGN_ERROR one level down ({"detail":{"issue":"sign not match"}}); it
+// is lifted into Issue.
+func (d *ErrorDetail) UnmarshalJSON(b []byte) error {
+	type plain ErrorDetail // no methods: breaks the recursion
+	var v struct {
+		plain
+		Nested *struct {
+			Issue string `json:"issue"`
+		} `json:"detail"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*d = ErrorDetail(v.plain)
+	if d.Issue == "" && v.Nested != nil {
+		d.Issue = v.Nested.Issue
+	}
+	return nil
 }
 
 // Error is an error answer of WeChat Pay (an HTTP status other than 2xx),
@@ -224,6 +262,9 @@ func (e *Error) Error() string {
 	} else if t := http.StatusText(e.StatusCode); t != "" {
 		b.WriteString(" ")
 		b.WriteString(t)
+	}
+	if e.Code == ErrCodeSignError {
+		b.WriteString(" (WeChat refused the request's signature: check MerchantSerialNo, the private key and the clock)")
 	}
 	if !e.Verified && e.Code != "" {
 		b.WriteString(" (unsigned answer)")

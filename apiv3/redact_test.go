@@ -2,11 +2,16 @@ package apiv3
 
 import (
 	"bytes"
+	"context"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +143,51 @@ func TestErrorsCarryNoSecrets(t *testing.T) {
 	require.Error(t, err)
 	for _, s := range secrets {
 		assert.NotContains(t, err.Error(), s)
+	}
+}
+
+type failingStore struct{}
+
+func (failingStore) LoadCertificates(context.Context, string) ([]*x509.Certificate, error) {
+	return nil, errors.New("store down")
+}
+func (failingStore) SaveCertificates(context.Context, string, []*x509.Certificate) error {
+	return errors.New("store down")
+}
+
+// TestLogsCarryNoSecrets logs at Debug through a call, a failover and a
+// certificate refresh that hits a failing store: the records say what
+// happened, and never carry a key, the Authorization header or a
+// signature.
+func TestLogsCarryNoSecrets(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f, c, _, _ := certSetup(t, WithLogger(log), WithCertificateStore(failingStore{}))
+	f.route("GET /v3/pay/transactions/out-trade-no/T1", func(*http.Request) (int, string) { return http.StatusOK, `{}` })
+	_, _, err := query(t, c, "T1")
+	require.NoError(t, err)
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := "https://" + l.Addr().String()
+	require.NoError(t, l.Close())
+	cfg := baseConfig(t)
+	c2, err := NewClient(cfg, WithHTTPClient(f.srv.Client()), WithBaseURL(dead), WithFailover(f.srv.URL),
+		WithClock(func() time.Time { return certNow }), WithLogger(log))
+	require.NoError(t, err)
+	f.setSigner(fakeKey{fakePubKeyID, parseKeyPEM(t, loadVec(t, "k-off.pem"))})
+	_, _, err = query(t, c2, "T1")
+	require.NoError(t, err)
+
+	out := buf.String()
+	assert.Contains(t, out, `"msg":"apiv3: call"`)
+	assert.Contains(t, out, "failing over")
+	assert.Contains(t, out, "store down")
+	secrets := secretsOf(t, cfg, parseKeyPEM(t, cfg.PrivateKey))
+	auth, _ := f.lastAuth.Load().(string)
+	items, _ := parseAuthForTest(auth)
+	secrets = append(secrets, items["signature"][:32], "WECHATPAY2-SHA256-RSA2048")
+	for _, s := range secrets {
+		assert.NotContains(t, out, s)
 	}
 }

@@ -350,3 +350,25 @@ func TestCallFailover(t *testing.T) {
 	assert.False(t, errors.As(err, &oe), "a refused connection proves nothing was sent: %v", err)
 	assert.True(t, Retryable(err))
 }
+
+// TestErrorDetailSignError decodes the SIGN_ERROR answer published on
+// developers.weixin.qq.com (community thread 00004839bf4710761b8fd15dc51000).
+func TestErrorDetailSignError(t *testing.T) {
+	const body = `{"code":"SIGN_ERROR","detail":{"detail":{"issue":"sign not match"},"field":"signature","location":"authorization","sign_information":{"method":"GET","sign_message_length":85,"truncated_sign_message":"GET\n/v3/certificates?algorithm_type=RSA\n1680144553\nvDit…\n\n","url":"/v3/certificates?algorithm_type=RSA"}},"message":"错误的签名,验签失败"}`
+	f, c, _ := fakeSetup(t)
+	f.route("GET /v3/pay/transactions/out-trade-no/T1", func(*http.Request) (int, string) { return http.StatusUnauthorized, body })
+	f.setHook(func(_ http.Header, b []byte) (http.Header, []byte) { return http.Header{}, b }) // WeChat does not sign it
+	_, _, err := query(t, c, "T1")
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, ErrCodeSignError, e.Code)
+	require.NotNil(t, e.Detail)
+	assert.Equal(t, "signature", e.Detail.Field)
+	assert.Equal(t, "sign not match", e.Detail.Issue)
+	assert.Equal(t, "authorization", e.Detail.Location)
+	require.NotNil(t, e.Detail.SignInformation)
+	assert.Equal(t, SignInformation{Method: "GET", URL: "/v3/certificates?algorithm_type=RSA", SignMessageLength: 85,
+		TruncatedSignMessage: "GET\n/v3/certificates?algorithm_type=RSA\n1680144553\nvDit…\n\n"}, *e.Detail.SignInformation)
+	assert.Contains(t, err.Error(), "check MerchantSerialNo")
+	assert.NotContains(t, err.Error(), "\n", "one line")
+}
