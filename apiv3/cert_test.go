@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -385,4 +386,22 @@ func TestDownloadErrorAnswers(t *testing.T) {
 		assert.NoError(t, ctx.Err(), "answered at once, not after waiting on itself")
 		assert.Empty(t, c.Certificates())
 	})
+}
+
+// TestRefreshLeavesNoGoroutine: the refresh goroutines (joined, and in
+// the background) end with their download; nothing runs on after.
+func TestRefreshLeavesNoGoroutine(t *testing.T) {
+	f, c, clock, _ := certSetup(t)
+	f.route("GET /v3/pay/transactions/out-trade-no/T1", func(*http.Request) (int, string) { return http.StatusOK, `{}` })
+	_, _, err := query(t, c, "T1") // first use: a joined refresh
+	require.NoError(t, err)
+	clock.Add(CertificateRefreshInterval + time.Second)
+	_, _, err = query(t, c, "T1") // starts a background refresh
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		return !strings.Contains(stacks, "apiv3.(*certManager)")
+	}, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, int64(2), f.downloads.Load())
 }

@@ -238,13 +238,20 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		}
 		e.Verified = true
 	}
+	e.decodeBody(resp.body)
+	return nil, e
+}
+
+// decodeBody fills e from an error answer's body: WeChat's code, message
+// and detail, or the reason it is not WeChat's error object.
+func (e *Error) decodeBody(body []byte) {
 	var eb struct {
 		Code    ErrorCode    `json:"code"`
 		Message string       `json:"message"`
 		Detail  *ErrorDetail `json:"detail"`
 	}
-	switch err := decodeJSON(resp.body, &eb); {
-	case len(resp.body) == 0:
+	switch err := decodeJSON(body, &eb); {
+	case len(body) == 0:
 	case err != nil:
 		e.Err = err
 	case eb.Code == "":
@@ -252,7 +259,6 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 	default:
 		e.Code, e.Message, e.Detail = eb.Code, eb.Message, eb.Detail
 	}
-	return nil, e
 }
 
 // errNotWeChatError is the cause of an [*Error] whose body is JSON but

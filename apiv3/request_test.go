@@ -372,3 +372,24 @@ func TestErrorDetailSignError(t *testing.T) {
 	assert.Contains(t, err.Error(), "check MerchantSerialNo")
 	assert.NotContains(t, err.Error(), "\n", "one line")
 }
+
+func FuzzErrorBody(f *testing.F) {
+	f.Add([]byte(`{"code":"PARAM_ERROR","message":"参数错误","detail":{"field":"/amount/currency","value":"XYZ","issue":"bad","location":"body"}}`))
+	f.Add([]byte(`{"code":"SIGN_ERROR","detail":{"detail":{"issue":"sign not match"},"sign_information":{"sign_message_length":85}}}`))
+	f.Add([]byte(`<html>502</html>`))
+	f.Add([]byte(`{"code":1}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e := &Error{Op: "fuzz", StatusCode: 400}
+		e.decodeBody(body)
+		if e.Code != "" && e.Err != nil {
+			t.Fatal("both a code and a cause")
+		}
+		if e.Code != "" && checkJSON(body) != nil {
+			t.Fatal("a code taken from JSON the decoder refuses")
+		}
+		msg := e.Error()
+		if strings.ContainsAny(msg, "\n\r") || !strings.HasPrefix(msg, "apiv3: fuzz: http 400") {
+			t.Fatalf("malformed error text %q", msg)
+		}
+	})
+}
