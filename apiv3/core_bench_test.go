@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"runtime"
 	"syscall"
 	"testing"
@@ -99,5 +100,33 @@ func BenchmarkPairedCore(b *testing.B) {
 			d := sha256.Sum256(msg)
 			sinkErr = rsa.VerifyPKCS1v15(pub, crypto.SHA256, d[:], sig)
 		})
+	})
+}
+
+// BenchmarkPairedJSON holds the hardened decoder to encoding/json on a
+// notification body (V5, 909 bytes): decodeJSON is checkJSON's one pass
+// plus json.Unmarshal, so the ratio is the price of the checks.
+func BenchmarkPairedJSON(b *testing.B) {
+	_, body, _ := loadNotifyVec(b, "notify-v5.json")
+	type resource struct {
+		Algorithm      string `json:"algorithm"`
+		Ciphertext     string `json:"ciphertext"`
+		AssociatedData string `json:"associated_data"`
+		Nonce          string `json:"nonce"`
+	}
+	type event struct {
+		ID           string   `json:"id"`
+		CreateTime   string   `json:"create_time"`
+		EventType    string   `json:"event_type"`
+		ResourceType string   `json:"resource_type"`
+		Summary      string   `json:"summary"`
+		Resource     resource `json:"resource"`
+	}
+	pairRun(b, func() {
+		var e event
+		sinkErr = decodeJSON(body, &e)
+	}, func() {
+		var e event
+		sinkErr = json.Unmarshal(body, &e)
 	})
 }

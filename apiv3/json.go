@@ -168,14 +168,22 @@ func (s *jsonScanner) number() error {
 	return nil
 }
 
-// str scans a string starting at its opening quote. With fold it returns
-// the string's value folded as encoding/json folds field names (for
-// duplicate detection); otherwise it returns nil.
-func (s *jsonScanner) str(fold bool) ([]byte, error) {
+// str scans a string starting at its opening quote. With key it returns
+// the string's value (a sub-slice of the input unless it has escapes),
+// for duplicate detection; otherwise it returns nil.
+func (s *jsonScanner) str(key bool) ([]byte, error) {
 	s.i++ // opening quote
 	start := s.i
 	escaped := false
 	for {
+		// Fast path: the plain ASCII that makes up nearly all of
+		// WeChat's strings (base64 ciphertexts, ids).
+		for s.i < len(s.b) {
+			if c := s.b[s.i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+				break
+			}
+			s.i++
+		}
 		if s.i >= len(s.b) {
 			return nil, s.fail("unterminated string")
 		}
@@ -184,7 +192,7 @@ func (s *jsonScanner) str(fold bool) ([]byte, error) {
 		case c == '"':
 			raw := s.b[start:s.i]
 			s.i++
-			if !fold {
+			if !key {
 				return nil, nil
 			}
 			if escaped {
@@ -194,9 +202,9 @@ func (s *jsonScanner) str(fold bool) ([]byte, error) {
 				if err := json.Unmarshal(s.b[start-1:s.i], &v); err != nil {
 					return nil, s.fail("invalid string")
 				}
-				return foldKey([]byte(v)), nil
+				return []byte(v), nil
 			}
-			return foldKey(raw), nil
+			return raw, nil
 		case c == '\\':
 			escaped = true
 			if err := s.escape(); err != nil {
@@ -276,7 +284,7 @@ func hex4(b []byte) (rune, bool) {
 
 // foldKey maps a key to a canonical form such that two keys have the same
 // form exactly when bytes.EqualFold (the rule encoding/json uses to match
-// keys to field names) holds: each rune becomes the smallest rune of its
+// keys to field names) holds, for objects with many keys: each rune becomes the smallest rune of its
 // simple case-folding orbit ('K', 'k' and the Kelvin sign all map to 'K').
 // Keys are almost always ASCII, which is handled without allocating more
 // than the result.
@@ -332,8 +340,10 @@ func (s *jsonScanner) object(depth int) error {
 			return err
 		}
 		if seen == nil && len(keys) < smallObject {
+			// bytes.EqualFold is the rule encoding/json matches keys
+			// to field names by.
 			for _, o := range keys {
-				if bytes.Equal(o, k) {
+				if bytes.EqualFold(o, k) {
 					s.i = at
 					return s.fail("duplicate key")
 				}
@@ -343,14 +353,15 @@ func (s *jsonScanner) object(depth int) error {
 			if seen == nil {
 				seen = make(map[string]struct{}, 2*smallObject)
 				for _, o := range keys {
-					seen[string(o)] = struct{}{}
+					seen[string(foldKey(o))] = struct{}{}
 				}
 			}
-			if _, dup := seen[string(k)]; dup {
+			f := string(foldKey(k))
+			if _, dup := seen[f]; dup {
 				s.i = at
 				return s.fail("duplicate key")
 			}
-			seen[string(k)] = struct{}{}
+			seen[f] = struct{}{}
 		}
 		s.ws()
 		if s.i >= len(s.b) || s.b[s.i] != ':' {

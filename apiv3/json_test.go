@@ -72,6 +72,8 @@ func TestDecodeJSONRefuses(t *testing.T) {
 		{"duplicate key via the Kelvin sign", `{"k":1,"\u212a":2}`},
 		{"duplicate key via long s", `{"s":1,"ſ":2}`},
 		{"duplicate among many keys", manyDup},
+		{"case duplicate among many keys", many + `"KAA":2}`},
+		{"Kelvin duplicate among many keys", many + `"Kaa":2}`},
 		{"fraction", `{"amount":{"total":100.0}}`},
 		{"exponent", `{"amount":{"total":1e2}}`},
 		{"capital exponent", `{"amount":{"total":1E2}}`},
