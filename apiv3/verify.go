@@ -18,6 +18,9 @@ const (
 	HeaderTimestamp = "Wechatpay-Timestamp" // Unix seconds
 	HeaderNonce     = "Wechatpay-Nonce"     // random string
 	HeaderRequestID = "Request-ID"          // WeChat's id of the exchange, for support
+	// HeaderSignatureType names the algorithm; when present it must be
+	// WECHATPAY2-SHA256-RSA2048 ([AuthScheme]), the only one supported.
+	HeaderSignatureType = "Wechatpay-Signature-Type"
 )
 
 // SignatureWindow is how far Wechatpay-Timestamp may be from the client's
@@ -81,6 +84,12 @@ func (c *Client) verifyWith(ctx context.Context, h http.Header, body []byte, res
 	if strings.HasPrefix(sig, ProbePrefix) {
 		return &verifyError{kind: ErrSignatureProbe}
 	}
+	// A merchant set up for China's national algorithms gets SM2
+	// signatures; say so rather than report a failed RSA check. The
+	// header is the sender's claim: it can only make us refuse.
+	if st := h.Values(HeaderSignatureType); len(st) > 1 || len(st) == 1 && st[0] != AuthScheme {
+		return &verifyError{ErrSignature, HeaderSignatureType + " is not " + AuthScheme + " (SM2 signatures are not supported)"}
+	}
 	t, ok := parseUnix(ts)
 	if !ok {
 		return &verifyError{ErrTimestamp, "not decimal Unix seconds"}
@@ -109,6 +118,9 @@ func (c *Client) verifyWith(ctx context.Context, h http.Header, body []byte, res
 		return &verifyError{ErrSignature, "signature has the wrong length"}
 	}
 	var raw [1024]byte
+	if base64.StdEncoding.DecodedLen(len(sig)) > len(raw) {
+		return &verifyError{ErrSignature, "signature too long"}
+	}
 	n, err := base64.StdEncoding.Decode(raw[:], []byte(sig))
 	if err != nil || n != pub.Size() {
 		return &verifyError{ErrSignature, "signature is not base64 of the key's size"}

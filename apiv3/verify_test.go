@@ -166,6 +166,8 @@ func TestVerifyTampering(t *testing.T) {
 		{"signature not base64", with(HeaderSignature, strings.Repeat("!", len(sig))), body, ErrSignature},
 		{"signature too long", with(HeaderSignature, sig+sig), body, ErrSignature},
 		{"probe", with(HeaderSignature, ProbePrefix+sig), body, ErrSignatureProbe},
+		{"SM2 signature type", with(HeaderSignatureType, "WECHATPAY2-SM2-WITH-SM3"), body, ErrSignature},
+		{"two signature types", twice(HeaderSignatureType), body, ErrSignature},
 		{"no signature", without(HeaderSignature), body, ErrMissingSignature},
 		{"no serial", without(HeaderSerial), body, ErrMissingSignature},
 		{"no timestamp", without(HeaderTimestamp), body, ErrMissingSignature},
