@@ -393,3 +393,19 @@ func FuzzErrorBody(f *testing.F) {
 		}
 	})
 }
+
+// TestCallNeverFollowsRedirects: WeChat never redirects; following one
+// would re-send a signed request wherever it points.
+func TestCallNeverFollowsRedirects(t *testing.T) {
+	f, c, _ := fakeSetup(t)
+	f.route("GET /v3/pay/transactions/out-trade-no/T1", func(r *http.Request) (int, string) { return http.StatusFound, `` })
+	f.setHook(func(h http.Header, b []byte) (http.Header, []byte) {
+		h.Set("Location", "/elsewhere")
+		return h, b
+	})
+	_, _, err := query(t, c, "T1")
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, http.StatusFound, e.StatusCode)
+	assert.Equal(t, int64(1), f.requests.Load(), "the redirect was not followed")
+}
