@@ -25,13 +25,6 @@ const MaxNotificationBytes = 64 << 10
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/apiv3_partner/wechatpay/wechatpay4_2.shtml
 const AlgorithmAEADAES256GCM = "AEAD_AES_256_GCM"
 
-// The signature type WeChat names in Wechatpay-Signature-Type on
-// notifications signed with RSA, the only kind this package verifies.
-const (
-	headerSignatureType = "Wechatpay-Signature-Type"
-	signatureTypeRSA    = "WECHATPAY2-SHA256-RSA2048"
-)
-
 // Notification failures other than those of the signature (which match
 // [ErrSignature]), of decryption ([ErrDecrypt]) and of the JSON decoder
 // ([ErrJSON]).
@@ -231,12 +224,6 @@ func (e *readError) Unwrap() error { return e.err }
 func (c *Client) ParseNotificationBody(ctx context.Context, header http.Header, body []byte) (*Notification, error) {
 	if len(body) > MaxNotificationBytes {
 		return nil, ErrNotificationTooLarge
-	}
-	// A merchant set up for China's national algorithms gets SM2
-	// signatures; say so rather than report a failed RSA check. (The
-	// header is the sender's claim: it can only make us refuse.)
-	if st := header.Values(headerSignatureType); len(st) > 1 || len(st) == 1 && st[0] != signatureTypeRSA {
-		return nil, &verifyError{ErrSignature, "Wechatpay-Signature-Type is not " + signatureTypeRSA + " (SM2 signatures are not supported)"}
 	}
 	// Verify first, decode after: an unauthenticated body never reaches
 	// the JSON decoder, and the bytes verified are the bytes decoded.
