@@ -40,6 +40,8 @@ const MaxResponseBytes = 1 << 20
 // encoding/json show the merchant number and base URL only.
 type Client struct {
 	mchID    string
+	appID    string                      // default appid of orders; may be empty
+	notify   string                      // default notify_url of orders; may be empty
 	serial   string                      // merchant API certificate serial, upper-case hex
 	key      *wire.Sealed[crypto.Signer] // merchant API private key; behind two pointers, see wire.Sealed
 	apiV3Key apiV3Key                    // opens notifications and certificates; see apiV3Key
@@ -103,6 +105,9 @@ func (c Client) MarshalJSON() ([]byte, error) {
 
 // MchID returns the configured merchant number.
 func (c *Client) MchID() string { return c.mchID }
+
+// AppID returns the configured appid (Config.AppID), possibly empty.
+func (c *Client) AppID() string { return c.appID }
 
 // Option configures a [Client] in [NewClient].
 type Option func(*options) error
@@ -290,12 +295,22 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
+	if err := checkAppID("Config", "AppID", cfg.AppID); err != nil {
+		return nil, configError("AppID must be the appid bound to the merchant (wx…): letters, digits and '_', at most 32")
+	}
+	if cfg.NotifyURL != "" {
+		if why := checkNotifyURL(cfg.NotifyURL); why != "" {
+			return nil, configError("NotifyURL " + why)
+		}
+	}
 	if len(cfg.APIv3Key) != 32 {
 		return nil, configError("APIv3Key must be exactly 32 bytes, got " + strconv.Itoa(len(cfg.APIv3Key)) +
 			" (the APIv3 key set in 商户平台 → 账户中心 → API安全, not the v2 API key)")
 	}
 	c := &Client{
 		mchID:    cfg.MchID,
+		appID:    cfg.AppID,
+		notify:   cfg.NotifyURL,
 		serial:   strings.ToUpper(serial),
 		key:      wire.Seal(signer),
 		apiV3Key: newAPIv3Key(cfg.APIv3Key),

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -37,6 +38,19 @@ type Config struct {
 	// MchID is the merchant number (商户号), the mchid of the
 	// Authorization header.
 	MchID string
+	// AppID is the appid bound to MchID that orders are placed with
+	// (the mini-program's, the official account's or the app's), used
+	// by the prepay endpoints and the pay parameters unless a request
+	// names another, and checked against every payment notification.
+	// Optional: a client that only verifies, queries or refunds needs
+	// none. Letters, digits and '_', at most 32.
+	AppID string
+	// NotifyURL is the default notify_url of the prepay endpoints: where
+	// WeChat posts the payment notification. A request's own NotifyURL
+	// takes precedence; one of the two is required to place an order.
+	// It must be an absolute https (or http) URL of at most 255 bytes
+	// without query or fragment, reachable from the internet.
+	NotifyURL string
 	// MerchantSerialNo is the serial number of the merchant API
 	// certificate (apiclient_cert.pem), in hex: the serial_no of the
 	// Authorization header. `openssl x509 -noout -serial -in
@@ -91,7 +105,7 @@ type Config struct {
 // build the [Client] and drop the Config (the Client keeps its keys where
 // no printing reaches them).
 func (c Config) String() string {
-	return "apiv3.Config{MchID:" + c.MchID + " MerchantSerialNo:" + c.MerchantSerialNo +
+	return "apiv3.Config{MchID:" + c.MchID + " AppID:" + c.AppID + " NotifyURL:" + c.NotifyURL + " MerchantSerialNo:" + c.MerchantSerialNo +
 		" MerchantCertificate:" + strconv.Itoa(len(c.MerchantCertificate)) + "B PrivateKey:" + redacted(len(c.PrivateKey) > 0) + " Signer:" + redacted(c.Signer != nil) +
 		" APIv3Key:" + redacted(c.APIv3Key != "") + " PublicKeyID:" + c.PublicKeyID +
 		" PublicKey:" + strconv.Itoa(len(c.PublicKey)) + "B PlatformCertificates:" + strconv.FormatBool(c.PlatformCertificates) + "}"
@@ -112,6 +126,8 @@ func (c Config) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String(
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("mchid", c.MchID),
+		slog.String("appid", c.AppID),
+		slog.String("notify_url", c.NotifyURL),
 		slog.String("merchant_serial_no", c.MerchantSerialNo),
 		slog.String("public_key_id", c.PublicKeyID),
 		slog.Bool("platform_certificates", c.PlatformCertificates),
@@ -123,6 +139,8 @@ func (c Config) LogValue() slog.Value {
 func (c Config) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		MchID                string
+		AppID                string
+		NotifyURL            string
 		MerchantSerialNo     string
 		MerchantCertificate  string
 		PrivateKey           string
@@ -132,7 +150,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		PublicKey            string
 		PlatformCertificates bool
 	}{
-		c.MchID, c.MerchantSerialNo, string(c.MerchantCertificate), redacted(len(c.PrivateKey) > 0), redacted(c.Signer != nil),
+		c.MchID, c.AppID, c.NotifyURL, c.MerchantSerialNo, string(c.MerchantCertificate), redacted(len(c.PrivateKey) > 0), redacted(c.Signer != nil),
 		redacted(c.APIv3Key != ""), c.PublicKeyID, string(c.PublicKey), c.PlatformCertificates,
 	})
 }
@@ -164,6 +182,44 @@ func normSerial(s string) string {
 		return "0"
 	}
 	return t
+}
+
+// checkAppID accepts WeChat's appids ("wxd678efh567hg6787"): letters,
+// digits and '_', at most 32. field names it in the error.
+func checkAppID(op, field, s string) error {
+	if s == "" {
+		return nil
+	}
+	if len(s) > 32 || strings.TrimFunc(s, func(r rune) bool {
+		return r == '_' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+	}) != "" {
+		return &RequestError{Op: op, Field: field, Reason: "must be an appid: letters, digits and '_', at most 32"}
+	}
+	return nil
+}
+
+// checkNotifyURL applies WeChat's rules for notify_url: an absolute
+// http(s) URL with a host, no query string and no fragment, at most 255
+// bytes. It returns the reason, or "" when u is acceptable.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/partner/4012523579
+func checkNotifyURL(u string) string {
+	if len(u) > 255 {
+		return "is longer than 255 bytes"
+	}
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.User != nil {
+		return "must be an absolute https URL (http only for a private line)"
+	}
+	if strings.ContainsAny(u, "?#") {
+		return "may not carry a query string or a fragment (WeChat refuses them)"
+	}
+	for i := 0; i < len(u); i++ {
+		if u[i] <= ' ' || u[i] == 0x7f {
+			return "may not contain spaces or control characters"
+		}
+	}
+	return ""
 }
 
 func isHex(s string) bool {
