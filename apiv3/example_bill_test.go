@@ -191,3 +191,32 @@ func gzipped(s string) []byte {
 	_ = zw.Close()
 	return buf.Bytes()
 }
+
+// OpenBill streams a bill for callers that stage it themselves (a
+// database transaction, an object store upload): the stream's last Read
+// is io.EOF only when the bill matched its hash, so stage everything and
+// commit only after a clean end.
+func ExampleClient_OpenBill() {
+	wc := newExampleWeChat()
+	defer wc.Close()
+	sum := sha1.Sum([]byte(exampleBill))
+	wc.raw["/v3/billdownload/file"] = []byte(exampleBill[:200]) // cut short in transit
+	c := wc.client()
+	bill := &apiv3.Bill{HashType: "SHA1", HashValue: hex.EncodeToString(sum[:]), DownloadURL: wc.URL + "/v3/billdownload/file?token=t"}
+
+	s, err := c.OpenBill(context.Background(), bill)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer s.Close()
+	var staged bytes.Buffer // stands for an uncommitted transaction
+	_, err = io.Copy(&staged, s)
+	if err != nil {
+		fmt.Println("roll back:", err)
+		return
+	}
+	fmt.Println("commit", staged.Len(), "bytes")
+	// Output:
+	// roll back: apiv3: billdownload: bill does not match its hash_value
+}
