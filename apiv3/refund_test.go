@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -486,4 +487,64 @@ func fmtAll(v any) string {
 	fmt.Fprintf(&buf, "%v|%+v|%#v|%s|%q|", v, v, v, v, v)
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "v", v)
 	return buf.String()
+}
+
+// TestRefundRetrySameKey plays the double-refund story: the first
+// attempt meets SYSTEM_ERROR, the second a timeout after WeChat took
+// the refund, the third the answer. A caller that retries while
+// Retryable says so, with the same request, sends one out_refund_no
+// three times, and the fake (which, like WeChat, refunds a number once)
+// records one refund.
+func TestRefundRetrySameKey(t *testing.T) {
+	clock := newFakeClock(fixedNow)
+	rf := newRecordingFake(t, clock.Now)
+	var mu sync.Mutex
+	attempts, refunds := 0, map[string]int64{}
+	rf.route("POST /v3/refund/domestic/refunds", func(r *http.Request) (int, string) {
+		mu.Lock()
+		attempts++
+		n := attempts
+		mu.Unlock()
+		if n == 1 {
+			return 500, `{"code":"SYSTEM_ERROR","message":"系统超时"}`
+		}
+		var b struct {
+			OutRefundNo string `json:"out_refund_no"`
+			Amount      struct{ Refund int64 }
+		}
+		rec := rf.last(t)
+		_ = json.Unmarshal(rec.body, &b)
+		mu.Lock()
+		if _, done := refunds[b.OutRefundNo]; !done {
+			refunds[b.OutRefundNo] = b.Amount.Refund
+		}
+		mu.Unlock()
+		if n == 2 {
+			<-r.Context().Done() // the refund is taken; the answer never arrives
+		}
+		return 200, refundAnswer(b.OutRefundNo, "PROCESSING")
+	})
+	c := rfClient(t, rf, clock)
+	req := sampleRefundRequest()
+	var err error
+	for i := 0; i < 5; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		_, err = c.Refund(ctx, req)
+		cancel()
+		if !Retryable(err) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := rf.recorded()
+	if len(rs) != 3 || len(refunds) != 1 {
+		t.Fatalf("%d attempts, %d refunds", len(rs), len(refunds))
+	}
+	for _, r := range rs[1:] {
+		if string(r.body) != string(rs[0].body) {
+			t.Fatalf("a retry changed the request:\n%s\n%s", rs[0].body, r.body)
+		}
+	}
 }
