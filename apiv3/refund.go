@@ -326,7 +326,7 @@ func parseRefund(b []byte) (*Refund, error) {
 	return r, nil
 }
 
-// isRefundNo reports 1 to max characters of [0-9A-Za-z] and extra.
+// isNo reports 1 to max characters of [0-9A-Za-z] and of extra.
 func isNo(s string, max int, extra string) bool {
 	if s == "" || len(s) > max {
 		return false
