@@ -535,3 +535,28 @@ func FuzzBillAnswer(f *testing.F) {
 		}
 	})
 }
+
+// TestBillURLHosts: the base URL's host and the failover host are the
+// client's WeChat; the host compares case-insensitively, the port and
+// scheme exactly.
+func TestBillURLHosts(t *testing.T) {
+	c, err := NewClient(baseConfig(t), WithBaseURL("https://api.mch.weixin.qq.com"), WithFailover(BackupBaseURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for u, ok := range map[string]bool{
+		"https://api.mch.weixin.qq.com/v3/billdownload/file?token=x":      true,
+		"https://API.MCH.WEIXIN.QQ.COM/v3/billdownload/file?token=x":      true,
+		"https://api2.mch.weixin.qq.com/v3/billdownload/file?token=x":     true,
+		"https://api.mch.weixin.qq.com:8443/v3/billdownload/file":         false,
+		"http://api.mch.weixin.qq.com/v3/billdownload/file":               false,
+		"https://pay.weixin.qq.com/v3/billdownload/file":                  false,
+		"https://api.mch.weixin.qq.com@evil.example/v3/billdownload/file": false,
+		"https://evil.example/https://api.mch.weixin.qq.com/v3/":          false,
+	} {
+		_, err := c.billURL(u)
+		if (err == nil) != ok || (err != nil && !errors.Is(err, ErrBillURL)) {
+			t.Errorf("%s: err = %v, want accepted %v", u, err, ok)
+		}
+	}
+}
