@@ -548,3 +548,39 @@ func TestRefundRetrySameKey(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyAbnormalRefundPlatformCertificate: a merchant on platform
+// certificates encrypts under the newest certificate and names its
+// serial in Wechatpay-Serial, as WeChat requires to decrypt.
+func TestApplyAbnormalRefundPlatformCertificate(t *testing.T) {
+	clock := newFakeClock(fixedNow)
+	rf := newRecordingFake(t, clock.Now)
+	wgo := parseKeyPEM(t, loadVec(t, "k-wgo.pem"))
+	rf.setCerts(makeCert(t, wgo, fakeCertSerial, fixedNow.Add(-24*time.Hour), fixedNow.Add(365*24*time.Hour)))
+	rf.setSigner(fakeKey{fakeCertSerial, wgo})
+	rf.route("POST /v3/refund/domestic/refunds/50000000382019052709732678859/apply-abnormal-refund", func(*http.Request) (int, string) {
+		return 200, refundAnswer("R1", "PROCESSING")
+	})
+	cfg := baseConfig(t)
+	cfg.PublicKeyID, cfg.PublicKey, cfg.PlatformCertificates = "", nil, true
+	c := clientFor(t, rf.fakeWeChat, cfg, clock)
+	if _, err := c.ApplyAbnormalRefund(context.Background(), &AbnormalRefundRequest{RefundID: "50000000382019052709732678859",
+		OutRefundNo: "R1", Type: AbnormalToUserBankCard, BankType: "ICBC_DEBIT", BankAccount: "6222021234567890123", RealName: "张三"}); err != nil {
+		t.Fatal(err)
+	}
+	got := rf.last(t)
+	if ser := got.header.Get(HeaderSerial); ser != fakeCertSerial {
+		t.Fatalf("Wechatpay-Serial = %q, want the certificate's %s", ser, fakeCertSerial)
+	}
+	var body map[string]string
+	if err := json.Unmarshal(got.body, &body); err != nil {
+		t.Fatal(err)
+	}
+	ct, err := base64.StdEncoding.DecodeString(body["real_name"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := rsa.DecryptOAEP(sha1.New(), nil, wgo, ct, nil); err != nil || string(pt) != "张三" {
+		t.Fatalf("the certificate's key opens %q, %v", pt, err)
+	}
+}
