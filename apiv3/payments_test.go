@@ -538,3 +538,54 @@ func TestPaymentErrorCodes(t *testing.T) {
 		t.Fatalf("timeout: %v", err)
 	}
 }
+
+// TestPrepayRetrySameOutTradeNo: a prepay that failed with SYSTEM_ERROR
+// and then timed out is retried, as Retryable says, with the same
+// out_trade_no and byte-identical parameters; WeChat answers the same
+// prepay_id, and every attempt sent the same body.
+func TestPrepayRetrySameOutTradeNo(t *testing.T) {
+	e := newPayEnv(t)
+	var n int
+	var mu sync.Mutex
+	e.f.route("POST /v3/pay/transactions/jsapi", func(*http.Request) (int, string) {
+		mu.Lock()
+		n++
+		attempt := n
+		mu.Unlock()
+		switch attempt {
+		case 1:
+			return 500, `{"code":"SYSTEM_ERROR","message":"系统错误"}`
+		case 2:
+			time.Sleep(200 * time.Millisecond)
+		}
+		return 200, `{"prepay_id":"` + v1PrepayID + `"}`
+	})
+	req := v1Request()
+	var resp *PrepayResponse
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		resp, err = e.c.PrepayJSAPI(ctx, req)
+		cancel()
+		if err == nil || !Retryable(err) {
+			break
+		}
+		var oe *OutcomeUnknownError
+		if !errors.As(err, &oe) || oe.Key != "out_trade_no" {
+			t.Fatalf("attempt %d: %v is not an outcome-unknown error naming out_trade_no", attempt, err)
+		}
+	}
+	if err != nil || resp.PrepayID != v1PrepayID {
+		t.Fatalf("after retries: %+v %v", resp, err)
+	}
+	e.rec.mu.Lock()
+	defer e.rec.mu.Unlock()
+	if len(e.rec.reqs) != 3 {
+		t.Fatalf("%d attempts", len(e.rec.reqs))
+	}
+	for _, r := range e.rec.reqs {
+		if !bytes.Equal(r.body, e.rec.reqs[0].body) {
+			t.Fatalf("a retry changed the body:\n%s\n%s", r.body, e.rec.reqs[0].body)
+		}
+	}
+}

@@ -5,13 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wxpay-go/wxpay"
 )
 
 const payAppID = "wxd678efh567hg6787" // the appid of the V5 plaintext
@@ -245,4 +249,62 @@ func FuzzAcceptPayment(f *testing.F) {
 			t.Fatalf("accepted %+v", tr)
 		}
 	})
+}
+
+// TestV3NotificationAtV2Handler: the reverse of the cross-generation
+// case above. A genuine v3 payment notification posted to the v2
+// client's notify_url handler is not taken for a payment: the v2 handler
+// answers FAIL and its function never runs.
+func TestV3NotificationAtV2Handler(t *testing.T) {
+	var v notifyVector
+	readJSONVector(t, "notify-v5.json", &v)
+	v2, err := wxpay.NewClient(wxpay.Config{AppID: payAppID, MchID: "1230000109", APIKey: "192006250b4c09247ec02edce69f6a2d"},
+		wxpay.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	h := v2.NotifyHandler(func(context.Context, *wxpay.Notification) error { calls.Add(1); return nil })
+	w := serveNotify(h, postRequest(v.header(), []byte(v.Body)))
+	if w.Code == http.StatusOK || !strings.Contains(w.Body.String(), "FAIL") || calls.Load() != 0 {
+		t.Fatalf("v2 handler answered %d %q to a v3 notification, fn called %d times", w.Code, w.Body, calls.Load())
+	}
+}
+
+// TestNotifyHandlerConcurrent: one handler shared by 32 goroutines, each
+// posting genuine and forged notifications, under -race: every genuine
+// one reaches fn once, no forged one does.
+func TestNotifyHandlerConcurrent(t *testing.T) {
+	wx := newWechat(t)
+	forger := &wechat{key: otherKey(t)}
+	c := newPayNotifyClient(t, &testClock{t: testNow}, WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	var good, bad atomic.Int32
+	h := c.NotifyHandler(func(_ context.Context, n *PaymentNotification) error {
+		if n.Transaction.Amount.Total != 100 {
+			bad.Add(1)
+		}
+		good.Add(1)
+		return nil
+	})
+	body := payNotificationBody(t, "TRANSACTION.SUCCESS", "encrypt-resource", "transaction", v5Plaintext)
+	genuine, forged := wx.headers(t, testNow, body), forger.headers(t, testNow, body)
+	var wg sync.WaitGroup
+	for g := 0; g < 32; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 4; i++ {
+				if w := serveNotify(h, postRequest(genuine, body)); w.Code != http.StatusNoContent {
+					t.Errorf("genuine: %d", w.Code)
+				}
+				if w := serveNotify(h, postRequest(forged, body)); w.Code != http.StatusUnauthorized {
+					t.Errorf("forged: %d", w.Code)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if good.Load() != 32*4 || bad.Load() != 0 {
+		t.Fatalf("fn ran %d times (%d wrong), want %d", good.Load(), bad.Load(), 32*4)
+	}
 }
