@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,10 +70,13 @@ func refundNotifyClient(t *testing.T, logs *bytes.Buffer) (http.Handler, *atomic
 		t.Fatal(err)
 	}
 	var calls atomic.Int64
+	var mu sync.Mutex
 	got := &RefundNotification{}
 	h := c.RefundNotifyHandler(func(_ context.Context, n *RefundNotification) error {
 		calls.Add(1)
+		mu.Lock()
 		*got = *n
+		mu.Unlock()
 		return nil
 	})
 	return h, &calls, got
@@ -258,4 +262,42 @@ func FuzzRefundNotification(f *testing.F) {
 			t.Fatalf("accepted %+v", r)
 		}
 	})
+}
+
+// TestRefundNotifyHandlerConcurrent shares one handler among 64
+// goroutines posting genuine and cross-merchant notifications: fn runs
+// once per genuine one, never for the others (run with -race).
+func TestRefundNotifyHandlerConcurrent(t *testing.T) {
+	h, calls, _ := refundNotifyClient(t, &bytes.Buffer{})
+	genuine := genuineRefundEvent(t)
+	foreign := genuine
+	foreign.plaintext = strings.Replace(refundPlaintext, `"mchid":"1230000109"`, `"mchid":"1900000109"`, 1)
+	reqs := make([]*http.Request, 64)
+	for i := range reqs {
+		if i%2 == 0 {
+			reqs[i] = genuine.request(t)
+		} else {
+			reqs[i] = foreign.request(t)
+		}
+	}
+	var wg sync.WaitGroup
+	codes := make([]int, len(reqs))
+	for i := range reqs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, reqs[i])
+			codes[i] = w.Code
+		}(i)
+	}
+	wg.Wait()
+	for i, code := range codes {
+		if want := map[bool]int{true: 204, false: 400}[i%2 == 0]; code != want {
+			t.Fatalf("request %d: %d, want %d", i, code, want)
+		}
+	}
+	if calls.Load() != 32 {
+		t.Fatalf("fn called %d times, want 32", calls.Load())
+	}
 }
