@@ -79,8 +79,9 @@ type PaymentFunc func(ctx context.Context, n *PaymentNotification) error
 //   - its mchid is Config.MchID and its appid Config.AppID: a genuine
 //     notification of another merchant or app is refused;
 //   - trade_state is SUCCESS, with transaction_id, success_time and a
-//     positive amount.total, and amount.payer_total (when present) not
-//     above amount.total.
+//     positive amount.total, and amount.payer_total not above
+//     amount.total when both are in one currency (a payer abroad pays in
+//     payer_currency, which may count more units).
 //
 // The answer follows WeChat's v3 contract: 204 with no body after fn
 // returned nil, and only then; otherwise a 4xx or 5xx with
@@ -145,8 +146,22 @@ func (c *Client) checkPayment(t *Transaction) error {
 		return &notPaymentError{"success_time is missing"}
 	case t.Amount.Total <= 0:
 		return &notPaymentError{"amount.total is not positive"}
-	case t.Amount.PayerTotal > t.Amount.Total:
+	case t.Amount.PayerTotal > t.Amount.Total && sameCurrency(t.Amount.Currency, t.Amount.PayerCurrency):
+		// Coupons only lower what the payer pays; in one currency the
+		// payer cannot have paid more than the order.
 		return &notPaymentError{"amount.payer_total exceeds amount.total"}
 	}
 	return nil
+}
+
+// sameCurrency reports whether an amount and a payer amount are in one
+// currency; empty means CNY, WeChat's default.
+func sameCurrency(a, b Currency) bool {
+	if a == "" {
+		a = CNY
+	}
+	if b == "" {
+		b = CNY
+	}
+	return a == b
 }

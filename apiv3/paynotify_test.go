@@ -146,6 +146,10 @@ func TestNotifyHandlerHostile(t *testing.T) {
 		{"payer_total above total", func() *http.Request {
 			return signed(payNotificationBody(t, "TRANSACTION.SUCCESS", "encrypt-resource", "transaction", pt(`"payer_total":100`, `"payer_total":10000`)))
 		}, 400, "payer_total"},
+		{"payer_total above total, currencies unstated", func() *http.Request {
+			return signed(payNotificationBody(t, "TRANSACTION.SUCCESS", "encrypt-resource", "transaction",
+				pt(`"amount":{"total":100,"payer_total":100,"currency":"CNY","payer_currency":"CNY"}`, `"amount":{"total":100,"payer_total":101}`)))
+		}, 400, "payer_total"},
 		{"zero total", func() *http.Request {
 			return signed(payNotificationBody(t, "TRANSACTION.SUCCESS", "encrypt-resource", "transaction", pt(`"total":100,"payer_total":100`, `"total":0,"payer_total":0`)))
 		}, 400, "amount.total"},
@@ -193,6 +197,14 @@ func TestNotifyHandlerHostile(t *testing.T) {
 			}
 		})
 	}
+
+	// A payer abroad pays in another currency, which may count more units.
+	abroad := signed(payNotificationBody(t, "TRANSACTION.SUCCESS", "encrypt-resource", "transaction",
+		pt(`"payer_total":100,"currency":"CNY","payer_currency":"CNY"`, `"payer_total":2070,"currency":"CNY","payer_currency":"JPY"`)))
+	if w := serveNotify(c.NotifyHandler(fn), abroad); w.Code != http.StatusNoContent || calls.Load() != 1 {
+		t.Fatalf("payment in another currency: %d %s", w.Code, w.Body)
+	}
+	calls.Store(0)
 
 	// The genuine notification passes; fn's error gives a retryable 500.
 	w := serveNotify(c.NotifyHandler(fn), signed(good))
@@ -245,7 +257,8 @@ func FuzzAcceptPayment(f *testing.F) {
 		}
 		tr := p.Transaction
 		if tr.MchID != "1230000109" || tr.AppID != payAppID || tr.TradeState != TradeSuccess || tr.Amount.Total <= 0 ||
-			tr.Amount.PayerTotal > tr.Amount.Total || tr.TransactionID == "" || tr.SuccessTime.IsZero() {
+			(tr.Amount.PayerTotal > tr.Amount.Total && sameCurrency(tr.Amount.Currency, tr.Amount.PayerCurrency)) ||
+			tr.TransactionID == "" || tr.SuccessTime.IsZero() {
 			t.Fatalf("accepted %+v", tr)
 		}
 	})
