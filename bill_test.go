@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -194,13 +195,16 @@ func TestBillReaderBOMAndBlankLines(t *testing.T) {
 }
 
 // FuzzBillReader: any input ends in rows and EOF or a typed error, never
-// a panic; every row has the header's width; accepted amounts agree with
-// exact decimal arithmetic.
+// a panic; a malformed row (ErrBillRow) is skipped and reading goes on,
+// within MaxBadBillRows and never past the input's lines; every other
+// error is sticky; every row has the header's width; accepted amounts
+// agree with exact decimal arithmetic.
 func FuzzBillReader(f *testing.F) {
 	f.Add(openFixture(f, "trade_all_20240501.csv"))
 	f.Add(openFixture(f, "fundflow_basic_20240501.csv"))
 	f.Add([]byte(tHeader + "`a,`b,`c,`d\n总\n`1\n"))
 	f.Add([]byte("a\n`\n`\nb\n`,`\n"))
+	f.Add([]byte(tBill("`2024-05-01 09:00:00,`o1,`茶,`1.00", "`2024-05-01 09:01:00,`o2,`T恤,`XL,`1.00", "`x\ny,`z")))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		br, err := NewBillReader(bytes.NewReader(b))
 		if err != nil {
@@ -210,7 +214,11 @@ func FuzzBillReader(f *testing.F) {
 			}
 			return
 		}
-		for {
+		lines := bytes.Count(b, []byte("\n")) + 1
+		for calls := 1; ; calls++ {
+			if calls > lines+1 {
+				t.Fatalf("%d calls to Next on %d lines", calls, lines)
+			}
 			row, err := br.Next()
 			if err == io.EOF {
 				if br.Summary() == nil {
@@ -218,10 +226,20 @@ func FuzzBillReader(f *testing.F) {
 				}
 				return
 			}
+			if errors.Is(err, ErrBillRow) {
+				var be *BillError
+				if !errors.As(err, &be) || br.BadRows() > MaxBadBillRows || be.Line < 2 {
+					t.Fatalf("bad row error %v after %d bad rows", err, br.BadRows())
+				}
+				continue
+			}
 			if err != nil {
 				var be *BillError
 				if !errors.As(err, &be) {
 					t.Fatalf("untyped error %v", err)
+				}
+				if _, again := br.Next(); again != err {
+					t.Fatalf("error %v not sticky: then %v", err, again)
 				}
 				return
 			}
@@ -577,13 +595,17 @@ func (p *peakWriter) Write(b []byte) (int, error) {
 
 // FuzzStreamBill feeds arbitrary answers to the bill streamer: it never
 // panics, a FAIL answer is an *Error with nothing written, and anything
-// else is copied through unchanged (or decompressed, for gzip).
+// else is copied through unchanged (or decompressed, for gzip). What was
+// streamed then reads as a bill the way a caller reads it, skipping
+// malformed rows: the reading ends, within the bounds readStreamedBill
+// checks, so one bad row never costs the rest of a downloaded bill.
 func FuzzStreamBill(f *testing.F) {
 	f.Add([]byte("<xml><return_code>FAIL</return_code><return_msg>No Bill Exist</return_msg></xml>"))
 	f.Add(openFixture(f, "trade_all_20240501.csv"))
 	f.Add(gzipped(f, []byte("a,b\n`1,`2\n")))
 	f.Add([]byte("\xef\xbb\xbf  <"))
 	f.Add([]byte{0x1f, 0x8b, 0})
+	f.Add([]byte(tBill("`2024-05-01 09:00:00,`o1,`茶,`1.00", "`2024-05-01 09:01:00,`o2,`T恤,`XL,`1.00", "`2024-05-01 09:02:00,`o3,`咖啡,`2.00")))
 	// A small cap keeps the mutator's gzip bombs (a thousandfold each)
 	// fast, and puts the cap itself under test.
 	old := maxBillSize
@@ -610,10 +632,145 @@ func FuzzStreamBill(f *testing.F) {
 		if err == nil && !gz && !bytes.Equal(out.Bytes(), body) {
 			t.Fatal("plain bill not copied unchanged")
 		}
+		if err == nil {
+			readStreamedBill(t, out.Bytes())
+		}
 		if err == nil && !gz && bytes.HasPrefix(bytes.TrimLeft(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")), " \t\r\n"), []byte("<")) {
 			if len(body) < 512 {
 				t.Fatal("XML answer streamed as a bill")
 			}
 		}
 	})
+}
+
+// tBill is a trade bill of the layout's first columns and the given rows,
+// with a summary that counts them all.
+func tBill(rows ...string) string {
+	return "交易时间,商户订单号,商品名称,订单金额\n" + strings.Join(rows, "\n") + "\n总交易单数,订单总金额\n`" + strconv.Itoa(len(rows)) + ",`0.00\n"
+}
+
+// One goods name holding the field separator (or a line break) breaks
+// its own row only: the reader reports that row, with its line, and
+// reads the rest of the day; the summary still counts the row.
+func TestBillReaderSkipsBadRow(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		bad     string
+		badRows int
+		lines   []int
+	}{
+		{"field separator in the goods name", "`2024-05-01 09:01:00,`o2,`T恤,`XL,`1.00", 1, []int{3}},
+		{"line break in the goods name", "`2024-05-01 09:01:00,`o2,`T恤\nXL,`1.00", 2, []int{3, 4}},
+		{"line break before a backtick", "`2024-05-01 09:01:00,`o2,`T恤\n`XL,`1.00", 2, []int{3, 4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			bill := tBill("`2024-05-01 09:00:00,`o1,`茶,`1.00", tc.bad, "`2024-05-01 09:02:00,`o3,`咖啡,`2.00")
+			br, err := NewBillReader(strings.NewReader(bill))
+			require.NoError(t, err)
+			var got []string
+			var badLines []int
+			for {
+				row, err := br.Next()
+				if err == io.EOF {
+					break
+				}
+				if errors.Is(err, ErrBillRow) {
+					var be *BillError
+					require.ErrorAs(t, err, &be)
+					assert.ErrorIs(t, err, ErrBillFormat, "still a format error for code that checks that")
+					assert.NotContains(t, err.Error(), "T恤", "the value is never quoted")
+					badLines = append(badLines, be.Line)
+					continue
+				}
+				require.NoError(t, err)
+				v, _ := row.Get("商户订单号")
+				got = append(got, v)
+			}
+			assert.Equal(t, []string{"o1", "o3"}, got, "the rows after the bad one are read")
+			assert.Equal(t, tc.lines, badLines)
+			assert.Equal(t, 2, br.Rows())
+			assert.Equal(t, tc.badRows, br.BadRows())
+			require.NotNil(t, br.Summary(), "the totals line is still read")
+			sum, err := br.Summary().TradeSummary()
+			require.NoError(t, err)
+			assert.EqualValues(t, 3, sum.Trades)
+		})
+	}
+}
+
+// Skipping is bounded: past MaxBadBillRows the file is not a bill, and
+// the error is sticky. A malformed summary stays fatal too.
+func TestBillReaderBadRowsBounded(t *testing.T) {
+	t.Parallel()
+	rows := make([]string, MaxBadBillRows+5)
+	for i := range rows {
+		rows[i] = "`2024-05-01 09:00:00,`o,`a,`b,`1.00"
+	}
+	br, err := NewBillReader(strings.NewReader(tBill(rows...)))
+	require.NoError(t, err)
+	var calls int
+	for err == nil || errors.Is(err, ErrBillRow) {
+		_, err = br.Next()
+		calls++
+		require.Less(t, calls, len(rows)+5, "the reader must end")
+	}
+	require.ErrorIs(t, err, ErrBillFormat)
+	assert.NotErrorIs(t, err, ErrBillRow)
+	assert.Contains(t, err.Error(), "more than MaxBadBillRows")
+	assert.Equal(t, MaxBadBillRows+1, calls)
+	_, again := br.Next()
+	assert.Equal(t, err, again, "sticky")
+
+	br, err = NewBillReader(strings.NewReader("交易时间,商户订单号\n`2024-05-01 09:00:00,`o1\n总交易单数,订单总金额\n`1\n"))
+	require.NoError(t, err)
+	_, err = br.Next()
+	require.NoError(t, err)
+	_, err = br.Next()
+	require.ErrorIs(t, err, ErrBillFormat)
+	assert.NotErrorIs(t, err, ErrBillRow, "a malformed summary is the bill's fault, not a row's")
+	_, again = br.Next()
+	assert.Equal(t, err, again)
+}
+
+// readStreamedBill reads a streamed bill as a reconciliation job does,
+// skipping rows that fail with ErrBillRow, and checks the reader's
+// bounds: it ends within one call per line; good and bad rows together
+// never exceed the lines; bad rows stay within MaxBadBillRows; every
+// other error is typed and sticky.
+func readStreamedBill(t *testing.T, b []byte) {
+	t.Helper()
+	br, err := NewBillReader(bytes.NewReader(b))
+	if err != nil {
+		return
+	}
+	lines := bytes.Count(b, []byte("\n")) + 1
+	for calls := 1; ; calls++ {
+		if calls > lines+1 {
+			t.Fatalf("%d calls to Next on %d lines", calls, lines)
+		}
+		_, err := br.Next()
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrBillRow):
+			if br.BadRows() > MaxBadBillRows {
+				t.Fatalf("%d bad rows skipped, cap %d", br.BadRows(), MaxBadBillRows)
+			}
+		case err == io.EOF:
+			if br.Rows()+br.BadRows() > lines {
+				t.Fatalf("%d rows from %d lines", br.Rows()+br.BadRows(), lines)
+			}
+			return
+		default:
+			var be *BillError
+			if !errors.As(err, &be) {
+				t.Fatalf("untyped error %v", err)
+			}
+			if _, again := br.Next(); again != err {
+				t.Fatalf("error %v not sticky", err)
+			}
+			return
+		}
+	}
 }

@@ -3,6 +3,7 @@ package wxpay
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"strconv"
 	"strings"
@@ -14,14 +15,36 @@ import (
 // attach 127); a longer one is a broken or hostile file.
 const MaxBillLine = 64 << 10
 
+// MaxBadBillRows bounds the malformed data rows [BillReader] skips past
+// in one bill. A goods name or attach holding the field separator ",`"
+// (which [Client.UnifiedOrder] refuses, but other clients may have sent)
+// breaks its own row only; a file with more broken rows than this is not
+// a bill, and reading it ends with a sticky [ErrBillFormat].
+const MaxBadBillRows = 100
+
+// ErrBillRow is the cause (BillError.Err) of one malformed data row: the
+// wrong number of fields, or a fragment of a row a line break split.
+// Unlike the other bill errors it is not sticky: the row is skipped and
+// [BillReader.Next] goes on with the next one, up to [MaxBadBillRows].
+// It also matches [ErrBillFormat] under errors.Is.
+var ErrBillRow error = &billRowError{}
+
+type billRowError struct{}
+
+func (*billRowError) Error() string { return "wxpay: malformed bill row" }
+
+// Is makes errors.Is(ErrBillRow, ErrBillFormat) true.
+func (*billRowError) Is(target error) bool { return target == ErrBillFormat }
+
 // BillError reports a bill that does not have WeChat's shape: Line is the
 // 1-based line, Column the column's name when known. Err is
-// [ErrBillFormat], [ErrAmount] for a malformed amount, or
-// io.ErrUnexpectedEOF for a bill cut short before its summary.
+// [ErrBillFormat], [ErrBillRow] for one malformed data row (skip it and
+// read on), [ErrAmount] for a malformed amount, or io.ErrUnexpectedEOF
+// for a bill cut short before its summary.
 type BillError struct {
 	Line   int    // 1-based line of the bill
 	Column string // the column's name; "" when the fault is not in one column
-	Err    error  // ErrBillFormat, ErrAmount or io.ErrUnexpectedEOF
+	Err    error  // ErrBillFormat, ErrBillRow, ErrAmount or io.ErrUnexpectedEOF
 	reason string
 }
 
@@ -60,8 +83,18 @@ func (e *BillError) Unwrap() error { return e.Err }
 //		if err == io.EOF {
 //			break // br.Summary() is now set
 //		}
+//		if errors.Is(err, wxpay.ErrBillRow) {
+//			log.Print(err) // one broken row: reconcile it by hand, read on
+//			continue
+//		}
 //		...
 //	}
+//
+// One malformed data row does not lose the day: [BillReader.Next] reports
+// it ([ErrBillRow], with its line) and goes on, up to [MaxBadBillRows].
+// The summary still counts such a row, so a whole bill has
+// [BillReader.Rows] + [BillReader.BadRows] trades, and its amount totals
+// differ from the good rows' sums by the skipped rows' amounts.
 //
 // Values are read by column name ([BillRow.Get], [BillRow.Fen]) or into
 // the typed views [BillRow.Trade] and [BillRow.FundFlow]; amounts, which
@@ -77,6 +110,7 @@ type BillReader struct {
 	rows    int
 	sumCols *billCols
 	summary *BillRow
+	badRows int   // malformed data rows skipped
 	err     error // sticky
 }
 
@@ -125,8 +159,13 @@ func NewBillReader(r io.Reader) (*BillReader, error) {
 // Columns returns the names of the data columns, in order.
 func (b *BillReader) Columns() []string { return b.cols.names }
 
-// Rows returns how many data rows have been read.
+// Rows returns how many data rows have been read, the malformed ones
+// ([ErrBillRow]) not included.
 func (b *BillReader) Rows() int { return b.rows }
+
+// BadRows returns how many malformed data rows ([ErrBillRow]) have been
+// skipped.
+func (b *BillReader) BadRows() int { return b.badRows }
 
 // Summary returns the summary row once [BillReader.Next] has returned
 // io.EOF, and nil before.
@@ -134,16 +173,28 @@ func (b *BillReader) Summary() *BillRow { return b.summary }
 
 // Next returns the next data row. After the last one it reads the summary
 // and returns io.EOF; a bill without a summary yields a [*BillError]
-// wrapping io.ErrUnexpectedEOF instead. Errors are sticky.
+// wrapping io.ErrUnexpectedEOF instead.
+//
+// A malformed data row yields a [*BillError] wrapping [ErrBillRow]: call
+// Next again to read on. Every other error is sticky, and so is the
+// error after more than [MaxBadBillRows] malformed rows.
 func (b *BillReader) Next() (*BillRow, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
 	row, err := b.next()
-	if err != nil {
-		b.err = err
+	if err == nil {
+		return row, nil
 	}
-	return row, err
+	if errors.Is(err, ErrBillRow) {
+		b.badRows++
+		if b.badRows <= MaxBadBillRows {
+			return nil, err
+		}
+		err = b.bad("", "more than MaxBadBillRows malformed rows: not a bill")
+	}
+	b.err = err
+	return nil, err
 }
 
 func (b *BillReader) next() (*BillRow, error) {
@@ -167,6 +218,11 @@ func (b *BillReader) next() (*BillRow, error) {
 			if b.sumCols != nil {
 				return nil, b.bad("", "a second summary header")
 			}
+			if bytes.IndexByte(line, '`') >= 0 {
+				// Not a header, whose names hold no backtick: the rest of
+				// a data row that a line break inside a value split.
+				return nil, b.badRow("a fragment of a row split by a line break")
+			}
 			names, err := b.header(line)
 			if err != nil {
 				return nil, err
@@ -181,7 +237,11 @@ func (b *BillReader) next() (*BillRow, error) {
 		default:
 			row, err := b.row(b.cols, line)
 			if err != nil {
-				return nil, err
+				// One row's fault (a value holding ",`"); the bill's
+				// structure is intact.
+				var be *BillError
+				errors.As(err, &be)
+				return nil, b.badRow(be.reason)
 			}
 			b.rows++
 			return row, nil
@@ -226,6 +286,11 @@ func (b *BillReader) readLine() ([]byte, error) {
 
 func (b *BillReader) bad(col, reason string) error {
 	return &BillError{Line: b.line, Column: col, Err: ErrBillFormat, reason: reason}
+}
+
+// badRow reports one malformed data row, which Next skips past.
+func (b *BillReader) badRow(reason string) error {
+	return &BillError{Line: b.line, Err: ErrBillRow, reason: reason}
 }
 
 // header splits a header row: plain comma-separated names, none empty.

@@ -43,5 +43,22 @@
 // errors.Is(err, context.DeadlineExceeded) works. No error, log line or
 // formatted value ever contains the API key.
 //
+// [Retryable] tells whether calling again with the same request can help.
+//
+// # Testing
+//
+// Package github.com/wxpay-go/wxpay/wxpaytest is a fake WeChat Pay (and
+// mini-program login) shaped like net/http/httptest: wxpaytest.NewServer
+// or wxpaytest.NewTLSServer starts it on loopback, one option connects a
+// client to it, and its payer pays orders, so a whole payment, its
+// notification and its refund run in a test without WeChat:
+//
+//	wx := wxpaytest.NewTLSServer(wxpaytest.Config{AppID: appID, MchID: mchID, APIKey: key})
+//	defer wx.Close()
+//	pay, err := wxpay.NewClient(cfg, wx.ClientOption())
+//
+// The wxpay command (github.com/wxpay-go/wxpay/cmd/wxpay) runs the same
+// fake standalone ("wxpay fake") for projects in any language.
+//
 // WeChat Pay docs (signing rules): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3
 package wxpay

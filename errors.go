@@ -2,6 +2,8 @@ package wxpay
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"strconv"
 	"strings"
@@ -272,11 +274,22 @@ func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 // [Error.Retryable] is true (SYSTEMERROR, BIZERR_NEED_RETRY, ...), an
 // [*OutcomeUnknownError] (whatever its cause: the request may have taken
 // effect, and only a retry under the same key tells), or a transport
-// failure that provably never reached WeChat. A [*RequestError], a FAIL
-// answer with a definite code, a signature failure or the caller's own
-// cancellation of a call without an idempotency key is not retryable.
+// failure that provably never reached WeChat and may pass on the next try
+// (a name that did not resolve, a refused or timed-out connection). A
+// [*RequestError], a FAIL answer with a definite code, a signature
+// failure, the caller's own cancellation of a call without an idempotency
+// key, and a TLS failure no retry can cure (the server's certificate is
+// from an unknown authority, names another host or has expired; the
+// server refused the client certificate, [ErrCertificateRefused]) are not
+// retryable: they fail the same way every time, so a retry loop would
+// spin until someone fixes the configuration.
 func Retryable(err error) bool {
 	if err == nil {
+		return false
+	}
+	if permanentTLS(err) {
+		// Checked first: a handshake fails before any request byte is
+		// written, so no outcome can be pending behind it.
 		return false
 	}
 	var oe *OutcomeUnknownError
@@ -295,6 +308,27 @@ func Retryable(err error) bool {
 		return false
 	}
 	return neverSent(err)
+}
+
+// permanentTLS reports a TLS failure that repeats on every try until the
+// configuration changes: the server's certificate chain does not verify
+// (unknown authority, expired or not yet valid, wrong host, a constraint
+// or algorithm the verifier refuses, no system roots), or the server
+// refused our client certificate. Transient handshake failures (a
+// timeout, a reset) are not among them.
+func permanentTLS(err error) bool {
+	var (
+		verifErr   *tls.CertificateVerificationError
+		authErr    x509.UnknownAuthorityError
+		hostErr    x509.HostnameError
+		invalidErr x509.CertificateInvalidError
+		rootsErr   x509.SystemRootsError
+		algErr     x509.InsecureAlgorithmError
+		critErr    x509.UnhandledCriticalExtension
+	)
+	return errors.As(err, &verifErr) || errors.As(err, &authErr) || errors.As(err, &hostErr) ||
+		errors.As(err, &invalidErr) || errors.As(err, &rootsErr) || errors.As(err, &algErr) ||
+		errors.As(err, &critErr) || errors.Is(err, ErrCertificateRefused)
 }
 
 // Bill download failures, matched with errors.Is on the [*Error] that

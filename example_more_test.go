@@ -47,12 +47,9 @@ func ExampleClient_RefundNotifyHandler() {
 	cfg.RefundImmediately = true // no PROCESSING wait
 	wx := wxpaytest.NewTLSServer(cfg)
 	defer wx.Close()
-	certPEM, keyPEM, err := wx.ClientCertificate() // apiclient_cert.pem, apiclient_key.pem
-	if err != nil {
-		log.Fatal(err)
-	}
-	pay, err := wxpay.NewClient(wxpay.Config{AppID: cfg.AppID, MchID: cfg.MchID, APIKey: cfg.APIKey},
-		wxpay.WithBaseURL(wx.URL), wxpay.WithHTTPClient(wx.Client()), wxpay.WithClientCertificate(certPEM, keyPEM))
+	// The fake's URL, trust in its certificate, and the API certificate
+	// (apiclient_cert.pem, apiclient_key.pem) it issued: one option.
+	pay, err := wxpay.NewClient(wxpay.Config{AppID: cfg.AppID, MchID: cfg.MchID, APIKey: cfg.APIKey}, wx.ClientOption())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -99,12 +96,8 @@ func ExampleClient_DownloadFundFlow() {
 	cfg.Now = func() time.Time { return day }
 	wx := wxpaytest.NewTLSServer(cfg)
 	defer wx.Close()
-	certPEM, keyPEM, err := wx.ClientCertificate()
-	if err != nil {
-		log.Fatal(err)
-	}
 	pay, err := wxpay.NewClient(wxpay.Config{AppID: cfg.AppID, MchID: cfg.MchID, APIKey: cfg.APIKey}, // MD5 merchant
-		wxpay.WithBaseURL(wx.URL), wxpay.WithHTTPClient(wx.Client()), wxpay.WithClientCertificate(certPEM, keyPEM))
+		wx.ClientOption())
 	if err != nil {
 		log.Fatal(err)
 	}

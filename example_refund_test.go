@@ -19,14 +19,9 @@ import (
 // certificate endpoints (refund, reverse) require as WeChat's do.
 func exampleWeChat() (*wxpaytest.Server, *wxpay.Client) {
 	s := wxpaytest.NewTLSServer(wxpaytest.Config{AppID: xAppID, MchID: xMchID, APIKey: xAPIKey})
-	certPEM, keyPEM, err := s.ClientCertificate()
-	if err != nil {
-		log.Fatal(err)
-	}
-	// In production: wxpay.WithClientCertificateFiles("apiclient_cert.pem", "apiclient_key.pem"),
-	// and no WithBaseURL or WithHTTPClient.
-	c, err := wxpay.NewClient(xConfig(wxpay.SignMD5),
-		wxpay.WithBaseURL(s.URL), wxpay.WithHTTPClient(s.Client()), wxpay.WithClientCertificate(certPEM, keyPEM))
+	// In production: wxpay.WithClientCertificateFiles("apiclient_cert.pem", "apiclient_key.pem")
+	// instead of the fake's one option.
+	c, err := wxpay.NewClient(xConfig(wxpay.SignMD5), s.ClientOption())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -151,6 +146,10 @@ func ExampleClient_DownloadBill() {
 		if err == io.EOF {
 			break
 		}
+		if errors.Is(err, wxpay.ErrBillRow) {
+			log.Print(err) // one malformed row: reconcile it by hand, read on
+			continue
+		}
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -174,8 +173,9 @@ func ExampleClient_DownloadBill() {
 // chargeAtTill charges a payment code the way WeChat asks: when the payer
 // must confirm on the phone (USERPAYING) or the result is unknown
 // (SYSTEMERROR, a lost answer), poll the order; if it has not succeeded
-// by the deadline, reverse it so it cannot complete later. It returns
-// "paid" with the transaction_id, or "reversed".
+// by the deadline, reverse it so it cannot complete later. Every wait
+// ends with ctx, and the reversal is bounded (ReverseUntilDone). It
+// returns "paid" with the transaction_id, or "reversed".
 func chargeAtTill(ctx context.Context, c *wxpay.Client, req *wxpay.MicroPayRequest, poll, wait time.Duration) (outcome, transactionID string, err error) {
 	r, err := c.MicroPay(ctx, req)
 	if err == nil {
@@ -187,8 +187,14 @@ func chargeAtTill(ctx context.Context, c *wxpay.Client, req *wxpay.MicroPayReque
 	if !unclear && !errors.As(err, &oe) {
 		return "", "", err // final: AUTH_CODE_INVALID, NOTENOUGH, ...
 	}
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
 	for deadline := time.Now().Add(wait); time.Now().Before(deadline); {
-		time.Sleep(poll)
+		select {
+		case <-ctx.Done():
+			return "", "", ctx.Err() // the caller gave up; the order may still be open
+		case <-tick.C:
+		}
 		q, err := c.OrderQuery(ctx, &wxpay.OrderQueryRequest{OutTradeNo: req.OutTradeNo})
 		if err == nil && q.TradeState == wxpay.TradeStateSuccess {
 			return "paid", q.TransactionID, nil
@@ -197,16 +203,12 @@ func chargeAtTill(ctx context.Context, c *wxpay.Client, req *wxpay.MicroPayReque
 			break // PAYERROR, CLOSED, ...: no point waiting
 		}
 	}
-	for {
-		rv, err := c.Reverse(ctx, &wxpay.ReverseRequest{OutTradeNo: req.OutTradeNo})
-		if err != nil {
-			return "", "", err
-		}
-		if !rv.Recall {
-			return "reversed", "", nil
-		}
-		time.Sleep(poll)
+	// At most MaxReverseAttempts calls, a pause between them, and none
+	// once ctx is done.
+	if _, err := c.ReverseUntilDone(ctx, &wxpay.ReverseRequest{OutTradeNo: req.OutTradeNo}, poll); err != nil {
+		return "", "", err
 	}
+	return "reversed", "", nil
 }
 
 // Charge a payment code at the till, handling USERPAYING with the

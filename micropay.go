@@ -22,11 +22,13 @@ type MicroPayRequest struct {
 	// most 128 (today 18, starting 10 to 15). It is single-use and lives
 	// about a minute; never log it. Required.
 	AuthCode string
-	// Body is the goods description. Required, at most 128 bytes.
+	// Body is the goods description. Required, at most 128 bytes, without
+	// ",`" or a line break (the trade bill's separators).
 	Body string
 	// Detail is the optional goods detail as a JSON string.
 	Detail string
-	// Attach is echoed back; at most 127 bytes, without '&' or '='.
+	// Attach is echoed back; at most 127 bytes, without '&', '=', ",`" or
+	// a line break.
 	Attach string
 	// OutTradeNo is your order number: 1 to 32 characters of
 	// [0-9A-Za-z_-|*@]. It is the idempotency key: a resubmission after
@@ -45,7 +47,7 @@ type MicroPayRequest struct {
 	// TimeStart and TimeExpire bound the trade, sent in UTC+8.
 	TimeStart, TimeExpire time.Time
 	// DeviceInfo is the till's number; it is echoed back, so it may not
-	// hold '&' or '='.
+	// hold '&', '=', ",`" or a line break.
 	DeviceInfo string
 	// SceneInfo is the optional store information as a JSON string.
 	SceneInfo string
@@ -72,8 +74,9 @@ type MicroPayResponse struct {
 // [*Error]:
 //   - [ErrCodeUserPaying]: the payer must confirm (enter a password) on
 //     the phone. Poll [Client.OrderQuery] every ~10 s until the trade
-//     state is SUCCESS or ~45 s have passed, then [Client.Reverse] the
-//     order so that it cannot complete later;
+//     state is SUCCESS or ~45 s have passed, then reverse the order
+//     ([Client.ReverseUntilDone], a bounded loop) so that it cannot
+//     complete later;
 //   - [ErrCodeSystemError] or [ErrCodeBankError], or an
 //     [*OutcomeUnknownError]: the result is unknown; query the order
 //     (after ~5 s), and reverse it if it did not succeed;

@@ -68,6 +68,9 @@ func TestMicroPayValidation(t *testing.T) {
 		{"attach", func(r *MicroPayRequest) { r.Attach = "a=1&b=2" }},
 		{"detail", func(r *MicroPayRequest) { r.Detail = "{" }},
 		{"auth_code", func(r *MicroPayRequest) { r.Extra = Params{"auth_code": "1"} }},
+		{"body", func(r *MicroPayRequest) { r.Body = "咖啡,`大杯" }},
+		{"attach", func(r *MicroPayRequest) { r.Attach = "till\r\n7" }},
+		{"device_info", func(r *MicroPayRequest) { r.DeviceInfo = "POS,`1" }},
 	} {
 		r := validMicroPay()
 		tc.mod(r)

@@ -3,6 +3,8 @@ package wxpay
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 )
 
 var (
@@ -31,8 +33,9 @@ type ReverseRequest struct {
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_11
 type ReverseResponse struct {
 	// Recall is recall == "Y": WeChat could not finish the reversal yet
-	// and wants it called again (with the same order number). Loop until
-	// it is false or the call fails.
+	// and wants it called again (with the same order number), after a
+	// pause and a bounded number of times: [Client.ReverseUntilDone] runs
+	// that loop.
 	Recall bool
 	// Raw holds every non-empty, signed field of the answer.
 	Raw Params
@@ -46,7 +49,8 @@ type ReverseResponse struct {
 // certificate ([WithClientCertificate]); without one it fails with a
 // [*RequestError] before any I/O.
 //
-// A nil error with Recall set means call again. [ErrCodeSystemError] is
+// A nil error with Recall set means call again, which
+// [Client.ReverseUntilDone] does within a bound. [ErrCodeSystemError] is
 // retryable ([Retryable]) with the same order number.
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_11
@@ -78,3 +82,72 @@ func (c *Client) Reverse(ctx context.Context, req *ReverseRequest) (*ReverseResp
 }
 
 var errRecall = errors.New("wxpay: recall must be Y or N")
+
+// MaxReverseAttempts bounds [Client.ReverseUntilDone]: the calls it makes
+// to reverse one order before it gives up. WeChat asks for a few tries
+// with a pause; WeChat's own SDK sample stops recalling after 10. An
+// answer that says recall=Y forever (a fault, or an attack on the
+// connection) then ends in [ErrReverseIncomplete] instead of a loop that
+// never stops.
+const MaxReverseAttempts = 10
+
+// DefaultReversePause is the pause of [Client.ReverseUntilDone] between
+// calls when none is given.
+const DefaultReversePause = time.Second
+
+// ErrReverseIncomplete means WeChat still answered recall=Y (or a
+// retryable failure) after [MaxReverseAttempts] calls: the order is
+// neither known reversed nor known paid. Query it ([Client.OrderQuery]),
+// and reverse it again later (with the same order number) or refund it.
+var ErrReverseIncomplete = errors.New("wxpay: reverse still incomplete after MaxReverseAttempts calls")
+
+// ReverseUntilDone reverses a micropay order as WeChat asks: it calls
+// [Client.Reverse] until the answer no longer says recall=Y, pausing
+// between calls (pause; 0 means [DefaultReversePause]), and calling again
+// after a retryable failure ([Retryable]: SYSTEMERROR, an outcome lost
+// in transit), always with the same order number. It makes at most
+// [MaxReverseAttempts] calls and stops as soon as ctx is done.
+//
+// It returns the final answer (Recall false) on success; a non-retryable
+// error as soon as one arrives; ctx's error (wrapped) when ctx ends
+// first; and, after the bound, an error matching [ErrReverseIncomplete]
+// that wraps the last failure, if any.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_11
+func (c *Client) ReverseUntilDone(ctx context.Context, req *ReverseRequest, pause time.Duration) (*ReverseResponse, error) {
+	if pause <= 0 {
+		pause = DefaultReversePause
+	}
+	var last error
+	for attempt := 1; attempt <= MaxReverseAttempts; attempt++ {
+		if attempt > 1 {
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, &opError{epReverse.op, ctx.Err()}
+			case <-t.C:
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, &opError{epReverse.op, err}
+		}
+		r, err := c.Reverse(ctx, req)
+		switch {
+		case err == nil && !r.Recall:
+			return r, nil
+		case err == nil:
+			last = nil
+		case ctx.Err() != nil:
+			return nil, err
+		case !Retryable(err):
+			return nil, err
+		default:
+			last = err
+		}
+	}
+	if last != nil {
+		return nil, fmt.Errorf("%w: %w", ErrReverseIncomplete, last)
+	}
+	return nil, ErrReverseIncomplete
+}

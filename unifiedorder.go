@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -30,15 +31,18 @@ const (
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1
 type UnifiedOrderRequest struct {
 	// Body is the goods description shown to the payer, such as
-	// "腾讯充值中心-QQ会员充值". Required, at most 128 bytes.
+	// "腾讯充值中心-QQ会员充值". Required, at most 128 bytes, without ",`"
+	// or a line break (the trade bill prints it as it is, and those are
+	// its separators).
 	Body string
 	// Detail is the optional goods detail as a JSON string (cost_price,
 	// receipt_id, goods_detail[]); it is sent exactly as given.
 	Detail string
 	// Attach is echoed back in queries and notifications; at most 127
 	// bytes, without '&' or '=' (an echoed value holding them could be
-	// re-split into other fields of the signed message). Use it for your
-	// own routing data, not for secrets.
+	// re-split into other fields of the signed message), ",`" or a line
+	// break (the trade bill's separators). Use it for your own routing
+	// data, not for secrets.
 	Attach string
 	// OutTradeNo is your order number: 1 to 32 characters of
 	// [0-9A-Za-z_-|*@], unique per merchant. It is the idempotency key:
@@ -77,7 +81,8 @@ type UnifiedOrderRequest struct {
 	// TradeJSAPI.
 	OpenID string
 	// DeviceInfo is the terminal identifier; "WEB" for PC web and JSAPI.
-	// It is echoed like Attach, so it may not hold '&' or '=' either.
+	// It is echoed like Attach, so it may not hold '&', '=', ",`" or a
+	// line break either.
 	DeviceInfo string
 	// Receipt asks WeChat to offer the payer an electronic invoice
 	// (receipt=Y).
@@ -320,5 +325,25 @@ func checkOrder(q *request, f orderFields) error {
 	if err := q.echoSafe("device_info", f.deviceInfo); err != nil {
 		return err
 	}
+	for _, v := range [...]struct{ name, v string }{{"body", f.body}, {"attach", f.attach}, {"device_info", f.deviceInfo}} {
+		if err := billSafe(q, v.name, v.v); err != nil {
+			return err
+		}
+	}
 	return checkOutTradeNo(q, f.outTradeNo)
+}
+
+// billSafe refuses a value that the day's trade bill prints as it is
+// (商品名称 body, 商户数据包 attach, 设备号 device_info; out_trade_no's
+// alphabet keeps it safe already) when it holds the bill's structure:
+// the field separator ",`" or a line break. Such a value splits its row
+// into the wrong number of fields, and a reader that trusts the layout
+// loses the row or, worse, the rest of the day.
+//
+// WeChat Pay docs (bill layout): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6
+func billSafe(q *request, name, v string) error {
+	if strings.Contains(v, ",`") || strings.ContainsAny(v, "\r\n") {
+		return q.bad(name, "may not contain \",`\" or a line break: the trade bill prints it as it is, and they are the bill's field and row separators")
+	}
+	return nil
 }

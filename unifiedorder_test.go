@@ -229,6 +229,14 @@ func TestUnifiedOrderValidation(t *testing.T) {
 		{"Extra nonce_str", func(r *UnifiedOrderRequest) { r.Extra = Params{"nonce_str": "n"} }, "nonce_str"},
 		{"Extra mch_id", func(r *UnifiedOrderRequest) { r.Extra = Params{"mch_id": "1"} }, "mch_id"},
 		{"Extra modelled field", func(r *UnifiedOrderRequest) { r.Extra = Params{"total_fee": "1"} }, "total_fee"},
+		// The values the trade bill prints as they are may not hold its
+		// separators: one such goods name broke the day's bill.
+		{"body with the bill's field separator", func(r *UnifiedOrderRequest) { r.Body = "T恤,`XL" }, "body"},
+		{"body with a line break", func(r *UnifiedOrderRequest) { r.Body = "T恤\nXL" }, "body"},
+		{"body with a carriage return", func(r *UnifiedOrderRequest) { r.Body = "T恤\rXL" }, "body"},
+		{"attach with the bill's field separator", func(r *UnifiedOrderRequest) { r.Attach = "shop,`7" }, "attach"},
+		{"attach with a line break", func(r *UnifiedOrderRequest) { r.Attach = "shop\n7" }, "attach"},
+		{"device_info with the bill's field separator", func(r *UnifiedOrderRequest) { r.DeviceInfo = "WEB,`" }, "device_info"},
 	}
 	c, _, ts := setup(t)
 	for _, tt := range tests {

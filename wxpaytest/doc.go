@@ -4,9 +4,10 @@
 // and imports only the standard library and wxpay (not "testing", so
 // `go run` programs use it too).
 //
-// [NewServer] starts one on loopback; give its URL to wxpay.WithBaseURL and
-// miniprogram.WithBaseURL. A [Fake] is also an [http.Handler] that a
-// program can mount under a prefix of its own server.
+// [NewServer] (or [NewTLSServer]) starts one on loopback; connect a
+// wxpay.Client to it with one option, [Server.ClientOption], and give its
+// URL to miniprogram.WithBaseURL. A [Fake] is also an [http.Handler] that
+// a program can mount under a prefix of its own server.
 //
 // # What it reproduces
 //
@@ -86,6 +87,9 @@
 //     error pages, delays, dropped connections and answers signed with
 //     the wrong key; notifications duplicated, concurrent,
 //     tampered or never sent ([PayOptions], [Fake.DropNotifications]).
+//   - Restarts: a new fake learns back the orders and refunds an earlier
+//     one held ([Fake.RestoreOrder], [Fake.RestoreRefund]), from the
+//     records of a program that keeps its own.
 //
 // Every duration (the retry schedule, code and token lives, the 5-minute
 // closeorder rule, the 2-hour prepay_id, refund settlement, micropay

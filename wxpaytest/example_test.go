@@ -149,16 +149,15 @@ func Example_refund() {
 		RefundImmediately: true, // no PROCESSING wait
 	})
 	defer wx.Close()
-	certPEM, keyPEM, err := wx.ClientCertificate() // apiclient_cert.pem, apiclient_key.pem
-	if err != nil {
-		log.Fatal(err)
-	}
+	// One option: the fake's URL, a client trusting its certificate, and
+	// the merchant's API certificate (apiclient_cert.pem, apiclient_key.pem)
+	// the fake issued.
 	pay, err := wxpay.NewClient(wxpay.Config{
 		AppID:     "wxd930ea5d5a258f4f",
 		MchID:     "10000100",
 		APIKey:    "192006250b4c09247ec02edce69f6a2d",
 		NotifyURL: "https://shop.example/wxpay/notify",
-	}, wxpay.WithBaseURL(wx.URL), wxpay.WithHTTPClient(wx.Client()), wxpay.WithClientCertificate(certPEM, keyPEM))
+	}, wx.ClientOption())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -259,21 +258,22 @@ func ExampleNewTLSServer() {
 		NotifyURL: "https://shop.example/wxpay/notify"}
 	wx := wxpaytest.NewTLSServer(wxpaytest.Config{AppID: cfg.AppID, MchID: cfg.MchID, APIKey: cfg.APIKey})
 	defer wx.Close()
-	client := func(certPEM, keyPEM []byte, err error) *wxpay.Client {
-		if err != nil {
-			log.Fatal(err)
-		}
-		// wx.Client() trusts the fake's server certificate; in production
-		// the system roots do, and no option is needed.
-		c, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(wx.URL), wxpay.WithHTTPClient(wx.Client()),
-			wxpay.WithClientCertificate(certPEM, keyPEM))
-		if err != nil {
-			log.Fatal(err)
-		}
-		return c
+	// wx.ClientOption() connects a client to the fake: its URL, trust in
+	// its server certificate (in production the system roots), and the
+	// merchant's API certificate it issued. An option after it overrides
+	// a part: here another merchant's certificate pair.
+	pay, err := wxpay.NewClient(cfg, wx.ClientOption())
+	if err != nil {
+		log.Fatal(err)
 	}
-	pay := client(wx.ClientCertificate())                         // apiclient_cert.pem, apiclient_key.pem
-	stranger := client(wx.OtherMerchantCertificate("1900000109")) // another merchant's pair
+	certPEM, keyPEM, err := wx.OtherMerchantCertificate("1900000109")
+	if err != nil {
+		log.Fatal(err)
+	}
+	stranger, err := wxpay.NewClient(cfg, wx.ClientOption(), wxpay.WithClientCertificate(certPEM, keyPEM))
+	if err != nil {
+		log.Fatal(err)
+	}
 	ctx := context.Background()
 
 	if _, err := pay.UnifiedOrder(ctx, &wxpay.UnifiedOrderRequest{Body: "T-shirt", OutTradeNo: "order-1", TotalFee: 8800,
@@ -284,7 +284,7 @@ func ExampleNewTLSServer() {
 		log.Fatal(err)
 	}
 	req := &wxpay.RefundRequest{OutTradeNo: "order-1", OutRefundNo: "refund-1", TotalFee: 8800, RefundFee: 8800}
-	_, err := stranger.Refund(ctx, req)
+	_, err = stranger.Refund(ctx, req)
 	fmt.Println("another merchant's certificate:", err)
 	r, err := pay.Refund(ctx, req)
 	if err != nil {

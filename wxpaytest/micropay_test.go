@@ -225,3 +225,29 @@ func TestMoneyBadRequests(t *testing.T) {
 	_, ok := s.Order("bad-m")
 	assert.False(t, ok)
 }
+
+// ReverseUntilDone against the fake's recall=Y: it follows the recalls up
+// to wxpay.MaxReverseAttempts calls and stops there, the order untouched.
+func TestReverseUntilDoneAgainstRecall(t *testing.T) {
+	cfg := testConfig()
+	s, c := tlsFake(t, cfg)
+	code := s.PaymentCode(wxpaytest.PaymentCodeOptions{Confirm: time.Hour})
+	_, err := c.MicroPay(ctxT(t), microReq(code, "rvu-1", 100))
+	requireCode(t, err, "USERPAYING")
+
+	// Recalled on every call the bound allows: it gives up, and the
+	// faults are used up exactly.
+	s.Inject(wxpaytest.EndpointReverse, wxpay.MaxReverseAttempts, wxpaytest.Fault{Recall: true})
+	_, err = c.ReverseUntilDone(ctxT(t), &wxpay.ReverseRequest{OutTradeNo: "rvu-1"}, time.Millisecond)
+	require.ErrorIs(t, err, wxpay.ErrReverseIncomplete)
+	o, _ := s.Order("rvu-1")
+	assert.Equal(t, wxpay.TradeState("USERPAYING"), o.State, "nothing was reversed")
+
+	// One recall fewer: the last call reverses.
+	s.Inject(wxpaytest.EndpointReverse, wxpay.MaxReverseAttempts-1, wxpaytest.Fault{Recall: true})
+	r, err := c.ReverseUntilDone(ctxT(t), &wxpay.ReverseRequest{OutTradeNo: "rvu-1"}, time.Millisecond)
+	require.NoError(t, err)
+	assert.False(t, r.Recall)
+	o, _ = s.Order("rvu-1")
+	assert.Equal(t, wxpay.TradeState("REVOKED"), o.State)
+}

@@ -31,12 +31,39 @@ func tlsFake(t *testing.T, cfg wxpaytest.Config) (*wxpaytest.Server, *wxpay.Clie
 	t.Helper()
 	s := wxpaytest.NewTLSServer(cfg)
 	t.Cleanup(s.Close)
-	certPEM, keyPEM, err := s.ClientCertificate()
-	require.NoError(t, err)
 	c, err := wxpay.NewClient(wxpay.Config{AppID: cfg.AppID, MchID: cfg.MchID, APIKey: cfg.APIKey, SignType: cfg.SignType, NotifyURL: "https://example.com/notify"},
-		wxpay.WithBaseURL(s.URL), wxpay.WithHTTPClient(s.Client()), wxpay.WithClientCertificate(certPEM, keyPEM))
+		s.ClientOption())
 	require.NoError(t, err)
 	return s, c
+}
+
+// ClientOption alone connects a client to either server: an order, its
+// payment and a refund (a certificate endpoint) go through.
+func TestServerClientOption(t *testing.T) {
+	t.Parallel()
+	for name, start := range map[string]func(wxpaytest.Config) *wxpaytest.Server{
+		"TLS": wxpaytest.NewTLSServer, "plain": wxpaytest.NewServer,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig()
+			cfg.RefundImmediately = true
+			s := start(cfg)
+			t.Cleanup(s.Close)
+			c, err := wxpay.NewClient(wxpay.Config{AppID: cfg.AppID, MchID: cfg.MchID, APIKey: cfg.APIKey, NotifyURL: "https://example.com/notify"},
+				s.ClientOption())
+			require.NoError(t, err)
+			ctx := context.Background()
+			_, err = c.UnifiedOrder(ctx, &wxpay.UnifiedOrderRequest{Body: "tea", OutTradeNo: "opt-1", TotalFee: 100,
+				SpbillCreateIP: "127.0.0.1", TradeType: wxpay.TradeJSAPI, OpenID: "oUser1"})
+			require.NoError(t, err)
+			_, err = s.Pay(wxpaytest.PayOptions{OutTradeNo: "opt-1", NoNotify: true})
+			require.NoError(t, err)
+			r, err := c.Refund(ctx, &wxpay.RefundRequest{OutTradeNo: "opt-1", OutRefundNo: "opt-r1", TotalFee: 100, RefundFee: 100})
+			require.NoError(t, err)
+			assert.EqualValues(t, 100, r.RefundFee)
+		})
+	}
 }
 
 // certHTTPClient is s's client presenting certPEM/keyPEM (none when nil).

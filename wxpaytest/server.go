@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
+
+	"github.com/wxpay-go/wxpay"
 )
 
 // Server is a [Fake] listening on a loopback address, as
@@ -65,6 +67,28 @@ func newServer(cfg Config, start func(http.Handler) *httptest.Server) *Server {
 // the client certificate of wxpay.WithClientCertificate to a copy of its
 // transport for the certificate endpoints.
 func (s *Server) Client() *http.Client { return s.ts.Client() }
+
+// ClientOption is the one wxpay.Option that connects a wxpay.Client to
+// the server, as the merchant's client connects to WeChat: the server's
+// URL as base URL, an HTTP client trusting its TLS certificate (for
+// [NewTLSServer]), and the merchant's API certificate
+// ([Fake.ClientCertificate]) for the certificate endpoints. Give it to
+// wxpay.NewClient with the merchant's wxpay.Config:
+//
+//	wx := wxpaytest.NewTLSServer(cfg)
+//	pay, err := wxpay.NewClient(merchant, wx.ClientOption())
+//
+// Options given after it override its parts (another HTTP client, say).
+// Like [NewServer] it panics if it cannot work, here if the certificate
+// cannot be minted (crypto/rand failed): a broken test machine, not a
+// test's input.
+func (s *Server) ClientOption() wxpay.Option {
+	certPEM, keyPEM, err := s.ClientCertificate()
+	if err != nil {
+		panic("wxpaytest: ClientOption: " + err.Error())
+	}
+	return wxpay.WithOptions(wxpay.WithBaseURL(s.URL), wxpay.WithHTTPClient(s.Client()), wxpay.WithClientCertificate(certPEM, keyPEM))
+}
 
 // Close stops notification retries (see [Fake.Close]), then shuts the
 // server down, blocking until its requests have finished.

@@ -13,8 +13,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +49,12 @@ type Config struct {
 	// AdminToken is the bearer token of the admin routes (refunds); it is
 	// a secret, and no buyer's JWT is ever accepted in its place.
 	AdminToken []byte
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (see [ClientIP]); nil trusts none.
+	TrustedProxies []netip.Prefix
+	// Limits meter logins, orders and pay calls; the zero value means
+	// DefaultLimits.
+	Limits Limits
 }
 
 // Route is one route of the API, as registered with http.ServeMux.
@@ -68,11 +74,12 @@ type Handler struct {
 	log    *slog.Logger
 	mux    *http.ServeMux
 	routes []route
+	meters *meters
 }
 
 // New returns the API handler for cfg.
 func New(cfg Config) *Handler {
-	h := &Handler{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), meters: newMeters(cfg.Limits)}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -80,10 +87,10 @@ func New(cfg Config) *Handler {
 		{Route{"POST", "/users/wxLogin", false}, h.login},
 		{Route{"GET", "/shops", false}, h.listShops},
 		{Route{"GET", "/shops/{id}/goods", false}, h.listGoods},
-		{Route{"POST", "/orders", true}, h.createOrder},
+		{Route{"POST", "/orders", true}, h.perUser(h.meters.orders, "orders", h.createOrder)},
 		{Route{"GET", "/orders", true}, h.listOrders},
 		{Route{"GET", "/orders/{id}", true}, h.getOrder},
-		{Route{"POST", "/orders/{id}/pay", true}, h.pay},
+		{Route{"POST", "/orders/{id}/pay", true}, h.perUser(h.meters.pay, "pay calls", h.pay)},
 		{Route{"GET", "/healthz", false}, h.healthz},
 		{Route{"GET", "/openapi.json", false}, h.openapi},
 	}
@@ -102,9 +109,8 @@ func New(cfg Config) *Handler {
 		h.mux.Handle(pattern, eh)
 	}
 	// Anything else gets the error shape too, not ServeMux's text.
-	h.mux.Handle("/", h.logged(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.writeError(w, r, shop.Errorf(shop.CodeNotFound, "no route %s %s", r.Method, r.URL.Path))
-	})))
+	// A known path with another method gets 405 and Allow (see noRoute).
+	h.mux.Handle("/", h.logged(http.HandlerFunc(h.noRoute)))
 	return h
 }
 
@@ -206,16 +212,19 @@ func (h *Handler) wrap(rt route) http.Handler {
 }
 
 var statusOf = map[shop.Code]int{
-	shop.CodeInvalid:        http.StatusBadRequest,
-	shop.CodeUnauthorized:   http.StatusUnauthorized,
-	shop.CodeNotFound:       http.StatusNotFound,
-	shop.CodeMethod:         http.StatusMethodNotAllowed,
-	shop.CodeConflict:       http.StatusConflict,
-	shop.CodeTooLarge:       http.StatusRequestEntityTooLarge,
-	shop.CodeUnsupportedMed: http.StatusUnsupportedMediaType,
-	shop.CodeIdempotency:    http.StatusUnprocessableEntity,
-	shop.CodeInternal:       http.StatusInternalServerError,
-	shop.CodeUpstream:       http.StatusBadGateway,
+	shop.CodeInvalid:         http.StatusBadRequest,
+	shop.CodeUnauthorized:    http.StatusUnauthorized,
+	shop.CodeNotFound:        http.StatusNotFound,
+	shop.CodeMethod:          http.StatusMethodNotAllowed,
+	shop.CodeConflict:        http.StatusConflict,
+	shop.CodeTooLarge:        http.StatusRequestEntityTooLarge,
+	shop.CodeUnsupportedMed:  http.StatusUnsupportedMediaType,
+	shop.CodeIdempotency:     http.StatusUnprocessableEntity,
+	shop.CodeInternal:        http.StatusInternalServerError,
+	shop.CodeUpstream:        http.StatusServiceUnavailable,
+	shop.CodeUpstreamRefused: http.StatusBadGateway,
+	shop.CodeUpstreamUnknown: http.StatusBadGateway,
+	shop.CodeTooMany:         http.StatusTooManyRequests,
 }
 
 // ErrorBody is the one error shape of every route.
@@ -240,6 +249,9 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		body.Error.Code, body.Error.Message = shop.CodeInternal, "internal error"
 	}
 	body.Error.RequestID = requestID(r)
+	if se != nil && se.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((se.RetryAfter+time.Second-1)/time.Second)))
+	}
 	if body.Error.Code == shop.CodeUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer`)
 	}
@@ -330,11 +342,14 @@ func pageRequest(r *http.Request) (shop.PageRequest, error) {
 	return pr, nil
 }
 
+// pathID reads the {id} of the path. A malformed one is the client's
+// mistake and says so (400, naming the parameter); a well-formed id of
+// nothing is a 404 from the handler.
 func pathID(r *http.Request) (int64, error) {
 	v := r.PathValue("id")
 	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id < 1 {
-		return 0, shop.Errorf(shop.CodeNotFound, "not found")
+	if err != nil || id < 1 || v[0] == '+' {
+		return 0, shop.Errorf(shop.CodeInvalid, "path parameter id must be a positive integer of at most 19 digits")
 	}
 	return id, nil
 }
@@ -356,6 +371,14 @@ type LoginResponse struct {
 func (h *Handler) login(w http.ResponseWriter, r *http.Request, _ shop.User) error {
 	var req LoginRequest
 	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	// A code that cannot be one is refused before it costs anything; a
+	// plausible one is metered before it costs a code2session call.
+	if err := shop.CheckLoginCode(req.Code); err != nil {
+		return err
+	}
+	if err := h.meterLogin(w, r); err != nil {
 		return err
 	}
 	u, err := h.cfg.Shop.Login(r.Context(), req.Code)
@@ -457,14 +480,9 @@ func (h *Handler) pay(w http.ResponseWriter, r *http.Request, u shop.User) error
 	if err != nil {
 		return err
 	}
-	// The payer's address is the connection's: this server is reached
-	// directly. Behind a proxy, take it from the proxy's header instead,
-	// and only from a proxy you trust.
-	ip, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		ip = r.RemoteAddr
-	}
-	res, err := h.cfg.Shop.Pay(r.Context(), u, id, ip)
+	// The payer's address: the connection's, or, behind a trusted proxy
+	// (TRUSTED_PROXIES), what it says in X-Forwarded-For.
+	res, err := h.cfg.Shop.Pay(r.Context(), u, id, ClientIP(r, h.cfg.TrustedProxies))
 	if err != nil {
 		return err
 	}

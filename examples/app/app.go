@@ -35,8 +35,11 @@ const FakeHeader = "X-Wxpay-Fake"
 // Config is the server's configuration. Secrets are never printed: see
 // [Config.LogValue].
 type Config struct {
-	Addr   string // listen address; default 127.0.0.1:8080
-	DBPath string // SQLite file; default ./wxpay-example.db
+	Addr string // listen address; default 127.0.0.1:8080
+	// DBPath is the SQLite file; empty means ./wxpay-example-fake.db in
+	// fake mode and ./wxpay-example-real.db in real mode (see
+	// [DefaultDBPath]), so that the two modes never share a file.
+	DBPath string
 	// DatabaseURL (DATABASE_URL), a postgres:// URL, puts the shop on
 	// PostgreSQL instead of SQLite, where several instances can share it.
 	// Secret (it may hold a password).
@@ -50,13 +53,22 @@ type Config struct {
 	// Speed runs the fake WeChat, and the server's payment timings with
 	// it, this many times faster than real time (fake mode only).
 	Speed float64
+	// Unmetered (-unmetered) lifts the rate limits of logins, orders, pay
+	// calls and order queries, for load tests; it is refused in real
+	// mode, where each of those calls costs WeChat quota.
+	Unmetered bool
 
 	AppID     string // WXPAY_APPID
 	MchID     string // WXPAY_MCHID
 	APIKey    string // WXPAY_API_KEY; secret
 	AppSecret string // WX_APP_SECRET; secret
 	PublicURL string // PUBLIC_URL: the https origin WeChat reaches this server at
-	JWTSecret string // JWT_SECRET; secret; random when empty
+	JWTSecret string // JWT_SECRET; secret; required in real mode, random in fake mode when empty
+	// SignType (WXPAY_SIGN_TYPE) is the merchant's v2 signature
+	// algorithm, "MD5" or "HMAC-SHA256"; "" means HMAC-SHA256, as
+	// `wxpay fake` defaults to. In fake mode the in-process fake uses it
+	// too.
+	SignType string
 
 	// AdminToken (ADMIN_TOKEN; secret, at least 32 bytes) authorizes the
 	// admin routes (refunds). Fake mode makes up a random one when it is
@@ -66,6 +78,10 @@ type Config struct {
 	// merchant's API certificate, apiclient_cert.pem and
 	// apiclient_key.pem, which refunds need (real mode).
 	CertFile, KeyFile string
+	// TrustedProxies (TRUSTED_PROXIES) lists the reverse proxies in front
+	// of the server, comma-separated IPs or CIDR prefixes, whose
+	// X-Forwarded-For gives the payer's IP; "" trusts none.
+	TrustedProxies string
 
 	// HTTPClient sends the requests to WeChat (or to the fake); nil means
 	// the libraries' defaults.
@@ -106,22 +122,21 @@ var credentials = []struct {
 // over ADDR and DB_PATH.
 func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	c := Config{Addr: getenv("ADDR"), DBPath: getenv("DB_PATH"), JWTSecret: getenv("JWT_SECRET"),
-		DatabaseURL: getenv("DATABASE_URL"), WeChatURL: getenv("WXPAY_BASE_URL")}
+		DatabaseURL: getenv("DATABASE_URL"), WeChatURL: getenv("WXPAY_BASE_URL"), SignType: getenv("WXPAY_SIGN_TYPE")}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
-	}
-	if c.DBPath == "" {
-		c.DBPath = "wxpay-example.db"
 	}
 	for _, cr := range credentials {
 		*cr.get(&c) = getenv(cr.env)
 	}
 	c.AdminToken, c.CertFile, c.KeyFile = getenv("ADMIN_TOKEN"), getenv("WXPAY_CERT_FILE"), getenv("WXPAY_KEY_FILE")
+	c.TrustedProxies = getenv("TRUSTED_PROXIES")
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env ADDR)")
-	fs.StringVar(&c.DBPath, "db", c.DBPath, "SQLite database file (env DB_PATH)")
+	fs.StringVar(&c.DBPath, "db", c.DBPath, "SQLite database file (env DB_PATH; default wxpay-example-fake.db or wxpay-example-real.db, by mode)")
 	fs.BoolVar(&c.Fake, "fake", false, "allow fake mode on a non-loopback address")
+	fs.BoolVar(&c.Unmetered, "unmetered", false, "no rate limits, for load tests (fake and shared-fake mode only)")
 	fs.Float64Var(&c.Speed, "speed", 1, "fake mode: run WeChat's clock (and the payment timings) this many times faster")
 	fs.DurationVar(&c.Timing.QueryAfter, "query-after", 0, "reconciliation first asks WeChat about an unnotified payment this long after prepay (default 3m)")
 	fs.DurationVar(&c.Timing.QueryEvery, "query-every", 0, "and then this often until it is paid or closed (default 2m)")
@@ -217,11 +232,19 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	if err != nil {
 		return nil, err
 	}
+	signType, err := c.signType()
+	if err != nil {
+		return nil, err
+	}
+	proxies, err := api.ParseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	if fake {
 		log.Warn("FAKE MODE: no WeChat credentials set, so WeChat is an in-process fake under /fake/ that marks orders paid for free; never use it in production",
 			"addr", c.Addr)
 	} else if c.WeChatURL == "" {
-		log.Info("real mode: WeChat Pay merchant", "appid", c.AppID, "mch_id", c.MchID)
+		log.Info("real mode: WeChat Pay merchant", "appid", c.AppID, "mch_id", c.MchID, "sign_type", string(signType))
 	}
 	s := &Server{log: log, serveCh: make(chan error, 1)}
 	defer func() {
@@ -242,10 +265,10 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	}()
 
 	jwtSecret := []byte(c.JWTSecret)
-	if len(jwtSecret) == 0 {
+	if len(jwtSecret) == 0 && fake {
 		jwtSecret = api.RandomSecret()
 		log.Warn("JWT_SECRET is not set: using a random one, so tokens end with this process")
-	} else if len(jwtSecret) < 32 {
+	} else if len(jwtSecret) > 0 && len(jwtSecret) < 32 {
 		return nil, errors.New("JWT_SECRET must be at least 32 bytes")
 	}
 
@@ -263,7 +286,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 			AppID:     "wx" + randomAlnum(16),
 			MchID:     "1900000109",
 			APIKey:    randomAlnum(32),
-			SignType:  wxpay.SignHMACSHA256,
+			SignType:  signType,
 			AppSecret: randomAlnum(32),
 			Speed:     speed,
 			Logger:    log.With("component", "fake-wechat"),
@@ -281,7 +304,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 			return nil, err
 		}
 		now = s.Fake.Now
-		extra["/fake/"] = http.StripPrefix("/fake", s.Fake)
+		extra["/fake/"] = fakeErrors(http.StripPrefix("/fake", s.Fake))
 		addWeb(extra) // the browser demo at "/"
 		hdr.Set(FakeHeader, "true; WeChat is a fake: payments are not real")
 		c.AppID, c.MchID, c.APIKey, c.AppSecret, c.PublicURL = s.FakeConfig.AppID, s.FakeConfig.MchID, s.FakeConfig.APIKey, s.FakeConfig.AppSecret, s.URL
@@ -293,7 +316,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 		mpOpts = append(mpOpts, miniprogram.WithBaseURL(s.URL+"/fake"))
 	} else if c.WeChatURL != "" {
 		log.Warn("SHARED FAKE: WeChat is the standalone fake at WXPAY_BASE_URL, which marks orders paid for free; never use it in production",
-			"wechat_url", c.WeChatURL)
+			"wechat_url", c.WeChatURL, "sign_type", string(signType))
 		payOpts = append(payOpts, wxpay.WithBaseURL(c.WeChatURL))
 		mpOpts = append(mpOpts, miniprogram.WithBaseURL(c.WeChatURL))
 		hdr.Set(FakeHeader, "true; WeChat is a fake: payments are not real")
@@ -307,19 +330,42 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 		return nil, err
 	}
 	payOpts = append(payOpts, refundOpts...)
-	if payClient, err = wxpay.NewClient(payConfig(c), payOpts...); err != nil {
+	if payClient, err = wxpay.NewClient(payConfig(c, signType), payOpts...); err != nil {
 		return nil, err
 	}
 	if mp, err = miniprogram.NewClient(c.AppID, c.AppSecret, mpOpts...); err != nil {
 		return nil, err
 	}
 
+	inst := c.instance(fake)
+	if c.Unmetered && inst.Mode == shop.ModeReal {
+		return nil, errors.New("-unmetered is for load tests against a fake WeChat; real mode keeps its rate limits")
+	}
+	if len(jwtSecret) == 0 {
+		// Real mode: a random secret would log everyone out at each
+		// restart, and several instances could not check each other's
+		// tokens.
+		return nil, errors.New("JWT_SECRET is required in real mode: set it to at least 32 random bytes (the same on every instance), e.g. JWT_SECRET=$(head -c 32 /dev/urandom | base64)")
+	}
+	if c.DBPath == "" {
+		c.DBPath = DefaultDBPath(inst.Mode)
+	}
 	if s.db, err = openDB(ctx, c); err != nil {
 		return nil, err
 	}
+	if err := s.db.Claim(ctx, inst); err != nil {
+		return nil, err
+	}
+	if fake || c.WeChatURL != "" {
+		// The demo catalogue is for a fake WeChat only: real mode sells
+		// what `server catalogue import` put in.
+		if err := shop.SeedDemo(ctx, s.db); err != nil {
+			return nil, err
+		}
+	}
 	pay := wechatPay{payClient}
 	s.Shop, err = shop.NewService(shop.Config{
-		DB: s.db, Payments: pay, Login: wechatLogin{mp}, Logger: log, Now: now, Timing: c.Timing, Speed: speed,
+		Mode: inst.Mode, DB: s.db, Payments: pay, Login: wechatLogin{mp}, Logger: log, Now: now, Timing: c.Timing, Speed: speed, Unmetered: c.Unmetered,
 	})
 	if err != nil {
 		return nil, err
@@ -327,11 +373,16 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	if s.jobs, err = shop.NewJobs(s.Shop, log.With("component", "jobs"), time.Second); err != nil {
 		return nil, err
 	}
+	if fake {
+		if err := s.restoreFake(ctx, payConfig(c, signType).NotifyURL, refundNotifyURL(c)); err != nil {
+			return nil, err
+		}
+	}
 	ttl := c.TokenTTL
 	if ttl <= 0 {
 		ttl = 30 * time.Minute
 	}
-	auth, err := api.NewAuth(jwtSecret, ttl, nil, func(r *http.Request, id int64) (shop.User, error) {
+	auth, err := api.NewBoundAuth(tokenBinding(inst), jwtSecret, ttl, nil, func(r *http.Request, id int64) (shop.User, error) {
 		return s.Shop.UserByID(r.Context(), id)
 	})
 	if err != nil {
@@ -344,7 +395,7 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 		}
 	}
 	s.API = api.New(api.Config{Shop: s.Shop, Pay: pay, Auth: auth, Logger: log, Extra: extra, Header: hdr,
-		Refunds: refunds, AdminToken: []byte(s.AdminToken)})
+		Refunds: refunds, AdminToken: []byte(s.AdminToken), TrustedProxies: proxies, Limits: c.limits()})
 	if err := s.jobs.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, err
 	}
@@ -359,16 +410,29 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 	}
 	closeLn = nil // the server owns it now
 	go func() { s.serveCh <- s.srv.Serve(ln) }()
-	log.Info("listening", "url", s.URL, "db", c.DBPath)
+	log.Info("listening", "url", s.URL, "db", dbName(c))
 	if fake {
 		log.Info("browser demo: open it to play the mini-program", "url", s.URL+"/")
 	}
 	return s, nil
 }
 
-func payConfig(c Config) wxpay.Config {
+// signType checks WXPAY_SIGN_TYPE: MD5 or HMAC-SHA256, HMAC-SHA256 when
+// unset, anything else refused at start (a typo would otherwise fail every
+// payment with a signature error).
+func (c Config) signType() (wxpay.SignType, error) {
+	switch t := wxpay.SignType(c.SignType); t {
+	case "":
+		return wxpay.SignHMACSHA256, nil
+	case wxpay.SignMD5, wxpay.SignHMACSHA256:
+		return t, nil
+	}
+	return "", errors.New("WXPAY_SIGN_TYPE must be MD5 or HMAC-SHA256 (the algorithm chosen on the merchant platform), or unset for HMAC-SHA256")
+}
+
+func payConfig(c Config, signType wxpay.SignType) wxpay.Config {
 	return wxpay.Config{
-		AppID: c.AppID, MchID: c.MchID, APIKey: c.APIKey, SignType: wxpay.SignHMACSHA256,
+		AppID: c.AppID, MchID: c.MchID, APIKey: c.APIKey, SignType: signType,
 		NotifyURL: strings.TrimSuffix(c.PublicURL, "/") + "/orders/pay/notify",
 	}
 }
@@ -407,6 +471,9 @@ func (s *Server) Done() <-chan error { return s.serveCh }
 
 // Main runs the server until SIGINT or SIGTERM and returns the exit code.
 func Main(args []string, getenv func(string) string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "catalogue" {
+		return catalogueMain(args[1:], getenv, stderr)
+	}
 	c, err := ParseConfig(args, getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(stderr, err)

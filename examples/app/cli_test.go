@@ -172,6 +172,7 @@ func TestCLIRoundTrip(t *testing.T) {
 	sec := &secrets{}
 	sec.add("the API key", settings["WXPAY_API_KEY"])
 	sec.add("the AppSecret", settings["WX_APP_SECRET"])
+	cliErrorsKeepSecrets(t, dir, settings, sec)
 	fake := startFakeCLI(t, settings)
 
 	// The server's address is chosen first: its notify_url names it.
@@ -389,6 +390,52 @@ func TestCLIRoundTrip(t *testing.T) {
 	if err := buyer.Do(ctx, "POST", fmt.Sprintf("/orders/%d/refund", o.ID), http.Header{"Idempotency-Key": {"rt-2"}},
 		api.RefundRequest{AmountFen: 1}, nil); !errors.As(err, &ae) || ae.Status != 401 {
 		t.Errorf("refund with the buyer's JWT: %v, want 401", err)
+	}
+}
+
+// cliErrorsKeepSecrets runs the CLI's commands that read -config on
+// malformed files holding the test secrets (a swapped line, a secret as a
+// name, a line without "=", a secret in a setting printed by value) and
+// fails if stdout or stderr shows one: the secret scan covers the CLI's
+// error output, not only its successes.
+func cliErrorsKeepSecrets(t *testing.T, dir string, settings map[string]string, sec *secrets) {
+	t.Helper()
+	key, appSecret := settings["WXPAY_API_KEY"], settings["WX_APP_SECRET"]
+	files := map[string]string{
+		"swapped":            "WXPAY_MCHID=1900000109\n" + key + "=WXPAY_API_KEY\n",
+		"secret as a name":   appSecret + "=1\n",
+		"no equals sign":     key + "\n",
+		"quoted and swapped": `"` + appSecret + `"=WX_APP_SECRET` + "\n",
+		"key in sign type":   "WXPAY_SIGN_TYPE=" + key + "\nWXPAY_API_KEY=" + key + "\n",
+		"key in appid":       "WXPAY_APPID=" + key + "\nWXPAY_MCHID=1900000109\n",
+		"secret in mch_id":   "WXPAY_MCHID=" + appSecret + "\n",
+		"key in cert path":   "WXPAY_CERT_FILE=" + key + "\nWXPAY_KEY_FILE=" + appSecret + "\nWXPAY_MCHID=1900000109\n",
+	}
+	commands := [][]string{
+		{"doctor", "-offline"},
+		{"fake", "-addr", "127.0.0.1:0"},
+		{"sign"},
+		{"notify", "-out-trade-no", "O-1", "-total-fee", "1", "http://127.0.0.1:1/notify"},
+	}
+	for name, content := range files {
+		cfg := filepath.Join(dir, strings.ReplaceAll(name, " ", "-")+".env")
+		if err := os.WriteFile(cfg, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range commands {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			var out, errb bytes.Buffer
+			code := cli.Run(ctx, append([]string{args[0], "-config", cfg}, args[1:]...), func(string) string { return "" },
+				strings.NewReader("quit\n"), &out, &errb)
+			cancel()
+			if found := sec.find(out.String()+errb.String(), ""); len(found) > 0 {
+				t.Errorf("wxpay %s -config (%s) printed %v (exit %d)", args[0], name, found, code)
+			}
+			// Only doctor reads the certificate paths; the others may run.
+			if code == cli.ExitOK && args[0] != "doctor" && name != "key in cert path" {
+				t.Errorf("wxpay %s accepted the malformed config (%s)", args[0], name)
+			}
+		}
 	}
 }
 

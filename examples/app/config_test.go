@@ -18,7 +18,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:8080" || c.DBPath != "wxpay-example.db" || c.Fake {
+	if c.Addr != "127.0.0.1:8080" || c.DBPath != "" || c.Fake { // "": the mode's own file (DefaultDBPath)
 		t.Errorf("defaults: %+v", c)
 	}
 	c, err = app.ParseConfig([]string{"-addr", "127.0.0.1:9"}, env(map[string]string{"ADDR": "127.0.0.1:7", "DB_PATH": "/tmp/x.db"}))

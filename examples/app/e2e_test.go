@@ -274,7 +274,7 @@ func TestBadInput(t *testing.T) {
 		return s
 	}
 	now := time.Now()
-	valid := jwt.MapClaims{"iss": "wxpay-example", "sub": "1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	valid := jwt.MapClaims{"iss": "wxpay-example", "aud": "fake", "sub": "1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 	with := func(k string, v any) jwt.MapClaims {
 		c := jwt.MapClaims{}
 		for k, v := range valid {
@@ -290,7 +290,15 @@ func TestBadInput(t *testing.T) {
 	// A valid token for Alice, to prove the server accepts the shape.
 	var aliceID int64
 	h.db.QueryRow(`SELECT user_id FROM orders WHERE id = $1`, aliceOrder.ID).Scan(&aliceID)
-	good := jwt.MapClaims{"iss": "wxpay-example", "sub": fmt.Sprint(aliceID), "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	good := jwt.MapClaims{"iss": "wxpay-example", "aud": "fake", "sub": fmt.Sprint(aliceID), "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	withGood := func(k string, v any) jwt.MapClaims {
+		c := jwt.MapClaims{}
+		for k, v := range good {
+			c[k] = v
+		}
+		c[k] = v
+		return c
+	}
 	secret := []byte(testJWTSecret)
 	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, good).SignedString(jwt.UnsafeAllowNoneSignatureType)
 	for _, tk := range []string{tok(jwt.SigningMethodHS256, secret, good), none} {
@@ -345,6 +353,7 @@ func TestBadInput(t *testing.T) {
 		{"wrong secret", "GET", "/orders", ``, aliceAuth(tok(jwt.SigningMethodHS256, []byte("another-secret-0123456789abcdefghijklmnop"), good)), nil, 401},
 		{"expired", "GET", "/orders", ``, aliceAuth(tok(jwt.SigningMethodHS256, secret, with("exp", now.Add(-time.Minute).Unix()))), nil, 401},
 		{"no exp", "GET", "/orders", ``, aliceAuth(tok(jwt.SigningMethodHS256, secret, with("exp", nil))), nil, 401},
+		{"exp a string", "GET", "/orders", ``, aliceAuth(tok(jwt.SigningMethodHS256, secret, withGood("exp", fmt.Sprint(now.Add(time.Hour).Unix())))), nil, 401},
 		{"future nbf", "GET", "/orders", ``, aliceAuth(tok(jwt.SigningMethodHS256, secret, with("nbf", now.Add(time.Hour).Unix()))), nil, 401},
 		{"future iat", "GET", "/orders", ``, aliceAuth(tok(jwt.SigningMethodHS256, secret, with("iat", now.Add(time.Hour).Unix()))), nil, 401},
 		{"other issuer", "GET", "/orders", ``, aliceAuth(tok(jwt.SigningMethodHS256, secret, with("iss", "someone"))), nil, 401},
@@ -356,7 +365,7 @@ func TestBadInput(t *testing.T) {
 		{"another user's order", "GET", fmt.Sprintf("/orders/%d", bobOrder.ID), ``, alice, nil, 404},
 		{"paying another user's order", "POST", fmt.Sprintf("/orders/%d/pay", bobOrder.ID), ``, alice, nil, 404},
 		{"unknown order", "GET", "/orders/123", ``, alice, nil, 404},
-		{"SQL in the id", "GET", "/orders/1%27%20OR%20%271%27=%271", ``, alice, nil, 404},
+		{"SQL in the id", "GET", "/orders/1%27%20OR%20%271%27=%271", ``, alice, nil, 400},
 		{"paying a paid order", "POST", fmt.Sprintf("/orders/%d/pay", paid.ID), ``, alice, nil, 409},
 
 		{"page not a number", "GET", "/shops?page=abc", ``, nil, nil, 400},
@@ -364,7 +373,7 @@ func TestBadInput(t *testing.T) {
 		{"negative page", "GET", "/orders?page=-5", ``, alice, nil, 400},
 		{"limit not a number", "GET", "/shops/1/goods?limit=1.5", ``, nil, nil, 400},
 		{"unknown shop", "GET", "/shops/999/goods", ``, nil, nil, 404},
-		{"shop id not a number", "GET", "/shops/abc/goods", ``, nil, nil, 404},
+		{"shop id not a number", "GET", "/shops/abc/goods", ``, nil, nil, 400},
 
 		{"login without code", "POST", "/users/wxLogin", `{}`, nil, nil, 400},
 		{"login code with spaces", "POST", "/users/wxLogin", `{"code":"a b"}`, nil, nil, 400},

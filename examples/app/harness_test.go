@@ -89,6 +89,22 @@ func (s *secrets) find(text string, allowJWT string) []string {
 	return found
 }
 
+// internalPrefix returns the package prefix ("shop: ", "wxpay: ", ...)
+// an error body's message carries, or "": API messages are written for
+// the client where the error is made, never a Go error's text.
+func internalPrefix(body []byte) string {
+	var e api.ErrorBody
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	for _, p := range []string{"shop: ", "api: ", "app: ", "wxpay: ", "wxpaytest: ", "miniprogram: "} {
+		if strings.Contains(e.Error.Message, p) {
+			return p
+		}
+	}
+	return ""
+}
+
 var jwtRE = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*`)
 
 // wechatRecorder sits between the server and the fake WeChat: it counts
@@ -178,6 +194,9 @@ func (v *validator) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	if found := v.sec.find(string(body), allow); len(found) > 0 {
 		v.t.Errorf("%s %s: response body contains %v", req.Method, req.URL.Path, found)
+	}
+	if p := internalPrefix(body); p != "" {
+		v.t.Errorf("%s %s: an error message carries the internal prefix %q: %s", req.Method, req.URL.Path, p, body)
 	}
 
 	vreq := req.Clone(context.Background())
@@ -416,7 +435,7 @@ func startRealMode(t *testing.T) (*app.Server, *syncBuf) {
 	t.Helper()
 	getenv := env(map[string]string{
 		"WXPAY_APPID": "wx8888888888888888", "WXPAY_MCHID": "1900000109", "WXPAY_API_KEY": strings.Repeat("k", 32),
-		"WX_APP_SECRET": strings.Repeat("s", 32), "PUBLIC_URL": "https://shop.example.com",
+		"WX_APP_SECRET": strings.Repeat("s", 32), "PUBLIC_URL": "https://shop.example.com", "JWT_SECRET": testJWTSecret,
 	})
 	c, err := app.ParseConfig([]string{"-addr", "127.0.0.1:0", "-db", t.TempDir() + "/x.db"}, getenv)
 	if err != nil {

@@ -267,7 +267,7 @@ func TestRefundRetry(t *testing.T) {
 			}
 			no, _, _ := strings.Cut(stored[0], ":")
 			if st == 502 {
-				if e.Error.Code != shop.CodeUpstream || !strings.Contains(e.Error.Message, "same Idempotency-Key") {
+				if e.Error.Code != shop.CodeUpstreamUnknown || !strings.Contains(e.Error.Message, "same Idempotency-Key") {
 					t.Errorf("unclear outcome: %+v", e)
 				}
 				st, r, e = h.refund(h.s.AdminToken, "retry", refundBody(3600))
@@ -325,11 +325,11 @@ func TestRefundRefused(t *testing.T) {
 	h := newRefundHarness(t)
 	h.s.Fake.Inject(wxpaytest.EndpointRefund, 1, wxpaytest.Fault{ErrCode: wxpay.ErrCodeNotEnough})
 	st, _, e := h.refund(h.s.AdminToken, "refused", refundBody(3600))
-	if st != 409 || !strings.Contains(e.Error.Message, "NOTENOUGH") {
+	if st != 502 || e.Error.Code != shop.CodeUpstreamRefused || !strings.Contains(e.Error.Message, "NOTENOUGH") || strings.Contains(e.Error.Message, "shop:") {
 		t.Fatalf("refused refund: %d %+v", st, e)
 	}
-	if st, _, e2 := h.refund(h.s.AdminToken, "refused", refundBody(3600)); st != 409 || e2.Error.Message != e.Error.Message || h.refundCalls() != 1 {
-		t.Fatalf("repeat of a refused refund: %d %+v, %d calls; want the same 409 without a call", st, e2, h.refundCalls())
+	if st, _, e2 := h.refund(h.s.AdminToken, "refused", refundBody(3600)); st != 502 || e2.Error.Message != e.Error.Message || h.refundCalls() != 1 {
+		t.Fatalf("repeat of a refused refund: %d %+v, %d calls; want the same 502 without a call", st, e2, h.refundCalls())
 	}
 	if n := h.count(`SELECT refunded_fen FROM orders WHERE id = $1`, h.order.ID); n != 0 {
 		t.Fatalf("refunded_fen %d after a refusal", n)

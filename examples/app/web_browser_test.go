@@ -22,8 +22,10 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/wxpay-go/wxpay"
 	"github.com/wxpay-go/wxpay/examples/client"
 	"github.com/wxpay-go/wxpay/examples/shop"
+	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
 var (
@@ -89,6 +91,9 @@ func newBrowser(t *testing.T, exe, origin string) *browser {
 		chromedp.Flag("metrics-recording-only", true),
 		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"),
 		chromedp.WindowSize(375, 740),
+		// A browser whose own language is not the page's: the page must
+		// still read (and write its dates) in its own.
+		chromedp.Flag("lang", "de-DE"),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
@@ -293,6 +298,10 @@ func TestWebDemo(t *testing.T) {
 	if who := b.text(label("Logged-in user")); !regexp.MustCompile(`^user [1-9][0-9]*$`).MatchString(who) {
 		t.Errorf("logged-in user reads %q", who)
 	}
+	if lang := eval[string](b, `document.documentElement.lang`); lang != "en" {
+		t.Errorf(`<html lang=%q>; the page is in English`, lang)
+	}
+	b.checkLanguage("the shops")
 	b.shot(dir, "2-shops")
 
 	b.run("open "+shopA, chromedp.Click(label("Shop "+shopA)),
@@ -307,28 +316,35 @@ func TestWebDemo(t *testing.T) {
 	}
 	b.shot(dir, "3-goods")
 
-	// A third goods from another shop: the API refuses the order, and the
-	// page says so in the API's words.
+	// A third goods from another shop: the API would refuse the order
+	// (above), so the page refuses the goods, says why, and leaves the
+	// cart as it was.
+	before := h.state()
 	b.run("open "+shopB, chromedp.Click(label("Back to shops")),
 		chromedp.Click(label("Shop "+shopB)),
-		chromedp.Click(label("Add "+g3.name)),
-		chromedp.Click(label("Cart tab")),
-		chromedp.WaitVisible(label("Place order")))
-	before := h.state()
-	b.expectErrors(func(s string) bool { return strings.Contains(s, "status of 400") })
-	b.run("order from two shops", chromedp.Click(label("Place order")), chromedp.WaitVisible(label("Error")))
-	shown := b.text(label("Error"))
-	b.expectErrors(nil)
-	want := regexp.MustCompile(`^` + regexp.QuoteMeta(string(mixed.Code)+": "+mixed.Message) + ` \(request [0-9a-f]{16}\)$`)
-	if !want.MatchString(shown) {
-		t.Errorf("error shown: %q\nwant the API's: %s: %s (request …)", shown, mixed.Code, mixed.Message)
+		chromedp.WaitVisible(label("Add "+g3.name)))
+	b.checkLanguage("goods of " + shopB)
+	b.run("add goods of another shop", chromedp.Click(label("Add "+g3.name)), chromedp.WaitVisible(label("Error")))
+	if shown := b.text(label("Error")); !strings.Contains(shown, "one shop") || !strings.Contains(shown, shopA) {
+		t.Errorf("error shown for a cart mixing shops: %q", shown)
+	}
+	if n := b.text(label("In cart: " + g3.name)); n != "" {
+		t.Errorf("goods of another shop went into the cart: %q", n)
 	}
 	if after := h.state(); after != before {
-		t.Errorf("a refused order changed the database:\nbefore %s\nafter %s", before, after)
+		t.Errorf("a refused goods changed the database:\nbefore %s\nafter %s", before, after)
 	}
 	b.shot(dir, "4-error")
 
-	b.run("remove "+g3.name, chromedp.Click(label("Remove one "+g3.name)))
+	// Fixing the cart (any change that is made) clears the error.
+	b.run("open the cart", chromedp.Click(label("Cart tab")), chromedp.WaitVisible(label("Place order")))
+	b.waitText(label("Cart total"), shop.FormatYuan(g1.price+g2.price), 5*time.Second)
+	b.run("one more "+g1.name, chromedp.Click(label("One more "+g1.name)))
+	b.waitText(label("Cart total"), shop.FormatYuan(2*g1.price+g2.price), 5*time.Second)
+	if !eval[bool](b, `document.querySelector('`+string(label("Error"))+`').hidden`) {
+		t.Error("the error banner is still shown after the cart was fixed")
+	}
+	b.run("remove one "+g1.name, chromedp.Click(label("Remove one "+g1.name)))
 	b.waitText(label("Cart total"), shop.FormatYuan(g1.price+g2.price), 5*time.Second)
 	b.shot(dir, "5-cart")
 
@@ -345,7 +361,20 @@ func TestWebDemo(t *testing.T) {
 		t.Errorf("order total %q, want %q", got, want)
 	}
 
+	// WeChat refuses the first unifiedorder for good: the page shows the
+	// API's words for it (no invitation to retry), and the next click,
+	// once the cause is gone, pays and clears the banner.
+	h.s.Fake.Inject(wxpaytest.EndpointUnifiedOrder, 1, wxpaytest.Fault{ErrCode: wxpay.ErrCodeNoAuth})
+	b.expectErrors(func(s string) bool { return strings.Contains(s, "status of 502") })
+	b.run("pay, refused", chromedp.Click(label("Pay")), chromedp.WaitVisible(label("Error")))
+	b.expectErrors(nil)
+	if shown := b.text(label("Error")); !regexp.MustCompile(`^upstream_refused: WeChat refused the payment \(NOAUTH\); .* \(request [0-9a-f]{16}\)$`).MatchString(shown) {
+		t.Errorf("error shown for a refused unifiedorder: %q", shown)
+	}
 	b.run("pay", chromedp.Click(label("Pay")), chromedp.WaitVisible(label("wx.requestPayment parameters")))
+	if !eval[bool](b, `document.querySelector('`+string(label("Error"))+`').hidden`) {
+		t.Error("the refusal's error is still shown after paying worked")
+	}
 	var params map[string]string
 	if err := json.Unmarshal([]byte(b.text(label("wx.requestPayment parameters"))), &params); err != nil {
 		t.Fatalf("wx.requestPayment parameters shown are not its JSON object: %v", err)
@@ -365,9 +394,16 @@ func TestWebDemo(t *testing.T) {
 
 	b.run("list the orders", chromedp.Click(label("Orders tab")),
 		chromedp.WaitVisible(label(fmt.Sprintf("Order %d", orderID))))
-	if row := b.text(label(fmt.Sprintf("Order %d", orderID))); !strings.Contains(row, "paid") || !strings.Contains(row, shop.FormatYuan(g1.price+g2.price)) {
+	row := b.text(label(fmt.Sprintf("Order %d", orderID)))
+	if !strings.Contains(row, "paid") || !strings.Contains(row, shop.FormatYuan(g1.price+g2.price)) {
 		t.Errorf("order list row: %q", row)
 	}
+	// The date is written in the page's language (English: "Dec 7, 2026,
+	// 11:45 PM"), not the browser's (German: "07.12.2026, 23:45").
+	if !regexp.MustCompile(`[A-Z][a-z]{2} [0-9]{1,2}, [0-9]{4}, [0-9]{1,2}:[0-9]{2}\s?[AP]M`).MatchString(row) {
+		t.Errorf("order date not in the page's language (en): %q", row)
+	}
+	b.checkLanguage("the orders")
 	b.shot(dir, "8-orders")
 
 	// The database agrees with the page.
@@ -394,5 +430,26 @@ func TestWebDemo(t *testing.T) {
 	defer b.mu.Unlock()
 	for _, p := range b.problems {
 		t.Errorf("browser: %s", p)
+	}
+}
+
+// checkLanguage fails the test for Chinese text the page marks as its own
+// language (English): Chinese it writes itself must say lang="zh-CN",
+// and names from the server lang="" (unknown).
+func (b *browser) checkLanguage(where string) {
+	b.t.Helper()
+	bad := eval[[]string](b, `(() => {
+		const bad = [];
+		const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+		for (let n = w.nextNode(); n; n = w.nextNode()) {
+			if (!/[\u3400-\u9fff\uff00-\uffef]/.test(n.data)) continue;
+			const l = n.parentElement.closest('[lang]');
+			const v = l ? l.getAttribute('lang') : null;
+			if (v !== '' && !(v || '').startsWith('zh')) bad.push(n.data.trim());
+		}
+		return bad;
+	})()`)
+	if len(bad) > 0 {
+		b.t.Errorf("%s: Chinese text marked as the page's language (en): %q", where, bad)
 	}
 }

@@ -1,7 +1,8 @@
 package app
 
 // This file is the only one that speaks the wxpay and miniprogram APIs: it
-// adapts them to the shop's small Payments and Login interfaces.
+// adapts them to the shop's small Payments and Login interfaces. Their
+// errors are classified in upstream.go.
 
 import (
 	"context"
@@ -32,7 +33,7 @@ func (p wechatPay) Prepay(ctx context.Context, r shop.PrepayRequest) (string, er
 		OpenID:         r.OpenID,
 	})
 	if err != nil {
-		return "", payErr(err)
+		return "", payErr("unifiedorder", err)
 	}
 	return res.PrepayID, nil
 }
@@ -52,22 +53,9 @@ func (p wechatPay) Query(ctx context.Context, outTradeNo string) (shop.QueryStat
 		return shop.QueryNotFound, nil, nil
 	}
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, upstreamErr("orderquery", err)
 	}
-	switch res.TradeState {
-	case wxpay.TradeStateSuccess, wxpay.TradeStateRefund:
-		// REFUND means it was paid, then (partly) refunded: still paid.
-		return shop.QueryPaid, &shop.Payment{
-			OutTradeNo:    res.OutTradeNo,
-			TransactionID: res.TransactionID,
-			TotalFen:      res.TotalFee,
-			Paid:          true,
-			TimeEnd:       res.TimeEnd,
-		}, nil
-	case wxpay.TradeStateClosed, wxpay.TradeStateRevoked:
-		return shop.QueryClosed, nil, nil
-	}
-	return shop.QueryNotPaid, nil, nil
+	return p.queryResult(ctx, res)
 }
 
 // Close calls closeorder.
@@ -78,7 +66,7 @@ func (p wechatPay) Close(ctx context.Context, outTradeNo string) error {
 	if errors.As(err, &we) && we.Code == wxpay.ErrCodeOrderClosed {
 		return nil
 	}
-	return payErr(err)
+	return payErr("closeorder", err)
 }
 
 // NotifyHandler verifies payment notifications and acknowledges them when
@@ -96,7 +84,9 @@ func (p wechatPay) NotifyHandler(fn func(ctx context.Context, pm shop.Payment) e
 	})
 }
 
-func payErr(err error) error {
+// payErr turns WeChat's answers that change what the shop does into the
+// shop's sentinels, and classifies every other failure.
+func payErr(op string, err error) error {
 	var we *wxpay.Error
 	if errors.As(err, &we) {
 		switch we.Code {
@@ -106,7 +96,7 @@ func payErr(err error) error {
 			return shop.ErrWeChatClosed
 		}
 	}
-	return err
+	return upstreamErr(op, err)
 }
 
 type wechatLogin struct{ c *miniprogram.Client }
@@ -123,7 +113,7 @@ func (l wechatLogin) OpenID(ctx context.Context, code string) (string, error) {
 		return "", shop.ErrBadCode
 	}
 	if err != nil {
-		return "", err
+		return "", upstreamErr("code2session", err)
 	}
 	return sess.OpenID, nil
 }
@@ -139,8 +129,10 @@ var _ shop.Refunder = wechatRefunds{}
 
 // Refund calls the refund endpoint. WeChat refunds one out_refund_no once,
 // so every error that leaves the outcome open is one to retry with the
-// same out_refund_no (shop.ErrRefundRetry), and only WeChat's definite
-// refusals, or a request wxpay refused to send, are final.
+// same out_refund_no, and only what classify calls refused (WeChat's
+// definite refusals, a request wxpay refused to send) is final
+// (shop.ErrRefundRefused); anything else may be sent again at once
+// (shop.ErrRefundRetry).
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4
 func (p wechatRefunds) Refund(ctx context.Context, r shop.RefundRequest) (string, error) {
 	res, err := p.c.Refund(ctx, &wxpay.RefundRequest{
@@ -155,18 +147,16 @@ func (p wechatRefunds) Refund(ctx context.Context, r shop.RefundRequest) (string
 	if err == nil {
 		return res.RefundID, nil
 	}
-	if wxpay.Retryable(err) {
-		return "", fmt.Errorf("%w: %w", shop.ErrRefundRetry, err)
+	ue := upstreamErr("refund", err).(*shop.UpstreamError)
+	switch ue.Kind {
+	case shop.UpstreamRefused:
+		return "", fmt.Errorf("%w: %w", shop.ErrRefundRefused, ue)
+	default:
+		// Unavailable or unknown: the same out_refund_no may be sent
+		// again at once (WeChat refunds it once); if every try stays
+		// unclear, the refund stays pending.
+		return "", fmt.Errorf("%w: %w", shop.ErrRefundRetry, ue)
 	}
-	var we *wxpay.Error
-	var re *wxpay.RequestError
-	switch {
-	case errors.As(err, &we) && we.Code != "":
-		return "", fmt.Errorf("%w: %s %s", shop.ErrRefundRefused, we.Code, we.Message)
-	case errors.As(err, &re):
-		return "", fmt.Errorf("%w: %s", shop.ErrRefundRefused, err.Error())
-	}
-	return "", err // the outcome is not known: the refund stays pending
 }
 
 // RefundNotifyHandler decrypts refund notifications and confirms each one

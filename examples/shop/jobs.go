@@ -18,6 +18,10 @@ import (
 // out_trade_no once it expired unpaid.
 type ReconcileArgs struct {
 	OutTradeNo string `json:"out_trade_no"`
+	// Mode is the mode of the server that inserted the job (ModeFake or
+	// ModeReal); a server of the other mode refuses to run it. Empty in
+	// jobs inserted before modes were recorded.
+	Mode string `json:"mode,omitempty"`
 }
 
 // Kind names the job in the queue's table.
@@ -32,6 +36,9 @@ type reconcileWorker struct {
 // and closing are conditional transitions), so a second run after a crash
 // changes nothing.
 func (w *reconcileWorker) Work(ctx context.Context, job *river.Job[ReconcileArgs]) error {
+	if err := w.s.ownJob(job.Args.Mode); err != nil {
+		return err
+	}
 	done, after, err := w.s.Reconcile(ctx, job.Args.OutTradeNo)
 	if err != nil {
 		return err // river retries with backoff
@@ -53,6 +60,7 @@ type Jobs struct {
 	// worker works the jobs on PostgreSQL, where client only inserts them
 	// (see newPostgresJobs); nil on SQLite, where client does both.
 	worker *river.Client[pgx.Tx]
+	mode   string // the queue jobs go to, and the Mode they carry
 }
 
 // NewJobs creates the job runner for s and attaches it to s, which then
@@ -70,7 +78,11 @@ func NewJobs(s *Service, log *slog.Logger, poll time.Duration) (*Jobs, error) {
 		poll = time.Second
 	}
 	cfg := &river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
+		// Each mode works its own queue, so a server never even fetches the
+		// other mode's jobs; the default queue holds the jobs inserted
+		// before modes were recorded, which the database's recorded mode
+		// (DB.Claim) makes this server's.
+		Queues:            map[string]river.QueueConfig{s.mode: {MaxWorkers: 4}, river.QueueDefault: {MaxWorkers: 1}},
 		Workers:           workers,
 		Logger:            log,
 		FetchPollInterval: poll,
@@ -89,7 +101,7 @@ func NewJobs(s *Service, log *slog.Logger, poll time.Duration) (*Jobs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shop: jobs: %w", err)
 	}
-	j := &Jobs{client: c}
+	j := &Jobs{client: c, mode: s.mode}
 	s.jobs = j
 	return j, nil
 }
@@ -111,9 +123,22 @@ func (j *Jobs) Stop(ctx context.Context) error {
 }
 
 func (j *Jobs) scheduleReconcile(ctx context.Context, tx *sql.Tx, outTradeNo string, at time.Time) error {
-	_, err := j.client.InsertTx(ctx, tx, ReconcileArgs{OutTradeNo: outTradeNo}, &river.InsertOpts{
+	_, err := j.client.InsertTx(ctx, tx, ReconcileArgs{OutTradeNo: outTradeNo, Mode: j.mode}, &river.InsertOpts{
+		Queue:       j.mode,
 		ScheduledAt: at,
 		UniqueOpts:  river.UniqueOpts{ByArgs: true},
 	})
 	return err
+}
+
+// ownJob refuses a job another mode inserted: a fake-mode job must never
+// reach real WeChat (or mark a real order paid), and a real one must never
+// be settled against a fake. The job is cancelled, not retried: it can
+// only become runnable here by an error, and it is logged.
+func (s *Service) ownJob(mode string) error {
+	if mode == "" || mode == s.mode {
+		return nil
+	}
+	s.log.Error("job of another mode refused", "job_mode", mode, "mode", s.mode)
+	return river.JobCancel(fmt.Errorf("shop: a %s-mode job refused by a %s-mode server", mode, s.mode))
 }

@@ -25,7 +25,7 @@ func newPostgresJobs(s *Service, cfg *river.Config) (*Jobs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shop: jobs: %w", err)
 	}
-	j := &Jobs{client: ins, worker: w}
+	j := &Jobs{client: ins, worker: w, mode: s.mode}
 	s.jobs = j
 	return j, nil
 }

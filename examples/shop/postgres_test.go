@@ -51,7 +51,7 @@ func testPostgres(t *testing.T) string {
 }
 
 // TestOpenPostgresTogether: instances starting at the same time on an
-// empty database migrate it once (the seed would fail on its second run).
+// empty database migrate it once, and seed the demo once.
 func TestOpenPostgresTogether(t *testing.T) {
 	dbURL := testPostgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -73,9 +73,26 @@ func TestOpenPostgresTogether(t *testing.T) {
 	if t.Failed() {
 		return
 	}
+	var twice int
+	if err := dbs[0].R.QueryRow(`SELECT COUNT(*) FROM (SELECT version_id FROM goose_db_version GROUP BY version_id HAVING COUNT(*) > 1) AS t`).Scan(&twice); err != nil || twice != 0 {
+		t.Errorf("%d migrations ran more than once (%v)", twice, err)
+	}
 	var shops int
+	if err := dbs[0].R.QueryRow(`SELECT COUNT(*) FROM shops`).Scan(&shops); err != nil || shops != 0 {
+		t.Errorf("%d shops (%v) after the migrations; the demo is fake mode's", shops, err)
+	}
+	// Fake-mode instances starting together seed the demo once.
+	for i := range dbs {
+		wg.Go(func() { errs[i] = SeedDemo(ctx, dbs[i]) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("instance %d seeding: %v", i, err)
+		}
+	}
 	if err := dbs[0].R.QueryRow(`SELECT COUNT(*) FROM shops`).Scan(&shops); err != nil || shops != 3 {
-		t.Errorf("%d shops (%v), want the 3 of the seed", shops, err)
+		t.Errorf("%d shops (%v), want the 3 of the demo", shops, err)
 	}
 }
 
@@ -87,6 +104,9 @@ func TestRetryable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	if _, err := db.W.Exec(`INSERT INTO shops (id, name, address) VALUES (1, 'x', 'y') ON CONFLICT (id) DO NOTHING`); err != nil {
+		t.Fatal(err)
+	}
 	_, dup := db.W.Exec(`INSERT INTO shops (id, name, address) VALUES (1, 'x', 'y')`)
 	if dup == nil || !db.retryable(dup) {
 		t.Errorf("duplicate key %v: not retryable", dup)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -252,7 +253,7 @@ func (rf *Refunds) Refund(ctx context.Context, orderID, amountFen int64, reason,
 	}
 	switch row.Status {
 	case RefundRefused:
-		return Refund{}, false, Errorf(CodeConflict, "WeChat refused refund %s: %s", row.OutRefundNo, row.failure)
+		return Refund{}, false, refundRefused(row.OutRefundNo, row.failure)
 	case RefundPending:
 		if err := rf.send(ctx, row); err != nil {
 			return Refund{}, false, err
@@ -306,7 +307,13 @@ func (rf *Refunds) send(ctx context.Context, row *refundRow) error {
 		}
 		return nil
 	case errors.Is(err, ErrRefundRefused):
-		failure := err.Error()
+		// What is stored is what the client is shown: the safe reason
+		// (WeChat's err_code), never the library's text.
+		failure := "refused"
+		var ue *UpstreamError
+		if errors.As(err, &ue) && ue.Reason != "" {
+			failure = ue.Reason
+		}
 		if len(failure) > 200 {
 			failure = failure[:200]
 		}
@@ -323,13 +330,28 @@ func (rf *Refunds) send(ctx context.Context, row *refundRow) error {
 		}); err != nil {
 			return err
 		}
-		s.log.Warn("refund refused by WeChat", "order_id", row.orderID, "out_refund_no", row.OutRefundNo, "error", failure)
-		return Errorf(CodeConflict, "WeChat refused refund %s: %s", row.OutRefundNo, failure)
+		s.log.Warn("refund refused by WeChat", "order_id", row.orderID, "out_refund_no", row.OutRefundNo, "error", err.Error())
+		return refundRefused(row.OutRefundNo, failure)
 	default:
 		s.log.Warn("refund outcome unknown; it stays pending under its out_refund_no", "order_id", row.orderID,
 			"out_refund_no", row.OutRefundNo, "error", err.Error())
-		return Errorf(CodeUpstream, "WeChat's answer to refund %s is not known; repeat the request with the same Idempotency-Key (it reuses out_refund_no, so WeChat refunds once)", row.OutRefundNo)
+		// Even a busy WeChat (SYSTEMERROR) may have refunded: after the
+		// retries, the outcome is unknown whatever the last answer was.
+		return UpstreamAPIError("refund "+row.OutRefundNo, refundRetry, &UpstreamError{Op: "refund", Kind: UpstreamUnknown, Err: err})
 	}
+}
+
+// refundRetry is how the admin repeats a refund whose outcome is unknown.
+const refundRetry = "repeat the request with the same Idempotency-Key (it reuses out_refund_no, so WeChat refunds once)"
+
+// refundRefused is the answer for a refund WeChat refused, the first time
+// and every time after.
+func refundRefused(outRefundNo, reason string) error {
+	// Earlier versions stored the library's text; show only its code.
+	if r, ok := strings.CutPrefix(reason, "shop: WeChat refused the refund: "); ok {
+		reason, _, _ = strings.Cut(r, " ")
+	}
+	return UpstreamAPIError("refund "+outRefundNo, "", &UpstreamError{Op: "refund", Kind: UpstreamRefused, Reason: reason})
 }
 
 // Settle applies a refund outcome WeChat notified (and confirmed), in one
@@ -456,6 +478,8 @@ const refundRetryAfter = 2 * time.Minute
 // repeated the request.
 type RefundRetryArgs struct {
 	OutRefundNo string `json:"out_refund_no"`
+	// Mode is the inserting server's mode, as in ReconcileArgs.
+	Mode string `json:"mode,omitempty"`
 }
 
 // Kind names the job in the queue's table.
@@ -470,6 +494,9 @@ type refundWorker struct {
 // once, and beside an admin's repeated request: WeChat refunds one
 // out_refund_no once, and each state change is conditional.
 func (w *refundWorker) Work(ctx context.Context, job *river.Job[RefundRetryArgs]) error {
+	if err := w.s.ownJob(job.Args.Mode); err != nil {
+		return err
+	}
 	rf := w.s.refunds
 	if rf == nil {
 		return nil // refunds are off; the row cannot exist
@@ -494,7 +521,8 @@ func (w *refundWorker) Work(ctx context.Context, job *river.Job[RefundRetryArgs]
 func (w *refundWorker) Timeout(*river.Job[RefundRetryArgs]) time.Duration { return time.Minute }
 
 func (j *Jobs) scheduleRefundRetry(ctx context.Context, tx *sql.Tx, outRefundNo string, at time.Time) error {
-	_, err := j.client.InsertTx(ctx, tx, RefundRetryArgs{OutRefundNo: outRefundNo}, &river.InsertOpts{
+	_, err := j.client.InsertTx(ctx, tx, RefundRetryArgs{OutRefundNo: outRefundNo, Mode: j.mode}, &river.InsertOpts{
+		Queue:       j.mode,
 		ScheduledAt: at,
 		UniqueOpts:  river.UniqueOpts{ByArgs: true},
 	})

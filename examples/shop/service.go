@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -52,6 +51,9 @@ func (t Timing) withDefaults() Timing {
 
 // Config configures a Service.
 type Config struct {
+	// Mode is ModeFake or ModeReal: the queue of the jobs, and the mode
+	// each job records and is refused outside of (see NewJobs).
+	Mode     string
 	DB       *DB
 	Payments Payments
 	Login    Login
@@ -63,10 +65,14 @@ type Config struct {
 	// Speed says how much faster than real time Now runs (a sped-up fake
 	// WeChat); jobs divide their waits by it. 0 means 1.
 	Speed float64
+	// Unmetered lifts the per-user budget of the order queries GetOrder
+	// makes (UserQueryRate), for load tests; the per-order interval stays.
+	Unmetered bool
 }
 
 // Service is the shop. Its methods are safe for concurrent use.
 type Service struct {
+	mode  string
 	db    *DB
 	pay   Payments
 	login Login
@@ -82,38 +88,34 @@ type Service struct {
 	shopsStmt, goodsStmt, userStmt *sql.Stmt
 	wstmts                         map[string]*sql.Stmt // by query text
 
-	// When GetOrder last asked WeChat about each out_trade_no, so that a
-	// client polling an order cannot turn into a flood of orderquery calls
-	// (which WeChat rate-limits per merchant).
-	queriedMu sync.Mutex
-	queried   map[string]time.Time
+	// The orderquery calls GetOrder makes (WeChat rate-limits them per
+	// merchant): at most one per out_trade_no every queryInterval, and a
+	// budget per user, so that polling clients cannot turn into a flood,
+	// and one user with many orders cannot take the others' share.
+	queried, userQueries *Limiter
 }
 
 // queryInterval is the least time between two orderquery calls GetOrder
 // makes for one out_trade_no; reconciliation runs regardless.
 const queryInterval = 3 * time.Second
 
-// mayQuery reports whether GetOrder may ask WeChat about outTradeNo now,
-// and if so notes that it does.
-func (s *Service) mayQuery(outTradeNo string) bool {
-	now := time.Now()
-	s.queriedMu.Lock()
-	defer s.queriedMu.Unlock()
-	if t, ok := s.queried[outTradeNo]; ok && now.Sub(t) < queryInterval {
+// UserQueryRate is each user's budget of the orderquery calls GetOrder
+// makes: past it, GetOrder returns the stored state (the reconciliation
+// job still asks WeChat on its own schedule).
+var UserQueryRate = Rate{Every: 3 * time.Second, Burst: 5}
+
+// maxMeteredKeys bounds each table of the limiters: users, addresses,
+// out_trade_nos.
+const maxMeteredKeys = 10_000
+
+// mayQuery reports whether GetOrder may ask WeChat about outTradeNo for
+// user now, and if so counts it.
+func (s *Service) mayQuery(userID int64, outTradeNo string) bool {
+	if ok, _ := s.queried.Allow(outTradeNo); !ok {
 		return false
 	}
-	if len(s.queried) >= 10_000 {
-		for k, t := range s.queried {
-			if now.Sub(t) >= queryInterval {
-				delete(s.queried, k)
-			}
-		}
-	}
-	if len(s.queried) >= 10_000 {
-		return false // under a flood, leave it to reconciliation
-	}
-	s.queried[outTradeNo] = now
-	return true
+	ok, _ := s.userQueries.Allow(strconv.FormatInt(userID, 10))
+	return ok
 }
 
 const (
@@ -129,8 +131,14 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.DB == nil || cfg.Payments == nil || cfg.Login == nil {
 		return nil, errors.New("shop: Config needs DB, Payments and Login")
 	}
-	s := &Service{db: cfg.DB, pay: cfg.Payments, login: cfg.Login, log: cfg.Logger, now: cfg.Now, t: cfg.Timing.withDefaults(),
-		queried: map[string]time.Time{}}
+	if cfg.Mode != ModeFake && cfg.Mode != ModeReal {
+		return nil, fmt.Errorf("shop: Config.Mode must be %q or %q", ModeFake, ModeReal)
+	}
+	s := &Service{mode: cfg.Mode, db: cfg.DB, pay: cfg.Payments, login: cfg.Login, log: cfg.Logger, now: cfg.Now, t: cfg.Timing.withDefaults(),
+		queried: NewLimiter(Rate{Every: queryInterval, Burst: 1}, maxMeteredKeys), userQueries: NewLimiter(UserQueryRate, maxMeteredKeys)}
+	if cfg.Unmetered {
+		s.userQueries = NewLimiter(Unlimited, 1)
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -216,15 +224,15 @@ func (s *Service) tx1(ctx context.Context, fn func(tx *wtx) error) error {
 // Login exchanges a wx.login code for the user, creating the user on first
 // login. Only the openid is kept.
 func (s *Service) Login(ctx context.Context, code string) (User, error) {
-	if code == "" || len(code) > 128 || !printableASCII(code) {
-		return User{}, Errorf(CodeInvalid, "code must be 1 to 128 printable ASCII characters")
+	if err := CheckLoginCode(code); err != nil {
+		return User{}, err
 	}
 	openID, err := s.login.OpenID(ctx, code)
 	if errors.Is(err, ErrBadCode) {
 		return User{}, Errorf(CodeUnauthorized, "WeChat refused the login code; call wx.login again")
 	}
 	if err != nil {
-		return User{}, s.upstream("code2session", err)
+		return User{}, s.upstream("login", "call wx.login again and log in with the new code", err)
 	}
 	u := User{OpenID: openID}
 	err = s.tx(ctx, func(tx *wtx) error {
@@ -250,10 +258,17 @@ func (s *Service) UserByID(ctx context.Context, id int64) (User, error) {
 	return u, err
 }
 
-func (s *Service) upstream(op string, err error) error {
-	s.log.Warn("WeChat call failed", "op", op, "error", err.Error())
-	return Errorf(CodeUpstream, "WeChat did not answer (%s); try again", op)
+// upstream logs a failed WeChat call (the libraries' errors hold no
+// secret) and returns what the client sees, through the one mapping of
+// [UpstreamAPIError]. what names the action; retry says how the client
+// repeats it safely when the outcome is unknown.
+func (s *Service) upstream(what, retry string, err error) error {
+	s.log.Warn("WeChat call failed", "action", what, "error", err.Error())
+	return UpstreamAPIError(what, retry, err)
 }
+
+// payRetry is how a client repeats a payment whose outcome is unknown.
+const payRetry = "repeat POST /orders/{id}/pay; it sends the same out_trade_no, so the order is paid at most once"
 
 // --- catalogue ---------------------------------------------------------
 
@@ -557,7 +572,7 @@ func (s *Service) GetOrder(ctx context.Context, u User, id int64) (Order, error)
 	} else if err != nil {
 		return o, err
 	}
-	if !s.mayQuery(otn) {
+	if !s.mayQuery(u.ID, otn) {
 		return o, nil
 	}
 	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -645,7 +660,7 @@ func (s *Service) Pay(ctx context.Context, u User, orderID int64, clientIP strin
 				continue
 			case err != nil:
 				// The stored parameters stay; the next click sends them again.
-				return PayResult{}, s.upstream("unifiedorder", err)
+				return PayResult{}, s.upstream("payment", payRetry, err)
 			}
 			if _, err := s.db.W.ExecContext(ctx, `UPDATE pay_attempts SET prepay_id = $1 WHERE out_trade_no = $2 AND prepay_id IS NULL`,
 				id, a.OutTradeNo); err != nil {
@@ -770,7 +785,7 @@ func (s *Service) closeAttempt(ctx context.Context, a *attempt, closeOrder bool)
 		return s.querySettle(ctx, a.OutTradeNo)
 	}
 	if err != nil {
-		return s.upstream("closeorder", err)
+		return s.upstream("payment", payRetry, err)
 	}
 	return s.markAttemptClosed(ctx, a, closeOrder)
 }
@@ -795,10 +810,12 @@ func (s *Service) markAttemptClosed(ctx context.Context, a *attempt, closeOrder 
 func (s *Service) querySettle(ctx context.Context, outTradeNo string) error {
 	state, p, err := s.pay.Query(ctx, outTradeNo)
 	if err != nil {
-		return s.upstream("orderquery", err)
+		return s.upstream("payment", payRetry, err)
 	}
 	if state != QueryPaid {
-		return Errorf(CodeUpstream, "WeChat's answers disagree about the payment; try again")
+		e := Errorf(CodeUpstream, "WeChat's answers disagree about the payment; try again in %s", seconds(DefaultRetryAfter))
+		e.RetryAfter = DefaultRetryAfter
+		return e
 	}
 	return s.Settle(ctx, *p, "query")
 }
@@ -823,6 +840,15 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 		s.log.Info("payment result FAIL; order unchanged", "out_trade_no", p.OutTradeNo, "source", source)
 		return nil
 	}
+	if p.OutTradeNo == "" || p.TransactionID == "" {
+		// Nothing can key it (and an empty key would hide every later
+		// anomaly): refuse it, so that the notification comes again or
+		// the job asks again.
+		return fmt.Errorf("shop: settle: a paid result without out_trade_no or transaction_id (%s)", source)
+	}
+	if p.TimeEnd.IsZero() {
+		p.TimeEnd = s.now() // WeChat did not say: when we learnt of it
+	}
 	var anomaly string
 	var orderID int64
 	var settled bool
@@ -841,7 +867,9 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 		err = tx.QueryRow(sqlPaymentByTxn, p.TransactionID).Scan(&prior)
 		switch {
 		case err == nil && prior == p.OutTradeNo:
-			return nil // already recorded: a repeated notification
+			// Already recorded (a repeated notification); refunds an order
+			// query reports may be new.
+			return s.recordWeChatRefunds(tx, orderID, p.Refunds)
 		case err == nil:
 			anomaly = "transaction_id_reused"
 			return s.recordAnomaly(tx, anomaly, p, source)
@@ -864,7 +892,7 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			// may have committed while the UPDATE waited: look again.
 			err := tx.QueryRow(sqlPaymentByTxn, p.TransactionID).Scan(&prior)
 			if err == nil && prior == p.OutTradeNo {
-				return nil
+				return s.recordWeChatRefunds(tx, orderID, p.Refunds)
 			}
 			if err := tx.QueryRow(sqlOrderStatus, orderID).Scan(&status); err != nil {
 				return err
@@ -881,7 +909,7 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			return err
 		}
 		settled = true
-		return nil
+		return s.recordWeChatRefunds(tx, orderID, p.Refunds)
 	})
 	if err != nil {
 		return fmt.Errorf("shop: settle: %w", err)

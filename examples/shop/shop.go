@@ -104,8 +104,16 @@ type Payment struct {
 	TransactionID string
 	TotalFen      int64
 	// Paid is false for a notification with result_code FAIL.
-	Paid    bool
+	Paid bool
+	// TimeEnd is when the payer paid; zero when WeChat's answer does not
+	// say (an order query answering REFUND), and then Settle records the
+	// time it learnt of the payment.
 	TimeEnd time.Time
+	// Refunds are refunds WeChat already made of this payment, which an
+	// order query answering REFUND reports (a payment refunded at WeChat,
+	// on the merchant platform say, before its notification arrived):
+	// Settle records them with the payment.
+	Refunds []RefundResult
 }
 
 // PrepayRequest holds the unifiedorder parameters the server stores with
@@ -172,16 +180,23 @@ type Code string
 
 // Error codes, each with one HTTP status (see package api).
 const (
-	CodeInvalid        Code = "invalid_request"        // 400
-	CodeUnauthorized   Code = "unauthorized"           // 401
-	CodeNotFound       Code = "not_found"              // 404
-	CodeConflict       Code = "conflict"               // 409
-	CodeTooLarge       Code = "body_too_large"         // 413
-	CodeIdempotency    Code = "idempotency_mismatch"   // 422
-	CodeUpstream       Code = "upstream_unavailable"   // 502
-	CodeInternal       Code = "internal"               // 500
-	CodeMethod         Code = "method_not_allowed"     // 405
-	CodeUnsupportedMed Code = "unsupported_media_type" // 415
+	CodeInvalid      Code = "invalid_request"      // 400
+	CodeUnauthorized Code = "unauthorized"         // 401
+	CodeNotFound     Code = "not_found"            // 404
+	CodeConflict     Code = "conflict"             // 409
+	CodeTooLarge     Code = "body_too_large"       // 413
+	CodeIdempotency  Code = "idempotency_mismatch" // 422
+	CodeUpstream     Code = "upstream_unavailable" // 503, with Retry-After: WeChat not reached or busy
+	// CodeUpstreamRefused: WeChat refused the request for good (502, never
+	// retry the same request); see [UpstreamAPIError].
+	CodeUpstreamRefused Code = "upstream_refused"
+	// CodeUpstreamUnknown: WeChat's answer was lost, the request may have
+	// taken effect (502, with Retry-After: repeat the same request).
+	CodeUpstreamUnknown Code = "upstream_outcome_unknown"
+	CodeInternal        Code = "internal"               // 500
+	CodeMethod          Code = "method_not_allowed"     // 405
+	CodeUnsupportedMed  Code = "unsupported_media_type" // 415
+	CodeTooMany         Code = "too_many_requests"      // 429, with Retry-After
 )
 
 // Error is a failure the client may see: Message is written for the
@@ -189,6 +204,9 @@ const (
 type Error struct {
 	Code    Code
 	Message string
+	// RetryAfter, when positive, is sent as the Retry-After header: the
+	// request may be repeated after it.
+	RetryAfter time.Duration
 }
 
 // Error returns the code and the message.

@@ -6,7 +6,6 @@ import (
 	"math"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 )
 
@@ -124,27 +123,25 @@ func TestNewID(t *testing.T) {
 }
 
 func TestMayQuery(t *testing.T) {
-	s := &Service{queried: map[string]time.Time{}}
-	if !s.mayQuery("A") || s.mayQuery("A") {
+	s := &Service{queried: NewLimiter(Rate{Every: queryInterval, Burst: 1}, maxMeteredKeys), userQueries: NewLimiter(UserQueryRate, maxMeteredKeys)}
+	if !s.mayQuery(1, "A") || s.mayQuery(1, "A") {
 		t.Fatal("the second query within the interval was allowed, or the first refused")
 	}
-	if !s.mayQuery("B") {
+	if !s.mayQuery(1, "B") {
 		t.Fatal("another out_trade_no was refused")
 	}
-	s.queried["A"] = time.Now().Add(-queryInterval)
-	if !s.mayQuery("A") {
-		t.Fatal("a query after the interval was refused")
+	// One user's budget runs out however many orders it polls; another
+	// user's does not.
+	n := 2
+	for i := range 100 {
+		if s.mayQuery(1, fmt.Sprint("U1-", i)) {
+			n++
+		}
 	}
-	for i := range 10_000 {
-		s.queried[fmt.Sprint(i)] = time.Now()
+	if n != UserQueryRate.Burst {
+		t.Errorf("user 1 got %d queries at once, want its burst of %d", n, UserQueryRate.Burst)
 	}
-	if s.mayQuery("C") {
-		t.Error("allowed beyond the table's bound")
-	}
-	for k := range s.queried {
-		s.queried[k] = time.Now().Add(-queryInterval)
-	}
-	if !s.mayQuery("C") || len(s.queried) != 1 {
-		t.Errorf("stale entries not pruned: %d left", len(s.queried))
+	if !s.mayQuery(2, "C") {
+		t.Error("another user was refused")
 	}
 }

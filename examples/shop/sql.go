@@ -29,7 +29,7 @@ const (
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`
 	sqlAttemptPaid   = `UPDATE pay_attempts SET state = 'paid' WHERE out_trade_no = $1`
 	sqlInsertAnomaly = `INSERT INTO anomalies (id, kind, out_trade_no, transaction_id, total_fen, source, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (kind, transaction_id) DO NOTHING`
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (kind, out_trade_no, transaction_id) DO NOTHING`
 )
 
 var writeQueries = []string{sqlGoodsByID, sqlUpsertUser, sqlUserByOpenID, sqlIdemKey, sqlInsertOrder, sqlInsertLine, sqlInsertIdemKey, sqlOrderStatus, sqlInsertAttempt, sqlCloseAttempt, sqlCloseOrder, sqlSettleAttempt, sqlPaymentByTxn, sqlPayOrder, sqlInsertPayment, sqlAttemptPaid, sqlInsertAnomaly}

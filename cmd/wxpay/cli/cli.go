@@ -46,6 +46,7 @@ func commands() []command {
 		{"fake", "run the fake WeChat Pay server (wxpaytest) standalone and pay its orders", runFake},
 		{"notify", "send a signed payment or refund notification to a URL, as WeChat does", runNotify},
 		{"doctor", "check the merchant settings, the notify URL and the certificate", runDoctor},
+		{"version", "print the version of wxpay", runVersion},
 	}
 }
 
@@ -87,6 +88,8 @@ func Run(ctx context.Context, args []string, env func(string) string, stdin io.R
 	case "-h", "-help", "--help", "help":
 		usage(stdout)
 		return ExitOK
+	case "-version", "--version":
+		args = append([]string{"version"}, args[1:]...)
 	}
 	for _, cmd := range commands() {
 		if cmd.name == args[0] {
@@ -99,7 +102,7 @@ func Run(ctx context.Context, args []string, env func(string) string, stdin io.R
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, "wxpay is a tool for WeChat Pay API v2 merchants.\n\nUsage:\n\n\twxpay <command> [flags] [arguments]\n\nCommands:\n\n")
+	fmt.Fprint(w, "wxpay is a tool for WeChat Pay API v2 merchants.\n\nUsage:\n\n\twxpay <command> [flags] [arguments] [flags]\n\nCommands:\n\n")
 	for _, cmd := range commands() {
 		fmt.Fprintf(w, "\t%-15s %s\n", cmd.name, cmd.summary)
 	}
@@ -134,12 +137,17 @@ func (c *cmdEnv) flagSet(name, synopsis, doc string) (*flag.FlagSet, *string, *b
 
 // parse parses args; ok is false when the command must return code.
 //
+// Flags may come before or after the arguments ("wxpay sign msg.xml
+// -json" is "wxpay sign -json msg.xml"), as people type them; after "--"
+// everything is an argument, for a file whose name starts with "-". "-"
+// alone (standard input) is an argument.
+//
 // -h prints the usage on stdout and succeeds; a bad flag prints the
 // error and the usage on stderr.
 func (c *cmdEnv) parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
 	usage := fs.Usage
 	fs.Usage = func() {} // printed below, once, on the right stream
-	err := fs.Parse(args)
+	err := parseInterspersed(fs, args)
 	fs.Usage = usage
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -151,6 +159,31 @@ func (c *cmdEnv) parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
 		return ExitUsage, false
 	}
 	return 0, true
+}
+
+// parseInterspersed is fs.Parse with flags allowed after arguments: the
+// standard parser stops at the first argument, so it is resumed after
+// each one, and the arguments are collected in order. On success
+// fs.Args() returns them.
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			pos = append(pos, rest...) // "--": the rest are arguments
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	// Parsing "--" alone sets fs.Args() to what follows it.
+	return fs.Parse(append([]string{"--"}, pos...))
 }
 
 // usageErr prints a usage error and returns ExitUsage.

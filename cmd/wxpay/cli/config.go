@@ -3,9 +3,11 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/wxpay-go/wxpay"
@@ -27,7 +29,7 @@ var settingNames = []struct{ name, doc string }{
 	{EnvAppID, "appid of the mini-program or official account (wx + 16 hex digits)"},
 	{EnvMchID, "merchant number (mch_id)"},
 	{EnvAPIKey, "the 32-character APIv2 key (secret; never printed)"},
-	{EnvSignType, "MD5 (default) or HMAC-SHA256"},
+	{EnvSignType, "MD5 (default) or HMAC-SHA256 (wxpay fake's default)"},
 	{EnvNotifyURL, "notify_url given to unifiedorder (doctor checks it)"},
 	{EnvAppSecret, "mini-program AppSecret (secret; never printed)"},
 	{EnvCertFile, "path of apiclient_cert.pem (doctor checks it)"},
@@ -125,6 +127,11 @@ func (c *cmdEnv) loadSettings(configFile string) (*settings, error) {
 // '#' are skipped, an "export " prefix is allowed, and a value may be
 // wrapped in matching single or double quotes (nothing inside is
 // interpreted). Surrounding whitespace of a line is dropped.
+//
+// The file holds the API key, so no error quotes the file: an error names
+// the line number and, where it is a setting name, the name (see
+// [configNameShown]); never a value, and never a name that could be one (a
+// swapped "value=NAME" line, a line without "=").
 func parseConfig(b []byte) (map[string]string, error) {
 	known := map[string]bool{}
 	for _, s := range settingNames {
@@ -141,25 +148,65 @@ func parseConfig(b []byte) (map[string]string, error) {
 		line = strings.TrimPrefix(line, "export ")
 		name, val, ok := strings.Cut(line, "=")
 		name = strings.TrimSpace(name)
-		if !ok || name == "" {
-			return nil, fmt.Errorf("line %d: want NAME=VALUE", n)
-		}
-		if !known[name] {
-			return nil, fmt.Errorf("line %d: unknown setting %q", n, truncate(name, 40))
-		}
-		if _, dup := out[name]; dup {
-			return nil, fmt.Errorf("line %d: %s set twice", n, name)
-		}
 		val = strings.TrimSpace(val)
 		if len(val) >= 2 && (val[0] == '"' || val[0] == '\'') && val[len(val)-1] == val[0] {
 			val = val[1 : len(val)-1]
 		}
+		switch {
+		case !ok || name == "":
+			return nil, fmt.Errorf("line %d: want NAME=VALUE (the line is not shown: it may hold a secret)", n)
+		case known[name]:
+		case known[val]:
+			return nil, fmt.Errorf("line %d: the value is the setting name %s: the line looks swapped; write %s=VALUE (the rest of the line is not shown: it may hold a secret)", n, val, val)
+		case guessSetting(name) != "":
+			return nil, fmt.Errorf("line %d: unknown setting name; did you mean %s? (names are exact, in capitals)", n, guessSetting(name))
+		case !configNameShown(name):
+			return nil, fmt.Errorf("line %d: the name before \"=\" is not a setting name (not shown: it may hold a secret); the names are %s", n, settingList())
+		default:
+			return nil, fmt.Errorf("line %d: unknown setting %s", n, name)
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("line %d: %s set twice", n, name)
+		}
 		out[name] = val
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, errors.New("a line is too long")
+		}
+		return nil, errors.New("cannot read the file")
 	}
 	return out, nil
+}
+
+// settingNameRE is the shape of the names wxpay reads. An unknown name of
+// this shape is a typo and is shown; any other is not, since a value on
+// the wrong side of "=" (an API key, an AppSecret) has another shape.
+var settingNameRE = regexp.MustCompile(`^WX(PAY)?_[A-Z0-9_]{1,40}$`)
+
+// configNameShown reports whether an unknown name of a -config file may
+// be quoted in an error.
+func configNameShown(name string) bool { return settingNameRE.MatchString(name) }
+
+// guessSetting returns the setting name that name misspells by its
+// underscores or case only, or "".
+func guessSetting(name string) string {
+	norm := func(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "_", "")) }
+	for _, s := range settingNames {
+		if norm(s.name) == norm(name) {
+			return s.name
+		}
+	}
+	return ""
+}
+
+// settingList is the names a -config file may set, for error messages.
+func settingList() string {
+	names := make([]string, len(settingNames))
+	for i, s := range settingNames {
+		names[i] = s.name
+	}
+	return strings.Join(names, ", ")
 }
 
 // signer builds the signer of s, or says which setting is missing or
@@ -171,7 +218,7 @@ func (s *settings) signer() (*wxpay.Signer, error) {
 	switch s.SignType {
 	case "", wxpay.SignMD5, wxpay.SignHMACSHA256:
 	default:
-		return nil, fmt.Errorf("%s must be MD5 or HMAC-SHA256, not %q", EnvSignType, truncate(string(s.SignType), 20))
+		return nil, fmt.Errorf("%s must be MD5 or HMAC-SHA256 (its value, %d characters, is not shown: a value of the wrong shape may be a secret on the wrong line)", EnvSignType, len(s.SignType))
 	}
 	if msg := keyProblem(s.APIKey, false); msg != "" {
 		return nil, fmt.Errorf("%s: %s", EnvAPIKey, msg)

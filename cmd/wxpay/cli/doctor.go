@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -58,9 +60,15 @@ URL (https, no query string; reachable, and answering WeChat's reply contract:
 doctor POSTs a notification signed with a wrong key and expects return_code
 FAIL, since a notify URL that answers SUCCESS to it accepts forged payments),
 and the client certificate pair (the key matches the certificate, which is
-valid and does not expire within 30 days). The probe names a made-up order
-(out_trade_no wxpaydoctor followed by digits) of 1 fen; -offline skips it.
-Exit status 1 when a check fails.`)
+issued to WXPAY_MCHID, valid, and does not expire within 30 days). The probe
+names a made-up order (out_trade_no wxpaydoctor followed by digits) of 1 fen;
+-offline skips it.
+
+Each line says what it verified and what it could not: the appid, mch_id,
+API key and AppSecret are checked for their format only, since only a call
+signed with them tells whether WeChat accepts them, and doctor makes none.
+A setting of the wrong shape is described, never printed. Exit status 1
+when a check fails.`)
 	offline := fs.Bool("offline", false, "do not contact the notify URL")
 	timeout := fs.Duration("timeout", 10*time.Second, "time allowed for the notify URL's reply")
 	if code, ok := c.parse(fs, args); !ok {
@@ -101,38 +109,38 @@ func doctor(ctx context.Context, s *settings, offline bool, timeout time.Duratio
 	case s.AppID == "":
 		add(EnvAppID, statusFail, "not set")
 	case appIDPattern.MatchString(s.AppID):
-		add(EnvAppID, statusOK, "%s", s.AppID)
+		add(EnvAppID, statusOK, "%s (format only; a real check needs a signed call)", s.AppID)
 	case strings.HasPrefix(s.AppID, "wx") && len(s.AppID) == 18 && appIDPattern.MatchString(strings.ToLower(s.AppID)):
-		add(EnvAppID, statusFail, "%q has uppercase hex digits; WeChat's appids are lowercase (copy it again from the mini-program's settings)", s.AppID)
+		add(EnvAppID, statusFail, "has uppercase hex digits; WeChat's appids are lowercase (copy it again from the mini-program's settings)")
 	default:
-		add(EnvAppID, statusFail, "%q is not an appid: wx followed by 16 hex digits (a mini-program's is under 开发管理 → 开发设置)", truncate(s.AppID, 40))
+		add(EnvAppID, statusFail, "%d characters, not an appid: wx followed by 16 hex digits (a mini-program's is under 开发管理 → 开发设置); %s", len(s.AppID), notShown)
 	}
 	switch {
 	case s.MchID == "":
 		add(EnvMchID, statusFail, "not set")
 	case !mchIDPattern.MatchString(s.MchID) || len(s.MchID) > 32:
-		add(EnvMchID, statusFail, "%q is not a merchant number: mch_id is digits only", truncate(s.MchID, 40))
+		add(EnvMchID, statusFail, "%d characters, not a merchant number: mch_id is digits only; %s", len(s.MchID), notShown)
 	case len(s.MchID) < 8 || len(s.MchID) > 10:
 		add(EnvMchID, statusWarn, "%s has %d digits; merchant numbers usually have 10 (older ones 8)", s.MchID, len(s.MchID))
 	default:
-		add(EnvMchID, statusOK, "%s", s.MchID)
+		add(EnvMchID, statusOK, "%s (format only; a real check needs a signed call)", s.MchID)
 	}
 	if msg := keyProblem(s.APIKey, true); msg != "" {
 		add(EnvAPIKey, statusFail, "%s: %s", redact(s.APIKey), msg)
 	} else {
-		add(EnvAPIKey, statusOK, "%s, letters and digits", redact(s.APIKey))
+		add(EnvAPIKey, statusOK, "%s, letters and digits (format only; a real check needs a signed call)", redact(s.APIKey))
 	}
 	switch st := string(s.SignType); st {
 	case "":
-		add(EnvSignType, statusOK, "not set: MD5, WeChat's default")
+		add(EnvSignType, statusOK, "not set: MD5, WeChat's default (your server must sign with the same)")
 	case string(wxpay.SignMD5), string(wxpay.SignHMACSHA256):
-		add(EnvSignType, statusOK, "%s", st)
+		add(EnvSignType, statusOK, "%s (your server must sign with the same)", st)
 	default:
 		hint := "it must be MD5 or HMAC-SHA256"
 		if norm := strings.ToUpper(strings.ReplaceAll(st, "_", "-")); norm == "HMAC-SHA256" || norm == "MD5" {
 			hint = "write it exactly " + norm
 		}
-		add(EnvSignType, statusFail, "%q: %s", truncate(st, 20), hint)
+		add(EnvSignType, statusFail, "%s; %s", hint, notShown)
 	}
 	switch {
 	case s.AppSecret == "":
@@ -142,7 +150,7 @@ func doctor(ctx context.Context, s *settings, offline bool, timeout time.Duratio
 	case !hex32.MatchString(s.AppSecret):
 		add(EnvAppSecret, statusWarn, "%s, but not all lowercase hex digits as WeChat issues them", redact(s.AppSecret))
 	default:
-		add(EnvAppSecret, statusOK, "%s", redact(s.AppSecret))
+		add(EnvAppSecret, statusOK, "%s, hex digits (format only; a real check needs a code2session call)", redact(s.AppSecret))
 	}
 	res.Checks = append(res.Checks, checkNotifyURL(ctx, s, offline, timeout)...)
 	res.Checks = append(res.Checks, checkCert(s, now)...)
@@ -252,7 +260,7 @@ func probeNotify(ctx context.Context, s *settings, u *url.URL, timeout time.Dura
 	case xerr == nil && p["return_code"] == "SUCCESS":
 		return check{name, statusFail, fmt.Sprintf("answered SUCCESS (HTTP %d) to a notification signed with a wrong key: the handler does not verify signatures, so anyone can forge a payment", resp.StatusCode)}
 	case xerr == nil && p["return_code"] == "FAIL":
-		return check{name, statusOK, fmt.Sprintf("reachable; refused a notification signed with a wrong key with return_code FAIL (HTTP %d, %s)", resp.StatusCode, took)}
+		return check{name, statusOK, fmt.Sprintf("reachable; refused a notification signed with a wrong key with return_code FAIL (HTTP %d, %s); not checked: that it accepts a genuine one, which doctor never sends", resp.StatusCode, took)}
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed:
 		return check{name, statusFail, fmt.Sprintf("answers HTTP %d: nothing takes POSTs at this path", resp.StatusCode)}
 	default:
@@ -270,7 +278,7 @@ func checkCert(s *settings, now time.Time) []check {
 	}
 	pair, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
 	if err != nil {
-		msg := err.Error()
+		msg := fileErr(err)
 		if strings.Contains(msg, "does not match") {
 			msg = "the private key does not belong to the certificate: " + msg
 		}
@@ -290,11 +298,41 @@ func checkCert(s *settings, now time.Time) []check {
 	case leaf.NotAfter.Sub(now) < certWarning:
 		return []check{{name, statusFail, fmt.Sprintf("%q expires on %s, in %d days: renew it now", who, until, int(leaf.NotAfter.Sub(now).Hours()/24))}}
 	}
+	// WeChat issues the merchant's API certificate to the mch_id: its
+	// subject's common name is the merchant number, and WeChat refuses
+	// another merchant's certificate at the handshake.
+	switch {
+	case s.MchID == "":
+		return []check{{name, statusFail, fmt.Sprintf("cannot tell whose certificate %q is: %s is not set (the certificate's common name must be the mch_id)", who, EnvMchID)}}
+	case who != s.MchID:
+		return []check{{name, statusFail, fmt.Sprintf("issued to %q, not to %s %s: the API certificate's common name is the mch_id it belongs to; WeChat refuses another merchant's certificate (download this merchant's in 账户中心 → API安全)", who, EnvMchID, s.MchID)}}
+	}
 	// The library loads the pair on its own terms too (PEM files, a
 	// transport it can present the certificate on): what a refund will do.
 	if _, err := wxpay.NewClient(wxpay.Config{AppID: "wx0000000000000000", MchID: "0", APIKey: strings.Repeat("0", 32)},
 		wxpay.WithClientCertificateFiles(s.CertFile, s.KeyFile)); err != nil {
-		return []check{{name, statusFail, "the library refuses the pair: " + err.Error()}}
+		return []check{{name, statusFail, "the library refuses the pair: " + fileErr(err)}}
 	}
-	return []check{{name, statusOK, fmt.Sprintf("key matches %q, valid until %s", who, until)}}
+	return []check{{name, statusOK, fmt.Sprintf("key matches the certificate of mch_id %q, valid until %s (not checked: that WeChat issued it; only a refund or reverse call tells)", who, until)}}
 }
+
+// notShown ends the message about a malformed setting: its value is not
+// printed, because a value of the wrong shape may be a secret on the
+// wrong line.
+const notShown = "the value is not shown (a value of the wrong shape may be a secret on the wrong line)"
+
+// fileErr describes a failure to read a certificate file without quoting
+// the path unless it looks like a certificate file's name: a path setting
+// that holds something else may hold a secret.
+func fileErr(err error) string {
+	msg := err.Error()
+	var pe *fs.PathError
+	if errors.As(err, &pe) && !certPathRE.MatchString(pe.Path) {
+		msg = strings.ReplaceAll(msg, pe.Path, "(a path that is not a certificate file name; not shown)")
+	}
+	return msg
+}
+
+// certPathRE is the shape of a path shown in messages: a file name
+// ending in a certificate extension.
+var certPathRE = regexp.MustCompile(`(?i)\.(pem|crt|cer|key)$`)

@@ -20,15 +20,22 @@ import (
 	"github.com/wxpay-go/wxpay"
 )
 
-// certPair writes a self-signed certificate valid from notBefore to
-// notAfter and its key, as PEM files, and returns their paths.
+// certPair writes a self-signed certificate of docMchID valid from
+// notBefore to notAfter and its key, as PEM files, and returns their paths.
 func certPair(t *testing.T, notBefore, notAfter time.Time) (certFile, keyFile string) {
+	t.Helper()
+	return certPairOf(t, docMchID, notBefore, notAfter)
+}
+
+// certPairOf is certPair for a certificate whose common name is cn: the
+// merchant platform issues the API certificate to the mch_id.
+func certPairOf(t *testing.T, cn string, notBefore, notAfter time.Time) (certFile, keyFile string) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "Tenpay.com Root CA test 10000100"},
+		Subject:      pkix.Name{CommonName: cn, Organization: []string{"Tenpay.com"}},
 		NotBefore:    notBefore,
 		NotAfter:     notAfter,
 	}
@@ -76,6 +83,11 @@ func TestDoctorSettings(t *testing.T) {
 		{"letters in mch_id", docEnv(EnvMchID, "1000abc"), EnvMchID, statusFail, "digits only"},
 		{"odd mch_id length", docEnv(EnvMchID, "12345"), EnvMchID, statusWarn, "5 digits"},
 		{"good key", docEnv(), EnvAPIKey, statusOK, "*** (32 characters)"},
+		// A format check says it is one, and what would prove more.
+		{"key checked for format only", docEnv(), EnvAPIKey, statusOK, "format only; a real check needs a signed call"},
+		{"appid checked for format only", docEnv(), EnvAppID, statusOK, "format only"},
+		{"mch_id checked for format only", docEnv(), EnvMchID, statusOK, "format only"},
+		{"app secret checked for format only", docEnv(EnvAppSecret, testAppSecret), EnvAppSecret, statusOK, "format only"},
 		{"missing key", docEnv(EnvAPIKey, ""), EnvAPIKey, statusFail, "not set"},
 		{"short key", docEnv(EnvAPIKey, "0123456789"), EnvAPIKey, statusFail, "has 10 characters"},
 		{"key with newline", docEnv(EnvAPIKey, docKey+"\n"), EnvAPIKey, statusFail, "whitespace"},
@@ -123,7 +135,7 @@ func TestDoctorAllGood(t *testing.T) {
 	code, out, _ := run(t, env, "", "doctor")
 	assert.Equal(t, ExitOK, code, out)
 	assert.Contains(t, out, "refused a notification signed with a wrong key with return_code FAIL")
-	assert.Contains(t, out, `key matches "Tenpay.com Root CA test 10000100"`)
+	assert.Contains(t, out, `key matches the certificate of mch_id "10000100"`)
 	assert.Contains(t, out, "no problems found")
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -180,6 +192,9 @@ func TestDoctorCertificates(t *testing.T) {
 	soon, soonKey := certPair(t, now.AddDate(-1, 0, 0), now.AddDate(0, 0, 10))
 	expired, expiredKey := certPair(t, now.AddDate(-2, 0, 0), now.AddDate(0, 0, -1))
 	future, futureKey := certPair(t, now.AddDate(0, 0, 2), now.AddDate(1, 0, 0))
+	// Valid in every other way: only the subject is wrong.
+	other, otherMchKey := certPairOf(t, "1900000109", now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	named, namedKey := certPairOf(t, "Tenpay.com Root CA test 10000100", now.Add(-time.Hour), now.AddDate(1, 0, 0))
 	tests := []struct {
 		name, cert, key, wantStatus, want string
 	}{
@@ -189,6 +204,8 @@ func TestDoctorCertificates(t *testing.T) {
 		{"not yet valid", future, futureKey, statusFail, "not valid before"},
 		{"key of another certificate", good, soonKey, statusFail, "does not belong to the certificate"},
 		{"key file is a certificate", good, good, statusFail, ""},
+		{"of another merchant", other, otherMchKey, statusFail, `issued to "1900000109", not to WXPAY_MCHID 10000100`},
+		{"common name not a merchant", named, namedKey, statusFail, "not to WXPAY_MCHID 10000100"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

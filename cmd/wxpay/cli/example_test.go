@@ -148,14 +148,14 @@ func ExampleRun_doctor() {
 	fmt.Print(stable)
 	fmt.Println("exit status", code)
 	// Output:
-	// ok    WXPAY_APPID       wxd930ea5d5a258f4f
-	// ok    WXPAY_MCHID       10000100
-	// ok    WXPAY_API_KEY     *** (32 characters), letters and digits
-	// ok    WXPAY_SIGN_TYPE   not set: MD5, WeChat's default
+	// ok    WXPAY_APPID       wxd930ea5d5a258f4f (format only; a real check needs a signed call)
+	// ok    WXPAY_MCHID       10000100 (format only; a real check needs a signed call)
+	// ok    WXPAY_API_KEY     *** (32 characters), letters and digits (format only; a real check needs a signed call)
+	// ok    WXPAY_SIGN_TYPE   not set: MD5, WeChat's default (your server must sign with the same)
 	// skip  WX_APP_SECRET     not set (needed only for mini-program login)
 	// warn  WXPAY_NOTIFY_URL  http://127.0.0.1:PORT/notify uses http: WeChat requires https, except over a dedicated line
 	// warn  WXPAY_NOTIFY_URL  http://127.0.0.1:PORT/notify is on loopback: WeChat cannot reach it (fine with wxpay fake)
-	// ok    notify reply      reachable; refused a notification signed with a wrong key with return_code FAIL (HTTP 400)
+	// ok    notify reply      reachable; refused a notification signed with a wrong key with return_code FAIL (HTTP 400); not checked: that it accepts a genuine one, which doctor never sends
 	// skip  certificate       WXPAY_CERT_FILE and WXPAY_KEY_FILE not set (needed only for refunds, reverse and fund-flow bills)
 	// no problems found
 	// exit status 0
@@ -168,7 +168,11 @@ func ExampleRun_doctor() {
 // environment, so the fake prints the key only as ***.
 func ExampleRun_fake() {
 	paid := make(chan string, 1)
-	pay, err := wxpay.NewClient(exampleMerchant, wxpay.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	// The fake signs with HMAC-SHA256 unless WXPAY_SIGN_TYPE says
+	// otherwise (the example server's default too).
+	merchant := exampleMerchant
+	merchant.SignType = wxpay.SignHMACSHA256
+	pay, err := wxpay.NewClient(merchant, wxpay.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -204,9 +208,10 @@ func ExampleRun_fake() {
 	}
 	next(&banner)
 	fmt.Println("WXPAY_API_KEY:", banner.Settings["WXPAY_API_KEY"], "URL on loopback:", strings.HasPrefix(banner.URL, "http://127.0.0.1:"))
+	fmt.Println("WXPAY_SIGN_TYPE:", banner.Settings["WXPAY_SIGN_TYPE"])
 
 	// The shop places an order with the fake as its WeChat Pay.
-	shopPay, err := wxpay.NewClient(exampleMerchant, wxpay.WithBaseURL(banner.URL))
+	shopPay, err := wxpay.NewClient(merchant, wxpay.WithBaseURL(banner.URL))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -238,6 +243,7 @@ func ExampleRun_fake() {
 	fmt.Println("exit status", <-exit)
 	// Output:
 	// WXPAY_API_KEY: *** (32 characters) URL on loopback: true
+	// WXPAY_SIGN_TYPE: HMAC-SHA256
 	// pay: true ORDER-7 8800
 	// shop: order ORDER-7 paid 8800 fen
 	// orders: ORDER-7 SUCCESS

@@ -88,7 +88,12 @@ addr, for projects in any language. It prints its URL (use it as the WeChat
 Pay and mini-program API base URL) and the merchant settings to configure:
 those set in the environment or -config are used (and not printed); the
 missing ones are generated and printed, since they are worthless outside the
-fake.
+fake. The sign type defaults to HMAC-SHA256 (the example server's default).
+
+The fake listens on loopback only unless -allow-remote is given. A key or
+AppSecret taken from the environment or -config is used with a warning on
+stderr naming the setting: if it is a real merchant's, the fake signs
+genuine-looking messages of that merchant.
 
 Orders are paid from the terminal (type "pay <out_trade_no>"; "help" lists
 the commands) or over HTTP: POST /wxpaytest/pay with the wx.requestPayment
@@ -105,7 +110,8 @@ certificate.
 flag of notify, sign and verify. The fake runs until "quit" or interrupt
 (end of input alone does not stop it). With -json every line printed on
 stdout is one JSON object.`)
-	addr := fs.String("addr", "127.0.0.1:8090", "listen on `host:port` (port 0 picks a free one)")
+	addr := fs.String("addr", "127.0.0.1:8090", "listen on `host:port` (port 0 picks a free one); loopback only unless -allow-remote")
+	allowRemote := fs.Bool("allow-remote", false, "allow an -addr outside loopback (0.0.0.0, :port, [::], a host name that resolves elsewhere): anyone who reaches it can pay orders and read what the fake signs")
 	speed := fs.Float64("speed", 1, "run the fake's clock (retry schedule, code and order lives) this many times faster")
 	writeConfig := fs.String("write-config", "", "also write the settings, the generated ones included, to `file` (mode 0600) for -config of other commands")
 	if code, ok := c.parse(fs, args); !ok {
@@ -117,9 +123,27 @@ stdout is one JSON object.`)
 	if *speed <= 0 {
 		return c.usageErr("fake", "-speed must be positive")
 	}
+	if !*allowRemote {
+		if err := loopbackListenAddr(ctx, *addr, net.DefaultResolver.LookupIPAddr); err != nil {
+			return c.usageErr("fake", "%v. Pass -allow-remote if that is what you mean", err)
+		}
+	}
 	s, err := c.loadSettings(*cfgFile)
 	if err != nil {
 		return c.usageErr("fake", "%v", err)
+	}
+	// The fake prints the settings it runs with, so a value of the wrong
+	// shape (perhaps a secret on the wrong line) is refused, not printed.
+	if s.AppID != "" && !appIDPattern.MatchString(s.AppID) {
+		return c.usageErr("fake", "%s (from %s, %d characters) is not an appid: wx followed by 16 hex digits; %s", EnvAppID, s.from[EnvAppID], len(s.AppID), notShown)
+	}
+	if s.MchID != "" && (!mchIDPattern.MatchString(s.MchID) || len(s.MchID) > 32) {
+		return c.usageErr("fake", "%s (from %s, %d characters) is not a merchant number: digits only; %s", EnvMchID, s.from[EnvMchID], len(s.MchID), notShown)
+	}
+	if s.SignType == "" {
+		// The example server's default, so that the printed settings and
+		// the server agree without either being configured.
+		s.SignType = wxpay.SignHMACSHA256
 	}
 	banner := fakeBanner{Settings: map[string]string{}, Generated: []string{}}
 	gen := func(name string, v *string, make func() string) {
@@ -154,6 +178,17 @@ stdout is one JSON object.`)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "wxpay fake: %v\n", err)
 		return ExitFail
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !*allowRemote && (!ok || !loopbackIP(tcp.IP)) {
+		// The name resolved to loopback a moment ago; what was bound
+		// decides.
+		ln.Close()
+		return c.usageErr("fake", "refusing to listen on %s, which is not loopback. Pass -allow-remote if that is what you mean", ln.Addr())
+	}
+	for _, name := range []string{EnvAPIKey, EnvAppSecret} {
+		if src := s.from[name]; src != "" {
+			fmt.Fprintf(c.stderr, "wxpay fake: warning: signing with %s from %s. If it is a real merchant's, the fake's answers and notifications are genuine-looking messages of that merchant; unset it to have the fake generate a throwaway one.\n", name, src)
+		}
 	}
 	srv := &http.Server{Handler: fake, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second}
 	served := make(chan error, 1)
@@ -233,6 +268,45 @@ func writeSettings(name string, s *settings) error {
 	return f.Close()
 }
 
+// loopbackListenAddr returns nil when addr ("host:port") names loopback
+// only: an IP such as 127.0.0.1 or ::1, or a name all of whose addresses
+// are loopback (looked up with lookup). An empty host (":port"), 0.0.0.0
+// and [::] listen on every interface and are refused, as is a name that
+// resolves elsewhere or not at all.
+func loopbackListenAddr(ctx context.Context, addr string, lookup func(context.Context, string) ([]net.IPAddr, error)) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-addr: %v", err)
+	}
+	if host == "" {
+		return fmt.Errorf("-addr %s listens on every interface, not only loopback", addr)
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		if !loopbackIP(ip) {
+			return fmt.Errorf("-addr %s is not loopback", addr)
+		}
+		return nil
+	}
+	if strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ips, err := lookup(rctx, host)
+	if err != nil {
+		return fmt.Errorf("-addr: cannot tell whether %s is loopback: %v", host, err)
+	}
+	if len(ips) == 0 {
+		return fmt.Errorf("-addr: %s has no address", host)
+	}
+	for _, ip := range ips {
+		if !loopbackIP(ip.IP) {
+			return fmt.Errorf("-addr %s resolves to %s, which is not loopback", host, ip.IP)
+		}
+	}
+	return nil
+}
+
 func printBanner(w io.Writer, b fakeBanner, s *settings) {
 	fmt.Fprintf(w, "fake WeChat Pay listening on %s\n", b.URL)
 	fmt.Fprintf(w, "use it as the base URL of WeChat Pay (instead of %s) and of the mini-program API, with:\n", wxpay.BaseURL)
@@ -247,6 +321,8 @@ func printBanner(w io.Writer, b fakeBanner, s *settings) {
 			note = "   # generated for this fake"
 		case s.from[name] != "":
 			note = "   # from " + s.from[name]
+		case name == EnvSignType:
+			note = "   # wxpay fake's default, as the example server's"
 		}
 		fmt.Fprintf(w, "  %s=%s%s\n", name, b.Settings[name], note)
 	}

@@ -107,9 +107,10 @@ func TestFakePayFromTerminal(t *testing.T) {
 	assert.Regexp(t, `^http://127\.0\.0\.1:\d+$`, banner.URL)
 	assert.Regexp(t, `^wx[0-9a-f]{16}$`, banner.Settings[EnvAppID])
 	assert.Len(t, banner.Settings[EnvAPIKey], 32)
-	assert.Equal(t, "MD5", banner.Settings[EnvSignType])
+	assert.Equal(t, "HMAC-SHA256", banner.Settings[EnvSignType], "the example server's default")
 
-	cfg := wxpay.Config{AppID: banner.Settings[EnvAppID], MchID: banner.Settings[EnvMchID], APIKey: banner.Settings[EnvAPIKey]}
+	cfg := wxpay.Config{AppID: banner.Settings[EnvAppID], MchID: banner.Settings[EnvMchID], APIKey: banner.Settings[EnvAPIKey],
+		SignType: wxpay.SignType(banner.Settings[EnvSignType])}
 	m := newMerchantServer(t, cfg)
 	cl, err := wxpay.NewClient(cfg, wxpay.WithBaseURL(banner.URL))
 	require.NoError(t, err)
@@ -260,7 +261,8 @@ func TestFakeWriteConfig(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 
-	m := newMerchantServer(t, wxpay.Config{AppID: banner.Settings[EnvAppID], MchID: banner.Settings[EnvMchID], APIKey: banner.Settings[EnvAPIKey]})
+	m := newMerchantServer(t, wxpay.Config{AppID: banner.Settings[EnvAppID], MchID: banner.Settings[EnvMchID], APIKey: banner.Settings[EnvAPIKey],
+		SignType: wxpay.SignType(banner.Settings[EnvSignType])})
 	code, out, errOut := run(t, nil, "", "notify", "-config", cfgFile, "-out-trade-no", "W-1", "-total-fee", "1", m.URL+"/notify")
 	require.Equal(t, ExitOK, code, out+errOut)
 	assert.NotContains(t, out+errOut, banner.Settings[EnvAPIKey])
@@ -322,4 +324,77 @@ func TestPrintFakeReply(t *testing.T) {
 		printFakeReply(&b, tt.r)
 		assert.Equal(t, tt.want, b.String())
 	}
+}
+
+// The fake stays on loopback unless told: every spelling of "all
+// interfaces" and every non-loopback address is refused before anything
+// listens, with the flag that allows it named.
+func TestFakeLoopbackOnly(t *testing.T) {
+	t.Parallel()
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "192.0.2.1:0", "name.invalid:0"} {
+		t.Run(addr, func(t *testing.T) {
+			t.Parallel()
+			code, out, errOut := run(t, nil, "", "fake", "-addr", addr)
+			assert.Equal(t, ExitUsage, code)
+			assert.Empty(t, out, "nothing was started, so no settings are printed")
+			assert.Contains(t, errOut, "Pass -allow-remote if that is what you mean")
+		})
+	}
+	for _, addr := range []string{"127.0.0.1:0", "[::1]:0", "localhost:0"} {
+		assert.NoError(t, loopbackListenAddr(context.Background(), addr, net.DefaultResolver.LookupIPAddr), addr)
+	}
+	resolvesTo := func(ips ...string) func(context.Context, string) ([]net.IPAddr, error) {
+		return func(context.Context, string) ([]net.IPAddr, error) {
+			var out []net.IPAddr
+			for _, ip := range ips {
+				out = append(out, net.IPAddr{IP: net.ParseIP(ip)})
+			}
+			return out, nil
+		}
+	}
+	assert.NoError(t, loopbackListenAddr(context.Background(), "dev.test:80", resolvesTo("127.0.0.1", "::1")))
+	err := loopbackListenAddr(context.Background(), "dev.test:80", resolvesTo("127.0.0.1", "192.0.2.7"))
+	require.Error(t, err, "one address off loopback is enough to expose it")
+	assert.Contains(t, err.Error(), "resolves to 192.0.2.7, which is not loopback")
+	assert.Error(t, loopbackListenAddr(context.Background(), "dev.test:80", resolvesTo()))
+}
+
+// With -allow-remote the fake listens where it is told.
+func TestFakeAllowRemote(t *testing.T) {
+	t.Parallel()
+	s := startFake(t, nil, "-json", "-addr", "0.0.0.0:0", "-allow-remote")
+	var banner fakeBanner
+	require.NoError(t, json.Unmarshal([]byte(s.line()), &banner))
+	assert.True(t, strings.HasPrefix(banner.URL, "http://0.0.0.0:") || strings.HasPrefix(banner.URL, "http://[::]:"), banner.URL)
+}
+
+// A key from the environment is used, and said so on stderr by the name
+// of its setting (never its value); a generated one is not warned about.
+// With nothing configured the sign type is HMAC-SHA256, the example
+// server's default.
+func TestFakeSettingsWarnings(t *testing.T) {
+	t.Parallel()
+	s := startFake(t, docEnv(), "-json")
+	var banner fakeBanner
+	require.NoError(t, json.Unmarshal([]byte(s.line()), &banner))
+	assert.Equal(t, "HMAC-SHA256", banner.Settings[EnvSignType], "the example server's default")
+	assert.Eventually(t, func() bool {
+		return strings.Contains(s.stderr.String(), "warning: signing with WXPAY_API_KEY from environment")
+	}, 5*time.Second, 10*time.Millisecond)
+
+	g := startFake(t, nil, "-json")
+	require.NoError(t, json.Unmarshal([]byte(g.line()), &banner))
+	assert.Equal(t, "HMAC-SHA256", banner.Settings[EnvSignType])
+	assert.Contains(t, banner.Generated, EnvAPIKey)
+	assert.NotContains(t, g.stderr.String(), "warning")
+
+	// An appid or mch_id of the wrong shape is refused, not printed: it
+	// may be a secret on the wrong line.
+	code, out, errOut := run(t, docEnv(EnvAppID, otherKey), "", "fake", "-addr", "127.0.0.1:0")
+	assert.Equal(t, ExitUsage, code)
+	assert.Empty(t, out)
+	assert.Contains(t, errOut, "WXPAY_APPID (from environment, 32 characters) is not an appid")
+	code, _, errOut = run(t, docEnv(EnvMchID, otherKey), "", "fake", "-addr", "127.0.0.1:0")
+	assert.Equal(t, ExitUsage, code)
+	assert.Contains(t, errOut, "is not a merchant number")
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -72,16 +73,24 @@ func FuzzParseFields(f *testing.F) {
 }
 
 // FuzzParseConfig: the -config parser never panics, accepts only known
-// names, and reads its own output back (every value written in double
-// quotes) to the same settings.
+// names, reads its own output back (every value written in double
+// quotes) to the same settings, and every error it returns matches
+// configErrRE, so no value, and no name that could be one, is quoted.
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("# merchant\nexport WXPAY_API_KEY=\"" + docKey + "\"\nWXPAY_SIGN_TYPE=HMAC-SHA256\r\n"))
 	f.Add([]byte("WXPAY_APPID='wx1'\n\nWXPAY_MCHID = 10000100 \n"))
 	f.Add([]byte("WXPAY_APPID=\"\"x\"\nWXPAY_MCHID=\n"))
 	f.Add([]byte("WXPAY_APIKEY=1\n"))
+	f.Add([]byte(docKey + "=WXPAY_API_KEY\n"))
+	f.Add([]byte("wxpay_api_key=1\nWXPAY_FOO=1\n"))
+	f.Add([]byte(docKey + "\n"))
+	f.Add([]byte("WXPAY_MCHID=1\nWXPAY_MCHID=2\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := parseConfig(b)
 		if err != nil {
+			if m != nil || !configErrRE.MatchString(err.Error()) {
+				t.Fatalf("error %q quotes more than a line number and a setting name", err)
+			}
 			return
 		}
 		known := map[string]bool{}
@@ -112,3 +121,14 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// configErrRE is every error parseConfig may return: fixed text around a
+// line number and at most a setting-shaped name. Nothing else of the file
+// (which holds the API key) can appear in it.
+var configErrRE = regexp.MustCompile(`^(a line is too long|cannot read the file|line [0-9]+: (` +
+	`want NAME=VALUE \(the line is not shown: it may hold a secret\)` +
+	`|(WXPAY|WX)_[A-Z_]+ set twice` +
+	`|the value is the setting name (WXPAY|WX)_[A-Z_]+: the line looks swapped; write (WXPAY|WX)_[A-Z_]+=VALUE \(the rest of the line is not shown: it may hold a secret\)` +
+	`|unknown setting name; did you mean (WXPAY|WX)_[A-Z_]+\? \(names are exact, in capitals\)` +
+	`|the name before "=" is not a setting name \(not shown: it may hold a secret\); the names are [A-Z_, ]+` +
+	`|unknown setting WX(PAY)?_[A-Z0-9_]{1,40}))$`)

@@ -307,7 +307,7 @@ func notifyClient(allowRemote bool, timeout time.Duration) *http.Client {
 			if err != nil {
 				return err
 			}
-			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			if ip := net.ParseIP(host); ip == nil || !loopbackIP(ip) {
 				return fmt.Errorf("refusing to connect to %s: not loopback (pass -allow-remote)", host)
 			}
 			return nil
@@ -330,8 +330,14 @@ func isLoopbackHost(host string) bool {
 		return true
 	}
 	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return ip != nil && loopbackIP(ip)
 }
+
+// loopbackIP is the one loopback rule of the commands that touch the
+// network on a merchant's behalf (notify's URL and dialer, doctor's probe,
+// fake's listener): 127.0.0.0/8 or ::1. The unspecified address (0.0.0.0,
+// ::) is not loopback: listening on it listens everywhere.
+func loopbackIP(ip net.IP) bool { return ip.IsLoopback() }
 
 // redactURL drops user info and the query from u for printing.
 func redactURL(u *url.URL) string {

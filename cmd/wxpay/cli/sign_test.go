@@ -118,9 +118,19 @@ func TestSignBadInput(t *testing.T) {
 func TestConfigFileErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, content, want string }{
-		{"unknown name", "WXPAY_APIKEY=" + docKey + "\n", `unknown setting "WXPAY_APIKEY"`},
+		{"unknown name", "WXPAY_APIKEY=" + docKey + "\n", "line 1: unknown setting name; did you mean WXPAY_API_KEY?"},
 		{"no =", "WXPAY_API_KEY\n", "line 1: want NAME=VALUE"},
 		{"twice", "WXPAY_API_KEY=" + docKey + "\nWXPAY_API_KEY=" + docKey + "\n", "line 2: WXPAY_API_KEY set twice"},
+		// The secret is on the wrong side of "=": only the line number and
+		// the setting name are printed (run fails the test on any secret).
+		{"swapped key line", "# merchant\n" + docKey + "=WXPAY_API_KEY\n", "line 2: the value is the setting name WXPAY_API_KEY: the line looks swapped"},
+		{"swapped secret line", testAppSecret + "=WX_APP_SECRET\n", "line 1: the value is the setting name WX_APP_SECRET"},
+		{"key as a name", docKey + "=1\n", "line 1: the name before \"=\" is not a setting name (not shown"},
+		{"key alone", v5Key + "\n", "line 1: want NAME=VALUE"},
+		{"quoted key as a name", `"` + s6Key + `"=WXPAY_API_KEY` + "\n", "line 1: the value is the setting name WXPAY_API_KEY"},
+		{"lowercase name", "wxpay_api_key=" + docKey + "\n", "line 1: unknown setting name; did you mean WXPAY_API_KEY?"},
+		{"typo of a name", "WXPAY_MCH_NO=1\n", "line 1: unknown setting WXPAY_MCH_NO"},
+		{"key in the sign type", "WXPAY_SIGN_TYPE=" + docKey + "\n" + "WXPAY_API_KEY=" + v5Key + "\n", "WXPAY_SIGN_TYPE must be MD5 or HMAC-SHA256 (its value, 32 characters, is not shown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,7 +51,10 @@ async function wechat(path, body) {
   const app = getApp();
   const res = await request(app.globalData.baseURL + '/fake' + path, 'POST', body, { 'Content-Type': 'application/json' });
   if (res.statusCode < 200 || res.statusCode > 299) {
-    throw new ApiError('wechat', (res.data && (res.data.err_msg || res.data.error)) || 'HTTP ' + res.statusCode, '', res.statusCode);
+    // The fake answers in the API's error shape too.
+    const e = res.data && res.data.error;
+    if (e && typeof e.message === 'string') throw new ApiError(e.code, e.message, e.request_id, res.statusCode);
+    throw new ApiError('wechat', 'HTTP ' + res.statusCode, '', res.statusCode);
   }
   return res.data;
 }

@@ -11,12 +11,17 @@
   const state = {
     token: '',
     shop: null,
-    cart: new Map(), // goods id -> {id, name, price_fen, count}
+    cart: new Map(), // goods id -> {id, shop_id, name, price_fen, count}
+    cartShop: null, // the shop of everything in the cart: an order comes from one shop
     idemKey: '', // Idempotency-Key of the cart as it is; a change makes a new one
     order: null,
     payment: null,
     polling: 0,
+    errorFrom: '', // what showed the error banner: 'poll', or '' for an action
   };
+
+  // locale is the page's language, which formats its dates too.
+  const locale = document.documentElement.lang || 'en';
 
   // ApiError carries the API's error as the API words it.
   class ApiError extends Error {
@@ -32,6 +37,12 @@
   function yuan(fen) {
     const f = Math.trunc(Number(fen));
     return '¥' + Math.trunc(f / 100) + '.' + String(f % 100).padStart(2, '0');
+  }
+
+  // formatDate writes an API time in the page's language, not the
+  // browser's, so that a page that says lang="en" reads in English.
+  function formatDate(iso) {
+    return new Date(iso).toLocaleString(locale, { dateStyle: 'medium', timeStyle: 'short' });
   }
 
   function randomKey() {
@@ -91,14 +102,17 @@
     }
     const data = await readJSON(resp);
     if (!resp.ok) {
-      const msg = (data && (data.err_msg || data.error)) || 'HTTP ' + resp.status;
-      throw new ApiError('wechat', msg, '', resp.status);
+      // The fake answers in the API's error shape too.
+      const e = data && data.error;
+      if (e && typeof e.message === 'string') throw new ApiError(e.code, e.message, e.request_id, resp.status);
+      throw new ApiError('wechat', 'HTTP ' + resp.status, '', resp.status);
     }
     return data;
   }
 
-  function showError(e) {
+  function showError(e, from) {
     const el = $('error');
+    state.errorFrom = e ? from || '' : '';
     if (!e) {
       el.hidden = true;
       el.textContent = '';
@@ -149,6 +163,9 @@
   function show(view) {
     for (const s of document.querySelectorAll('main > section')) s.hidden = s.id !== 'view-' + view;
     $('title').textContent = view === 'goods' && state.shop ? state.shop.name : titles[view];
+    // A shop's name is in the shop's language, which the page cannot know.
+    if (view === 'goods' && state.shop) $('title').lang = '';
+    else $('title').removeAttribute('lang');
     $('back').hidden = view !== 'goods';
     for (const b of document.querySelectorAll('#tabs button')) {
       if (b.dataset.view === view) b.setAttribute('aria-current', 'page');
@@ -180,7 +197,7 @@
     const ul = $('shops');
     ul.replaceChildren(...page.items.map((s) => el('li', {},
       el('button', { class: 'row', type: 'button', 'aria-label': 'Shop ' + s.name, onclick: (ev) => run(ev.currentTarget, () => openShop(s)) },
-        el('strong', {}, s.name), el('small', {}, s.address)))));
+        el('strong', { lang: '' }, s.name), el('small', { lang: '' }, s.address)))));
     show('shops');
   }
 
@@ -197,19 +214,30 @@
     $('goods').replaceChildren(...state.goods.map((g) => {
       const inCart = state.cart.has(g.id) ? state.cart.get(g.id).count : '';
       return el('li', {},
-        el('span', { class: 'name' }, g.name),
+        el('span', { class: 'name', lang: '' }, g.name),
         el('span', { class: 'price' }, yuan(g.price_fen)),
         el('span', { class: 'count', 'aria-label': 'In cart: ' + g.name }, String(inCart)),
         el('button', { class: 'round add', type: 'button', 'aria-label': 'Add ' + g.name, onclick: () => addToCart(g, 1) }, '+'));
     }));
   }
 
+  // addToCart changes the cart. An order comes from one shop (the server
+  // refuses others), so goods of a second shop are refused here, before
+  // the cart is wrong; any change that is made clears an earlier error.
   function addToCart(g, n) {
-    const line = state.cart.get(g.id) || { id: g.id, name: g.name, price_fen: g.price_fen, count: 0 };
+    if (n > 0 && state.cartShop && state.cart.size > 0 && g.shop_id !== state.cartShop.id) {
+      showError(new ApiError('cart', 'the cart holds goods of ' + state.cartShop.name +
+        '; an order comes from one shop: place that order or empty the cart first'));
+      return;
+    }
+    const line = state.cart.get(g.id) || { id: g.id, shop_id: g.shop_id, name: g.name, price_fen: g.price_fen, count: 0 };
     line.count += n;
     if (line.count <= 0) state.cart.delete(g.id);
     else state.cart.set(g.id, line);
+    if (state.cart.size === 0) state.cartShop = null;
+    else if (!state.cartShop) state.cartShop = { id: g.shop_id, name: state.shop ? state.shop.name : '' };
     state.idemKey = '';
+    showError(null);
     renderCart();
     if (state.goods) renderGoods();
   }
@@ -222,7 +250,7 @@
       total += l.price_fen * l.count;
       count += l.count;
       lines.push(el('li', {},
-        el('span', { class: 'name' }, l.name, el('small', {}, yuan(l.price_fen) + ' × ' + l.count)),
+        el('span', { class: 'name', lang: '' }, l.name, el('small', {}, yuan(l.price_fen) + ' × ' + l.count)),
         el('button', { class: 'round', type: 'button', 'aria-label': 'Remove one ' + l.name, onclick: () => addToCart(l, -1) }, '−'),
         el('span', { class: 'count' }, String(l.count)),
         el('button', { class: 'round add', type: 'button', 'aria-label': 'One more ' + l.name, onclick: () => addToCart(l, 1) }, '+')));
@@ -241,6 +269,7 @@
     const items = Array.from(state.cart.values(), (l) => ({ goods_id: l.id, count: l.count }));
     const o = await api('POST', '/orders', { items: items }, { 'Idempotency-Key': state.idemKey });
     state.cart.clear();
+    state.cartShop = null;
     state.idemKey = '';
     renderCart();
     openOrder(o);
@@ -264,7 +293,7 @@
     st.textContent = o.status;
     st.className = 'status ' + o.status;
     $('order-lines').replaceChildren(...o.lines.map((l) => el('li', {},
-      el('span', { class: 'name' }, l.name, el('small', {}, yuan(l.price_fen) + ' × ' + l.count)),
+      el('span', { class: 'name', lang: '' }, l.name, el('small', {}, yuan(l.price_fen) + ' × ' + l.count)),
       el('span', { class: 'price' }, yuan(l.subtotal_fen)))));
     $('order-total').textContent = yuan(o.total_fen);
     $('pay').hidden = o.status !== 'unpaid' || state.payment !== null;
@@ -314,12 +343,14 @@
         if (!state.order || state.order.id !== id) return;
         state.order = o;
         renderOrder();
+        // The order answers again: an error the polling showed is over.
+        if (state.errorFrom === 'poll') showError(null);
         if (o.status !== 'unpaid') {
           $('verdict').textContent += ' Order ' + o.status + '.';
           return;
         }
       } catch (e) {
-        showError(e);
+        showError(e, 'poll');
       }
       if (++tries < 60) state.polling = setTimeout(tick, 1000);
     };
@@ -331,8 +362,8 @@
     $('orders-empty').hidden = page.items.length > 0;
     $('orders').replaceChildren(...page.items.map((o) => el('li', {},
       el('button', { class: 'row', type: 'button', 'aria-label': 'Order ' + o.id, onclick: (ev) => run(ev.currentTarget, async () => openOrder(await api('GET', `/orders/${o.id}`))) },
-        el('strong', {}, o.lines.map((l) => l.name + ' × ' + l.count).join('，')),
-        el('small', {}, new Date(o.created_at).toLocaleString() + ' · ' + yuan(o.total_fen) + ' · ' + o.status)))));
+        el('strong', { lang: '' }, o.lines.map((l) => l.name + ' × ' + l.count).join(', ')),
+        el('small', {}, formatDate(o.created_at) + ' · ' + yuan(o.total_fen) + ' · ' + o.status)))));
     show('orders');
   }
 

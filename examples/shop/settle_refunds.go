@@ -1,0 +1,65 @@
+package shop
+
+// recordWeChatRefunds records, with the payment they belong to, refunds
+// WeChat reports that this server did not make (refunded on the merchant
+// platform, say, before the payment's notification arrived): each under
+// its out_refund_no, once (a refund already known, this server's own
+// included, is left as it is), adding what it holds back to the order's
+// refunded total. It runs inside Settle's transaction.
+func (s *Service) recordWeChatRefunds(tx *wtx, orderID int64, refunds []RefundResult) error {
+	now := s.now()
+	for _, r := range refunds {
+		status, holds, final := wechatRefundState(r.Status)
+		if r.OutRefundNo == "" || r.RefundFen <= 0 {
+			s.log.Error("refund reported without out_refund_no or amount; not recorded, needs a person", "order_id", orderID, "refund_id", r.RefundID)
+			continue
+		}
+		var settled any
+		if final {
+			at := r.SuccessTime
+			if at.IsZero() {
+				at = now
+			}
+			settled = ms(at)
+		}
+		var refundID any
+		if r.RefundID != "" {
+			refundID = r.RefundID
+		}
+		res, err := tx.Exec(`INSERT INTO refunds (out_refund_no, order_id, idem_key, request_hash, amount_fen, reason, status, refund_id, created_at, settled_at)
+			VALUES ($1, $2, $3, '', $4, '', $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+			r.OutRefundNo, orderID, "wechat:"+r.OutRefundNo, r.RefundFen, status, refundID, ms(now), settled)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue // known already
+		}
+		if holds {
+			// WeChat's word: no cap here, unlike a refund asked for here.
+			if _, err := tx.Exec(`UPDATE orders SET refunded_fen = refunded_fen + $1 WHERE id = $2`, r.RefundFen, orderID); err != nil {
+				return err
+			}
+		}
+		s.log.Warn("refund made at WeChat recorded with its payment", "order_id", orderID, "out_refund_no", r.OutRefundNo,
+			"refund_fen", r.RefundFen, "status", status)
+	}
+	return nil
+}
+
+// wechatRefundState maps WeChat's refund_status to a refund's state:
+// whether its amount counts as refunded (all but a closed refund, as for
+// refunds made here) and whether the state is final.
+func wechatRefundState(st string) (status string, holds, final bool) {
+	switch st {
+	case "SUCCESS":
+		return RefundSucceeded, true, true
+	case "REFUNDCLOSE":
+		return RefundClosed, false, true
+	case "CHANGE":
+		return RefundChange, true, true
+	}
+	// PROCESSING, or a state WeChat adds later: the money may be on its
+	// way, so it is held; the refund notification or a person settles it.
+	return RefundProcessing, true, false
+}

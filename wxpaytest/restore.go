@@ -1,0 +1,220 @@
+package wxpaytest
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/wxpay-go/wxpay"
+)
+
+// ErrRestore is matched (errors.Is) by every refusal of [Fake.RestoreOrder]
+// and [Fake.RestoreRefund].
+var ErrRestore = errors.New("wxpaytest: cannot restore")
+
+// RestoreOrder gives a new Fake an order an earlier one held, so that a
+// program keeping its own record of what WeChat knows (a server in fake
+// mode, restarting on its database while the fake's memory is gone) can
+// go on paying an unpaid order with its prepay_id, and refunding a paid
+// one, as against WeChat, which never forgets.
+//
+// o is taken as a snapshot like those [Fake.Order] returns: OutTradeNo,
+// TotalFee and State are required; State is StateNotPay (PrepayID
+// required: the payer pays with it), StateSuccess or StateRefund
+// (TransactionID required), or StateClosed. TradeType "" is JSAPI,
+// SignType "" the fake's, CreatedAt and (for a paid order) PaidAt zero
+// are now. The prepay_id's [PrepayLife] starts again now. The order has
+// no refunds: restore them with [Fake.RestoreRefund]. Request may be nil;
+// a unifiedorder for the same out_trade_no is then answered as a
+// duplicate with other parameters, since nothing is known to compare it
+// with.
+//
+// It refuses, changing nothing, an order the fake already knows (by
+// out_trade_no, prepay_id or transaction_id), a malformed one, and any
+// order once the fake is closed; every refusal matches [ErrRestore].
+func (f *Fake) RestoreOrder(o Order) error {
+	now := f.Now()
+	if err := checkRestoredOrder(&o); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.closed:
+		return fmt.Errorf("%w: the fake is closed", ErrRestore)
+	case f.orders[o.OutTradeNo] != nil:
+		return fmt.Errorf("%w: out_trade_no %s is known already", ErrRestore, o.OutTradeNo)
+	case o.PrepayID != "" && f.byPrepay[o.PrepayID] != nil:
+		return fmt.Errorf("%w: prepay_id %s is known already", ErrRestore, o.PrepayID)
+	case o.TransactionID != "" && f.byTxn[o.TransactionID] != nil:
+		return fmt.Errorf("%w: transaction_id %s is known already", ErrRestore, o.TransactionID)
+	}
+	if o.TradeType == "" {
+		o.TradeType = wxpay.TradeJSAPI
+	}
+	if o.SignType == "" {
+		o.SignType = f.signType
+	}
+	if o.CreatedAt.IsZero() {
+		o.CreatedAt = now
+	}
+	if (o.State == StateSuccess || o.State == StateRefund) && o.PaidAt.IsZero() {
+		o.PaidAt = now
+	}
+	if o.State == StateRefund {
+		// Refunded is what its restored refunds make it; until then it
+		// reads as paid.
+		o.State = StateSuccess
+	}
+	o.Coupons = nil
+	o.Request = maps.Clone(o.Request)
+	in := &order{Order: o, prepayAt: now, note: newNotice(o.OutTradeNo, "")}
+	f.orders[o.OutTradeNo] = in
+	if o.PrepayID != "" {
+		f.byPrepay[o.PrepayID] = in
+	}
+	if o.TransactionID != "" {
+		f.byTxn[o.TransactionID] = in
+	}
+	return nil
+}
+
+func checkRestoredOrder(o *Order) error {
+	bad := func(why string) error { return fmt.Errorf("%w: order %q: %s", ErrRestore, o.OutTradeNo, why) }
+	switch {
+	case !validOutTradeNo(o.OutTradeNo):
+		return bad("out_trade_no must be 1 to 32 of WeChat's characters")
+	case o.TotalFee <= 0:
+		return bad("total_fee must be positive")
+	case o.PrepayID != "" && !validNo(o.PrepayID, 64):
+		return bad("malformed prepay_id")
+	case o.TransactionID != "" && !validNo(o.TransactionID, 32):
+		return bad("malformed transaction_id")
+	case o.NotifyURL != "" && !validNotifyURL(o.NotifyURL):
+		return bad("notify_url must be an absolute http(s) URL without query")
+	case o.SignType != "" && o.SignType != wxpay.SignMD5 && o.SignType != wxpay.SignHMACSHA256:
+		return bad("sign type must be MD5 or HMAC-SHA256")
+	}
+	switch o.TradeType {
+	case "", wxpay.TradeJSAPI, wxpay.TradeNative, wxpay.TradeApp, wxpay.TradeMWeb:
+	default:
+		return bad("trade type must be JSAPI, NATIVE, APP or MWEB")
+	}
+	switch o.State {
+	case StateNotPay:
+		if o.PrepayID == "" {
+			return bad("an unpaid order needs its prepay_id")
+		}
+		if o.TransactionID != "" {
+			return bad("an unpaid order has no transaction_id")
+		}
+	case StateSuccess, StateRefund:
+		if o.TransactionID == "" {
+			return bad("a paid order needs its transaction_id")
+		}
+	case StateClosed:
+	default:
+		return bad("state must be NOTPAY, SUCCESS, REFUND or CLOSED")
+	}
+	return nil
+}
+
+// RestoreRefund gives a new Fake a refund an earlier one accepted, for an
+// order restored with [Fake.RestoreOrder], so that what is left to refund
+// stays right and a refund still PROCESSING ends: like a fresh one, it
+// succeeds after Config.RefundDelay (at once with
+// Config.RefundImmediately) and its notification goes to NotifyURL
+// (Config.RefundNotifyURL when empty).
+//
+// OutRefundNo, OutTradeNo (or TransactionID), RefundFee and Status
+// (RefundProcessing, RefundSuccess, RefundClosed or RefundChange) are
+// required; RefundID "" mints one, CreatedAt zero is now. It refuses,
+// changing nothing, a refund the fake knows, one of an unknown or unpaid
+// order, one that would refund more than was paid or make more than
+// [MaxRefunds], and a malformed one; every refusal matches [ErrRestore].
+func (f *Fake) RestoreRefund(r Refund) error {
+	now := f.Now()
+	bad := func(why string) error { return fmt.Errorf("%w: refund %q: %s", ErrRestore, r.OutRefundNo, why) }
+	switch {
+	case !validOutRefundNo(r.OutRefundNo):
+		return bad("out_refund_no must be 1 to 64 of WeChat's characters")
+	case r.RefundFee <= 0:
+		return bad("refund_fee must be positive")
+	case r.RefundID != "" && !validNo(r.RefundID, 32):
+		return bad("malformed refund_id")
+	case r.NotifyURL != "" && !validNotifyURL(r.NotifyURL):
+		return bad("notify_url must be an absolute http(s) URL without query")
+	}
+	switch r.Status {
+	case RefundProcessing, RefundSuccess, RefundClosed, RefundChange:
+	default:
+		return bad("status must be PROCESSING, SUCCESS, REFUNDCLOSE or CHANGE")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return bad("the fake is closed")
+	}
+	o := f.findOrderLocked(r.TransactionID, r.OutTradeNo)
+	switch {
+	case o == nil:
+		return bad("no such order")
+	case r.OutTradeNo != "" && o.OutTradeNo != r.OutTradeNo, r.TransactionID != "" && o.TransactionID != r.TransactionID:
+		return bad("out_trade_no and transaction_id name different orders")
+	case o.State != StateSuccess && o.State != StateRefund:
+		return bad("the order is not paid")
+	case f.refunds[r.OutRefundNo] != nil:
+		return bad("out_refund_no is known already")
+	case r.RefundID != "" && f.byRefundID[r.RefundID] != nil:
+		return bad("refund_id is known already")
+	case len(o.refunds) >= MaxRefunds:
+		return bad("the order has MaxRefunds refunds already")
+	case r.Status != RefundClosed && r.RefundFee > o.TotalFee-o.refundedLocked():
+		return bad("it would refund more than was paid")
+	}
+	rf := &refund{Refund: r, order: o, note: newNotice(o.OutTradeNo, r.OutRefundNo)}
+	rf.OutTradeNo, rf.TransactionID, rf.TotalFee = o.OutTradeNo, o.TransactionID, o.TotalFee
+	if rf.RefundID == "" {
+		rf.RefundID = f.newRefundID(now)
+	}
+	if rf.CreatedAt.IsZero() {
+		rf.CreatedAt = now
+	}
+	if rf.Status == RefundSuccess && rf.SuccessTime.IsZero() {
+		rf.SuccessTime = now
+	}
+	if rf.Account == "" {
+		rf.Account = "REFUND_SOURCE_UNSETTLED_FUNDS"
+	}
+	if rf.RecvAccount == "" {
+		rf.RecvAccount = "支付用户零钱"
+	}
+	if rf.NotifyURL == "" {
+		rf.NotifyURL = f.cfg.RefundNotifyURL
+	}
+	rf.note.url = rf.NotifyURL
+	rf.Coupons = nil
+	rf.CashRefundFee, rf.SettlementRefundFee = rf.RefundFee, rf.RefundFee
+	rf.Request = maps.Clone(r.Request)
+	o.refunds = append(o.refunds, rf)
+	o.State = StateRefund
+	f.refunds[rf.OutRefundNo] = rf
+	f.byRefundID[rf.RefundID] = rf
+	if rf.Status == RefundProcessing {
+		if f.cfg.RefundImmediately {
+			f.settleLocked(rf, now, RefundSuccess)
+		} else {
+			d := f.cfg.RefundDelay
+			if d == 0 {
+				d = DefaultRefundDelay
+			}
+			rf.settleAt = now.Add(d)
+			f.scheduleLocked(d, func() {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				f.settleDueLocked(rf, rf.settleAt)
+			})
+		}
+	}
+	return nil
+}
