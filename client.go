@@ -52,7 +52,7 @@ type Config struct {
 type Client struct {
 	cfg       Config // APIKey cleared: the key lives only in signer and refundKey
 	signer    *Signer
-	refundKey *sealed[[32]byte] // AES key of refund notifications, derived from the API key
+	refundKey *wire.Sealed[[32]byte] // AES key of refund notifications, derived from the API key
 	hc        *http.Client
 	hmac      *Signer      // HMAC-SHA256 under the same key, for the fund-flow bill
 	certHC    *http.Client // presents the client certificate; nil without one

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/wxpay-go/wxpay/internal/wire"
 )
@@ -230,7 +228,7 @@ type notifyHandler[T any] struct {
 }
 
 func newNotifyHandler[T any](c *Client, op string, parse func([]byte) (T, error), fn func(context.Context, T) error) *notifyHandler[T] {
-	return &notifyHandler[T]{c: c, op: op, parse: parse, fn: fn, lim: refusalLimiter{now: c.now}}
+	return &notifyHandler[T]{c: c, op: op, parse: parse, fn: fn, lim: refusalLimiter{Now: c.now}}
 }
 
 func (h *notifyHandler[T]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -281,7 +279,7 @@ func (h *notifyHandler[T]) refused(ctx context.Context, reason string, body []by
 	if !log.Enabled(ctx, slog.LevelWarn) {
 		return
 	}
-	ok, suppressed := h.lim.allow()
+	ok, suppressed := h.lim.Allow()
 	if !ok {
 		return
 	}
@@ -305,41 +303,14 @@ func (h *notifyHandler[T]) refused(ctx context.Context, reason string, body []by
 	log.LogAttrs(ctx, slog.LevelWarn, "wxpay: notification refused", attrs...)
 }
 
-// refusalLimiter is a token bucket for refusal log lines: a burst of
-// refusalBurst, then one line every refusalEvery. It counts what it drops.
-type refusalLimiter struct {
-	mu         sync.Mutex
-	now        func() time.Time
-	tokens     float64
-	last       time.Time
-	suppressed int
-}
+// refusalLimiter is the token bucket of refusal log lines, shared with
+// apiv3 (see [wire.Limiter]).
+type refusalLimiter = wire.Limiter
 
 const (
-	refusalBurst = 10
-	refusalEvery = 6 * time.Second // 10 lines a minute once the burst is spent
+	refusalBurst = wire.LimiterBurst
+	refusalEvery = wire.LimiterEvery
 )
-
-// allow reports whether a line may be logged now, and how many were
-// suppressed since the last one that was.
-func (l *refusalLimiter) allow() (ok bool, suppressed int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if l.last.IsZero() {
-		l.tokens = refusalBurst
-	} else if d := now.Sub(l.last); d > 0 {
-		l.tokens = min(refusalBurst, l.tokens+float64(d)/float64(refusalEvery))
-	}
-	l.last = now
-	if l.tokens < 1 {
-		l.suppressed++
-		return false, 0
-	}
-	l.tokens--
-	suppressed, l.suppressed = l.suppressed, 0
-	return true, suppressed
-}
 
 func writeNotifyReply(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")

@@ -109,13 +109,14 @@ func markPaid(ctx context.Context, n *wxpay.Notification) error {
 	return nil
 }
 
-// readmeProgram returns the Go program of the README's quick start.
-func readmeProgram(t *testing.T) string {
+// readmeProgram returns the Go program of the README's quick start
+// under heading (a line of README.md): the first Go block after it.
+func readmeProgram(t *testing.T, heading string) string {
 	t.Helper()
 	b, err := os.ReadFile("README.md")
 	require.NoError(t, err)
-	m := regexp.MustCompile("(?s)## Quick start.*?```go\n(.*?)```").FindSubmatch(b)
-	require.NotNil(t, m, "README has no Go block under Quick start")
+	m := regexp.MustCompile("(?s)\n" + regexp.QuoteMeta(heading) + "\n.*?```go\n(.*?)```").FindSubmatch(b)
+	require.NotNil(t, m, "README has no Go block under %q", heading)
 	return string(m[1])
 }
 
@@ -139,22 +140,44 @@ func funcs(t *testing.T, name, src string) map[string]string {
 	return out
 }
 
-// TestReadmeQuickStart keeps the README honest: its program compiles as a
-// module of its own that requires this one, and the functions it shares
-// with Example are the same text, so what the README shows is what the
-// tests run.
+// TestReadmeQuickStart keeps the README honest: each of its two
+// programs (API v2, API v3) compiles as a module of its own that requires
+// this one, and the functions it shares with its Example are the same
+// text, so what the README shows is what the tests run: v2's with
+// Example in this file, v3's with Example_checkout in
+// apiv3/quickstart_test.go.
 func TestReadmeQuickStart(t *testing.T) {
 	t.Parallel()
-	prog := readmeProgram(t)
-	self, err := os.ReadFile("quickstart_test.go")
-	require.NoError(t, err)
-	readme, example := funcs(t, "README.md", prog), funcs(t, "quickstart_test.go", string(self))
-	require.Contains(t, readme, "main")
-	for _, name := range []string{"checkout", "markPaid"} {
-		require.Contains(t, readme, name)
-		require.Equal(t, readme[name], example[name], "%s differs between README.md and quickstart_test.go", name)
+	for _, v := range []struct {
+		heading, example string
+		imports          []string // what the program must use, so the variants cannot swap
+	}{
+		{"### On API v2", "quickstart_test.go", []string{`"github.com/wxpay-go/wxpay"`, "wxpay.NewClient", "client.UnifiedOrder"}},
+		{"### On API v3", "apiv3/quickstart_test.go", []string{`"github.com/wxpay-go/wxpay/apiv3"`, "apiv3.NewClient", "client.PrepayJSAPI", "client.NotifyHandler(markPaid)"}},
+	} {
+		t.Run(v.example, func(t *testing.T) {
+			t.Parallel()
+			prog := readmeProgram(t, v.heading)
+			for _, s := range v.imports {
+				require.Contains(t, prog, s)
+			}
+			self, err := os.ReadFile(v.example)
+			require.NoError(t, err)
+			readme, example := funcs(t, "README.md", prog), funcs(t, v.example, string(self))
+			require.Contains(t, readme, "main")
+			for _, name := range []string{"checkout", "markPaid"} {
+				require.Contains(t, readme, name)
+				require.Equal(t, readme[name], example[name], "%s differs between README.md and %s", name, v.example)
+			}
+			buildProgram(t, prog)
+		})
 	}
+}
 
+// buildProgram vets prog as the main package of a module of its own
+// that requires this one.
+func buildProgram(t *testing.T, prog string) {
+	t.Helper()
 	root, err := filepath.Abs(".")
 	require.NoError(t, err)
 	dir := t.TempDir()

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // The API key must never reach a log line. Config, Client and Signer
@@ -92,11 +94,7 @@ func (s Signer) Format(f fmt.State, _ rune) {
 // LogValue makes slog print the signer's algorithm only.
 func (s Signer) LogValue() slog.Value { return slog.StringValue(string(s.typ)) }
 
-// sealed holds a secret behind a second pointer (see above). Fields that
-// hold key material have type *sealed[T], never T or *T.
-type sealed[T any] struct{ p *T }
-
-func seal[T any](v T) *sealed[T] { return &sealed[T]{p: &v} }
-
-// open returns the secret.
-func (s *sealed[T]) open() *T { return s.p }
+// seal puts a secret behind a second pointer (see above and
+// [wire.Sealed], shared with apiv3). Fields that hold key material have
+// type *wire.Sealed[T], never T or *T.
+func seal[T any](v T) *wire.Sealed[T] { return wire.Seal(v) }

@@ -137,7 +137,7 @@ func (c *Client) openRefund(outer Params) (*RefundNotification, error) {
 	if err != nil {
 		return nil, err
 	}
-	plain, err := decryptReqInfo(c.refundKey.open()[:], enc)
+	plain, err := decryptReqInfo(c.refundKey.Open()[:], enc)
 	if err != nil {
 		return nil, err
 	}

@@ -3,17 +3,12 @@ package wxpay
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/wxpay-go/wxpay/internal/wire"
@@ -322,16 +317,14 @@ func (e *certRefusedError) Is(target error) bool { return target == ErrCertifica
 // alone decides (see neverSent).
 func (c *Client) post(ctx context.Context, hc *http.Client, op, url string, body []byte) (status int, b []byte, reached bool, err error) {
 	start := time.Now()
-	var got atomic.Bool
-	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { got.Store(true) }}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodPost, url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, false, err
 	}
 	req.Header["Content-Type"] = []string{"text/xml; charset=utf-8"}
-	resp, err := hc.Do(req)
+	resp, reached, err := wire.Do(hc, req)
 	if err != nil {
-		return 0, nil, got.Load(), err
+		return 0, nil, reached, err
 	}
 	b, err = readBody(resp, c.maxBytes)
 	resp.Body.Close()
@@ -348,37 +341,9 @@ func (c *Client) post(ctx context.Context, hc *http.Client, op, url string, body
 	return resp.StatusCode, b, true, nil
 }
 
-// readBody reads an answer into one buffer sized from its Content-Length,
-// so that a typical answer costs one allocation. The header only sizes
-// the buffer up to limit: a peer announcing more gets nothing beyond the
-// cap, and a body longer than announced is still read, and capped.
+// readBody reads an answer bounded by limit (see [wire.ReadBody]).
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
-	n := resp.ContentLength
-	if n < 0 || n > limit {
-		return wire.ReadAll(resp.Body, limit)
-	}
-	// One byte more than announced, so that a body matching its header
-	// reaches EOF without growing the buffer.
-	buf := make([]byte, 0, n+1)
-	for {
-		if len(buf) == cap(buf) {
-			if int64(len(buf)) > limit {
-				return nil, wire.ErrTooLarge
-			}
-			buf = append(buf, 0)[:len(buf)]
-		}
-		m, err := resp.Body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+m]
-		if int64(len(buf)) > limit {
-			return nil, wire.ErrTooLarge
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
+	return wire.ReadBody(resp, limit)
 }
 
 // parseResponse turns an answer into verified fields or an error. It is
@@ -518,57 +483,6 @@ func explainSign(s *Signer, p Params, err error) error {
 }
 
 // neverSent reports whether err proves that a request never reached the
-// server, so that sending it elsewhere cannot make it take effect twice:
-// the name did not resolve (even by timing out), the TCP connection was
-// not established (refused, unreachable, or a connect that timed out
-// because the host is down and drops SYNs), or the TLS handshake failed,
-// including a plain-HTTP answer on the HTTPS port (a handshake completes
-// before any request byte is written). Anything else — a timeout after
-// connecting, an HTTP status, a FAIL answer — may have reached WeChat and
-// is never retried.
-//
-// The types are checked before any timeout: a dial that timed out also
-// matches context.DeadlineExceeded, and asking that first would keep the
-// client on a dead primary, the very case failover exists for. The
-// caller's own cancellation or deadline is excluded by the caller, which
-// fails over only while its context is live.
-func neverSent(err error) bool {
-	if err == nil {
-		return false
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return true
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Op == "dial" {
-		return true
-	}
-	if errors.Is(err, http.ErrSchemeMismatch) {
-		return true
-	}
-	var (
-		recErr   tls.RecordHeaderError
-		verifErr *tls.CertificateVerificationError
-		authErr  x509.UnknownAuthorityError
-		hostErr  x509.HostnameError
-		certErr  x509.CertificateInvalidError
-	)
-	// A record header error proves nothing once the handshake is done (a
-	// middlebox can corrupt a record after the request went out); crypto/tls
-	// sets Conn only for a first record that is not TLS at all.
-	if errors.As(err, &recErr) && recErr.Conn != nil {
-		return true
-	}
-	if errors.As(err, &verifErr) || errors.As(err, &authErr) ||
-		errors.As(err, &hostErr) || errors.As(err, &certErr) {
-		return true
-	}
-	// tls.AlertError is deliberately absent: under TLS 1.3 the server's
-	// rejection of a client certificate arrives after the client has
-	// finished its handshake and may already have written the request.
-	//
-	// net/http reports a handshake that timed out with an unexported
-	// type; its text is the only handle.
-	return strings.HasSuffix(err.Error(), "net/http: TLS handshake timeout")
-}
+// server, so that sending it elsewhere cannot make it take effect twice.
+// The rules are shared with apiv3; see [wire.NeverSent].
+func neverSent(err error) bool { return wire.NeverSent(err) }

@@ -1,0 +1,69 @@
+package apiv3
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/base64"
+	"errors"
+)
+
+// ErrDecrypt reports that an AEAD_AES_256_GCM resource (a notification's
+// resource or a platform certificate's encrypt_certificate) could not be
+// opened under the APIv3 key.
+//
+// Every cause gives this one error value and nothing else: a wrong or
+// truncated key, a bad nonce, ciphertext that is not base64, a ciphertext
+// shorter than the tag, and an authentication failure (tampered ciphertext,
+// tag, nonce or associated_data) are indistinguishable to the caller, so an
+// attacker probing a notification endpoint learns nothing but "no". When it
+// appears for genuine WeChat traffic, check that Config holds the 32-byte
+// APIv3 key set in the merchant platform (账户中心 → API安全 → APIv3密钥),
+// not the v2 API key.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/apiv3_partner/wechatpay/wechatpay4_2.shtml
+var ErrDecrypt = errors.New("apiv3: cannot decrypt resource (wrong APIv3 key or tampered data)")
+
+const (
+	// aeadKeySize is the APIv3 key length. WeChat's key is 32 bytes and the
+	// algorithm is named AEAD_AES_256_GCM; a 16- or 24-byte key would
+	// silently select AES-128/192 in crypto/aes, so it is refused here.
+	aeadKeySize = 32
+	// aeadNonceSize is the length of WeChat's nonce (12 printable bytes,
+	// used as the raw GCM nonce, not base64-decoded).
+	aeadNonceSize = 12
+	// aeadTagSize is GCM's 16-byte tag, appended to the ciphertext.
+	aeadTagSize = 16
+	// maxAEADCiphertext bounds the base64 text accepted, so a hostile
+	// resource cannot make us allocate more than the notification or
+	// certificate body already holds. 1 MiB is far above any real resource.
+	maxAEADCiphertext = 1 << 20
+)
+
+// openAEAD opens a WeChat AEAD_AES_256_GCM resource: AES-256-GCM under the
+// 32-byte APIv3 key, the 12-byte nonce and associated_data used as given
+// (as bytes of the strings), and ciphertextB64 the standard, padded base64
+// of ciphertext‖tag. Every failure returns ErrDecrypt and nothing else.
+func openAEAD(key []byte, nonce, associatedData, ciphertextB64 string) ([]byte, error) {
+	if len(key) != aeadKeySize || len(nonce) != aeadNonceSize ||
+		len(ciphertextB64) > maxAEADCiphertext {
+		return nil, ErrDecrypt
+	}
+	ct, err := base64.StdEncoding.Strict().DecodeString(ciphertextB64)
+	if err != nil || len(ct) < aeadTagSize {
+		return nil, ErrDecrypt
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	gcm, err := cipher.NewGCM(block) // 12-byte nonce, 16-byte tag: WeChat's parameters
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	// Open in place: the plaintext reuses ct's backing array.
+	pt, err := gcm.Open(ct[:0], []byte(nonce), ct, []byte(associatedData))
+	if err != nil {
+		return nil, ErrDecrypt
+	}
+	return pt, nil
+}
