@@ -1,5 +1,9 @@
 // Package wxpay is a client for WeChat Pay API v2, the XML protocol that
 // WeChat mini-programs, official accounts and apps use to take payments.
+// API v3, the JSON generation WeChat steers new merchants to, is package
+// github.com/wxpay-go/wxpay/apiv3, with the same shape: one Client, typed
+// requests and errors, verified answers and notification handlers. A
+// merchant number may use both generations at once.
 //
 // # The payment flow
 //
