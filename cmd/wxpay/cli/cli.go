@@ -112,7 +112,7 @@ lines; a name set in the file wins over the environment), never from flags:
 
 `)
 	for _, s := range settingNames {
-		fmt.Fprintf(w, "\t%-17s %s\n", s.name, s.doc)
+		fmt.Fprintf(w, "\t%-27s %s\n", s.name, s.doc)
 	}
 	fmt.Fprint(w, `
 The API key and AppSecret are never printed. Exit status: 0 ok, 1 a check
