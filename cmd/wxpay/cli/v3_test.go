@@ -697,3 +697,54 @@ func TestV3Help(t *testing.T) {
 		assert.Contains(t, out, name)
 	}
 }
+
+// The v3 settings come from a -config file like the others: the APIv3
+// key opens the notification, and a swapped line names the setting, never
+// the key.
+func TestV3ConfigFile(t *testing.T) {
+	v5 := loadNotify(t, "notify-v5.json")
+	args := append([]string{"verify", "-decrypt", "-at", strconv.FormatInt(v5.Now, 10)}, headerArgs(v5.Headers)...)
+	cfg := writeFile(t, "wxpay.env", "# v3\nexport "+EnvAPIv3Key+"='"+v5APIv3Key+"'\n")
+	code, out, _ := run(t, v5Env(EnvAPIv3Key, ""), v5.Body, append(args, "-config", cfg)...)
+	require.Equal(t, ExitOK, code, out)
+	assert.Contains(t, out, `"out_trade_no":"1217752501201407033233368018"`)
+
+	cfg = writeFile(t, "swapped.env", v5APIv3Key+"="+EnvAPIv3Key+"\n")
+	code, _, errOut := run(t, v5Env(EnvAPIv3Key, ""), v5.Body, append(args, "-config", cfg)...)
+	assert.Equal(t, ExitUsage, code)
+	assert.Contains(t, errOut, "line 1: the value is the setting name "+EnvAPIv3Key)
+}
+
+func TestHumanAge(t *testing.T) {
+	assert.Equal(t, "6m0s", humanAge(6*time.Minute))
+	assert.Equal(t, "340 days", humanAge(340*24*time.Hour+time.Hour))
+}
+
+// FuzzSplitV3URL: the signed part is always a path starting with '/',
+// without a fragment, braces, spaces or non-ASCII bytes, and a bare path
+// is signed exactly as given.
+func FuzzSplitV3URL(f *testing.F) {
+	for _, s := range []string{"/v3/certificates?algorithm_type=RSA", "https://api.mch.weixin.qq.com/v3/x", "https://h?q=1", "http://h", "https://u@h/", "/v3/{x}", "/a#b", "v3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		base, uri, err := splitV3URL(raw)
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(uri, "/") || strings.ContainsAny(uri, "#{} \x7f") {
+			t.Fatalf("signed part %q", uri)
+		}
+		for i := 0; i < len(uri); i++ {
+			if uri[i] < 0x20 || uri[i] >= 0x7f {
+				t.Fatalf("signed part %q", uri)
+			}
+		}
+		switch {
+		case base == "" && uri != raw:
+			t.Fatalf("bare path %q signed as %q", raw, uri)
+		case base != "" && base+uri != raw && base+strings.TrimPrefix(uri, "/") != raw:
+			t.Fatalf("%q split as %q + %q", raw, base, uri)
+		}
+	})
+}

@@ -285,10 +285,10 @@ func verifyV3(s *settings, keys []v3Key, h http.Header, body []byte, now time.Ti
 		}
 		age := now.Sub(time.Unix(t, 0)).Round(time.Second)
 		if age > 0 {
-			return fail(checkV3Timestamp, fmt.Sprintf("Wechatpay-Timestamp is %s old; at most 5 minutes are accepted", age),
+			return fail(checkV3Timestamp, fmt.Sprintf("Wechatpay-Timestamp is %s old; at most 5 minutes are accepted", humanAge(age)),
 				"a replay of an old message, or a message captured earlier (give -at with the Unix time it was received to check the rest), or this machine's clock is fast")
 		}
-		return fail(checkV3Timestamp, fmt.Sprintf("Wechatpay-Timestamp is %s in the future; at most 5 minutes are accepted", -age),
+		return fail(checkV3Timestamp, fmt.Sprintf("Wechatpay-Timestamp is %s in the future; at most 5 minutes are accepted", humanAge(-age)),
 			"this machine's clock is slow (sync it with NTP), or the header was edited")
 	case errors.Is(err, apiv3.ErrUnknownSerial):
 		if serial == "" {
@@ -302,6 +302,9 @@ func verifyV3(s *settings, keys []v3Key, h http.Header, body []byte, now time.Ti
 		return fail(checkV3Signature, "the signature does not match", mismatchCauseV3(keys, h, body, now, serial, lookup))
 	}
 	if res.Kind == "answer" {
+		if decrypt {
+			res.Notes = append(res.Notes, "-decrypt: an answer has no resource to open (only notifications do)")
+		}
 		res.OK = true
 		return res
 	}
@@ -421,4 +424,13 @@ func mismatchCauseV3(keys []v3Key, h http.Header, body []byte, now time.Time, se
 		}
 	}
 	return "the key of that serial did not make this signature (another merchant's pub_key.pem, an old certificate), or the body or the timestamp or nonce changed after signing (a proxy re-encoding the body, a hand edit); verify the raw bytes as received"
+}
+
+// humanAge writes a duration as people read a message's age: seconds and
+// minutes as Go does, whole days beyond two.
+func humanAge(d time.Duration) string {
+	if d >= 48*time.Hour {
+		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + " days"
+	}
+	return d.String()
 }
