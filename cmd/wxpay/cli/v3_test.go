@@ -748,3 +748,54 @@ func FuzzSplitV3URL(f *testing.F) {
 		}
 	})
 }
+
+// signedByDocKey returns headers signing body now with the documentation
+// key as the WeChat Pay public key of v5Env.
+func signedByDocKey(t *testing.T, body string) map[string]string {
+	t.Helper()
+	key, err := apiv3.ParsePrivateKey(mustRead(t, v3Dir+"k-off.pem"))
+	require.NoError(t, err)
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	d := sha256.Sum256([]byte(ts + "\nN0NCE\n" + body + "\n"))
+	sig, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, d[:])
+	require.NoError(t, err)
+	return map[string]string{"Wechatpay-Serial": v5PubKeyID, "Wechatpay-Timestamp": ts, "Wechatpay-Nonce": "N0NCE", "Wechatpay-Signature": base64.StdEncoding.EncodeToString(sig)}
+}
+
+// Bodies that are genuinely signed but malformed: -decrypt names the
+// notification field or the algorithm, never panics, and prints no
+// plaintext; a body over the bound is a usage error.
+func TestVerifyV3MalformedBodies(t *testing.T) {
+	v5 := loadNotify(t, "notify-v5.json")
+	for _, tc := range []struct{ name, body, check, problem string }{
+		{"no id", `{"create_time":"2026-01-02T15:04:06+08:00","event_type":"TRANSACTION.SUCCESS","resource":{"algorithm":"AEAD_AES_256_GCM","ciphertext":"AA==","nonce":"fdasflkja484"}}`, checkV3Fields, "id"},
+		{"bad create_time", `{"id":"EV-1","create_time":"yesterday","event_type":"T","resource":{"algorithm":"AEAD_AES_256_GCM","ciphertext":"AA==","nonce":"fdasflkja484"}}`, checkV3Fields, "create_time"},
+		{"resource null", `{"id":"EV-1","create_time":"2026-01-02T15:04:06+08:00","event_type":"T","resource":null}`, checkV3Fields, "resource"},
+		{"other algorithm", `{"id":"EV-1","create_time":"2026-01-02T15:04:06+08:00","event_type":"T","resource":{"algorithm":"AES_128_CBC","ciphertext":"AA==","nonce":"fdasflkja484"}}`, checkV3Fields, "AEAD_AES_256_GCM"},
+		{"duplicate key", `{"id":"EV-1","id":"EV-2","create_time":"2026-01-02T15:04:06+08:00","event_type":"T","resource":{"algorithm":"AEAD_AES_256_GCM","ciphertext":"AA==","nonce":"fdasflkja484"}}`, checkV3Fields, "malformed"},
+		{"tampered ciphertext", strings.Replace(v5.Body, `"ciphertext":"vW8l`, `"ciphertext":"vW9l`, 1), checkV3Decrypt, "does not open"},
+		{"not base64", strings.Replace(v5.Body, `"ciphertext":"vW8l`, `"ciphertext":"*W8l`, 1), checkV3Decrypt, "does not open"},
+		{"short nonce", strings.Replace(v5.Body, `"nonce":"fdasflkja484"`, `"nonce":"fdas"`, 1), checkV3Decrypt, "does not open"},
+		{"not JSON", `{"resource":`, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"verify", "-json", "-decrypt"}, headerArgs(signedByDocKey(t, tc.body))...)
+			code, out, errOut := run(t, v5Env(), tc.body, args...)
+			var res verifyV3Result
+			require.NoError(t, json.Unmarshal([]byte(out), &res), out+errOut)
+			if tc.check == "" {
+				// Not a notification: a signed answer, nothing to open.
+				assert.Equal(t, ExitOK, code)
+				assert.Equal(t, "answer", res.Kind)
+				return
+			}
+			assert.Equal(t, ExitFail, code)
+			assert.Equal(t, tc.check, res.Check)
+			assert.Contains(t, res.Problem, tc.problem)
+			assert.Empty(t, res.Plaintext)
+		})
+	}
+	code, _, errOut := run(t, v5Env(), strings.Repeat(" ", maxSignBody+1), append([]string{"verify"}, headerArgs(v5.Headers)...)...)
+	assert.Equal(t, ExitUsage, code)
+	assert.Contains(t, errOut, "longer than")
+}
