@@ -19,6 +19,13 @@ import (
 // the same files for v2 (mTLS) and v3 (request signatures), so v3 reads
 // WXPAY_CERT_FILE and WXPAY_KEY_FILE too.
 //
+// The names describe the merchant's side only, so that the fake server can
+// hand a merchant settings that work unchanged against it: it mints its
+// own WeChat Pay key pair and writes the public half where
+// WXPAY_V3_PUBKEY_FILE points, with its id as WXPAY_V3_PUBKEY_ID. Sending
+// a v3 notification as WeChat does needs WeChat's private key, which no
+// merchant has; that one will be the fake's, under a name of its own.
+//
 // WeChat Pay docs (keys overview): https://pay.weixin.qq.com/doc/v3/partner/4025464285
 const (
 	EnvAPIv3Key           = "WXPAY_APIV3_KEY"             // the 32-byte APIv3 key (secret)

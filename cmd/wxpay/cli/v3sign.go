@@ -204,6 +204,12 @@ func splitV3URL(raw string) (base, uri string, err error) {
 	case strings.ContainsAny(rest, "{}"):
 		return "", "", errors.New("the URL holds { or }: substitute the path parameter ({out_trade_no}) first; an unsubstituted one is a classic SIGN_ERROR")
 	}
+	path, _, _ := strings.Cut(rest, "?")
+	for _, seg := range strings.Split(path, "/") {
+		if seg == "." || seg == ".." {
+			return "", "", errors.New("the path holds a . or .. segment, which curl removes before sending (unless --path-as-is), so the signed path would not be the one sent: write the path without it")
+		}
+	}
 	return base, rest, nil
 }
 
