@@ -2,8 +2,11 @@ package cli
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -23,8 +26,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"crypto"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -170,6 +171,15 @@ func TestSignV3BadInput(t *testing.T) {
 	notPEM := writeFile(t, "key.pem", "not a key")
 	certAsKey := v3Dir + "wgo-cert-D7CE59D1F522D701.pem"
 	secretPath := filepath.Join(t.TempDir(), v5APIv3Key) // a secret pasted as a path
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	ecDER, err := x509.MarshalPKCS8PrivateKey(ecKey)
+	require.NoError(t, err)
+	ecFile := writeFile(t, "ec.pem", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER})))
+	short, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	shortFile := writeFile(t, "short.pem", string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(short)})))
+	twoFile := writeFile(t, "two.pem", string(mustRead(t, v3Dir+"k-off.pem"))+string(mustRead(t, v3Dir+"k-off.pem")))
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -198,6 +208,9 @@ func TestSignV3BadInput(t *testing.T) {
 		{"key file missing", v1Env(EnvKeyFile, secretPath), []string{"GET", v1URI}, "not a certificate file name; not shown"},
 		{"key not PEM", v1Env(EnvKeyFile, notPEM), []string{"GET", v1URI}, EnvKeyFile + ": PrivateKey is not PEM"},
 		{"certificate as key", v1Env(EnvKeyFile, certAsKey), []string{"GET", v1URI}, "holds a certificate"},
+		{"EC key", v1Env(EnvKeyFile, ecFile), []string{"GET", v1URI}, "not an RSA key"},
+		{"1024-bit key", v1Env(EnvKeyFile, shortFile), []string{"GET", v1URI}, "shorter than 2048 bits"},
+		{"two keys", v1Env(EnvKeyFile, twoFile), []string{"GET", v1URI}, "more than one PEM block"},
 		{"serial not hex", v1Env(EnvV3Serial, v5APIv3Key), []string{"GET", v1URI}, EnvV3Serial + " must be the hex serial"},
 		{"no serial", v1Env(EnvV3Serial, ""), []string{"GET", v1URI}, "set " + EnvV3Serial + " (the serial of apiclient_cert.pem) or " + EnvCertFile},
 	} {
