@@ -230,6 +230,13 @@ func (c *Client) ParseNotificationBody(ctx context.Context, header http.Header, 
 	if err := c.verifySignature(ctx, header, body); err != nil {
 		return nil, err
 	}
+	return openNotificationBody(c.apiV3Key.bytes(), body)
+}
+
+// openNotificationBody runs checks 4 to 6 of ParseNotification on a body
+// whose signature has been verified: decode, check the fields, open the
+// resource under key.
+func openNotificationBody(key, body []byte) (*Notification, error) {
 	var nb notificationBody
 	if err := decodeJSON(body, &nb); err != nil {
 		return nil, err
@@ -252,7 +259,7 @@ func (c *Client) ParseNotificationBody(ctx context.Context, header http.Header, 
 		return nil, &notificationError{"resource.nonce"}
 	}
 	res := nb.Resource
-	pt, err := openAEAD(c.apiV3Key.bytes(), res.Nonce, res.AssociatedData, res.Ciphertext)
+	pt, err := openAEAD(key, res.Nonce, res.AssociatedData, res.Ciphertext)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
-// Command wxpay is a tool for WeChat Pay API v2 merchants: it signs and
-// verifies messages by hand (saying which check failed and why), decrypts
-// refund notifications, runs the fake WeChat Pay server standalone, sends
+// Command wxpay is a tool for WeChat Pay merchants: it signs and verifies
+// API v2 and v3 messages by hand (saying which check failed and why),
+// decrypts refund notifications and v3 notification resources, runs the
+// fake WeChat Pay server standalone, sends
 // signed notifications to a local server as WeChat would, and checks a
 // merchant configuration.
 //
@@ -9,7 +10,7 @@
 //	go install github.com/wxpay-go/wxpay/cmd/wxpay@latest
 //
 // and run "wxpay -h" for the commands. Merchant settings come from the
-// environment (WXPAY_APPID, WXPAY_MCHID, WXPAY_API_KEY, WXPAY_SIGN_TYPE, ...)
+// environment (WXPAY_APPID, WXPAY_MCHID, WXPAY_API_KEY, WXPAY_APIV3_KEY, ...)
 // or a -config file, never from flags. The logic lives in package
 // github.com/wxpay-go/wxpay/cmd/wxpay/cli.
 package main

@@ -1,5 +1,6 @@
 // Package cli is the wxpay command-line tool: signing and verifying v2
-// messages by hand, decrypting refund notifications, running the fake
+// and v3 messages by hand, decrypting refund notifications and v3
+// notification resources, running the fake
 // WeChat Pay server standalone, sending notifications to a local server as
 // WeChat would, and checking a merchant configuration. The wxpay command
 // (github.com/wxpay-go/wxpay/cmd/wxpay) only wires [Run] to the process;
@@ -7,8 +8,9 @@
 //
 // Merchant settings are read only from environment variables or from a
 // file named by -config (KEY=VALUE lines), never from flags, because
-// arguments show in ps and in shell history. The API key and the AppSecret
-// are never printed: output shows *** and their length.
+// arguments show in ps and in shell history. The API key, the APIv3 key
+// and the AppSecret are never printed: output shows *** and their length;
+// private keys are read from files and never printed either.
 //
 // WeChat Pay docs (signing rules): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3
 package cli
@@ -40,12 +42,12 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"sign", "sign an XML body or key=value lines and show the string that was hashed", runSign},
-		{"verify", "verify a signed message and say which check failed and why", runVerify},
+		{"sign", "sign an XML body or key=value lines and show the string that was hashed (-v3: sign a v3 request, print its Authorization)", runSign},
+		{"verify", "verify a signed message and say which check failed and why (-v3, -headers, -H: a v3 answer or notification; -decrypt)", runVerify},
 		{"decrypt-refund", "decrypt a refund notification's req_info and print its fields", runDecryptRefund},
 		{"fake", "run the fake WeChat Pay server (wxpaytest) standalone and pay its orders", runFake},
 		{"notify", "send a signed payment or refund notification to a URL, as WeChat does", runNotify},
-		{"doctor", "check the merchant settings, the notify URL and the certificate", runDoctor},
+		{"doctor", "check the merchant settings, the notify URL and the certificate (-v3: the v3 keys and a certificate download)", runDoctor},
 		{"version", "print the version of wxpay", runVersion},
 	}
 }
@@ -102,7 +104,7 @@ func Run(ctx context.Context, args []string, env func(string) string, stdin io.R
 }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, "wxpay is a tool for WeChat Pay API v2 merchants.\n\nUsage:\n\n\twxpay <command> [flags] [arguments] [flags]\n\nCommands:\n\n")
+	fmt.Fprint(w, "wxpay is a tool for WeChat Pay merchants (API v2, and v3 with -v3).\n\nUsage:\n\n\twxpay <command> [flags] [arguments] [flags]\n\nCommands:\n\n")
 	for _, cmd := range commands() {
 		fmt.Fprintf(w, "\t%-15s %s\n", cmd.name, cmd.summary)
 	}
@@ -112,10 +114,10 @@ lines; a name set in the file wins over the environment), never from flags:
 
 `)
 	for _, s := range settingNames {
-		fmt.Fprintf(w, "\t%-17s %s\n", s.name, s.doc)
+		fmt.Fprintf(w, "\t%-27s %s\n", s.name, s.doc)
 	}
 	fmt.Fprint(w, `
-The API key and AppSecret are never printed. Exit status: 0 ok, 1 a check
+The API key, APIv3 key and AppSecret are never printed. Exit status: 0 ok, 1 a check
 failed, 2 usage or settings error. Run "wxpay <command> -h" for a command's flags.
 `)
 }

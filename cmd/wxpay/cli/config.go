@@ -25,7 +25,7 @@ const (
 	EnvKeyFile   = "WXPAY_KEY_FILE"   // apiclient_key.pem
 )
 
-var settingNames = []struct{ name, doc string }{
+var settingNames = append([]struct{ name, doc string }{
 	{EnvAppID, "appid of the mini-program or official account (wx + 16 hex digits)"},
 	{EnvMchID, "merchant number (mch_id)"},
 	{EnvAPIKey, "the 32-character APIv2 key (secret; never printed)"},
@@ -33,8 +33,8 @@ var settingNames = []struct{ name, doc string }{
 	{EnvNotifyURL, "notify_url given to unifiedorder (doctor checks it)"},
 	{EnvAppSecret, "mini-program AppSecret (secret; never printed)"},
 	{EnvCertFile, "path of apiclient_cert.pem (doctor checks it)"},
-	{EnvKeyFile, "path of apiclient_key.pem"},
-}
+	{EnvKeyFile, "path of apiclient_key.pem (v3: signs every request)"},
+}, v3SettingNames...)
 
 // maxConfigFile bounds a -config file: a handful of short lines.
 const maxConfigFile = 64 << 10
@@ -47,6 +47,7 @@ type settings struct {
 	NotifyURL            string
 	AppSecret            string
 	CertFile, KeyFile    string
+	V3                   v3Settings // API v3 settings; see v3config.go
 	// from says where each set value came from: "environment" or the
 	// config file's name.
 	from map[string]string
@@ -119,6 +120,7 @@ func (c *cmdEnv) loadSettings(configFile string) (*settings, error) {
 		AppSecret: vals[EnvAppSecret],
 		CertFile:  vals[EnvCertFile],
 		KeyFile:   vals[EnvKeyFile],
+		V3:        v3SettingsFrom(vals),
 		from:      from,
 	}, nil
 }

@@ -52,6 +52,9 @@ var (
 )
 
 func runDoctor(ctx context.Context, c *cmdEnv, args []string) int {
+	if wantsV3(args) {
+		return runDoctorV3(ctx, c, args)
+	}
 	fs, cfgFile, js := c.flagSet("doctor", "[-config file] [-json] [-offline] [-timeout d]", `
 Doctor checks the merchant settings and says in plain words what is wrong:
 the appid (wx and 16 hex digits), mch_id (digits), API key (32 letters and

@@ -22,7 +22,10 @@ type signResult struct {
 	Notes     []string       `json:"notes,omitempty"`
 }
 
-func runSign(_ context.Context, c *cmdEnv, args []string) int {
+func runSign(ctx context.Context, c *cmdEnv, args []string) int {
+	if wantsV3(args, "curl", "timestamp", "nonce") {
+		return runSignV3(ctx, c, args)
+	}
 	fs, cfgFile, js := c.flagSet("sign", "[-config file] [-json] [-xml] [file]", `
 Sign reads a message (an XML body, or name=value lines, from file or stdin)
 and prints the canonical string that is hashed, with the API key shown as
@@ -110,7 +113,10 @@ type verifyResult struct {
 	Cause     string         `json:"cause,omitempty"`    // the likely cause and the fix
 }
 
-func runVerify(_ context.Context, c *cmdEnv, args []string) int {
+func runVerify(ctx context.Context, c *cmdEnv, args []string) int {
+	if wantsV3(args, "H", "headers", "decrypt", "at") {
+		return runVerifyV3(ctx, c, args)
+	}
 	fs, cfgFile, js := c.flagSet("verify", "[-config file] [-json] [file]", `
 Verify reads a signed message (an XML body, or name=value lines, from file or
 stdin), prints the canonical string with the API key shown as ***, the sign it
@@ -134,6 +140,9 @@ missing a field the merchant acts on. Exit status 1 when a check fails.`)
 	b, err := c.readInput(fs.Args())
 	if err != nil {
 		return c.usageErr("verify", "%v", err)
+	}
+	if t := strings.TrimLeft(string(b), " \t\r\n"); strings.HasPrefix(t, "{") {
+		return c.usageErr("verify", "a JSON body is an API v3 message: give its Wechatpay-* headers with -headers file or -H 'Name: value'")
 	}
 	p, err := parseFields(b)
 	if err != nil {

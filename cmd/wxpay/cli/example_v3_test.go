@@ -1,0 +1,69 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/wxpay-go/wxpay/cmd/wxpay/cli"
+)
+
+// Sign WeChat Pay's published v3 JSAPI request example with its
+// documentation key (https://pay.weixin.qq.com/doc/v3/merchant/4012365336),
+// at the example's time and nonce: the Authorization header carries the
+// signature printed there. The body is signed exactly as given, here on
+// stdin ("-").
+func ExampleRun_signV3() {
+	env := map[string]string{
+		"WXPAY_MCHID":     "1230000109",
+		"WXPAY_KEY_FILE":  "../../../testdata/v3/k-off.pem",
+		"WXPAY_V3_SERIAL": "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C",
+	}
+	body := `{"appid":"wxd678efh567hg6787","mchid":"1230000109","description":"Image形象店-深圳腾大-QQ公仔","out_trade_no":"1217752501201407033233368018","notify_url":"https://www.weixin.qq.com/wxpay/pay.php","amount":{"total":100,"currency":"CNY"},"payer":{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}}`
+	code := cli.Run(context.Background(), []string{"sign", "-v3", "-timestamp", "1554208460", "-nonce", "593BEC0C930BF1AFEB40B4A08C8FB242",
+		"POST", "https://api.mch.weixin.qq.com/v3/pay/transactions/jsapi", "-"},
+		func(k string) string { return env[k] }, strings.NewReader(body), os.Stdout, os.Stderr)
+	fmt.Println("exit status", code)
+	// Output:
+	// Authorization: WECHATPAY2-SHA256-RSA2048 mchid="1230000109",nonce_str="593BEC0C930BF1AFEB40B4A08C8FB242",signature="gEuexJ547PHFV77TQ6eiE4tphVYfWfUe1Wc2dBmVnoMYU2rl/M4zhw+b3vBhuMw6AC7pteNkryLA7UWU2h+umo0OdSuuLm1++O3NckQPCSfm6dypsjn4GYm84KMqXWFrhFmyxEwIdEJDr3w1UYfxOcu55OQupfLkrt/ZzuOspnliJFrPzGQFUk7lGqMMtpz3EfbDUNxnVsHblORg3hVmuYNmbGWnS2ovU30Y2Q+iKFDxzkaXBk8LTy6HzvxizRo6Q+J4SVM7O0hKXfgo1QdI68kpzNULb3EVBXlhTyPUzhkHzzLxECL1qHl3HH2hEv8++C+4wBlsagF3j/O6PABojA==",timestamp="1554208460",serial_no="1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C"
+	// exit status 0
+}
+
+// Verify and open a v3 payment notification (a public-key-mode vector
+// signed with WeChat Pay's documentation key, see testdata/v3/PROVENANCE.md),
+// its headers given with -H and its body on stdin. It was captured long
+// ago, so -at checks the 5-minute window at the time it was sent; the
+// plaintext is the resource opened under the APIv3 key.
+func ExampleRun_verifyV3() {
+	var v struct {
+		Headers map[string]string `json:"headers"`
+		Body    string            `json:"body"`
+	}
+	b, _ := os.ReadFile("../../../testdata/v3/notify-v5.json")
+	if err := json.Unmarshal(b, &v); err != nil {
+		panic(err)
+	}
+	env := map[string]string{
+		"WXPAY_MCHID":          "1230000109",
+		"WXPAY_APIV3_KEY":      "0123456789abcdefghijABCDEFGHIJ01",
+		"WXPAY_V3_PUBKEY_ID":   "PUB_KEY_ID_0114232134912410000000000000",
+		"WXPAY_V3_PUBKEY_FILE": "../../../testdata/v3/k-off.pub.pem",
+	}
+	args := []string{"verify", "-decrypt", "-at", "1767337446"}
+	for _, name := range []string{"Wechatpay-Serial", "Wechatpay-Signature", "Wechatpay-Timestamp", "Wechatpay-Nonce"} {
+		args = append(args, "-H", name+": "+v.Headers[name])
+	}
+	code := cli.Run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(v.Body), os.Stdout, os.Stderr)
+	fmt.Println("exit status", code)
+	// Output:
+	// kind:      notification
+	// serial:    PUB_KEY_ID_0114232134912410000000000000 (the WeChat Pay public key (WXPAY_V3_PUBKEY_ID))
+	// message:   1767337446\n5K8264ILTKCH16CQ2502SI8ZNMTM67VS\n<909-byte body>\n
+	// OK: the signature matches
+	// event:     TRANSACTION.SUCCESS
+	// note: the 5-minute window was checked against -at, not the current time
+	// {"mchid":"1230000109","appid":"wxd678efh567hg6787","out_trade_no":"1217752501201407033233368018","transaction_id":"4200000000000000000000000001","trade_type":"JSAPI","trade_state":"SUCCESS","trade_state_desc":"支付成功","bank_type":"OTHERS","attach":"","success_time":"2026-01-02T15:04:05+08:00","payer":{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},"amount":{"total":100,"payer_total":100,"currency":"CNY","payer_currency":"CNY"}}
+	// exit status 0
+}
