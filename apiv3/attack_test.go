@@ -403,7 +403,9 @@ func TestAttackSecretsNeverPrinted(t *testing.T) {
 		func(c *apiv3.Config) { c.APIv3Key = atkV3Key[:31] },
 		func(c *apiv3.Config) { c.APIv3Key = atkV3Key + "x" },
 		func(c *apiv3.Config) { c.PrivateKey = c.PrivateKey[:len(c.PrivateKey)/2] },
-		func(c *apiv3.Config) { c.PrivateKey = []byte(strings.Replace(string(c.PrivateKey), keyLines[2], "AAAA", 1)) },
+		func(c *apiv3.Config) {
+			c.PrivateKey = []byte(strings.Replace(string(c.PrivateKey), keyLines[2], "AAAA", 1))
+		},
 		func(c *apiv3.Config) { c.MchID = atkV3Key },
 		func(c *apiv3.Config) { c.PublicKey = c.PrivateKey },
 	} {

@@ -1,0 +1,386 @@
+package apiv3_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wxpay-go/wxpay/apiv3"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// TestAttackJSONDifferentials: signed answers whose bytes two JSON
+// parsers could read as two different messages, or that carry numbers
+// that are not integer fen, are refused as ErrJSON before any field is
+// believed. Each body is genuinely signed: only the parser stands
+// between it and the caller.
+func TestAttackJSONDifferentials(t *testing.T) {
+	good := atkTransaction("VICTIM-ORDER-1", "4200000000000000000000000001", atkMchID)
+	amount := func(v string) string {
+		return strings.Replace(good, `"amount":{"total":88800`, `"amount":{"total":`+v, 1)
+	}
+	cases := map[string]string{
+		"duplicate key":             strings.Replace(good, `"trade_state":"SUCCESS"`, `"trade_state":"NOTPAY","trade_state":"SUCCESS"`, 1),
+		"duplicate object":          strings.Replace(good, `"amount":{`, `"amount":{"total":1},"amount":{`, 1),
+		"duplicate by case":         strings.Replace(good, `"trade_state":"SUCCESS"`, `"TRADE_STATE":"NOTPAY","trade_state":"SUCCESS"`, 1),
+		"duplicate by escape":       strings.Replace(good, `"trade_state":"SUCCESS"`, `"trade_stat\u0065":"NOTPAY","trade_state":"SUCCESS"`, 1),
+		"duplicate by long s":       strings.Replace(good, `"success_time"`, `"ſuccess_time":"2020-01-01T00:00:00Z","success_time"`, 1),
+		"duplicate by long s esc":   strings.Replace(good, `"success_time"`, `"\u017fuccess_time":"2020-01-01T00:00:00Z","success_time"`, 1),
+		"duplicate by kelvin":       strings.Replace(good, `"bank_type":"CMC"`, `"ban\u212a_type":"X","bank_type":"CMC"`, 1),
+		"duplicate nested by case":  strings.Replace(good, `"amount":{"total":88800`, `"amount":{"TOTAL":1,"total":88800`, 1),
+		"exponent":                  amount("888e2"),
+		"exponent 1e2":              amount("1e2"),
+		"fraction":                  amount("88800.0"),
+		"fraction .5":               amount("0.5"),
+		"huge":                      amount("99999999999999999999"),
+		"int64 overflow":            amount("9223372036854775808"),
+		"plus sign":                 amount("+88800"),
+		"leading zero":              amount("088800"),
+		"hex":                       amount("0x15AE0"),
+		"NaN":                       amount("NaN"),
+		"Infinity":                  amount("Infinity"),
+		"-Infinity":                 amount("-Infinity"),
+		"string amount":             amount(`"88800"`),
+		"BOM":                       "\ufeff" + good,
+		"trailing document":         good + `{"out_trade_no":"X"}`,
+		"trailing garbage":          good + `x`,
+		"trailing NUL":              good + "\x00",
+		"two documents":             good + "\n" + good,
+		"invalid UTF-8":             strings.Replace(good, `CMC`, "C\xffC", 1),
+		"overlong UTF-8":            strings.Replace(good, `CMC`, "C\xc0\xafC", 1),
+		"lone surrogate":            strings.Replace(good, `CMC`, `C\ud800C`, 1),
+		"lone low surrogate":        strings.Replace(good, `CMC`, `C\udc00C`, 1),
+		"control char":              strings.Replace(good, `CMC`, "C\x01C", 1),
+		"bad escape":                strings.Replace(good, `CMC`, `C\xC`, 1),
+		"deep nesting":              strings.Replace(good, `"bank_type"`, `"x":`+strings.Repeat("[", 100000)+strings.Repeat("]", 100000)+`,"bank_type"`, 1),
+		"single quotes":             strings.Replace(good, `"CMC"`, `'CMC'`, 1),
+		"comment":                   strings.Replace(good, `"bank_type"`, `/*x*/"bank_type"`, 1),
+		"trailing comma":            strings.Replace(good, `"payer_currency":"CNY"}}`, `"payer_currency":"CNY",}}`, 1),
+		"unterminated":              good[:len(good)-1],
+		"empty":                     "",
+		"top-level array":           "[" + good + "]",
+		"null":                      "null",
+		"success_time not RFC 3339": strings.Replace(good, `2026-01-02T15:04:05+08:00`, `2026-01-02 15:04:05`, 1),
+		"negative payer_total":      strings.Replace(good, `"payer_total":88800`, `"payer_total":-1`, 1),
+	}
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			require.NotEqual(t, good, body, "the case changes nothing")
+			s := newAtkServer(t, func(*http.Request, []byte) atkReply { return atkReply{status: 200, body: body} })
+			tr, err := s.client(t, atkConfig(t)).QueryByOutTradeNo(context.Background(), "VICTIM-ORDER-1")
+			require.Error(t, err)
+			assert.Nil(t, tr)
+			assert.ErrorIs(t, err, apiv3.ErrJSON)
+		})
+	}
+	// The control: the same answer unmodified is accepted, and -0 (an
+	// integer, the same value to every parser) is read as 0.
+	s := newAtkServer(t, func(*http.Request, []byte) atkReply { return atkReply{status: 200, body: good} })
+	tr, err := s.client(t, atkConfig(t)).QueryByOutTradeNo(context.Background(), "VICTIM-ORDER-1")
+	require.NoError(t, err)
+	assert.Equal(t, int64(88800), tr.Amount.Total)
+}
+
+// atkNotification builds a payment or refund notification around
+// plaintext, sealed under the APIv3 key.
+func atkNotification(t testing.TB, event, origType, plaintext string) []byte {
+	nonce := "nonce0123456"
+	b, err := json.Marshal(map[string]any{
+		"id": "EV-1", "create_time": "2026-01-02T15:04:06+08:00", "resource_type": "encrypt-resource",
+		"event_type": event, "summary": "x",
+		"resource": map[string]string{"original_type": origType, "algorithm": "AEAD_AES_256_GCM",
+			"ciphertext": atkSeal(t, nonce, origType, []byte(plaintext)), "associated_data": origType, "nonce": nonce},
+	})
+	require.NoError(t, err)
+	return b
+}
+
+func atkRefundPlain(mchID, status string) string {
+	return `{"mchid":"` + mchID + `","out_trade_no":"VICTIM-ORDER-1","transaction_id":"4200000000000000000000000001",` +
+		`"out_refund_no":"R-1","refund_id":"50000000382019052709732678859","refund_status":"` + status + `",` +
+		`"success_time":"2026-01-02T15:04:05+08:00","user_received_account":"x",` +
+		`"amount":{"total":88800,"refund":100,"payer_total":88800,"payer_refund":100}}`
+}
+
+// TestAttackNotifications: forged, replayed, re-targeted, cross-merchant,
+// cross-event and cross-generation notifications never reach the user's
+// function, and each gets the refusal status that makes WeChat redeliver.
+func TestAttackNotifications(t *testing.T) {
+	wx := atkKey(t, "k-off.pem")
+	forger := atkKey(t, "k-wgo.pem")
+	c, err := apiv3.NewClient(atkConfig(t), apiv3.WithClock(func() time.Time { return atkNow }), apiv3.WithLogger(quiet))
+	require.NoError(t, err)
+	var payCalls, refundCalls int
+	pay := c.NotifyHandler(func(context.Context, *apiv3.PaymentNotification) error { payCalls++; return nil })
+	refund := c.RefundNotifyHandler(func(context.Context, *apiv3.RefundNotification) error { refundCalls++; return nil })
+
+	tx := atkTransaction("VICTIM-ORDER-1", "4200000000000000000000000001", atkMchID)
+	genuine := atkNotification(t, "TRANSACTION.SUCCESS", "transaction", tx)
+	signed := func(body []byte) http.Header { return atkHeaders(t, wx, atkNow, body) }
+	type probe struct {
+		h      http.Handler
+		method string
+		header http.Header
+		body   []byte
+		status int
+	}
+	mut := func(body []byte, f func(http.Header)) http.Header { h := signed(body); f(h); return h }
+	v2 := []byte(`<xml><return_code><![CDATA[SUCCESS]]></return_code><appid>wxd678efh567hg6787</appid><mch_id>1230000109</mch_id><result_code>SUCCESS</result_code><out_trade_no>VICTIM-ORDER-1</out_trade_no><total_fee>88800</total_fee><sign>ABC</sign></xml>`)
+	tampered := bytes.Replace(genuine, []byte(`"EV-1"`), []byte(`"EV-2"`), 1)
+	probes := map[string]probe{
+		"unsigned":        {pay, "POST", http.Header{}, genuine, 401},
+		"forger key":      {pay, "POST", atkHeaders(t, forger, atkNow, genuine), genuine, 401},
+		"tampered body":   {pay, "POST", signed(genuine), tampered, 401},
+		"probe signature": {pay, "POST", mut(genuine, func(h http.Header) { h.Set("Wechatpay-Signature", "WECHATPAY/SIGNTEST/"+h.Get("Wechatpay-Signature")) }), genuine, 401},
+		"replayed 5m01s":  {pay, "POST", atkHeaders(t, wx, atkNow.Add(-301*time.Second), genuine), genuine, 401},
+		"future 5m01s":    {pay, "POST", atkHeaders(t, wx, atkNow.Add(301*time.Second), genuine), genuine, 401},
+		"two signatures": {pay, "POST", mut(genuine, func(h http.Header) {
+			h.Add("Wechatpay-Signature", atkHeaders(t, forger, atkNow, genuine).Get("Wechatpay-Signature"))
+		}), genuine, 401},
+		"two serials":                       {pay, "POST", mut(genuine, func(h http.Header) { h.Add("Wechatpay-Serial", "PUB_KEY_ID_1") }), genuine, 401},
+		"two nonces":                        {pay, "POST", mut(genuine, func(h http.Header) { h.Add("Wechatpay-Nonce", "n") }), genuine, 401},
+		"timestamp with plus":               {pay, "POST", mut(genuine, func(h http.Header) { h.Set("Wechatpay-Timestamp", "+"+h.Get("Wechatpay-Timestamp")) }), genuine, 401},
+		"timestamp with space":              {pay, "POST", mut(genuine, func(h http.Header) { h.Set("Wechatpay-Timestamp", " "+h.Get("Wechatpay-Timestamp")) }), genuine, 401},
+		"timestamp fraction":                {pay, "POST", mut(genuine, func(h http.Header) { h.Set("Wechatpay-Timestamp", h.Get("Wechatpay-Timestamp")+".0") }), genuine, 401},
+		"timestamp exponent":                {pay, "POST", mut(genuine, func(h http.Header) { h.Set("Wechatpay-Timestamp", "1.7673374e9") }), genuine, 401},
+		"timestamp huge":                    {pay, "POST", mut(genuine, func(h http.Header) { h.Set("Wechatpay-Timestamp", strings.Repeat("9", 40)) }), genuine, 401},
+		"timestamp negative":                {pay, "POST", mut(genuine, func(h http.Header) { h.Set("Wechatpay-Timestamp", "-1") }), genuine, 401},
+		"nonce with LF":                     {pay, "POST", mut(genuine, func(h http.Header) { h.Set("Wechatpay-Nonce", "a\nb") }), genuine, 401},
+		"serial with CRLF":                  {pay, "POST", mut(genuine, func(h http.Header) { h.Set("Wechatpay-Serial", atkPubKeyID+"\r\nX: y") }), genuine, 401},
+		"serial lower case id":              {pay, "POST", mut(genuine, func(h http.Header) { h.Set("Wechatpay-Serial", strings.ToLower(atkPubKeyID)) }), genuine, 401},
+		"huge signature":                    {pay, "POST", mut(genuine, func(h http.Header) { h.Set("Wechatpay-Signature", strings.Repeat("A", 1<<20)) }), genuine, 401},
+		"huge nonce":                        {pay, "POST", mut(genuine, func(h http.Header) { h.Set("Wechatpay-Nonce", strings.Repeat("A", 1<<20)) }), genuine, 401},
+		"SM2 signature type":                {pay, "POST", mut(genuine, func(h http.Header) { h.Set("Wechatpay-Signature-Type", "WECHATPAY2-SM2-WITH-SM3") }), genuine, 401},
+		"v2 XML body":                       {pay, "POST", http.Header{}, v2, 401},
+		"v2 XML body signed":                {pay, "POST", signed(v2), v2, 400},
+		"GET":                               {pay, "GET", signed(genuine), genuine, 405},
+		"too large":                         {pay, "POST", signed(bytes.Repeat([]byte(" "), 65<<10)), bytes.Repeat([]byte(" "), 65<<10), 413},
+		"other merchant":                    {pay, "POST", nil, atkNotification(t, "TRANSACTION.SUCCESS", "transaction", atkTransaction("VICTIM-ORDER-1", "4200000000000000000000000001", "1900000001")), 400},
+		"other appid":                       {pay, "POST", nil, atkNotification(t, "TRANSACTION.SUCCESS", "transaction", strings.Replace(tx, atkAppID, "wx0000000000000000", 1)), 400},
+		"not paid":                          {pay, "POST", nil, atkNotification(t, "TRANSACTION.SUCCESS", "transaction", strings.Replace(tx, `"trade_state":"SUCCESS"`, `"trade_state":"NOTPAY"`, 1)), 400},
+		"refund at pay handler":             {pay, "POST", nil, atkNotification(t, "REFUND.SUCCESS", "refund", atkRefundPlain(atkMchID, "SUCCESS")), 400},
+		"refund plaintext in payment event": {pay, "POST", nil, atkNotification(t, "TRANSACTION.SUCCESS", "transaction", atkRefundPlain(atkMchID, "SUCCESS")), 400},
+		"duplicate key in plaintext":        {pay, "POST", nil, atkNotification(t, "TRANSACTION.SUCCESS", "transaction", strings.Replace(tx, `"amount":{`, `"amount":{"total":1},"amount":{`, 1)), 400},
+		"duplicate key in envelope": {pay, "POST", nil, bytes.Replace(genuine, []byte(`"event_type"`),
+			[]byte(`"EVENT_TYPE":"REFUND.SUCCESS","event_type"`), 1), 400},
+		"trailing data in plaintext":  {pay, "POST", nil, atkNotification(t, "TRANSACTION.SUCCESS", "transaction", tx+`{"mchid":"1"}`), 400},
+		"BOM in envelope":             {pay, "POST", nil, append([]byte("\ufeff"), genuine...), 400},
+		"fraction amount":             {pay, "POST", nil, atkNotification(t, "TRANSACTION.SUCCESS", "transaction", strings.Replace(tx, `"total":88800`, `"total":88800.5`, 1)), 400},
+		"plain resource_type":         {pay, "POST", nil, bytes.Replace(genuine, []byte(`"encrypt-resource"`), []byte(`"plain"`), 1), 400},
+		"other algorithm":             {pay, "POST", nil, bytes.Replace(genuine, []byte(`"AEAD_AES_256_GCM"`), []byte(`"AEAD_SM4_GCM"`), 1), 400},
+		"associated_data swapped":     {pay, "POST", nil, bytes.Replace(genuine, []byte(`"associated_data":"transaction"`), []byte(`"associated_data":"refund"`), 1), 400},
+		"nonce swapped":               {pay, "POST", nil, bytes.Replace(genuine, []byte(`nonce0123456`), []byte(`nonce0123457`), 1), 400},
+		"transaction at refund":       {refund, "POST", nil, genuine, 400},
+		"refund other merchant":       {refund, "POST", nil, atkNotification(t, "REFUND.SUCCESS", "refund", atkRefundPlain("1900000001", "SUCCESS")), 400},
+		"refund status not the event": {refund, "POST", nil, atkNotification(t, "REFUND.SUCCESS", "refund", atkRefundPlain(atkMchID, "ABNORMAL")), 400},
+		"refund unknown event":        {refund, "POST", nil, atkNotification(t, "REFUND.PROCESSING", "refund", atkRefundPlain(atkMchID, "PROCESSING")), 400},
+	}
+	for name, p := range probes {
+		t.Run(name, func(t *testing.T) {
+			h := p.header
+			if h == nil {
+				h = signed(p.body)
+			}
+			r := atkPost(h, p.body)
+			r.Method = p.method
+			w := httptest.NewRecorder()
+			p.h.ServeHTTP(w, r)
+			assert.Equal(t, p.status, w.Code, w.Body.String())
+			assert.Contains(t, w.Body.String(), `"code":"FAIL"`)
+			assert.Zero(t, payCalls+refundCalls, "the user's function saw a refused notification")
+		})
+	}
+	// The controls: the genuine notifications are accepted.
+	w := httptest.NewRecorder()
+	pay.ServeHTTP(w, atkPost(signed(genuine), genuine))
+	assert.Equal(t, http.StatusNoContent, w.Code, w.Body.String())
+	rb := atkNotification(t, "REFUND.SUCCESS", "refund", atkRefundPlain(atkMchID, "SUCCESS"))
+	w = httptest.NewRecorder()
+	refund.ServeHTTP(w, atkPost(signed(rb), rb))
+	assert.Equal(t, http.StatusNoContent, w.Code, w.Body.String())
+	assert.Equal(t, 1, payCalls)
+	assert.Equal(t, 1, refundCalls)
+}
+
+// atkBill serves a bill at /v3/billdownload/file; status 302 redirects
+// to redirect.
+func atkBillServer(t *testing.T, content []byte, redirect string) *atkServer {
+	return newAtkServer(t, func(r *http.Request, _ []byte) atkReply {
+		if redirect != "" {
+			return atkReply{status: 302, header: http.Header{"Location": {redirect}}}
+		}
+		return atkReply{status: 200, body: string(content), header: http.Header{}}
+	})
+}
+
+func sha1Hex(b []byte) string { s := sha1.Sum(b); return hex.EncodeToString(s[:]) }
+
+// TestAttackBillURL: the download goes, signed, only to the client's own
+// WeChat host; every other URL a bill-apply answer could carry is
+// refused before any request is made.
+func TestAttackBillURL(t *testing.T) {
+	content := []byte("交易时间,公众账号ID\n`2026-01-01 00:00:00,`wx1\n")
+	s := atkBillServer(t, content, "")
+	c := s.client(t, atkConfig(t))
+	u, err := url.Parse(s.srv.URL)
+	require.NoError(t, err)
+	host := u.Host
+	_, port, _ := strings.Cut(host, ":")
+	bad := []string{
+		"", "/v3/billdownload/file?token=x", "//" + host + "/v3/billdownload/file",
+		"http://" + host + "/v3/billdownload/file?token=x",
+		"https://user:pw@" + host + "/v3/billdownload/file",
+		"https://" + host + "@evil.example/v3/billdownload/file",
+		"https://evil.example/v3/billdownload/file",
+		"https://127.0.0.1:1/v3/billdownload/file",
+		"https://localhost:" + port + "/v3/billdownload/file",
+		"https://[::1]:" + port + "/v3/billdownload/file",
+		"https://127.0.0.1.:" + port + "/v3/billdownload/file",
+		"https://" + host + "#frag",
+		"https://" + host + "\\@evil.example/",
+		"https://" + host + "%2f@evil.example/",
+		"ftp://" + host + "/x",
+		"javascript:alert(1)",
+		"https://" + host + "\r\nX: y/",
+	}
+	for _, raw := range bad {
+		_, err := c.OpenBill(context.Background(), &apiv3.Bill{HashType: "SHA1", HashValue: sha1Hex(content), DownloadURL: raw})
+		assert.ErrorIs(t, err, apiv3.ErrBillURL, "%q", raw)
+	}
+	assert.Zero(t, s.hits.Load(), "a refused bill URL was fetched")
+
+	// Same host, other case of the scheme and hash: accepted.
+	var buf bytes.Buffer
+	n, err := c.DownloadBill(context.Background(), &apiv3.Bill{HashType: "sha1", HashValue: strings.ToUpper(sha1Hex(content)),
+		DownloadURL: "HTTPS://" + host + "/v3/billdownload/file?token=x"}, &buf)
+	require.NoError(t, err)
+	assert.Equal(t, int64(len(content)), n)
+	assert.Equal(t, content, buf.Bytes())
+}
+
+// TestAttackBillRedirect: a redirect from the bill host is not followed
+// (the signed request would go elsewhere).
+func TestAttackBillRedirect(t *testing.T) {
+	content := []byte("x\n")
+	other := atkBillServer(t, content, "")
+	s := atkBillServer(t, nil, other.srv.URL+"/v3/billdownload/file")
+	c := s.client(t, atkConfig(t))
+	_, err := c.DownloadBill(context.Background(), &apiv3.Bill{HashType: "SHA1", HashValue: sha1Hex(content),
+		DownloadURL: s.srv.URL + "/v3/billdownload/file?token=x"}, io.Discard)
+	require.Error(t, err)
+	var we *apiv3.Error
+	require.ErrorAs(t, err, &we)
+	assert.Equal(t, 302, we.StatusCode)
+	assert.Zero(t, other.hits.Load())
+}
+
+// TestAttackBillHash: a bill that does not match its hash is never
+// reported complete and never left as a file; hashes that are not SHA-1
+// hex are refused before the download.
+func TestAttackBillHash(t *testing.T) {
+	content := []byte("交易时间,公众账号ID\n`2026-01-01 00:00:00,`wx1\n总交易单数\n`1\n")
+	s := atkBillServer(t, content, "")
+	c := s.client(t, atkConfig(t))
+	url := s.srv.URL + "/v3/billdownload/file?token=x"
+	for _, b := range []apiv3.Bill{
+		{HashType: "SHA1", HashValue: ""},
+		{HashType: "", HashValue: sha1Hex(content)},
+		{HashType: "MD5", HashValue: sha1Hex(content)[:32]},
+		{HashType: "SHA256", HashValue: sha1Hex(content) + "000000000000000000000000"},
+		{HashType: "SHA1", HashValue: sha1Hex(content)[:39]},
+		{HashType: "SHA1", HashValue: sha1Hex(content)[:38] + "zz"},
+		{HashType: "SHA1", HashValue: " " + sha1Hex(content)[1:]},
+	} {
+		b.DownloadURL = url
+		_, err := c.OpenBill(context.Background(), &b)
+		var re *apiv3.RequestError
+		assert.ErrorAs(t, err, &re, "%+v", b)
+	}
+	assert.Zero(t, s.hits.Load())
+
+	wrong := sha1Hex(append([]byte("y"), content...))
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bill.csv")
+	_, err := c.DownloadBillFile(context.Background(), &apiv3.Bill{HashType: "SHA1", HashValue: wrong, DownloadURL: url}, path)
+	require.ErrorIs(t, err, apiv3.ErrBillHash)
+	entries, _ := os.ReadDir(dir)
+	assert.Empty(t, entries, "a bill that failed its hash was left on disk")
+
+	st, err := c.OpenBill(context.Background(), &apiv3.Bill{HashType: "SHA1", HashValue: wrong, DownloadURL: url})
+	require.NoError(t, err)
+	_, err = io.ReadAll(st)
+	assert.ErrorIs(t, err, apiv3.ErrBillHash)
+	// Sticky: a second read does not turn the failure into EOF.
+	_, err = st.Read(make([]byte, 8))
+	assert.ErrorIs(t, err, apiv3.ErrBillHash)
+	require.NoError(t, st.Close())
+}
+
+// TestAttackBillGzip: a gzip bill that is not gzip, is truncated, carries
+// trailing junk, or decompresses to other bytes than hashed is refused.
+func TestAttackBillGzip(t *testing.T) {
+	content := []byte(strings.Repeat("`2026-01-01 00:00:00,`wx1,`1230000109\n", 200))
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	_, _ = zw.Write(content)
+	require.NoError(t, zw.Close())
+	gz := z.Bytes()
+	cases := map[string][]byte{
+		"not gzip":      content,
+		"truncated":     gz[:len(gz)-10],
+		"trailing junk": append(append([]byte(nil), gz...), "junk"...),
+		"flipped crc":   append(append([]byte(nil), gz[:len(gz)-8]...), 0, 0, 0, 0, gz[len(gz)-4], gz[len(gz)-3], gz[len(gz)-2], gz[len(gz)-1]),
+		"empty":         nil,
+	}
+	for name, body := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := atkBillServer(t, body, "")
+			c := s.client(t, atkConfig(t))
+			n, err := c.DownloadBill(context.Background(), &apiv3.Bill{HashType: "SHA1", HashValue: sha1Hex(content), Gzip: true,
+				DownloadURL: s.srv.URL + "/v3/billdownload/file?token=x"}, io.Discard)
+			require.Error(t, err, "n=%d", n)
+			assert.False(t, errors.Is(err, io.EOF))
+		})
+	}
+	s := atkBillServer(t, gz, "")
+	c := s.client(t, atkConfig(t))
+	var buf bytes.Buffer
+	_, err := c.DownloadBill(context.Background(), &apiv3.Bill{HashType: "SHA1", HashValue: sha1Hex(content), Gzip: true,
+		DownloadURL: s.srv.URL + "/v3/billdownload/file?token=x"}, &buf)
+	require.NoError(t, err)
+	assert.Equal(t, content, buf.Bytes())
+}
+
+// TestAttackBillApplyAnswer: a bill-apply answer without a usable hash
+// gives no Bill.
+func TestAttackBillApplyAnswer(t *testing.T) {
+	for _, body := range []string{
+		`{"hash_type":"MD5","hash_value":"` + strings.Repeat("a", 32) + `","download_url":"https://x/v3/billdownload/file"}`,
+		`{"hash_type":"SHA1","hash_value":"","download_url":"https://x/v3/billdownload/file"}`,
+		`{"hash_type":"SHA1","hash_value":"` + strings.Repeat("a", 40) + `","download_url":""}`,
+		`{"hash_type":"SHA1","hash_value":"` + strings.Repeat("a", 40) + `"}`,
+	} {
+		s := newAtkServer(t, func(*http.Request, []byte) atkReply { return atkReply{status: 200, body: body} })
+		b, err := s.client(t, atkConfig(t)).TradeBill(context.Background(), &apiv3.TradeBillRequest{BillDate: "2026-01-01"})
+		assert.ErrorIs(t, err, apiv3.ErrBillAnswer, body)
+		assert.Nil(t, b)
+	}
+}
