@@ -4,17 +4,27 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha1"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -382,5 +392,252 @@ func TestAttackBillApplyAnswer(t *testing.T) {
 		b, err := s.client(t, atkConfig(t)).TradeBill(context.Background(), &apiv3.TradeBillRequest{BillDate: "2026-01-01"})
 		assert.ErrorIs(t, err, apiv3.ErrBillAnswer, body)
 		assert.Nil(t, b)
+	}
+}
+
+func atkPrepayRequest() apiv3.PrepayRequest {
+	return apiv3.PrepayRequest{Description: "Image形象店-深圳腾大-QQ公仔", OutTradeNo: "VICTIM-ORDER-1",
+		NotifyURL: "https://merchant.example/notify", Amount: apiv3.Amount{Total: 88800, Currency: "CNY"},
+		Payer: &apiv3.Payer{OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}}
+}
+
+// TestAttackPrepayUnusableAnswer: a signed 2xx answer to a prepay was
+// processed by WeChat, so an answer the client cannot use (no prepay_id,
+// or one of the wrong type) leaves the outcome unknown: retry with the
+// same out_trade_no, never with a new one (which would open a second
+// order for one cart). A forged answer is the same.
+func TestAttackPrepayUnusableAnswer(t *testing.T) {
+	for name, rep := range map[string]atkReply{
+		"no prepay_id":     {status: 200, body: `{}`},
+		"empty prepay_id":  {status: 200, body: `{"prepay_id":""}`},
+		"number prepay_id": {status: 200, body: `{"prepay_id":1}`},
+		"unsigned":         {status: 200, body: `{"prepay_id":"wx201410272009395522657a690389285100"}`, header: http.Header{}},
+		"dropped":          {drop: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newAtkServer(t, func(*http.Request, []byte) atkReply { return rep })
+			out, err := s.client(t, atkConfig(t)).PrepayJSAPI(context.Background(), atkPrepayRequest())
+			require.Error(t, err)
+			assert.Nil(t, out)
+			var ou *apiv3.OutcomeUnknownError
+			require.ErrorAs(t, err, &ou)
+			assert.Equal(t, "out_trade_no", ou.Key)
+			assert.True(t, apiv3.Retryable(err))
+		})
+	}
+}
+
+// atkCertServer serves /v3/certificates listing items (built by the
+// test) and signs that answer with signer under serial.
+func atkCertServer(t *testing.T, body func() string, signer *rsa.PrivateKey, serial string) *atkServer {
+	return newAtkServer(t, func(r *http.Request, _ []byte) atkReply {
+		if r.URL.Path != "/v3/certificates" {
+			return atkReply{status: 404, body: `{"code":"NOT_FOUND","message":"x"}`}
+		}
+		b := body()
+		h := atkHeaders(t, signer, atkNow, []byte(b))
+		h.Set("Wechatpay-Serial", serial)
+		return atkReply{status: 200, body: b, header: h}
+	})
+}
+
+func atkMakeCert(t testing.TB, k *rsa.PrivateKey, serialHex string, from, to time.Time) *x509.Certificate {
+	sn, ok := new(big.Int).SetString(serialHex, 16)
+	require.True(t, ok)
+	tpl := &x509.Certificate{SerialNumber: sn, Subject: pkix.Name{CommonName: "Tenpay.com sign (attack test)"}, NotBefore: from, NotAfter: to}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &k.PublicKey, k)
+	require.NoError(t, err)
+	c, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	return c
+}
+
+type atkCertItem struct {
+	cert   *x509.Certificate
+	listed string // serial_no as listed; "" = the certificate's own
+	key    string // APIv3 key to seal under; "" = the client's
+	pemFn  func([]byte) []byte
+}
+
+func atkCertList(t testing.TB, items ...atkCertItem) string {
+	var data []map[string]any
+	for i, it := range items {
+		listed := it.listed
+		if listed == "" {
+			listed = strings.ToUpper(it.cert.SerialNumber.Text(16))
+		}
+		p := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: it.cert.Raw})
+		if it.pemFn != nil {
+			p = it.pemFn(p)
+		}
+		key := it.key
+		if key == "" {
+			key = atkV3Key
+		}
+		nonce := "certnonce" + strconv.Itoa(100+i)
+		b, err := aes.NewCipher([]byte(key))
+		require.NoError(t, err)
+		g, err := cipher.NewGCM(b)
+		require.NoError(t, err)
+		data = append(data, map[string]any{"serial_no": listed,
+			"effective_time": it.cert.NotBefore.Format(time.RFC3339), "expire_time": it.cert.NotAfter.Format(time.RFC3339),
+			"encrypt_certificate": map[string]string{"algorithm": "AEAD_AES_256_GCM", "nonce": nonce, "associated_data": "certificate",
+				"ciphertext": base64.StdEncoding.EncodeToString(g.Seal(nil, []byte(nonce), p, []byte("certificate")))}})
+	}
+	b, err := json.Marshal(map[string]any{"data": data})
+	require.NoError(t, err)
+	return string(b)
+}
+
+// TestAttackCertificateDownload: a platform-certificate download is
+// believed only when every certificate in it opens under the APIv3 key,
+// carries the serial it is listed under, and the download is signed by
+// one of them that is valid now (or by a key already trusted). Anything
+// else is refused, and a notification signed under such a certificate
+// never reaches the user's function.
+func TestAttackCertificateDownload(t *testing.T) {
+	platform := atkKey(t, "k-wgo.pem")
+	forger := atkKey(t, "k-off.pem")
+	valid := atkMakeCert(t, platform, "7A1B2C3D4E5F6071", atkNow.Add(-time.Hour), atkNow.Add(365*24*time.Hour))
+	validSerial := "7A1B2C3D4E5F6071"
+	expired := atkMakeCert(t, platform, "7A1B2C3D4E5F6072", atkNow.Add(-48*time.Hour), atkNow.Add(-time.Hour))
+	future := atkMakeCert(t, platform, "7A1B2C3D4E5F6073", atkNow.Add(time.Hour), atkNow.Add(48*time.Hour))
+	forged := atkMakeCert(t, forger, "7A1B2C3D4E5F6074", atkNow.Add(-time.Hour), atkNow.Add(48*time.Hour))
+	cases := map[string]struct {
+		list   string
+		signer *rsa.PrivateKey
+		serial string // signs the download under it and the notification
+	}{
+		"serial mismatch":                       {atkCertList(t, atkCertItem{cert: valid, listed: "7A1B2C3D4E5F6099"}), platform, validSerial},
+		"serial listed lower case 0":            {atkCertList(t, atkCertItem{cert: valid, listed: "0"}), platform, validSerial},
+		"sealed under another key":              {atkCertList(t, atkCertItem{cert: valid, key: strings.Repeat("k", 32)}), platform, validSerial},
+		"expired only":                          {atkCertList(t, atkCertItem{cert: expired}), platform, "7A1B2C3D4E5F6072"},
+		"not yet valid signs itself":            {atkCertList(t, atkCertItem{cert: future}), platform, "7A1B2C3D4E5F6073"},
+		"signed by a key it lacks":              {atkCertList(t, atkCertItem{cert: valid}), forger, validSerial},
+		"signed by a forged cert not delivered": {atkCertList(t, atkCertItem{cert: valid}), forger, "7A1B2C3D4E5F6074"},
+		"two PEM blocks": {atkCertList(t, atkCertItem{cert: valid, pemFn: func(p []byte) []byte {
+			return append(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: forged.Raw})...)
+		}}), platform, validSerial},
+		"not PEM":         {atkCertList(t, atkCertItem{cert: valid, pemFn: func(p []byte) []byte { return []byte("junk") }}), platform, validSerial},
+		"empty list":      {`{"data":[]}`, platform, validSerial},
+		"duplicate data":  {strings.Replace(atkCertList(t, atkCertItem{cert: valid}), `{"data":`, `{"data":[],"DATA":`, 1), platform, validSerial},
+		"17 certificates": {atkCertList(t, repeatItems(atkCertItem{cert: valid}, 17)...), platform, validSerial},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := atkCertServer(t, func() string { return tc.list }, tc.signer, tc.serial)
+			cfg := atkConfig(t)
+			cfg.PublicKeyID, cfg.PublicKey, cfg.PlatformCertificates = "", nil, true
+			c := s.client(t, cfg, apiv3.WithLogger(quiet))
+			err := c.RefreshCertificates(context.Background())
+			require.Error(t, err)
+			assert.Empty(t, c.Certificates())
+			// A notification signed by the platform key under that serial.
+			called := false
+			h := c.NotificationHandler(func(context.Context, *apiv3.Notification) error { called = true; return nil })
+			body := atkNotification(t, "TRANSACTION.SUCCESS", "transaction", atkTransaction("VICTIM-ORDER-1", "4200000000000000000000000001", atkMchID))
+			hd := atkHeaders(t, tc.signer, atkNow, body)
+			hd.Set("Wechatpay-Serial", tc.serial)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, atkPost(hd, body))
+			assert.Equal(t, http.StatusUnauthorized, w.Code)
+			assert.False(t, called)
+		})
+	}
+	// The control: a genuine list with a valid certificate signing it
+	// is adopted (an expired one beside it is dropped), and its
+	// notifications pass.
+	s := atkCertServer(t, func() string { return atkCertList(t, atkCertItem{cert: valid}, atkCertItem{cert: expired}) }, platform, validSerial)
+	cfg := atkConfig(t)
+	cfg.PublicKeyID, cfg.PublicKey, cfg.PlatformCertificates = "", nil, true
+	c := s.client(t, cfg, apiv3.WithLogger(quiet))
+	require.NoError(t, c.RefreshCertificates(context.Background()))
+	got := c.Certificates()
+	require.Len(t, got, 1)
+	assert.Equal(t, validSerial, got[0].SerialNo)
+	called := false
+	h := c.NotificationHandler(func(context.Context, *apiv3.Notification) error { called = true; return nil })
+	body := atkNotification(t, "TRANSACTION.SUCCESS", "transaction", atkTransaction("VICTIM-ORDER-1", "4200000000000000000000000001", atkMchID))
+	hd := atkHeaders(t, platform, atkNow, body)
+	hd.Set("Wechatpay-Serial", validSerial)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, atkPost(hd, body))
+	assert.Equal(t, http.StatusNoContent, w.Code, w.Body.String())
+	assert.True(t, called)
+	// Lower-case serial in the header names the same certificate.
+	hd.Set("Wechatpay-Serial", strings.ToLower(validSerial))
+	called = false
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, atkPost(hd, body))
+	assert.Equal(t, http.StatusNoContent, w.Code, w.Body.String())
+	// Past the certificate's expiry the same key is no longer believed.
+}
+
+func repeatItems(it atkCertItem, n int) []atkCertItem {
+	out := make([]atkCertItem, n)
+	for i := range out {
+		out[i] = it
+	}
+	return out
+}
+
+// junkStore returns certificates that are of no use, or an error.
+type junkStore struct {
+	certs []*x509.Certificate
+	err   error
+	saved int
+}
+
+func (s *junkStore) LoadCertificates(context.Context, string) ([]*x509.Certificate, error) {
+	return s.certs, s.err
+}
+
+func (s *junkStore) SaveCertificates(context.Context, string, []*x509.Certificate) error {
+	s.saved++
+	return nil
+}
+
+// TestAttackCertificateStoreJunk: a store that returns nil entries,
+// expired or not-yet-valid certificates, small or non-RSA keys, or an
+// error does not panic the client nor make it believe those; it falls
+// back to a download.
+func TestAttackCertificateStoreJunk(t *testing.T) {
+	platform := atkKey(t, "k-wgo.pem")
+	valid := atkMakeCert(t, platform, "7A1B2C3D4E5F6071", atkNow.Add(-time.Hour), atkNow.Add(365*24*time.Hour))
+	expired := atkMakeCert(t, platform, "7A1B2C3D4E5F6072", atkNow.Add(-48*time.Hour), atkNow.Add(-time.Hour))
+	future := atkMakeCert(t, platform, "7A1B2C3D4E5F6073", atkNow.Add(time.Hour), atkNow.Add(48*time.Hour))
+	small, err := rsa.GenerateKey(rand.Reader, 1024)
+	require.NoError(t, err)
+	smallCert := atkMakeCert(t, small, "7A1B2C3D4E5F6075", atkNow.Add(-time.Hour), atkNow.Add(48*time.Hour))
+	for name, st := range map[string]*junkStore{
+		"error":       {err: errors.New("store down")},
+		"nil entries": {certs: []*x509.Certificate{nil, nil}},
+		"expired":     {certs: []*x509.Certificate{expired}},
+		"future":      {certs: []*x509.Certificate{future}},
+		"small key":   {certs: []*x509.Certificate{smallCert}},
+		"empty cert":  {certs: []*x509.Certificate{{}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := atkCertServer(t, func() string { return atkCertList(t, atkCertItem{cert: valid}) }, platform, "7A1B2C3D4E5F6071")
+			cfg := atkConfig(t)
+			cfg.PublicKeyID, cfg.PublicKey, cfg.PlatformCertificates = "", nil, true
+			c := s.client(t, cfg, apiv3.WithLogger(quiet), apiv3.WithCertificateStore(st))
+			h := c.NotificationHandler(func(context.Context, *apiv3.Notification) error { return nil })
+			body := atkNotification(t, "TRANSACTION.SUCCESS", "transaction", atkTransaction("VICTIM-ORDER-1", "4200000000000000000000000001", atkMchID))
+			for _, serial := range []string{"7A1B2C3D4E5F6073", "7A1B2C3D4E5F6075", "7A1B2C3D4E5F6071"} {
+				hd := atkHeaders(t, platform, atkNow, body)
+				if serial == "7A1B2C3D4E5F6075" {
+					hd = atkHeaders(t, small, atkNow, body)
+				}
+				hd.Set("Wechatpay-Serial", serial)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, atkPost(hd, body))
+				want := http.StatusUnauthorized
+				if serial == "7A1B2C3D4E5F6071" {
+					want = http.StatusNoContent
+				}
+				assert.Equal(t, want, w.Code, "serial %s: %s", serial, w.Body.String())
+			}
+		})
 	}
 }
