@@ -641,3 +641,183 @@ func TestAttackCertificateStoreJunk(t *testing.T) {
 		})
 	}
 }
+
+// TestAttackForgedRefusal: a refusal (4xx) signed by the wrong key is
+// not a definite no for a refund: the outcome is unknown.
+func TestAttackForgedRefusal(t *testing.T) {
+	forger := atkKey(t, "k-wgo.pem")
+	body := `{"code":"PARAM_ERROR","message":"参数错误"}`
+	s := newAtkServer(t, func(*http.Request, []byte) atkReply {
+		return atkReply{status: 400, body: body, header: atkHeaders(t, forger, atkNow, []byte(body))}
+	})
+	_, err := s.client(t, atkConfig(t)).Refund(context.Background(), atkRefundRequest())
+	assert.ErrorIs(t, err, apiv3.ErrSignature)
+	var ou *apiv3.OutcomeUnknownError
+	assert.ErrorAs(t, err, &ou)
+	var we *apiv3.Error
+	assert.False(t, errors.As(err, &we), "a forged refusal became a WeChat error")
+}
+
+// TestAttackErrorMessageInjection: what WeChat's error answer says is
+// printed on one bounded line: no CR/LF from the body reaches a log line
+// built from err.Error().
+func TestAttackErrorMessageInjection(t *testing.T) {
+	msg := "bad\r\nlevel=ERROR msg=\"forged log line\"\n" + strings.Repeat("长", 100000)
+	b, _ := json.Marshal(map[string]any{"code": "PARAM_ERROR\r\nX", "message": msg,
+		"detail": map[string]any{"field": "a\nb", "issue": "c\rd", "location": "body"}})
+	s := newAtkServer(t, func(r *http.Request, _ []byte) atkReply {
+		return atkReply{status: 400, body: string(b), header: http.Header{"Request-Id": {"id\r\nX: y"}}}
+	})
+	_, err := s.client(t, atkConfig(t)).QueryByOutTradeNo(context.Background(), "VICTIM-ORDER-1")
+	require.Error(t, err)
+	e := err.Error()
+	assert.NotContains(t, e, "\n")
+	assert.NotContains(t, e, "\r")
+	assert.Less(t, len(e), 4096)
+}
+
+// TestAttackCloseOrderAnswers: close is keyed by out_trade_no; a signed
+// 204 succeeds, an unsigned or forged one leaves the outcome unknown, and
+// WeChat's signed ORDERPAID refusal is definite (the order is paid: go to
+// the paid path, never retry the close).
+func TestAttackCloseOrderAnswers(t *testing.T) {
+	forger := atkKey(t, "k-wgo.pem")
+	cases := map[string]struct {
+		rep     atkReply
+		ok      bool
+		unknown bool
+	}{
+		"signed 204":   {atkReply{status: 204}, true, false},
+		"unsigned 204": {atkReply{status: 204, header: http.Header{}}, false, true},
+		"forged 204":   {atkReply{status: 204, header: atkHeaders(t, forger, atkNow, nil)}, false, true},
+		"ORDERPAID":    {atkReply{status: 400, body: `{"code":"ORDERPAID","message":"订单已支付"}`}, false, false},
+		"dropped":      {atkReply{drop: true}, false, true},
+		"503 unsigned": {atkReply{status: 503, body: `busy`, header: http.Header{}}, false, true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			s := newAtkServer(t, func(*http.Request, []byte) atkReply { return tc.rep })
+			err := s.client(t, atkConfig(t)).CloseOrder(context.Background(), "VICTIM-ORDER-1")
+			if tc.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			var ou *apiv3.OutcomeUnknownError
+			assert.Equal(t, tc.unknown, errors.As(err, &ou), "%v", err)
+			if name == "ORDERPAID" {
+				var we *apiv3.Error
+				require.ErrorAs(t, err, &we)
+				assert.Equal(t, apiv3.ErrorCode("ORDERPAID"), we.Code)
+				assert.False(t, apiv3.Retryable(err))
+			}
+		})
+	}
+}
+
+// TestAttackNotificationBodyBounds: a body longer than it claims, or with
+// no length, is read to the cap and no further.
+func TestAttackNotificationBodyBounds(t *testing.T) {
+	c, err := apiv3.NewClient(atkConfig(t), apiv3.WithClock(func() time.Time { return atkNow }), apiv3.WithLogger(quiet))
+	require.NoError(t, err)
+	big := bytes.Repeat([]byte("A"), 10<<20)
+	for _, cl := range []int64{-1, 0, 10, 64 << 10, 1 << 40} {
+		rd := &countReader{r: bytes.NewReader(big)}
+		r := httptest.NewRequest(http.MethodPost, "/notify", rd)
+		r.ContentLength = cl
+		w := httptest.NewRecorder()
+		c.NotificationHandler(func(context.Context, *apiv3.Notification) error { return nil }).ServeHTTP(w, r)
+		assert.Equal(t, http.StatusRequestEntityTooLarge, w.Code, "content-length %d", cl)
+		assert.LessOrEqual(t, rd.n, int64(64<<10)+4096, "read past the cap with content-length %d", cl)
+	}
+	_, err = c.ParseNotificationBody(context.Background(), http.Header{}, big)
+	assert.ErrorIs(t, err, apiv3.ErrNotificationTooLarge)
+}
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestAttackSignedMutationsNoPanic: every truncation and byte flip of a
+// genuine notification, each then signed by WeChat's key (so that it
+// reaches the JSON decoder, the AEAD and the business checks), gives an
+// error or a valid notification, never a panic, and the handler never
+// answers 2xx for a body the user's function did not accept.
+func TestAttackSignedMutationsNoPanic(t *testing.T) {
+	wx := atkKey(t, "k-off.pem")
+	c, err := apiv3.NewClient(atkConfig(t), apiv3.WithClock(func() time.Time { return atkNow }), apiv3.WithLogger(quiet))
+	require.NoError(t, err)
+	calls := 0
+	h := c.NotifyHandler(func(_ context.Context, n *apiv3.PaymentNotification) error {
+		calls++
+		if n.Transaction.MchID != atkMchID || n.Transaction.AppID != atkAppID {
+			t.Errorf("foreign payment reached fn: %+v", n.Transaction)
+		}
+		return nil
+	})
+	genuine := atkNotification(t, "TRANSACTION.SUCCESS", "transaction", atkTransaction("VICTIM-ORDER-1", "4200000000000000000000000001", atkMchID))
+	var bodies [][]byte
+	for i := 0; i < len(genuine); i += 7 {
+		bodies = append(bodies, genuine[:i])
+		for _, x := range []byte{'"', '\\', '{', '}', '0', 0xff, 'e', ','} {
+			m := append([]byte(nil), genuine...)
+			m[i] = x
+			bodies = append(bodies, m)
+		}
+	}
+	ok := 0
+	for _, b := range bodies {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, atkPost(atkHeaders(t, wx, atkNow, b), b))
+		if w.Code == http.StatusNoContent {
+			ok++
+		} else {
+			assert.Contains(t, []int{400, 401}, w.Code)
+		}
+	}
+	assert.Equal(t, ok, calls)
+}
+
+// TestAttackLogsHoldNoSecrets: a client logging at Debug through calls,
+// refused notifications and a failing handler writes neither key, nor a
+// signature, nor the payer's openid from a decrypted resource.
+func TestAttackLogsHoldNoSecrets(t *testing.T) {
+	var logs bytes.Buffer
+	lg := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	wx := atkKey(t, "k-off.pem")
+	s := newAtkServer(t, func(*http.Request, []byte) atkReply {
+		return atkReply{status: 400, body: `{"code":"PARAM_ERROR","message":"x"}`}
+	})
+	cfg := atkConfig(t)
+	c := s.client(t, cfg, apiv3.WithLogger(lg))
+	_, _ = c.QueryByOutTradeNo(context.Background(), "VICTIM-ORDER-1")
+	_, _ = c.Refund(context.Background(), atkRefundRequest())
+	tx := atkTransaction("VICTIM-ORDER-1", "4200000000000000000000000001", atkMchID)
+	good := atkNotification(t, "TRANSACTION.SUCCESS", "transaction", tx)
+	other := atkNotification(t, "TRANSACTION.SUCCESS", "transaction", strings.Replace(tx, atkMchID, "1900000001", 1))
+	fail := c.NotifyHandler(func(context.Context, *apiv3.PaymentNotification) error { return errors.New("db down") })
+	var sigs []string
+	for _, b := range [][]byte{good, other} {
+		hd := atkHeaders(t, wx, atkNow, b)
+		sigs = append(sigs, hd.Get("Wechatpay-Signature"))
+		fail.ServeHTTP(httptest.NewRecorder(), atkPost(hd, b))
+		hd.Set("Wechatpay-Signature", "WECHATPAY/SIGNTEST/"+hd.Get("Wechatpay-Signature"))
+		fail.ServeHTTP(httptest.NewRecorder(), atkPost(hd, b))
+	}
+	out := logs.String()
+	require.NotEmpty(t, out)
+	keyLines := strings.Split(strings.TrimSpace(string(cfg.PrivateKey)), "\n")
+	for _, secret := range append([]string{atkV3Key, keyLines[1], keyLines[5], "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "Authorization"}, sigs...) {
+		assert.NotContains(t, out, secret)
+	}
+	for _, s := range sigs {
+		assert.NotContains(t, out, s[:40])
+	}
+}
