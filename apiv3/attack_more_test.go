@@ -24,8 +24,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -820,4 +822,142 @@ func TestAttackLogsHoldNoSecrets(t *testing.T) {
 	for _, s := range sigs {
 		assert.NotContains(t, out, s[:40])
 	}
+}
+
+// TestAttackCertificateRotation: during a rotation the old and the new
+// certificate are both believed while both are valid; once the old one
+// expires it is refused, and the background refresh leaves no goroutine
+// behind.
+func TestAttackCertificateRotation(t *testing.T) {
+	oldKey, newKey := atkKey(t, "k-wgo.pem"), atkKey(t, "k-off.pem")
+	start := atkNow
+	oldCert := atkMakeCert(t, oldKey, "7A1B2C3D4E5F6001", start.Add(-24*time.Hour), start.Add(2*time.Hour))
+	newCert := atkMakeCert(t, newKey, "7A1B2C3D4E5F6002", start.Add(-time.Minute), start.Add(365*24*time.Hour))
+	var now atomic.Int64
+	now.Store(start.UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	var list atomic.Value
+	list.Store(atkCertList(t, atkCertItem{cert: oldCert}))
+	var signer atomic.Pointer[rsa.PrivateKey]
+	signer.Store(oldKey)
+	var serial atomic.Value
+	serial.Store("7A1B2C3D4E5F6001")
+	var downloads atomic.Int64
+	s := newAtkServer(t, func(r *http.Request, _ []byte) atkReply {
+		downloads.Add(1)
+		b := list.Load().(string)
+		h := atkHeaders(t, signer.Load(), clock(), []byte(b))
+		h.Set("Wechatpay-Serial", serial.Load().(string))
+		return atkReply{status: 200, body: b, header: h}
+	})
+	cfg := atkConfig(t)
+	cfg.PublicKeyID, cfg.PublicKey, cfg.PlatformCertificates = "", nil, true
+	c := s.client(t, cfg, apiv3.WithLogger(quiet), apiv3.WithClock(clock))
+	h := c.NotificationHandler(func(context.Context, *apiv3.Notification) error { return nil })
+	body := atkNotification(t, "TRANSACTION.SUCCESS", "transaction", atkTransaction("VICTIM-ORDER-1", "4200000000000000000000000001", atkMchID))
+	send := func(k *rsa.PrivateKey, ser string) int {
+		hd := atkHeaders(t, k, clock(), body)
+		hd.Set("Wechatpay-Serial", ser)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, atkPost(hd, body))
+		return w.Code
+	}
+	before := runtime.NumGoroutine()
+	assert.Equal(t, 204, send(oldKey, "7A1B2C3D4E5F6001"))
+	// WeChat adds the new certificate and signs the list with it.
+	list.Store(atkCertList(t, atkCertItem{cert: oldCert}, atkCertItem{cert: newCert}))
+	signer.Store(newKey)
+	serial.Store("7A1B2C3D4E5F6002")
+	now.Add(int64(2 * time.Minute))
+	assert.Equal(t, 204, send(newKey, "7A1B2C3D4E5F6002"), "the new certificate")
+	assert.Equal(t, 204, send(oldKey, "7A1B2C3D4E5F6001"), "the old one, still valid")
+	// The old key under the new serial, and the reverse, are forgeries.
+	assert.Equal(t, 401, send(oldKey, "7A1B2C3D4E5F6002"))
+	assert.Equal(t, 401, send(newKey, "7A1B2C3D4E5F6001"))
+	// Past the old certificate's expiry.
+	now.Add(int64(3 * time.Hour))
+	assert.Equal(t, 401, send(oldKey, "7A1B2C3D4E5F6001"), "an expired certificate")
+	assert.Equal(t, 204, send(newKey, "7A1B2C3D4E5F6002"))
+	// Past the refresh interval: uses trigger one background refresh.
+	now.Add(int64(13 * time.Hour))
+	d := downloads.Load()
+	for i := 0; i < 50; i++ {
+		assert.Equal(t, 204, send(newKey, "7A1B2C3D4E5F6002"))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for downloads.Load() == d && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.Equal(t, d+1, downloads.Load(), "background refreshes")
+	s.srv.Client().CloseIdleConnections()
+	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		s.srv.Client().CloseIdleConnections()
+	}
+	assert.LessOrEqual(t, runtime.NumGoroutine(), before+2, "goroutines left behind")
+}
+
+// TestAttackNilBody: a request without a body (built by hand, or by a
+// middleware that dropped it) is refused, not a panic, by every handler.
+func TestAttackNilBody(t *testing.T) {
+	c, err := apiv3.NewClient(atkConfig(t), apiv3.WithClock(func() time.Time { return atkNow }), apiv3.WithLogger(quiet))
+	require.NoError(t, err)
+	for name, h := range map[string]http.Handler{
+		"any":     c.NotificationHandler(func(context.Context, *apiv3.Notification) error { return nil }),
+		"payment": c.NotifyHandler(func(context.Context, *apiv3.PaymentNotification) error { return nil }),
+		"refund":  c.RefundNotifyHandler(func(context.Context, *apiv3.RefundNotification) error { return nil }),
+	} {
+		r := &http.Request{Method: http.MethodPost, URL: &url.URL{Path: "/notify"}, Header: atkHeaders(t, atkKey(t, "k-off.pem"), atkNow, nil)}
+		w := httptest.NewRecorder()
+		require.NotPanics(t, func() { h.ServeHTTP(w, r) }, name)
+		assert.Contains(t, []int{400, 401}, w.Code, name)
+	}
+	_, err = c.ParseNotification(&http.Request{Method: http.MethodPost, Header: http.Header{}})
+	assert.ErrorIs(t, err, apiv3.ErrSignature)
+}
+
+// TestAttackSensitiveJunk: decrypting junk gives the one error, never a
+// panic; the ciphertext's serial is the configured key's.
+func TestAttackSensitiveJunk(t *testing.T) {
+	c, err := apiv3.NewClient(atkConfig(t))
+	require.NoError(t, err)
+	for _, ct := range []string{"", "A", "====", strings.Repeat("A", 344), strings.Repeat("A", 1<<20), "\x00\xff", base64.StdEncoding.EncodeToString(make([]byte, 256))} {
+		_, err := c.DecryptSensitive(ct)
+		assert.ErrorIs(t, err, apiv3.ErrSensitiveDecrypt)
+	}
+	serial, cts, err := c.EncryptSensitive(context.Background(), "张三", "")
+	require.NoError(t, err)
+	assert.Equal(t, atkPubKeyID, serial)
+	require.Len(t, cts, 2)
+	assert.NotEqual(t, cts[0], cts[1])
+	_, _, err = c.EncryptSensitive(context.Background(), strings.Repeat("x", 300))
+	var tl *apiv3.SensitiveTooLongError
+	assert.ErrorAs(t, err, &tl)
+}
+
+// TestAttackDuplicateInWideObject: duplicate detection holds past the
+// point where it switches from a scan to a map, with Unicode folding.
+func TestAttackDuplicateInWideObject(t *testing.T) {
+	good := atkTransaction("VICTIM-ORDER-1", "4200000000000000000000000001", atkMchID)
+	var pad strings.Builder
+	for i := 0; i < 40; i++ {
+		pad.WriteString(`"pad` + strconv.Itoa(i) + `":0,`)
+	}
+	for name, dup := range map[string]string{
+		"kelvin":      `"ban\u212a_type":"X",`,
+		"kelvin raw":  "\"ban\u212a_type\":\"X\",",
+		"long s":      `"ſuccess_time":"2020-01-01T00:00:00Z",`,
+		"upper":       `"BANK_TYPE":"X",`,
+		"escaped":     `"\u0062ank_type":"X",`,
+		"pad escaped": `"p\u0041d3":1,`,
+	} {
+		body := strings.Replace(good, `{"appid"`, `{`+pad.String()+dup+`"appid"`, 1)
+		s := newAtkServer(t, func(*http.Request, []byte) atkReply { return atkReply{status: 200, body: body} })
+		_, err := s.client(t, atkConfig(t)).QueryByOutTradeNo(context.Background(), "VICTIM-ORDER-1")
+		assert.ErrorIs(t, err, apiv3.ErrJSON, name)
+	}
+	body := strings.Replace(good, `{"appid"`, `{`+pad.String()+`"appid"`, 1)
+	s := newAtkServer(t, func(*http.Request, []byte) atkReply { return atkReply{status: 200, body: body} })
+	_, err := s.client(t, atkConfig(t)).QueryByOutTradeNo(context.Background(), "VICTIM-ORDER-1")
+	assert.NoError(t, err)
 }
