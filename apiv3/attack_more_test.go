@@ -961,3 +961,36 @@ func TestAttackDuplicateInWideObject(t *testing.T) {
 	_, err := s.client(t, atkConfig(t)).QueryByOutTradeNo(context.Background(), "VICTIM-ORDER-1")
 	assert.NoError(t, err)
 }
+
+// TestAttackFailover: a refund fails over to the backup only when the
+// primary provably never received it (connection refused); a primary
+// that took the request and then dropped it leaves the outcome unknown
+// and the backup untouched, so one refund can never be sent twice.
+func TestAttackFailover(t *testing.T) {
+	backup := newAtkServer(t, func(*http.Request, []byte) atkReply {
+		return atkReply{status: 200, body: atkRefundAnswer("R-1", 100, 88800)}
+	})
+	dead := httptest.NewUnstartedServer(http.NotFoundHandler())
+	deadURL := "https://" + dead.Listener.Addr().String()
+	dead.Listener.Close()
+	c, err := apiv3.NewClient(atkConfig(t), apiv3.WithHTTPClient(backup.srv.Client()), apiv3.WithBaseURL(deadURL),
+		apiv3.WithFailover(backup.srv.URL), apiv3.WithClock(func() time.Time { return atkNow }), apiv3.WithLogger(quiet))
+	require.NoError(t, err)
+	ref, err := c.Refund(context.Background(), atkRefundRequest())
+	require.NoError(t, err)
+	assert.Equal(t, "R-1", ref.OutRefundNo)
+	assert.Equal(t, int64(1), backup.hits.Load())
+
+	dropper := newAtkServer(t, func(*http.Request, []byte) atkReply { return atkReply{drop: true} })
+	backup2 := newAtkServer(t, func(*http.Request, []byte) atkReply {
+		return atkReply{status: 200, body: atkRefundAnswer("R-1", 100, 88800)}
+	})
+	c2, err := apiv3.NewClient(atkConfig(t), apiv3.WithHTTPClient(dropper.srv.Client()), apiv3.WithBaseURL(dropper.srv.URL),
+		apiv3.WithFailover(backup2.srv.URL), apiv3.WithClock(func() time.Time { return atkNow }), apiv3.WithLogger(quiet))
+	require.NoError(t, err)
+	_, err = c2.Refund(context.Background(), atkRefundRequest())
+	var ou *apiv3.OutcomeUnknownError
+	require.ErrorAs(t, err, &ou)
+	assert.Equal(t, int64(1), dropper.hits.Load())
+	assert.Zero(t, backup2.hits.Load(), "a request that reached the primary was sent again to the backup")
+}

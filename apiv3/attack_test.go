@@ -116,6 +116,7 @@ type atkReply struct {
 	body   string
 	header http.Header // nil: sign body with WeChat's key now
 	drop   bool        // hijack and close the connection without answering
+	raw    string      // with drop: written on the hijacked connection first
 }
 
 func newAtkServer(t *testing.T, handle func(r *http.Request, body []byte) atkReply) *atkServer {
@@ -129,6 +130,7 @@ func newAtkServer(t *testing.T, handle func(r *http.Request, body []byte) atkRep
 			if hj, ok := w.(http.Hijacker); ok {
 				conn, _, err := hj.Hijack()
 				if err == nil {
+					_, _ = io.WriteString(conn, rep.raw)
 					_ = conn.Close()
 				}
 			}
@@ -328,6 +330,8 @@ func TestAttackRefundDefiniteAndUnknown(t *testing.T) {
 		"429":             {atkReply{status: 429, body: `{"code":"RATELIMIT_EXCEEDED","message":"频率超限"}`}, want{true, ""}},
 		"502 html":        {atkReply{status: 502, body: `<html>bad gateway</html>`, header: http.Header{}}, want{true, ""}},
 		"dropped":         {atkReply{drop: true}, want{true, ""}},
+		"truncated":       {atkReply{drop: true, raw: "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"refund_id\""}, want{true, ""}},
+		"garbage status":  {atkReply{drop: true, raw: "HTTP/1.1 2000 OK\r\n\r\n"}, want{true, ""}},
 		"200 junk":        {atkReply{status: 200, body: `{"refund_id":1}`}, want{true, ""}},
 	}
 	for name, tc := range cases {
