@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha1"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
@@ -993,4 +994,37 @@ func TestAttackFailover(t *testing.T) {
 	require.ErrorAs(t, err, &ou)
 	assert.Equal(t, int64(1), dropper.hits.Load())
 	assert.Zero(t, backup2.hits.Load(), "a request that reached the primary was sent again to the backup")
+}
+
+// TestAttackGzipBombAnswer: an answer sent gzip-encoded (which Go's
+// transport decompresses on its own) that inflates past the response
+// cap is refused as too large, having read no more than the cap.
+func TestAttackGzipBombAnswer(t *testing.T) {
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
+	zeros := make([]byte, 1<<20)
+	for i := 0; i < 64; i++ {
+		_, _ = zw.Write(zeros)
+	}
+	require.NoError(t, zw.Close())
+	bomb := z.String()
+	s := newAtkServer(t, func(*http.Request, []byte) atkReply {
+		return atkReply{status: 200, body: bomb, header: http.Header{"Content-Encoding": {"gzip"}}}
+	})
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	_, err := s.client(t, atkConfig(t)).QueryByOutTradeNo(context.Background(), "VICTIM-ORDER-1")
+	runtime.ReadMemStats(&ms1)
+	assert.ErrorIs(t, err, apiv3.ErrResponseTooLarge)
+	assert.Less(t, ms1.TotalAlloc-ms0.TotalAlloc, uint64(32<<20), "bytes allocated reading a 64 MiB bomb")
+}
+
+// TestAttackInsecureTransport: a caller's http.Client that skips TLS
+// verification is refused at construction.
+func TestAttackInsecureTransport(t *testing.T) {
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	_, err := apiv3.NewClient(atkConfig(t), apiv3.WithHTTPClient(hc))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "TLS")
 }
