@@ -1028,3 +1028,35 @@ func TestAttackInsecureTransport(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "TLS")
 }
+
+// TestAttackQueryTransportFailureRetryable: a query only reads, so a
+// connection that broke after the request went out is worth retrying
+// (WeChat's own advice for an order whose state is unclear is to query
+// again); a refused signature or the caller's cancellation is not.
+func TestAttackQueryTransportFailureRetryable(t *testing.T) {
+	for name, rep := range map[string]atkReply{
+		"dropped":   {drop: true},
+		"truncated": {drop: true, raw: "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{\"mchid\""},
+	} {
+		s := newAtkServer(t, func(*http.Request, []byte) atkReply { return rep })
+		c := s.client(t, atkConfig(t))
+		_, err := c.QueryByOutTradeNo(context.Background(), "VICTIM-ORDER-1")
+		require.Error(t, err)
+		assert.True(t, apiv3.Retryable(err), "%s: %v", name, err)
+		_, err = c.QueryRefund(context.Background(), "R-1")
+		require.Error(t, err)
+		assert.True(t, apiv3.Retryable(err), "%s: %v", name, err)
+	}
+	s := newAtkServer(t, func(*http.Request, []byte) atkReply { return atkReply{drop: true} })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.client(t, atkConfig(t)).QueryByOutTradeNo(ctx, "VICTIM-ORDER-1")
+	require.Error(t, err)
+	assert.False(t, apiv3.Retryable(err), "%v", err)
+	forged := newAtkServer(t, func(*http.Request, []byte) atkReply {
+		return atkReply{status: 200, body: atkTransaction("VICTIM-ORDER-1", "4200000000000000000000000001", atkMchID), header: http.Header{}}
+	})
+	_, err = forged.client(t, atkConfig(t)).QueryByOutTradeNo(context.Background(), "VICTIM-ORDER-1")
+	assert.ErrorIs(t, err, apiv3.ErrSignature)
+	assert.False(t, apiv3.Retryable(err))
+}
