@@ -357,7 +357,8 @@ func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
 // request, idempotency key included: an [*OutcomeUnknownError], an
 // [*Error] whose [Error.Retryable] is true, an answer carrying WeChat's
 // signature probe ([ErrSignatureProbe]: WeChat answers correctly signed
-// again), or a transport failure that provably never reached WeChat. A
+// again), a transport failure that provably never reached WeChat, or
+// any transport failure of a query (a read changes nothing at WeChat). A
 // [*RequestError], a definite error answer, any other signature failure
 // on a call without an idempotency key, or the caller's own cancellation
 // is not.
@@ -380,7 +381,8 @@ func Retryable(err error) bool {
 	if errors.As(err, &re) || errors.Is(err, context.Canceled) || errors.Is(err, ErrSignature) {
 		return false
 	}
-	return wire.NeverSent(err)
+	var rf readFailure
+	return errors.As(err, &rf) || wire.NeverSent(err)
 }
 
 // opError names the endpoint in an error that is not a WeChat answer (a

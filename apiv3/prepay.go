@@ -204,7 +204,7 @@ func (c *Client) PrepayJSAPI(ctx context.Context, req PrepayRequest) (*PrepayRes
 		return nil, err
 	}
 	if out.PrepayID == "" {
-		return nil, &opError{epPrepayJSAPI.op, &JSONError{Offset: -1, Reason: "answer lacks prepay_id"}}
+		return nil, unusablePrepay(epPrepayJSAPI, "answer lacks prepay_id")
 	}
 	return &out, nil
 }
@@ -220,7 +220,7 @@ func (c *Client) PrepayApp(ctx context.Context, req PrepayRequest) (*PrepayRespo
 		return nil, err
 	}
 	if out.PrepayID == "" {
-		return nil, &opError{epPrepayApp.op, &JSONError{Offset: -1, Reason: "answer lacks prepay_id"}}
+		return nil, unusablePrepay(epPrepayApp, "answer lacks prepay_id")
 	}
 	return &out, nil
 }
@@ -236,7 +236,7 @@ func (c *Client) PrepayH5(ctx context.Context, req PrepayRequest) (*H5PrepayResp
 		return nil, err
 	}
 	if out.H5URL == "" {
-		return nil, &opError{epPrepayH5.op, &JSONError{Offset: -1, Reason: "answer lacks h5_url"}}
+		return nil, unusablePrepay(epPrepayH5, "answer lacks h5_url")
 	}
 	return &out, nil
 }
@@ -251,9 +251,17 @@ func (c *Client) PrepayNative(ctx context.Context, req PrepayRequest) (*NativePr
 		return nil, err
 	}
 	if out.CodeURL == "" {
-		return nil, &opError{epPrepayNative.op, &JSONError{Offset: -1, Reason: "answer lacks code_url"}}
+		return nil, unusablePrepay(epPrepayNative, "answer lacks code_url")
 	}
 	return &out, nil
+}
+
+// unusablePrepay is the error for a signed answer that lacks what the
+// caller needs: WeChat processed the request, so the order may exist and
+// the outcome is unknown (retry with the same out_trade_no, as for any
+// unusable answer), never a definite failure that invites a new number.
+func unusablePrepay(ep endpoint, reason string) error {
+	return &OutcomeUnknownError{Op: ep.op, Key: ep.key, Err: &opError{ep.op, &JSONError{Offset: -1, Reason: reason}}}
 }
 
 // prepay validates req for ep, builds the body and sends it through the

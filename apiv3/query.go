@@ -72,6 +72,12 @@ func (c *Client) query(ctx context.Context, ep endpoint, id string) (*Transactio
 	if t.MchID != c.mchID {
 		return nil, &opError{ep.op, transactionError("is of another merchant (mchid)")}
 	}
+	// A signed answer about another order (replayed or substituted on
+	// the way) must not pass for this one's: its signature covers the
+	// body, not the question.
+	if ep == epQueryByOutTradeNo && t.OutTradeNo != id || ep == epQueryByID && t.TransactionID != id {
+		return nil, &opError{ep.op, transactionError("is about another order than the one asked for")}
+	}
 	return t, nil
 }
 

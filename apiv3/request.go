@@ -213,6 +213,11 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		if errors.As(err, &we) {
 			return nil, err
 		}
+		if r.ep.method == http.MethodGet {
+			// A read changes nothing at WeChat: a transport failure
+			// after sending is worth asking again.
+			err = readFailure{err}
+		}
 		return nil, &opError{op, err}
 	}
 	verify := r.verify
@@ -313,3 +318,9 @@ func (c *Client) send(ctx context.Context, r *request, base string) (*response, 
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}, true, nil
 }
+
+// readFailure is a transport failure of a GET without an idempotency key
+// (a query): [Retryable] reports it true even when the request went out.
+type readFailure struct{ error }
+
+func (e readFailure) Unwrap() error { return e.error }
