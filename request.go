@@ -122,7 +122,7 @@ func (r *request) extra(extra Params) error {
 		if slices.Contains(r.modeled, k) {
 			return r.bad(k, "is a field of the request struct; set it there, not in Extra")
 		}
-		if !validName(k) {
+		if !wire.ValidName(k) {
 			return r.bad("Extra", "holds a name that is not a plain XML name")
 		}
 		if v != "" {

@@ -710,19 +710,6 @@ func isNameChar(c byte) bool {
 	return isNameStart(c) || '0' <= c && c <= '9' || c == '-' || c == '.'
 }
 
-// validName reports whether s is a field name DecodeXML accepts.
-func validName(s string) bool {
-	if s == "" || !isNameStart(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if !isNameChar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // EncodeXML writes p as a v2 message: <xml> with one child per field, in
 // sorted order so the output is deterministic. Values are escaped text
 // ('&', '<', '>' and '\r' as references), which every XML parser reads
@@ -769,7 +756,7 @@ func appendFieldsXML(dst []byte, fs []field, root, sign string) ([]byte, error) 
 			dst = appendElement(dst, "sign", sign)
 			sign = ""
 		}
-		if !validName(f.k) {
+		if !wire.ValidName(f.k) {
 			return nil, errors.New("wxpay: encode XML: invalid field name " + wire.QuoteShort(f.k))
 		}
 		dst = append(dst, '<')

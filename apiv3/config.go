@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // PublicKeyIDPrefix starts every WeChat Pay public key id
@@ -106,16 +108,9 @@ type Config struct {
 // no printing reaches them).
 func (c Config) String() string {
 	return "apiv3.Config{MchID:" + c.MchID + " AppID:" + c.AppID + " NotifyURL:" + c.NotifyURL + " MerchantSerialNo:" + c.MerchantSerialNo +
-		" MerchantCertificate:" + strconv.Itoa(len(c.MerchantCertificate)) + "B PrivateKey:" + redacted(len(c.PrivateKey) > 0) + " Signer:" + redacted(c.Signer != nil) +
-		" APIv3Key:" + redacted(c.APIv3Key != "") + " PublicKeyID:" + c.PublicKeyID +
+		" MerchantCertificate:" + strconv.Itoa(len(c.MerchantCertificate)) + "B PrivateKey:" + wire.RedactedIf(len(c.PrivateKey) > 0) + " Signer:" + wire.RedactedIf(c.Signer != nil) +
+		" APIv3Key:" + wire.RedactedIf(c.APIv3Key != "") + " PublicKeyID:" + c.PublicKeyID +
 		" PublicKey:" + strconv.Itoa(len(c.PublicKey)) + "B PlatformCertificates:" + strconv.FormatBool(c.PlatformCertificates) + "}"
-}
-
-func redacted(set bool) string {
-	if set {
-		return "REDACTED"
-	}
-	return `""`
 }
 
 // Format prints c as [Config.String] does, for every verb, so that
@@ -150,8 +145,8 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		PublicKey            string
 		PlatformCertificates bool
 	}{
-		c.MchID, c.AppID, c.NotifyURL, c.MerchantSerialNo, string(c.MerchantCertificate), redacted(len(c.PrivateKey) > 0), redacted(c.Signer != nil),
-		redacted(c.APIv3Key != ""), c.PublicKeyID, string(c.PublicKey), c.PlatformCertificates,
+		c.MchID, c.AppID, c.NotifyURL, c.MerchantSerialNo, string(c.MerchantCertificate), wire.RedactedIf(len(c.PrivateKey) > 0), wire.RedactedIf(c.Signer != nil),
+		wire.RedactedIf(c.APIv3Key != ""), c.PublicKeyID, string(c.PublicKey), c.PlatformCertificates,
 	})
 }
 

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 var (
@@ -582,8 +584,8 @@ type AbnormalRefundRequest struct {
 // String shows the request without its personal data.
 func (r AbnormalRefundRequest) String() string {
 	return "apiv3.AbnormalRefundRequest{RefundID:" + r.RefundID + " OutRefundNo:" + r.OutRefundNo +
-		" Type:" + string(r.Type) + " BankType:" + r.BankType + " BankAccount:" + redacted(r.BankAccount != "") +
-		" RealName:" + redacted(r.RealName != "") + "}"
+		" Type:" + string(r.Type) + " BankType:" + r.BankType + " BankAccount:" + wire.RedactedIf(r.BankAccount != "") +
+		" RealName:" + wire.RedactedIf(r.RealName != "") + "}"
 }
 
 // Format prints [AbnormalRefundRequest.String] for every verb.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/internal/wire"
 	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
@@ -198,7 +199,7 @@ func checkNotifyURL(ctx context.Context, s *settings, offline bool, timeout time
 		add(statusFail, "%d characters: notify_url is at most 256", len(s.NotifyURL))
 		bad = true
 	}
-	if isLoopbackHost(u.Hostname()) {
+	if wire.LoopbackHost(u.Hostname()) {
 		add(statusWarn, "%s is on loopback: WeChat cannot reach it (fine with wxpay fake)", shown)
 	}
 	if bad || offline {
