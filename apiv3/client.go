@@ -3,6 +3,7 @@ package apiv3
 import (
 	"context"
 	"crypto"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
@@ -66,12 +67,17 @@ type Client struct {
 // two pointers away from any struct field (see [wire.Sealed]), and its
 // String, Format and LogValue say "REDACTED". bytes returns the key for
 // AES-256-GCM; callers must not keep or modify the slice.
-type apiV3Key struct{ s *wire.Sealed[[32]byte] }
+// aead is AES-256-GCM under the key, built once (see newAEAD) and sealed
+// the same way, since its key schedule is as secret as the key.
+type apiV3Key struct {
+	s    *wire.Sealed[[32]byte]
+	aead *wire.Sealed[cipher.AEAD]
+}
 
 func newAPIv3Key(k string) apiV3Key {
 	var b [32]byte
 	copy(b[:], k)
-	return apiV3Key{wire.Seal(b)}
+	return apiV3Key{s: wire.Seal(b), aead: wire.Seal(newAEAD(b[:]))}
 }
 
 // bytes returns the 32 key bytes.

@@ -230,39 +230,39 @@ func (c *Client) ParseNotificationBody(ctx context.Context, header http.Header, 
 	if err := c.verifySignature(ctx, header, body); err != nil {
 		return nil, err
 	}
-	var nb notificationBody
-	if err := decodeJSON(body, &nb); err != nil {
+	// decodeEnvelope is decodeJSON into notificationBody, in one pass.
+	nb, err := decodeEnvelope(body)
+	if err != nil {
 		return nil, err
 	}
-	created, terr := time.Parse(time.RFC3339Nano, nb.CreateTime)
+	created, terr := time.Parse(time.RFC3339Nano, nb.createTime)
 	switch {
-	case nb.ID == "":
+	case nb.id == "":
 		return nil, &notificationError{"id"}
 	case terr != nil:
 		return nil, &notificationError{"create_time"}
-	case nb.EventType == "":
+	case nb.eventType == "":
 		return nil, &notificationError{"event_type"}
-	case nb.Resource == nil:
+	case !nb.hasResource:
 		return nil, &notificationError{"resource"}
-	case nb.Resource.Algorithm != AlgorithmAEADAES256GCM:
+	case string(nb.algorithm) != AlgorithmAEADAES256GCM:
 		return nil, ErrAlgorithm
-	case nb.Resource.Ciphertext == "":
+	case len(nb.ciphertext) == 0:
 		return nil, &notificationError{"resource.ciphertext"}
-	case nb.Resource.Nonce == "":
+	case len(nb.nonce) == 0:
 		return nil, &notificationError{"resource.nonce"}
 	}
-	res := nb.Resource
-	pt, err := openAEAD(c.apiV3Key.bytes(), res.Nonce, res.AssociatedData, res.Ciphertext)
+	pt, err := c.apiV3Key.open(nb.nonce, nb.associatedData, nb.ciphertext)
 	if err != nil {
 		return nil, err
 	}
 	return &Notification{
-		ID:           nb.ID,
+		ID:           nb.id,
 		CreateTime:   created,
-		EventType:    nb.EventType,
-		ResourceType: nb.ResourceType,
-		Summary:      nb.Summary,
-		OriginalType: res.OriginalType,
+		EventType:    nb.eventType,
+		ResourceType: nb.resourceType,
+		Summary:      nb.summary,
+		OriginalType: nb.originalType,
 		Plaintext:    pt,
 	}, nil
 }
