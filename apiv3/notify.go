@@ -331,26 +331,61 @@ const (
 	notifyReplyTooLarge  = `{"code":"FAIL","message":"body too large"}`
 )
 
-// notifyHandler is the HTTP plumbing every v3 notification handler shares:
-// method check, bounded read, parse, accept, callback, one answer.
-// accept turns a verified notification into what fn takes (for a typed
-// handler: check the event type, decode the plaintext, check the
-// merchant); its error is a refusal (400), logged like any other.
-type notifyHandler[T any] struct {
-	c      *Client
-	op     string // for log records
-	accept func(*Notification) (T, error)
-	fn     func(context.Context, T) error
-	lim    wire.Limiter
+// newNotifyHandler builds a v3 notification handler on the module's one
+// notify skeleton ([wire.NotifyHandler]): method check, a read capped at
+// [MaxNotificationBytes], [Client.ParseNotificationBody], accept, callback,
+// one answer. accept turns a verified notification into what fn takes
+// (for a typed handler: check the event type, decode the plaintext, check
+// the merchant); its error is a refusal (400), logged like any other.
+// Refusals are logged with the id and event_type the body claims; only
+// what the hardened decoder accepts is shown, and the resource is not
+// even decoded.
+func newNotifyHandler[T any](c *Client, op string, accept func(*Notification) (T, error), fn func(context.Context, T) error) *wire.NotifyHandler[T] {
+	return &wire.NotifyHandler[T]{
+		Prefix: "apiv3: ",
+		Op:     op,
+		Logger: func() *slog.Logger { return c.logger },
+		Lim:    wire.Limiter{Now: c.now},
+		Read: func(_ http.ResponseWriter, r *http.Request) ([]byte, bool, error) {
+			body, err := readNotification(r.Body, r.ContentLength)
+			return body, errors.Is(err, ErrNotificationTooLarge), err
+		},
+		Parse: func(r *http.Request, body []byte) (T, int, error) {
+			var zero T
+			n, err := c.ParseNotificationBody(r.Context(), r.Header, body)
+			if err != nil {
+				if errors.Is(err, ErrSignature) {
+					return zero, http.StatusUnauthorized, err
+				}
+				return zero, http.StatusBadRequest, err
+			}
+			v, err := accept(n)
+			if err != nil {
+				return zero, http.StatusBadRequest, err
+			}
+			return v, 0, nil
+		},
+		Fn:               fn,
+		MethodReason:     ErrNotificationMethod.Error(),
+		TooLargeReason:   ErrNotificationTooLarge.Error(),
+		UnreadableReason: "apiv3: cannot read notification body",
+		Claims:           claimsOf,
+		FailedAttrs:      failedAttrs[T],
+		Success:          http.StatusNoContent,
+		Replies: map[int]string{
+			http.StatusMethodNotAllowed:      notifyReplyMethod,
+			http.StatusRequestEntityTooLarge: notifyReplyTooLarge,
+			http.StatusBadRequest:            notifyReplyInvalid,
+			http.StatusUnauthorized:          notifyReplySignature,
+			http.StatusInternalServerError:   notifyReplyFailed,
+		},
+		Write: writeNotifyReply,
+	}
 }
 
-func newNotifyHandler[T any](c *Client, op string, accept func(*Notification) (T, error), fn func(context.Context, T) error) *notifyHandler[T] {
-	return &notifyHandler[T]{c: c, op: op, accept: accept, fn: fn, lim: wire.Limiter{Now: c.now}}
-}
-
-func (h *notifyHandler[T]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	status, reply := h.serve(w, r)
-	// The only write of the answer: every path above returns here.
+// writeNotifyReply sends a v3 answer: the status alone for a success,
+// the JSON failure body otherwise.
+func writeNotifyReply(w http.ResponseWriter, status int, reply string) {
 	if reply == "" {
 		w.WriteHeader(status)
 		return
@@ -360,78 +395,34 @@ func (h *notifyHandler[T]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(reply))
 }
 
-// serve handles r and returns the answer's status and body ("" for none).
-func (h *notifyHandler[T]) serve(w http.ResponseWriter, r *http.Request) (int, string) {
-	ctx := r.Context()
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		h.refused(ctx, ErrNotificationMethod, nil)
-		return http.StatusMethodNotAllowed, notifyReplyMethod
+// failedAttrs names the notification whose fn failed: the id and
+// event_type of its verified body (decoded again only on this path, by
+// the decoder that already accepted it).
+func failedAttrs[T any](body []byte, _ T) []slog.Attr {
+	var ev struct {
+		ID        string `json:"id"`
+		EventType string `json:"event_type"`
 	}
-	body, err := readNotification(r.Body, r.ContentLength)
-	if err != nil {
-		if errors.Is(err, ErrNotificationTooLarge) {
-			h.refused(ctx, ErrNotificationTooLarge, nil)
-			return http.StatusRequestEntityTooLarge, notifyReplyTooLarge
-		}
-		h.refused(ctx, errors.New("apiv3: cannot read notification body"), nil)
-		return http.StatusBadRequest, notifyReplyInvalid
-	}
-	n, err := h.c.ParseNotificationBody(ctx, r.Header, body)
-	if err != nil {
-		h.refused(ctx, err, body)
-		if errors.Is(err, ErrSignature) {
-			return http.StatusUnauthorized, notifyReplySignature
-		}
-		return http.StatusBadRequest, notifyReplyInvalid
-	}
-	v, err := h.accept(n)
-	if err != nil {
-		h.refused(ctx, err, body)
-		return http.StatusBadRequest, notifyReplyInvalid
-	}
-	if err := h.fn(ctx, v); err != nil {
-		h.c.logger.LogAttrs(ctx, slog.LevelError, "apiv3: notification handler failed; WeChat will redeliver",
-			slog.String("op", h.op), slog.String("id", wire.Truncate(n.ID, 64)),
-			slog.String("event_type", wire.Truncate(n.EventType, 64)), slog.String("error", err.Error()))
-		return http.StatusInternalServerError, notifyReplyFailed
-	}
-	return http.StatusNoContent, ""
+	_ = decodeJSON(body, &ev)
+	return []slog.Attr{slog.String("id", wire.Truncate(ev.ID, 64)), slog.String("event_type", wire.Truncate(ev.EventType, 64))}
 }
 
-// refused logs a refused notification at Warn, rate-limited: the reason,
-// and what the body claims to be (id, event_type) under names that say
-// nobody vouched for them, cut short and quoted. Never the body, the
-// resource, the signature or anything derived from the key.
-func (h *notifyHandler[T]) refused(ctx context.Context, reason error, body []byte) {
-	log := h.c.logger
-	if !log.Enabled(ctx, slog.LevelWarn) {
-		return
+// claimsOf returns the id and event_type a refused body claims, cut
+// short and quoted, under names that say nobody vouched for them.
+func claimsOf(body []byte) []slog.Attr {
+	var claim struct {
+		ID        string `json:"id"`
+		EventType string `json:"event_type"`
 	}
-	ok, suppressed := h.lim.Allow()
-	if !ok {
-		return
+	if decodeJSON(body, &claim) != nil {
+		return nil
 	}
-	attrs := make([]slog.Attr, 0, 5)
-	attrs = append(attrs, slog.String("op", h.op), slog.String("reason", reason.Error()))
-	if body != nil {
-		// Only what the hardened decoder accepts is shown; the resource
-		// is not even decoded.
-		var claim struct {
-			ID        string `json:"id"`
-			EventType string `json:"event_type"`
-		}
-		if decodeJSON(body, &claim) == nil {
-			if claim.ID != "" {
-				attrs = append(attrs, slog.String("unverified_id", wire.QuoteShort(claim.ID)))
-			}
-			if claim.EventType != "" {
-				attrs = append(attrs, slog.String("unverified_event_type", wire.QuoteShort(claim.EventType)))
-			}
-		}
+	var attrs []slog.Attr
+	if claim.ID != "" {
+		attrs = append(attrs, slog.String("unverified_id", wire.QuoteShort(claim.ID)))
 	}
-	if suppressed > 0 {
-		attrs = append(attrs, slog.Int("suppressed", suppressed))
+	if claim.EventType != "" {
+		attrs = append(attrs, slog.String("unverified_event_type", wire.QuoteShort(claim.EventType)))
 	}
-	log.LogAttrs(ctx, slog.LevelWarn, "apiv3: notification refused", attrs...)
+	return attrs
 }
