@@ -29,9 +29,6 @@ const (
 	// msgCertNotMatch answers a valid certificate of another merchant,
 	// as merchants report it.
 	msgCertNotMatch = "certificate not match"
-	// msgFundFlowSignType answers a fund-flow request not signed with
-	// HMAC-SHA256; WeChat's wording is not published.
-	msgFundFlowSignType = "sign_type参数错误，仅支持HMAC-SHA256"
 )
 
 // answer is what a v2 handler decided: a protocol failure (failMsg, with
@@ -84,21 +81,26 @@ func (f *Fake) prodSigning() signing {
 	return signing{key: f.key, st: f.signType, signMsg: msgSign}
 }
 
-// servePay answers the v2 XML endpoints.
-func (f *Fake) servePay(w http.ResponseWriter, r *http.Request, ep Endpoint, sig signing) {
+// serveV2 answers a v2 XML endpoint, checking what every v2 request
+// needs in WeChat's order: the client certificate (the gateway judges it
+// before anything else), the method, the body, then (in handleV2) the
+// merchant, signature and appid; the row's handler sees only a verified
+// request. An injected fault delays, replaces or follows the answer.
+func (f *Fake) serveV2(w http.ResponseWriter, r *http.Request, s served) {
+	rt, sig := s.route, s.sig
 	notMatch := false
-	if certEndpoint(ep) {
-		// WeChat's gateway judges the certificate before anything else.
+	if rt.cert {
 		c := f.checkClientCert(r)
 		if writeCertRefusal(w, c) {
 			return
 		}
 		notMatch = c == certNotMatch
 	}
-	fl, faulty := f.takeFault(ep)
+	fl, faulty := f.faults.take(rt.path)
 	if faulty {
 		f.wait(r, fl.Delay)
 	}
+	recall := faulty && fl.Recall && rt.recall != nil
 	var a answer
 	switch {
 	case r.Method != http.MethodPost:
@@ -112,16 +114,14 @@ func (f *Fake) servePay(w http.ResponseWriter, r *http.Request, ep Endpoint, sig
 			a = protocolFail(msgPostEmpty)
 		case notMatch:
 			a = protocolFail(msgCertNotMatch)
+		case faulty && !fl.Processed && !fl.WrongKey && hasAnswerFault(fl):
+			// The fault replaces the answer; nothing happens.
+		case recall && !fl.Processed && !fl.WrongKey:
+			a = f.handleV2(rt, rt.recall, body, sig) // recall=Y, nothing reversed
 		default:
-			if faulty && !fl.Processed && !fl.WrongKey && (hasAnswerFault(fl) || fl.Recall) {
-				if fl.Recall && !hasAnswerFault(fl) {
-					a = f.recallAnswer(ep, body, sig)
-				}
-				break // the fault replaces the answer; nothing happens
-			}
-			a = f.handleV2(ep, body, sig)
-			if faulty && fl.Recall && ep == EndpointReverse && a.fields["result_code"] == "SUCCESS" {
-				a.fields["recall"] = "Y" // reversed, but WeChat asks for another call
+			a = f.handleV2(rt, rt.v2, body, sig)
+			if recall && a.fields["result_code"] == "SUCCESS" {
+				a.fields["recall"] = "Y" // done, but WeChat asks for another call
 			}
 		}
 	}
@@ -137,7 +137,7 @@ func (f *Fake) servePay(w http.ResponseWriter, r *http.Request, ep Endpoint, sig
 		}
 	}
 	if a.failMsg != "" {
-		f.log.Info("wxpaytest: refused", "endpoint", string(ep), "return_msg", a.failMsg)
+		f.log.Info("wxpaytest: refused", "endpoint", string(rt.path), "return_msg", a.failMsg)
 	}
 	f.writeV2(w, a, sig, faulty && fl.WrongKey)
 }
@@ -176,46 +176,28 @@ func (f *Fake) writeV2(w http.ResponseWriter, a answer, sig signing, wrong bool)
 }
 
 // handleV2 checks a v2 request as WeChat does, in WeChat's order: parse,
-// merchant, signature, appid, then the endpoint's own fields and state.
-func (f *Fake) handleV2(ep Endpoint, body []byte, sig signing) answer {
+// the row's imposed algorithm, merchant, signature, appid; then handler
+// judges the endpoint's own fields and state.
+func (f *Fake) handleV2(rt *route, handler func(*Fake, wxpay.Params) answer, body []byte, sig signing) answer {
 	p, err := wxpay.DecodeXML(body)
 	if err != nil {
 		return protocolFail(msgXML)
 	}
-	if ep == EndpointDownloadFundFlow {
-		// The fund-flow bill accepts HMAC-SHA256 only, whatever the
-		// merchant's algorithm ("目前仅支持HMAC-SHA256").
-		if wxpay.SignType(p["sign_type"]) != wxpay.SignHMACSHA256 {
-			return protocolFail(msgFundFlowSignType)
+	if rt.sign != "" {
+		// The endpoint accepts this algorithm only, whatever the
+		// merchant's (the fund-flow bill: "目前仅支持HMAC-SHA256").
+		if wxpay.SignType(p["sign_type"]) != rt.sign {
+			return protocolFail("sign_type参数错误，仅支持" + string(rt.sign))
 		}
-		sig.st = wxpay.SignHMACSHA256
+		sig.st = rt.sign
 	}
 	if a, ok := f.checkCommon(p, sig); !ok {
-		if ep == EndpointDownloadBill && a.failMsg == msgSign {
-			a.failMsg = "SIGN ERROR" // downloadbill's own wording
+		if rt.signMsg != "" && a.failMsg == msgSign {
+			a.failMsg = rt.signMsg
 		}
 		return a
 	}
-	switch ep {
-	case EndpointUnifiedOrder:
-		return f.unifiedOrder(p)
-	case EndpointOrderQuery:
-		return f.orderQuery(p)
-	case EndpointCloseOrder:
-		return f.closeOrder(p)
-	case EndpointRefund:
-		return f.refund(p)
-	case EndpointRefundQuery:
-		return f.refundQuery(p)
-	case EndpointDownloadBill:
-		return f.downloadBill(p)
-	case EndpointDownloadFundFlow:
-		return f.downloadFundFlow(p)
-	case EndpointMicroPay:
-		return f.microPay(p)
-	default:
-		return f.reverse(p)
-	}
+	return handler(f, p)
 }
 
 func (f *Fake) checkCommon(p wxpay.Params, sig signing) (answer, bool) {
@@ -301,32 +283,25 @@ func parseWXTime(s string) (time.Time, bool) {
 	return t, err == nil
 }
 
-// sameOrder reports whether two unifiedorder requests place the same
-// order. They may differ in the per-request fields, and in time_expire,
-// which WeChat lets a re-entry update.
-func sameOrder(a, b wxpay.Params) bool {
-	a, b = maps.Clone(a), maps.Clone(b)
-	for _, k := range []string{"nonce_str", "sign", "sign_type", "time_expire"} {
-		delete(a, k)
-		delete(b, k)
+// checkOrderIDs returns the return_msg for malformed order numbers
+// (transaction_id, which wins, or out_trade_no), or "".
+func checkOrderIDs(txn, otn string) string {
+	switch {
+	case txn == "" && otn == "":
+		return "缺少参数out_trade_no"
+	case txn == "" && !validOutTradeNo(otn):
+		return "out_trade_no参数格式错误"
+	case len(txn) > 32:
+		return "transaction_id参数长度有误"
 	}
-	for k, v := range a {
-		if v == "" {
-			delete(a, k)
-		}
-	}
-	for k, v := range b {
-		if v == "" {
-			delete(b, k)
-		}
-	}
-	return maps.Equal(a, b)
+	return ""
 }
 
-// checkUnifiedOrder returns the return_msg for a malformed unifiedorder, or
-// "".
-func (f *Fake) checkUnifiedOrder(p wxpay.Params, now time.Time) string {
-	for _, k := range []string{"body", "out_trade_no", "total_fee", "spbill_create_ip", "notify_url", "trade_type"} {
+// checkPayment returns the return_msg for a malformed payment request
+// (unifiedorder, micropay), or "": the required fields, then the fields
+// both endpoints share, in WeChat's order.
+func checkPayment(p wxpay.Params, required ...string) string {
+	for _, k := range required {
 		if p[k] == "" {
 			return "缺少参数" + k
 		}
@@ -336,239 +311,24 @@ func (f *Fake) checkUnifiedOrder(p wxpay.Params, now time.Time) string {
 		return "body参数长度有误"
 	case len(p["attach"]) > 127:
 		return "attach参数长度有误"
-	case len(p["detail"]) > 6000:
-		return "detail参数长度有误"
 	case !validOutTradeNo(p["out_trade_no"]):
 		return "out_trade_no参数格式错误"
 	case p["fee_type"] != "" && p["fee_type"] != "CNY":
 		return "fee_type参数格式错误"
 	case net.ParseIP(p["spbill_create_ip"]) == nil:
 		return "invalid spbill_create_ip"
-	case !validNotifyURL(p["notify_url"]):
-		return "invalid notify_url"
-	}
-	if _, ok := parseFee(p["total_fee"]); !ok {
-		return "invalid total_fee"
-	}
-	switch wxpay.TradeType(p["trade_type"]) {
-	case wxpay.TradeJSAPI:
-		if p["openid"] == "" {
-			return "JSAPI支付必须传openid"
-		}
-	case wxpay.TradeNative:
-		if p["product_id"] == "" {
-			return "NATIVE支付必须传product_id"
-		}
-	case wxpay.TradeApp, wxpay.TradeMWeb:
-	default:
-		return "invalid trade_type"
-	}
-	if s := p["time_start"]; s != "" {
-		if _, ok := parseWXTime(s); !ok {
-			return "time_start时间格式错误"
-		}
-	}
-	if s := p["time_expire"]; s != "" {
-		t, ok := parseWXTime(s)
-		if !ok {
-			return "time_expire时间格式错误"
-		}
-		if t.Sub(now) < time.Minute {
-			return "time_expire时间过短"
-		}
 	}
 	return ""
 }
 
-func (f *Fake) unifiedOrder(p wxpay.Params) answer {
-	now := f.Now()
-	if msg := f.checkUnifiedOrder(p, now); msg != "" {
-		return protocolFail(msg)
+// duplicateOrder is the answer to a payment request reusing an
+// out_trade_no with other parameters (Config.DuplicateOrderCode).
+func (f *Fake) duplicateOrder() answer {
+	code := f.cfg.DuplicateOrderCode
+	if code == "" {
+		code = wxpay.ErrCodeInvalidRequest
 	}
-	fee, _ := parseFee(p["total_fee"])
-	var expire time.Time
-	if s := p["time_expire"]; s != "" {
-		expire, _ = parseWXTime(s)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	o, ok := f.orders[p["out_trade_no"]]
-	if ok {
-		switch o.state(now) {
-		case StateSuccess, StateRefund:
-			return f.bizFail(wxpay.ErrCodeOrderPaid, "")
-		case StateClosed:
-			return f.bizFail(wxpay.ErrCodeOrderClosed, "")
-		}
-		if !sameOrder(o.Request, p) {
-			code := f.cfg.DuplicateOrderCode
-			if code == "" {
-				code = wxpay.ErrCodeInvalidRequest
-			}
-			return f.bizFail(code, "")
-		}
-		o.Request = maps.Clone(p)
-		o.TimeExpire = expire
-		if now.Sub(o.prepayAt) >= PrepayLife {
-			delete(f.byPrepay, o.PrepayID)
-			o.PrepayID = f.newPrepayID(now)
-			o.prepayAt = now
-			f.byPrepay[o.PrepayID] = o
-		}
-	} else {
-		o = &order{
-			Order: Order{
-				OutTradeNo: p["out_trade_no"],
-				PrepayID:   f.newPrepayID(now),
-				State:      StateNotPay,
-				TradeType:  wxpay.TradeType(p["trade_type"]),
-				TotalFee:   fee,
-				NotifyURL:  p["notify_url"],
-				OpenID:     p["openid"],
-				Attach:     p["attach"],
-				SignType:   f.signType,
-				CreatedAt:  now,
-				TimeExpire: expire,
-				Request:    maps.Clone(p),
-			},
-			prepayAt: now,
-			note:     newNotice(p["out_trade_no"], ""),
-		}
-		f.orders[o.OutTradeNo] = o
-		f.byPrepay[o.PrepayID] = o
-	}
-	extra := wxpay.Params{"prepay_id": o.PrepayID, "trade_type": string(o.TradeType), "device_info": p["device_info"]}
-	switch o.TradeType {
-	case wxpay.TradeNative:
-		extra["code_url"] = "weixin://wxpay/bizpayurl?pr=" + o.PrepayID[len(o.PrepayID)-7:]
-	case wxpay.TradeMWeb:
-		extra["mweb_url"] = "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=" + o.PrepayID + "&package=" + randDigits(10)
-	}
-	return f.bizOK(extra)
-}
-
-func (f *Fake) orderQuery(p wxpay.Params) answer {
-	txn, otn := p["transaction_id"], p["out_trade_no"]
-	switch {
-	case txn == "" && otn == "":
-		return protocolFail("缺少参数out_trade_no")
-	case txn == "" && !validOutTradeNo(otn):
-		return protocolFail("out_trade_no参数格式错误")
-	case len(txn) > 32:
-		return protocolFail("transaction_id参数长度有误")
-	}
-	now := f.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var o *order
-	if txn != "" { // transaction_id wins when both are sent
-		o = f.byTxn[txn]
-	} else {
-		o = f.orders[otn]
-	}
-	if o == nil {
-		return f.bizFail(wxpay.ErrCodeOrderNotExist, "")
-	}
-	st := o.state(now)
-	extra := wxpay.Params{
-		"out_trade_no":     o.OutTradeNo,
-		"trade_state":      string(st),
-		"trade_state_desc": tradeStateDesc(st),
-	}
-	if st == StateSuccess {
-		maps.Copy(extra, o.paidFields())
-	}
-	return f.bizOK(extra)
-}
-
-func tradeStateDesc(st wxpay.TradeState) string {
-	switch st {
-	case StateSuccess:
-		return "支付成功"
-	case StateClosed:
-		return "订单已关闭"
-	case StateRefund:
-		return "订单转入退款"
-	case StateUserPaying:
-		return "需要用户输入支付密码"
-	case StatePayError:
-		return "支付失败"
-	case StateRevoked:
-		return "订单已撤销"
-	default:
-		return "订单未支付"
-	}
-}
-
-// paidFields are the payment details that orderquery and the notification
-// share.
-func (o *order) paidFields() wxpay.Params {
-	p := wxpay.Params{
-		"device_info":    o.Request["device_info"],
-		"openid":         o.OpenID,
-		"is_subscribe":   "N",
-		"trade_type":     string(o.TradeType),
-		"bank_type":      o.payOpts.bankType(),
-		"total_fee":      strconv.FormatInt(o.TotalFee, 10),
-		"fee_type":       "CNY",
-		"transaction_id": o.TransactionID,
-		"out_trade_no":   o.OutTradeNo,
-		"attach":         o.Attach,
-		"time_end":       o.PaidAt.In(beijing).Format(wxTime),
-	}
-	cash, settle := o.TotalFee, o.TotalFee
-	if len(o.Coupons) > 0 {
-		var sum int64
-		for i, c := range o.Coupons {
-			n := strconv.Itoa(i)
-			p["coupon_id_"+n] = c.ID
-			p["coupon_type_"+n] = string(c.Type)
-			p["coupon_fee_"+n] = strconv.FormatInt(c.Fee, 10)
-			sum += c.Fee
-			if c.Type == wxpay.CouponNoCash {
-				settle -= c.Fee
-			}
-		}
-		cash -= sum
-		p["coupon_fee"] = strconv.FormatInt(sum, 10)
-		p["coupon_count"] = strconv.Itoa(len(o.Coupons))
-		p["settlement_total_fee"] = strconv.FormatInt(settle, 10)
-	}
-	p["cash_fee"] = strconv.FormatInt(cash, 10)
-	for k, v := range p {
-		if v == "" {
-			delete(p, k)
-		}
-	}
-	return p
-}
-
-func (f *Fake) closeOrder(p wxpay.Params) answer {
-	otn := p["out_trade_no"]
-	switch {
-	case otn == "":
-		return protocolFail("缺少参数out_trade_no")
-	case !validOutTradeNo(otn):
-		return protocolFail("out_trade_no参数格式错误")
-	}
-	now := f.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	o := f.orders[otn]
-	if o == nil {
-		return f.bizFail(wxpay.ErrCodeOrderNotExist, "")
-	}
-	switch o.State {
-	case StateSuccess, StateRefund:
-		return f.bizFail(wxpay.ErrCodeOrderPaid, "")
-	case StateClosed:
-		return f.bizFail(wxpay.ErrCodeOrderClosed, "")
-	}
-	if now.Sub(o.CreatedAt) < CloseDelay {
-		return f.bizFail(wxpay.ErrCodeTradeStateError, "订单创建5分钟内不能关闭")
-	}
-	o.State = StateClosed
-	return f.bizOK(wxpay.Params{"result_msg": "OK"})
+	return f.bizFail(code, "")
 }
 
 // defaultDes is WeChat's err_code_des for the codes the fake gives.
