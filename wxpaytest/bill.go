@@ -12,6 +12,12 @@ import (
 	"github.com/wxpay-go/wxpay"
 )
 
+// billRoutes are the bill endpoints.
+var billRoutes = []route{
+	{path: EndpointDownloadBill, proto: protoV2, sandbox: true, signMsg: "SIGN ERROR", v2: (*Fake).downloadBill},
+	{path: EndpointDownloadFundFlow, proto: protoV2, sandbox: true, cert: true, sign: wxpay.SignHMACSHA256, v2: (*Fake).downloadFundFlow},
+}
+
 // Column names of WeChat's trade bills, by bill_type, and of their
 // summary.
 var (
@@ -38,12 +44,6 @@ const (
 	EndpointDownloadBill     Endpoint = "/pay/downloadbill"     // answers a bill, not XML
 	EndpointDownloadFundFlow Endpoint = "/pay/downloadfundflow" // needs the client certificate and HMAC-SHA256
 )
-
-// billRoutes are the bill endpoints.
-var billRoutes = []route{
-	{path: EndpointDownloadBill, proto: protoV2, sandbox: true, signMsg: "SIGN ERROR", v2: (*Fake).downloadBill},
-	{path: EndpointDownloadFundFlow, proto: protoV2, sandbox: true, cert: true, sign: wxpay.SignHMACSHA256, v2: (*Fake).downloadFundFlow},
-}
 
 // FeeRate is the service fee the fake's bills charge on payments: 0.6%,
 // WeChat's usual rate, rounded half up to the fen.

@@ -220,6 +220,10 @@ func (f *Fake) real(d time.Duration) time.Duration {
 	return time.Duration(float64(d) / f.speed)
 }
 
+// ErrClosed means the fake was closed ([Fake.Close]): [Fake.Pay] and
+// the waits for acknowledgements return it.
+var ErrClosed = errors.New("wxpaytest: fake closed")
+
 // Close stops every pending notification retry, aborts notifications in
 // flight and waits for them to end. The fake still answers HTTP requests
 // afterwards, but sends nothing more. Close is idempotent.

@@ -16,6 +16,17 @@ import (
 	"time"
 )
 
+// loginRoutes are the mini-program endpoints, and the fake's own that
+// play the mini-program's side (wx.login, a getPhoneNumber button).
+var loginRoutes = []route{
+	{path: EndpointCode2Session, proto: protoMini, secret: true, mini: (*Fake).code2Session},
+	{path: EndpointToken, proto: protoMini, secret: true, mini: (*Fake).token},
+	{path: EndpointStableToken, proto: protoMini, secret: true, mini: (*Fake).stableToken},
+	{path: EndpointPhoneNumber, proto: protoMini, secret: true, mini: (*Fake).phoneNumber},
+	{path: "/wxpaytest/login", proto: protoRaw, serve: (*Fake).serveLogin},
+	{path: "/wxpaytest/phonecode", proto: protoRaw, serve: (*Fake).serveLoginPhone},
+}
+
 // CodeLife is how long a login code or a phone code stays valid, in the
 // fake's time. Each is accepted once.
 const CodeLife = 5 * time.Minute
@@ -35,17 +46,6 @@ const (
 	EndpointStableToken  Endpoint = "/cgi-bin/stable_token"
 	EndpointPhoneNumber  Endpoint = "/wxa/business/getuserphonenumber"
 )
-
-// loginRoutes are the mini-program endpoints, and the fake's own that
-// play the mini-program's side (wx.login, a getPhoneNumber button).
-var loginRoutes = []route{
-	{path: EndpointCode2Session, proto: protoMini, secret: true, mini: (*Fake).code2Session},
-	{path: EndpointToken, proto: protoMini, secret: true, mini: (*Fake).token},
-	{path: EndpointStableToken, proto: protoMini, secret: true, mini: (*Fake).stableToken},
-	{path: EndpointPhoneNumber, proto: protoMini, secret: true, mini: (*Fake).phoneNumber},
-	{path: "/wxpaytest/login", proto: protoRaw, serve: (*Fake).serveLogin},
-	{path: "/wxpaytest/phonecode", proto: protoRaw, serve: (*Fake).serveLoginPhone},
-}
 
 // userBook is the users domain: users, their login and phone codes, and
 // the access tokens, under their own lock.

@@ -7,6 +7,12 @@ import (
 	"github.com/wxpay-go/wxpay"
 )
 
+// microRoutes are the payment-code endpoints.
+var microRoutes = []route{
+	{path: EndpointMicroPay, proto: protoV2, sandbox: true, v2: (*Fake).microPay},
+	{path: EndpointReverse, proto: protoV2, sandbox: true, cert: true, v2: (*Fake).reverse, recall: (*Fake).reverseRecall},
+}
+
 // PaymentCodeOptions says how the payer behaves when the payment code
 // (付款码) that [Fake.PaymentCode] mints is charged with micropay.
 type PaymentCodeOptions struct {
@@ -28,12 +34,6 @@ const (
 	EndpointMicroPay Endpoint = "/pay/micropay"
 	EndpointReverse  Endpoint = "/secapi/pay/reverse" // needs the client certificate
 )
-
-// microRoutes are the payment-code endpoints.
-var microRoutes = []route{
-	{path: EndpointMicroPay, proto: protoV2, sandbox: true, v2: (*Fake).microPay},
-	{path: EndpointReverse, proto: protoV2, sandbox: true, cert: true, v2: (*Fake).reverse, recall: (*Fake).reverseRecall},
-}
 
 type payCode struct {
 	opts PaymentCodeOptions

@@ -15,24 +15,26 @@ import (
 	"github.com/wxpay-go/wxpay"
 )
 
-// Errors of [Fake.Pay] and [Fake.WaitAcked]. Each is returned as it is or
-// wrapped, so test for them with errors.Is.
-var (
-	// ErrNoOrder means no order has the prepay_id or out_trade_no given.
-	ErrNoOrder = errors.New("wxpaytest: no such order")
-	// ErrOrderPaid means the order was already paid.
-	ErrOrderPaid = errors.New("wxpaytest: order already paid")
-	// ErrOrderClosed means the order was closed, or its time_expire passed.
-	ErrOrderClosed = errors.New("wxpaytest: order closed")
-	// ErrPrepayExpired means the prepay_id is over 2 hours old (fake time);
-	// a unifiedorder with the same parameters gets a fresh one.
-	ErrPrepayExpired = errors.New("wxpaytest: prepay_id expired")
-	// ErrCoupons means the coupons are malformed or exceed the order's
-	// amount.
-	ErrCoupons = errors.New("wxpaytest: invalid coupons")
-	// ErrClosed means the fake was closed.
-	ErrClosed = errors.New("wxpaytest: fake closed")
-)
+// ErrNoOrder means no order has the prepay_id or out_trade_no given
+// ([Fake.Pay], [Fake.WaitAcked]). Like every error of the fake it is
+// returned as it is or wrapped: test for it with errors.Is.
+var ErrNoOrder = errors.New("wxpaytest: no such order")
+
+// ErrOrderPaid means [Fake.Pay] found the order already paid.
+var ErrOrderPaid = errors.New("wxpaytest: order already paid")
+
+// ErrOrderClosed means [Fake.Pay] found the order closed, or past its
+// time_expire.
+var ErrOrderClosed = errors.New("wxpaytest: order closed")
+
+// ErrPrepayExpired means the prepay_id given to [Fake.Pay] is over 2
+// hours old (fake time); a unifiedorder with the same parameters gets a
+// fresh one.
+var ErrPrepayExpired = errors.New("wxpaytest: prepay_id expired")
+
+// ErrCoupons means the coupons of [PayOptions] are malformed or exceed
+// the order's amount.
+var ErrCoupons = errors.New("wxpaytest: invalid coupons")
 
 // NotifySchedule returns the intervals WeChat waits between deliveries of
 // a payment notification that was not acknowledged, in WeChat's time:

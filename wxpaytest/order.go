@@ -12,6 +12,13 @@ import (
 	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
+// orderRoutes are the order endpoints.
+var orderRoutes = []route{
+	{path: EndpointUnifiedOrder, proto: protoV2, sandbox: true, v2: (*Fake).unifiedOrder},
+	{path: EndpointOrderQuery, proto: protoV2, sandbox: true, v2: (*Fake).orderQuery},
+	{path: EndpointCloseOrder, proto: protoV2, sandbox: true, v2: (*Fake).closeOrder},
+}
+
 // Order states, as orderquery's trade_state reports them.
 const (
 	StateNotPay  = wxpay.TradeStateNotPay
@@ -135,13 +142,6 @@ const (
 	EndpointOrderQuery   Endpoint = "/pay/orderquery"
 	EndpointCloseOrder   Endpoint = "/pay/closeorder"
 )
-
-// orderRoutes are the order endpoints.
-var orderRoutes = []route{
-	{path: EndpointUnifiedOrder, proto: protoV2, sandbox: true, v2: (*Fake).unifiedOrder},
-	{path: EndpointOrderQuery, proto: protoV2, sandbox: true, v2: (*Fake).orderQuery},
-	{path: EndpointCloseOrder, proto: protoV2, sandbox: true, v2: (*Fake).closeOrder},
-}
 
 func (o *order) snapshot() Order {
 	s := o.Order

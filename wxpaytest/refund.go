@@ -22,6 +22,12 @@ import (
 	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
+// refundRoutes are the refund endpoints.
+var refundRoutes = []route{
+	{path: EndpointRefund, proto: protoV2, sandbox: true, cert: true, v2: (*Fake).refund},
+	{path: EndpointRefundQuery, proto: protoV2, sandbox: true, v2: (*Fake).refundQuery},
+}
+
 // DefaultRefundDelay is how long a refund stays PROCESSING, in the fake's
 // time, when Config.RefundDelay is 0. WeChat pays a refund to the payer's
 // balance within about 20 minutes, to a bank card within days.
@@ -105,12 +111,6 @@ const (
 	EndpointRefund      Endpoint = "/secapi/pay/refund" // needs the client certificate
 	EndpointRefundQuery Endpoint = "/pay/refundquery"
 )
-
-// refundRoutes are the refund endpoints.
-var refundRoutes = []route{
-	{path: EndpointRefund, proto: protoV2, sandbox: true, cert: true, v2: (*Fake).refund},
-	{path: EndpointRefundQuery, proto: protoV2, sandbox: true, v2: (*Fake).refundQuery},
-}
 
 // refundBook is the refunds domain, by both refund numbers. Its lock is
 // taken after the orders' (a refund reads and marks its order; an

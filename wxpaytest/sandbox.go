@@ -7,6 +7,12 @@ import (
 	"github.com/wxpay-go/wxpay"
 )
 
+// sandboxRoutes is getsignkey; every v2 row with sandbox set is served
+// under the prefixes too (see newRouteIndex).
+var sandboxRoutes = []route{
+	{path: EndpointGetSignKey, aliases: []string{"/xdc/apiv2getsignkey/sign/getsignkey"}, proto: protoRaw, sandboxOnly: true, serve: (*Fake).serveGetSignKey},
+}
+
 // Sandbox path prefixes of WeChat's two sandbox generations, served with
 // Config.Sandbox.
 const (
@@ -26,12 +32,6 @@ func (f *Fake) SandboxKey() string { return f.sandboxKey }
 // EndpointGetSignKey is the sandbox's getsignkey (either generation's
 // path), served with Config.Sandbox.
 const EndpointGetSignKey Endpoint = "/sandboxnew/pay/getsignkey"
-
-// sandboxRoutes is getsignkey; every v2 row with sandbox set is served
-// under the prefixes too (see newRouteIndex).
-var sandboxRoutes = []route{
-	{path: EndpointGetSignKey, aliases: []string{"/xdc/apiv2getsignkey/sign/getsignkey"}, proto: protoRaw, sandboxOnly: true, serve: (*Fake).serveGetSignKey},
-}
 
 // serveGetSignKey answers getsignkey: mch_id and nonce_str signed with MD5
 // under the production key; the answer, unsigned, carries the sandbox key.
