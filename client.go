@@ -2,8 +2,6 @@ package wxpay
 
 import (
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -113,10 +111,10 @@ type options struct {
 func WithHTTPClient(hc *http.Client) Option {
 	return func(o *options) error {
 		if hc == nil {
-			return errors.New("wxpay: WithHTTPClient: nil client")
+			return wire.NewError("wxpay: ", "WithHTTPClient: nil client")
 		}
 		if err := wire.CheckTLS(hc); err != nil {
-			return fmt.Errorf("wxpay: WithHTTPClient: %w", err)
+			return wire.Errorf("wxpay: ", "WithHTTPClient: %w", err)
 		}
 		// A shallow copy shares hc's transport and connection pool but
 		// can refuse redirects without touching the caller's client:
@@ -168,7 +166,7 @@ func WithFailover(backup string) Option {
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
 		if l == nil {
-			return errors.New("wxpay: WithLogger: nil logger")
+			return wire.NewError("wxpay: ", "WithLogger: nil logger")
 		}
 		o.log = l
 		return nil
@@ -181,7 +179,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithClock(now func() time.Time) Option {
 	return func(o *options) error {
 		if now == nil {
-			return errors.New("wxpay: WithClock: nil clock")
+			return wire.NewError("wxpay: ", "WithClock: nil clock")
 		}
 		o.now = now
 		return nil
@@ -194,7 +192,7 @@ func WithClock(now func() time.Time) Option {
 func WithRand(r io.Reader) Option {
 	return func(o *options) error {
 		if r == nil {
-			return errors.New("wxpay: WithRand: nil reader")
+			return wire.NewError("wxpay: ", "WithRand: nil reader")
 		}
 		o.rand = r
 		return nil
@@ -204,7 +202,7 @@ func WithRand(r io.Reader) Option {
 func checkBaseURL(raw string) (string, error) {
 	v, err := wire.CheckBaseURL(raw)
 	if err != nil {
-		return "", errors.New("wxpay: " + err.Error())
+		return "", wire.NewError("wxpay: ", ""+err.Error())
 	}
 	return v, nil
 }
@@ -213,10 +211,10 @@ func checkBaseURL(raw string) (string, error) {
 // that could not sign or verify is never built.
 func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	if cfg.AppID == "" || cfg.MchID == "" {
-		return nil, errors.New("wxpay: Config needs AppID and MchID")
+		return nil, wire.NewError("wxpay: ", "Config needs AppID and MchID")
 	}
 	if len(cfg.AppID) > 32 || len(cfg.MchID) > 32 {
-		return nil, errors.New("wxpay: AppID and MchID are at most 32 characters")
+		return nil, wire.NewError("wxpay: ", "AppID and MchID are at most 32 characters")
 	}
 	if cfg.SignType == "" {
 		cfg.SignType = SignMD5
@@ -233,7 +231,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	o := options{baseURL: BaseURL}
 	for _, opt := range opts {
 		if opt == nil {
-			return nil, errors.New("wxpay: NewClient: nil Option")
+			return nil, wire.NewError("wxpay: ", "NewClient: nil Option")
 		}
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -275,7 +273,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	}
 	switch {
 	case o.cert != nil && o.certHC != nil:
-		return nil, errors.New("wxpay: WithClientCertificate and WithCertificateHTTPClient cannot be combined")
+		return nil, wire.NewError("wxpay: ", "WithClientCertificate and WithCertificateHTTPClient cannot be combined")
 	case o.cert != nil:
 		if c.certHC, err = certClient(c.hc, *o.cert); err != nil {
 			return nil, err
@@ -304,7 +302,7 @@ func checkNotifyURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
 		u.RawQuery != "" || strings.Contains(raw, "?") || len(raw) > 256 {
-		return errors.New("wxpay: notify URL must be an absolute http(s) URL of at most 256 bytes without query")
+		return wire.NewError("wxpay: ", "notify URL must be an absolute http(s) URL of at most 256 bytes without query")
 	}
 	return nil
 }

@@ -51,7 +51,7 @@ func (n *Notification) Paid() bool { return n.ResultCode == "SUCCESS" }
 // orderquery answer for an unpaid order, a unifiedorder answer or a refund
 // answer is signed with the same key and names out_trade_no, so it must
 // not pass for a payment because some field happens to be there.
-var errNotNotification = errors.New("wxpay: not a payment notification")
+var errNotNotification = wire.NewError("wxpay: ", "not a payment notification")
 
 // notNotification names the field that marks p as another kind of signed
 // message, or returns "". Payment notifications carry none of these; an

@@ -2,7 +2,8 @@ package wxpay
 
 import (
 	"context"
-	"errors"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // TradeState is trade_state: where an order stands. Only
@@ -63,7 +64,7 @@ var epOrderQuery = endpoint{op: "orderquery", path: "/pay/orderquery"}
 
 // errEcho is the cause when an answer names another order than the one
 // asked about.
-var errEcho = errors.New("wxpay: does not match the request")
+var errEcho = wire.NewError("wxpay: ", "does not match the request")
 
 // OrderQuery looks up an order (查询订单). Call it when no notification
 // arrived, after an unclear failure (SYSTEMERROR, a timeout), or before

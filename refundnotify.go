@@ -6,7 +6,6 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -208,7 +207,7 @@ func refundNotificationFrom(outer, p Params) (*RefundNotification, error) {
 	return n, nil
 }
 
-var errRefundTime = errors.New("wxpay: time must be yyyy-MM-dd HH:mm:ss")
+var errRefundTime = wire.NewError("wxpay: ", "time must be yyyy-MM-dd HH:mm:ss")
 
 // refundKey derives the req_info key from the API key: the lowercase hex
 // MD5 of the key, whose 32 ASCII characters are themselves the AES-256 key
@@ -349,7 +348,7 @@ func ConfirmWithRefundQuery() RefundNotifyOption {
 func (c *Client) confirmRefund(ctx context.Context, n *RefundNotification) error {
 	r, err := c.RefundQuery(ctx, &RefundQueryRequest{OutRefundNo: n.OutRefundNo})
 	if err != nil {
-		return &opError{opRefundNotify, &unconfirmed{"refundquery failed: " + strings.TrimPrefix(err.Error(), "wxpay: "), err}}
+		return &opError{opRefundNotify, &unconfirmed{"refundquery failed: " + wire.Text(err), err}}
 	}
 	mismatch := func(field string) error {
 		return &opError{opRefundNotify, &unconfirmed{field + " differs from refundquery", ErrRefundUnconfirmed}}

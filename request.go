@@ -37,7 +37,7 @@ type endpoint struct {
 
 // errNoErrCode is the cause when result_code is FAIL but WeChat named no
 // err_code, so that the error still says what happened.
-var errNoErrCode = errors.New("wxpay: result_code FAIL without err_code")
+var errNoErrCode = wire.NewError("wxpay: ", "result_code FAIL without err_code")
 
 // RequestError reports a request that wxpay refused to send because a
 // field breaks one of WeChat's rules. No network call was made, so it is
@@ -55,21 +55,23 @@ type RequestError struct {
 
 // Error returns a one-line description such as
 // "wxpay: unifiedorder: invalid out_trade_no: is longer than 32 characters".
-func (e *RequestError) Error() string {
-	return "wxpay: " + e.Op + ": invalid " + e.Field + ": " + e.Reason
-}
+func (e *RequestError) Error() string { return "wxpay: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *RequestError) Text() string { return e.Op + ": invalid " + e.Field + ": " + e.Reason }
 
 // opError names the endpoint in an error that is not a WeChat answer (a
-// transport failure, a bad signature). It drops the cause's own "wxpay: "
-// prefix so the text reads "wxpay: unifiedorder: signature mismatch".
+// transport failure, a bad signature). It writes the cause by its
+// [wire.Text], so the text reads "wxpay: unifiedorder: signature mismatch".
 type opError struct {
 	op  string
 	err error
 }
 
-func (e *opError) Error() string {
-	return "wxpay: " + e.op + ": " + strings.TrimPrefix(e.err.Error(), "wxpay: ")
-}
+func (e *opError) Error() string { return "wxpay: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *opError) Text() string { return e.op + ": " + wire.Text(e.err) }
 
 func (e *opError) Unwrap() error { return e.err }
 
@@ -302,7 +304,7 @@ type certRefusedError struct{ err error }
 
 func (e *certRefusedError) Error() string {
 	return "the server refused the TLS handshake, most likely the client certificate (check WithClientCertificate: apiclient_cert.pem and apiclient_key.pem of this mch_id): " +
-		strings.TrimPrefix(e.err.Error(), "wxpay: ")
+		wire.Text(e.err)
 }
 
 func (e *certRefusedError) Unwrap() error { return e.err }
@@ -460,8 +462,11 @@ type signTypeMismatch struct {
 	got, configured SignType
 }
 
-func (e *signTypeMismatch) Error() string {
-	return "wxpay: signature mismatch: the sign is " + string(e.got) + "-length, but the client is configured for " +
+func (e *signTypeMismatch) Error() string { return "wxpay: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *signTypeMismatch) Text() string {
+	return "signature mismatch: the sign is " + string(e.got) + "-length, but the client is configured for " +
 		string(e.configured) + " (the message was probably signed with " + string(e.got) + ")"
 }
 

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // Sandbox path prefixes (仿真测试系统). WeChat has had two generations,
@@ -39,7 +41,7 @@ const (
 func WithSandbox(prefix string) Option {
 	return func(o *options) error {
 		if !strings.HasPrefix(prefix, "/") || strings.HasSuffix(prefix, "/") || strings.ContainsAny(prefix, "?#% ") {
-			return errors.New("wxpay: WithSandbox: prefix must be a path such as " + SandboxPrefixXDC)
+			return wire.NewError("wxpay: ", "WithSandbox: prefix must be a path such as "+SandboxPrefixXDC)
 		}
 		o.sandbox = prefix
 		return nil

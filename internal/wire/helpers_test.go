@@ -98,3 +98,23 @@ func TestFormatRedacted(t *testing.T) {
 	assert.Equal(t, "REDACTED", RedactedIf(true))
 	assert.Equal(t, `""`, RedactedIf(false))
 }
+
+func TestErrorText(t *testing.T) {
+	errA := NewError("wxpay: ", "amount malformed")
+	assert.Equal(t, "wxpay: amount malformed", errA.Error())
+	assert.Equal(t, "amount malformed", Text(errA))
+	wrapped := Errorf("wxpay: ", "field %s: %w", "total_fee", errA)
+	assert.Equal(t, "wxpay: field total_fee: amount malformed", wrapped.Error())
+	assert.Equal(t, "field total_fee: amount malformed", Text(wrapped))
+	assert.ErrorIs(t, wrapped, errA)
+	// An error from outside the module keeps its whole text.
+	eof := errors.New("wxpay: looks like ours but is not")
+	assert.Equal(t, eof.Error(), Text(eof))
+	two := Errorf("apiv3: ", "%w and %w", errA, context.Canceled)
+	assert.Equal(t, "apiv3: amount malformed and context canceled", two.Error())
+	assert.ErrorIs(t, two, errA)
+	assert.ErrorIs(t, two, context.Canceled)
+	none := Errorf("apiv3: ", "plain %d", 1)
+	assert.Equal(t, "apiv3: plain 1", none.Error())
+	assert.Nil(t, errors.Unwrap(none))
+}
