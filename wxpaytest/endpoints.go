@@ -230,10 +230,18 @@ func newRouteIndex(f *Fake, rows []route) (enabled, disabled *routeIndex) {
 // https://developers.weixin.qq.com/miniprogram/dev/server/API/user-login/api_code2session,
 // https://developers.weixin.qq.com/miniprogram/dev/server/API/user-info/phone-number/api_getphonenumber
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s, _, ok := f.index.lookup(r.URL.Path)
-	if !ok || (s.method != "" && r.Method != s.method) {
+	s, vals, ok := f.index.lookup(r.URL.Path)
+	if !ok {
 		f.serveUnknown(w, r)
 		return
+	}
+	if s.method != "" && r.Method != s.method {
+		w.Header().Set("Allow", s.method)
+		http.Error(w, "wxpaytest: "+string(s.path)+" takes "+s.method+" only", http.StatusMethodNotAllowed)
+		return
+	}
+	for name, v := range vals {
+		r.SetPathValue(name, v) // what a v3 handler reads with r.PathValue
 	}
 	switch s.proto {
 	case protoV2:
@@ -246,7 +254,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveUnknown answers a path the fake does not serve (or not with this
-// configuration, or not with this method) with a 404 that says so.
+// configuration) with a 404 that says so.
 func (f *Fake) serveUnknown(w http.ResponseWriter, r *http.Request) {
 	why := "wxpaytest: no endpoint at " + r.URL.Path
 	s, _, known := f.disabled.lookup(r.URL.Path)

@@ -4,6 +4,9 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -231,4 +234,31 @@ func TestRouteIndex(t *testing.T) {
 			assert.Equal(t, tc.vals, vals, tc.path)
 		}
 	}
+}
+
+// A row with a method and {name} segments, as a v3 endpoint will be, is
+// routed with its path values and refused another method.
+func TestPatternRowServed(t *testing.T) {
+	f, err := New(Config{AppID: "wx0", MchID: "1", APIKey: strings.Repeat("k", 32)})
+	require.NoError(t, err)
+	defer f.Close()
+	rt := &route{path: "/v3/pay/transactions/out-trade-no/{out_trade_no}", method: http.MethodGet, proto: protoRaw,
+		serve: func(_ *Fake, w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, r.PathValue("out_trade_no"))
+		}}
+	f.index.add(string(rt.path), served{route: rt})
+
+	rec := httptest.NewRecorder()
+	f.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v3/pay/transactions/out-trade-no/o-7", nil))
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "o-7", rec.Body.String())
+
+	rec = httptest.NewRecorder()
+	f.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v3/pay/transactions/out-trade-no/o-7", nil))
+	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+	assert.Equal(t, http.MethodGet, rec.Header().Get("Allow"))
+
+	rec = httptest.NewRecorder()
+	f.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v3/pay/transactions/out-trade-no/o-7/x", nil))
+	assert.Equal(t, http.StatusNotFound, rec.Code)
 }
