@@ -273,8 +273,9 @@ func decryptECB(key, ct []byte) ([]byte, error) {
 // reorder its blocks. The outer appid and mch_id are not authenticated
 // at all. So treat it as a prompt, not proof: before an irreversible
 // action (releasing goods, notifying a customer that money is back),
-// confirm the refund's state with [Client.RefundQuery], or mount the
-// handler with [ConfirmWithRefundQuery], which does it before fn runs.
+// confirm the refund's state with [Client.RefundQuery]; the handler
+// [Client.RefundNotifyHandler] does it before fn runs unless mounted with
+// [SkipRefundQuery].
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
 type RefundNotifyFunc func(ctx context.Context, n *RefundNotification) error
@@ -285,16 +286,19 @@ type RefundNotifyFunc func(ctx context.Context, n *RefundNotification) error
 // passes [Client.ParseRefundNotification], the same replies and status
 // codes), and panics if fn is nil.
 //
-// Pass [ConfirmWithRefundQuery], as recommended: a refund notification is
-// not signed, and its AES-ECB encryption lets a relay replay or splice
-// blocks of a genuine req_info.
+// By default it confirms each decrypted notification with
+// [Client.RefundQuery] before fn runs (see [ConfirmWithRefundQuery] for
+// what is compared): a refund notification is not signed, and its
+// AES-ECB encryption lets a relay replay or splice blocks of a genuine
+// req_info. [SkipRefundQuery] opts out, for a caller that confirms by
+// other means.
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
 func (c *Client) RefundNotifyHandler(fn RefundNotifyFunc, opts ...RefundNotifyOption) http.Handler {
 	if fn == nil {
 		panic("wxpay: RefundNotifyHandler: nil RefundNotifyFunc")
 	}
-	var o refundNotifyOptions
+	o := refundNotifyOptions{confirm: true}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
@@ -321,14 +325,15 @@ type refundNotifyOptions struct {
 	confirm bool
 }
 
-// ConfirmWithRefundQuery makes the refund notify handler confirm each
+// ConfirmWithRefundQuery describes what the refund notify handler does by
+// default, and forces it back on after [SkipRefundQuery]: it confirms each
 // decrypted notification with [Client.RefundQuery] (by its out_refund_no)
 // before calling the function, which then sees only notifications whose
 // every field refundquery also returns (transaction_id, out_trade_no,
 // refund_id, refund_fee, refund_status, total_fee and the settlement
 // amounts, success time and accounts) agrees with WeChat's signed answer,
-// with Confirmed set (see [RefundNotification.Confirmed]). Recommended:
-// AES-ECB lets whoever holds one genuine req_info replay it or splice its
+// with Confirmed set (see [RefundNotification.Confirmed]). This is why it
+// is the default: AES-ECB lets whoever holds one genuine req_info replay it or splice its
 // blocks into another (a spliced block can change out_trade_no cleanly),
 // and the outer message has no signature at all.
 //
@@ -342,6 +347,18 @@ type refundNotifyOptions struct {
 // WeChat Pay docs (refundquery): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5
 func ConfirmWithRefundQuery() RefundNotifyOption {
 	return func(o *refundNotifyOptions) { o.confirm = true }
+}
+
+// SkipRefundQuery makes the refund notify handler call the function
+// without confirming the notification with [Client.RefundQuery] first:
+// fn then sees notifications with Confirmed false, vouched for only by
+// the AES-ECB encryption of req_info, which a relay can replay or splice.
+// Use it only when fn confirms the refund itself before acting on it (or
+// merely records the prompt), or when refundquery calls are not wanted.
+//
+// WeChat Pay docs (refund notification): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
+func SkipRefundQuery() RefundNotifyOption {
+	return func(o *refundNotifyOptions) { o.confirm = false }
 }
 
 // confirmRefund checks n against refundquery.

@@ -46,7 +46,7 @@ func newMerchantServer(t *testing.T, cfg wxpay.Config) *merchantServer {
 		defer m.mu.Unlock()
 		m.refunds = append(m.refunds, n)
 		return nil
-	}))
+	}, wxpay.SkipRefundQuery())) // the notifications notify forges have no refund behind them to query
 	m.Server = httptest.NewServer(mux)
 	t.Cleanup(m.Close)
 	return m
