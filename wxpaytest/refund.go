@@ -515,6 +515,9 @@ func (o *order) settlementTotal() int64 {
 const refundTime = "2006-01-02 15:04:05"
 
 // refundNotificationFields are the fields of rf's req_info.
+// Called holding the refunds' lock only (a refund settling on its
+// timer): it reads of rf's order only what is fixed once the order is
+// paid, before any refund of it exists (its amounts and coupons).
 func refundNotificationFields(rf *refund) wxpay.Params {
 	p := wxpay.Params{
 		"out_refund_no":         rf.OutRefundNo,
