@@ -2,7 +2,6 @@ package wxpay
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -179,7 +178,8 @@ func checkBillDate(q *request, s string) error {
 	return nil
 }
 
-// download sends a bill request and streams the answer to w.
+// download sends a bill request through the one request path
+// ([Client.open]) and streams the answer to w.
 func (c *Client) download(ctx context.Context, q *request, w io.Writer) (int64, error) {
 	op := q.ep.op
 	_, signer, err := c.route(ctx, q)
@@ -194,13 +194,9 @@ func (c *Client) download(ctx context.Context, q *request, w io.Writer) (int64, 
 	if err != nil {
 		return 0, &opError{op, err}
 	}
-	resp, err := c.open(ctx, hc, c.baseURL+c.prefix+q.ep.path, body)
-	if err != nil && c.backup != "" && ctx.Err() == nil && neverSent(err) {
-		c.logger().DebugContext(ctx, "wxpay: primary unreachable, failing over", "op", op, "backup", c.backup, "error", err.Error())
-		resp, err = c.open(ctx, hc, c.backup+c.prefix+q.ep.path, body)
-	}
+	resp, err := c.open(ctx, hc, q, body)
 	if err != nil {
-		return 0, &opError{op, err}
+		return 0, err
 	}
 	defer resp.Body.Close()
 	start := time.Now()
@@ -209,15 +205,6 @@ func (c *Client) download(ctx context.Context, q *request, w io.Writer) (int64, 
 		log.DebugContext(ctx, "wxpay: bill", "op", op, "status", resp.StatusCode, "bytes", n, "elapsed", time.Since(start))
 	}
 	return n, err
-}
-
-func (c *Client) open(ctx context.Context, hc *http.Client, url string, body []byte) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header["Content-Type"] = []string{"text/xml; charset=utf-8"}
-	return hc.Do(req)
 }
 
 // streamBill copies a bill answer to w: gzip is undone, and an answer that

@@ -253,22 +253,38 @@ func (c *Client) route(ctx context.Context, r *request) (*http.Client, *Signer, 
 	return hc, s, nil
 }
 
-// send POSTs body to the endpoint, failing over when the primary was
-// provably never reached, and wraps transport errors: one that may have
-// reached WeChat on an endpoint with an idempotency key becomes an
-// [*OutcomeUnknownError].
+// send POSTs body to the endpoint through [Client.open] and reads the
+// answer, bounded by c.maxBytes. A failure while reading counts as one
+// after the request reached WeChat.
 func (c *Client) send(ctx context.Context, hc *http.Client, r *request, body []byte) (int, []byte, error) {
-	op := r.ep.op
-	url := c.baseURL + c.prefix + r.ep.path
-	status, resp, reached, err := c.post(ctx, hc, op, url, body)
+	start := time.Now()
+	resp, err := c.open(ctx, hc, r, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	status, b, err := c.readAnswer(ctx, r.ep.op, start, resp)
+	if err != nil {
+		return 0, nil, c.transportErr(r, true, err)
+	}
+	return status, b, nil
+}
+
+// open is the one way a request of an endpoint goes out, for calls and
+// bill downloads alike: POST body to the endpoint's URL, once more to
+// the backup ([WithFailover]) when the primary was provably never
+// reached (see neverSent) and the caller's context is still live, and
+// wrap a transport error (see transportErr). The caller reads and closes
+// the answer's body.
+func (c *Client) open(ctx context.Context, hc *http.Client, r *request, body []byte) (*http.Response, error) {
+	resp, reached, err := c.do(ctx, hc, c.baseURL+c.prefix+r.ep.path, body)
 	if err != nil && c.backup != "" && ctx.Err() == nil && !reached && neverSent(err) {
-		c.logger().DebugContext(ctx, "wxpay: primary unreachable, failing over", "op", op, "backup", c.backup, "error", err.Error())
-		status, resp, reached, err = c.post(ctx, hc, op, c.backup+c.prefix+r.ep.path, body)
+		c.logger().DebugContext(ctx, "wxpay: primary unreachable, failing over", "op", r.ep.op, "backup", c.backup, "error", err.Error())
+		resp, reached, err = c.do(ctx, hc, c.backup+c.prefix+r.ep.path, body)
 	}
 	if err != nil {
-		return 0, nil, c.transportErr(r, reached, err)
+		return nil, c.transportErr(r, reached, err)
 	}
-	return status, resp, nil
+	return resp, nil
 }
 
 // transportErr names the endpoint in a failed exchange and, where a retry
@@ -311,36 +327,36 @@ func (e *certRefusedError) Unwrap() error { return e.err }
 
 func (e *certRefusedError) Is(target error) bool { return target == ErrCertificateRefused }
 
-// post sends one request and reads the whole answer, bounded by
-// c.maxBytes. reached reports that a connection was handed to the
-// request (net/http's GotConn): from then on its bytes may have been
-// written, so no error can prove it was never sent. A transport that
-// does not report connections leaves reached false, and the error's type
-// alone decides (see neverSent).
-func (c *Client) post(ctx context.Context, hc *http.Client, op, url string, body []byte) (status int, b []byte, reached bool, err error) {
-	start := time.Now()
+// do sends one POST of body to url. reached reports that a connection
+// was handed to the request (net/http's GotConn): from then on its bytes
+// may have been written, so no error can prove it was never sent. A
+// transport that does not report connections leaves reached false, and
+// the error's type alone decides (see neverSent).
+func (c *Client) do(ctx context.Context, hc *http.Client, url string, body []byte) (resp *http.Response, reached bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, nil, false, err
+		return nil, false, err
 	}
 	req.Header["Content-Type"] = []string{"text/xml; charset=utf-8"}
-	resp, reached, err := wire.Do(hc, req)
-	if err != nil {
-		return 0, nil, reached, err
-	}
-	b, err = readBody(resp, c.maxBytes)
+	return wire.Do(hc, req)
+}
+
+// readAnswer reads and closes the body of a small answer, bounded by
+// c.maxBytes, and logs the call at Debug.
+func (c *Client) readAnswer(ctx context.Context, op string, start time.Time, resp *http.Response) (int, []byte, error) {
+	b, err := readBody(resp, c.maxBytes)
 	resp.Body.Close()
 	if log := c.logger(); log.Enabled(ctx, slog.LevelDebug) {
-		log.DebugContext(ctx, "wxpay: call", "op", op, "url", url, "status", resp.StatusCode,
+		log.DebugContext(ctx, "wxpay: call", "op", op, "url", resp.Request.URL.String(), "status", resp.StatusCode,
 			"bytes", len(b), "elapsed", time.Since(start))
 	}
 	if errors.Is(err, wire.ErrTooLarge) {
-		return 0, nil, true, &Error{Op: op, StatusCode: resp.StatusCode, Err: ErrResponseTooLarge}
+		return 0, nil, &Error{Op: op, StatusCode: resp.StatusCode, Err: ErrResponseTooLarge}
 	}
 	if err != nil {
-		return 0, nil, true, err
+		return 0, nil, err
 	}
-	return resp.StatusCode, b, true, nil
+	return resp.StatusCode, b, nil
 }
 
 // readBody reads an answer bounded by limit (see [wire.ReadBody]).

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/wxpay-go/wxpay/internal/wire"
 )
@@ -97,7 +98,14 @@ func (c *Client) sandboxSigner(ctx context.Context) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	status, resp, _, err := c.post(ctx, c.hc, epGetSignKey.op, c.baseURL+sb.path, body)
+	// Not an endpoint of its own: no failover, and the path is the
+	// sandbox's.
+	hresp, _, err := c.do(ctx, c.hc, c.baseURL+sb.path, body)
+	var status int
+	var resp []byte
+	if err == nil {
+		status, resp, err = c.readAnswer(ctx, epGetSignKey.op, time.Now(), hresp)
+	}
 	if err != nil {
 		return nil, &opError{epGetSignKey.op, err}
 	}
