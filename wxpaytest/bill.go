@@ -38,11 +38,16 @@ var (
 	fundFlowSummaryCols = []string{"资金流水总笔数", "收入笔数", "收入金额", "支出笔数", "支出金额"}
 )
 
-// Bill endpoints, which answer a bill (text) rather than XML. The
-// fund-flow bill needs the client certificate and HMAC-SHA256.
+// Bill endpoints: POST, XML requests, answered with a bill (text, or
+// gzip) rather than XML unless refused.
 const (
-	EndpointDownloadBill     Endpoint = "/pay/downloadbill"     // answers a bill, not XML
-	EndpointDownloadFundFlow Endpoint = "/pay/downloadfundflow" // needs the client certificate and HMAC-SHA256
+	// EndpointDownloadBill is the day's trade bill:
+	// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6
+	EndpointDownloadBill Endpoint = "/pay/downloadbill"
+	// EndpointDownloadFundFlow is the day's fund flow; it needs the
+	// client certificate and HMAC-SHA256:
+	// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_18
+	EndpointDownloadFundFlow Endpoint = "/pay/downloadfundflow"
 )
 
 // FeeRate is the service fee the fake's bills charge on payments: 0.6%,

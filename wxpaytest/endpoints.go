@@ -174,26 +174,29 @@ func newRouteIndex(f *Fake, rows []route) (enabled, disabled *routeIndex) {
 	return enabled, disabled
 }
 
-// ServeHTTP answers the WeChat endpoints the fake implements, at these
+// ServeHTTP answers the WeChat endpoints the fake implements, at their
 // paths relative to wherever it is mounted (use [http.StripPrefix] to mount
-// it under a prefix):
+// it under a prefix). Each is named by an [Endpoint] constant, whose doc
+// gives its method and WeChat's page:
 //
-//	POST /pay/unifiedorder, /pay/orderquery, /pay/closeorder   WeChat Pay v2 (XML)
-//	POST /secapi/pay/refund, /pay/refundquery                  refunds (refund needs the certificate)
-//	POST /pay/downloadbill, /pay/downloadfundflow              bills (fund flow needs the certificate)
-//	POST /pay/micropay, /secapi/pay/reverse                    payment codes (reverse needs the certificate)
-//	POST /sandboxnew/pay/getsignkey, /sandboxnew/...           sandbox, with Config.Sandbox
-//	GET  /sns/jscode2session                                    code2Session
-//	GET  /cgi-bin/token, POST /cgi-bin/stable_token             access tokens
-//	POST /wxa/business/getuserphonenumber                       phone numbers
-//	POST /wxpaytest/login                                       mint a login code (JSON)
-//	POST /wxpaytest/phonecode                                   mint a phone code (JSON)
-//	POST /wxpaytest/pay                                         confirm wx.requestPayment (JSON)
+//	/pay/unifiedorder, /pay/orderquery, /pay/closeorder   orders (XML)
+//	/secapi/pay/refund, /pay/refundquery                  refunds (refund needs the certificate)
+//	/pay/downloadbill, /pay/downloadfundflow              bills (fund flow needs the certificate)
+//	/pay/micropay, /secapi/pay/reverse                    payment codes (reverse needs the certificate)
+//	/sandboxnew/pay/getsignkey, /sandboxnew/...           the sandbox, with Config.Sandbox
+//	/sns/jscode2session, /cgi-bin/token,                  the mini-program (JSON), with Config.AppSecret
+//	/cgi-bin/stable_token, /wxa/business/getuserphonenumber
+//
+// and the fake's own, which play the user's side:
+//
+//	POST /wxpaytest/login                                 mint a login code (JSON)
+//	POST /wxpaytest/phonecode                             mint a phone code (JSON)
+//	POST /wxpaytest/pay                                   confirm wx.requestPayment (JSON)
 //
 // Any other path is answered 404 Not Found: on a v2 path (/pay/...,
 // /secapi/..., the sandbox's) with return_code FAIL in XML, as a client
 // of v2 reads it; on others with a line of text naming the path. The
-// login endpoints are 404 without Config.AppSecret, the sandbox's
+// mini-program endpoints are 404 without Config.AppSecret, the sandbox's
 // without Config.Sandbox, saying so.
 //
 // /wxpaytest/login takes {"openid": "..."} (optional: omit it for a new
@@ -216,19 +219,7 @@ func newRouteIndex(f *Fake, rows []route) (enabled, disabled *routeIndex) {
 // Over plain HTTP there is no certificate to check, and they answer as if
 // the merchant's had been presented.
 //
-// WeChat docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1 (unifiedorder),
-// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2 (orderquery),
-// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_3 (closeorder),
-// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4 (refund),
-// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5 (refundquery),
-// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6 (downloadbill),
-// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_18 (downloadfundflow),
-// https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_10 (micropay),
-// https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_11 (reverse),
-// https://pay.weixin.qq.com/wiki/doc/api/tools/sp_coupon.php?chapter=23_1 (sandbox),
-// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=7_7&index=6 (paySign),
-// https://developers.weixin.qq.com/miniprogram/dev/server/API/user-login/api_code2session,
-// https://developers.weixin.qq.com/miniprogram/dev/server/API/user-info/phone-number/api_getphonenumber
+// WeChat docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=7_7&index=6 (paySign)
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s, vals, ok := f.index.lookup(r.URL.Path)
 	if !ok {

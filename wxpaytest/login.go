@@ -39,12 +39,20 @@ const TokenLife = 2 * time.Hour
 // per minute (fake time) before WeChat answers 45011.
 const Code2SessionPerMinute = 100
 
-// Mini-program endpoints, served when Config.AppSecret is set.
+// Mini-program endpoints, JSON, served when Config.AppSecret is set.
 const (
+	// EndpointCode2Session (GET) exchanges a login code:
+	// https://developers.weixin.qq.com/miniprogram/dev/server/API/user-login/api_code2session
 	EndpointCode2Session Endpoint = "/sns/jscode2session"
-	EndpointToken        Endpoint = "/cgi-bin/token"
-	EndpointStableToken  Endpoint = "/cgi-bin/stable_token"
-	EndpointPhoneNumber  Endpoint = "/wxa/business/getuserphonenumber"
+	// EndpointToken (GET) issues an access token:
+	// https://mp.weixin.qq.com/debug/minigame/dev/api-backend/auth.getAccessToken.html
+	EndpointToken Endpoint = "/cgi-bin/token"
+	// EndpointStableToken (POST) issues the stable access token:
+	// https://developers.weixin.qq.com/doc/service/api/base/api_getstableaccesstoken
+	EndpointStableToken Endpoint = "/cgi-bin/stable_token"
+	// EndpointPhoneNumber (POST) exchanges a phone code:
+	// https://developers.weixin.qq.com/miniprogram/dev/server/API/user-info/phone-number/api_getphonenumber
+	EndpointPhoneNumber Endpoint = "/wxa/business/getuserphonenumber"
 )
 
 // userBook is the users domain: users, their login and phone codes, and

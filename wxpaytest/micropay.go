@@ -29,10 +29,15 @@ type PaymentCodeOptions struct {
 	Decline bool
 }
 
-// Payment-code endpoints. Reverse needs the client certificate.
+// Payment-code endpoints: POST, XML.
 const (
+	// EndpointMicroPay charges a payment code:
+	// https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_10
 	EndpointMicroPay Endpoint = "/pay/micropay"
-	EndpointReverse  Endpoint = "/secapi/pay/reverse" // needs the client certificate
+	// EndpointReverse reverses a micropay order; it needs the client
+	// certificate:
+	// https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_11
+	EndpointReverse Endpoint = "/secapi/pay/reverse"
 )
 
 type payCode struct {

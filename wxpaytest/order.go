@@ -136,11 +136,17 @@ func (f *Fake) orderByNo(outTradeNo string) *order {
 	return f.orders.byNo[outTradeNo]
 }
 
-// Order endpoints.
+// Order endpoints: POST, XML.
 const (
+	// EndpointUnifiedOrder places an order:
+	// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1
 	EndpointUnifiedOrder Endpoint = "/pay/unifiedorder"
-	EndpointOrderQuery   Endpoint = "/pay/orderquery"
-	EndpointCloseOrder   Endpoint = "/pay/closeorder"
+	// EndpointOrderQuery reads one:
+	// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2
+	EndpointOrderQuery Endpoint = "/pay/orderquery"
+	// EndpointCloseOrder closes an unpaid one:
+	// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_3
+	EndpointCloseOrder Endpoint = "/pay/closeorder"
 )
 
 func (o *order) snapshot() Order {

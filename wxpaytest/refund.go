@@ -106,9 +106,14 @@ type Refund struct {
 	Request wxpay.Params
 }
 
-// Refund endpoints. Refund needs the client certificate.
+// Refund endpoints: POST, XML.
 const (
-	EndpointRefund      Endpoint = "/secapi/pay/refund" // needs the client certificate
+	// EndpointRefund refunds a paid order; it needs the client
+	// certificate:
+	// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4
+	EndpointRefund Endpoint = "/secapi/pay/refund"
+	// EndpointRefundQuery reads refunds:
+	// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5
 	EndpointRefundQuery Endpoint = "/pay/refundquery"
 )
 

@@ -30,7 +30,8 @@ const msgSandboxSign = "沙箱验证签名失败，请确认沙箱签名key是�
 func (f *Fake) SandboxKey() string { return f.sandboxKey }
 
 // EndpointGetSignKey is the sandbox's getsignkey (either generation's
-// path), served with Config.Sandbox.
+// path), served with Config.Sandbox:
+// https://pay.weixin.qq.com/wiki/doc/api/tools/sp_coupon.php?chapter=23_1
 const EndpointGetSignKey Endpoint = "/sandboxnew/pay/getsignkey"
 
 // serveGetSignKey answers getsignkey: mch_id and nonce_str signed with MD5
