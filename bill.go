@@ -182,19 +182,17 @@ func checkBillDate(q *request, s string) error {
 // ([Client.open]) and streams the answer to w.
 func (c *Client) download(ctx context.Context, q *request, w io.Writer) (int64, error) {
 	op := q.ep.op
-	_, signer, err := c.route(ctx, q)
+	hc, signer, err := c.route(ctx, q)
 	if err != nil {
 		return 0, err
-	}
-	hc := c.billHC
-	if q.ep.cert {
-		hc = c.certBill
 	}
 	body, err := c.encodeWith(signer, q)
 	if err != nil {
 		return 0, &opError{op, err}
 	}
-	resp, err := c.open(ctx, hc, q, body)
+	// A bill can take minutes to stream; the default budget of
+	// wire.DefaultTimeout is for the small answers of the other calls.
+	resp, err := c.open(ctx, hc, c.attemptTimeout(hc, BillTimeout), q, body)
 	if err != nil {
 		return 0, err
 	}

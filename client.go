@@ -54,16 +54,19 @@ type Client struct {
 	hc        *http.Client
 	hmac      *Signer      // HMAC-SHA256 under the same key, for the fund-flow bill
 	certHC    *http.Client // presents the client certificate; nil without one
-	billHC    *http.Client // hc, or for the default client a copy with BillTimeout
-	certBill  *http.Client // certHC, likewise
-	prefix    string       // sandbox path prefix; empty in production
-	sandbox   *sandboxKey  // nil in production
-	baseURL   string
-	backup    string       // failover base URL; empty means none
-	log       *slog.Logger // nil means slog.Default()
-	now       func() time.Time
-	rand      *lockedReader // nil means crypto/rand
-	maxBytes  int64
+	// ownHC and ownCert say that hc and certHC are the library's own,
+	// which carry no Timeout: each attempt gets a deadline instead
+	// (attemptTimeout), so that one client serves both the small answers
+	// and bills that take minutes to stream.
+	ownHC, ownCert bool
+	prefix         string      // sandbox path prefix; empty in production
+	sandbox        *sandboxKey // nil in production
+	baseURL        string
+	backup         string       // failover base URL; empty means none
+	log            *slog.Logger // nil means slog.Default()
+	now            func() time.Time
+	rand           *lockedReader // nil means crypto/rand
+	maxBytes       int64
 }
 
 // lockedReader serializes reads of a WithRand source, which calls on
@@ -267,9 +270,9 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	if o.rand != nil {
 		c.rand = &lockedReader{r: o.rand}
 	}
-	ownHC := c.hc == nil
-	if ownHC {
-		c.hc = wire.NewHTTPClient()
+	c.ownHC = c.hc == nil
+	if c.ownHC {
+		c.hc = &http.Client{Transport: wire.NewHTTPClient().Transport, CheckRedirect: wire.NoRedirect}
 	}
 	switch {
 	case o.cert != nil && o.certHC != nil:
@@ -281,15 +284,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	case o.certHC != nil:
 		c.certHC = o.certHC
 	}
-	c.billHC, c.certBill = c.hc, c.certHC
-	if ownHC {
-		// A bill can take minutes to stream; the default 10 s budget
-		// is for the small answers of the other calls.
-		c.billHC = &http.Client{Transport: c.hc.Transport, Timeout: BillTimeout, CheckRedirect: wire.NoRedirect}
-		if c.certHC != nil && o.certHC == nil {
-			c.certBill = &http.Client{Transport: c.certHC.Transport, Timeout: BillTimeout, CheckRedirect: wire.NoRedirect}
-		}
-	}
+	c.ownCert = c.ownHC && c.certHC != nil && o.certHC == nil
 	if c.now == nil {
 		c.now = time.Now
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -258,7 +259,7 @@ func (c *Client) route(ctx context.Context, r *request) (*http.Client, *Signer, 
 // after the request reached WeChat.
 func (c *Client) send(ctx context.Context, hc *http.Client, r *request, body []byte) (int, []byte, error) {
 	start := time.Now()
-	resp, err := c.open(ctx, hc, r, body)
+	resp, err := c.open(ctx, hc, c.attemptTimeout(hc, wire.DefaultTimeout), r, body)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -275,11 +276,11 @@ func (c *Client) send(ctx context.Context, hc *http.Client, r *request, body []b
 // reached (see neverSent) and the caller's context is still live, and
 // wrap a transport error (see transportErr). The caller reads and closes
 // the answer's body.
-func (c *Client) open(ctx context.Context, hc *http.Client, r *request, body []byte) (*http.Response, error) {
-	resp, reached, err := c.do(ctx, hc, c.baseURL+c.prefix+r.ep.path, body)
+func (c *Client) open(ctx context.Context, hc *http.Client, timeout time.Duration, r *request, body []byte) (*http.Response, error) {
+	resp, reached, err := c.do(ctx, hc, timeout, c.baseURL+c.prefix+r.ep.path, body)
 	if err != nil && c.backup != "" && ctx.Err() == nil && !reached && neverSent(err) {
 		c.logger().DebugContext(ctx, "wxpay: primary unreachable, failing over", "op", r.ep.op, "backup", c.backup, "error", err.Error())
-		resp, reached, err = c.do(ctx, hc, c.backup+c.prefix+r.ep.path, body)
+		resp, reached, err = c.do(ctx, hc, timeout, c.backup+c.prefix+r.ep.path, body)
 	}
 	if err != nil {
 		return nil, c.transportErr(r, reached, err)
@@ -332,13 +333,50 @@ func (e *certRefusedError) Is(target error) bool { return target == ErrCertifica
 // may have been written, so no error can prove it was never sent. A
 // transport that does not report connections leaves reached false, and
 // the error's type alone decides (see neverSent).
-func (c *Client) do(ctx context.Context, hc *http.Client, url string, body []byte) (resp *http.Response, reached bool, err error) {
+//
+// A timeout above zero bounds the attempt, the reading of the answer's
+// body included, as http.Client.Timeout would (see attemptTimeout).
+func (c *Client) do(ctx context.Context, hc *http.Client, timeout time.Duration, url string, body []byte) (resp *http.Response, reached bool, err error) {
+	cancel := context.CancelFunc(func() {})
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
+		cancel()
 		return nil, false, err
 	}
 	req.Header["Content-Type"] = []string{"text/xml; charset=utf-8"}
-	return wire.Do(hc, req)
+	resp, reached, err = wire.Do(hc, req)
+	if err != nil {
+		cancel()
+		return nil, reached, err
+	}
+	resp.Body = &cancelOnClose{resp.Body, cancel}
+	return resp, reached, nil
+}
+
+// cancelOnClose ends an attempt's deadline when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// attemptTimeout is the deadline of one attempt on hc: for the library's
+// own HTTP clients (no [WithHTTPClient] or [WithCertificateHTTPClient]),
+// limit, which is wire.DefaultTimeout for calls and [BillTimeout] for a
+// bill; none for a caller's client, whose own Timeout applies.
+func (c *Client) attemptTimeout(hc *http.Client, limit time.Duration) time.Duration {
+	if (hc == c.hc && c.ownHC) || (hc == c.certHC && c.ownCert) {
+		return limit
+	}
+	return 0
 }
 
 // readAnswer reads and closes the body of a small answer, bounded by

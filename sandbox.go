@@ -100,7 +100,7 @@ func (c *Client) sandboxSigner(ctx context.Context) (*Signer, error) {
 	}
 	// Not an endpoint of its own: no failover, and the path is the
 	// sandbox's.
-	hresp, _, err := c.do(ctx, c.hc, c.baseURL+sb.path, body)
+	hresp, _, err := c.do(ctx, c.hc, c.attemptTimeout(c.hc, wire.DefaultTimeout), c.baseURL+sb.path, body)
 	var status int
 	var resp []byte
 	if err == nil {
