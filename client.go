@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wxpay-go/wxpay/internal/wire"
@@ -65,38 +64,22 @@ type Client struct {
 	backup         string       // failover base URL; empty means none
 	log            *slog.Logger // nil means slog.Default()
 	now            func() time.Time
-	rand           *lockedReader // nil means crypto/rand
+	rand           *wire.LockedReader // nil means crypto/rand
 	maxBytes       int64
-}
-
-// lockedReader serializes reads of a WithRand source, which calls on
-// many goroutines share and which need not be safe for concurrent use
-// (bytes.Reader, math/rand are not).
-type lockedReader struct {
-	mu sync.Mutex
-	r  io.Reader
-}
-
-func (l *lockedReader) Read(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.r.Read(p)
 }
 
 // Option configures a [Client] in [NewClient].
 type Option func(*options) error
 
 type options struct {
-	hc      *http.Client
-	certHC  *http.Client
-	cert    *tls.Certificate
-	sandbox string
-	baseURL string
-	backup  string
-	log     *slog.Logger
-	now     func() time.Time
-	rand    io.Reader
+	wire.Options // shared with apiv3: hc, base URL, failover, logger, clock, rand
+	certHC       *http.Client
+	cert         *tls.Certificate
+	sandbox      string
 }
+
+// optPrefix begins the errors of this package's options.
+const optPrefix = "wxpay: "
 
 // WithHTTPClient makes the client send requests with hc's transport,
 // timeout, jar and TLS settings instead of its own (the default transport
@@ -112,22 +95,7 @@ type options struct {
 // custom RoundTripper cannot be cloned: give the certificate-bearing
 // client with [WithCertificateHTTPClient] instead.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(o *options) error {
-		if hc == nil {
-			return wire.NewError("wxpay: ", "WithHTTPClient: nil client")
-		}
-		if err := wire.CheckTLS(hc); err != nil {
-			return wire.Errorf("wxpay: ", "WithHTTPClient: %w", err)
-		}
-		// A shallow copy shares hc's transport and connection pool but
-		// can refuse redirects without touching the caller's client:
-		// WeChat never redirects, and following one would re-send a
-		// signed order (openid, amounts) wherever it points.
-		cp := *hc
-		cp.CheckRedirect = wire.NoRedirect
-		o.hc = &cp
-		return nil
-	}
+	return func(o *options) error { return o.SetHTTPClient(optPrefix, hc) }
 }
 
 // WithBaseURL sends requests to u instead of [BaseURL]: a fake server in
@@ -135,14 +103,7 @@ func WithHTTPClient(hc *http.Client) Option {
 // so a path prefix is kept. For WeChat's sandbox use [WithSandbox], which
 // also fetches and uses the sandbox key.
 func WithBaseURL(u string) Option {
-	return func(o *options) error {
-		v, err := checkBaseURL(u)
-		if err != nil {
-			return err
-		}
-		o.baseURL = v
-		return nil
-	}
+	return func(o *options) error { return o.SetBaseURL(optPrefix, u) }
 }
 
 // WithFailover retries a request on backup (usually [BackupBaseURL]) when
@@ -151,14 +112,7 @@ func WithBaseURL(u string) Option {
 // read timeout, an HTTP error, a FAIL answer), so a call cannot take
 // effect twice.
 func WithFailover(backup string) Option {
-	return func(o *options) error {
-		v, err := checkBaseURL(backup)
-		if err != nil {
-			return err
-		}
-		o.backup = v
-		return nil
-	}
+	return func(o *options) error { return o.SetFailover(optPrefix, backup) }
 }
 
 // WithLogger sets where the client reports diagnostics: refused
@@ -167,47 +121,21 @@ func WithFailover(backup string) Option {
 // default is [slog.Default], looked up at each record so that a later
 // slog.SetDefault takes effect. Secrets are never logged.
 func WithLogger(l *slog.Logger) Option {
-	return func(o *options) error {
-		if l == nil {
-			return wire.NewError("wxpay: ", "WithLogger: nil logger")
-		}
-		o.log = l
-		return nil
-	}
+	return func(o *options) error { return o.SetLogger(optPrefix, l) }
 }
 
 // WithClock sets the source of the current time (the timeStamp of
 // [Client.JSAPIParams] and [Client.AppPayParams], the time_stamp of
 // [Client.NativeBizPayURL]). Tests use it for deterministic output.
 func WithClock(now func() time.Time) Option {
-	return func(o *options) error {
-		if now == nil {
-			return wire.NewError("wxpay: ", "WithClock: nil clock")
-		}
-		o.now = now
-		return nil
-	}
+	return func(o *options) error { return o.SetClock(optPrefix, now) }
 }
 
 // WithRand sets the randomness source for nonce_str. The default is
 // crypto/rand; only tests should need another. The client serializes its
 // reads, so r need not be safe for concurrent use.
 func WithRand(r io.Reader) Option {
-	return func(o *options) error {
-		if r == nil {
-			return wire.NewError("wxpay: ", "WithRand: nil reader")
-		}
-		o.rand = r
-		return nil
-	}
-}
-
-func checkBaseURL(raw string) (string, error) {
-	v, err := wire.CheckBaseURL(raw)
-	if err != nil {
-		return "", wire.NewError("wxpay: ", ""+err.Error())
-	}
-	return v, nil
+	return func(o *options) error { return o.SetRand(optPrefix, r) }
 }
 
 // NewClient returns a Client for cfg. It checks cfg up front, so a client
@@ -231,7 +159,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	o := options{baseURL: BaseURL}
+	o := options{Options: wire.Options{BaseURL: BaseURL}}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, wire.NewError("wxpay: ", "NewClient: nil Option")
@@ -244,11 +172,11 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		cfg:       cfg,
 		signer:    signer,
 		refundKey: seal(*refundKey(cfg.APIKey)),
-		hc:        o.hc,
-		baseURL:   o.baseURL,
-		backup:    o.backup,
-		log:       o.log,
-		now:       o.now,
+		hc:        o.HC,
+		baseURL:   o.BaseURL,
+		backup:    o.Backup,
+		log:       o.Log,
+		now:       o.Now,
 		maxBytes:  1 << 20,
 	}
 	if c.hmac = signer; signer.Type() != SignHMACSHA256 {
@@ -267,8 +195,8 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		c.sandbox = &sandboxKey{path: signKeyPath(o.sandbox), prod: prod}
 	}
 	c.cfg.APIKey = ""
-	if o.rand != nil {
-		c.rand = &lockedReader{r: o.rand}
+	if o.Rand != nil {
+		c.rand = wire.NewLockedReader(o.Rand)
 	}
 	c.ownHC = c.hc == nil
 	if c.ownHC {

@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wxpay-go/wxpay/internal/wire"
@@ -119,14 +118,12 @@ func (c *Client) AppID() string { return c.appID }
 type Option func(*options) error
 
 type options struct {
-	hc      *http.Client
-	baseURL string
-	backup  string
-	log     *slog.Logger
-	now     func() time.Time
-	rand    io.Reader
-	store   CertificateStore
+	wire.Options // shared with the v2 client: hc, base URL, failover, logger, clock, rand
+	store        CertificateStore
 }
+
+// optPrefix begins the errors of this package's options.
+const optPrefix = "apiv3: "
 
 // WithHTTPClient makes the client send requests with hc's transport,
 // timeout and TLS settings instead of its own (a shared transport and a
@@ -134,35 +131,14 @@ type options struct {
 // itself is never modified, so it may be shared. TLS verification must
 // stay on: a transport with InsecureSkipVerify is refused.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(o *options) error {
-		if hc == nil {
-			return errors.New("apiv3: WithHTTPClient: nil client")
-		}
-		if err := wire.CheckTLS(hc); err != nil {
-			return fmt.Errorf("apiv3: WithHTTPClient: %w", err)
-		}
-		// A shallow copy shares hc's transport but refuses redirects:
-		// WeChat never redirects, and following one would re-send a
-		// signed request wherever it points.
-		cp := *hc
-		cp.CheckRedirect = wire.NoRedirect
-		o.hc = &cp
-		return nil
-	}
+	return func(o *options) error { return o.SetHTTPClient(optPrefix, hc) }
 }
 
 // WithBaseURL sends requests to u instead of [BaseURL]: a fake server in
 // tests, or a proxy. Endpoint paths are appended to u, so a path prefix
 // is kept (and is part of what is signed).
 func WithBaseURL(u string) Option {
-	return func(o *options) error {
-		v, err := wire.CheckBaseURL(u)
-		if err != nil {
-			return errors.New("apiv3: " + err.Error())
-		}
-		o.baseURL = v
-		return nil
-	}
+	return func(o *options) error { return o.SetBaseURL(optPrefix, u) }
 }
 
 // WithFailover retries a request on backup (usually [BackupBaseURL]) when
@@ -171,14 +147,7 @@ func WithBaseURL(u string) Option {
 // read timeout, an HTTP status), so a call cannot take effect twice; the
 // rules are those of the v2 client's WithFailover.
 func WithFailover(backup string) Option {
-	return func(o *options) error {
-		v, err := wire.CheckBaseURL(backup)
-		if err != nil {
-			return errors.New("apiv3: " + err.Error())
-		}
-		o.backup = v
-		return nil
-	}
+	return func(o *options) error { return o.SetFailover(optPrefix, backup) }
 }
 
 // WithLogger sets where the client reports diagnostics: certificate
@@ -186,13 +155,7 @@ func WithFailover(backup string) Option {
 // default is [slog.Default], looked up at each record so that a later
 // slog.SetDefault takes effect. Secrets are never logged.
 func WithLogger(l *slog.Logger) Option {
-	return func(o *options) error {
-		if l == nil {
-			return errors.New("apiv3: WithLogger: nil logger")
-		}
-		o.log = l
-		return nil
-	}
+	return func(o *options) error { return o.SetLogger(optPrefix, l) }
 }
 
 // WithClock sets the source of the current time: the timestamp of every
@@ -200,13 +163,7 @@ func WithLogger(l *slog.Logger) Option {
 // against, certificate validity and refresh. Tests use it for
 // deterministic output.
 func WithClock(now func() time.Time) Option {
-	return func(o *options) error {
-		if now == nil {
-			return errors.New("apiv3: WithClock: nil clock")
-		}
-		o.now = now
-		return nil
-	}
+	return func(o *options) error { return o.SetClock(optPrefix, now) }
 }
 
 // WithRand sets the randomness source for request nonces (nonce_str) and
@@ -214,13 +171,7 @@ func WithClock(now func() time.Time) Option {
 // crypto/rand; only tests should need another. The client serializes its
 // reads, so r need not be safe for concurrent use.
 func WithRand(r io.Reader) Option {
-	return func(o *options) error {
-		if r == nil {
-			return errors.New("apiv3: WithRand: nil reader")
-		}
-		o.rand = &lockedReader{r: r}
-		return nil
-	}
+	return func(o *options) error { return o.SetRand(optPrefix, r) }
 }
 
 // WithCertificateStore keeps the platform certificates in s instead of
@@ -235,18 +186,6 @@ func WithCertificateStore(s CertificateStore) Option {
 		o.store = s
 		return nil
 	}
-}
-
-// lockedReader serializes reads of a WithRand source.
-type lockedReader struct {
-	mu sync.Mutex
-	r  io.Reader
-}
-
-func (l *lockedReader) Read(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.r.Read(p)
 }
 
 // defaultHandler sends records to whatever slog.Default is at the time.
@@ -356,24 +295,26 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	if o.store != nil && !cfg.PlatformCertificates {
 		return nil, configError("WithCertificateStore needs PlatformCertificates")
 	}
-	if o.baseURL != "" {
-		c.baseURL = o.baseURL
+	if o.BaseURL != "" {
+		c.baseURL = o.BaseURL
 	}
-	c.backup = o.backup
-	c.hc = o.hc
+	c.backup = o.Backup
+	c.hc = o.HC
 	if c.hc == nil {
 		c.hc = wire.NewHTTPClient()
 	}
-	c.logger = o.log
+	c.logger = o.Log
 	if c.logger == nil {
 		c.logger = slog.New(defaultHandler{})
 	}
-	c.now = o.now
+	c.now = o.Now
 	if c.now == nil {
 		c.now = time.Now
 	}
-	c.rand = o.rand
-	if c.rand == nil {
+	c.rand = o.Rand
+	if c.rand != nil {
+		c.rand = wire.NewLockedReader(c.rand)
+	} else {
 		c.rand = rand.Reader
 	}
 	if cfg.PlatformCertificates {
