@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // protocol is how an endpoint's requests are read and its answers written.
@@ -247,7 +248,10 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serveUnknown answers a path the fake does not serve (or not with this
 // configuration) with a 404 that says so.
 func (f *Fake) serveUnknown(w http.ResponseWriter, r *http.Request) {
-	why := "wxpaytest: no endpoint at " + r.URL.Path
+	// The path is the client's: echoed bounded, so that a long one
+	// cannot grow the answer or the log line without limit.
+	path := wire.Truncate(r.URL.Path, maxPathEcho)
+	why := "wxpaytest: no endpoint at " + path
 	s, _, known := f.disabled.lookup(r.URL.Path)
 	switch {
 	case known && (s.sandboxOnly || s.sandbox):
@@ -255,21 +259,23 @@ func (f *Fake) serveUnknown(w http.ResponseWriter, r *http.Request) {
 	case known && s.secret:
 		why = "wxpaytest: the mini-program endpoints are served with Config.AppSecret only"
 	}
-	f.log.Info("wxpaytest: unknown endpoint", "path", r.URL.Path, "method", r.Method)
+	f.log.Info("wxpaytest: unknown endpoint", "path", path, "method", wire.Truncate(r.Method, 16))
 	if !v2Path(r.URL.Path) {
 		http.Error(w, why, http.StatusNotFound)
 		return
 	}
 	b, err := wxpay.EncodeXML(wxpay.Params{"return_code": "FAIL", "return_msg": why})
 	if err != nil {
-		// A path that is not valid text cannot be echoed in XML.
-		http.Error(w, "wxpaytest: no such endpoint", http.StatusNotFound)
-		return
+		// A path that is not text XML can carry is not echoed.
+		b, _ = wxpay.EncodeXML(wxpay.Params{"return_code": "FAIL", "return_msg": "wxpaytest: no such endpoint"})
 	}
 	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 	w.WriteHeader(http.StatusNotFound)
 	_, _ = w.Write(b)
 }
+
+// maxPathEcho is how much of an unknown path the answer and the log quote.
+const maxPathEcho = 128
 
 // v2Path reports whether path is where a v2 client would look for an
 // endpoint: under /pay/, /secapi/ or a sandbox prefix.

@@ -262,3 +262,48 @@ func TestPatternRowServed(t *testing.T) {
 	f.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v3/pay/transactions/out-trade-no/o-7/x", nil))
 	assert.Equal(t, http.StatusNotFound, rec.Code)
 }
+
+// FuzzRoute feeds arbitrary paths to the index and to ServeHTTP: lookup
+// never panics, a match rebuilds the path from its pattern and values,
+// and an unmatched path is a bounded 404 (return_code FAIL on a v2 path).
+func FuzzRoute(f *testing.F) {
+	for _, s := range []string{"/pay/unifiedorder", "/pay/refund", "/sandboxnew/pay/micropay", "/v3/pay/transactions/out-trade-no/o-1",
+		"/v3/pay/transactions/out-trade-no//close", "", "/", "//", "/pay/\xff", "/pay/]]>", "/wxpaytest/pay/x"} {
+		f.Add(s)
+	}
+	fake, err := New(Config{AppID: "wx0", MchID: "1", APIKey: strings.Repeat("k", 32), AppSecret: strings.Repeat("s", 32), Sandbox: true})
+	require.NoError(f, err)
+	defer fake.Close()
+	v3 := &route{path: "/v3/pay/transactions/out-trade-no/{out_trade_no}/close", method: http.MethodPost, proto: protoRaw,
+		serve: func(_ *Fake, w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, r.PathValue("out_trade_no"))
+		}}
+	fake.index.add(string(v3.path), served{route: v3})
+
+	f.Fuzz(func(t *testing.T, path string) {
+		s, vals, ok := fake.index.lookup(path)
+		if ok {
+			rebuilt := string(s.path)
+			for k, v := range vals {
+				assert.NotEmpty(t, v)
+				assert.NotContains(t, v, "/")
+				rebuilt = strings.Replace(rebuilt, "{"+k+"}", v, 1)
+			}
+			if !strings.HasPrefix(path, SandboxPrefix+"/") && !strings.HasPrefix(path, SandboxPrefixXDC+"/") && len(s.aliases) == 0 {
+				assert.Equal(t, path, rebuilt)
+			}
+			return
+		}
+		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("<xml/>"))
+		req.URL.Path = path
+		rec := httptest.NewRecorder()
+		fake.ServeHTTP(rec, req)
+		assert.Equal(t, http.StatusNotFound, rec.Code)
+		assert.Less(t, rec.Body.Len(), 512)
+		if v2Path(path) {
+			p, err := wxpay.DecodeXML(rec.Body.Bytes())
+			require.NoError(t, err)
+			assert.Equal(t, "FAIL", p["return_code"])
+		}
+	})
+}

@@ -42,6 +42,8 @@ func TestUnknownPath(t *testing.T) {
 		{"other path", s, http.MethodGet, "/sns/unknown", false, "no endpoint at /sns/unknown"},
 		{"root", s, http.MethodGet, "/", false, "no endpoint at /"},
 		{"login without Config.AppSecret", noSecret, http.MethodGet, "/sns/jscode2session", false, "Config.AppSecret"},
+		{"long v2 path, quoted bounded", s, http.MethodPost, "/pay/" + strings.Repeat("x", 10000), true, "/pay/xxx"},
+		{"long other path, quoted bounded", s, http.MethodGet, "/" + strings.Repeat("y", 10000), false, "/yyy"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := http.NewRequest(tc.method, tc.srv.URL+tc.path, strings.NewReader("<xml/>"))
@@ -52,6 +54,7 @@ func TestUnknownPath(t *testing.T) {
 			assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 			b, err := io.ReadAll(resp.Body)
 			require.NoError(t, err)
+			assert.Less(t, len(b), 512, "the answer quotes a bounded part of the path")
 			if !tc.xml {
 				assert.Contains(t, string(b), tc.says)
 				return
