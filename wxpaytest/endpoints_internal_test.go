@@ -114,14 +114,29 @@ func miniEndpoints(t *testing.T) []libEndpoint {
 	return out
 }
 
-func tableRow(path string) (*route, bool) {
+// testFake is a fake serving every row: with an AppSecret and the
+// sandbox.
+func testFake(t testing.TB) *Fake {
 	f, err := New(Config{AppID: "wx0", MchID: "1", APIKey: strings.Repeat("k", 32), AppSecret: strings.Repeat("s", 32), Sandbox: true})
-	if err != nil {
-		panic(err)
-	}
-	defer f.Close()
-	s, _, ok := f.index.lookup(path)
+	require.NoError(t, err)
+	t.Cleanup(f.Close)
+	return f
+}
+
+func tableRow(t *testing.T, path string) (*route, bool) {
+	s, _, ok := testFake(t).index.lookup(path)
 	return s.route, ok
+}
+
+// addEchoRow adds to f's index a row shaped like a v3 endpoint (a
+// method, {name} segments) whose handler writes the out_trade_no
+// segment back.
+func addEchoRow(f *Fake, method, path string) {
+	rt := &route{path: Endpoint(path), method: method, proto: protoRaw,
+		serve: func(_ *Fake, w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, r.PathValue("out_trade_no"))
+		}}
+	f.index.add(path, served{route: rt})
 }
 
 // Every endpoint the library calls has a row in the fake's table, with
@@ -135,14 +150,14 @@ func TestEveryLibraryEndpointHasARow(t *testing.T) {
 			// getsignkey: its path is the sandbox prefix's
 			// (signKeyPath), one per generation.
 			for _, p := range []string{wxpay.SandboxPrefix + "/pay/getsignkey", "/xdc/apiv2getsignkey/sign/getsignkey"} {
-				rt, ok := tableRow(p)
+				rt, ok := tableRow(t, p)
 				if assert.True(t, ok, "%s: getsignkey at %s has no row", e.where, p) {
 					assert.Equal(t, EndpointGetSignKey, rt.path)
 				}
 			}
 			continue
 		}
-		rt, ok := tableRow(e.path)
+		rt, ok := tableRow(t, e.path)
 		if !assert.True(t, ok, "%s: %s has no row in the fake's table", e.where, e.path) {
 			continue
 		}
@@ -158,7 +173,7 @@ func TestEveryLibraryEndpointHasARow(t *testing.T) {
 			t.Errorf("%s: unknown forced algorithm %s", e.where, e.sign)
 		}
 		for _, prefix := range []string{wxpay.SandboxPrefix, wxpay.SandboxPrefixXDC} {
-			_, ok := tableRow(prefix + e.path)
+			_, ok := tableRow(t, prefix+e.path)
 			assert.True(t, ok, "%s: %s under %s", e.where, e.path, prefix)
 		}
 	}
@@ -166,7 +181,7 @@ func TestEveryLibraryEndpointHasARow(t *testing.T) {
 	mini := miniEndpoints(t)
 	require.GreaterOrEqual(t, len(mini), 4, "the scan of miniprogram found too few endpoints")
 	for _, e := range mini {
-		rt, ok := tableRow(e.path)
+		rt, ok := tableRow(t, e.path)
 		if assert.True(t, ok, "%s: %s has no row in the fake's table", e.where, e.path) {
 			assert.Equal(t, protoMini, rt.proto, "%s: %s", e.where, e.path)
 			assert.True(t, rt.secret, "%s: %s needs the AppSecret", e.where, e.path)
@@ -239,14 +254,8 @@ func TestRouteIndex(t *testing.T) {
 // A row with a method and {name} segments, as a v3 endpoint will be, is
 // routed with its path values and refused another method.
 func TestPatternRowServed(t *testing.T) {
-	f, err := New(Config{AppID: "wx0", MchID: "1", APIKey: strings.Repeat("k", 32)})
-	require.NoError(t, err)
-	defer f.Close()
-	rt := &route{path: "/v3/pay/transactions/out-trade-no/{out_trade_no}", method: http.MethodGet, proto: protoRaw,
-		serve: func(_ *Fake, w http.ResponseWriter, r *http.Request) {
-			_, _ = io.WriteString(w, r.PathValue("out_trade_no"))
-		}}
-	f.index.add(string(rt.path), served{route: rt})
+	f := testFake(t)
+	addEchoRow(f, http.MethodGet, "/v3/pay/transactions/out-trade-no/{out_trade_no}")
 
 	rec := httptest.NewRecorder()
 	f.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v3/pay/transactions/out-trade-no/o-7", nil))
@@ -271,14 +280,8 @@ func FuzzRoute(f *testing.F) {
 		"/v3/pay/transactions/out-trade-no//close", "", "/", "//", "/pay/\xff", "/pay/]]>", "/wxpaytest/pay/x"} {
 		f.Add(s)
 	}
-	fake, err := New(Config{AppID: "wx0", MchID: "1", APIKey: strings.Repeat("k", 32), AppSecret: strings.Repeat("s", 32), Sandbox: true})
-	require.NoError(f, err)
-	defer fake.Close()
-	v3 := &route{path: "/v3/pay/transactions/out-trade-no/{out_trade_no}/close", method: http.MethodPost, proto: protoRaw,
-		serve: func(_ *Fake, w http.ResponseWriter, r *http.Request) {
-			_, _ = io.WriteString(w, r.PathValue("out_trade_no"))
-		}}
-	fake.index.add(string(v3.path), served{route: v3})
+	fake := testFake(f)
+	addEchoRow(fake, http.MethodPost, "/v3/pay/transactions/out-trade-no/{out_trade_no}/close")
 
 	f.Fuzz(func(t *testing.T, path string) {
 		s, vals, ok := fake.index.lookup(path)
