@@ -4,7 +4,8 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/base64"
-	"errors"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // ErrDecrypt reports that an AEAD_AES_256_GCM resource (a notification's
@@ -21,7 +22,7 @@ import (
 // not the v2 API key.
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/apiv3_partner/wechatpay/wechatpay4_2.shtml
-var ErrDecrypt = errors.New("apiv3: cannot decrypt resource (wrong APIv3 key or tampered data)")
+var ErrDecrypt = wire.NewError("apiv3: ", "cannot decrypt resource (wrong APIv3 key or tampered data)")
 
 const (
 	// aeadKeySize is the APIv3 key length. WeChat's key is 32 bytes and the

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // Platform certificate refresh policy.
@@ -90,7 +92,7 @@ func newCertManager(c *Client, store CertificateStore) *certManager {
 
 // errRefreshLimited is the cause when a refresh was not attempted because
 // one ran less than CertificateRetryInterval ago.
-var errRefreshLimited = errors.New("apiv3: certificates were refreshed less than a minute ago")
+var errRefreshLimited = wire.NewError("apiv3: ", "certificates were refreshed less than a minute ago")
 
 // lookup returns the key of the valid certificate serial. A serial it
 // does not hold starts (or joins) a refresh, at most one at a time and one
@@ -383,7 +385,7 @@ func (m *certManager) openDownload(ctx context.Context, h http.Header, body []by
 		}
 		plain, err := openAEAD(m.c.apiV3Key.bytes(), e.Nonce, e.AssociatedData, e.Ciphertext)
 		if err != nil {
-			return nil, fmt.Errorf("apiv3: opening encrypt_certificate: %w", err)
+			return nil, wire.Errorf("apiv3: ", "opening encrypt_certificate: %w", err)
 		}
 		pc, err := parsePlatformCert(plain, d.SerialNo, now)
 		if err != nil {
@@ -420,7 +422,8 @@ func (m *certManager) openDownload(ctx context.Context, h http.Header, body []by
 // certError is a refused certificate download; it matches ErrCertificate.
 type certError struct{ why string }
 
-func (e *certError) Error() string        { return ErrCertificate.Error() + ": " + e.why }
+func (e *certError) Error() string        { return "apiv3: " + e.Text() }
+func (e *certError) Text() string         { return wire.Text(ErrCertificate) + ": " + e.why }
 func (e *certError) Is(target error) bool { return target == ErrCertificate }
 
 // parsePlatformCert parses one decrypted certificate listed under

@@ -6,7 +6,6 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -181,7 +180,7 @@ func WithRand(r io.Reader) Option {
 func WithCertificateStore(s CertificateStore) Option {
 	return func(o *options) error {
 		if s == nil {
-			return errors.New("apiv3: WithCertificateStore: nil store")
+			return wire.NewError("apiv3: ", "WithCertificateStore: nil store")
 		}
 		o.store = s
 		return nil
@@ -286,7 +285,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	o := options{}
 	for _, opt := range opts {
 		if opt == nil {
-			return nil, errors.New("apiv3: NewClient: nil Option")
+			return nil, wire.NewError("apiv3: ", "NewClient: nil Option")
 		}
 		if err := opt(&o); err != nil {
 			return nil, err

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -151,7 +150,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 }
 
 // configError is a Config that NewClient refused; the text says what to do.
-func configError(msg string) error { return errors.New("apiv3: Config: " + msg) }
+func configError(msg string) error { return wire.NewError("apiv3: ", "Config: "+msg) }
 
 // checkMchID accepts WeChat's merchant numbers: digits, at most 32 (it is
 // written into the Authorization header between quotes, so nothing else

@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // Limits of the hardened JSON decoder.
@@ -625,7 +627,7 @@ func (t *jsonTime) UnmarshalJSON(b []byte) error {
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return errors.New("apiv3: time is not a string")
+		return wire.NewError("apiv3: ", "time is not a string")
 	}
 	if s == "" {
 		*t = jsonTime{}
@@ -633,7 +635,7 @@ func (t *jsonTime) UnmarshalJSON(b []byte) error {
 	}
 	v, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return errors.New("apiv3: time is not RFC 3339")
+		return wire.NewError("apiv3: ", "time is not RFC 3339")
 	}
 	*t = jsonTime(v)
 	return nil

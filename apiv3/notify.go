@@ -33,26 +33,29 @@ var (
 	// notification: id, create_time, event_type or the resource
 	// (ciphertext, nonce) is missing or malformed. Errors of this kind
 	// match it under errors.Is and name the field.
-	ErrNotification = errors.New("apiv3: not a valid notification")
+	ErrNotification = wire.NewError("apiv3: ", "not a valid notification")
 	// ErrNotificationMethod means the request is not a POST, the only
 	// method WeChat uses for notifications.
-	ErrNotificationMethod = errors.New("apiv3: notification must be POST")
+	ErrNotificationMethod = wire.NewError("apiv3: ", "notification must be POST")
 	// ErrNotificationTooLarge means the body is longer than
 	// [MaxNotificationBytes]; it was not read past the cap.
-	ErrNotificationTooLarge = errors.New("apiv3: notification body too large")
+	ErrNotificationTooLarge = wire.NewError("apiv3: ", "notification body too large")
 	// ErrAlgorithm means resource.algorithm is not
 	// [AlgorithmAEADAES256GCM]. It is checked after the signature, so it
 	// only ever reports what WeChat itself sent (for example SM4 from a
 	// merchant set up for China's national algorithms, which this package
 	// does not speak).
-	ErrAlgorithm = errors.New("apiv3: unsupported resource algorithm")
+	ErrAlgorithm = wire.NewError("apiv3: ", "unsupported resource algorithm")
 )
 
 // notificationError is an [ErrNotification] naming the offending field.
 type notificationError struct{ field string }
 
-func (e *notificationError) Error() string {
-	return ErrNotification.Error() + ": missing or malformed " + e.field
+func (e *notificationError) Error() string { return "apiv3: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *notificationError) Text() string {
+	return wire.Text(ErrNotification) + ": missing or malformed " + e.field
 }
 
 func (e *notificationError) Is(target error) bool { return target == ErrNotification }
@@ -211,7 +214,10 @@ func readNotification(r io.Reader, contentLength int64) ([]byte, error) {
 // wraps the reader's error.
 type readError struct{ err error }
 
-func (e *readError) Error() string { return "apiv3: reading the notification body: " + e.err.Error() }
+func (e *readError) Error() string { return "apiv3: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *readError) Text() string  { return "reading the notification body: " + wire.Text(e.err) }
 func (e *readError) Unwrap() error { return e.err }
 
 // ParseNotificationBody is [Client.ParseNotification] for a notification
