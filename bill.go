@@ -246,6 +246,11 @@ func streamBill(op string, resp *http.Response, w io.Writer) (int64, error) {
 // is not a bill.
 const MaxBillSize = 4 << 30
 
+// ErrBillTooLarge means a downloaded bill grew past [MaxBillSize] once
+// decompressed; what was written before is incomplete and must be
+// discarded.
+var ErrBillTooLarge = wire.NewError("wxpay: ", "bill exceeds MaxBillSize")
+
 // maxBillSize is MaxBillSize, lowered by tests.
 var maxBillSize int64 = MaxBillSize
 

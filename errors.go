@@ -69,11 +69,6 @@ func (*ambiguousError) Is(target error) bool { return target == ErrSignature }
 // refused.
 var ErrXML = wire.NewError("wxpay: ", "malformed XML")
 
-// ErrBillTooLarge means a downloaded bill grew past [MaxBillSize] once
-// decompressed; what was written before is incomplete and must be
-// discarded.
-var ErrBillTooLarge = wire.NewError("wxpay: ", "bill exceeds MaxBillSize")
-
 // ErrorCode is WeChat's err_code: why a call with result_code=FAIL failed.
 // The constants below are the documented codes; WeChat may send others,
 // which arrive as they are.

@@ -214,3 +214,30 @@ func dropEmpty(p Params) {
 		}
 	}
 }
+
+// digits reports whether s is made of ASCII digits only (or is empty).
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// errEcho is the cause when an answer names another order than the one
+// asked about.
+var errEcho = wire.NewError("wxpay: ", "does not match the request")
+
+// echoes checks that p[name] is want: it returns a *FieldError wrapping
+// [ErrMissingField] when it is absent, or errEcho when it differs.
+func echoes(p Params, name, want string) error {
+	switch got := p[name]; got {
+	case want:
+		return nil
+	case "":
+		return fieldErr(name, ErrMissingField)
+	default:
+		return fieldErr(name, errEcho)
+	}
+}

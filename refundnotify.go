@@ -3,9 +3,7 @@ package wxpay
 import (
 	"context"
 	"crypto/aes"
-	"crypto/md5"
 	"encoding/base64"
-	"encoding/hex"
 	"net/http"
 	"strings"
 	"time"
@@ -208,16 +206,6 @@ func refundNotificationFrom(outer, p Params) (*RefundNotification, error) {
 }
 
 var errRefundTime = wire.NewError("wxpay: ", "time must be yyyy-MM-dd HH:mm:ss")
-
-// refundKey derives the req_info key from the API key: the lowercase hex
-// MD5 of the key, whose 32 ASCII characters are themselves the AES-256 key
-// (not the 16 bytes they spell). NewClient derives it once.
-func refundKey(apiKey string) *[32]byte {
-	sum := md5.Sum([]byte(apiKey))
-	var k [32]byte
-	hex.Encode(k[:], sum[:])
-	return &k
-}
 
 // decryptReqInfo decodes base64 req_info and decrypts it with AES-ECB
 // under key, removing PKCS#7 padding. Every failure is ErrDecrypt.

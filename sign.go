@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"hash"
 	"slices"
 	"strconv"
@@ -453,4 +454,14 @@ func upperNibble(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
+}
+
+// refundKey derives the req_info key from the API key: the lowercase hex
+// MD5 of the key, whose 32 ASCII characters are themselves the AES-256 key
+// (not the 16 bytes they spell). NewClient derives it once.
+func refundKey(apiKey string) *[32]byte {
+	sum := md5.Sum([]byte(apiKey))
+	var k [32]byte
+	hex.Encode(k[:], sum[:])
+	return &k
 }
