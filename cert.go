@@ -2,9 +2,7 @@ package wxpay
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/wxpay-go/wxpay/internal/wire"
@@ -38,15 +36,11 @@ import (
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3
 func WithClientCertificate(certPEM, keyPEM []byte) Option {
 	return func(o *options) error {
-		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		cert, leaf, err := wire.LoadKeyPair(certPEM, keyPEM)
 		if err != nil {
 			// crypto/tls names what is wrong (no PEM block, the key
 			// does not match the certificate) and never the key.
 			return wire.NewError("wxpay: ", "WithClientCertificate: certificate and key do not form a usable pair: "+err.Error())
-		}
-		leaf, err := x509.ParseCertificate(cert.Certificate[0])
-		if err != nil {
-			return wire.NewError("wxpay: ", "WithClientCertificate: cannot parse the certificate: "+err.Error())
 		}
 		// WeChat would refuse an expired certificate in every handshake;
 		// saying so here beats a TLS alert on the first refund.
@@ -65,11 +59,7 @@ func WithClientCertificate(certPEM, keyPEM []byte) Option {
 // once, in NewClient.
 func WithClientCertificateFiles(certFile, keyFile string) Option {
 	return func(o *options) error {
-		certPEM, err := os.ReadFile(certFile)
-		if err != nil {
-			return wire.NewError("wxpay: ", "WithClientCertificateFiles: "+err.Error())
-		}
-		keyPEM, err := os.ReadFile(keyFile)
+		certPEM, keyPEM, err := wire.ReadKeyPair(certFile, keyFile)
 		if err != nil {
 			return wire.NewError("wxpay: ", "WithClientCertificateFiles: "+err.Error())
 		}

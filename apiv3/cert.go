@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -292,7 +291,7 @@ func (m *certManager) adopt(certs []*x509.Certificate, now time.Time) *certSet {
 }
 
 // serialOf writes a certificate's serial as WeChat does.
-func serialOf(c *x509.Certificate) string { return fmt.Sprintf("%X", c.SerialNumber.Bytes()) }
+func serialOf(c *x509.Certificate) string { return wire.Serial(c) }
 
 // download fetches GET /v3/certificates through the one request path and
 // returns the certificates it delivered, once the answer is verified.
@@ -429,8 +428,8 @@ func (e *certError) Is(target error) bool { return target == ErrCertificate }
 // parsePlatformCert parses one decrypted certificate listed under
 // serialNo. It returns nil, nil for a certificate that has expired.
 func parsePlatformCert(plain []byte, serialNo string, now time.Time) (*platformCert, error) {
-	block, rest := pem.Decode(plain)
-	if block == nil || block.Type != "CERTIFICATE" || len(trimSpace(rest)) != 0 {
+	block, one := wire.OnePEM(plain)
+	if !one || block.Type != "CERTIFICATE" {
 		return nil, &certError{"a decrypted certificate is not one PEM CERTIFICATE"}
 	}
 	c, err := x509.ParseCertificate(block.Bytes)
@@ -449,13 +448,6 @@ func parsePlatformCert(plain []byte, serialNo string, now time.Time) (*platformC
 		return nil, nil
 	}
 	return &platformCert{serial: s, cert: c, pub: pub}, nil
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\r' || b[0] == '\t') {
-		b = b[1:]
-	}
-	return b
 }
 
 // RefreshCertificates downloads WeChat's platform certificates now and

@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -229,11 +228,11 @@ func isHex(s string) bool {
 // parsePrivateKey reads the merchant API private key from PEM, PKCS#8 or
 // PKCS#1. Errors never quote the input.
 func parsePrivateKey(b []byte) (*rsa.PrivateKey, error) {
-	block, rest := pem.Decode(b)
+	block, one := wire.OnePEM(b)
 	if block == nil {
 		return nil, configError("PrivateKey is not PEM; give the contents of apiclient_key.pem (-----BEGIN PRIVATE KEY-----)")
 	}
-	if len(strings.TrimSpace(string(rest))) != 0 {
+	if !one {
 		return nil, configError("PrivateKey holds more than one PEM block; give apiclient_key.pem alone")
 	}
 	var key any
@@ -263,8 +262,8 @@ func parsePrivateKey(b []byte) (*rsa.PrivateKey, error) {
 
 // parsePublicKey reads the WeChat Pay public key (pub_key.pem).
 func parsePublicKey(b []byte) (*rsa.PublicKey, error) {
-	block, rest := pem.Decode(b)
-	if block == nil || len(strings.TrimSpace(string(rest))) != 0 {
+	block, one := wire.OnePEM(b)
+	if !one {
 		return nil, configError("PublicKey must be the one PEM block of pub_key.pem (-----BEGIN PUBLIC KEY-----)")
 	}
 	var key any
@@ -291,15 +290,15 @@ func parsePublicKey(b []byte) (*rsa.PublicKey, error) {
 // certificate in b after checking that it matches serial (when given)
 // and that signer holds its key.
 func checkMerchantCertificate(b []byte, serial string, signer crypto.Signer) (string, error) {
-	block, rest := pem.Decode(b)
-	if block == nil || block.Type != "CERTIFICATE" || len(strings.TrimSpace(string(rest))) != 0 {
+	block, one := wire.OnePEM(b)
+	if !one || block.Type != "CERTIFICATE" {
 		return "", configError("MerchantCertificate must be the one PEM CERTIFICATE of apiclient_cert.pem")
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		return "", configError("MerchantCertificate does not parse as an X.509 certificate")
 	}
-	got := fmt.Sprintf("%X", cert.SerialNumber.Bytes())
+	got := wire.Serial(cert)
 	if serial != "" && normSerial(serial) != normSerial(got) {
 		return "", configError("MerchantSerialNo is not the serial of MerchantCertificate (" + got + "); use that one, or leave MerchantSerialNo empty")
 	}

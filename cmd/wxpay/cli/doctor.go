@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -277,17 +276,17 @@ func checkCert(s *settings, now time.Time) []check {
 	case s.CertFile == "" || s.KeyFile == "":
 		return []check{{name, statusFail, fmt.Sprintf("set both %s and %s, or neither", EnvCertFile, EnvKeyFile)}}
 	}
-	pair, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
+	certPEM, keyPEM, err := wire.ReadKeyPair(s.CertFile, s.KeyFile)
+	var leaf *x509.Certificate
+	if err == nil {
+		_, leaf, err = wire.LoadKeyPair(certPEM, keyPEM)
+	}
 	if err != nil {
 		msg := fileErr(err)
 		if strings.Contains(msg, "does not match") {
 			msg = "the private key does not belong to the certificate: " + msg
 		}
 		return []check{{name, statusFail, msg}}
-	}
-	leaf, err := x509.ParseCertificate(pair.Certificate[0])
-	if err != nil {
-		return []check{{name, statusFail, "cannot parse the certificate: " + err.Error()}}
 	}
 	who := leaf.Subject.CommonName
 	until := leaf.NotAfter.UTC().Format(time.DateOnly)
