@@ -81,10 +81,10 @@ func newAPIv3Key(k string) apiV3Key {
 // bytes returns the 32 key bytes.
 func (k apiV3Key) bytes() []byte { return k.s.Open()[:] }
 
-func (apiV3Key) String() string               { return "REDACTED" }
-func (apiV3Key) Format(f fmt.State, _ rune)   { _, _ = io.WriteString(f, "REDACTED") }
-func (apiV3Key) LogValue() slog.Value         { return slog.StringValue("REDACTED") }
-func (apiV3Key) MarshalJSON() ([]byte, error) { return []byte(`"REDACTED"`), nil }
+func (apiV3Key) String() string               { return wire.Redacted }
+func (apiV3Key) Format(f fmt.State, _ rune)   { _, _ = io.WriteString(f, wire.Redacted) }
+func (apiV3Key) LogValue() slog.Value         { return slog.StringValue(wire.Redacted) }
+func (apiV3Key) MarshalJSON() ([]byte, error) { return []byte(`"` + wire.Redacted + `"`), nil }
 
 // Format prints the client's merchant identity and nothing secret, for
 // every verb.

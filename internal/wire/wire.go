@@ -193,7 +193,10 @@ func ReadAll(r io.Reader, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// Redacted replaces a secret in error text.
+// Redacted is what the module shows in place of a secret: in error text,
+// and in the printed, logged and JSON forms of values that hold one (see
+// [FormatRedacted]). miniprogram shows "[redacted]" instead, as it always
+// has.
 const Redacted = "REDACTED"
 
 // RedactURL removes secrets from a URL error so that they never reach an
