@@ -107,28 +107,18 @@ type DownloadFundFlowRequest struct {
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6
 func (c *Client) DownloadBill(ctx context.Context, req *DownloadBillRequest, w io.Writer) (int64, error) {
-	q := newRequest(epDownloadBill)
 	if req == nil {
-		return 0, q.bad("request", "is nil")
+		return 0, newRequest(epDownloadBill).bad("request", "is nil")
 	}
-	if w == nil {
-		return 0, q.bad("writer", "is nil")
-	}
-	if err := checkBillDate(q, req.BillDate); err != nil {
-		return 0, err
-	}
-	switch req.BillType {
-	case "", BillAll, BillSuccess, BillRefund, BillRechargeRefund:
-	default:
-		return 0, q.bad("bill_type", "must be ALL, SUCCESS, REFUND or RECHARGE_REFUND")
-	}
-	q.set("bill_date", req.BillDate)
-	q.set("bill_type", string(req.BillType))
-	q.set("tar_type", "GZIP")
-	if err := q.extra(req.Extra); err != nil {
-		return 0, err
-	}
-	return c.download(ctx, q, w)
+	return c.downloadDay(ctx, epDownloadBill, req.BillDate, req.Extra, w, func(q *request) error {
+		switch req.BillType {
+		case "", BillAll, BillSuccess, BillRefund, BillRechargeRefund:
+		default:
+			return q.bad("bill_type", "must be ALL, SUCCESS, REFUND or RECHARGE_REFUND")
+		}
+		q.set("bill_type", string(req.BillType))
+		return nil
+	})
 }
 
 // DownloadFundFlow streams a day's fund-flow bill (下载资金账单) of one
@@ -139,27 +129,39 @@ func (c *Client) DownloadBill(ctx context.Context, req *DownloadBillRequest, w i
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_18
 func (c *Client) DownloadFundFlow(ctx context.Context, req *DownloadFundFlowRequest, w io.Writer) (int64, error) {
-	q := newRequest(epFundFlow)
 	if req == nil {
-		return 0, q.bad("request", "is nil")
+		return 0, newRequest(epFundFlow).bad("request", "is nil")
 	}
+	return c.downloadDay(ctx, epFundFlow, req.BillDate, req.Extra, w, func(q *request) error {
+		switch req.AccountType {
+		case AccountBasic, AccountOperation, AccountFees:
+		case "":
+			return q.bad("account_type", "is required")
+		default:
+			return q.bad("account_type", "must be Basic, Operation or Fees")
+		}
+		q.set("account_type", string(req.AccountType))
+		return nil
+	})
+}
+
+// downloadDay checks and builds the request of one day's bill on ep (the
+// writer, bill_date, what set adds, tar_type=GZIP, Extra), in the order
+// both bill endpoints always checked them, and streams it to w.
+func (c *Client) downloadDay(ctx context.Context, ep endpoint, date string, extra Params, w io.Writer, set func(*request) error) (int64, error) {
+	q := newRequest(ep)
 	if w == nil {
 		return 0, q.bad("writer", "is nil")
 	}
-	if err := checkBillDate(q, req.BillDate); err != nil {
+	if err := checkBillDate(q, date); err != nil {
 		return 0, err
 	}
-	switch req.AccountType {
-	case AccountBasic, AccountOperation, AccountFees:
-	case "":
-		return 0, q.bad("account_type", "is required")
-	default:
-		return 0, q.bad("account_type", "must be Basic, Operation or Fees")
+	q.set("bill_date", date)
+	if err := set(q); err != nil {
+		return 0, err
 	}
-	q.set("bill_date", req.BillDate)
-	q.set("account_type", string(req.AccountType))
 	q.set("tar_type", "GZIP")
-	if err := q.extra(req.Extra); err != nil {
+	if err := q.extra(extra); err != nil {
 		return 0, err
 	}
 	return c.download(ctx, q, w)
