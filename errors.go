@@ -204,9 +204,7 @@ func (e *Error) Text() string {
 		b.WriteString("result_code FAIL")
 	}
 	if e.key != "" && e.Retryable() {
-		b.WriteString(" (retryable: call again with the same ")
-		b.WriteString(e.key)
-		b.WriteString(")")
+		b.WriteString(wire.RetryHint(e.key))
 	}
 	return b.String()
 }
@@ -263,10 +261,7 @@ type OutcomeUnknownError struct {
 func (e *OutcomeUnknownError) Error() string { return "wxpay: " + e.Text() }
 
 // Text is Error without the package prefix (see [wire.Text]).
-func (e *OutcomeUnknownError) Text() string {
-	return e.Op + ": outcome unknown, the request may have reached WeChat (retry with the same " +
-		e.Key + "): " + wire.Text(e.Err)
-}
+func (e *OutcomeUnknownError) Text() string { return wire.OutcomeUnknownText(e.Op, e.Key, e.Err) }
 
 // Unwrap returns the transport error.
 func (e *OutcomeUnknownError) Unwrap() error { return e.Err }

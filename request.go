@@ -59,7 +59,7 @@ type RequestError struct {
 func (e *RequestError) Error() string { return "wxpay: " + e.Text() }
 
 // Text is Error without the package prefix (see [wire.Text]).
-func (e *RequestError) Text() string { return e.Op + ": invalid " + e.Field + ": " + e.Reason }
+func (e *RequestError) Text() string { return wire.RequestText(e.Op, e.Field, e.Reason) }
 
 // opError names the endpoint in an error that is not a WeChat answer (a
 // transport failure, a bad signature). It writes the cause by its

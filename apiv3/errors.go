@@ -283,9 +283,7 @@ func (e *Error) Text() string {
 		b.WriteString(")")
 	}
 	if e.key != "" && e.Retryable() {
-		b.WriteString(" (retryable: call again with the same ")
-		b.WriteString(e.key)
-		b.WriteString(")")
+		b.WriteString(wire.RetryHint(e.key))
 	}
 	return b.String()
 }
@@ -334,7 +332,7 @@ type RequestError struct {
 func (e *RequestError) Error() string { return "apiv3: " + e.Text() }
 
 // Text is Error without the package prefix (see [wire.Text]).
-func (e *RequestError) Text() string { return e.Op + ": invalid " + e.Field + ": " + e.Reason }
+func (e *RequestError) Text() string { return wire.RequestText(e.Op, e.Field, e.Reason) }
 
 // OutcomeUnknownError reports a call whose request may have reached WeChat
 // but whose answer was lost or unusable: a timeout after the connection
@@ -357,10 +355,7 @@ type OutcomeUnknownError struct {
 func (e *OutcomeUnknownError) Error() string { return "apiv3: " + e.Text() }
 
 // Text is Error without the package prefix (see [wire.Text]).
-func (e *OutcomeUnknownError) Text() string {
-	return e.Op + ": outcome unknown, the request may have reached WeChat (retry with the same " +
-		e.Key + "): " + wire.Text(e.Err)
-}
+func (e *OutcomeUnknownError) Text() string { return wire.OutcomeUnknownText(e.Op, e.Key, e.Err) }
 
 // Unwrap returns the cause.
 func (e *OutcomeUnknownError) Unwrap() error { return e.Err }

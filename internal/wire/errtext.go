@@ -66,3 +66,22 @@ func unwrapOnce(err error) error {
 	}
 	return nil
 }
+
+// The texts of the errors v2 and v3 share in meaning, written once.
+
+// RequestText is the text of a request refused before any I/O because a
+// field breaks one of WeChat's rules ("unifiedorder: invalid out_trade_no:
+// is longer than 32 characters"). The value is never repeated: it may be
+// personal data.
+func RequestText(op, field, reason string) string { return op + ": invalid " + field + ": " + reason }
+
+// OutcomeUnknownText is the text of a call whose request may have reached
+// WeChat but whose answer was lost: it says to retry with the same key.
+func OutcomeUnknownText(op, key string, cause error) string {
+	return op + ": outcome unknown, the request may have reached WeChat (retry with the same " +
+		key + "): " + Text(cause)
+}
+
+// RetryHint is appended to the text of a retryable error of an endpoint
+// with an idempotency key, naming the key a retry must reuse.
+func RetryHint(key string) string { return " (retryable: call again with the same " + key + ")" }

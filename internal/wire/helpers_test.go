@@ -117,4 +117,9 @@ func TestErrorText(t *testing.T) {
 	none := Errorf("apiv3: ", "plain %d", 1)
 	assert.Equal(t, "apiv3: plain 1", none.Error())
 	assert.Nil(t, errors.Unwrap(none))
+
+	assert.Equal(t, "refund: invalid out_refund_no: is required", RequestText("refund", "out_refund_no", "is required"))
+	assert.Equal(t, "refund: outcome unknown, the request may have reached WeChat (retry with the same out_refund_no): amount malformed",
+		OutcomeUnknownText("refund", "out_refund_no", errA))
+	assert.Equal(t, " (retryable: call again with the same out_trade_no)", RetryHint("out_trade_no"))
 }
