@@ -1,6 +1,7 @@
 package wxpay
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"log/slog"
@@ -58,8 +59,8 @@ type Client struct {
 	// (attemptTimeout), so that one client serves both the small answers
 	// and bills that take minutes to stream.
 	ownHC, ownCert bool
-	prefix         string      // sandbox path prefix; empty in production
-	sandbox        *sandboxKey // nil in production
+	prefix         string                                 // sandbox path prefix; empty in production
+	sandboxSigner  func(context.Context) (*Signer, error) // the sandbox key, fetched on first use; nil in production
 	baseURL        string
 	backup         string       // failover base URL; empty means none
 	log            *slog.Logger // nil means slog.Default()
@@ -75,7 +76,7 @@ type options struct {
 	wire.Options // shared with apiv3: hc, base URL, failover, logger, clock, rand
 	certHC       *http.Client
 	cert         *tls.Certificate
-	sandbox      string
+	setup        []func(c *Client, apiKey string) error // run by NewClient once the client is built
 }
 
 // optPrefix begins the errors of this package's options.
@@ -186,13 +187,12 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	if o.sandbox != "" {
-		prod, err := NewSigner(cfg.APIKey, SignMD5)
-		if err != nil {
+	// Modes that need the key (WithSandbox) finish the client here,
+	// before the key is dropped from cfg.
+	for _, setup := range o.setup {
+		if err := setup(c, cfg.APIKey); err != nil {
 			return nil, err
 		}
-		c.prefix = o.sandbox
-		c.sandbox = &sandboxKey{path: signKeyPath(o.sandbox), prod: prod}
 	}
 	c.cfg.APIKey = ""
 	if o.Rand != nil {

@@ -545,3 +545,16 @@ func explainSign(s *Signer, p Params, err error) error {
 // server, so that sending it elsewhere cannot make it take effect twice.
 // The rules are shared with apiv3; see [wire.NeverSent].
 func neverSent(err error) bool { return wire.NeverSent(err) }
+
+// signerFor returns the signer of one call: in sandbox mode the sandbox
+// key (fetched on first use), else the signer forced by the endpoint's
+// rules (HMAC-SHA256 for the fund-flow bill) or the configured one.
+func (c *Client) signerFor(ctx context.Context, forced SignType) (*Signer, error) {
+	if c.sandboxSigner != nil {
+		return c.sandboxSigner(ctx)
+	}
+	if forced == SignHMACSHA256 {
+		return c.hmac, nil
+	}
+	return c.signer, nil
+}

@@ -44,7 +44,16 @@ func WithSandbox(prefix string) Option {
 		if !strings.HasPrefix(prefix, "/") || strings.HasSuffix(prefix, "/") || strings.ContainsAny(prefix, "?#% ") {
 			return wire.NewError("wxpay: ", "WithSandbox: prefix must be a path such as "+SandboxPrefixXDC)
 		}
-		o.sandbox = prefix
+		o.setup = append(o.setup, func(c *Client, apiKey string) error {
+			prod, err := NewSigner(apiKey, SignMD5)
+			if err != nil {
+				return err
+			}
+			sb := &sandboxKey{path: signKeyPath(prefix), prod: prod}
+			c.prefix = prefix
+			c.sandboxSigner = func(ctx context.Context) (*Signer, error) { return c.fetchSandboxKey(ctx, sb) }
+			return nil
+		})
 		return nil
 	}
 }
@@ -68,21 +77,9 @@ type sandboxKey struct {
 
 var epGetSignKey = endpoint{op: "getsignkey", path: ""}
 
-// signerFor returns the signer of one call: in sandbox mode the sandbox
-// key (fetched on first use), else the signer forced by the endpoint's
-// rules (HMAC-SHA256 for the fund-flow bill) or the configured one.
-func (c *Client) signerFor(ctx context.Context, forced SignType) (*Signer, error) {
-	if c.sandbox != nil {
-		return c.sandboxSigner(ctx)
-	}
-	if forced == SignHMACSHA256 {
-		return c.hmac, nil
-	}
-	return c.signer, nil
-}
-
-func (c *Client) sandboxSigner(ctx context.Context) (*Signer, error) {
-	sb := c.sandbox
+// fetchSandboxKey returns the sandbox signer of sb, fetching the key
+// with getsignkey on first use.
+func (c *Client) fetchSandboxKey(ctx context.Context, sb *sandboxKey) (*Signer, error) {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
 	if sb.s != nil {
