@@ -2,7 +2,6 @@ package wxpay
 
 import (
 	"bufio"
-	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -108,28 +107,18 @@ type DownloadFundFlowRequest struct {
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6
 func (c *Client) DownloadBill(ctx context.Context, req *DownloadBillRequest, w io.Writer) (int64, error) {
-	q := newRequest(epDownloadBill)
 	if req == nil {
-		return 0, q.bad("request", "is nil")
+		return 0, newRequest(epDownloadBill).bad("request", "is nil")
 	}
-	if w == nil {
-		return 0, q.bad("writer", "is nil")
-	}
-	if err := checkBillDate(q, req.BillDate); err != nil {
-		return 0, err
-	}
-	switch req.BillType {
-	case "", BillAll, BillSuccess, BillRefund, BillRechargeRefund:
-	default:
-		return 0, q.bad("bill_type", "must be ALL, SUCCESS, REFUND or RECHARGE_REFUND")
-	}
-	q.set("bill_date", req.BillDate)
-	q.set("bill_type", string(req.BillType))
-	q.set("tar_type", "GZIP")
-	if err := q.extra(req.Extra); err != nil {
-		return 0, err
-	}
-	return c.download(ctx, q, w)
+	return c.downloadDay(ctx, epDownloadBill, req.BillDate, req.Extra, w, func(q *request) error {
+		switch req.BillType {
+		case "", BillAll, BillSuccess, BillRefund, BillRechargeRefund:
+		default:
+			return q.bad("bill_type", "must be ALL, SUCCESS, REFUND or RECHARGE_REFUND")
+		}
+		q.set("bill_type", string(req.BillType))
+		return nil
+	})
 }
 
 // DownloadFundFlow streams a day's fund-flow bill (下载资金账单) of one
@@ -140,27 +129,39 @@ func (c *Client) DownloadBill(ctx context.Context, req *DownloadBillRequest, w i
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_18
 func (c *Client) DownloadFundFlow(ctx context.Context, req *DownloadFundFlowRequest, w io.Writer) (int64, error) {
-	q := newRequest(epFundFlow)
 	if req == nil {
-		return 0, q.bad("request", "is nil")
+		return 0, newRequest(epFundFlow).bad("request", "is nil")
 	}
+	return c.downloadDay(ctx, epFundFlow, req.BillDate, req.Extra, w, func(q *request) error {
+		switch req.AccountType {
+		case AccountBasic, AccountOperation, AccountFees:
+		case "":
+			return q.bad("account_type", "is required")
+		default:
+			return q.bad("account_type", "must be Basic, Operation or Fees")
+		}
+		q.set("account_type", string(req.AccountType))
+		return nil
+	})
+}
+
+// downloadDay checks and builds the request of one day's bill on ep (the
+// writer, bill_date, what set adds, tar_type=GZIP, Extra), in the order
+// both bill endpoints always checked them, and streams it to w.
+func (c *Client) downloadDay(ctx context.Context, ep endpoint, date string, extra Params, w io.Writer, set func(*request) error) (int64, error) {
+	q := newRequest(ep)
 	if w == nil {
 		return 0, q.bad("writer", "is nil")
 	}
-	if err := checkBillDate(q, req.BillDate); err != nil {
+	if err := checkBillDate(q, date); err != nil {
 		return 0, err
 	}
-	switch req.AccountType {
-	case AccountBasic, AccountOperation, AccountFees:
-	case "":
-		return 0, q.bad("account_type", "is required")
-	default:
-		return 0, q.bad("account_type", "must be Basic, Operation or Fees")
+	q.set("bill_date", date)
+	if err := set(q); err != nil {
+		return 0, err
 	}
-	q.set("bill_date", req.BillDate)
-	q.set("account_type", string(req.AccountType))
 	q.set("tar_type", "GZIP")
-	if err := q.extra(req.Extra); err != nil {
+	if err := q.extra(extra); err != nil {
 		return 0, err
 	}
 	return c.download(ctx, q, w)
@@ -179,28 +180,23 @@ func checkBillDate(q *request, s string) error {
 	return nil
 }
 
-// download sends a bill request and streams the answer to w.
+// download sends a bill request through the one request path
+// ([Client.open]) and streams the answer to w.
 func (c *Client) download(ctx context.Context, q *request, w io.Writer) (int64, error) {
 	op := q.ep.op
-	_, signer, err := c.route(ctx, q)
+	hc, signer, err := c.route(ctx, q)
 	if err != nil {
 		return 0, err
-	}
-	hc := c.billHC
-	if q.ep.cert {
-		hc = c.certBill
 	}
 	body, err := c.encodeWith(signer, q)
 	if err != nil {
 		return 0, &opError{op, err}
 	}
-	resp, err := c.open(ctx, hc, c.baseURL+c.prefix+q.ep.path, body)
-	if err != nil && c.backup != "" && ctx.Err() == nil && neverSent(err) {
-		c.logger().DebugContext(ctx, "wxpay: primary unreachable, failing over", "op", op, "backup", c.backup, "error", err.Error())
-		resp, err = c.open(ctx, hc, c.backup+c.prefix+q.ep.path, body)
-	}
+	// A bill can take minutes to stream; the default budget of
+	// wire.DefaultTimeout is for the small answers of the other calls.
+	resp, err := c.open(ctx, hc, c.attemptTimeout(hc, BillTimeout), q, body)
 	if err != nil {
-		return 0, &opError{op, err}
+		return 0, err
 	}
 	defer resp.Body.Close()
 	start := time.Now()
@@ -209,15 +205,6 @@ func (c *Client) download(ctx context.Context, q *request, w io.Writer) (int64, 
 		log.DebugContext(ctx, "wxpay: bill", "op", op, "status", resp.StatusCode, "bytes", n, "elapsed", time.Since(start))
 	}
 	return n, err
-}
-
-func (c *Client) open(ctx context.Context, hc *http.Client, url string, body []byte) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header["Content-Type"] = []string{"text/xml; charset=utf-8"}
-	return hc.Do(req)
 }
 
 // streamBill copies a bill answer to w: gzip is undone, and an answer that
@@ -260,6 +247,11 @@ func streamBill(op string, resp *http.Response, w io.Writer) (int64, error) {
 // a very large merchant is some hundreds of megabytes; anything past this
 // is not a bill.
 const MaxBillSize = 4 << 30
+
+// ErrBillTooLarge means a downloaded bill grew past [MaxBillSize] once
+// decompressed; what was written before is incomplete and must be
+// discarded.
+var ErrBillTooLarge = wire.NewError("wxpay: ", "bill exceeds MaxBillSize")
 
 // maxBillSize is MaxBillSize, lowered by tests.
 var maxBillSize int64 = MaxBillSize

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // MaxBillLine is the longest line [BillReader] accepts, in bytes. A trade
@@ -50,9 +52,12 @@ type BillError struct {
 
 // Error names the line, the column and what is wrong; never the value,
 // which may be personal data.
-func (e *BillError) Error() string {
+func (e *BillError) Error() string { return "wxpay: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *BillError) Text() string {
 	var b strings.Builder
-	b.WriteString("wxpay: bill line ")
+	b.WriteString("bill line ")
 	b.WriteString(strconv.Itoa(e.Line))
 	if e.Column != "" {
 		b.WriteString(", column ")
@@ -62,7 +67,7 @@ func (e *BillError) Error() string {
 	if e.reason != "" {
 		b.WriteString(e.reason)
 	} else {
-		b.WriteString(strings.TrimPrefix(e.Err.Error(), "wxpay: "))
+		b.WriteString(wire.Text(e.Err))
 	}
 	return b.String()
 }

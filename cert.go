@@ -2,11 +2,7 @@ package wxpay
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
-	"fmt"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/wxpay-go/wxpay/internal/wire"
@@ -40,21 +36,17 @@ import (
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=4_3
 func WithClientCertificate(certPEM, keyPEM []byte) Option {
 	return func(o *options) error {
-		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		cert, leaf, err := wire.LoadKeyPair(certPEM, keyPEM)
 		if err != nil {
 			// crypto/tls names what is wrong (no PEM block, the key
 			// does not match the certificate) and never the key.
-			return errors.New("wxpay: WithClientCertificate: certificate and key do not form a usable pair: " + err.Error())
-		}
-		leaf, err := x509.ParseCertificate(cert.Certificate[0])
-		if err != nil {
-			return errors.New("wxpay: WithClientCertificate: cannot parse the certificate: " + err.Error())
+			return wire.NewError("wxpay: ", "WithClientCertificate: certificate and key do not form a usable pair: "+err.Error())
 		}
 		// WeChat would refuse an expired certificate in every handshake;
 		// saying so here beats a TLS alert on the first refund.
 		if now := time.Now(); now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
-			return errors.New("wxpay: WithClientCertificate: the certificate is not valid now (valid " +
-				leaf.NotBefore.UTC().Format(time.DateOnly) + " to " + leaf.NotAfter.UTC().Format(time.DateOnly) +
+			return wire.NewError("wxpay: ", "WithClientCertificate: the certificate is not valid now (valid "+
+				leaf.NotBefore.UTC().Format(time.DateOnly)+" to "+leaf.NotAfter.UTC().Format(time.DateOnly)+
 				"); download a new one in the merchant platform")
 		}
 		o.cert = &cert
@@ -67,13 +59,9 @@ func WithClientCertificate(certPEM, keyPEM []byte) Option {
 // once, in NewClient.
 func WithClientCertificateFiles(certFile, keyFile string) Option {
 	return func(o *options) error {
-		certPEM, err := os.ReadFile(certFile)
+		certPEM, keyPEM, err := wire.ReadKeyPair(certFile, keyFile)
 		if err != nil {
-			return errors.New("wxpay: WithClientCertificateFiles: " + err.Error())
-		}
-		keyPEM, err := os.ReadFile(keyFile)
-		if err != nil {
-			return errors.New("wxpay: WithClientCertificateFiles: " + err.Error())
+			return wire.NewError("wxpay: ", "WithClientCertificateFiles: "+err.Error())
 		}
 		return WithClientCertificate(certPEM, keyPEM)(o)
 	}
@@ -88,10 +76,10 @@ func WithClientCertificateFiles(certFile, keyFile string) Option {
 func WithCertificateHTTPClient(hc *http.Client) Option {
 	return func(o *options) error {
 		if hc == nil {
-			return errors.New("wxpay: WithCertificateHTTPClient: nil client")
+			return wire.NewError("wxpay: ", "WithCertificateHTTPClient: nil client")
 		}
 		if err := wire.CheckTLS(hc); err != nil {
-			return fmt.Errorf("wxpay: WithCertificateHTTPClient: %w", err)
+			return wire.Errorf("wxpay: ", "WithCertificateHTTPClient: %w", err)
 		}
 		cp := *hc
 		cp.CheckRedirect = wire.NoRedirect
@@ -113,7 +101,7 @@ func certClient(hc *http.Client, cert tls.Certificate) (*http.Client, error) {
 	case *http.Transport:
 		base = t
 	default:
-		return nil, errors.New("wxpay: WithClientCertificate: the HTTP client's transport is not an *http.Transport, so no certificate can be added to it; present the certificate in that transport and pass it with WithCertificateHTTPClient")
+		return nil, wire.NewError("wxpay: ", "WithClientCertificate: the HTTP client's transport is not an *http.Transport, so no certificate can be added to it; present the certificate in that transport and pass it with WithCertificateHTTPClient")
 	}
 	t := base.Clone()
 	if t.TLSClientConfig == nil {
@@ -121,7 +109,7 @@ func certClient(hc *http.Client, cert tls.Certificate) (*http.Client, error) {
 	}
 	cfg := t.TLSClientConfig
 	if cfg.InsecureSkipVerify {
-		return nil, errors.New("wxpay: WithClientCertificate: the HTTP client skips TLS server verification; the certificate endpoints refuse to run without it")
+		return nil, wire.NewError("wxpay: ", "WithClientCertificate: the HTTP client skips TLS server verification; the certificate endpoints refuse to run without it")
 	}
 	if cfg.MinVersion < tls.VersionTLS12 {
 		cfg.MinVersion = tls.VersionTLS12

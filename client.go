@@ -1,15 +1,13 @@
 package wxpay
 
 import (
+	"context"
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wxpay-go/wxpay/internal/wire"
@@ -56,46 +54,33 @@ type Client struct {
 	hc        *http.Client
 	hmac      *Signer      // HMAC-SHA256 under the same key, for the fund-flow bill
 	certHC    *http.Client // presents the client certificate; nil without one
-	billHC    *http.Client // hc, or for the default client a copy with BillTimeout
-	certBill  *http.Client // certHC, likewise
-	prefix    string       // sandbox path prefix; empty in production
-	sandbox   *sandboxKey  // nil in production
-	baseURL   string
-	backup    string       // failover base URL; empty means none
-	log       *slog.Logger // nil means slog.Default()
-	now       func() time.Time
-	rand      *lockedReader // nil means crypto/rand
-	maxBytes  int64
-}
-
-// lockedReader serializes reads of a WithRand source, which calls on
-// many goroutines share and which need not be safe for concurrent use
-// (bytes.Reader, math/rand are not).
-type lockedReader struct {
-	mu sync.Mutex
-	r  io.Reader
-}
-
-func (l *lockedReader) Read(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.r.Read(p)
+	// ownHC and ownCert say that hc and certHC are the library's own,
+	// which carry no Timeout: each attempt gets a deadline instead
+	// (attemptTimeout), so that one client serves both the small answers
+	// and bills that take minutes to stream.
+	ownHC, ownCert bool
+	prefix         string                                 // sandbox path prefix; empty in production
+	sandboxSigner  func(context.Context) (*Signer, error) // the sandbox key, fetched on first use; nil in production
+	baseURL        string
+	backup         string       // failover base URL; empty means none
+	log            *slog.Logger // nil means slog.Default()
+	now            func() time.Time
+	rand           *wire.LockedReader // nil means crypto/rand
+	maxBytes       int64
 }
 
 // Option configures a [Client] in [NewClient].
 type Option func(*options) error
 
 type options struct {
-	hc      *http.Client
-	certHC  *http.Client
-	cert    *tls.Certificate
-	sandbox string
-	baseURL string
-	backup  string
-	log     *slog.Logger
-	now     func() time.Time
-	rand    io.Reader
+	wire.Options // shared with apiv3: hc, base URL, failover, logger, clock, rand
+	certHC       *http.Client
+	cert         *tls.Certificate
+	setup        []func(c *Client, apiKey string) error // run by NewClient once the client is built
 }
+
+// optPrefix begins the errors of this package's options.
+const optPrefix = "wxpay: "
 
 // WithHTTPClient makes the client send requests with hc's transport,
 // timeout, jar and TLS settings instead of its own (the default transport
@@ -111,22 +96,7 @@ type options struct {
 // custom RoundTripper cannot be cloned: give the certificate-bearing
 // client with [WithCertificateHTTPClient] instead.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(o *options) error {
-		if hc == nil {
-			return errors.New("wxpay: WithHTTPClient: nil client")
-		}
-		if err := wire.CheckTLS(hc); err != nil {
-			return fmt.Errorf("wxpay: WithHTTPClient: %w", err)
-		}
-		// A shallow copy shares hc's transport and connection pool but
-		// can refuse redirects without touching the caller's client:
-		// WeChat never redirects, and following one would re-send a
-		// signed order (openid, amounts) wherever it points.
-		cp := *hc
-		cp.CheckRedirect = wire.NoRedirect
-		o.hc = &cp
-		return nil
-	}
+	return func(o *options) error { return o.SetHTTPClient(optPrefix, hc) }
 }
 
 // WithBaseURL sends requests to u instead of [BaseURL]: a fake server in
@@ -134,14 +104,7 @@ func WithHTTPClient(hc *http.Client) Option {
 // so a path prefix is kept. For WeChat's sandbox use [WithSandbox], which
 // also fetches and uses the sandbox key.
 func WithBaseURL(u string) Option {
-	return func(o *options) error {
-		v, err := checkBaseURL(u)
-		if err != nil {
-			return err
-		}
-		o.baseURL = v
-		return nil
-	}
+	return func(o *options) error { return o.SetBaseURL(optPrefix, u) }
 }
 
 // WithFailover retries a request on backup (usually [BackupBaseURL]) when
@@ -150,14 +113,7 @@ func WithBaseURL(u string) Option {
 // read timeout, an HTTP error, a FAIL answer), so a call cannot take
 // effect twice.
 func WithFailover(backup string) Option {
-	return func(o *options) error {
-		v, err := checkBaseURL(backup)
-		if err != nil {
-			return err
-		}
-		o.backup = v
-		return nil
-	}
+	return func(o *options) error { return o.SetFailover(optPrefix, backup) }
 }
 
 // WithLogger sets where the client reports diagnostics: refused
@@ -166,57 +122,31 @@ func WithFailover(backup string) Option {
 // default is [slog.Default], looked up at each record so that a later
 // slog.SetDefault takes effect. Secrets are never logged.
 func WithLogger(l *slog.Logger) Option {
-	return func(o *options) error {
-		if l == nil {
-			return errors.New("wxpay: WithLogger: nil logger")
-		}
-		o.log = l
-		return nil
-	}
+	return func(o *options) error { return o.SetLogger(optPrefix, l) }
 }
 
 // WithClock sets the source of the current time (the timeStamp of
 // [Client.JSAPIParams] and [Client.AppPayParams], the time_stamp of
 // [Client.NativeBizPayURL]). Tests use it for deterministic output.
 func WithClock(now func() time.Time) Option {
-	return func(o *options) error {
-		if now == nil {
-			return errors.New("wxpay: WithClock: nil clock")
-		}
-		o.now = now
-		return nil
-	}
+	return func(o *options) error { return o.SetClock(optPrefix, now) }
 }
 
 // WithRand sets the randomness source for nonce_str. The default is
 // crypto/rand; only tests should need another. The client serializes its
 // reads, so r need not be safe for concurrent use.
 func WithRand(r io.Reader) Option {
-	return func(o *options) error {
-		if r == nil {
-			return errors.New("wxpay: WithRand: nil reader")
-		}
-		o.rand = r
-		return nil
-	}
-}
-
-func checkBaseURL(raw string) (string, error) {
-	v, err := wire.CheckBaseURL(raw)
-	if err != nil {
-		return "", errors.New("wxpay: " + err.Error())
-	}
-	return v, nil
+	return func(o *options) error { return o.SetRand(optPrefix, r) }
 }
 
 // NewClient returns a Client for cfg. It checks cfg up front, so a client
 // that could not sign or verify is never built.
 func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	if cfg.AppID == "" || cfg.MchID == "" {
-		return nil, errors.New("wxpay: Config needs AppID and MchID")
+		return nil, wire.NewError("wxpay: ", "Config needs AppID and MchID")
 	}
 	if len(cfg.AppID) > 32 || len(cfg.MchID) > 32 {
-		return nil, errors.New("wxpay: AppID and MchID are at most 32 characters")
+		return nil, wire.NewError("wxpay: ", "AppID and MchID are at most 32 characters")
 	}
 	if cfg.SignType == "" {
 		cfg.SignType = SignMD5
@@ -230,10 +160,10 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	o := options{baseURL: BaseURL}
+	o := options{Options: wire.Options{BaseURL: BaseURL}}
 	for _, opt := range opts {
 		if opt == nil {
-			return nil, errors.New("wxpay: NewClient: nil Option")
+			return nil, wire.NewError("wxpay: ", "NewClient: nil Option")
 		}
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -243,11 +173,11 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		cfg:       cfg,
 		signer:    signer,
 		refundKey: seal(*refundKey(cfg.APIKey)),
-		hc:        o.hc,
-		baseURL:   o.baseURL,
-		backup:    o.backup,
-		log:       o.log,
-		now:       o.now,
+		hc:        o.HC,
+		baseURL:   o.BaseURL,
+		backup:    o.Backup,
+		log:       o.Log,
+		now:       o.Now,
 		maxBytes:  1 << 20,
 	}
 	if c.hmac = signer; signer.Type() != SignHMACSHA256 {
@@ -257,25 +187,24 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	if o.sandbox != "" {
-		prod, err := NewSigner(cfg.APIKey, SignMD5)
-		if err != nil {
+	// Modes that need the key (WithSandbox) finish the client here,
+	// before the key is dropped from cfg.
+	for _, setup := range o.setup {
+		if err := setup(c, cfg.APIKey); err != nil {
 			return nil, err
 		}
-		c.prefix = o.sandbox
-		c.sandbox = &sandboxKey{path: signKeyPath(o.sandbox), prod: prod}
 	}
 	c.cfg.APIKey = ""
-	if o.rand != nil {
-		c.rand = &lockedReader{r: o.rand}
+	if o.Rand != nil {
+		c.rand = wire.NewLockedReader(o.Rand)
 	}
-	ownHC := c.hc == nil
-	if ownHC {
-		c.hc = wire.NewHTTPClient()
+	c.ownHC = c.hc == nil
+	if c.ownHC {
+		c.hc = &http.Client{Transport: wire.NewHTTPClient().Transport, CheckRedirect: wire.NoRedirect}
 	}
 	switch {
 	case o.cert != nil && o.certHC != nil:
-		return nil, errors.New("wxpay: WithClientCertificate and WithCertificateHTTPClient cannot be combined")
+		return nil, wire.NewError("wxpay: ", "WithClientCertificate and WithCertificateHTTPClient cannot be combined")
 	case o.cert != nil:
 		if c.certHC, err = certClient(c.hc, *o.cert); err != nil {
 			return nil, err
@@ -283,15 +212,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	case o.certHC != nil:
 		c.certHC = o.certHC
 	}
-	c.billHC, c.certBill = c.hc, c.certHC
-	if ownHC {
-		// A bill can take minutes to stream; the default 10 s budget
-		// is for the small answers of the other calls.
-		c.billHC = &http.Client{Transport: c.hc.Transport, Timeout: BillTimeout, CheckRedirect: wire.NoRedirect}
-		if c.certHC != nil && o.certHC == nil {
-			c.certBill = &http.Client{Transport: c.certHC.Transport, Timeout: BillTimeout, CheckRedirect: wire.NoRedirect}
-		}
-	}
+	c.ownCert = c.ownHC && c.certHC != nil && o.certHC == nil
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -304,7 +225,7 @@ func checkNotifyURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
 		u.RawQuery != "" || strings.Contains(raw, "?") || len(raw) > 256 {
-		return errors.New("wxpay: notify URL must be an absolute http(s) URL of at most 256 bytes without query")
+		return wire.NewError("wxpay: ", "notify URL must be an absolute http(s) URL of at most 256 bytes without query")
 	}
 	return nil
 }

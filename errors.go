@@ -7,6 +7,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // Verification failures. They are returned as they are (or wrapped with %w),
@@ -14,38 +16,38 @@ import (
 // string that was signed.
 var (
 	// ErrMissingSign means the message has no sign field, or an empty one.
-	ErrMissingSign = errors.New("wxpay: message is not signed")
+	ErrMissingSign = wire.NewError("wxpay: ", "message is not signed")
 	// ErrSignature means the sign does not match the message: it was
 	// computed with another key, the message changed after signing, or the
 	// sign is not hex of the configured algorithm's length.
-	ErrSignature = errors.New("wxpay: signature mismatch")
+	ErrSignature = wire.NewError("wxpay: ", "signature mismatch")
 	// ErrSignType means the message's sign_type names an algorithm other
 	// than the configured one. wxpay never lets a message pick a weaker
 	// algorithm than the merchant chose (no downgrade).
-	ErrSignType = errors.New("wxpay: sign_type not allowed")
+	ErrSignType = wire.NewError("wxpay: ", "sign_type not allowed")
 	// ErrMerchant means a verified message names another appid or mch_id
 	// than the client's: it is genuine, but not meant for this merchant.
-	ErrMerchant = errors.New("wxpay: appid or mch_id does not match")
+	ErrMerchant = wire.NewError("wxpay: ", "appid or mch_id does not match")
 )
 
 // ErrAmount means an amount field is not a canonical non-negative integer.
-var ErrAmount = errors.New("wxpay: malformed amount")
+var ErrAmount = wire.NewError("wxpay: ", "malformed amount")
 
 // ErrMissingField is the cause in a [FieldError] for a required field that
 // is absent or empty.
-var ErrMissingField = errors.New("wxpay: required field missing")
+var ErrMissingField = wire.NewError("wxpay: ", "required field missing")
 
 // ErrDecrypt means the req_info of a refund notification could not be
 // decrypted: it is not base64, not a whole number of AES blocks, or its
 // padding is wrong, which is what a wrong key or a tampered ciphertext
 // produces. Every such failure returns this one error, so that nothing
 // about the plaintext leaks through which check failed.
-var ErrDecrypt = errors.New("wxpay: cannot decrypt req_info")
+var ErrDecrypt = wire.NewError("wxpay: ", "cannot decrypt req_info")
 
 // ErrResponseTooLarge is the cause (Error.Err) when an answer's body is
 // longer than 1 MiB. Real answers are a few kilobytes, so such a body is
 // a misbehaving proxy or gateway, not WeChat; it is not read further.
-var ErrResponseTooLarge = errors.New("wxpay: response body exceeds 1 MiB")
+var ErrResponseTooLarge = wire.NewError("wxpay: ", "response body exceeds 1 MiB")
 
 // ErrAmbiguousValue means a correctly signed message has a value that holds
 // "&name=" where name is a field of the same message, so the signed string
@@ -65,12 +67,7 @@ func (*ambiguousError) Is(target error) bool { return target == ErrSignature }
 
 // ErrXML is matched (errors.Is) by every [XMLError]: input [DecodeXML]
 // refused.
-var ErrXML = errors.New("wxpay: malformed XML")
-
-// ErrBillTooLarge means a downloaded bill grew past [MaxBillSize] once
-// decompressed; what was written before is incomplete and must be
-// discarded.
-var ErrBillTooLarge = errors.New("wxpay: bill exceeds MaxBillSize")
+var ErrXML = wire.NewError("wxpay: ", "malformed XML")
 
 // ErrorCode is WeChat's err_code: why a call with result_code=FAIL failed.
 // The constants below are the documented codes; WeChat may send others,
@@ -168,9 +165,11 @@ type Error struct {
 // Error returns a one-line summary such as
 // "wxpay: unifiedorder: ORDERPAID: 该订单已支付". It never contains key
 // material.
-func (e *Error) Error() string {
+func (e *Error) Error() string { return "wxpay: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *Error) Text() string {
 	var b strings.Builder
-	b.WriteString("wxpay: ")
 	if e.Op != "" {
 		b.WriteString(e.Op)
 		b.WriteString(": ")
@@ -195,9 +194,9 @@ func (e *Error) Error() string {
 			b.WriteString(strconv.Itoa(e.StatusCode))
 			b.WriteString(": ")
 		}
-		// The cause is usually one of ours; drop its prefix so the text
-		// reads "wxpay: op: ..." once.
-		b.WriteString(strings.TrimPrefix(e.Err.Error(), "wxpay: "))
+		// The cause is usually one of ours; its text without the prefix
+		// keeps "wxpay: op: ..." to one prefix.
+		b.WriteString(wire.Text(e.Err))
 	case e.StatusCode != 0:
 		b.WriteString("http status ")
 		b.WriteString(strconv.Itoa(e.StatusCode))
@@ -205,9 +204,7 @@ func (e *Error) Error() string {
 		b.WriteString("result_code FAIL")
 	}
 	if e.key != "" && e.Retryable() {
-		b.WriteString(" (retryable: call again with the same ")
-		b.WriteString(e.key)
-		b.WriteString(")")
+		b.WriteString(wire.RetryHint(e.key))
 	}
 	return b.String()
 }
@@ -261,10 +258,10 @@ type OutcomeUnknownError struct {
 }
 
 // Error says what failed and how to retry safely; never a secret.
-func (e *OutcomeUnknownError) Error() string {
-	return "wxpay: " + e.Op + ": outcome unknown, the request may have reached WeChat (retry with the same " +
-		e.Key + "): " + strings.TrimPrefix(e.Err.Error(), "wxpay: ")
-}
+func (e *OutcomeUnknownError) Error() string { return "wxpay: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *OutcomeUnknownError) Text() string { return wire.OutcomeUnknownText(e.Op, e.Key, e.Err) }
 
 // Unwrap returns the transport error.
 func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
@@ -338,10 +335,10 @@ var (
 	// trade happened, or the date is older than WeChat keeps bills.
 	// WeChat says "No Bill Exist" (its page prints "NO Bill Exist"), or
 	// NO_BILL_EXIST for the fund flow.
-	ErrNoBill = errors.New("wxpay: no bill exists for that date")
+	ErrNoBill = wire.NewError("wxpay: ", "no bill exists for that date")
 	// ErrBillCreating means the bill is still being generated; bills are
 	// ready from about 10:00 (UTC+8) the next day.
-	ErrBillCreating = errors.New("wxpay: bill is still being created")
+	ErrBillCreating = wire.NewError("wxpay: ", "bill is still being created")
 )
 
 // ErrCertificateRefused matches the error of a certificate endpoint
@@ -349,14 +346,14 @@ var (
 // handshake the server aborted: nearly always the client certificate is
 // wrong (another merchant's, expired, or not issued by WeChat). No request
 // was processed.
-var ErrCertificateRefused = errors.New("wxpay: server refused the client certificate")
+var ErrCertificateRefused = wire.NewError("wxpay: ", "server refused the client certificate")
 
 // ErrBillFormat is the cause of a [*BillError]: a bill that does not have
 // WeChat's shape (a row with the wrong number of columns, a field without
 // its backtick, an over-long line, a malformed amount).
-var ErrBillFormat = errors.New("wxpay: malformed bill")
+var ErrBillFormat = wire.NewError("wxpay: ", "malformed bill")
 
 // ErrRefundUnconfirmed means a refund notification disagrees with what
 // refundquery says about the same refund (see [ConfirmWithRefundQuery]):
 // it was replayed, spliced or forged, or the refund changed since.
-var ErrRefundUnconfirmed = errors.New("wxpay: refund notification not confirmed by refundquery")
+var ErrRefundUnconfirmed = wire.NewError("wxpay: ", "refund notification not confirmed by refundquery")

@@ -36,8 +36,8 @@ func morePaidOrder(ctx context.Context, wx *wxpaytest.Server, pay *wxpay.Client,
 	}
 }
 
-// The refund notify handler as it should be mounted: with
-// ConfirmWithRefundQuery, so that the function runs only for a
+// The refund notify handler as it should be mounted: with its default
+// confirmation by refundquery, so that the function runs only for a
 // notification that refundquery (signed by WeChat) agrees with. A refund
 // notification itself is unsigned and only AES-ECB encrypted. The fake
 // plays WeChat: it refunds, then posts the encrypted notification to the
@@ -61,7 +61,7 @@ func ExampleClient_RefundNotifyHandler() {
 		// returning nil: nil answers SUCCESS and WeChat stops delivering.
 		refunded <- n
 		return nil
-	}, wxpay.ConfirmWithRefundQuery()))
+	}))
 	defer shop.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -1,10 +1,10 @@
 package wxpay
 
 import (
-	"errors"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // beijing is WeChat's time zone for every timestamp it sends (UTC+8, no
@@ -27,11 +27,11 @@ func formatOptTime(t time.Time) string {
 // parseTime reads a yyyyMMddHHmmss time in UTC+8.
 func parseTime(s string) (time.Time, error) {
 	if len(s) != len(timeLayout) {
-		return time.Time{}, errors.New("wxpay: time must be 14 digits yyyyMMddHHmmss")
+		return time.Time{}, wire.NewError("wxpay: ", "time must be 14 digits yyyyMMddHHmmss")
 	}
 	t, err := time.ParseInLocation(timeLayout, s, beijing)
 	if err != nil {
-		return time.Time{}, errors.New("wxpay: time must be 14 digits yyyyMMddHHmmss")
+		return time.Time{}, wire.NewError("wxpay: ", "time must be 14 digits yyyyMMddHHmmss")
 	}
 	return t, nil
 }
@@ -106,9 +106,10 @@ type FieldError struct {
 
 // Error names the field and the cause; never the field's value, which
 // came from the network.
-func (e *FieldError) Error() string {
-	return "wxpay: field " + e.Field + ": " + strings.TrimPrefix(e.Err.Error(), "wxpay: ")
-}
+func (e *FieldError) Error() string { return "wxpay: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *FieldError) Text() string { return "field " + e.Field + ": " + wire.Text(e.Err) }
 
 // Unwrap returns the cause, such as [ErrAmount].
 func (e *FieldError) Unwrap() error { return e.Err }
@@ -156,7 +157,7 @@ func parseCoupons(p Params) ([]Coupon, error) {
 		return nil, fieldErr("coupon_count", err)
 	}
 	if n > int64(len(p)) {
-		return nil, fieldErr("coupon_count", errors.New("wxpay: more coupons than fields"))
+		return nil, fieldErr("coupon_count", wire.NewError("wxpay: ", "more coupons than fields"))
 	}
 	if n == 1 && p["coupon_id_0"] == "" && p["coupon_id"] != "" {
 		return legacyCoupon(p)
@@ -211,5 +212,32 @@ func dropEmpty(p Params) {
 		if v == "" {
 			delete(p, k)
 		}
+	}
+}
+
+// digits reports whether s is made of ASCII digits only (or is empty).
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// errEcho is the cause when an answer names another order than the one
+// asked about.
+var errEcho = wire.NewError("wxpay: ", "does not match the request")
+
+// echoes checks that p[name] is want: it returns a *FieldError wrapping
+// [ErrMissingField] when it is absent, or errEcho when it differs.
+func echoes(p Params, name, want string) error {
+	switch got := p[name]; got {
+	case want:
+		return nil
+	case "":
+		return fieldErr(name, ErrMissingField)
+	default:
+		return fieldErr(name, errEcho)
 	}
 }

@@ -1,8 +1,6 @@
 package wxpay
 
 import (
-	"errors"
-
 	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
@@ -44,7 +42,7 @@ func (s *Signer) decodeVerify(b []byte) (p Params, verifyErr error, err error) {
 
 // errDecodeMismatch would mean decodeFields and DecodeXML disagree; the
 // fuzz target FuzzDecodeVerify holds them to each other.
-var errDecodeMismatch = errors.New("wxpay: internal error: decoders disagree")
+var errDecodeMismatch = wire.NewError("wxpay: ", "internal error: decoders disagree")
 
 // encodeSigned writes a signed request: fs are its fields in any order,
 // each name given once; a field named sign is ignored, since the sign is
@@ -67,7 +65,7 @@ func (s *Signer) encodeSigned(fs []field) ([]byte, error) {
 	sorted := sortFields(own, sbuf[:0])
 	for i := 1; i < len(sorted); i++ {
 		if sorted[i].k == sorted[i-1].k {
-			return nil, errors.New("wxpay: encode XML: duplicate field name " + wire.QuoteShort(sorted[i].k))
+			return nil, wire.NewError("wxpay: ", "encode XML: duplicate field name "+wire.QuoteShort(sorted[i].k))
 		}
 	}
 	var sum [32]byte

@@ -141,15 +141,6 @@ func microPayRequest(r *MicroPayRequest) (*request, error) {
 	return q, nil
 }
 
-func digits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // parseMicroPay maps a verified success: the payment must name the order
 // and the amount asked for.
 func parseMicroPay(p Params, req *MicroPayRequest) (*MicroPayResponse, error) {

@@ -2,7 +2,6 @@ package wxpay
 
 import (
 	"crypto/rand"
-	"fmt"
 	"io"
 
 	"github.com/wxpay-go/wxpay/internal/wire"
@@ -29,7 +28,7 @@ func NewNonce() (string, error) {
 func newNonce(r io.Reader) (string, error) {
 	n, err := wire.Nonce(r)
 	if err != nil {
-		return "", fmt.Errorf("wxpay: %w", err)
+		return "", wire.Errorf("wxpay: ", "%w", err)
 	}
 	return n, nil
 }

@@ -51,7 +51,7 @@ func (n *Notification) Paid() bool { return n.ResultCode == "SUCCESS" }
 // orderquery answer for an unpaid order, a unifiedorder answer or a refund
 // answer is signed with the same key and names out_trade_no, so it must
 // not pass for a payment because some field happens to be there.
-var errNotNotification = errors.New("wxpay: not a payment notification")
+var errNotNotification = wire.NewError("wxpay: ", "not a payment notification")
 
 // notNotification names the field that marks p as another kind of signed
 // message, or returns "". Payment notifications carry none of these; an
@@ -217,90 +217,60 @@ const (
 	notifyReplyTooLarge = "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[body too large]]></return_msg></xml>"
 )
 
-// notifyHandler is the HTTP plumbing shared by payment and refund
-// notifications: method check, bounded read, parse, callback, reply.
-type notifyHandler[T any] struct {
-	c     *Client
-	op    string // for log records: "notify" or "refundnotify"
-	parse func([]byte) (T, error)
-	fn    func(context.Context, T) error
-	lim   refusalLimiter
-}
-
-func newNotifyHandler[T any](c *Client, op string, parse func([]byte) (T, error), fn func(context.Context, T) error) *notifyHandler[T] {
-	return &notifyHandler[T]{c: c, op: op, parse: parse, fn: fn, lim: refusalLimiter{Now: c.now}}
-}
-
-func (h *notifyHandler[T]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		h.refused(ctx, "method not allowed", nil)
-		writeNotifyReply(w, http.StatusMethodNotAllowed, notifyReplyMethod)
-		return
+// newNotifyHandler builds the handler of a v2 notification on the
+// module's one notify skeleton ([wire.NotifyHandler]): method check, a read
+// capped at [MaxNotifyBytes], parse, callback, one XML reply. Refusals are
+// logged with the appid and out_trade_no the body claims.
+func newNotifyHandler[T any](c *Client, op string, parse func([]byte) (T, error), fn func(context.Context, T) error) *wire.NotifyHandler[T] {
+	return &wire.NotifyHandler[T]{
+		Prefix: "wxpay: ",
+		Op:     op,
+		Logger: c.logger,
+		Lim:    refusalLimiter{Now: c.now},
+		Read: func(w http.ResponseWriter, r *http.Request) ([]byte, bool, error) {
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxNotifyBytes))
+			var tooLarge *http.MaxBytesError
+			return body, errors.As(err, &tooLarge), err
+		},
+		Parse: func(_ *http.Request, body []byte) (T, int, error) {
+			v, err := parse(body)
+			return v, http.StatusBadRequest, err
+		},
+		Fn:               fn,
+		MethodReason:     "method not allowed",
+		TooLargeReason:   "body too large",
+		UnreadableReason: "cannot read body",
+		Claims:           claimsOf,
+		Success:          http.StatusOK,
+		Replies: map[int]string{
+			wire.SuccessReply:                notifyReplySuccess,
+			http.StatusMethodNotAllowed:      notifyReplyMethod,
+			http.StatusRequestEntityTooLarge: notifyReplyTooLarge,
+			http.StatusBadRequest:            notifyReplyInvalid,
+			http.StatusInternalServerError:   notifyReplyFailed,
+		},
+		Write: writeNotifyReply,
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxNotifyBytes))
+}
+
+// claimsOf returns what a refused body claims to be (appid,
+// out_trade_no), cut short and made printable, under names that say
+// nobody vouched for them. Never the body, the sign or anything derived
+// from the key. Decoding again costs nothing that matters next to a log
+// line, and only what the decoder accepts is shown.
+func claimsOf(body []byte) []slog.Attr {
+	p, err := DecodeXML(body)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		status, msg, reason := http.StatusBadRequest, notifyReplyInvalid, "cannot read body"
-		if errors.As(err, &tooLarge) {
-			status, msg, reason = http.StatusRequestEntityTooLarge, notifyReplyTooLarge, "body too large"
-		}
-		h.refused(ctx, reason, nil)
-		writeNotifyReply(w, status, msg)
-		return
+		return nil
 	}
-	v, err := h.parse(body)
-	if err != nil {
-		// The error names a reason and at most a field name or offset;
-		// it never holds the key, the sign or the body.
-		h.refused(ctx, err.Error(), body)
-		writeNotifyReply(w, http.StatusBadRequest, notifyReplyInvalid)
-		return
+	var attrs []slog.Attr
+	if v := p["appid"]; v != "" {
+		attrs = append(attrs, slog.String("unverified_appid", wire.Truncate(v, 32)))
 	}
-	if err := h.fn(ctx, v); err != nil {
-		h.c.logger().LogAttrs(ctx, slog.LevelError, "wxpay: notification handler failed; WeChat will redeliver",
-			slog.String("op", h.op), slog.String("error", err.Error()))
-		writeNotifyReply(w, http.StatusInternalServerError, notifyReplyFailed)
-		return
+	if v := p["out_trade_no"]; v != "" {
+		attrs = append(attrs, slog.String("unverified_out_trade_no", wire.Truncate(v, 32)))
 	}
-	writeNotifyReply(w, http.StatusOK, notifyReplySuccess)
-}
-
-// refused logs a refused notification at Warn, so that an integration
-// that is failing shows why in the default log: the reason, and what the
-// body claims to be (appid, out_trade_no), under names that say nobody
-// vouched for them, cut short and made printable. Never the body, the
-// sign or anything derived from the key. The notify URL is public, so the
-// lines are rate-limited, and the next line that gets through says how
-// many were suppressed.
-func (h *notifyHandler[T]) refused(ctx context.Context, reason string, body []byte) {
-	log := h.c.logger()
-	if !log.Enabled(ctx, slog.LevelWarn) {
-		return
-	}
-	ok, suppressed := h.lim.Allow()
-	if !ok {
-		return
-	}
-	attrs := make([]slog.Attr, 0, 5)
-	attrs = append(attrs, slog.String("op", h.op), slog.String("reason", reason))
-	if body != nil {
-		// Decoding again costs nothing that matters next to a log line,
-		// and only what the decoder accepts is shown.
-		if p, err := DecodeXML(body); err == nil {
-			if v := p["appid"]; v != "" {
-				attrs = append(attrs, slog.String("unverified_appid", wire.Truncate(v, 32)))
-			}
-			if v := p["out_trade_no"]; v != "" {
-				attrs = append(attrs, slog.String("unverified_out_trade_no", wire.Truncate(v, 32)))
-			}
-		}
-	}
-	if suppressed > 0 {
-		attrs = append(attrs, slog.Int("suppressed", suppressed))
-	}
-	log.LogAttrs(ctx, slog.LevelWarn, "wxpay: notification refused", attrs...)
+	return attrs
 }
 
 // refusalLimiter is the token bucket of refusal log lines, shared with

@@ -1,6 +1,6 @@
 package wxpay
 
-import "errors"
+import "github.com/wxpay-go/wxpay/internal/wire"
 
 // WithOptions bundles opts into one Option, applied in order: how a
 // helper hands over everything a connection needs in one value (the test
@@ -11,7 +11,7 @@ func WithOptions(opts ...Option) Option {
 	return func(o *options) error {
 		for _, opt := range opts {
 			if opt == nil {
-				return errors.New("wxpay: WithOptions: nil Option")
+				return wire.NewError("wxpay: ", "WithOptions: nil Option")
 			}
 			if err := opt(o); err != nil {
 				return err

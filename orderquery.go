@@ -2,7 +2,6 @@ package wxpay
 
 import (
 	"context"
-	"errors"
 )
 
 // TradeState is trade_state: where an order stands. Only
@@ -60,10 +59,6 @@ type OrderQueryResponse struct {
 }
 
 var epOrderQuery = endpoint{op: "orderquery", path: "/pay/orderquery"}
-
-// errEcho is the cause when an answer names another order than the one
-// asked about.
-var errEcho = errors.New("wxpay: does not match the request")
 
 // OrderQuery looks up an order (查询订单). Call it when no notification
 // arrived, after an unclear failure (SYSTEMERROR, a timeout), or before
@@ -200,17 +195,4 @@ func checkEcho(p, req Params) error {
 		}
 	}
 	return nil
-}
-
-// echoes checks that p[name] is want: it returns a *FieldError wrapping
-// [ErrMissingField] when it is absent, or errEcho when it differs.
-func echoes(p Params, name, want string) error {
-	switch got := p[name]; got {
-	case want:
-		return nil
-	case "":
-		return fieldErr(name, ErrMissingField)
-	default:
-		return fieldErr(name, errEcho)
-	}
 }

@@ -165,6 +165,13 @@ func TestReadmeQuickStart(t *testing.T) {
 			require.NoError(t, err)
 			readme, example := funcs(t, "README.md", prog), funcs(t, v.example, string(self))
 			require.Contains(t, readme, "main")
+			// The server is an http.Server with timeouts, not the bare
+			// http.ListenAndServe that lets a client hold a connection
+			// open forever.
+			for _, s := range []string{"&http.Server{", "ReadHeaderTimeout:", "ReadTimeout:", "WriteTimeout:", "IdleTimeout:", "srv.ListenAndServe()"} {
+				require.Contains(t, readme["main"], s)
+			}
+			require.NotContains(t, readme["main"], "http.ListenAndServe(")
 			for _, name := range []string{"checkout", "markPaid"} {
 				require.Contains(t, readme, name)
 				require.Equal(t, readme[name], example[name], "%s differs between README.md and %s", name, v.example)

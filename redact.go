@@ -39,7 +39,7 @@ import (
 // places, or build the [Client] and drop the Config (the Client keeps the
 // key where no printing reaches it).
 func (c Config) String() string {
-	return "wxpay.Config{AppID:" + c.AppID + " MchID:" + c.MchID + " APIKey:REDACTED SignType:" +
+	return "wxpay.Config{AppID:" + c.AppID + " MchID:" + c.MchID + " APIKey:" + wire.Redacted + " SignType:" +
 		string(c.SignType) + " NotifyURL:" + c.NotifyURL + "}"
 }
 
@@ -54,7 +54,7 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config // no methods: breaks the recursion
 	p := plain(c)
 	if p.APIKey != "" {
-		p.APIKey = "REDACTED"
+		p.APIKey = wire.Redacted
 	}
 	return json.Marshal(p)
 }

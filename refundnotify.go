@@ -3,10 +3,7 @@ package wxpay
 import (
 	"context"
 	"crypto/aes"
-	"crypto/md5"
 	"encoding/base64"
-	"encoding/hex"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -208,17 +205,7 @@ func refundNotificationFrom(outer, p Params) (*RefundNotification, error) {
 	return n, nil
 }
 
-var errRefundTime = errors.New("wxpay: time must be yyyy-MM-dd HH:mm:ss")
-
-// refundKey derives the req_info key from the API key: the lowercase hex
-// MD5 of the key, whose 32 ASCII characters are themselves the AES-256 key
-// (not the 16 bytes they spell). NewClient derives it once.
-func refundKey(apiKey string) *[32]byte {
-	sum := md5.Sum([]byte(apiKey))
-	var k [32]byte
-	hex.Encode(k[:], sum[:])
-	return &k
-}
+var errRefundTime = wire.NewError("wxpay: ", "time must be yyyy-MM-dd HH:mm:ss")
 
 // decryptReqInfo decodes base64 req_info and decrypts it with AES-ECB
 // under key, removing PKCS#7 padding. Every failure is ErrDecrypt.
@@ -274,8 +261,9 @@ func decryptECB(key, ct []byte) ([]byte, error) {
 // reorder its blocks. The outer appid and mch_id are not authenticated
 // at all. So treat it as a prompt, not proof: before an irreversible
 // action (releasing goods, notifying a customer that money is back),
-// confirm the refund's state with [Client.RefundQuery], or mount the
-// handler with [ConfirmWithRefundQuery], which does it before fn runs.
+// confirm the refund's state with [Client.RefundQuery]; the handler
+// [Client.RefundNotifyHandler] does it before fn runs unless mounted with
+// [SkipRefundQuery].
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
 type RefundNotifyFunc func(ctx context.Context, n *RefundNotification) error
@@ -286,16 +274,19 @@ type RefundNotifyFunc func(ctx context.Context, n *RefundNotification) error
 // passes [Client.ParseRefundNotification], the same replies and status
 // codes), and panics if fn is nil.
 //
-// Pass [ConfirmWithRefundQuery], as recommended: a refund notification is
-// not signed, and its AES-ECB encryption lets a relay replay or splice
-// blocks of a genuine req_info.
+// By default it confirms each decrypted notification with
+// [Client.RefundQuery] before fn runs (see [ConfirmWithRefundQuery] for
+// what is compared): a refund notification is not signed, and its
+// AES-ECB encryption lets a relay replay or splice blocks of a genuine
+// req_info. [SkipRefundQuery] opts out, for a caller that confirms by
+// other means.
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
 func (c *Client) RefundNotifyHandler(fn RefundNotifyFunc, opts ...RefundNotifyOption) http.Handler {
 	if fn == nil {
 		panic("wxpay: RefundNotifyHandler: nil RefundNotifyFunc")
 	}
-	var o refundNotifyOptions
+	o := refundNotifyOptions{confirm: true}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
@@ -322,14 +313,15 @@ type refundNotifyOptions struct {
 	confirm bool
 }
 
-// ConfirmWithRefundQuery makes the refund notify handler confirm each
+// ConfirmWithRefundQuery describes what the refund notify handler does by
+// default, and forces it back on after [SkipRefundQuery]: it confirms each
 // decrypted notification with [Client.RefundQuery] (by its out_refund_no)
 // before calling the function, which then sees only notifications whose
 // every field refundquery also returns (transaction_id, out_trade_no,
 // refund_id, refund_fee, refund_status, total_fee and the settlement
 // amounts, success time and accounts) agrees with WeChat's signed answer,
-// with Confirmed set (see [RefundNotification.Confirmed]). Recommended:
-// AES-ECB lets whoever holds one genuine req_info replay it or splice its
+// with Confirmed set (see [RefundNotification.Confirmed]). This is why it
+// is the default: AES-ECB lets whoever holds one genuine req_info replay it or splice its
 // blocks into another (a spliced block can change out_trade_no cleanly),
 // and the outer message has no signature at all.
 //
@@ -345,11 +337,23 @@ func ConfirmWithRefundQuery() RefundNotifyOption {
 	return func(o *refundNotifyOptions) { o.confirm = true }
 }
 
+// SkipRefundQuery makes the refund notify handler call the function
+// without confirming the notification with [Client.RefundQuery] first:
+// fn then sees notifications with Confirmed false, vouched for only by
+// the AES-ECB encryption of req_info, which a relay can replay or splice.
+// Use it only when fn confirms the refund itself before acting on it (or
+// merely records the prompt), or when refundquery calls are not wanted.
+//
+// WeChat Pay docs (refund notification): https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16
+func SkipRefundQuery() RefundNotifyOption {
+	return func(o *refundNotifyOptions) { o.confirm = false }
+}
+
 // confirmRefund checks n against refundquery.
 func (c *Client) confirmRefund(ctx context.Context, n *RefundNotification) error {
 	r, err := c.RefundQuery(ctx, &RefundQueryRequest{OutRefundNo: n.OutRefundNo})
 	if err != nil {
-		return &opError{opRefundNotify, &unconfirmed{"refundquery failed: " + strings.TrimPrefix(err.Error(), "wxpay: "), err}}
+		return &opError{opRefundNotify, &unconfirmed{"refundquery failed: " + wire.Text(err), err}}
 	}
 	mismatch := func(field string) error {
 		return &opError{opRefundNotify, &unconfirmed{field + " differs from refundquery", ErrRefundUnconfirmed}}

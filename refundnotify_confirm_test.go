@@ -60,47 +60,55 @@ func TestRefundNotifyConfirmWithRefundQuery(t *testing.T) {
 		gotMu.Unlock()
 		return nil
 	}
-	confirmed := c.RefundNotifyHandler(fn, ConfirmWithRefundQuery())
+	// Confirmation is the default; the option forces it back on after
+	// SkipRefundQuery. All three handlers must behave alike.
+	handlers := map[string]http.Handler{
+		"default":    c.RefundNotifyHandler(fn),
+		"option":     c.RefundNotifyHandler(fn, ConfirmWithRefundQuery()),
+		"re-enabled": c.RefundNotifyHandler(fn, SkipRefundQuery(), ConfirmWithRefundQuery()),
+	}
 	serve := func(h http.Handler, body []byte) int {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/refund", bytes.NewReader(body)))
 		return w.Code
 	}
-	for _, tc := range []struct {
-		name    string
-		answer  Params
-		plain   []byte
-		status  int
-		called  bool
-		logText string
-	}{
-		{"agrees", queried("SUCCESS"), confirmPlain("o1", "SUCCESS"), 200, true, ""},
-		{"spliced order number", queried("SUCCESS"), confirmPlain("o2", "SUCCESS"), 500, false, "out_trade_no differs"},
-		{"state differs", queried("PROCESSING"), confirmPlain("o1", "SUCCESS"), 500, false, "refund_status differs"},
-		{"unknown refund", Params{"result_code": "FAIL", "err_code": "REFUNDNOTEXIST"}, confirmPlain("o1", "SUCCESS"), 500, false, "REFUNDNOTEXIST"},
-	} {
-		mu.Lock()
-		answer = tc.answer
-		mu.Unlock()
-		gotMu.Lock()
-		got = nil
-		gotMu.Unlock()
-		assert.Equal(t, tc.status, serve(confirmed, confirmBody(t, tc.plain)), tc.name)
-		gotMu.Lock()
-		assert.Equal(t, tc.called, len(got) == 1, tc.name)
-		if tc.called {
-			assert.True(t, got[0].Confirmed)
+	for hname, confirmed := range handlers {
+		for _, tc := range []struct {
+			name    string
+			answer  Params
+			plain   []byte
+			status  int
+			called  bool
+			logText string
+		}{
+			{"agrees", queried("SUCCESS"), confirmPlain("o1", "SUCCESS"), 200, true, ""},
+			{"spliced order number", queried("SUCCESS"), confirmPlain("o2", "SUCCESS"), 500, false, "out_trade_no differs"},
+			{"state differs", queried("PROCESSING"), confirmPlain("o1", "SUCCESS"), 500, false, "refund_status differs"},
+			{"unknown refund", Params{"result_code": "FAIL", "err_code": "REFUNDNOTEXIST"}, confirmPlain("o1", "SUCCESS"), 500, false, "REFUNDNOTEXIST"},
+		} {
+			mu.Lock()
+			answer = tc.answer
+			mu.Unlock()
+			gotMu.Lock()
+			got = nil
+			gotMu.Unlock()
+			assert.Equal(t, tc.status, serve(confirmed, confirmBody(t, tc.plain)), hname, tc.name)
+			gotMu.Lock()
+			assert.Equal(t, tc.called, len(got) == 1, hname, tc.name)
+			if tc.called {
+				assert.True(t, got[0].Confirmed)
+			}
+			gotMu.Unlock()
+			logMu.Lock()
+			assert.Contains(t, logs.String(), tc.logText, tc.name)
+			logMu.Unlock()
 		}
-		gotMu.Unlock()
-		logMu.Lock()
-		assert.Contains(t, logs.String(), tc.logText, tc.name)
-		logMu.Unlock()
 	}
 
-	// Without the option nothing is queried and Confirmed stays false.
+	// With SkipRefundQuery nothing is queried and Confirmed stays false.
 	before := ts.Hits.Load()
 	got = nil
-	assert.Equal(t, 200, serve(c.RefundNotifyHandler(fn), confirmBody(t, confirmPlain("o2", "SUCCESS"))))
+	assert.Equal(t, 200, serve(c.RefundNotifyHandler(fn, SkipRefundQuery()), confirmBody(t, confirmPlain("o2", "SUCCESS"))))
 	require.Len(t, got, 1)
 	assert.False(t, got[0].Confirmed)
 	assert.Equal(t, before, ts.Hits.Load())

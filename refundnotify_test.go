@@ -337,6 +337,9 @@ func TestParseRefundNotificationHugeBody(t *testing.T) {
 
 func TestRefundNotifyHandler(t *testing.T) {
 	t.Parallel()
+	// These handlers test the notification contract alone; the client
+	// has no refundquery server, so confirmation (the default, tested in
+	// refundnotify_confirm_test.go) is skipped.
 	c := rnClient(t, rnS6APIKey)
 	good := rnBody(t, string(notifyFixture(t, "s6_req_info.txt")))
 
@@ -348,7 +351,7 @@ func TestRefundNotifyHandler(t *testing.T) {
 			calls.Add(1)
 			got = n
 			return nil
-		})
+		}, SkipRefundQuery())
 		assertReply(t, serveNotify(h, http.MethodPost, good), http.StatusOK, replySuccess)
 		require.Equal(t, int32(1), calls.Load())
 		want := rnWant(t, "S6")
@@ -362,7 +365,7 @@ func TestRefundNotifyHandler(t *testing.T) {
 		h := c.RefundNotifyHandler(func(context.Context, *RefundNotification) error {
 			calls.Add(1)
 			return errors.New("refund table locked")
-		})
+		}, SkipRefundQuery())
 		w := serveNotify(h, http.MethodPost, good)
 		assertReply(t, w, http.StatusInternalServerError, replyFailed)
 		assert.Equal(t, int32(1), calls.Load())
@@ -391,7 +394,7 @@ func TestRefundNotifyHandler(t *testing.T) {
 			h := c.RefundNotifyHandler(func(context.Context, *RefundNotification) error {
 				calls.Add(1)
 				return nil
-			})
+			}, SkipRefundQuery())
 			w := serveNotify(h, rc.method, rc.body)
 			assertReply(t, w, rc.status, rc.reply)
 			assert.Zero(t, calls.Load(), "fn must not be called")

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 var epRefundQuery = endpoint{op: "refundquery", path: "/pay/refundquery"}
@@ -15,11 +17,11 @@ const RefundProcessing RefundStatus = "PROCESSING"
 
 // errTooMany is the cause when a count announces more entries than the
 // message has fields.
-var errTooMany = errors.New("wxpay: count exceeds the fields present")
+var errTooMany = wire.NewError("wxpay: ", "count exceeds the fields present")
 
 // errExtraIndex is the cause when a message holds an indexed field past
 // its count: a longer list than announced is not silently cut.
-var errExtraIndex = errors.New("wxpay: indexed field beyond the announced count")
+var errExtraIndex = wire.NewError("wxpay: ", "indexed field beyond the announced count")
 
 // RefundQueryRequest names what to look up with [Client.RefundQuery]:
 // exactly one refund (RefundID or OutRefundNo) or every refund of an order

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -37,7 +38,7 @@ type endpoint struct {
 
 // errNoErrCode is the cause when result_code is FAIL but WeChat named no
 // err_code, so that the error still says what happened.
-var errNoErrCode = errors.New("wxpay: result_code FAIL without err_code")
+var errNoErrCode = wire.NewError("wxpay: ", "result_code FAIL without err_code")
 
 // RequestError reports a request that wxpay refused to send because a
 // field breaks one of WeChat's rules. No network call was made, so it is
@@ -55,21 +56,23 @@ type RequestError struct {
 
 // Error returns a one-line description such as
 // "wxpay: unifiedorder: invalid out_trade_no: is longer than 32 characters".
-func (e *RequestError) Error() string {
-	return "wxpay: " + e.Op + ": invalid " + e.Field + ": " + e.Reason
-}
+func (e *RequestError) Error() string { return "wxpay: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *RequestError) Text() string { return wire.RequestText(e.Op, e.Field, e.Reason) }
 
 // opError names the endpoint in an error that is not a WeChat answer (a
-// transport failure, a bad signature). It drops the cause's own "wxpay: "
-// prefix so the text reads "wxpay: unifiedorder: signature mismatch".
+// transport failure, a bad signature). It writes the cause by its
+// [wire.Text], so the text reads "wxpay: unifiedorder: signature mismatch".
 type opError struct {
 	op  string
 	err error
 }
 
-func (e *opError) Error() string {
-	return "wxpay: " + e.op + ": " + strings.TrimPrefix(e.err.Error(), "wxpay: ")
-}
+func (e *opError) Error() string { return "wxpay: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *opError) Text() string { return e.op + ": " + wire.Text(e.err) }
 
 func (e *opError) Unwrap() error { return e.err }
 
@@ -122,7 +125,7 @@ func (r *request) extra(extra Params) error {
 		if slices.Contains(r.modeled, k) {
 			return r.bad(k, "is a field of the request struct; set it there, not in Extra")
 		}
-		if !validName(k) {
+		if !wire.ValidName(k) {
 			return r.bad("Extra", "holds a name that is not a plain XML name")
 		}
 		if v != "" {
@@ -251,22 +254,38 @@ func (c *Client) route(ctx context.Context, r *request) (*http.Client, *Signer, 
 	return hc, s, nil
 }
 
-// send POSTs body to the endpoint, failing over when the primary was
-// provably never reached, and wraps transport errors: one that may have
-// reached WeChat on an endpoint with an idempotency key becomes an
-// [*OutcomeUnknownError].
+// send POSTs body to the endpoint through [Client.open] and reads the
+// answer, bounded by c.maxBytes. A failure while reading counts as one
+// after the request reached WeChat.
 func (c *Client) send(ctx context.Context, hc *http.Client, r *request, body []byte) (int, []byte, error) {
-	op := r.ep.op
-	url := c.baseURL + c.prefix + r.ep.path
-	status, resp, reached, err := c.post(ctx, hc, op, url, body)
+	start := time.Now()
+	resp, err := c.open(ctx, hc, c.attemptTimeout(hc, wire.DefaultTimeout), r, body)
+	if err != nil {
+		return 0, nil, err
+	}
+	status, b, err := c.readAnswer(ctx, r.ep.op, start, resp)
+	if err != nil {
+		return 0, nil, c.transportErr(r, true, err)
+	}
+	return status, b, nil
+}
+
+// open is the one way a request of an endpoint goes out, for calls and
+// bill downloads alike: POST body to the endpoint's URL, once more to
+// the backup ([WithFailover]) when the primary was provably never
+// reached (see neverSent) and the caller's context is still live, and
+// wrap a transport error (see transportErr). The caller reads and closes
+// the answer's body.
+func (c *Client) open(ctx context.Context, hc *http.Client, timeout time.Duration, r *request, body []byte) (*http.Response, error) {
+	resp, reached, err := c.do(ctx, hc, timeout, c.baseURL+c.prefix+r.ep.path, body)
 	if err != nil && c.backup != "" && ctx.Err() == nil && !reached && neverSent(err) {
-		c.logger().DebugContext(ctx, "wxpay: primary unreachable, failing over", "op", op, "backup", c.backup, "error", err.Error())
-		status, resp, reached, err = c.post(ctx, hc, op, c.backup+c.prefix+r.ep.path, body)
+		c.logger().DebugContext(ctx, "wxpay: primary unreachable, failing over", "op", r.ep.op, "backup", c.backup, "error", err.Error())
+		resp, reached, err = c.do(ctx, hc, timeout, c.backup+c.prefix+r.ep.path, body)
 	}
 	if err != nil {
-		return 0, nil, c.transportErr(r, reached, err)
+		return nil, c.transportErr(r, reached, err)
 	}
-	return status, resp, nil
+	return resp, nil
 }
 
 // transportErr names the endpoint in a failed exchange and, where a retry
@@ -302,43 +321,80 @@ type certRefusedError struct{ err error }
 
 func (e *certRefusedError) Error() string {
 	return "the server refused the TLS handshake, most likely the client certificate (check WithClientCertificate: apiclient_cert.pem and apiclient_key.pem of this mch_id): " +
-		strings.TrimPrefix(e.err.Error(), "wxpay: ")
+		wire.Text(e.err)
 }
 
 func (e *certRefusedError) Unwrap() error { return e.err }
 
 func (e *certRefusedError) Is(target error) bool { return target == ErrCertificateRefused }
 
-// post sends one request and reads the whole answer, bounded by
-// c.maxBytes. reached reports that a connection was handed to the
-// request (net/http's GotConn): from then on its bytes may have been
-// written, so no error can prove it was never sent. A transport that
-// does not report connections leaves reached false, and the error's type
-// alone decides (see neverSent).
-func (c *Client) post(ctx context.Context, hc *http.Client, op, url string, body []byte) (status int, b []byte, reached bool, err error) {
-	start := time.Now()
+// do sends one POST of body to url. reached reports that a connection
+// was handed to the request (net/http's GotConn): from then on its bytes
+// may have been written, so no error can prove it was never sent. A
+// transport that does not report connections leaves reached false, and
+// the error's type alone decides (see neverSent).
+//
+// A timeout above zero bounds the attempt, the reading of the answer's
+// body included, as http.Client.Timeout would (see attemptTimeout).
+func (c *Client) do(ctx context.Context, hc *http.Client, timeout time.Duration, url string, body []byte) (resp *http.Response, reached bool, err error) {
+	cancel := context.CancelFunc(func() {})
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, nil, false, err
+		cancel()
+		return nil, false, err
 	}
 	req.Header["Content-Type"] = []string{"text/xml; charset=utf-8"}
-	resp, reached, err := wire.Do(hc, req)
+	resp, reached, err = wire.Do(hc, req)
 	if err != nil {
-		return 0, nil, reached, err
+		cancel()
+		return nil, reached, err
 	}
-	b, err = readBody(resp, c.maxBytes)
+	resp.Body = &cancelOnClose{resp.Body, cancel}
+	return resp, reached, nil
+}
+
+// cancelOnClose ends an attempt's deadline when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// attemptTimeout is the deadline of one attempt on hc: for the library's
+// own HTTP clients (no [WithHTTPClient] or [WithCertificateHTTPClient]),
+// limit, which is wire.DefaultTimeout for calls and [BillTimeout] for a
+// bill; none for a caller's client, whose own Timeout applies.
+func (c *Client) attemptTimeout(hc *http.Client, limit time.Duration) time.Duration {
+	if (hc == c.hc && c.ownHC) || (hc == c.certHC && c.ownCert) {
+		return limit
+	}
+	return 0
+}
+
+// readAnswer reads and closes the body of a small answer, bounded by
+// c.maxBytes, and logs the call at Debug.
+func (c *Client) readAnswer(ctx context.Context, op string, start time.Time, resp *http.Response) (int, []byte, error) {
+	b, err := readBody(resp, c.maxBytes)
 	resp.Body.Close()
 	if log := c.logger(); log.Enabled(ctx, slog.LevelDebug) {
-		log.DebugContext(ctx, "wxpay: call", "op", op, "url", url, "status", resp.StatusCode,
+		log.DebugContext(ctx, "wxpay: call", "op", op, "url", resp.Request.URL.String(), "status", resp.StatusCode,
 			"bytes", len(b), "elapsed", time.Since(start))
 	}
 	if errors.Is(err, wire.ErrTooLarge) {
-		return 0, nil, true, &Error{Op: op, StatusCode: resp.StatusCode, Err: ErrResponseTooLarge}
+		return 0, nil, &Error{Op: op, StatusCode: resp.StatusCode, Err: ErrResponseTooLarge}
 	}
 	if err != nil {
-		return 0, nil, true, err
+		return 0, nil, err
 	}
-	return resp.StatusCode, b, true, nil
+	return resp.StatusCode, b, nil
 }
 
 // readBody reads an answer bounded by limit (see [wire.ReadBody]).
@@ -460,8 +516,11 @@ type signTypeMismatch struct {
 	got, configured SignType
 }
 
-func (e *signTypeMismatch) Error() string {
-	return "wxpay: signature mismatch: the sign is " + string(e.got) + "-length, but the client is configured for " +
+func (e *signTypeMismatch) Error() string { return "wxpay: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *signTypeMismatch) Text() string {
+	return "signature mismatch: the sign is " + string(e.got) + "-length, but the client is configured for " +
 		string(e.configured) + " (the message was probably signed with " + string(e.got) + ")"
 }
 
@@ -486,3 +545,16 @@ func explainSign(s *Signer, p Params, err error) error {
 // server, so that sending it elsewhere cannot make it take effect twice.
 // The rules are shared with apiv3; see [wire.NeverSent].
 func neverSent(err error) bool { return wire.NeverSent(err) }
+
+// signerFor returns the signer of one call: in sandbox mode the sandbox
+// key (fetched on first use), else the signer forced by the endpoint's
+// rules (HMAC-SHA256 for the fund-flow bill) or the configured one.
+func (c *Client) signerFor(ctx context.Context, forced SignType) (*Signer, error) {
+	if c.sandboxSigner != nil {
+		return c.sandboxSigner(ctx)
+	}
+	if forced == SignHMACSHA256 {
+		return c.hmac, nil
+	}
+	return c.signer, nil
+}

@@ -2,9 +2,10 @@ package wxpay
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 var (
@@ -81,7 +82,7 @@ func (c *Client) Reverse(ctx context.Context, req *ReverseRequest) (*ReverseResp
 	return &ReverseResponse{Recall: p["recall"] == "Y", Raw: p}, nil
 }
 
-var errRecall = errors.New("wxpay: recall must be Y or N")
+var errRecall = wire.NewError("wxpay: ", "recall must be Y or N")
 
 // MaxReverseAttempts bounds [Client.ReverseUntilDone]: the calls it makes
 // to reverse one order before it gives up. WeChat asks for a few tries
@@ -99,7 +100,7 @@ const DefaultReversePause = time.Second
 // retryable failure) after [MaxReverseAttempts] calls: the order is
 // neither known reversed nor known paid. Query it ([Client.OrderQuery]),
 // and reverse it again later (with the same order number) or refund it.
-var ErrReverseIncomplete = errors.New("wxpay: reverse still incomplete after MaxReverseAttempts calls")
+var ErrReverseIncomplete = wire.NewError("wxpay: ", "reverse still incomplete after MaxReverseAttempts calls")
 
 // ReverseUntilDone reverses a micropay order as WeChat asks: it calls
 // [Client.Reverse] until the answer no longer says recall=Y, pausing

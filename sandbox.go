@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // Sandbox path prefixes (仿真测试系统). WeChat has had two generations,
@@ -39,9 +42,18 @@ const (
 func WithSandbox(prefix string) Option {
 	return func(o *options) error {
 		if !strings.HasPrefix(prefix, "/") || strings.HasSuffix(prefix, "/") || strings.ContainsAny(prefix, "?#% ") {
-			return errors.New("wxpay: WithSandbox: prefix must be a path such as " + SandboxPrefixXDC)
+			return wire.NewError("wxpay: ", "WithSandbox: prefix must be a path such as "+SandboxPrefixXDC)
 		}
-		o.sandbox = prefix
+		o.setup = append(o.setup, func(c *Client, apiKey string) error {
+			prod, err := NewSigner(apiKey, SignMD5)
+			if err != nil {
+				return err
+			}
+			sb := &sandboxKey{path: signKeyPath(prefix), prod: prod}
+			c.prefix = prefix
+			c.sandboxSigner = func(ctx context.Context) (*Signer, error) { return c.fetchSandboxKey(ctx, sb) }
+			return nil
+		})
 		return nil
 	}
 }
@@ -65,21 +77,9 @@ type sandboxKey struct {
 
 var epGetSignKey = endpoint{op: "getsignkey", path: ""}
 
-// signerFor returns the signer of one call: in sandbox mode the sandbox
-// key (fetched on first use), else the signer forced by the endpoint's
-// rules (HMAC-SHA256 for the fund-flow bill) or the configured one.
-func (c *Client) signerFor(ctx context.Context, forced SignType) (*Signer, error) {
-	if c.sandbox != nil {
-		return c.sandboxSigner(ctx)
-	}
-	if forced == SignHMACSHA256 {
-		return c.hmac, nil
-	}
-	return c.signer, nil
-}
-
-func (c *Client) sandboxSigner(ctx context.Context) (*Signer, error) {
-	sb := c.sandbox
+// fetchSandboxKey returns the sandbox signer of sb, fetching the key
+// with getsignkey on first use.
+func (c *Client) fetchSandboxKey(ctx context.Context, sb *sandboxKey) (*Signer, error) {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
 	if sb.s != nil {
@@ -95,7 +95,14 @@ func (c *Client) sandboxSigner(ctx context.Context) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	status, resp, _, err := c.post(ctx, c.hc, epGetSignKey.op, c.baseURL+sb.path, body)
+	// Not an endpoint of its own: no failover, and the path is the
+	// sandbox's.
+	hresp, _, err := c.do(ctx, c.hc, c.attemptTimeout(c.hc, wire.DefaultTimeout), c.baseURL+sb.path, body)
+	var status int
+	var resp []byte
+	if err == nil {
+		status, resp, err = c.readAnswer(ctx, epGetSignKey.op, time.Now(), hresp)
+	}
 	if err != nil {
 		return nil, &opError{epGetSignKey.op, err}
 	}

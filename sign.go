@@ -5,7 +5,7 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
+	"encoding/hex"
 	"hash"
 	"slices"
 	"strconv"
@@ -93,7 +93,7 @@ func NewSigner(apiKey string, t SignType) (*Signer, error) {
 		t = SignMD5
 	}
 	if t.signLen() == 0 {
-		return nil, errors.New("wxpay: unknown sign type " + wire.QuoteShort(string(t)) +
+		return nil, wire.NewError("wxpay: ", "unknown sign type "+wire.QuoteShort(string(t))+
 			": use \"MD5\" (SignMD5, also the default when empty) or \"HMAC-SHA256\" (SignHMACSHA256)")
 	}
 	if err := checkAPIKey(apiKey); err != nil {
@@ -116,15 +116,15 @@ func NewSigner(apiKey string, t SignType) (*Signer, error) {
 // would otherwise surface later as SIGNERROR from every call.
 func checkAPIKey(k string) error {
 	if k == "" {
-		return errors.New("wxpay: API key is empty: set Config.APIKey to the 32-character key from the merchant platform (账户中心 → API安全)")
+		return wire.NewError("wxpay: ", "API key is empty: set Config.APIKey to the 32-character key from the merchant platform (账户中心 → API安全)")
 	}
 	if len(k) != 32 {
-		return errors.New("wxpay: API key must be 32 characters, not " + strconv.Itoa(len(k)) +
+		return wire.NewError("wxpay: ", "API key must be 32 characters, not "+strconv.Itoa(len(k))+
 			" (the APIv3 key or a key read with a trailing newline are common mistakes)")
 	}
 	for i := 0; i < len(k); i++ {
 		if k[i] <= ' ' || k[i] >= 0x7f {
-			return errors.New("wxpay: API key must be printable ASCII without spaces")
+			return wire.NewError("wxpay: ", "API key must be printable ASCII without spaces")
 		}
 	}
 	return nil
@@ -454,4 +454,14 @@ func upperNibble(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
+}
+
+// refundKey derives the req_info key from the API key: the lowercase hex
+// MD5 of the key, whose 32 ASCII characters are themselves the AES-256 key
+// (not the 16 bytes they spell). NewClient derives it once.
+func refundKey(apiKey string) *[32]byte {
+	sum := md5.Sum([]byte(apiKey))
+	var k [32]byte
+	hex.Encode(k[:], sum[:])
+	return &k
 }

@@ -2,7 +2,6 @@ package wxpay
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -80,8 +79,11 @@ type XMLError struct {
 
 // Error names the reason and the offset, such as "wxpay: malformed XML:
 // duplicate field at offset 57".
-func (e *XMLError) Error() string {
-	return "wxpay: malformed XML: " + e.Reason.String() + " at offset " + strconv.Itoa(e.Offset)
+func (e *XMLError) Error() string { return "wxpay: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *XMLError) Text() string {
+	return "malformed XML: " + e.Reason.String() + " at offset " + strconv.Itoa(e.Offset)
 }
 
 // Unwrap returns [ErrXML], so errors.Is(err, ErrXML) matches every reason.
@@ -710,19 +712,6 @@ func isNameChar(c byte) bool {
 	return isNameStart(c) || '0' <= c && c <= '9' || c == '-' || c == '.'
 }
 
-// validName reports whether s is a field name DecodeXML accepts.
-func validName(s string) bool {
-	if s == "" || !isNameStart(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if !isNameChar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // EncodeXML writes p as a v2 message: <xml> with one child per field, in
 // sorted order so the output is deterministic. Values are escaped text
 // ('&', '<', '>' and '\r' as references), which every XML parser reads
@@ -769,15 +758,15 @@ func appendFieldsXML(dst []byte, fs []field, root, sign string) ([]byte, error) 
 			dst = appendElement(dst, "sign", sign)
 			sign = ""
 		}
-		if !validName(f.k) {
-			return nil, errors.New("wxpay: encode XML: invalid field name " + wire.QuoteShort(f.k))
+		if !wire.ValidName(f.k) {
+			return nil, wire.NewError("wxpay: ", "encode XML: invalid field name "+wire.QuoteShort(f.k))
 		}
 		dst = append(dst, '<')
 		dst = append(dst, f.k...)
 		dst = append(dst, '>')
 		var err error
 		if dst, err = appendEscaped(dst, f.v); err != nil {
-			return nil, fmt.Errorf("wxpay: encode XML: field %s: %w", f.k, err)
+			return nil, wire.Errorf("wxpay: ", "encode XML: field %s: %w", f.k, err)
 		}
 		dst = append(dst, '<', '/')
 		dst = append(dst, f.k...)

@@ -4,7 +4,8 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/base64"
-	"errors"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // ErrDecrypt reports that an AEAD_AES_256_GCM resource (a notification's
@@ -21,7 +22,7 @@ import (
 // not the v2 API key.
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/apiv3_partner/wechatpay/wechatpay4_2.shtml
-var ErrDecrypt = errors.New("apiv3: cannot decrypt resource (wrong APIv3 key or tampered data)")
+var ErrDecrypt = wire.NewError("apiv3: ", "cannot decrypt resource (wrong APIv3 key or tampered data)")
 
 const (
 	// aeadKeySize is the APIv3 key length. WeChat's key is 32 bytes and the
@@ -39,29 +40,67 @@ const (
 	maxAEADCiphertext = 1 << 20
 )
 
+// strictBase64 is standard, padded base64 refusing non-zero padding
+// bits, so that one ciphertext has exactly one spelling. It is built once:
+// Encoding.Strict returns a fresh copy of the encoding on every call.
+var strictBase64 = base64.StdEncoding.Strict()
+
+// newAEAD returns AES-256-GCM under key with WeChat's parameters (12-byte
+// nonce, 16-byte tag), or nil when key is not 32 bytes. The APIv3 key is
+// fixed for a Client's life, so the Client builds this once (see
+// apiV3Key) rather than expanding the key for every notification; a
+// cipher.AEAD is safe for concurrent use.
+func newAEAD(key []byte) cipher.AEAD {
+	if len(key) != aeadKeySize {
+		return nil
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil
+	}
+	return gcm
+}
+
 // openAEAD opens a WeChat AEAD_AES_256_GCM resource: AES-256-GCM under the
 // 32-byte APIv3 key, the 12-byte nonce and associated_data used as given
 // (as bytes of the strings), and ciphertextB64 the standard, padded base64
 // of ciphertext‖tag. Every failure returns ErrDecrypt and nothing else.
+// A Client opens with its prebuilt AEAD instead (apiV3Key.open).
 func openAEAD(key []byte, nonce, associatedData, ciphertextB64 string) ([]byte, error) {
-	if len(key) != aeadKeySize || len(nonce) != aeadNonceSize ||
-		len(ciphertextB64) > maxAEADCiphertext {
+	if len(ciphertextB64) > maxAEADCiphertext {
 		return nil, ErrDecrypt
 	}
-	ct, err := base64.StdEncoding.Strict().DecodeString(ciphertextB64)
-	if err != nil || len(ct) < aeadTagSize {
+	return openWith(newAEAD(key), []byte(nonce), []byte(associatedData), []byte(ciphertextB64))
+}
+
+// open is openAEAD under the client's APIv3 key, with the AEAD built once
+// at construction. nonce, associatedData and ciphertextB64 are only read.
+func (k apiV3Key) open(nonce, associatedData, ciphertextB64 []byte) ([]byte, error) {
+	var gcm cipher.AEAD
+	if k.aead != nil {
+		gcm = *k.aead.Open()
+	}
+	return openWith(gcm, nonce, associatedData, ciphertextB64)
+}
+
+// openWith is openAEAD's work under a prebuilt AEAD (nil: no valid key).
+func openWith(gcm cipher.AEAD, nonce, associatedData, ciphertextB64 []byte) ([]byte, error) {
+	if gcm == nil || len(nonce) != aeadNonceSize || len(ciphertextB64) > maxAEADCiphertext {
 		return nil, ErrDecrypt
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
+	// One allocation: the base64 is decoded straight from the bytes it
+	// arrived in, and the plaintext reuses the decoded buffer.
+	ct := make([]byte, strictBase64.DecodedLen(len(ciphertextB64)))
+	n, err := strictBase64.Decode(ct, ciphertextB64)
+	if err != nil || n < aeadTagSize {
 		return nil, ErrDecrypt
 	}
-	gcm, err := cipher.NewGCM(block) // 12-byte nonce, 16-byte tag: WeChat's parameters
-	if err != nil {
-		return nil, ErrDecrypt
-	}
-	// Open in place: the plaintext reuses ct's backing array.
-	pt, err := gcm.Open(ct[:0], []byte(nonce), ct, []byte(associatedData))
+	ct = ct[:n]
+	pt, err := gcm.Open(ct[:0], nonce, ct, associatedData)
 	if err != nil {
 		return nil, ErrDecrypt
 	}

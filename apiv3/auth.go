@@ -54,7 +54,10 @@ func (c *Client) signMessage(msg []byte) (string, error) {
 // signError wraps a failure of the merchant's signer.
 type signError struct{ err error }
 
-func (e *signError) Error() string { return "apiv3: signing the request failed: " + e.err.Error() }
+func (e *signError) Error() string { return "apiv3: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *signError) Text() string  { return "signing the request failed: " + wire.Text(e.err) }
 func (e *signError) Unwrap() error { return e.err }
 
 // authorization returns the Authorization header of a request, and the

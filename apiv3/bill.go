@@ -59,21 +59,21 @@ var (
 	// have the SHA-1 the bill-apply answer gave (hash_value): it was
 	// cut short, corrupted or replaced. Discard everything read of it and
 	// apply for the bill again.
-	ErrBillHash = errors.New("apiv3: bill does not match its hash_value")
+	ErrBillHash = wire.NewError("apiv3: ", "bill does not match its hash_value")
 	// ErrBillTooLarge means the bill grew past [MaxBillBytes] once
 	// decompressed, or past [MaxBillCompressedBytes] on the wire (a gzip
 	// bomb, or a peer that never stops); reading stopped at the cap.
-	ErrBillTooLarge = errors.New("apiv3: bill larger than the cap")
+	ErrBillTooLarge = wire.NewError("apiv3: ", "bill larger than the cap")
 	// ErrBillURL means a download_url is not on the client's WeChat host
 	// (its base URL, or the failover host): the signed download request
 	// is sent nowhere else, so it was not sent at all.
-	ErrBillURL = errors.New("apiv3: bill download_url is not on the client's WeChat host")
+	ErrBillURL = wire.NewError("apiv3: ", "bill download_url is not on the client's WeChat host")
 	// ErrBillAnswer means a verified bill-apply answer lacks a usable
 	// download_url, or names a hash this package cannot check (only
 	// SHA1, 40 hex digits, is documented).
-	ErrBillAnswer = errors.New("apiv3: bill-apply answer has no usable download_url or hash")
+	ErrBillAnswer = wire.NewError("apiv3: ", "bill-apply answer has no usable download_url or hash")
 	// ErrBillFormat means a download asked for gzip is not gzip.
-	ErrBillFormat = errors.New("apiv3: bill file is not gzip")
+	ErrBillFormat = wire.NewError("apiv3: ", "bill file is not gzip")
 )
 
 // Documented error codes of the bill endpoints.

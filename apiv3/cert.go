@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // Platform certificate refresh policy.
@@ -90,7 +91,7 @@ func newCertManager(c *Client, store CertificateStore) *certManager {
 
 // errRefreshLimited is the cause when a refresh was not attempted because
 // one ran less than CertificateRetryInterval ago.
-var errRefreshLimited = errors.New("apiv3: certificates were refreshed less than a minute ago")
+var errRefreshLimited = wire.NewError("apiv3: ", "certificates were refreshed less than a minute ago")
 
 // lookup returns the key of the valid certificate serial. A serial it
 // does not hold starts (or joins) a refresh, at most one at a time and one
@@ -290,7 +291,7 @@ func (m *certManager) adopt(certs []*x509.Certificate, now time.Time) *certSet {
 }
 
 // serialOf writes a certificate's serial as WeChat does.
-func serialOf(c *x509.Certificate) string { return fmt.Sprintf("%X", c.SerialNumber.Bytes()) }
+func serialOf(c *x509.Certificate) string { return wire.Serial(c) }
 
 // download fetches GET /v3/certificates through the one request path and
 // returns the certificates it delivered, once the answer is verified.
@@ -383,7 +384,7 @@ func (m *certManager) openDownload(ctx context.Context, h http.Header, body []by
 		}
 		plain, err := openAEAD(m.c.apiV3Key.bytes(), e.Nonce, e.AssociatedData, e.Ciphertext)
 		if err != nil {
-			return nil, fmt.Errorf("apiv3: opening encrypt_certificate: %w", err)
+			return nil, wire.Errorf("apiv3: ", "opening encrypt_certificate: %w", err)
 		}
 		pc, err := parsePlatformCert(plain, d.SerialNo, now)
 		if err != nil {
@@ -420,14 +421,15 @@ func (m *certManager) openDownload(ctx context.Context, h http.Header, body []by
 // certError is a refused certificate download; it matches ErrCertificate.
 type certError struct{ why string }
 
-func (e *certError) Error() string        { return ErrCertificate.Error() + ": " + e.why }
+func (e *certError) Error() string        { return "apiv3: " + e.Text() }
+func (e *certError) Text() string         { return wire.Text(ErrCertificate) + ": " + e.why }
 func (e *certError) Is(target error) bool { return target == ErrCertificate }
 
 // parsePlatformCert parses one decrypted certificate listed under
 // serialNo. It returns nil, nil for a certificate that has expired.
 func parsePlatformCert(plain []byte, serialNo string, now time.Time) (*platformCert, error) {
-	block, rest := pem.Decode(plain)
-	if block == nil || block.Type != "CERTIFICATE" || len(trimSpace(rest)) != 0 {
+	block, one := wire.OnePEM(plain)
+	if !one || block.Type != "CERTIFICATE" {
 		return nil, &certError{"a decrypted certificate is not one PEM CERTIFICATE"}
 	}
 	c, err := x509.ParseCertificate(block.Bytes)
@@ -446,13 +448,6 @@ func parsePlatformCert(plain []byte, serialNo string, now time.Time) (*platformC
 		return nil, nil
 	}
 	return &platformCert{serial: s, cert: c, pub: pub}, nil
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\r' || b[0] == '\t') {
-		b = b[1:]
-	}
-	return b
 }
 
 // RefreshCertificates downloads WeChat's platform certificates now and

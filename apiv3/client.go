@@ -3,9 +3,9 @@ package apiv3
 import (
 	"context"
 	"crypto"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wxpay-go/wxpay/internal/wire"
@@ -66,21 +65,26 @@ type Client struct {
 // two pointers away from any struct field (see [wire.Sealed]), and its
 // String, Format and LogValue say "REDACTED". bytes returns the key for
 // AES-256-GCM; callers must not keep or modify the slice.
-type apiV3Key struct{ s *wire.Sealed[[32]byte] }
+// aead is AES-256-GCM under the key, built once (see newAEAD) and sealed
+// the same way, since its key schedule is as secret as the key.
+type apiV3Key struct {
+	s    *wire.Sealed[[32]byte]
+	aead *wire.Sealed[cipher.AEAD]
+}
 
 func newAPIv3Key(k string) apiV3Key {
 	var b [32]byte
 	copy(b[:], k)
-	return apiV3Key{wire.Seal(b)}
+	return apiV3Key{s: wire.Seal(b), aead: wire.Seal(newAEAD(b[:]))}
 }
 
 // bytes returns the 32 key bytes.
 func (k apiV3Key) bytes() []byte { return k.s.Open()[:] }
 
-func (apiV3Key) String() string               { return "REDACTED" }
-func (apiV3Key) Format(f fmt.State, _ rune)   { _, _ = io.WriteString(f, "REDACTED") }
-func (apiV3Key) LogValue() slog.Value         { return slog.StringValue("REDACTED") }
-func (apiV3Key) MarshalJSON() ([]byte, error) { return []byte(`"REDACTED"`), nil }
+func (apiV3Key) String() string               { return wire.Redacted }
+func (apiV3Key) Format(f fmt.State, _ rune)   { _, _ = io.WriteString(f, wire.Redacted) }
+func (apiV3Key) LogValue() slog.Value         { return slog.StringValue(wire.Redacted) }
+func (apiV3Key) MarshalJSON() ([]byte, error) { return []byte(`"` + wire.Redacted + `"`), nil }
 
 // Format prints the client's merchant identity and nothing secret, for
 // every verb.
@@ -113,14 +117,12 @@ func (c *Client) AppID() string { return c.appID }
 type Option func(*options) error
 
 type options struct {
-	hc      *http.Client
-	baseURL string
-	backup  string
-	log     *slog.Logger
-	now     func() time.Time
-	rand    io.Reader
-	store   CertificateStore
+	wire.Options // shared with the v2 client: hc, base URL, failover, logger, clock, rand
+	store        CertificateStore
 }
+
+// optPrefix begins the errors of this package's options.
+const optPrefix = "apiv3: "
 
 // WithHTTPClient makes the client send requests with hc's transport,
 // timeout and TLS settings instead of its own (a shared transport and a
@@ -128,35 +130,14 @@ type options struct {
 // itself is never modified, so it may be shared. TLS verification must
 // stay on: a transport with InsecureSkipVerify is refused.
 func WithHTTPClient(hc *http.Client) Option {
-	return func(o *options) error {
-		if hc == nil {
-			return errors.New("apiv3: WithHTTPClient: nil client")
-		}
-		if err := wire.CheckTLS(hc); err != nil {
-			return fmt.Errorf("apiv3: WithHTTPClient: %w", err)
-		}
-		// A shallow copy shares hc's transport but refuses redirects:
-		// WeChat never redirects, and following one would re-send a
-		// signed request wherever it points.
-		cp := *hc
-		cp.CheckRedirect = wire.NoRedirect
-		o.hc = &cp
-		return nil
-	}
+	return func(o *options) error { return o.SetHTTPClient(optPrefix, hc) }
 }
 
 // WithBaseURL sends requests to u instead of [BaseURL]: a fake server in
 // tests, or a proxy. Endpoint paths are appended to u, so a path prefix
 // is kept (and is part of what is signed).
 func WithBaseURL(u string) Option {
-	return func(o *options) error {
-		v, err := wire.CheckBaseURL(u)
-		if err != nil {
-			return errors.New("apiv3: " + err.Error())
-		}
-		o.baseURL = v
-		return nil
-	}
+	return func(o *options) error { return o.SetBaseURL(optPrefix, u) }
 }
 
 // WithFailover retries a request on backup (usually [BackupBaseURL]) when
@@ -165,14 +146,7 @@ func WithBaseURL(u string) Option {
 // read timeout, an HTTP status), so a call cannot take effect twice; the
 // rules are those of the v2 client's WithFailover.
 func WithFailover(backup string) Option {
-	return func(o *options) error {
-		v, err := wire.CheckBaseURL(backup)
-		if err != nil {
-			return errors.New("apiv3: " + err.Error())
-		}
-		o.backup = v
-		return nil
-	}
+	return func(o *options) error { return o.SetFailover(optPrefix, backup) }
 }
 
 // WithLogger sets where the client reports diagnostics: certificate
@@ -180,13 +154,7 @@ func WithFailover(backup string) Option {
 // default is [slog.Default], looked up at each record so that a later
 // slog.SetDefault takes effect. Secrets are never logged.
 func WithLogger(l *slog.Logger) Option {
-	return func(o *options) error {
-		if l == nil {
-			return errors.New("apiv3: WithLogger: nil logger")
-		}
-		o.log = l
-		return nil
-	}
+	return func(o *options) error { return o.SetLogger(optPrefix, l) }
 }
 
 // WithClock sets the source of the current time: the timestamp of every
@@ -194,13 +162,7 @@ func WithLogger(l *slog.Logger) Option {
 // against, certificate validity and refresh. Tests use it for
 // deterministic output.
 func WithClock(now func() time.Time) Option {
-	return func(o *options) error {
-		if now == nil {
-			return errors.New("apiv3: WithClock: nil clock")
-		}
-		o.now = now
-		return nil
-	}
+	return func(o *options) error { return o.SetClock(optPrefix, now) }
 }
 
 // WithRand sets the randomness source for request nonces (nonce_str) and
@@ -208,13 +170,7 @@ func WithClock(now func() time.Time) Option {
 // crypto/rand; only tests should need another. The client serializes its
 // reads, so r need not be safe for concurrent use.
 func WithRand(r io.Reader) Option {
-	return func(o *options) error {
-		if r == nil {
-			return errors.New("apiv3: WithRand: nil reader")
-		}
-		o.rand = &lockedReader{r: r}
-		return nil
-	}
+	return func(o *options) error { return o.SetRand(optPrefix, r) }
 }
 
 // WithCertificateStore keeps the platform certificates in s instead of
@@ -224,23 +180,11 @@ func WithRand(r io.Reader) Option {
 func WithCertificateStore(s CertificateStore) Option {
 	return func(o *options) error {
 		if s == nil {
-			return errors.New("apiv3: WithCertificateStore: nil store")
+			return wire.NewError("apiv3: ", "WithCertificateStore: nil store")
 		}
 		o.store = s
 		return nil
 	}
-}
-
-// lockedReader serializes reads of a WithRand source.
-type lockedReader struct {
-	mu sync.Mutex
-	r  io.Reader
-}
-
-func (l *lockedReader) Read(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.r.Read(p)
 }
 
 // defaultHandler sends records to whatever slog.Default is at the time.
@@ -341,7 +285,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	o := options{}
 	for _, opt := range opts {
 		if opt == nil {
-			return nil, errors.New("apiv3: NewClient: nil Option")
+			return nil, wire.NewError("apiv3: ", "NewClient: nil Option")
 		}
 		if err := opt(&o); err != nil {
 			return nil, err
@@ -350,24 +294,26 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 	if o.store != nil && !cfg.PlatformCertificates {
 		return nil, configError("WithCertificateStore needs PlatformCertificates")
 	}
-	if o.baseURL != "" {
-		c.baseURL = o.baseURL
+	if o.BaseURL != "" {
+		c.baseURL = o.BaseURL
 	}
-	c.backup = o.backup
-	c.hc = o.hc
+	c.backup = o.Backup
+	c.hc = o.HC
 	if c.hc == nil {
 		c.hc = wire.NewHTTPClient()
 	}
-	c.logger = o.log
+	c.logger = o.Log
 	if c.logger == nil {
 		c.logger = slog.New(defaultHandler{})
 	}
-	c.now = o.now
+	c.now = o.Now
 	if c.now == nil {
 		c.now = time.Now
 	}
-	c.rand = o.rand
-	if c.rand == nil {
+	c.rand = o.Rand
+	if c.rand != nil {
+		c.rand = wire.NewLockedReader(c.rand)
+	} else {
 		c.rand = rand.Reader
 	}
 	if cfg.PlatformCertificates {

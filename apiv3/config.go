@@ -5,14 +5,14 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // PublicKeyIDPrefix starts every WeChat Pay public key id
@@ -106,16 +106,9 @@ type Config struct {
 // no printing reaches them).
 func (c Config) String() string {
 	return "apiv3.Config{MchID:" + c.MchID + " AppID:" + c.AppID + " NotifyURL:" + c.NotifyURL + " MerchantSerialNo:" + c.MerchantSerialNo +
-		" MerchantCertificate:" + strconv.Itoa(len(c.MerchantCertificate)) + "B PrivateKey:" + redacted(len(c.PrivateKey) > 0) + " Signer:" + redacted(c.Signer != nil) +
-		" APIv3Key:" + redacted(c.APIv3Key != "") + " PublicKeyID:" + c.PublicKeyID +
+		" MerchantCertificate:" + strconv.Itoa(len(c.MerchantCertificate)) + "B PrivateKey:" + wire.RedactedIf(len(c.PrivateKey) > 0) + " Signer:" + wire.RedactedIf(c.Signer != nil) +
+		" APIv3Key:" + wire.RedactedIf(c.APIv3Key != "") + " PublicKeyID:" + c.PublicKeyID +
 		" PublicKey:" + strconv.Itoa(len(c.PublicKey)) + "B PlatformCertificates:" + strconv.FormatBool(c.PlatformCertificates) + "}"
-}
-
-func redacted(set bool) string {
-	if set {
-		return "REDACTED"
-	}
-	return `""`
 }
 
 // Format prints c as [Config.String] does, for every verb, so that
@@ -150,13 +143,13 @@ func (c Config) MarshalJSON() ([]byte, error) {
 		PublicKey            string
 		PlatformCertificates bool
 	}{
-		c.MchID, c.AppID, c.NotifyURL, c.MerchantSerialNo, string(c.MerchantCertificate), redacted(len(c.PrivateKey) > 0), redacted(c.Signer != nil),
-		redacted(c.APIv3Key != ""), c.PublicKeyID, string(c.PublicKey), c.PlatformCertificates,
+		c.MchID, c.AppID, c.NotifyURL, c.MerchantSerialNo, string(c.MerchantCertificate), wire.RedactedIf(len(c.PrivateKey) > 0), wire.RedactedIf(c.Signer != nil),
+		wire.RedactedIf(c.APIv3Key != ""), c.PublicKeyID, string(c.PublicKey), c.PlatformCertificates,
 	})
 }
 
 // configError is a Config that NewClient refused; the text says what to do.
-func configError(msg string) error { return errors.New("apiv3: Config: " + msg) }
+func configError(msg string) error { return wire.NewError("apiv3: ", "Config: "+msg) }
 
 // checkMchID accepts WeChat's merchant numbers: digits, at most 32 (it is
 // written into the Authorization header between quotes, so nothing else
@@ -235,11 +228,11 @@ func isHex(s string) bool {
 // parsePrivateKey reads the merchant API private key from PEM, PKCS#8 or
 // PKCS#1. Errors never quote the input.
 func parsePrivateKey(b []byte) (*rsa.PrivateKey, error) {
-	block, rest := pem.Decode(b)
+	block, one := wire.OnePEM(b)
 	if block == nil {
 		return nil, configError("PrivateKey is not PEM; give the contents of apiclient_key.pem (-----BEGIN PRIVATE KEY-----)")
 	}
-	if len(strings.TrimSpace(string(rest))) != 0 {
+	if !one {
 		return nil, configError("PrivateKey holds more than one PEM block; give apiclient_key.pem alone")
 	}
 	var key any
@@ -269,8 +262,8 @@ func parsePrivateKey(b []byte) (*rsa.PrivateKey, error) {
 
 // parsePublicKey reads the WeChat Pay public key (pub_key.pem).
 func parsePublicKey(b []byte) (*rsa.PublicKey, error) {
-	block, rest := pem.Decode(b)
-	if block == nil || len(strings.TrimSpace(string(rest))) != 0 {
+	block, one := wire.OnePEM(b)
+	if !one {
 		return nil, configError("PublicKey must be the one PEM block of pub_key.pem (-----BEGIN PUBLIC KEY-----)")
 	}
 	var key any
@@ -297,15 +290,15 @@ func parsePublicKey(b []byte) (*rsa.PublicKey, error) {
 // certificate in b after checking that it matches serial (when given)
 // and that signer holds its key.
 func checkMerchantCertificate(b []byte, serial string, signer crypto.Signer) (string, error) {
-	block, rest := pem.Decode(b)
-	if block == nil || block.Type != "CERTIFICATE" || len(strings.TrimSpace(string(rest))) != 0 {
+	block, one := wire.OnePEM(b)
+	if !one || block.Type != "CERTIFICATE" {
 		return "", configError("MerchantCertificate must be the one PEM CERTIFICATE of apiclient_cert.pem")
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
 		return "", configError("MerchantCertificate does not parse as an X.509 certificate")
 	}
-	got := fmt.Sprintf("%X", cert.SerialNumber.Bytes())
+	got := wire.Serial(cert)
 	if serial != "" && normSerial(serial) != normSerial(got) {
 		return "", configError("MerchantSerialNo is not the serial of MerchantCertificate (" + got + "); use that one, or leave MerchantSerialNo empty")
 	}

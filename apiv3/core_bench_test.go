@@ -130,3 +130,22 @@ func BenchmarkPairedJSON(b *testing.B) {
 		sinkErr = json.Unmarshal(body, &e)
 	})
 }
+
+var sinkEnvelope envelope
+
+// BenchmarkPairedEnvelope holds the one-pass decoder of a notification's
+// outer JSON (decodeEnvelope: every check of decodeJSON, fields taken
+// during the scan) to json.Unmarshal alone into notificationBody, which
+// checks nothing, on V5's 909-byte body.
+func BenchmarkPairedEnvelope(b *testing.B) {
+	_, body, _ := loadNotifyVec(b, "notify-v5.json")
+	if _, err := decodeEnvelope(body); err != nil {
+		b.Fatal(err)
+	}
+	pairRun(b, func() {
+		sinkEnvelope, sinkErr = decodeEnvelope(body)
+	}, func() {
+		var nb notificationBody
+		sinkErr = json.Unmarshal(body, &nb)
+	})
+}

@@ -21,44 +21,44 @@ var (
 	// WeChat: its signature headers are missing or malformed, its
 	// timestamp is outside the window, its key is unknown, or the
 	// signature does not match the message.
-	ErrSignature = errors.New("apiv3: signature verification failed")
+	ErrSignature = wire.NewError("apiv3: ", "signature verification failed")
 	// ErrMissingSignature means one of Wechatpay-Serial,
 	// Wechatpay-Signature, Wechatpay-Timestamp or Wechatpay-Nonce is
 	// absent, empty or repeated. WeChat signs every 2xx answer: an
 	// unsigned one is forged (or a proxy stripped the headers).
-	ErrMissingSignature = errors.New("apiv3: message is not signed")
+	ErrMissingSignature = wire.NewError("apiv3: ", "message is not signed")
 	// ErrTimestamp means Wechatpay-Timestamp is not a decimal number of
 	// seconds, or is more than five minutes away from the client's clock
 	// in either direction (a replay, or a clock that needs fixing).
-	ErrTimestamp = errors.New("apiv3: Wechatpay-Timestamp outside the 5-minute window or malformed")
+	ErrTimestamp = wire.NewError("apiv3: ", "Wechatpay-Timestamp outside the 5-minute window or malformed")
 	// ErrSignatureProbe means the signature starts with
 	// "WECHATPAY/SIGNTEST/": WeChat's probe that catches merchants who
 	// never verify. It must be refused; for a notification, WeChat then
 	// resends it correctly signed.
-	ErrSignatureProbe = errors.New("apiv3: WECHATPAY/SIGNTEST probe signature refused")
+	ErrSignatureProbe = wire.NewError("apiv3: ", "WECHATPAY/SIGNTEST probe signature refused")
 	// ErrUnknownSerial means Wechatpay-Serial names neither the
 	// configured WeChat Pay public key nor a platform certificate the
 	// client holds, even after the (rate-limited) refresh it may trigger.
-	ErrUnknownSerial = errors.New("apiv3: unknown Wechatpay-Serial")
+	ErrUnknownSerial = wire.NewError("apiv3: ", "unknown Wechatpay-Serial")
 )
 
 // ErrJSON is matched (errors.Is) by every [*JSONError]: a body or a
 // decrypted resource that the hardened decoder refused.
-var ErrJSON = errors.New("apiv3: malformed JSON")
+var ErrJSON = wire.NewError("apiv3: ", "malformed JSON")
 
 // ErrResponseTooLarge is the cause (Error.Err) when an answer's body is
 // longer than [MaxResponseBytes]: a misbehaving proxy, not WeChat.
-var ErrResponseTooLarge = errors.New("apiv3: response body too large")
+var ErrResponseTooLarge = wire.NewError("apiv3: ", "response body too large")
 
 // ErrCertificate means a downloaded platform certificate was refused: it
 // does not parse, is not RSA, is outside its validity dates, or its serial
 // does not match the serial_no WeChat gave it.
-var ErrCertificate = errors.New("apiv3: invalid platform certificate")
+var ErrCertificate = wire.NewError("apiv3: ", "invalid platform certificate")
 
 // ErrNoEncryptionKey means no WeChat key is available to encrypt
 // sensitive fields under: no public key is configured and no valid
 // platform certificate could be obtained.
-var ErrNoEncryptionKey = errors.New("apiv3: no WeChat key to encrypt sensitive fields")
+var ErrNoEncryptionKey = wire.NewError("apiv3: ", "no WeChat key to encrypt sensitive fields")
 
 // verifyError is a verification failure of a specific kind: it matches
 // [ErrSignature] and its kind, and says why in one line.
@@ -67,11 +67,14 @@ type verifyError struct {
 	why  string // extra detail, never secret; may be empty
 }
 
-func (e *verifyError) Error() string {
+func (e *verifyError) Error() string { return "apiv3: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *verifyError) Text() string {
 	if e.why == "" {
-		return e.kind.Error()
+		return wire.Text(e.kind)
 	}
-	return e.kind.Error() + ": " + e.why
+	return wire.Text(e.kind) + ": " + e.why
 }
 
 func (e *verifyError) Is(target error) bool { return target == ErrSignature || target == e.kind }
@@ -91,8 +94,11 @@ type JSONError struct {
 }
 
 // Error returns a line such as "apiv3: malformed JSON: duplicate key at offset 41".
-func (e *JSONError) Error() string {
-	s := "apiv3: malformed JSON: " + e.Reason
+func (e *JSONError) Error() string { return "apiv3: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *JSONError) Text() string {
+	s := "malformed JSON: " + e.Reason
 	if e.Offset >= 0 {
 		s += " at offset " + strconv.FormatInt(e.Offset, 10)
 	}
@@ -231,9 +237,11 @@ type Error struct {
 // Error returns a one-line summary such as
 // "apiv3: refunds: http 403: NOTENOUGH: 余额不足 (request-id 08F…)".
 // It never contains key material.
-func (e *Error) Error() string {
+func (e *Error) Error() string { return "apiv3: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *Error) Text() string {
 	var b strings.Builder
-	b.WriteString("apiv3: ")
 	if e.Op != "" {
 		b.WriteString(e.Op)
 		b.WriteString(": ")
@@ -258,7 +266,7 @@ func (e *Error) Error() string {
 		}
 	} else if e.Err != nil {
 		b.WriteString(": ")
-		b.WriteString(strings.TrimPrefix(e.Err.Error(), "apiv3: "))
+		b.WriteString(wire.Text(e.Err))
 	} else if t := http.StatusText(e.StatusCode); t != "" {
 		b.WriteString(" ")
 		b.WriteString(t)
@@ -275,9 +283,7 @@ func (e *Error) Error() string {
 		b.WriteString(")")
 	}
 	if e.key != "" && e.Retryable() {
-		b.WriteString(" (retryable: call again with the same ")
-		b.WriteString(e.key)
-		b.WriteString(")")
+		b.WriteString(wire.RetryHint(e.key))
 	}
 	return b.String()
 }
@@ -323,9 +329,10 @@ type RequestError struct {
 }
 
 // Error returns a line such as "apiv3: refunds: invalid out_refund_no: is empty".
-func (e *RequestError) Error() string {
-	return "apiv3: " + e.Op + ": invalid " + e.Field + ": " + e.Reason
-}
+func (e *RequestError) Error() string { return "apiv3: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *RequestError) Text() string { return wire.RequestText(e.Op, e.Field, e.Reason) }
 
 // OutcomeUnknownError reports a call whose request may have reached WeChat
 // but whose answer was lost or unusable: a timeout after the connection
@@ -345,10 +352,10 @@ type OutcomeUnknownError struct {
 }
 
 // Error says what failed and how to retry safely; never a secret.
-func (e *OutcomeUnknownError) Error() string {
-	return "apiv3: " + e.Op + ": outcome unknown, the request may have reached WeChat (retry with the same " +
-		e.Key + "): " + strings.TrimPrefix(e.Err.Error(), "apiv3: ")
-}
+func (e *OutcomeUnknownError) Error() string { return "apiv3: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *OutcomeUnknownError) Text() string { return wire.OutcomeUnknownText(e.Op, e.Key, e.Err) }
 
 // Unwrap returns the cause.
 func (e *OutcomeUnknownError) Unwrap() error { return e.Err }
@@ -393,8 +400,9 @@ type opError struct {
 	err error
 }
 
-func (e *opError) Error() string {
-	return "apiv3: " + e.op + ": " + strings.TrimPrefix(e.err.Error(), "apiv3: ")
-}
+func (e *opError) Error() string { return "apiv3: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *opError) Text() string { return e.op + ": " + wire.Text(e.err) }
 
 func (e *opError) Unwrap() error { return e.err }

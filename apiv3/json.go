@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // Limits of the hardened JSON decoder.
@@ -110,7 +112,7 @@ func (s *jsonScanner) value(depth int) error {
 		if depth >= MaxJSONDepth {
 			return s.fail("nesting deeper than " + strconv.Itoa(MaxJSONDepth))
 		}
-		return s.object(depth + 1)
+		return s.object(depth+1, nil)
 	case c == '[':
 		if depth >= MaxJSONDepth {
 			return s.fail("nesting deeper than " + strconv.Itoa(MaxJSONDepth))
@@ -319,7 +321,11 @@ func foldKey(k []byte) []byte {
 // detection switches from a linear scan to a map.
 const smallObject = 16
 
-func (s *jsonScanner) object(depth int) error {
+// object scans an object starting at its '{'. For each key, after the
+// duplicate check, field (when not nil) may consume the value itself
+// (returning true) and is then called with s.i at the value's first byte;
+// otherwise the value is only validated.
+func (s *jsonScanner) object(depth int, field func(key []byte) (bool, error)) error {
 	s.i++ // '{'
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == '}' {
@@ -369,8 +375,16 @@ func (s *jsonScanner) object(depth int) error {
 		}
 		s.i++
 		s.ws()
-		if err := s.value(depth); err != nil {
-			return err
+		done := false
+		if field != nil && s.i < len(s.b) {
+			if done, err = field(k); err != nil {
+				return err
+			}
+		}
+		if !done {
+			if err := s.value(depth); err != nil {
+				return err
+			}
 		}
 		s.ws()
 		if s.i >= len(s.b) {
@@ -414,6 +428,150 @@ func (s *jsonScanner) array(depth int) error {
 			return s.fail("expected ',' or ']'")
 		}
 	}
+}
+
+// envelope is the outer JSON of a notification as decodeEnvelope reads it:
+// the strings a Notification keeps, and the resource's fields as
+// sub-slices of the body (or of a fresh buffer, for a string with
+// escapes), which must only be read.
+type envelope struct {
+	id, createTime, eventType, resourceType, summary string
+	// hasResource says resource was an object (possibly empty), as a
+	// non-nil *struct field of encoding/json would.
+	hasResource                                  bool
+	originalType                                 string
+	algorithm, ciphertext, associatedData, nonce []byte
+}
+
+// decodeEnvelope decodes a notification's outer JSON in one pass.
+//
+// It is decodeJSON into notificationBody without encoding/json, for the
+// one document every notification carries: the same checks (size and
+// nesting caps, duplicate keys refused case-insensitively, strict UTF-8,
+// strict integers, nothing after the value) are made by the same scanner,
+// and the fields are taken during that scan, the way encoding/json would
+// fill them: keys matched to names as bytes.EqualFold does, null leaving
+// a field empty, unknown keys skipped, a value of the wrong type refused
+// once the whole document has been checked. FuzzEnvelope holds the two to
+// the same answer on every input. Decoding this way skips encoding/json's
+// second scan and its reflection, and leaves the base64 ciphertext in the
+// body's bytes rather than copying it into a string.
+func decodeEnvelope(b []byte) (envelope, error) {
+	var e envelope
+	if len(b) > MaxJSONBytes {
+		return e, &JSONError{Offset: -1, Reason: "document larger than " + strconv.Itoa(MaxJSONBytes) + " bytes"}
+	}
+	s := jsonScanner{b: b}
+	var typeErr error // the first value of the wrong type, reported only for a document otherwise valid
+	wrongType := func(at int, field string) {
+		if typeErr == nil {
+			typeErr = &JSONError{Offset: int64(at), Reason: "wrong type for " + field}
+		}
+	}
+	// str takes a string value into *dst; null leaves it empty; anything
+	// else is validated and reported as the wrong type.
+	str := func(dst *[]byte, depth int, field string) error {
+		switch s.b[s.i] {
+		case '"':
+			v, err := s.str(true)
+			*dst = v
+			return err
+		case 'n':
+			return s.lit("null")
+		}
+		at := s.i
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		wrongType(at, field)
+		return nil
+	}
+	resource := func(k []byte) (bool, error) {
+		var dst *[]byte
+		var orig []byte
+		name := ""
+		switch {
+		case bytes.EqualFold(k, []byte("original_type")):
+			dst, name = &orig, "resource.original_type"
+		case bytes.EqualFold(k, []byte("algorithm")):
+			dst, name = &e.algorithm, "resource.algorithm"
+		case bytes.EqualFold(k, []byte("ciphertext")):
+			dst, name = &e.ciphertext, "resource.ciphertext"
+		case bytes.EqualFold(k, []byte("associated_data")):
+			dst, name = &e.associatedData, "resource.associated_data"
+		case bytes.EqualFold(k, []byte("nonce")):
+			dst, name = &e.nonce, "resource.nonce"
+		default:
+			return false, nil
+		}
+		err := str(dst, 2, name)
+		if orig != nil {
+			e.originalType = string(orig)
+		}
+		return true, err
+	}
+	top := func(k []byte) (bool, error) {
+		var dst *string
+		name := ""
+		switch {
+		case bytes.EqualFold(k, []byte("id")):
+			dst, name = &e.id, "id"
+		case bytes.EqualFold(k, []byte("create_time")):
+			dst, name = &e.createTime, "create_time"
+		case bytes.EqualFold(k, []byte("event_type")):
+			dst, name = &e.eventType, "event_type"
+		case bytes.EqualFold(k, []byte("resource_type")):
+			dst, name = &e.resourceType, "resource_type"
+		case bytes.EqualFold(k, []byte("summary")):
+			dst, name = &e.summary, "summary"
+		case bytes.EqualFold(k, []byte("resource")):
+			switch s.b[s.i] {
+			case '{':
+				e.hasResource = true
+				return true, s.object(2, resource)
+			case 'n':
+				return true, s.lit("null")
+			}
+			at := s.i
+			if err := s.value(1); err != nil {
+				return true, err
+			}
+			wrongType(at, "resource")
+			return true, nil
+		default:
+			return false, nil
+		}
+		var v []byte
+		err := str(&v, 1, name)
+		if v != nil {
+			*dst = string(v)
+		}
+		return true, err
+	}
+	s.ws()
+	var err error
+	switch {
+	case s.i < len(b) && b[s.i] == '{':
+		err = s.object(1, top)
+	case bytes.HasPrefix(b[s.i:], []byte("null")):
+		err = s.value(0) // a null document decodes to nothing
+	default:
+		at := s.i
+		if err = s.value(0); err == nil {
+			wrongType(at, "")
+		}
+	}
+	if err != nil {
+		return envelope{}, err
+	}
+	s.ws()
+	if s.i != len(b) {
+		return envelope{}, s.fail("data after the top-level value")
+	}
+	if typeErr != nil {
+		return envelope{}, typeErr
+	}
+	return e, nil
 }
 
 // encodeJSON marshals a request body as it will be signed and sent:
@@ -469,7 +627,7 @@ func (t *jsonTime) UnmarshalJSON(b []byte) error {
 	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return errors.New("apiv3: time is not a string")
+		return wire.NewError("apiv3: ", "time is not a string")
 	}
 	if s == "" {
 		*t = jsonTime{}
@@ -477,7 +635,7 @@ func (t *jsonTime) UnmarshalJSON(b []byte) error {
 	}
 	v, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return errors.New("apiv3: time is not RFC 3339")
+		return wire.NewError("apiv3: ", "time is not RFC 3339")
 	}
 	*t = jsonTime(v)
 	return nil

@@ -33,26 +33,29 @@ var (
 	// notification: id, create_time, event_type or the resource
 	// (ciphertext, nonce) is missing or malformed. Errors of this kind
 	// match it under errors.Is and name the field.
-	ErrNotification = errors.New("apiv3: not a valid notification")
+	ErrNotification = wire.NewError("apiv3: ", "not a valid notification")
 	// ErrNotificationMethod means the request is not a POST, the only
 	// method WeChat uses for notifications.
-	ErrNotificationMethod = errors.New("apiv3: notification must be POST")
+	ErrNotificationMethod = wire.NewError("apiv3: ", "notification must be POST")
 	// ErrNotificationTooLarge means the body is longer than
 	// [MaxNotificationBytes]; it was not read past the cap.
-	ErrNotificationTooLarge = errors.New("apiv3: notification body too large")
+	ErrNotificationTooLarge = wire.NewError("apiv3: ", "notification body too large")
 	// ErrAlgorithm means resource.algorithm is not
 	// [AlgorithmAEADAES256GCM]. It is checked after the signature, so it
 	// only ever reports what WeChat itself sent (for example SM4 from a
 	// merchant set up for China's national algorithms, which this package
 	// does not speak).
-	ErrAlgorithm = errors.New("apiv3: unsupported resource algorithm")
+	ErrAlgorithm = wire.NewError("apiv3: ", "unsupported resource algorithm")
 )
 
 // notificationError is an [ErrNotification] naming the offending field.
 type notificationError struct{ field string }
 
-func (e *notificationError) Error() string {
-	return ErrNotification.Error() + ": missing or malformed " + e.field
+func (e *notificationError) Error() string { return "apiv3: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *notificationError) Text() string {
+	return wire.Text(ErrNotification) + ": missing or malformed " + e.field
 }
 
 func (e *notificationError) Is(target error) bool { return target == ErrNotification }
@@ -216,7 +219,10 @@ func readNotification(r io.Reader, contentLength int64) ([]byte, error) {
 // wraps the reader's error.
 type readError struct{ err error }
 
-func (e *readError) Error() string { return "apiv3: reading the notification body: " + e.err.Error() }
+func (e *readError) Error() string { return "apiv3: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *readError) Text() string  { return "reading the notification body: " + wire.Text(e.err) }
 func (e *readError) Unwrap() error { return e.err }
 
 // ParseNotificationBody is [Client.ParseNotification] for a notification
@@ -235,46 +241,46 @@ func (c *Client) ParseNotificationBody(ctx context.Context, header http.Header, 
 	if err := c.verifySignature(ctx, header, body); err != nil {
 		return nil, err
 	}
-	return openNotificationBody(c.apiV3Key.bytes(), body)
+	return openNotificationBody(c.apiV3Key, body)
 }
 
 // openNotificationBody runs checks 4 to 6 of ParseNotification on a body
 // whose signature has been verified: decode, check the fields, open the
 // resource under key.
-func openNotificationBody(key, body []byte) (*Notification, error) {
-	var nb notificationBody
-	if err := decodeJSON(body, &nb); err != nil {
+func openNotificationBody(key apiV3Key, body []byte) (*Notification, error) {
+	// decodeEnvelope is decodeJSON into notificationBody, in one pass.
+	nb, err := decodeEnvelope(body)
+	if err != nil {
 		return nil, err
 	}
-	created, terr := time.Parse(time.RFC3339Nano, nb.CreateTime)
+	created, terr := time.Parse(time.RFC3339Nano, nb.createTime)
 	switch {
-	case nb.ID == "":
+	case nb.id == "":
 		return nil, &notificationError{"id"}
 	case terr != nil:
 		return nil, &notificationError{"create_time"}
-	case nb.EventType == "":
+	case nb.eventType == "":
 		return nil, &notificationError{"event_type"}
-	case nb.Resource == nil:
+	case !nb.hasResource:
 		return nil, &notificationError{"resource"}
-	case nb.Resource.Algorithm != AlgorithmAEADAES256GCM:
+	case string(nb.algorithm) != AlgorithmAEADAES256GCM:
 		return nil, ErrAlgorithm
-	case nb.Resource.Ciphertext == "":
+	case len(nb.ciphertext) == 0:
 		return nil, &notificationError{"resource.ciphertext"}
-	case nb.Resource.Nonce == "":
+	case len(nb.nonce) == 0:
 		return nil, &notificationError{"resource.nonce"}
 	}
-	res := nb.Resource
-	pt, err := openAEAD(key, res.Nonce, res.AssociatedData, res.Ciphertext)
+	pt, err := key.open(nb.nonce, nb.associatedData, nb.ciphertext)
 	if err != nil {
 		return nil, err
 	}
 	return &Notification{
-		ID:           nb.ID,
+		ID:           nb.id,
 		CreateTime:   created,
-		EventType:    nb.EventType,
-		ResourceType: nb.ResourceType,
-		Summary:      nb.Summary,
-		OriginalType: res.OriginalType,
+		EventType:    nb.eventType,
+		ResourceType: nb.resourceType,
+		Summary:      nb.summary,
+		OriginalType: nb.originalType,
 		Plaintext:    pt,
 	}, nil
 }
@@ -343,26 +349,61 @@ const (
 	notifyReplyTooLarge  = `{"code":"FAIL","message":"body too large"}`
 )
 
-// notifyHandler is the HTTP plumbing every v3 notification handler shares:
-// method check, bounded read, parse, accept, callback, one answer.
-// accept turns a verified notification into what fn takes (for a typed
-// handler: check the event type, decode the plaintext, check the
-// merchant); its error is a refusal (400), logged like any other.
-type notifyHandler[T any] struct {
-	c      *Client
-	op     string // for log records
-	accept func(*Notification) (T, error)
-	fn     func(context.Context, T) error
-	lim    wire.Limiter
+// newNotifyHandler builds a v3 notification handler on the module's one
+// notify skeleton ([wire.NotifyHandler]): method check, a read capped at
+// [MaxNotificationBytes], [Client.ParseNotificationBody], accept, callback,
+// one answer. accept turns a verified notification into what fn takes
+// (for a typed handler: check the event type, decode the plaintext, check
+// the merchant); its error is a refusal (400), logged like any other.
+// Refusals are logged with the id and event_type the body claims; only
+// what the hardened decoder accepts is shown, and the resource is not
+// even decoded.
+func newNotifyHandler[T any](c *Client, op string, accept func(*Notification) (T, error), fn func(context.Context, T) error) *wire.NotifyHandler[T] {
+	return &wire.NotifyHandler[T]{
+		Prefix: "apiv3: ",
+		Op:     op,
+		Logger: func() *slog.Logger { return c.logger },
+		Lim:    wire.Limiter{Now: c.now},
+		Read: func(_ http.ResponseWriter, r *http.Request) ([]byte, bool, error) {
+			body, err := readNotification(r.Body, r.ContentLength)
+			return body, errors.Is(err, ErrNotificationTooLarge), err
+		},
+		Parse: func(r *http.Request, body []byte) (T, int, error) {
+			var zero T
+			n, err := c.ParseNotificationBody(r.Context(), r.Header, body)
+			if err != nil {
+				if errors.Is(err, ErrSignature) {
+					return zero, http.StatusUnauthorized, err
+				}
+				return zero, http.StatusBadRequest, err
+			}
+			v, err := accept(n)
+			if err != nil {
+				return zero, http.StatusBadRequest, err
+			}
+			return v, 0, nil
+		},
+		Fn:               fn,
+		MethodReason:     ErrNotificationMethod.Error(),
+		TooLargeReason:   ErrNotificationTooLarge.Error(),
+		UnreadableReason: "apiv3: cannot read notification body",
+		Claims:           claimsOf,
+		FailedAttrs:      failedAttrs[T],
+		Success:          http.StatusNoContent,
+		Replies: map[int]string{
+			http.StatusMethodNotAllowed:      notifyReplyMethod,
+			http.StatusRequestEntityTooLarge: notifyReplyTooLarge,
+			http.StatusBadRequest:            notifyReplyInvalid,
+			http.StatusUnauthorized:          notifyReplySignature,
+			http.StatusInternalServerError:   notifyReplyFailed,
+		},
+		Write: writeNotifyReply,
+	}
 }
 
-func newNotifyHandler[T any](c *Client, op string, accept func(*Notification) (T, error), fn func(context.Context, T) error) *notifyHandler[T] {
-	return &notifyHandler[T]{c: c, op: op, accept: accept, fn: fn, lim: wire.Limiter{Now: c.now}}
-}
-
-func (h *notifyHandler[T]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	status, reply := h.serve(w, r)
-	// The only write of the answer: every path above returns here.
+// writeNotifyReply sends a v3 answer: the status alone for a success,
+// the JSON failure body otherwise.
+func writeNotifyReply(w http.ResponseWriter, status int, reply string) {
 	if reply == "" {
 		w.WriteHeader(status)
 		return
@@ -372,78 +413,34 @@ func (h *notifyHandler[T]) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(reply))
 }
 
-// serve handles r and returns the answer's status and body ("" for none).
-func (h *notifyHandler[T]) serve(w http.ResponseWriter, r *http.Request) (int, string) {
-	ctx := r.Context()
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		h.refused(ctx, ErrNotificationMethod, nil)
-		return http.StatusMethodNotAllowed, notifyReplyMethod
+// failedAttrs names the notification whose fn failed: the id and
+// event_type of its verified body (decoded again only on this path, by
+// the decoder that already accepted it).
+func failedAttrs[T any](body []byte, _ T) []slog.Attr {
+	var ev struct {
+		ID        string `json:"id"`
+		EventType string `json:"event_type"`
 	}
-	body, err := readNotification(r.Body, r.ContentLength)
-	if err != nil {
-		if errors.Is(err, ErrNotificationTooLarge) {
-			h.refused(ctx, ErrNotificationTooLarge, nil)
-			return http.StatusRequestEntityTooLarge, notifyReplyTooLarge
-		}
-		h.refused(ctx, errors.New("apiv3: cannot read notification body"), nil)
-		return http.StatusBadRequest, notifyReplyInvalid
-	}
-	n, err := h.c.ParseNotificationBody(ctx, r.Header, body)
-	if err != nil {
-		h.refused(ctx, err, body)
-		if errors.Is(err, ErrSignature) {
-			return http.StatusUnauthorized, notifyReplySignature
-		}
-		return http.StatusBadRequest, notifyReplyInvalid
-	}
-	v, err := h.accept(n)
-	if err != nil {
-		h.refused(ctx, err, body)
-		return http.StatusBadRequest, notifyReplyInvalid
-	}
-	if err := h.fn(ctx, v); err != nil {
-		h.c.logger.LogAttrs(ctx, slog.LevelError, "apiv3: notification handler failed; WeChat will redeliver",
-			slog.String("op", h.op), slog.String("id", wire.Truncate(n.ID, 64)),
-			slog.String("event_type", wire.Truncate(n.EventType, 64)), slog.String("error", err.Error()))
-		return http.StatusInternalServerError, notifyReplyFailed
-	}
-	return http.StatusNoContent, ""
+	_ = decodeJSON(body, &ev)
+	return []slog.Attr{slog.String("id", wire.Truncate(ev.ID, 64)), slog.String("event_type", wire.Truncate(ev.EventType, 64))}
 }
 
-// refused logs a refused notification at Warn, rate-limited: the reason,
-// and what the body claims to be (id, event_type) under names that say
-// nobody vouched for them, cut short and quoted. Never the body, the
-// resource, the signature or anything derived from the key.
-func (h *notifyHandler[T]) refused(ctx context.Context, reason error, body []byte) {
-	log := h.c.logger
-	if !log.Enabled(ctx, slog.LevelWarn) {
-		return
+// claimsOf returns the id and event_type a refused body claims, cut
+// short and quoted, under names that say nobody vouched for them.
+func claimsOf(body []byte) []slog.Attr {
+	var claim struct {
+		ID        string `json:"id"`
+		EventType string `json:"event_type"`
 	}
-	ok, suppressed := h.lim.Allow()
-	if !ok {
-		return
+	if decodeJSON(body, &claim) != nil {
+		return nil
 	}
-	attrs := make([]slog.Attr, 0, 5)
-	attrs = append(attrs, slog.String("op", h.op), slog.String("reason", reason.Error()))
-	if body != nil {
-		// Only what the hardened decoder accepts is shown; the resource
-		// is not even decoded.
-		var claim struct {
-			ID        string `json:"id"`
-			EventType string `json:"event_type"`
-		}
-		if decodeJSON(body, &claim) == nil {
-			if claim.ID != "" {
-				attrs = append(attrs, slog.String("unverified_id", wire.QuoteShort(claim.ID)))
-			}
-			if claim.EventType != "" {
-				attrs = append(attrs, slog.String("unverified_event_type", wire.QuoteShort(claim.EventType)))
-			}
-		}
+	var attrs []slog.Attr
+	if claim.ID != "" {
+		attrs = append(attrs, slog.String("unverified_id", wire.QuoteShort(claim.ID)))
 	}
-	if suppressed > 0 {
-		attrs = append(attrs, slog.Int("suppressed", suppressed))
+	if claim.EventType != "" {
+		attrs = append(attrs, slog.String("unverified_event_type", wire.QuoteShort(claim.EventType)))
 	}
-	log.LogAttrs(ctx, slog.LevelWarn, "apiv3: notification refused", attrs...)
+	return attrs
 }

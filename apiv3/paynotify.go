@@ -2,9 +2,10 @@ package apiv3
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // The event and resource types of a payment notification.
@@ -25,12 +26,15 @@ const (
 // or amounts that contradict each other. [Client.NotifyHandler] refuses
 // it before the application's function sees it. Errors of this kind match
 // it under errors.Is and say which check failed.
-var ErrNotPayment = errors.New("apiv3: not a payment notification for this merchant")
+var ErrNotPayment = wire.NewError("apiv3: ", "not a payment notification for this merchant")
 
 // notPaymentError is an [ErrNotPayment] saying why.
 type notPaymentError struct{ why string }
 
-func (e *notPaymentError) Error() string { return ErrNotPayment.Error() + ": " + e.why }
+func (e *notPaymentError) Error() string { return "apiv3: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *notPaymentError) Text() string { return wire.Text(ErrNotPayment) + ": " + e.why }
 func (e *notPaymentError) Is(target error) bool {
 	return target == ErrNotPayment
 }

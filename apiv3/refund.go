@@ -2,13 +2,14 @@ package apiv3
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 var (
@@ -269,12 +270,15 @@ type refundObjectJSON struct {
 // a field the caller acts on (refund_id, out_refund_no, status, the
 // amounts) is missing, unknown or contradicts the rest. Errors of this
 // kind match it under errors.Is and name the field.
-var ErrRefundObject = errors.New("apiv3: not a valid refund object")
+var ErrRefundObject = wire.NewError("apiv3: ", "not a valid refund object")
 
 type refundObjectError struct{ field, why string }
 
-func (e *refundObjectError) Error() string {
-	return ErrRefundObject.Error() + ": " + e.field + " " + e.why
+func (e *refundObjectError) Error() string { return "apiv3: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *refundObjectError) Text() string {
+	return wire.Text(ErrRefundObject) + ": " + e.field + " " + e.why
 }
 
 func (e *refundObjectError) Is(target error) bool { return target == ErrRefundObject }
@@ -403,7 +407,7 @@ func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*Refund, error
 
 // errRefundEcho is the cause when a refund answer names another refund
 // or other amounts than those requested.
-var errRefundEcho = errors.New("apiv3: the answer describes another refund than the one requested (out_refund_no, order or amounts differ)")
+var errRefundEcho = wire.NewError("apiv3: ", "the answer describes another refund than the one requested (out_refund_no, order or amounts differ)")
 
 // callRefund sends r and decodes its refund object. A signed 2xx answer
 // whose refund object is unusable leaves the outcome of a keyed call
@@ -582,8 +586,8 @@ type AbnormalRefundRequest struct {
 // String shows the request without its personal data.
 func (r AbnormalRefundRequest) String() string {
 	return "apiv3.AbnormalRefundRequest{RefundID:" + r.RefundID + " OutRefundNo:" + r.OutRefundNo +
-		" Type:" + string(r.Type) + " BankType:" + r.BankType + " BankAccount:" + redacted(r.BankAccount != "") +
-		" RealName:" + redacted(r.RealName != "") + "}"
+		" Type:" + string(r.Type) + " BankType:" + r.BankType + " BankAccount:" + wire.RedactedIf(r.BankAccount != "") +
+		" RealName:" + wire.RedactedIf(r.RealName != "") + "}"
 }
 
 // Format prints [AbnormalRefundRequest.String] for every verb.

@@ -2,9 +2,10 @@ package apiv3
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // The event types of refund notifications.
@@ -22,11 +23,12 @@ const (
 // contradict each other. [Client.RefundNotifyHandler] refuses it before
 // the application's function sees it. Errors of this kind match it under
 // errors.Is and say which check failed.
-var ErrNotRefund = errors.New("apiv3: not a refund notification for this merchant")
+var ErrNotRefund = wire.NewError("apiv3: ", "not a refund notification for this merchant")
 
 type notRefundError struct{ why string }
 
-func (e *notRefundError) Error() string        { return ErrNotRefund.Error() + ": " + e.why }
+func (e *notRefundError) Error() string        { return "apiv3: " + e.Text() }
+func (e *notRefundError) Text() string         { return wire.Text(ErrNotRefund) + ": " + e.why }
 func (e *notRefundError) Is(target error) bool { return target == ErrNotRefund }
 
 // RefundNotification is a verified REFUND.SUCCESS, REFUND.ABNORMAL or

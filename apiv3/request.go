@@ -268,7 +268,7 @@ func (e *Error) decodeBody(body []byte) {
 
 // errNotWeChatError is the cause of an [*Error] whose body is JSON but
 // not WeChat's error object.
-var errNotWeChatError = errors.New("apiv3: answer is not a WeChat error object")
+var errNotWeChatError = wire.NewError("apiv3: ", "answer is not a WeChat error object")
 
 // send makes one attempt at base. reached reports that the request may
 // have been written (see wire.Do).

@@ -6,8 +6,9 @@ import (
 	"crypto/rsa"
 	"crypto/sha1" // WeChat's OAEP uses SHA-1 (and MGF1-SHA-1); not a signature, so SHA-1's collisions do not matter here
 	"encoding/base64"
-	"errors"
 	"strconv"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // Sensitive-field failures.
@@ -17,14 +18,14 @@ var (
 	// length, wrong key, corrupted ciphertext) gives this one error, so
 	// that the answer reveals nothing an attacker could use as a padding
 	// oracle.
-	ErrSensitiveDecrypt = errors.New("apiv3: cannot decrypt sensitive field")
+	ErrSensitiveDecrypt = wire.NewError("apiv3: ", "cannot decrypt sensitive field")
 	// ErrNoDecryptionKey means the merchant key was given as a
 	// crypto.Signer that does not also implement crypto.Decrypter (for
 	// example a KMS key allowed to sign only), so sensitive fields
 	// WeChat encrypted to the merchant cannot be opened here. Give
 	// Config a Signer that implements crypto.Decrypter with
 	// rsa.OAEPOptions, or decrypt in the key's own service.
-	ErrNoDecryptionKey = errors.New("apiv3: the merchant key cannot decrypt (its crypto.Signer is not a crypto.Decrypter)")
+	ErrNoDecryptionKey = wire.NewError("apiv3: ", "the merchant key cannot decrypt (its crypto.Signer is not a crypto.Decrypter)")
 )
 
 // SensitiveTooLongError reports a plaintext longer than RSA-OAEP (SHA-1)
@@ -36,8 +37,11 @@ type SensitiveTooLongError struct {
 	Max   int // the most the key can encrypt
 }
 
-func (e *SensitiveTooLongError) Error() string {
-	return "apiv3: sensitive field " + strconv.Itoa(e.Index) + " is " + strconv.Itoa(e.Len) +
+func (e *SensitiveTooLongError) Error() string { return "apiv3: " + e.Text() }
+
+// Text is Error without the package prefix (see [wire.Text]).
+func (e *SensitiveTooLongError) Text() string {
+	return "sensitive field " + strconv.Itoa(e.Index) + " is " + strconv.Itoa(e.Len) +
 		" bytes, more than the " + strconv.Itoa(e.Max) + " RSA-OAEP can encrypt under WeChat's key"
 }
 
@@ -69,7 +73,7 @@ func (c *Client) EncryptSensitive(ctx context.Context, plaintexts ...string) (se
 		if err != nil {
 			// The length was checked; what is left is a broken key or
 			// entropy source. Say which step failed, never the text.
-			return "", nil, errors.New("apiv3: RSA-OAEP encryption failed: " + err.Error())
+			return "", nil, wire.NewError("apiv3: ", "RSA-OAEP encryption failed: "+err.Error())
 		}
 		out[i] = base64.StdEncoding.EncodeToString(ct)
 	}

@@ -146,5 +146,5 @@ func OpenNotification(apiV3Key string, body []byte) (*Notification, error) {
 	if len(apiV3Key) != aeadKeySize {
 		return nil, ErrDecrypt
 	}
-	return openNotificationBody([]byte(apiV3Key), body)
+	return openNotificationBody(newAPIv3Key(apiV3Key), body)
 }

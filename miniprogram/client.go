@@ -202,7 +202,9 @@ func (c Client) GoString() string { return "miniprogram.Client{AppID:" + strconv
 // Format implements fmt.Formatter so that every verb, including %+v and
 // %#v which would otherwise print the struct fields, shows only the app
 // id. It has a value receiver, so printing *c is covered as well as c.
-func (c Client) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c.String(), c.GoString()) }
+func (c Client) Format(f fmt.State, verb rune) {
+	wire.FormatRedacted(f, verb, c.String(), c.GoString())
+}
 
 // LogValue implements slog.LogValuer: the client logs as a group holding
 // only its app id.

@@ -3,11 +3,12 @@ package miniprogram
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // Session is the result of [Client.Code2Session]: who the user is, and the
@@ -108,7 +109,9 @@ func (k SessionKey) GoString() string {
 // Format implements fmt.Formatter so that every verb, including %x, %d
 // and verbs fmt does not know, shows [SessionKey.String] and never the
 // key.
-func (k SessionKey) Format(f fmt.State, verb rune) { formatRedacted(f, verb, k.String(), k.GoString()) }
+func (k SessionKey) Format(f fmt.State, verb rune) {
+	wire.FormatRedacted(f, verb, k.String(), k.GoString())
+}
 
 // LogValue implements slog.LogValuer: the key logs as "[redacted]".
 func (k SessionKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
@@ -159,22 +162,6 @@ func (s secret) value() string {
 		return ""
 	}
 	return *s.p
-}
-
-// formatRedacted writes text for the print verbs and Go syntax for %#v;
-// any other verb gets fmt's bad-verb form around text. It never sees a
-// secret, only the redacted text.
-func formatRedacted(f fmt.State, verb rune, text, goSyntax string) {
-	switch {
-	case verb == 'v' && f.Flag('#'):
-		_, _ = io.WriteString(f, goSyntax)
-	case verb == 'v' || verb == 's':
-		_, _ = io.WriteString(f, text)
-	case verb == 'q':
-		_, _ = io.WriteString(f, strconv.Quote(text))
-	default:
-		_, _ = fmt.Fprintf(f, "%%!%c(%s)", verb, text)
-	}
 }
 
 // sessionResponse is the jscode2session body. errcode is absent or 0 on

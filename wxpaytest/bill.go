@@ -12,6 +12,12 @@ import (
 	"github.com/wxpay-go/wxpay"
 )
 
+// billRoutes are the bill endpoints.
+var billRoutes = []route{
+	{path: EndpointDownloadBill, proto: protoV2, sandbox: true, signMsg: "SIGN ERROR", v2: (*Fake).downloadBill},
+	{path: EndpointDownloadFundFlow, proto: protoV2, sandbox: true, cert: true, sign: wxpay.SignHMACSHA256, v2: (*Fake).downloadFundFlow},
+}
+
 // Column names of WeChat's trade bills, by bill_type, and of their
 // summary.
 var (
@@ -30,6 +36,18 @@ var (
 	fundFlowCols = []string{"记账时间", "微信支付业务单号", "资金流水单号", "业务名称", "业务类型", "收支类型", "收支金额(元)",
 		"账户结余(元)", "资金变更提交申请人", "备注", "业务凭证号"}
 	fundFlowSummaryCols = []string{"资金流水总笔数", "收入笔数", "收入金额", "支出笔数", "支出金额"}
+)
+
+// Bill endpoints: POST, XML requests, answered with a bill (text, or
+// gzip) rather than XML unless refused.
+const (
+	// EndpointDownloadBill is the day's trade bill:
+	// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6
+	EndpointDownloadBill Endpoint = "/pay/downloadbill"
+	// EndpointDownloadFundFlow is the day's fund flow; it needs the
+	// client certificate and HMAC-SHA256:
+	// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_18
+	EndpointDownloadFundFlow Endpoint = "/pay/downloadfundflow"
 )
 
 // FeeRate is the service fee the fake's bills charge on payments: 0.6%,
@@ -87,6 +105,30 @@ func table(cols []string, rows []billRow, sumCols []string, sum map[string]strin
 	return b.Bytes()
 }
 
+// gzipped reads tar_type: "" is plain text, GZIP compressed; anything
+// else is malformed (ok false).
+func gzipped(tarType string) (gz, ok bool) {
+	switch tarType {
+	case "":
+		return false, true
+	case "GZIP":
+		return true, true
+	}
+	return false, false
+}
+
+// lockLedger takes what a bill reads: the orders' lock, then the
+// refunds'. Bills keep no state of their own; they are views of both.
+func (f *Fake) lockLedger() {
+	f.orders.mu.Lock()
+	f.refunds.mu.Lock()
+}
+
+func (f *Fake) unlockLedger() {
+	f.refunds.mu.Unlock()
+	f.orders.mu.Unlock()
+}
+
 // billDay parses bill_date as a day in UTC+8.
 func billDay(s string) (time.Time, bool) {
 	if len(s) != 8 {
@@ -126,18 +168,14 @@ func (f *Fake) downloadBill(p wxpay.Params) answer {
 	default:
 		return protocolFail("invalid bill_type")
 	}
-	gz := false
-	switch p["tar_type"] {
-	case "":
-	case "GZIP":
-		gz = true
-	default:
+	gz, ok := gzipped(p["tar_type"])
+	if !ok {
 		return protocolFail("data format error")
 	}
 	now := f.Now()
-	f.mu.Lock()
+	f.lockLedger()
 	rows := f.tradeRowsLocked(day, bt, now)
-	f.mu.Unlock()
+	f.unlockLedger()
 	if len(rows) == 0 {
 		return protocolFail(msgNoBill)
 	}
@@ -186,7 +224,7 @@ func (r billRow) fen(col string) int64 {
 // tradeRowsLocked lists the day's payments and refunds for bill type bt.
 func (f *Fake) tradeRowsLocked(day time.Time, bt string, now time.Time) []billRow {
 	var rows []billRow
-	for _, o := range f.orders {
+	for _, o := range f.orders.byNo {
 		switch o.state(now) {
 		case StateSuccess, StateRefund:
 		default:
@@ -282,18 +320,14 @@ func (f *Fake) downloadFundFlow(p wxpay.Params) answer {
 	default:
 		return paramErr("account_type参数格式错误")
 	}
-	gz := false
-	switch p["tar_type"] {
-	case "":
-	case "GZIP":
-		gz = true
-	default:
+	gz, ok := gzipped(p["tar_type"])
+	if !ok {
 		return paramErr("tar_type参数格式错误")
 	}
 	now := f.Now()
-	f.mu.Lock()
+	f.lockLedger()
 	flows := f.flowsLocked(now)
-	f.mu.Unlock()
+	f.unlockLedger()
 	sort.Slice(flows, func(i, j int) bool {
 		a, b := flows[i], flows[j]
 		if !a.at.Equal(b.at) {
@@ -347,7 +381,7 @@ func (f *Fake) flowsLocked(now time.Time) []flow {
 			"业务名称": name, "业务类型": name, "资金变更提交申请人": "system", "备注": "缺省", "业务凭证号": bizID,
 		}}
 	}
-	for _, o := range f.orders {
+	for _, o := range f.orders.byNo {
 		switch o.state(now) {
 		case StateSuccess, StateRefund:
 		default:

@@ -118,7 +118,8 @@
 // out_refund_no already used on another order, of reversing a refunded
 // order (TRADE_ERROR), of a used payment code (AUTH_CODE_INVALID), and
 // the err_code_des of REFUNDNOTEXIST, TRADE_OVERDUE, ORDERREVERSED,
-// REVERSE_EXPIRE and PAYERROR. Over plain HTTP
+// REVERSE_EXPIRE and PAYERROR, and the 404 (return_code FAIL on a v2
+// path) that answers a path it does not serve. Over plain HTTP
 // ([NewServer]) the certificate endpoints cannot see a certificate and do
 // not ask for one. It keeps one merchant and everything in memory.
 //

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wxpay-go/wxpay"
@@ -100,28 +101,22 @@ type Fake struct {
 
 	ctx    context.Context // canceled by Close; bounds every notification
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
 
-	mu         sync.Mutex
-	closed     bool
-	seq        uint64
-	orders     map[string]*order // by out_trade_no
-	byPrepay   map[string]*order
-	byTxn      map[string]*order
-	dropNotify map[string]bool
-	faults     map[Endpoint][]*faultEntry
-	users      map[string]*user      // by openid
-	codes      map[string]*loginCode // by js_code
-	phoneCodes map[string]*phoneCode
-	tokens     map[string]time.Time // access token -> expiry (fake time)
-	lastToken  string               // newest /cgi-bin/token token
-	stable     string               // current stable_token
-	timers     map[*time.Timer]struct{}
+	// The state, one domain each, each with its own lock. Lock order:
+	// orders, then refunds, then notify; users and faults stand alone.
+	orders  *orderBook
+	refunds *refundBook
+	users   *userBook
+	notify  *notifier
+	faults  *faultBook
+	seq     atomic.Uint64 // numbers the ids the fake mints
 
-	refunds    map[string]*refund // by out_refund_no
-	byRefundID map[string]*refund
-	payCodes   map[string]*payCode // by auth_code
-	sandboxKey string              // "" unless Config.Sandbox
+	sandboxKey string // "" unless Config.Sandbox
+
+	// index routes requests to the rows of the endpoint table this
+	// fake serves; disabled holds the rows its configuration leaves
+	// out, to say why they are refused.
+	index, disabled *routeIndex
 
 	caOnce sync.Once
 	caVal  *certAuthority
@@ -182,29 +177,21 @@ func New(cfg Config) (*Fake, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &Fake{
-		cfg:        cfg,
-		key:        cfg.APIKey,
-		signType:   st,
-		speed:      speed,
-		clock:      clock,
-		start:      clock(),
-		hc:         hc,
-		log:        lg,
-		ctx:        ctx,
-		cancel:     cancel,
-		orders:     make(map[string]*order),
-		byPrepay:   make(map[string]*order),
-		byTxn:      make(map[string]*order),
-		dropNotify: make(map[string]bool),
-		faults:     make(map[Endpoint][]*faultEntry),
-		users:      make(map[string]*user),
-		codes:      make(map[string]*loginCode),
-		phoneCodes: make(map[string]*phoneCode),
-		tokens:     make(map[string]time.Time),
-		timers:     make(map[*time.Timer]struct{}),
-		refunds:    make(map[string]*refund),
-		byRefundID: make(map[string]*refund),
-		payCodes:   make(map[string]*payCode),
+		cfg:      cfg,
+		key:      cfg.APIKey,
+		signType: st,
+		speed:    speed,
+		clock:    clock,
+		start:    clock(),
+		hc:       hc,
+		log:      lg,
+		ctx:      ctx,
+		cancel:   cancel,
+		orders:   newOrderBook(),
+		refunds:  newRefundBook(),
+		users:    newUserBook(),
+		notify:   newNotifier(),
+		faults:   newFaultBook(),
 	}
 	if cfg.Sandbox {
 		f.sandboxKey = randAlnum(32)
@@ -212,6 +199,7 @@ func New(cfg Config) (*Fake, error) {
 	f.cfg.APIKey = "" // kept in f.key only, so a printed Config never shows it
 	f.cfg.AppSecret = ""
 	f.secret = cfg.AppSecret
+	f.index, f.disabled = newRouteIndex(f, routes())
 	return f, nil
 }
 
@@ -232,126 +220,18 @@ func (f *Fake) real(d time.Duration) time.Duration {
 	return time.Duration(float64(d) / f.speed)
 }
 
-// afterFunc runs fn after d of fake time, unless the fake is closed first.
-func (f *Fake) afterFunc(d time.Duration, fn func()) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.scheduleLocked(d, fn)
-}
+// ErrClosed means the fake was closed ([Fake.Close]): [Fake.Pay] and
+// the waits for acknowledgements return it.
+var ErrClosed = errors.New("wxpaytest: fake closed")
 
 // Close stops every pending notification retry, aborts notifications in
 // flight and waits for them to end. The fake still answers HTTP requests
 // afterwards, but sends nothing more. Close is idempotent.
 func (f *Fake) Close() {
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		f.wg.Wait()
-		return
-	}
-	f.closed = true
-	for t := range f.timers {
-		if t.Stop() {
-			f.wg.Done() // its function will never run
-		}
-		delete(f.timers, t)
-	}
-	f.mu.Unlock()
+	f.notify.close()
 	f.cancel()
-	f.wg.Wait()
+	f.notify.wg.Wait()
 	if f.cfg.HTTPClient == nil {
 		f.hc.CloseIdleConnections() // the fake's own transport: leave no goroutines behind
 	}
-}
-
-// ServeHTTP answers the WeChat endpoints the fake implements, at these
-// paths relative to wherever it is mounted (use [http.StripPrefix] to mount
-// it under a prefix):
-//
-//	POST /pay/unifiedorder, /pay/orderquery, /pay/closeorder   WeChat Pay v2 (XML)
-//	POST /secapi/pay/refund, /pay/refundquery                  refunds (refund needs the certificate)
-//	POST /pay/downloadbill, /pay/downloadfundflow              bills (fund flow needs the certificate)
-//	POST /pay/micropay, /secapi/pay/reverse                    payment codes (reverse needs the certificate)
-//	POST /sandboxnew/pay/getsignkey, /sandboxnew/...           sandbox, with Config.Sandbox
-//	GET  /sns/jscode2session                                    code2Session
-//	GET  /cgi-bin/token, POST /cgi-bin/stable_token             access tokens
-//	POST /wxa/business/getuserphonenumber                       phone numbers
-//	POST /wxpaytest/login                                       mint a login code (JSON)
-//	POST /wxpaytest/phonecode                                   mint a phone code (JSON)
-//	POST /wxpaytest/pay                                         confirm wx.requestPayment (JSON)
-//
-// /wxpaytest/login takes {"openid": "..."} (optional: omit it for a new
-// user) and answers {"code": "...", "openid": "..."}, as wx.login hands a
-// code to a mini-program. /wxpaytest/phonecode takes {"openid": "...",
-// "phone": "..."} (openid optional as above; phone as [Fake.PhoneCode]
-// takes it) and answers {"code": "...", "openid": "..."}, as a
-// getPhoneNumber button hands a code to a mini-program; a missing or
-// malformed phone is a 400. /wxpaytest/pay takes the wx.requestPayment
-// arguments exactly as [wxpay.JSAPIParams] marshals them (appId may be
-// omitted, as wx.requestPayment has none) and plays the user confirming
-// the payment: it checks paySign as WeChat's server does, then pays as
-// [Fake.Pay] does. It answers {"result":"SUCCESS","out_trade_no":...,
-// "transaction_id":...,"err_msg":"requestPayment:ok"}, or a 4xx status
-// with {"error":...,"err_msg":"requestPayment:fail ..."}.
-//
-// The certificate endpoints (/secapi/..., /pay/downloadfundflow) check
-// the client certificate of a request that came over TLS, as
-// [NewTLSServer] serves them; see [NewTLSServer] for how they refuse one.
-// Over plain HTTP there is no certificate to check, and they answer as if
-// the merchant's had been presented.
-//
-// WeChat docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1 (unifiedorder),
-// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2 (orderquery),
-// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_3 (closeorder),
-// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4 (refund),
-// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5 (refundquery),
-// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_6 (downloadbill),
-// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_18 (downloadfundflow),
-// https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_10 (micropay),
-// https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_11 (reverse),
-// https://pay.weixin.qq.com/wiki/doc/api/tools/sp_coupon.php?chapter=23_1 (sandbox),
-// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=7_7&index=6 (paySign),
-// https://developers.weixin.qq.com/miniprogram/dev/server/API/user-login/api_code2session,
-// https://developers.weixin.qq.com/miniprogram/dev/server/API/user-info/phone-number/api_getphonenumber
-func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ep := Endpoint(r.URL.Path)
-	if v2Endpoint(ep) {
-		f.servePay(w, r, ep, f.prodSigning())
-		return
-	}
-	switch ep {
-	case EndpointCode2Session, EndpointToken, EndpointStableToken, EndpointPhoneNumber:
-		if f.secret == "" {
-			http.NotFound(w, r)
-			return
-		}
-		f.serveMini(w, r, ep)
-	case "/wxpaytest/login":
-		f.serveLogin(w, r)
-	case "/wxpaytest/phonecode":
-		f.serveLoginPhone(w, r)
-	case "/wxpaytest/pay":
-		f.serveUserPay(w, r)
-	default:
-		if f.sandboxKey != "" && f.serveSandbox(w, r) {
-			return
-		}
-		http.NotFound(w, r)
-	}
-}
-
-// v2Endpoint reports whether ep is one of the XML endpoints.
-func v2Endpoint(ep Endpoint) bool {
-	switch ep {
-	case EndpointUnifiedOrder, EndpointOrderQuery, EndpointCloseOrder, EndpointRefund, EndpointRefundQuery,
-		EndpointDownloadBill, EndpointDownloadFundFlow, EndpointMicroPay, EndpointReverse:
-		return true
-	}
-	return false
-}
-
-// certEndpoint reports whether WeChat requires the merchant's client
-// certificate on ep.
-func certEndpoint(ep Endpoint) bool {
-	return ep == EndpointRefund || ep == EndpointReverse || ep == EndpointDownloadFundFlow
 }

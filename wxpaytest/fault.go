@@ -2,36 +2,19 @@ package wxpaytest
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/wxpay-go/wxpay"
 )
 
-// Endpoint names a WeChat endpoint of the fake, by its path.
+// Endpoint names a WeChat endpoint of the fake, by its path: what
+// faults are injected into ([Fake.Inject]). Each family of endpoints
+// declares its constants beside its handlers (EndpointUnifiedOrder,
+// EndpointRefund, EndpointCode2Session, ...). A fault on a sandbox path
+// (/sandboxnew/pay/micropay) is injected into the endpoint without the
+// prefix.
 type Endpoint string
-
-// The endpoints that faults can be injected into. A fault on a sandbox
-// path (/sandboxnew/pay/micropay) is injected into the endpoint without
-// the prefix.
-const (
-	EndpointUnifiedOrder Endpoint = "/pay/unifiedorder"
-	EndpointOrderQuery   Endpoint = "/pay/orderquery"
-	EndpointCloseOrder   Endpoint = "/pay/closeorder"
-	EndpointCode2Session Endpoint = "/sns/jscode2session"
-	EndpointToken        Endpoint = "/cgi-bin/token"
-	EndpointStableToken  Endpoint = "/cgi-bin/stable_token"
-	EndpointPhoneNumber  Endpoint = "/wxa/business/getuserphonenumber"
-
-	EndpointRefund           Endpoint = "/secapi/pay/refund" // needs the client certificate
-	EndpointRefundQuery      Endpoint = "/pay/refundquery"
-	EndpointDownloadBill     Endpoint = "/pay/downloadbill"     // answers a bill, not XML
-	EndpointDownloadFundFlow Endpoint = "/pay/downloadfundflow" // needs the client certificate and HMAC-SHA256
-	EndpointMicroPay         Endpoint = "/pay/micropay"
-	EndpointReverse          Endpoint = "/secapi/pay/reverse" // needs the client certificate
-	// EndpointGetSignKey is the sandbox's getsignkey (either
-	// generation's path), served with Config.Sandbox.
-	EndpointGetSignKey Endpoint = "/sandboxnew/pay/getsignkey"
-)
 
 // Always, as the times argument of [Fake.Inject], applies a fault to every
 // call until [Fake.ClearFaults].
@@ -88,6 +71,14 @@ type faultEntry struct {
 	left  int // calls left; Always = forever
 }
 
+// faultBook is the injected faults, by endpoint, under their own lock.
+type faultBook struct {
+	mu sync.Mutex
+	m  map[Endpoint][]*faultEntry
+}
+
+func newFaultBook() *faultBook { return &faultBook{m: make(map[Endpoint][]*faultEntry)} }
+
 // Inject makes the next times calls to ep misbehave as fault says:
 // times 1 is the next call only, n the next n calls, [Always] every call;
 // any other times does nothing. Faults injected earlier for ep are used up
@@ -96,9 +87,9 @@ func (f *Fake) Inject(ep Endpoint, times int, fault Fault) {
 	if times == 0 || times < Always {
 		return
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.faults[ep] = append(f.faults[ep], &faultEntry{fault: fault, left: times})
+	f.faults.mu.Lock()
+	defer f.faults.mu.Unlock()
+	f.faults.m[ep] = append(f.faults.m[ep], &faultEntry{fault: fault, left: times})
 }
 
 // FailNext makes the next call to ep answer err_code code (result_code
@@ -110,20 +101,23 @@ func (f *Fake) FailNext(ep Endpoint, code wxpay.ErrorCode) {
 
 // ClearFaults removes every fault injected into ep.
 func (f *Fake) ClearFaults(ep Endpoint) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.faults, ep)
+	f.faults.mu.Lock()
+	defer f.faults.mu.Unlock()
+	delete(f.faults.m, ep)
 }
 
-// takeFault consumes one use of ep's first pending fault.
-func (f *Fake) takeFault(ep Endpoint) (Fault, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	q := f.faults[ep]
+// take consumes one use of ep's first pending fault.
+func (b *faultBook) take(ep Endpoint) (Fault, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	q := b.m[ep]
+	if len(q) == 0 {
+		return Fault{}, false // the common case: no map write
+	}
 	for len(q) > 0 && q[0].left == 0 {
 		q = q[1:]
 	}
-	f.faults[ep] = q
+	b.m[ep] = q
 	if len(q) == 0 {
 		return Fault{}, false
 	}

@@ -12,8 +12,20 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
+
+// loginRoutes are the mini-program endpoints, and the fake's own that
+// play the mini-program's side (wx.login, a getPhoneNumber button).
+var loginRoutes = []route{
+	{path: EndpointCode2Session, proto: protoMini, secret: true, mini: (*Fake).code2Session},
+	{path: EndpointToken, proto: protoMini, secret: true, mini: (*Fake).token},
+	{path: EndpointStableToken, proto: protoMini, secret: true, mini: (*Fake).stableToken},
+	{path: EndpointPhoneNumber, proto: protoMini, secret: true, mini: (*Fake).phoneNumber},
+	{path: "/wxpaytest/login", proto: protoRaw, serve: (*Fake).serveLogin},
+	{path: "/wxpaytest/phonecode", proto: protoRaw, serve: (*Fake).serveLoginPhone},
+}
 
 // CodeLife is how long a login code or a phone code stays valid, in the
 // fake's time. Each is accepted once.
@@ -26,6 +38,43 @@ const TokenLife = 2 * time.Hour
 // Code2SessionPerMinute is how many code2session calls one user may make
 // per minute (fake time) before WeChat answers 45011.
 const Code2SessionPerMinute = 100
+
+// Mini-program endpoints, JSON, served when Config.AppSecret is set.
+const (
+	// EndpointCode2Session (GET) exchanges a login code:
+	// https://developers.weixin.qq.com/miniprogram/dev/server/API/user-login/api_code2session
+	EndpointCode2Session Endpoint = "/sns/jscode2session"
+	// EndpointToken (GET) issues an access token:
+	// https://mp.weixin.qq.com/debug/minigame/dev/api-backend/auth.getAccessToken.html
+	EndpointToken Endpoint = "/cgi-bin/token"
+	// EndpointStableToken (POST) issues the stable access token:
+	// https://developers.weixin.qq.com/doc/service/api/base/api_getstableaccesstoken
+	EndpointStableToken Endpoint = "/cgi-bin/stable_token"
+	// EndpointPhoneNumber (POST) exchanges a phone code:
+	// https://developers.weixin.qq.com/miniprogram/dev/server/API/user-info/phone-number/api_getphonenumber
+	EndpointPhoneNumber Endpoint = "/wxa/business/getuserphonenumber"
+)
+
+// userBook is the users domain: users, their login and phone codes, and
+// the access tokens, under their own lock.
+type userBook struct {
+	mu         sync.Mutex
+	users      map[string]*user      // by openid
+	codes      map[string]*loginCode // by js_code
+	phoneCodes map[string]*phoneCode
+	tokens     map[string]time.Time // access token -> expiry (fake time)
+	lastToken  string               // newest /cgi-bin/token token
+	stable     string               // current stable_token
+}
+
+func newUserBook() *userBook {
+	return &userBook{
+		users:      make(map[string]*user),
+		codes:      make(map[string]*loginCode),
+		phoneCodes: make(map[string]*phoneCode),
+		tokens:     make(map[string]time.Time),
+	}
+}
 
 type user struct {
 	openID     string
@@ -48,14 +97,14 @@ type phoneCode struct {
 
 func newOpenID() string { return "o" + randAlnum(27) }
 
-func (f *Fake) userLocked(openID string) *user {
+func (b *userBook) userLocked(openID string) *user {
 	if openID == "" {
 		openID = newOpenID()
 	}
-	u := f.users[openID]
+	u := b.users[openID]
 	if u == nil {
 		u = &user{openID: openID}
-		f.users[openID] = u
+		b.users[openID] = u
 	}
 	return u
 }
@@ -73,11 +122,11 @@ func (f *Fake) LoginCode(openID string) string {
 
 func (f *Fake) login(openID string) (code, openid string) {
 	now := f.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	u := f.userLocked(openID)
+	f.users.mu.Lock()
+	defer f.users.mu.Unlock()
+	u := f.users.userLocked(openID)
 	code = randAlnum(32)
-	f.codes[code] = &loginCode{openID: u.openID, issued: now}
+	f.users.codes[code] = &loginCode{openID: u.openID, issued: now}
 	return code, u.openID
 }
 
@@ -90,11 +139,11 @@ func (f *Fake) login(openID string) (code, openid string) {
 // WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/server/API/user-info/phone-number/api_getphonenumber
 func (f *Fake) PhoneCode(openID, phone string) string {
 	now := f.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	u := f.userLocked(openID)
+	f.users.mu.Lock()
+	defer f.users.mu.Unlock()
+	u := f.users.userLocked(openID)
 	code := randAlnum(32)
-	f.phoneCodes[code] = &phoneCode{openID: u.openID, phone: phone, issued: now}
+	f.users.phoneCodes[code] = &phoneCode{openID: u.openID, phone: phone, issued: now}
 	return code
 }
 
@@ -126,13 +175,13 @@ type Profile struct {
 //
 // WeChat docs: https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/signature.html
 func (f *Fake) UserInfo(openID string, p Profile) (encryptedData, iv string, err error) {
-	f.mu.Lock()
-	u := f.users[openID]
+	f.users.mu.Lock()
+	u := f.users.users[openID]
 	var key []byte
 	if u != nil {
 		key = bytes.Clone(u.sessionKey)
 	}
-	f.mu.Unlock()
+	f.users.mu.Unlock()
 	if key == nil {
 		return "", "", errors.New("wxpaytest: the user has no session; exchange a login code first")
 	}
@@ -191,24 +240,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (f *Fake) serveMini(w http.ResponseWriter, r *http.Request, ep Endpoint) {
-	fl, faulty := f.takeFault(ep)
+// serveMini answers a mini-program endpoint: an injected fault delays,
+// replaces or follows rt's answer.
+func (f *Fake) serveMini(w http.ResponseWriter, r *http.Request, rt *route) {
+	ep := rt.path
+	fl, faulty := f.faults.take(ep)
 	if faulty {
 		f.wait(r, fl.Delay)
 	}
 	var out any
 	var me *miniError
 	if !faulty || fl.Processed || !(fl.MiniErrCode != 0 || fl.HTML || fl.Drop) {
-		switch ep {
-		case EndpointCode2Session:
-			out, me = f.code2Session(r)
-		case EndpointToken:
-			out, me = f.token(r)
-		case EndpointStableToken:
-			out, me = f.stableToken(w, r)
-		default:
-			out, me = f.phoneNumber(w, r)
-		}
+		out, me = rt.mini(f, w, r)
 	}
 	if faulty {
 		if writeTransportFault(w, fl) {
@@ -248,7 +291,7 @@ func (f *Fake) checkApp(appID, secret string, badSecret int) *miniError {
 
 // code2Session follows
 // https://developers.weixin.qq.com/miniprogram/dev/server/API/user-login/api_code2session
-func (f *Fake) code2Session(r *http.Request) (any, *miniError) {
+func (f *Fake) code2Session(_ http.ResponseWriter, r *http.Request) (any, *miniError) {
 	if r.Method != http.MethodGet {
 		return nil, &miniError{43001, "require GET method"}
 	}
@@ -264,16 +307,16 @@ func (f *Fake) code2Session(r *http.Request) (any, *miniError) {
 		return nil, &miniError{40002, "invalid grant_type"}
 	}
 	now := f.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := f.codes[code]
+	f.users.mu.Lock()
+	defer f.users.mu.Unlock()
+	c := f.users.codes[code]
 	switch {
 	case c == nil || now.Sub(c.issued) >= CodeLife:
 		return nil, &miniError{40029, "invalid code"}
 	case c.used:
 		return nil, &miniError{40163, "code been used"}
 	}
-	u := f.userLocked(c.openID)
+	u := f.users.userLocked(c.openID)
 	recent := u.calls[:0]
 	for _, t := range u.calls {
 		if now.Sub(t) < time.Minute {
@@ -296,16 +339,16 @@ func (f *Fake) code2Session(r *http.Request) (any, *miniError) {
 	}, nil
 }
 
-func (f *Fake) newTokenLocked(now time.Time) string {
+func (b *userBook) newTokenLocked(now time.Time) string {
 	t := randAlnum(96)
-	f.tokens[t] = now.Add(TokenLife)
+	b.tokens[t] = now.Add(TokenLife)
 	return t
 }
 
 // token follows https://mp.weixin.qq.com/debug/minigame/dev/api-backend/auth.getAccessToken.html:
 // each call issues a new token; the previous one keeps working for 5
 // more minutes at most.
-func (f *Fake) token(r *http.Request) (any, *miniError) {
+func (f *Fake) token(_ http.ResponseWriter, r *http.Request) (any, *miniError) {
 	q := r.URL.Query()
 	if q.Get("grant_type") != "client_credential" {
 		return nil, &miniError{40002, "invalid grant_type"}
@@ -314,13 +357,14 @@ func (f *Fake) token(r *http.Request) (any, *miniError) {
 		return nil, e
 	}
 	now := f.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if old, ok := f.tokens[f.lastToken]; ok && old.After(now.Add(5*time.Minute)) {
-		f.tokens[f.lastToken] = now.Add(5 * time.Minute)
+	b := f.users
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if old, ok := b.tokens[b.lastToken]; ok && old.After(now.Add(5*time.Minute)) {
+		b.tokens[b.lastToken] = now.Add(5 * time.Minute)
 	}
-	f.lastToken = f.newTokenLocked(now)
-	return map[string]any{"access_token": f.lastToken, "expires_in": int(TokenLife / time.Second)}, nil
+	b.lastToken = b.newTokenLocked(now)
+	return map[string]any{"access_token": b.lastToken, "expires_in": int(TokenLife / time.Second)}, nil
 }
 
 // stableToken follows
@@ -347,18 +391,19 @@ func (f *Fake) stableToken(w http.ResponseWriter, r *http.Request) (any, *miniEr
 		return nil, e
 	}
 	now := f.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	exp, ok := f.tokens[f.stable]
+	b := f.users
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	exp, ok := b.tokens[b.stable]
 	switch {
 	case in.ForceRefresh:
-		delete(f.tokens, f.stable)
-		f.stable = f.newTokenLocked(now)
+		delete(b.tokens, b.stable)
+		b.stable = b.newTokenLocked(now)
 	case !ok || exp.Sub(now) < 5*time.Minute:
-		f.stable = f.newTokenLocked(now)
+		b.stable = b.newTokenLocked(now)
 	}
-	left := f.tokens[f.stable].Sub(now)
-	return map[string]any{"access_token": f.stable, "expires_in": int(left / time.Second)}, nil
+	left := b.tokens[b.stable].Sub(now)
+	return map[string]any{"access_token": b.stable, "expires_in": int(left / time.Second)}, nil
 }
 
 // phoneNumber follows
@@ -369,9 +414,9 @@ func (f *Fake) phoneNumber(w http.ResponseWriter, r *http.Request) (any, *miniEr
 	}
 	tok := r.URL.Query().Get("access_token")
 	now := f.Now()
-	f.mu.Lock()
-	exp, known := f.tokens[tok]
-	f.mu.Unlock()
+	f.users.mu.Lock()
+	exp, known := f.users.tokens[tok]
+	f.users.mu.Unlock()
 	switch {
 	case tok == "":
 		return nil, &miniError{41001, "access_token missing"}
@@ -390,9 +435,9 @@ func (f *Fake) phoneNumber(w http.ResponseWriter, r *http.Request) (any, *miniEr
 	if in.Code == "" {
 		return nil, &miniError{41008, "missing code"}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	c := f.phoneCodes[in.Code]
+	f.users.mu.Lock()
+	defer f.users.mu.Unlock()
+	c := f.users.phoneCodes[in.Code]
 	if c == nil || c.used || now.Sub(c.issued) >= CodeLife || (in.OpenID != "" && in.OpenID != c.openID) {
 		return nil, &miniError{40029, "invalid code"}
 	}
@@ -415,12 +460,21 @@ func (f *Fake) phoneNumber(w http.ResponseWriter, r *http.Request) (any, *miniEr
 	}, nil
 }
 
+// postOnly answers a request to one of the fake's own JSON endpoints
+// that is not a POST with 405, and reports whether it was a POST.
+func postOnly(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodPost {
+		return true
+	}
+	w.Header().Set("Allow", http.MethodPost)
+	writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "POST only"})
+	return false
+}
+
 // serveLogin answers POST /wxpaytest/login: {"openid": optional} ->
 // {"code", "openid"}.
 func (f *Fake) serveLogin(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "POST only"})
+	if !postOnly(w, r) {
 		return
 	}
 	var in struct {
@@ -442,9 +496,7 @@ func (f *Fake) serveLogin(w http.ResponseWriter, r *http.Request) {
 // "phone": required} -> {"code", "openid"}, as a getPhoneNumber button
 // hands a code to a mini-program.
 func (f *Fake) serveLoginPhone(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "POST only"})
+	if !postOnly(w, r) {
 		return
 	}
 	var in struct {

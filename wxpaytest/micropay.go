@@ -2,12 +2,16 @@ package wxpaytest
 
 import (
 	"maps"
-	"net"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wxpay-go/wxpay"
 )
+
+// microRoutes are the payment-code endpoints.
+var microRoutes = []route{
+	{path: EndpointMicroPay, proto: protoV2, sandbox: true, v2: (*Fake).microPay},
+	{path: EndpointReverse, proto: protoV2, sandbox: true, cert: true, v2: (*Fake).reverse, recall: (*Fake).reverseRecall},
+}
 
 // PaymentCodeOptions says how the payer behaves when the payment code
 // (付款码) that [Fake.PaymentCode] mints is charged with micropay.
@@ -24,6 +28,17 @@ type PaymentCodeOptions struct {
 	// PAYERROR instead of SUCCESS.
 	Decline bool
 }
+
+// Payment-code endpoints: POST, XML.
+const (
+	// EndpointMicroPay charges a payment code:
+	// https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_10
+	EndpointMicroPay Endpoint = "/pay/micropay"
+	// EndpointReverse reverses a micropay order; it needs the client
+	// certificate:
+	// https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_11
+	EndpointReverse Endpoint = "/secapi/pay/reverse"
+)
 
 type payCode struct {
 	opts PaymentCodeOptions
@@ -46,12 +61,12 @@ const ReverseLife = 7 * 24 * time.Hour
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/micropay.php?chapter=9_10
 func (f *Fake) PaymentCode(opts PaymentCodeOptions) string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
 	for {
 		code := "13" + randDigits(16)
-		if f.payCodes[code] == nil {
-			f.payCodes[code] = &payCode{opts: opts}
+		if f.orders.payCodes[code] == nil {
+			f.orders.payCodes[code] = &payCode{opts: opts}
 			return code
 		}
 	}
@@ -72,23 +87,10 @@ func validAuthCode(s string) bool {
 }
 
 func checkMicroPay(p wxpay.Params) string {
-	for _, k := range []string{"body", "out_trade_no", "total_fee", "spbill_create_ip", "auth_code"} {
-		if p[k] == "" {
-			return "缺少参数" + k
-		}
+	if msg := checkPayment(p, "body", "out_trade_no", "total_fee", "spbill_create_ip", "auth_code"); msg != "" {
+		return msg
 	}
-	switch {
-	case len(p["body"]) > 128 || !utf8.ValidString(p["body"]):
-		return "body参数长度有误"
-	case len(p["attach"]) > 127:
-		return "attach参数长度有误"
-	case !validOutTradeNo(p["out_trade_no"]):
-		return "out_trade_no参数格式错误"
-	case p["fee_type"] != "" && p["fee_type"] != "CNY":
-		return "fee_type参数格式错误"
-	case net.ParseIP(p["spbill_create_ip"]) == nil:
-		return "invalid spbill_create_ip"
-	case len(p["auth_code"]) > 128:
+	if len(p["auth_code"]) > 128 {
 		return "auth_code参数长度有误"
 	}
 	if _, ok := parseFee(p["total_fee"]); !ok {
@@ -106,26 +108,22 @@ func (f *Fake) microPay(p wxpay.Params) answer {
 		return protocolFail(msg)
 	}
 	now := f.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if o := f.orders[p["out_trade_no"]]; o != nil {
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
+	if o := f.orders.byNo[p["out_trade_no"]]; o != nil {
 		if o.micro == nil || !sameOrder(o.Request, p) {
-			code := f.cfg.DuplicateOrderCode
-			if code == "" {
-				code = wxpay.ErrCodeInvalidRequest
-			}
-			return f.bizFail(code, "")
+			return f.duplicateOrder()
 		}
 		return f.microOutcome(o, now)
 	}
 	code := p["auth_code"]
-	pc := f.payCodes[code]
+	pc := f.orders.payCodes[code]
 	switch {
 	case !validAuthCode(code):
 		return f.bizFail(codeAuthCodeInvalid, "")
 	case pc == nil:
 		pc = &payCode{}
-		f.payCodes[code] = pc
+		f.orders.payCodes[code] = pc
 	case pc.used:
 		return f.bizFail(codeAuthCodeInvalid, "")
 	}
@@ -157,8 +155,8 @@ func (f *Fake) microPay(p wxpay.Params) answer {
 		o.State = StateUserPaying
 	}
 	o.TransactionID = f.newTransactionID(now)
-	f.orders[o.OutTradeNo] = o
-	f.byTxn[o.TransactionID] = o
+	f.orders.byNo[o.OutTradeNo] = o
+	f.orders.byTxn[o.TransactionID] = o
 	return f.microOutcome(o, now)
 }
 
@@ -186,9 +184,9 @@ func (f *Fake) reverse(p wxpay.Params) answer {
 		return protocolFail(msg)
 	}
 	now := f.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	o := f.findOrderLocked(p["transaction_id"], p["out_trade_no"])
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
+	o := f.orders.findLocked(p["transaction_id"], p["out_trade_no"])
 	if o == nil {
 		return f.bizFail(wxpay.ErrCodeOrderNotExist, "")
 	}
@@ -207,20 +205,10 @@ func (f *Fake) reverse(p wxpay.Params) answer {
 	return f.bizOK(wxpay.Params{"recall": "N"})
 }
 
-// recallAnswer is reverse's answer under a Recall fault: SUCCESS with
+// reverseRecall is reverse's answer under a Recall fault: SUCCESS with
 // recall=Y, nothing reversed. A request the fake would refuse anyway is
 // refused instead.
-func (f *Fake) recallAnswer(ep Endpoint, body []byte, sig signing) answer {
-	if ep != EndpointReverse {
-		return f.handleV2(ep, body, sig)
-	}
-	p, err := wxpay.DecodeXML(body)
-	if err != nil {
-		return protocolFail(msgXML)
-	}
-	if a, ok := f.checkCommon(p, sig); !ok {
-		return a
-	}
+func (f *Fake) reverseRecall(p wxpay.Params) answer {
 	if msg := checkOrderIDs(p["transaction_id"], p["out_trade_no"]); msg != "" {
 		return protocolFail(msg)
 	}

@@ -15,24 +15,26 @@ import (
 	"github.com/wxpay-go/wxpay"
 )
 
-// Errors of [Fake.Pay] and [Fake.WaitAcked]. Each is returned as it is or
-// wrapped, so test for them with errors.Is.
-var (
-	// ErrNoOrder means no order has the prepay_id or out_trade_no given.
-	ErrNoOrder = errors.New("wxpaytest: no such order")
-	// ErrOrderPaid means the order was already paid.
-	ErrOrderPaid = errors.New("wxpaytest: order already paid")
-	// ErrOrderClosed means the order was closed, or its time_expire passed.
-	ErrOrderClosed = errors.New("wxpaytest: order closed")
-	// ErrPrepayExpired means the prepay_id is over 2 hours old (fake time);
-	// a unifiedorder with the same parameters gets a fresh one.
-	ErrPrepayExpired = errors.New("wxpaytest: prepay_id expired")
-	// ErrCoupons means the coupons are malformed or exceed the order's
-	// amount.
-	ErrCoupons = errors.New("wxpaytest: invalid coupons")
-	// ErrClosed means the fake was closed.
-	ErrClosed = errors.New("wxpaytest: fake closed")
-)
+// ErrNoOrder means no order has the prepay_id or out_trade_no given
+// ([Fake.Pay], [Fake.WaitAcked]). Like every error of the fake it is
+// returned as it is or wrapped: test for it with errors.Is.
+var ErrNoOrder = errors.New("wxpaytest: no such order")
+
+// ErrOrderPaid means [Fake.Pay] found the order already paid.
+var ErrOrderPaid = errors.New("wxpaytest: order already paid")
+
+// ErrOrderClosed means [Fake.Pay] found the order closed, or past its
+// time_expire.
+var ErrOrderClosed = errors.New("wxpaytest: order closed")
+
+// ErrPrepayExpired means the prepay_id given to [Fake.Pay] is over 2
+// hours old (fake time); a unifiedorder with the same parameters gets a
+// fresh one.
+var ErrPrepayExpired = errors.New("wxpaytest: prepay_id expired")
+
+// ErrCoupons means the coupons of [PayOptions] are malformed or exceed
+// the order's amount.
+var ErrCoupons = errors.New("wxpaytest: invalid coupons")
 
 // NotifySchedule returns the intervals WeChat waits between deliveries of
 // a payment notification that was not acknowledged, in WeChat's time:
@@ -139,15 +141,15 @@ type Delivery struct {
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
 func (f *Fake) Pay(opts PayOptions) (*Order, error) {
 	now := f.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
+	if f.notify.isClosed() {
 		return nil, ErrClosed
 	}
 	var o *order
 	switch {
 	case opts.PrepayID != "":
-		o = f.byPrepay[opts.PrepayID]
+		o = f.orders.byPrepay[opts.PrepayID]
 		if o == nil {
 			return nil, ErrNoOrder
 		}
@@ -155,7 +157,7 @@ func (f *Fake) Pay(opts PayOptions) (*Order, error) {
 			return nil, fmt.Errorf("%w: prepay_id belongs to another out_trade_no", ErrNoOrder)
 		}
 	case opts.OutTradeNo != "":
-		o = f.orders[opts.OutTradeNo]
+		o = f.orders.byNo[opts.OutTradeNo]
 	}
 	if o == nil {
 		return nil, ErrNoOrder
@@ -190,7 +192,7 @@ func (f *Fake) Pay(opts PayOptions) (*Order, error) {
 	o.State = StateSuccess
 	o.PaidAt = now
 	o.TransactionID = f.newTransactionID(now)
-	f.byTxn[o.TransactionID] = o
+	f.orders.byTxn[o.TransactionID] = o
 	o.Coupons = slices.Clone(opts.Coupons)
 	if o.OpenID == "" {
 		o.OpenID = opts.OpenID
@@ -202,8 +204,10 @@ func (f *Fake) Pay(opts PayOptions) (*Order, error) {
 	o.payOpts = opts
 	snap := o.snapshot()
 	n := o.note
+	f.notify.mu.Lock()
+	defer f.notify.mu.Unlock()
 	n.url, n.copies, n.concurrent, n.tamper, n.off = o.NotifyURL, opts.Copies, opts.Concurrent, opts.Tamper, opts.NoNotify
-	if !opts.NoNotify && !f.dropNotify[o.OutTradeNo] {
+	if !opts.NoNotify && !f.notify.drop[o.OutTradeNo] {
 		body := f.notificationBody(o)
 		f.scheduleLocked(0, func() { f.deliver(n, body, 1) })
 	}
@@ -248,24 +252,71 @@ func nonEmpty(p wxpay.Params) wxpay.Params {
 	return out
 }
 
-// scheduleLocked is afterFunc for callers holding f.mu.
-func (f *Fake) scheduleLocked(d time.Duration, fn func()) {
-	if f.closed {
+// notifier is the notifications domain: the timers of pending
+// deliveries, the orders whose notifications are dropped, and (in each
+// [notice]) what every delivery sent and got. Its lock is the innermost:
+// taken after the orders' and the refunds'.
+type notifier struct {
+	mu     sync.Mutex
+	closed bool
+	timers map[*time.Timer]struct{}
+	drop   map[string]bool // out_trade_no whose notifications never go out
+	wg     sync.WaitGroup  // the timers' functions, running or pending
+}
+
+func newNotifier() *notifier {
+	return &notifier{timers: make(map[*time.Timer]struct{}), drop: make(map[string]bool)}
+}
+
+func (n *notifier) isClosed() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.closed
+}
+
+// close stops every pending timer; those already running are waited for
+// by Fake.Close.
+func (n *notifier) close() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
 		return
 	}
-	f.wg.Add(1)
+	n.closed = true
+	for t := range n.timers {
+		if t.Stop() {
+			n.wg.Done() // its function will never run
+		}
+		delete(n.timers, t)
+	}
+}
+
+// afterFunc runs fn after d of fake time, unless the fake is closed first.
+func (f *Fake) afterFunc(d time.Duration, fn func()) {
+	f.notify.mu.Lock()
+	defer f.notify.mu.Unlock()
+	f.scheduleLocked(d, fn)
+}
+
+// scheduleLocked is afterFunc for callers holding f.notify.mu.
+func (f *Fake) scheduleLocked(d time.Duration, fn func()) {
+	n := f.notify
+	if n.closed {
+		return
+	}
+	n.wg.Add(1)
 	var t *time.Timer
 	t = time.AfterFunc(f.real(d), func() {
-		defer f.wg.Done()
-		f.mu.Lock()
-		delete(f.timers, t)
-		closed := f.closed
-		f.mu.Unlock()
+		defer n.wg.Done()
+		n.mu.Lock()
+		delete(n.timers, t)
+		closed := n.closed
+		n.mu.Unlock()
 		if !closed {
 			fn()
 		}
 	})
-	f.timers[t] = struct{}{}
+	n.timers[t] = struct{}{}
 }
 
 // notice is the delivery state of one notification: a payment's or a
@@ -290,11 +341,11 @@ func newNotice(orderNo, refundNo string) *notice {
 // deliver sends attempt number attempt of n's notification and, unless
 // acknowledged, schedules the next.
 func (f *Fake) deliver(n *notice, body []byte, attempt int) {
-	f.mu.Lock()
+	f.notify.mu.Lock()
 	url, tamper, concurrent := n.url, n.tamper, n.concurrent
 	copies := max(n.copies, 1)
-	drop := n.off || f.dropNotify[n.orderNo]
-	f.mu.Unlock()
+	drop := n.off || f.notify.drop[n.orderNo]
+	f.notify.mu.Unlock()
 	if drop {
 		return
 	}
@@ -325,12 +376,12 @@ func (f *Fake) deliver(n *notice, body []byte, attempt int) {
 		}
 	}
 	if slices.Contains(acked, true) {
-		f.mu.Lock()
+		f.notify.mu.Lock()
 		if !n.ackOnce {
 			n.ackOnce = true
 			close(n.acked)
 		}
-		f.mu.Unlock()
+		f.notify.mu.Unlock()
 		return
 	}
 	sched := NotifySchedule()
@@ -364,14 +415,17 @@ func (f *Fake) post(url string, body []byte) Delivery {
 }
 
 func (f *Fake) record(n *notice, d Delivery) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.notify.mu.Lock()
+	defer f.notify.mu.Unlock()
 	n.deliveries = append(n.deliveries, d)
 	f.log.Info("wxpaytest: notification", "out_trade_no", d.OutTradeNo, "out_refund_no", d.OutRefundNo,
 		"attempt", d.Attempt, "copy", d.Copy, "status", d.StatusCode, "acked", d.Acked, "err", d.Err)
 }
 
-func (n *notice) copyDeliveries() []Delivery {
+// deliveries copies the attempts made for n.
+func (f *Fake) deliveries(n *notice) []Delivery {
+	f.notify.mu.Lock()
+	defer f.notify.mu.Unlock()
 	out := slices.Clone(n.deliveries)
 	for i := range out {
 		out[i].Body = bytes.Clone(out[i].Body)
@@ -384,13 +438,11 @@ func (n *notice) copyDeliveries() []Delivery {
 // order so far, oldest first. Refund notifications are in
 // [Fake.RefundDeliveries].
 func (f *Fake) Deliveries(outTradeNo string) []Delivery {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	o := f.orders[outTradeNo]
+	o := f.orderByNo(outTradeNo)
 	if o == nil {
 		return nil
 	}
-	return o.note.copyDeliveries()
+	return f.deliveries(o.note)
 }
 
 // WaitAcked blocks until a delivery attempt of the order's notification
@@ -398,9 +450,7 @@ func (f *Fake) Deliveries(outTradeNo string) []Delivery {
 // attempt has then been sent, see PayOptions.Copies), ctx ends (ctx's error) or the fake
 // is closed (ErrClosed). An unknown order is ErrNoOrder at once.
 func (f *Fake) WaitAcked(ctx context.Context, outTradeNo string) error {
-	f.mu.Lock()
-	o := f.orders[outTradeNo]
-	f.mu.Unlock()
+	o := f.orderByNo(outTradeNo)
 	if o == nil {
 		return ErrNoOrder
 	}
@@ -428,11 +478,16 @@ func (f *Fake) waitNotice(ctx context.Context, n *notice) error {
 // notifications never reach the merchant. Attempts already scheduled are abandoned.
 // The order still reads as paid in orderquery.
 func (f *Fake) DropNotifications(outTradeNo string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.dropNotify[outTradeNo] = true
-	if o := f.orders[outTradeNo]; o != nil {
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
+	o := f.orders.byNo[outTradeNo]
+	if o != nil {
 		o.payOpts.NoNotify = true
+	}
+	f.notify.mu.Lock()
+	defer f.notify.mu.Unlock()
+	f.notify.drop[outTradeNo] = true
+	if o != nil {
 		o.note.off = true
 	}
 }

@@ -1,14 +1,23 @@
 package wxpaytest
 
 import (
-	"crypto/rand"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
+
+// orderRoutes are the order endpoints.
+var orderRoutes = []route{
+	{path: EndpointUnifiedOrder, proto: protoV2, sandbox: true, v2: (*Fake).unifiedOrder},
+	{path: EndpointOrderQuery, proto: protoV2, sandbox: true, v2: (*Fake).orderQuery},
+	{path: EndpointCloseOrder, proto: protoV2, sandbox: true, v2: (*Fake).closeOrder},
+}
 
 // Order states, as orderquery's trade_state reports them.
 const (
@@ -90,6 +99,56 @@ type order struct {
 	micro    *microState
 }
 
+// orderBook is the orders domain: every order by its three numbers,
+// and the payment codes micropay charges. Its lock is taken before the
+// refunds' (a refund reads and marks its order) and before the
+// notifier's.
+type orderBook struct {
+	mu       sync.Mutex
+	byNo     map[string]*order // by out_trade_no
+	byPrepay map[string]*order
+	byTxn    map[string]*order
+	payCodes map[string]*payCode // by auth_code
+}
+
+func newOrderBook() *orderBook {
+	return &orderBook{
+		byNo:     make(map[string]*order),
+		byPrepay: make(map[string]*order),
+		byTxn:    make(map[string]*order),
+		payCodes: make(map[string]*payCode),
+	}
+}
+
+// findLocked looks an order up by transaction_id, which wins, or
+// out_trade_no.
+func (b *orderBook) findLocked(txn, otn string) *order {
+	if txn != "" {
+		return b.byTxn[txn]
+	}
+	return b.byNo[otn]
+}
+
+// orderByNo is the order with this out_trade_no, or nil.
+func (f *Fake) orderByNo(outTradeNo string) *order {
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
+	return f.orders.byNo[outTradeNo]
+}
+
+// Order endpoints: POST, XML.
+const (
+	// EndpointUnifiedOrder places an order:
+	// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_1
+	EndpointUnifiedOrder Endpoint = "/pay/unifiedorder"
+	// EndpointOrderQuery reads one:
+	// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2
+	EndpointOrderQuery Endpoint = "/pay/orderquery"
+	// EndpointCloseOrder closes an unpaid one:
+	// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_3
+	EndpointCloseOrder Endpoint = "/pay/closeorder"
+)
+
 func (o *order) snapshot() Order {
 	s := o.Order
 	s.Coupons = slices.Clone(o.Coupons)
@@ -128,9 +187,9 @@ func (o *order) state(now time.Time) wxpay.TradeState {
 // Order returns a snapshot of the order with this out_trade_no, and
 // whether the fake knows it.
 func (f *Fake) Order(outTradeNo string) (Order, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	o, ok := f.orders[outTradeNo]
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
+	o, ok := f.orders.byNo[outTradeNo]
 	if !ok {
 		return Order{}, false
 	}
@@ -139,11 +198,11 @@ func (f *Fake) Order(outTradeNo string) (Order, bool) {
 
 // Orders returns snapshots of every order, in no particular order.
 func (f *Fake) Orders() []Order {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
 	now := f.Now()
-	out := make([]Order, 0, len(f.orders))
-	for _, o := range f.orders {
+	out := make([]Order, 0, len(f.orders.byNo))
+	for _, o := range f.orders.byNo {
 		out = append(out, o.snapshotAt(now))
 	}
 	return out
@@ -155,39 +214,261 @@ var beijing = time.FixedZone("CST", 8*3600)
 const wxTime = "20060102150405"
 
 // randDigits returns n random decimal digits.
-func randDigits(n int) string { return randFrom("0123456789", n) }
+func randDigits(n int) string { return wire.MustRandString(wire.Digits, n) }
 
 // randAlnum returns n random characters of [0-9A-Za-z].
-func randAlnum(n int) string {
-	return randFrom("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", n)
-}
-
-// randFrom draws n characters uniformly from alphabet (at most 256) with
-// crypto/rand, rejecting the bytes that would bias the draw.
-func randFrom(alphabet string, n int) string {
-	limit := 256 - 256%len(alphabet)
-	out := make([]byte, 0, n)
-	buf := make([]byte, n+n/2+8)
-	for len(out) < n {
-		_, _ = rand.Read(buf) // crypto/rand.Read never fails; it crashes the program instead
-		for _, b := range buf {
-			if int(b) < limit && len(out) < n {
-				out = append(out, alphabet[int(b)%len(alphabet)])
-			}
-		}
-	}
-	return string(out)
-}
+func randAlnum(n int) string { return wire.MustRandString(wire.Alnum, n) }
 
 // newPrepayID mints a prepay_id shaped like WeChat's: "wx", the time, and
 // 20 more characters (36 in all).
 func (f *Fake) newPrepayID(now time.Time) string {
-	f.seq++
-	return fmt.Sprintf("wx%s%s%06d", now.In(beijing).Format(wxTime), randDigits(14), f.seq%1000000)
+	return fmt.Sprintf("wx%s%s%06d", now.In(beijing).Format(wxTime), randDigits(14), f.seq.Add(1)%1000000)
 }
 
 // newTransactionID mints a 28-digit transaction_id like WeChat's.
 func (f *Fake) newTransactionID(now time.Time) string {
-	f.seq++
-	return fmt.Sprintf("4200000%s%s%06d", now.In(beijing).Format("20060102"), randDigits(7), f.seq%1000000)
+	return fmt.Sprintf("4200000%s%s%06d", now.In(beijing).Format("20060102"), randDigits(7), f.seq.Add(1)%1000000)
+}
+
+// sameOrder reports whether two unifiedorder requests place the same
+// order. They may differ in the per-request fields, and in time_expire,
+// which WeChat lets a re-entry update.
+func sameOrder(a, b wxpay.Params) bool {
+	a, b = maps.Clone(a), maps.Clone(b)
+	for _, k := range []string{"nonce_str", "sign", "sign_type", "time_expire"} {
+		delete(a, k)
+		delete(b, k)
+	}
+	for k, v := range a {
+		if v == "" {
+			delete(a, k)
+		}
+	}
+	for k, v := range b {
+		if v == "" {
+			delete(b, k)
+		}
+	}
+	return maps.Equal(a, b)
+}
+
+// checkUnifiedOrder returns the return_msg for a malformed unifiedorder, or
+// "".
+func (f *Fake) checkUnifiedOrder(p wxpay.Params, now time.Time) string {
+	if msg := checkPayment(p, "body", "out_trade_no", "total_fee", "spbill_create_ip", "notify_url", "trade_type"); msg != "" {
+		return msg
+	}
+	switch {
+	case len(p["detail"]) > 6000:
+		return "detail参数长度有误"
+	case !validNotifyURL(p["notify_url"]):
+		return "invalid notify_url"
+	}
+	if _, ok := parseFee(p["total_fee"]); !ok {
+		return "invalid total_fee"
+	}
+	switch wxpay.TradeType(p["trade_type"]) {
+	case wxpay.TradeJSAPI:
+		if p["openid"] == "" {
+			return "JSAPI支付必须传openid"
+		}
+	case wxpay.TradeNative:
+		if p["product_id"] == "" {
+			return "NATIVE支付必须传product_id"
+		}
+	case wxpay.TradeApp, wxpay.TradeMWeb:
+	default:
+		return "invalid trade_type"
+	}
+	if s := p["time_start"]; s != "" {
+		if _, ok := parseWXTime(s); !ok {
+			return "time_start时间格式错误"
+		}
+	}
+	if s := p["time_expire"]; s != "" {
+		t, ok := parseWXTime(s)
+		if !ok {
+			return "time_expire时间格式错误"
+		}
+		if t.Sub(now) < time.Minute {
+			return "time_expire时间过短"
+		}
+	}
+	return ""
+}
+
+func (f *Fake) unifiedOrder(p wxpay.Params) answer {
+	now := f.Now()
+	if msg := f.checkUnifiedOrder(p, now); msg != "" {
+		return protocolFail(msg)
+	}
+	fee, _ := parseFee(p["total_fee"])
+	var expire time.Time
+	if s := p["time_expire"]; s != "" {
+		expire, _ = parseWXTime(s)
+	}
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
+	o, ok := f.orders.byNo[p["out_trade_no"]]
+	if ok {
+		switch o.state(now) {
+		case StateSuccess, StateRefund:
+			return f.bizFail(wxpay.ErrCodeOrderPaid, "")
+		case StateClosed:
+			return f.bizFail(wxpay.ErrCodeOrderClosed, "")
+		}
+		if !sameOrder(o.Request, p) {
+			return f.duplicateOrder()
+		}
+		o.Request = maps.Clone(p)
+		o.TimeExpire = expire
+		if now.Sub(o.prepayAt) >= PrepayLife {
+			delete(f.orders.byPrepay, o.PrepayID)
+			o.PrepayID = f.newPrepayID(now)
+			o.prepayAt = now
+			f.orders.byPrepay[o.PrepayID] = o
+		}
+	} else {
+		o = &order{
+			Order: Order{
+				OutTradeNo: p["out_trade_no"],
+				PrepayID:   f.newPrepayID(now),
+				State:      StateNotPay,
+				TradeType:  wxpay.TradeType(p["trade_type"]),
+				TotalFee:   fee,
+				NotifyURL:  p["notify_url"],
+				OpenID:     p["openid"],
+				Attach:     p["attach"],
+				SignType:   f.signType,
+				CreatedAt:  now,
+				TimeExpire: expire,
+				Request:    maps.Clone(p),
+			},
+			prepayAt: now,
+			note:     newNotice(p["out_trade_no"], ""),
+		}
+		f.orders.byNo[o.OutTradeNo] = o
+		f.orders.byPrepay[o.PrepayID] = o
+	}
+	extra := wxpay.Params{"prepay_id": o.PrepayID, "trade_type": string(o.TradeType), "device_info": p["device_info"]}
+	switch o.TradeType {
+	case wxpay.TradeNative:
+		extra["code_url"] = "weixin://wxpay/bizpayurl?pr=" + o.PrepayID[len(o.PrepayID)-7:]
+	case wxpay.TradeMWeb:
+		extra["mweb_url"] = "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=" + o.PrepayID + "&package=" + randDigits(10)
+	}
+	return f.bizOK(extra)
+}
+
+func (f *Fake) orderQuery(p wxpay.Params) answer {
+	if msg := checkOrderIDs(p["transaction_id"], p["out_trade_no"]); msg != "" {
+		return protocolFail(msg)
+	}
+	now := f.Now()
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
+	o := f.orders.findLocked(p["transaction_id"], p["out_trade_no"]) // transaction_id wins when both are sent
+	if o == nil {
+		return f.bizFail(wxpay.ErrCodeOrderNotExist, "")
+	}
+	st := o.state(now)
+	extra := wxpay.Params{
+		"out_trade_no":     o.OutTradeNo,
+		"trade_state":      string(st),
+		"trade_state_desc": tradeStateDesc(st),
+	}
+	if st == StateSuccess {
+		maps.Copy(extra, o.paidFields())
+	}
+	return f.bizOK(extra)
+}
+
+func tradeStateDesc(st wxpay.TradeState) string {
+	switch st {
+	case StateSuccess:
+		return "支付成功"
+	case StateClosed:
+		return "订单已关闭"
+	case StateRefund:
+		return "订单转入退款"
+	case StateUserPaying:
+		return "需要用户输入支付密码"
+	case StatePayError:
+		return "支付失败"
+	case StateRevoked:
+		return "订单已撤销"
+	default:
+		return "订单未支付"
+	}
+}
+
+// paidFields are the payment details that orderquery and the notification
+// share.
+func (o *order) paidFields() wxpay.Params {
+	p := wxpay.Params{
+		"device_info":    o.Request["device_info"],
+		"openid":         o.OpenID,
+		"is_subscribe":   "N",
+		"trade_type":     string(o.TradeType),
+		"bank_type":      o.payOpts.bankType(),
+		"total_fee":      strconv.FormatInt(o.TotalFee, 10),
+		"fee_type":       "CNY",
+		"transaction_id": o.TransactionID,
+		"out_trade_no":   o.OutTradeNo,
+		"attach":         o.Attach,
+		"time_end":       o.PaidAt.In(beijing).Format(wxTime),
+	}
+	cash, settle := o.TotalFee, o.TotalFee
+	if len(o.Coupons) > 0 {
+		var sum int64
+		for i, c := range o.Coupons {
+			n := strconv.Itoa(i)
+			p["coupon_id_"+n] = c.ID
+			p["coupon_type_"+n] = string(c.Type)
+			p["coupon_fee_"+n] = strconv.FormatInt(c.Fee, 10)
+			sum += c.Fee
+			if c.Type == wxpay.CouponNoCash {
+				settle -= c.Fee
+			}
+		}
+		cash -= sum
+		p["coupon_fee"] = strconv.FormatInt(sum, 10)
+		p["coupon_count"] = strconv.Itoa(len(o.Coupons))
+		p["settlement_total_fee"] = strconv.FormatInt(settle, 10)
+	}
+	p["cash_fee"] = strconv.FormatInt(cash, 10)
+	for k, v := range p {
+		if v == "" {
+			delete(p, k)
+		}
+	}
+	return p
+}
+
+func (f *Fake) closeOrder(p wxpay.Params) answer {
+	otn := p["out_trade_no"]
+	switch {
+	case otn == "":
+		return protocolFail("缺少参数out_trade_no")
+	case !validOutTradeNo(otn):
+		return protocolFail("out_trade_no参数格式错误")
+	}
+	now := f.Now()
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
+	o := f.orders.byNo[otn]
+	if o == nil {
+		return f.bizFail(wxpay.ErrCodeOrderNotExist, "")
+	}
+	switch o.State {
+	case StateSuccess, StateRefund:
+		return f.bizFail(wxpay.ErrCodeOrderPaid, "")
+	case StateClosed:
+		return f.bizFail(wxpay.ErrCodeOrderClosed, "")
+	}
+	if now.Sub(o.CreatedAt) < CloseDelay {
+		return f.bizFail(wxpay.ErrCodeTradeStateError, "订单创建5分钟内不能关闭")
+	}
+	o.State = StateClosed
+	return f.bizOK(wxpay.Params{"result_msg": "OK"})
 }

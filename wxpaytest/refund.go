@@ -14,11 +14,19 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
+
+// refundRoutes are the refund endpoints.
+var refundRoutes = []route{
+	{path: EndpointRefund, proto: protoV2, sandbox: true, cert: true, v2: (*Fake).refund},
+	{path: EndpointRefundQuery, proto: protoV2, sandbox: true, v2: (*Fake).refundQuery},
+}
 
 // DefaultRefundDelay is how long a refund stays PROCESSING, in the fake's
 // time, when Config.RefundDelay is 0. WeChat pays a refund to the payer's
@@ -98,6 +106,38 @@ type Refund struct {
 	Request wxpay.Params
 }
 
+// Refund endpoints: POST, XML.
+const (
+	// EndpointRefund refunds a paid order; it needs the client
+	// certificate:
+	// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4
+	EndpointRefund Endpoint = "/secapi/pay/refund"
+	// EndpointRefundQuery reads refunds:
+	// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5
+	EndpointRefundQuery Endpoint = "/pay/refundquery"
+)
+
+// refundBook is the refunds domain, by both refund numbers. Its lock is
+// taken after the orders' (a refund reads and marks its order; an
+// order's list of refunds is the orders') and before the notifier's. The
+// fields of every refund are guarded by it.
+type refundBook struct {
+	mu   sync.Mutex
+	byNo map[string]*refund // by out_refund_no
+	byID map[string]*refund // by refund_id
+}
+
+func newRefundBook() *refundBook {
+	return &refundBook{byNo: make(map[string]*refund), byID: make(map[string]*refund)}
+}
+
+// refundByNo is the refund with this out_refund_no, or nil.
+func (f *Fake) refundByNo(outRefundNo string) *refund {
+	f.refunds.mu.Lock()
+	defer f.refunds.mu.Unlock()
+	return f.refunds.byNo[outRefundNo]
+}
+
 type refund struct {
 	Refund
 	order    *order
@@ -115,9 +155,9 @@ func (rf *refund) snapshot() Refund {
 // Refund returns a snapshot of the refund with this out_refund_no and
 // whether the fake knows it.
 func (f *Fake) Refund(outRefundNo string) (Refund, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	rf := f.refunds[outRefundNo]
+	f.refunds.mu.Lock()
+	defer f.refunds.mu.Unlock()
+	rf := f.refunds.byNo[outRefundNo]
 	if rf == nil {
 		return Refund{}, false
 	}
@@ -127,12 +167,14 @@ func (f *Fake) Refund(outRefundNo string) (Refund, bool) {
 
 // Refunds returns snapshots of the order's refunds, oldest first.
 func (f *Fake) Refunds(outTradeNo string) []Refund {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	o := f.orders[outTradeNo]
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
+	o := f.orders.byNo[outTradeNo]
 	if o == nil {
 		return nil
 	}
+	f.refunds.mu.Lock()
+	defer f.refunds.mu.Unlock()
 	now := f.Now()
 	out := make([]Refund, len(o.refunds))
 	for i, rf := range o.refunds {
@@ -164,9 +206,9 @@ func (f *Fake) SettleRefund(outRefundNo string, status wxpay.RefundStatus) error
 	default:
 		return fmt.Errorf("wxpaytest: SettleRefund: status must be SUCCESS, REFUNDCLOSE or CHANGE, not %q", status)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	rf := f.refunds[outRefundNo]
+	f.refunds.mu.Lock()
+	defer f.refunds.mu.Unlock()
+	rf := f.refunds.byNo[outRefundNo]
 	if rf == nil {
 		return ErrNoRefund
 	}
@@ -182,21 +224,17 @@ func (f *Fake) SettleRefund(outRefundNo string, status wxpay.RefundStatus) error
 // RefundDeliveries returns every refund notification attempt made for
 // the refund so far, oldest first.
 func (f *Fake) RefundDeliveries(outRefundNo string) []Delivery {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	rf := f.refunds[outRefundNo]
+	rf := f.refundByNo(outRefundNo)
 	if rf == nil {
 		return nil
 	}
-	return rf.note.copyDeliveries()
+	return f.deliveries(rf.note)
 }
 
 // WaitRefundAcked is [Fake.WaitAcked] for the refund notification of the
 // refund with this out_refund_no (ErrNoRefund when there is none).
 func (f *Fake) WaitRefundAcked(ctx context.Context, outRefundNo string) error {
-	f.mu.Lock()
-	rf := f.refunds[outRefundNo]
-	f.mu.Unlock()
+	rf := f.refundByNo(outRefundNo)
 	if rf == nil {
 		return ErrNoRefund
 	}
@@ -206,28 +244,6 @@ func (f *Fake) WaitRefundAcked(ctx context.Context, outRefundNo string) error {
 // validOutRefundNo is WeChat's rule: 1 to 64 characters of
 // [0-9A-Za-z_-|*@].
 func validOutRefundNo(s string) bool { return validNo(s, 64) }
-
-// findOrderLocked looks an order up by transaction_id, which wins, or
-// out_trade_no.
-func (f *Fake) findOrderLocked(txn, otn string) *order {
-	if txn != "" {
-		return f.byTxn[txn]
-	}
-	return f.orders[otn]
-}
-
-// checkOrderIDs returns the return_msg for malformed order numbers, or "".
-func checkOrderIDs(txn, otn string) string {
-	switch {
-	case txn == "" && otn == "":
-		return "缺少参数out_trade_no"
-	case txn == "" && !validOutTradeNo(otn):
-		return "out_trade_no参数格式错误"
-	case len(txn) > 32:
-		return "transaction_id参数长度有误"
-	}
-	return ""
-}
 
 // checkRefund returns the return_msg for a malformed refund request, or
 // "".
@@ -275,13 +291,15 @@ func (f *Fake) refund(p wxpay.Params) answer {
 	total, _ := parseFee(p["total_fee"])
 	fee, _ := parseFee(p["refund_fee"])
 	now := f.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	o := f.findOrderLocked(p["transaction_id"], p["out_trade_no"])
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
+	f.refunds.mu.Lock()
+	defer f.refunds.mu.Unlock()
+	o := f.orders.findLocked(p["transaction_id"], p["out_trade_no"])
 	if o == nil {
 		return f.bizFail(wxpay.ErrCodeOrderNotExist, "")
 	}
-	if prev := f.refunds[p["out_refund_no"]]; prev != nil {
+	if prev := f.refunds.byNo[p["out_refund_no"]]; prev != nil {
 		// The same out_refund_no is the same refund: answered again,
 		// never made twice.
 		switch {
@@ -346,25 +364,38 @@ func (f *Fake) refund(p wxpay.Params) answer {
 			rf.SettlementRefundFee -= c.Fee
 		}
 	}
+	f.addRefundLocked(o, rf)
+	f.startRefundLocked(rf, now)
+	return f.bizOK(f.refundFields(rf))
+}
+
+// addRefundLocked files rf under its order and its numbers, holding
+// both the orders' and the refunds' locks.
+func (f *Fake) addRefundLocked(o *order, rf *refund) {
 	o.refunds = append(o.refunds, rf)
 	o.State = StateRefund
-	f.refunds[rf.OutRefundNo] = rf
-	f.byRefundID[rf.RefundID] = rf
+	f.refunds.byNo[rf.OutRefundNo] = rf
+	f.refunds.byID[rf.RefundID] = rf
+}
+
+// startRefundLocked sets a PROCESSING refund on its way: it succeeds now
+// with Config.RefundImmediately, else after Config.RefundDelay. The
+// caller holds the refunds' lock.
+func (f *Fake) startRefundLocked(rf *refund, now time.Time) {
 	if f.cfg.RefundImmediately {
 		f.settleLocked(rf, now, RefundSuccess)
-	} else {
-		d := f.cfg.RefundDelay
-		if d == 0 {
-			d = DefaultRefundDelay
-		}
-		rf.settleAt = now.Add(d)
-		f.scheduleLocked(d, func() {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			f.settleDueLocked(rf, rf.settleAt)
-		})
+		return
 	}
-	return f.bizOK(f.refundFields(rf))
+	d := f.cfg.RefundDelay
+	if d == 0 {
+		d = DefaultRefundDelay
+	}
+	rf.settleAt = now.Add(d)
+	f.afterFunc(d, func() {
+		f.refunds.mu.Lock()
+		defer f.refunds.mu.Unlock()
+		f.settleDueLocked(rf, rf.settleAt)
+	})
 }
 
 // refundedLocked is the amount of the order's refunds that are not
@@ -409,8 +440,7 @@ func (o *order) couponShares(fee int64, final bool) []wxpay.Coupon {
 
 // newRefundID mints a 29-digit refund_id like WeChat's ("50" ...).
 func (f *Fake) newRefundID(now time.Time) string {
-	f.seq++
-	return fmt.Sprintf("50000%s%s%06d", now.In(beijing).Format("20060102"), randDigits(10), f.seq%1000000)
+	return fmt.Sprintf("50000%s%s%06d", now.In(beijing).Format("20060102"), randDigits(10), f.seq.Add(1)%1000000)
 }
 
 // settleDueLocked lets a PROCESSING refund succeed if its time has come,
@@ -431,7 +461,9 @@ func (f *Fake) settleLocked(rf *refund, at time.Time, status wxpay.RefundStatus)
 	if status == RefundSuccess {
 		rf.SuccessTime = at
 	}
-	if rf.NotifyURL == "" || f.dropNotify[rf.OutTradeNo] {
+	f.notify.mu.Lock()
+	defer f.notify.mu.Unlock()
+	if rf.NotifyURL == "" || f.notify.drop[rf.OutTradeNo] {
 		return
 	}
 	body := f.refundNotificationBody(rf)
@@ -488,6 +520,9 @@ func (o *order) settlementTotal() int64 {
 const refundTime = "2006-01-02 15:04:05"
 
 // refundNotificationFields are the fields of rf's req_info.
+// Called holding the refunds' lock only (a refund settling on its
+// timer): it reads of rf's order only what is fixed once the order is
+// paid, before any refund of it exists (its amounts and coupons).
 func refundNotificationFields(rf *refund) wxpay.Params {
 	p := wxpay.Params{
 		"out_refund_no":         rf.OutRefundNo,
@@ -544,7 +579,7 @@ func rootXML(fields wxpay.Params) ([]byte, error) {
 		if v == "" {
 			continue
 		}
-		if !validName(k) {
+		if !wire.ValidName(k) {
 			return nil, fmt.Errorf("wxpaytest: field name %q is not an XML name", k)
 		}
 		if strings.Contains(v, "]]>") || !utf8.ValidString(v) {
@@ -560,22 +595,6 @@ func rootXML(fields wxpay.Params) ([]byte, error) {
 	}
 	b.WriteString("</root>\n")
 	return b.Bytes(), nil
-}
-
-func validName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
-		case i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '.'):
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // encryptReqInfo encrypts plain as WeChat encrypts req_info: AES-256-ECB
@@ -642,24 +661,26 @@ func (f *Fake) refundQuery(p wxpay.Params) answer {
 		offset = n
 	}
 	now := f.Now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
+	f.refunds.mu.Lock()
+	defer f.refunds.mu.Unlock()
 	var o *order
 	var list []*refund
 	switch {
 	case rid != "" || orn != "":
 		// WeChat's priority: refund_id, out_refund_no, transaction_id,
 		// out_trade_no.
-		rf := f.byRefundID[rid]
+		rf := f.refunds.byID[rid]
 		if rid == "" {
-			rf = f.refunds[orn]
+			rf = f.refunds.byNo[orn]
 		}
 		if rf == nil {
 			return f.bizFail(codeRefundNotExist, "")
 		}
 		o, list = rf.order, []*refund{rf}
 	default:
-		o = f.findOrderLocked(txn, otn)
+		o = f.orders.findLocked(txn, otn)
 		if o == nil || len(o.refunds) == 0 {
 			return f.bizFail(codeRefundNotExist, "")
 		}

@@ -488,7 +488,7 @@ func TestRefundNotification(t *testing.T) {
 		}
 		got = append(got, n)
 		return nil
-	}))
+	}, wxpay.SkipRefundQuery())) // the notification as the fake sent it; TestRefundNotificationConfirmedByDefault confirms it
 	_, err := c.Refund(ctxT(t), &wxpay.RefundRequest{OutTradeNo: "rn-1", OutRefundNo: "rn-r1", TotalFee: 300, RefundFee: 100,
 		RefundAccount: wxpay.RefundFromRecharge})
 	require.NoError(t, err)
@@ -547,6 +547,39 @@ func TestRefundNotification(t *testing.T) {
 	time.Sleep(20 * time.Millisecond) // a notification would have been sent by now
 	assert.Empty(t, s.RefundDeliveries("rn-r2"))
 	assert.ErrorIs(t, s.WaitRefundAcked(ctxT(t), "none"), wxpaytest.ErrNoRefund)
+}
+
+// The library's default refund handler confirms each notification with
+// refundquery: the fake's refundquery vouches for every field of the
+// fake's own notification, coupons and settlement amounts included.
+func TestRefundNotificationConfirmedByDefault(t *testing.T) {
+	ns := newNotifyServer(t)
+	cfg := testConfig()
+	cfg.RefundImmediately = true
+	cfg.RefundNotifyURL = ns.URL + "/default"
+	s, c := tlsFake(t, cfg)
+	paidOrder(t, s, c, "rc-1", 300, wxpay.Coupon{ID: "c1", Type: wxpay.CouponNoCash, Fee: 30})
+
+	got := make(chan *wxpay.RefundNotification, 1)
+	ns.set(c.RefundNotifyHandler(func(_ context.Context, n *wxpay.RefundNotification) error {
+		got <- n
+		return nil
+	}))
+	_, err := c.Refund(ctxT(t), refundReq("rc-1", "rc-r1", 300, 100))
+	require.NoError(t, err)
+	require.NoError(t, s.WaitRefundAcked(ctxT(t), "rc-r1"))
+	n := <-got
+	r, _ := s.Refund("rc-r1")
+	assert.True(t, n.Confirmed)
+	assert.Equal(t, r.RefundID, n.RefundID)
+	assert.Equal(t, int64(100), n.RefundFee)
+	assert.Equal(t, int64(90), n.SettlementRefundFee)
+	assert.Equal(t, int64(270), n.SettlementTotalFee)
+	assert.Equal(t, wxpay.RefundSuccess, n.RefundStatus)
+	assert.True(t, n.SuccessTime.Equal(r.SuccessTime.Truncate(time.Second)))
+	ds := s.RefundDeliveries("rc-r1")
+	require.Len(t, ds, 1)
+	assert.True(t, ds[0].Acked)
 }
 
 func keys(p wxpay.Params) []string {

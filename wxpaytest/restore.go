@@ -37,16 +37,16 @@ func (f *Fake) RestoreOrder(o Order) error {
 	if err := checkRestoredOrder(&o); err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
 	switch {
-	case f.closed:
+	case f.notify.isClosed():
 		return fmt.Errorf("%w: the fake is closed", ErrRestore)
-	case f.orders[o.OutTradeNo] != nil:
+	case f.orders.byNo[o.OutTradeNo] != nil:
 		return fmt.Errorf("%w: out_trade_no %s is known already", ErrRestore, o.OutTradeNo)
-	case o.PrepayID != "" && f.byPrepay[o.PrepayID] != nil:
+	case o.PrepayID != "" && f.orders.byPrepay[o.PrepayID] != nil:
 		return fmt.Errorf("%w: prepay_id %s is known already", ErrRestore, o.PrepayID)
-	case o.TransactionID != "" && f.byTxn[o.TransactionID] != nil:
+	case o.TransactionID != "" && f.orders.byTxn[o.TransactionID] != nil:
 		return fmt.Errorf("%w: transaction_id %s is known already", ErrRestore, o.TransactionID)
 	}
 	if o.TradeType == "" {
@@ -69,12 +69,12 @@ func (f *Fake) RestoreOrder(o Order) error {
 	o.Coupons = nil
 	o.Request = maps.Clone(o.Request)
 	in := &order{Order: o, prepayAt: now, note: newNotice(o.OutTradeNo, "")}
-	f.orders[o.OutTradeNo] = in
+	f.orders.byNo[o.OutTradeNo] = in
 	if o.PrepayID != "" {
-		f.byPrepay[o.PrepayID] = in
+		f.orders.byPrepay[o.PrepayID] = in
 	}
 	if o.TransactionID != "" {
-		f.byTxn[o.TransactionID] = in
+		f.orders.byTxn[o.TransactionID] = in
 	}
 	return nil
 }
@@ -150,12 +150,14 @@ func (f *Fake) RestoreRefund(r Refund) error {
 	default:
 		return bad("status must be PROCESSING, SUCCESS, REFUNDCLOSE or CHANGE")
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
+	f.refunds.mu.Lock()
+	defer f.refunds.mu.Unlock()
+	if f.notify.isClosed() {
 		return bad("the fake is closed")
 	}
-	o := f.findOrderLocked(r.TransactionID, r.OutTradeNo)
+	o := f.orders.findLocked(r.TransactionID, r.OutTradeNo)
 	switch {
 	case o == nil:
 		return bad("no such order")
@@ -163,9 +165,9 @@ func (f *Fake) RestoreRefund(r Refund) error {
 		return bad("out_trade_no and transaction_id name different orders")
 	case o.State != StateSuccess && o.State != StateRefund:
 		return bad("the order is not paid")
-	case f.refunds[r.OutRefundNo] != nil:
+	case f.refunds.byNo[r.OutRefundNo] != nil:
 		return bad("out_refund_no is known already")
-	case r.RefundID != "" && f.byRefundID[r.RefundID] != nil:
+	case r.RefundID != "" && f.refunds.byID[r.RefundID] != nil:
 		return bad("refund_id is known already")
 	case len(o.refunds) >= MaxRefunds:
 		return bad("the order has MaxRefunds refunds already")
@@ -196,25 +198,9 @@ func (f *Fake) RestoreRefund(r Refund) error {
 	rf.Coupons = nil
 	rf.CashRefundFee, rf.SettlementRefundFee = rf.RefundFee, rf.RefundFee
 	rf.Request = maps.Clone(r.Request)
-	o.refunds = append(o.refunds, rf)
-	o.State = StateRefund
-	f.refunds[rf.OutRefundNo] = rf
-	f.byRefundID[rf.RefundID] = rf
+	f.addRefundLocked(o, rf)
 	if rf.Status == RefundProcessing {
-		if f.cfg.RefundImmediately {
-			f.settleLocked(rf, now, RefundSuccess)
-		} else {
-			d := f.cfg.RefundDelay
-			if d == 0 {
-				d = DefaultRefundDelay
-			}
-			rf.settleAt = now.Add(d)
-			f.scheduleLocked(d, func() {
-				f.mu.Lock()
-				defer f.mu.Unlock()
-				f.settleDueLocked(rf, rf.settleAt)
-			})
-		}
+		f.startRefundLocked(rf, now)
 	}
 	return nil
 }

@@ -3,10 +3,15 @@ package wxpaytest
 import (
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/wxpay-go/wxpay"
 )
+
+// sandboxRoutes is getsignkey; every v2 row with sandbox set is served
+// under the prefixes too (see newRouteIndex).
+var sandboxRoutes = []route{
+	{path: EndpointGetSignKey, aliases: []string{"/xdc/apiv2getsignkey/sign/getsignkey"}, proto: protoRaw, sandboxOnly: true, serve: (*Fake).serveGetSignKey},
+}
 
 // Sandbox path prefixes of WeChat's two sandbox generations, served with
 // Config.Sandbox.
@@ -24,30 +29,17 @@ const msgSandboxSign = "沙箱验证签名失败，请确认沙箱签名key是�
 // the API key it is a secret of the merchant's, never printed by the fake.
 func (f *Fake) SandboxKey() string { return f.sandboxKey }
 
-// serveSandbox answers getsignkey and the prefixed v2 endpoints, and
-// reports whether the path was one of them.
-func (f *Fake) serveSandbox(w http.ResponseWriter, r *http.Request) bool {
-	path := r.URL.Path
-	if path == string(EndpointGetSignKey) || path == "/xdc/apiv2getsignkey/sign/getsignkey" {
-		f.serveGetSignKey(w, r)
-		return true
-	}
-	for _, prefix := range []string{SandboxPrefix, SandboxPrefixXDC} {
-		if rest, ok := strings.CutPrefix(path, prefix); ok && v2Endpoint(Endpoint(rest)) {
-			// The sandbox accepts MD5 only, under its own key.
-			f.servePay(w, r, Endpoint(rest), signing{key: f.sandboxKey, st: wxpay.SignMD5, signMsg: msgSandboxSign})
-			return true
-		}
-	}
-	return false
-}
+// EndpointGetSignKey is the sandbox's getsignkey (either generation's
+// path), served with Config.Sandbox:
+// https://pay.weixin.qq.com/wiki/doc/api/tools/sp_coupon.php?chapter=23_1
+const EndpointGetSignKey Endpoint = "/sandboxnew/pay/getsignkey"
 
 // serveGetSignKey answers getsignkey: mch_id and nonce_str signed with MD5
 // under the production key; the answer, unsigned, carries the sandbox key.
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/tools/sp_coupon.php?chapter=23_1
 func (f *Fake) serveGetSignKey(w http.ResponseWriter, r *http.Request) {
-	fl, faulty := f.takeFault(EndpointGetSignKey)
+	fl, faulty := f.faults.take(EndpointGetSignKey)
 	if faulty {
 		f.wait(r, fl.Delay)
 		if writeTransportFault(w, fl) {

@@ -11,7 +11,7 @@ import (
 	"github.com/wxpay-go/wxpay"
 )
 
-// The fake signs with its own code, not wxpay.Signer, so that a bug shared
+// The fake signs with internal/refsign, not wxpay.Signer, so that a bug shared
 // by the library and its fake cannot hide. Here that code is held to the
 // published vectors (see ../testdata/README.md for their provenance).
 func TestSignVectors(t *testing.T) {

@@ -9,6 +9,12 @@ import (
 	"github.com/wxpay-go/wxpay"
 )
 
+// userPayRoutes is the fake's endpoint that plays the payer confirming
+// wx.requestPayment.
+var userPayRoutes = []route{
+	{path: "/wxpaytest/pay", proto: protoRaw, serve: (*Fake).serveUserPay},
+}
+
 // serveUserPay answers POST /wxpaytest/pay: the wx.requestPayment
 // arguments, checked as WeChat's server checks them, then paid as Fake.Pay
 // pays.

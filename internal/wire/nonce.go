@@ -1,10 +1,6 @@
 package wire
 
-import (
-	"errors"
-	"fmt"
-	"io"
-)
+import "io"
 
 // NonceAlphabet is the characters [Nonce] draws from.
 const NonceAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -16,27 +12,4 @@ const NonceLen = 32
 // Nonce draws a nonce of [NonceLen] characters from [A-Za-z0-9] out of r
 // without modulo bias: bytes at or above 248 (the largest multiple of 62
 // below 256) are discarded. Errors carry no package prefix.
-func Nonce(r io.Reader) (string, error) {
-	var out [NonceLen]byte
-	var buf [64]byte
-	n := 0
-	for tries := 0; n < NonceLen; tries++ {
-		if tries == 16 {
-			return "", errors.New("random source yields too few usable bytes")
-		}
-		if _, err := io.ReadFull(r, buf[:]); err != nil {
-			return "", fmt.Errorf("read random source: %w", err)
-		}
-		for _, b := range buf {
-			if b >= 248 {
-				continue
-			}
-			out[n] = NonceAlphabet[b%62]
-			n++
-			if n == NonceLen {
-				break
-			}
-		}
-	}
-	return string(out[:]), nil
-}
+func Nonce(r io.Reader) (string, error) { return RandString(r, NonceAlphabet, NonceLen) }

@@ -1,9 +1,15 @@
-// Package wire holds the HTTP plumbing shared by wxpay and its subpackages:
-// bounded body reads, the default HTTP client and its transport, base-URL
-// checks, constant-time PKCS#7 unpadding, the truncation of caller input in
-// error text and the scrubbing of secrets from transport errors. It is
-// internal so that the public surface stays small; each public package maps
-// these results onto its own typed errors.
+// Package wire holds the plumbing shared by wxpay and its subpackages
+// (apiv3, miniprogram, wxpaytest, the CLI), each piece once: bounded body
+// reads, the default HTTP client and its transport, base-URL checks,
+// failover rules (send.go), the client options of both generations
+// (options.go), the notification-handler skeleton (notify.go), certificate
+// and key loading (cert.go), error texts built once (errtext.go), random
+// strings and nonces (rand.go, nonce.go), the v2 field-name rule
+// (name.go), loopback checks (loopback.go), redaction (redact.go and
+// RedactURL), the refusal-log limiter and sealed secrets (limit.go),
+// constant-time PKCS#7 unpadding and the truncation of caller input in
+// error text. It is internal so that the public surface stays small; each
+// public package maps these results onto its own typed errors.
 package wire
 
 import (
@@ -193,7 +199,10 @@ func ReadAll(r io.Reader, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// Redacted replaces a secret in error text.
+// Redacted is what the module shows in place of a secret: in error text,
+// and in the printed, logged and JSON forms of values that hold one (see
+// [FormatRedacted]). miniprogram shows "[redacted]" instead, as it always
+// has.
 const Redacted = "REDACTED"
 
 // RedactURL removes secrets from a URL error so that they never reach an

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/internal/wire"
 	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
@@ -201,7 +201,7 @@ func checkNotifyURL(ctx context.Context, s *settings, offline bool, timeout time
 		add(statusFail, "%d characters: notify_url is at most 256", len(s.NotifyURL))
 		bad = true
 	}
-	if isLoopbackHost(u.Hostname()) {
+	if wire.LoopbackHost(u.Hostname()) {
 		add(statusWarn, "%s is on loopback: WeChat cannot reach it (fine with wxpay fake)", shown)
 	}
 	if bad || offline {
@@ -279,17 +279,17 @@ func checkCert(s *settings, now time.Time) []check {
 	case s.CertFile == "" || s.KeyFile == "":
 		return []check{{name, statusFail, fmt.Sprintf("set both %s and %s, or neither", EnvCertFile, EnvKeyFile)}}
 	}
-	pair, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile)
+	certPEM, keyPEM, err := wire.ReadKeyPair(s.CertFile, s.KeyFile)
+	var leaf *x509.Certificate
+	if err == nil {
+		_, leaf, err = wire.LoadKeyPair(certPEM, keyPEM)
+	}
 	if err != nil {
 		msg := fileErr(err)
 		if strings.Contains(msg, "does not match") {
 			msg = "the private key does not belong to the certificate: " + msg
 		}
 		return []check{{name, statusFail, msg}}
-	}
-	leaf, err := x509.ParseCertificate(pair.Certificate[0])
-	if err != nil {
-		return []check{{name, statusFail, "cannot parse the certificate: " + err.Error()}}
 	}
 	who := leaf.Subject.CommonName
 	until := leaf.NotAfter.UTC().Format(time.DateOnly)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/internal/wire"
 	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
@@ -124,7 +125,7 @@ stdout is one JSON object.`)
 		return c.usageErr("fake", "-speed must be positive")
 	}
 	if !*allowRemote {
-		if err := loopbackListenAddr(ctx, *addr, net.DefaultResolver.LookupIPAddr); err != nil {
+		if err := wire.CheckLoopbackListen(ctx, "-addr", *addr, net.DefaultResolver.LookupIPAddr); err != nil {
 			return c.usageErr("fake", "%v. Pass -allow-remote if that is what you mean", err)
 		}
 	}
@@ -157,10 +158,10 @@ stdout is one JSON object.`)
 			banner.Settings[name] = *v
 		}
 	}
-	gen(EnvAppID, &s.AppID, func() string { return "wx" + strings.ToLower(randFrom("0123456789abcdef", 16)) })
+	gen(EnvAppID, &s.AppID, func() string { return "wx" + wire.MustRandString("0123456789abcdef", 16) })
 	gen(EnvMchID, &s.MchID, func() string { return "1" + randDigits(9) })
 	gen(EnvAPIKey, &s.APIKey, func() string { return randAlnum(32) })
-	gen(EnvAppSecret, &s.AppSecret, func() string { return randFrom("0123456789abcdef", 32) })
+	gen(EnvAppSecret, &s.AppSecret, func() string { return wire.MustRandString("0123456789abcdef", 32) })
 	banner.Settings[EnvSignType] = string(s.signType())
 	if _, err := s.signer(); err != nil {
 		return c.usageErr("fake", "%v", err)
@@ -179,7 +180,7 @@ stdout is one JSON object.`)
 		fmt.Fprintf(c.stderr, "wxpay fake: %v\n", err)
 		return ExitFail
 	}
-	if tcp, ok := ln.Addr().(*net.TCPAddr); !*allowRemote && (!ok || !loopbackIP(tcp.IP)) {
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !*allowRemote && (!ok || !wire.LoopbackIP(tcp.IP)) {
 		// The name resolved to loopback a moment ago; what was bound
 		// decides.
 		ln.Close()
@@ -266,45 +267,6 @@ func writeSettings(name string, s *settings) error {
 	fmt.Fprintf(f, "# merchant settings of a wxpay fake\n%s=%s\n%s=%s\n%s=%s\n%s=%s\n%s=%s\n",
 		EnvAppID, s.AppID, EnvMchID, s.MchID, EnvAPIKey, keyOf(s), EnvSignType, s.signType(), EnvAppSecret, s.AppSecret)
 	return f.Close()
-}
-
-// loopbackListenAddr returns nil when addr ("host:port") names loopback
-// only: an IP such as 127.0.0.1 or ::1, or a name all of whose addresses
-// are loopback (looked up with lookup). An empty host (":port"), 0.0.0.0
-// and [::] listen on every interface and are refused, as is a name that
-// resolves elsewhere or not at all.
-func loopbackListenAddr(ctx context.Context, addr string, lookup func(context.Context, string) ([]net.IPAddr, error)) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("-addr: %v", err)
-	}
-	if host == "" {
-		return fmt.Errorf("-addr %s listens on every interface, not only loopback", addr)
-	}
-	if ip := net.ParseIP(host); ip != nil {
-		if !loopbackIP(ip) {
-			return fmt.Errorf("-addr %s is not loopback", addr)
-		}
-		return nil
-	}
-	if strings.EqualFold(host, "localhost") {
-		return nil
-	}
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	ips, err := lookup(rctx, host)
-	if err != nil {
-		return fmt.Errorf("-addr: cannot tell whether %s is loopback: %v", host, err)
-	}
-	if len(ips) == 0 {
-		return fmt.Errorf("-addr: %s has no address", host)
-	}
-	for _, ip := range ips {
-		if !loopbackIP(ip.IP) {
-			return fmt.Errorf("-addr %s resolves to %s, which is not loopback", host, ip.IP)
-		}
-	}
-	return nil
 }
 
 func printBanner(w io.Writer, b fakeBanner, s *settings) {

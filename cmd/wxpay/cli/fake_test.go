@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/internal/wire"
 	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
@@ -341,7 +342,7 @@ func TestFakeLoopbackOnly(t *testing.T) {
 		})
 	}
 	for _, addr := range []string{"127.0.0.1:0", "[::1]:0", "localhost:0"} {
-		assert.NoError(t, loopbackListenAddr(context.Background(), addr, net.DefaultResolver.LookupIPAddr), addr)
+		assert.NoError(t, wire.CheckLoopbackListen(context.Background(), "-addr", addr, net.DefaultResolver.LookupIPAddr), addr)
 	}
 	resolvesTo := func(ips ...string) func(context.Context, string) ([]net.IPAddr, error) {
 		return func(context.Context, string) ([]net.IPAddr, error) {
@@ -352,11 +353,11 @@ func TestFakeLoopbackOnly(t *testing.T) {
 			return out, nil
 		}
 	}
-	assert.NoError(t, loopbackListenAddr(context.Background(), "dev.test:80", resolvesTo("127.0.0.1", "::1")))
-	err := loopbackListenAddr(context.Background(), "dev.test:80", resolvesTo("127.0.0.1", "192.0.2.7"))
+	assert.NoError(t, wire.CheckLoopbackListen(context.Background(), "-addr", "dev.test:80", resolvesTo("127.0.0.1", "::1")))
+	err := wire.CheckLoopbackListen(context.Background(), "-addr", "dev.test:80", resolvesTo("127.0.0.1", "192.0.2.7"))
 	require.Error(t, err, "one address off loopback is enough to expose it")
 	assert.Contains(t, err.Error(), "resolves to 192.0.2.7, which is not loopback")
-	assert.Error(t, loopbackListenAddr(context.Background(), "dev.test:80", resolvesTo()))
+	assert.Error(t, wire.CheckLoopbackListen(context.Background(), "-addr", "dev.test:80", resolvesTo()))
 }
 
 // With -allow-remote the fake listens where it is told.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // FuzzParseFields holds the input parser of sign and verify to its rules:
@@ -52,7 +53,7 @@ func FuzzParseFields(f *testing.F) {
 		}
 		var lines strings.Builder
 		for _, k := range sortedKeys(p) {
-			if !validName(k) {
+			if !wire.ValidName(k) {
 				t.Fatalf("invalid name %q accepted", k)
 			}
 			lines.WriteString(k + "=" + p[k] + "\n")

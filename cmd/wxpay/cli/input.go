@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // errInput is matched by every error of parseFields.
@@ -136,8 +137,8 @@ func parseFields(b []byte) (wxpay.Params, error) {
 			return nil, &inputError{Line: it.line, Msg: "want name=value"}
 		case name == "":
 			return nil, &inputError{Line: it.line, Msg: "empty field name"}
-		case !validName(name):
-			return nil, &inputError{Line: it.line, Msg: fmt.Sprintf("field name %q is not a v2 field name (letters, digits and _)", truncate(name, 40))}
+		case !wire.ValidName(name):
+			return nil, &inputError{Line: it.line, Msg: fmt.Sprintf("field name %q is not a v2 field name (letters, digits, _, - and ., not starting with a digit)", truncate(name, 40))}
 		case name == "key":
 			return nil, &inputError{Line: it.line, Msg: `a field named "key" is the API key: remove it, the tool reads the key from ` + EnvAPIKey}
 		}
@@ -147,22 +148,4 @@ func parseFields(b []byte) (wxpay.Params, error) {
 		p[name] = val
 	}
 	return p, nil
-}
-
-// validName accepts the names v2 uses: ASCII letters, digits and '_',
-// not starting with a digit (so that the fields also make an XML body).
-func validName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		switch {
-		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b == '_':
-		case b >= '0' && b <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

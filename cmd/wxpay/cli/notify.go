@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -53,7 +51,7 @@ type paramsFlag wxpay.Params
 func (p paramsFlag) String() string { return "" }
 func (p paramsFlag) Set(s string) error {
 	k, v, ok := strings.Cut(s, "=")
-	if !ok || !validName(k) {
+	if !ok || !wire.ValidName(k) {
 		return errors.New("want name=value")
 	}
 	p[k] = v
@@ -99,7 +97,7 @@ acknowledged the notification.`)
 	if err != nil || (target.Scheme != "http" && target.Scheme != "https") || target.Host == "" {
 		return c.usageErr("notify", "URL must be an absolute http or https URL")
 	}
-	if !*allowRemote && !isLoopbackHost(target.Hostname()) {
+	if !*allowRemote && !wire.LoopbackHost(target.Hostname()) {
 		return c.usageErr("notify", "refusing to send to %s, which is not loopback: with a real key this forges payments. Pass -allow-remote if that is what you mean", target.Hostname())
 	}
 	switch {
@@ -307,7 +305,7 @@ func notifyClient(allowRemote bool, timeout time.Duration) *http.Client {
 			if err != nil {
 				return err
 			}
-			if ip := net.ParseIP(host); ip == nil || !loopbackIP(ip) {
+			if ip := net.ParseIP(host); ip == nil || !wire.LoopbackIP(ip) {
 				return fmt.Errorf("refusing to connect to %s: not loopback (pass -allow-remote)", host)
 			}
 			return nil
@@ -323,21 +321,6 @@ func notifyClient(allowRemote bool, timeout time.Duration) *http.Client {
 		CheckRedirect: wire.NoRedirect,
 	}
 }
-
-// isLoopbackHost reports whether host is localhost or a loopback IP.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && loopbackIP(ip)
-}
-
-// loopbackIP is the one loopback rule of the commands that touch the
-// network on a merchant's behalf (notify's URL and dialer, doctor's probe,
-// fake's listener): 127.0.0.0/8 or ::1. The unspecified address (0.0.0.0,
-// ::) is not loopback: listening on it listens everywhere.
-func loopbackIP(ip net.IP) bool { return ip.IsLoopback() }
 
 // redactURL drops user info and the query from u for printing.
 func redactURL(u *url.URL) string {
@@ -361,22 +344,8 @@ func scrubURL(err error) string {
 	return err.Error()
 }
 
-const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-
-func randFrom(set string, n int) string {
-	b := make([]byte, n)
-	max := big.NewInt(int64(len(set)))
-	for i := range b {
-		v, err := rand.Int(rand.Reader, max)
-		if err != nil {
-			panic(err) // crypto/rand does not fail on supported platforms
-		}
-		b[i] = set[v.Int64()]
-	}
-	return string(b)
-}
-
-func randAlnum(n int) string  { return randFrom(alnum, n) }
-func randDigits(n int) string { return randFrom(alnum[:10], n) }
+// randAlnum and randDigits make the ids and keys notify and doctor invent.
+func randAlnum(n int) string  { return wire.MustRandString(wire.Alnum, n) }
+func randDigits(n int) string { return wire.MustRandString(wire.Digits, n) }
 
 var _ flag.Value = paramsFlag{}

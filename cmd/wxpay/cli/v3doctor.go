@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/wxpay-go/wxpay/apiv3"
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // Names of doctor -v3's checks that are not settings.
@@ -226,7 +227,7 @@ func checkDownload(ctx context.Context, s *settings, m *v3Merchant, apiV3KeyOK, 
 	switch {
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
 		return check{name, statusFail, EnvBaseURL + " is not an absolute https URL; " + notShown}
-	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && !wire.LoopbackHost(u.Hostname()):
 		return check{name, statusFail, EnvBaseURL + " uses http to a host that is not loopback: the request is signed and the answer carries WeChat's certificates, so only https (or a local test server) will do"}
 	}
 	cfg := apiv3.Config{MchID: m.mchID, MerchantSerialNo: m.serial, Signer: m.key, APIv3Key: apiV3KeyOf(s), PlatformCertificates: true}
