@@ -78,6 +78,10 @@ func TestJobOfOtherModeNotRun(t *testing.T) {
 func testOtherModeJob(t *testing.T, db *DB, insert func(ctx context.Context, args river.JobArgs, queue string) (int64, error)) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// Goods 101 is the demo catalogue's, which only fake mode seeds.
+	if err := SeedDemo(ctx, db); err != nil {
+		t.Fatal(err)
+	}
 	pay := &countingPay{}
 	s, err := NewService(Config{Mode: ModeReal, DB: db, Payments: pay, Login: stubLogin{"o-jobs"}})
 	if err != nil {
