@@ -23,6 +23,7 @@ import (
 
 	"github.com/wxpay-go/wxpay"
 	"github.com/wxpay-go/wxpay/examples/api"
+	"github.com/wxpay-go/wxpay/examples/internal/loopback"
 	"github.com/wxpay-go/wxpay/examples/shop"
 	"github.com/wxpay-go/wxpay/miniprogram"
 	"github.com/wxpay-go/wxpay/wxpaytest"
@@ -169,7 +170,7 @@ func (c Config) fakeMode() (bool, error) {
 		if c.WeChatURL != "" {
 			return true, errors.New("WXPAY_BASE_URL points real mode at a standalone fake WeChat and needs every WeChat setting set; fake mode has its own")
 		}
-		if !c.Fake && !loopback(c.Addr) {
+		if !c.Fake && !loopback.Addr(c.Addr) {
 			return true, fmt.Errorf("fake mode (no WeChat credentials set) listens on loopback only; %q is not: pass -fake to allow it anyway, or set %s", c.Addr, strings.Join(missing, ", "))
 		}
 		return true, nil
@@ -186,18 +187,6 @@ func (c Config) fakeMode() (bool, error) {
 		return false, errors.New("PUBLIC_URL must be an https URL without query string, such as https://shop.example.com")
 	}
 	return false, nil
-}
-
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Server is a running example server.
@@ -282,12 +271,21 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 		if c.Speed > 0 {
 			speed = c.Speed
 		}
+		apiKey, err := wxpay.NewNonce() // 32 characters, as a v2 API key is
+		if err != nil {
+			return nil, err
+		}
+		appSecret, err := wxpay.NewNonce()
+		if err != nil {
+			return nil, err
+		}
 		s.FakeConfig = wxpaytest.Config{
-			AppID:     "wx" + randomAlnum(16),
+			// An AppID is "wx" and 16 lower-case characters.
+			AppID:     "wx" + strings.ToLower(rand.Text()[:16]),
 			MchID:     "1900000109",
-			APIKey:    randomAlnum(32),
+			APIKey:    apiKey,
 			SignType:  signType,
-			AppSecret: randomAlnum(32),
+			AppSecret: appSecret,
 			Speed:     speed,
 			Logger:    log.With("component", "fake-wechat"),
 		}
@@ -504,14 +502,4 @@ func Main(args []string, getenv func(string) string, stderr io.Writer) int {
 		code = 1
 	}
 	return code
-}
-
-func randomAlnum(n int) string {
-	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, n)
-	rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
 }

@@ -219,7 +219,9 @@ func (rf *Refunds) Refund(ctx context.Context, orderID, amountFen int64, reason,
 			return Errorf(CodeConflict, "order %d: refunding %s would exceed the %s paid; %s is left to refund",
 				orderID, FormatYuan(amountFen), FormatYuan(total), FormatYuan(total-refunded))
 		}
-		outRefundNo = newOutTradeNo()
+		if outRefundNo, err = newOutTradeNo(); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(sqlInsertRefund, outRefundNo, orderID, idemKey, hash, amountFen, reason, ms(s.now())); err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package shop
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wxpay-go/wxpay"
 )
 
 // Timing holds the durations of the payment life cycle. The zero value of
@@ -705,8 +706,12 @@ func (s *Service) newAttempt(ctx context.Context, o Order, u User, clientIP stri
 	}
 	// WeChat's time fields have one-second resolution: store what is sent.
 	now := s.now().Truncate(time.Second)
+	otn, err := newOutTradeNo()
+	if err != nil {
+		return err
+	}
 	a := PrepayRequest{
-		OutTradeNo: newOutTradeNo(),
+		OutTradeNo: otn,
 		Body:       orderBody(shopName, o.Lines),
 		TotalFen:   o.TotalFen,
 		ClientIP:   clientIP,
@@ -737,17 +742,10 @@ func (s *Service) newAttempt(ctx context.Context, o Order, u User, clientIP stri
 	})
 }
 
-// newOutTradeNo returns 32 random characters of [0-9A-Za-z]: unguessable,
-// within WeChat's limit, and free of user data.
-func newOutTradeNo() string {
-	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, 32)
-	rand.Read(b) // never fails
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
-}
+// newOutTradeNo returns 32 random characters of [0-9A-Za-z] (a nonce of
+// the library's, drawn without modulo bias): unguessable, within WeChat's
+// limit of 32, and free of user data. It names refunds (out_refund_no) too.
+func newOutTradeNo() (string, error) { return wxpay.NewNonce() }
 
 // orderBody is the goods description shown to the payer: "shop-goods",
 // at most 128 bytes, without the characters that could reshape a signed
