@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
 	"unicode/utf8"
 )
 
@@ -155,6 +154,16 @@ func scanRefund(row *sql.Row) (*refundRow, error) {
 	return &r, nil
 }
 
+// pendingRow returns the refund outRefundNo if it is still pending, or
+// nil.
+func (rf *Refunds) pendingRow(ctx context.Context, outRefundNo string) (*refundRow, error) {
+	row, err := scanRefund(rf.s.db.W.QueryRowContext(ctx, sqlRefundRow, outRefundNo))
+	if ok, err := found(err); !ok || row.Status != RefundPending {
+		return nil, err
+	}
+	return row, nil
+}
+
 // Refund refunds amountFen of a paid order, for an administrator.
 // idemKey is required: the same key with the same order, amount and
 // reason returns the same refund (created is then false) and other ones
@@ -229,7 +238,7 @@ func (rf *Refunds) Refund(ctx context.Context, orderID, amountFen int64, reason,
 		if s.jobs == nil {
 			return errors.New("shop: no job runner attached")
 		}
-		return s.jobs.scheduleRefundRetry(ctx, tx.Tx, outRefundNo, time.Now().Add(s.real(refundRetryAfter)))
+		return s.jobs.schedule(ctx, tx.Tx, RefundRetryArgs{OutRefundNo: outRefundNo, Mode: s.jobs.mode}, time.Now().Add(s.real(refundRetryAfter)))
 	})
 	var se *Error
 	if err != nil && !errors.As(err, &se) {
@@ -467,66 +476,4 @@ func validReason(reason string) bool {
 		}
 	}
 	return true
-}
-
-// refundRetryAfter is how long after a refund is stored its retry job
-// first looks at it: by then the request that stored it has its answer.
-const refundRetryAfter = 2 * time.Minute
-
-// RefundRetryArgs is the job that finishes a refund whose WeChat answer
-// was not known (a timeout, a lost connection, SYSTEMERROR every time): it
-// sends the same out_refund_no again until WeChat accepts or refuses it,
-// so a refund never stays pending, holding its amount, because nobody
-// repeated the request.
-type RefundRetryArgs struct {
-	OutRefundNo string `json:"out_refund_no"`
-	// Mode is the inserting server's mode, as in ReconcileArgs.
-	Mode string `json:"mode,omitempty"`
-}
-
-// Kind names the job in the queue's table.
-func (RefundRetryArgs) Kind() string { return "retry_refund" }
-
-type refundWorker struct {
-	river.WorkerDefaults[RefundRetryArgs]
-	s *Service
-}
-
-// Work sends a refund that is still pending. It is safe to run more than
-// once, and beside an admin's repeated request: WeChat refunds one
-// out_refund_no once, and each state change is conditional.
-func (w *refundWorker) Work(ctx context.Context, job *river.Job[RefundRetryArgs]) error {
-	if err := w.s.ownJob(job.Args.Mode); err != nil {
-		return err
-	}
-	rf := w.s.refunds
-	if rf == nil {
-		return nil // refunds are off; the row cannot exist
-	}
-	row, err := scanRefund(w.s.db.W.QueryRowContext(ctx, sqlRefundRow, job.Args.OutRefundNo))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	if row.Status != RefundPending {
-		return nil
-	}
-	err = rf.send(ctx, row)
-	if ErrorCode(err) == CodeConflict {
-		return nil // refused by WeChat: final, and recorded
-	}
-	return err // an unknown outcome: river retries with backoff
-}
-
-// Timeout bounds one run: up to three WeChat calls and a transaction.
-func (w *refundWorker) Timeout(*river.Job[RefundRetryArgs]) time.Duration { return time.Minute }
-
-func (j *Jobs) scheduleRefundRetry(ctx context.Context, tx *sql.Tx, outRefundNo string, at time.Time) error {
-	_, err := j.client.InsertTx(ctx, tx, RefundRetryArgs{OutRefundNo: outRefundNo, Mode: j.mode}, &river.InsertOpts{
-		Queue:       j.mode,
-		ScheduledAt: at,
-		UniqueOpts:  river.UniqueOpts{ByArgs: true},
-	})
-	return err
 }

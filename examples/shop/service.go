@@ -504,7 +504,7 @@ func (s *Service) newAttempt(ctx context.Context, o Order, u User, clientIP stri
 		if s.jobs == nil {
 			return errors.New("shop: no job runner attached")
 		}
-		return s.jobs.scheduleReconcile(ctx, tx.Tx, a.OutTradeNo, time.Now().Add(s.real(s.t.QueryAfter)))
+		return s.jobs.schedule(ctx, tx.Tx, ReconcileArgs{OutTradeNo: a.OutTradeNo, Mode: s.jobs.mode}, time.Now().Add(s.real(s.t.QueryAfter)))
 	})
 }
 

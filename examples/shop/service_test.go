@@ -147,6 +147,45 @@ func newTestService(t *testing.T, db *DB, pay *fakePay, login fakeLogin, clock *
 	return s
 }
 
+// fixture is a test's usual start: a real-mode Service on db with a
+// fakePay and its own clock, and a buyer logged in.
+func fixture(t *testing.T, db *DB) (context.Context, *testClock, *fakePay, *Service, User) {
+	t.Helper()
+	clock, pay := newClock(), &fakePay{}
+	s := newTestService(t, db, pay, fakeLogin{}, clock)
+	return context.Background(), clock, pay, s, mustLogin(t, s)
+}
+
+// mustLogin logs the test's buyer in.
+func mustLogin(t *testing.T, s *Service) User {
+	t.Helper()
+	u, err := s.Login(context.Background(), "buyer-code")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// mustOrder places an order of count of goodsID for u.
+func mustOrder(t *testing.T, s *Service, u User, goodsID, count int64) Order {
+	t.Helper()
+	o, _, err := s.CreateOrder(context.Background(), u, []Item{{GoodsID: goodsID, Count: count}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// mustPay starts paying o.
+func mustPay(t *testing.T, s *Service, u User, o Order) PayResult {
+	t.Helper()
+	res, err := s.Pay(context.Background(), u, o.ID, "198.51.100.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func newClock() *testClock {
 	return &testClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
 }
@@ -322,10 +361,7 @@ func TestServiceCreateOrder(t *testing.T) {
 		ctx := context.Background()
 		clock := newClock()
 		s := newTestService(t, db, &fakePay{}, fakeLogin{}, clock)
-		u, err := s.Login(ctx, "buyer-code")
-		if err != nil {
-			t.Fatal(err)
-		}
+		u := mustLogin(t, s)
 		many := make([]Item, MaxOrderLines+1)
 		for i := range many {
 			many[i] = Item{GoodsID: int64(1000 + i), Count: 1}
@@ -384,10 +420,7 @@ func TestServiceCreateOrderIdempotency(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db *DB) {
 		ctx := context.Background()
 		s := newTestService(t, db, &fakePay{}, fakeLogin{}, newClock())
-		u, err := s.Login(ctx, "buyer-code")
-		if err != nil {
-			t.Fatal(err)
-		}
+		u := mustLogin(t, s)
 		other, err := s.Login(ctx, "other-code")
 		if err != nil {
 			t.Fatal(err)
@@ -431,32 +464,19 @@ func TestServiceCreateOrderIdempotency(t *testing.T) {
 
 func TestServicePay(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db *DB) {
-		ctx := context.Background()
-		clock := newClock()
-		pay := &fakePay{}
-		s := newTestService(t, db, pay, fakeLogin{}, clock)
-		u, err := s.Login(ctx, "buyer-code")
-		if err != nil {
-			t.Fatal(err)
-		}
-		o, _, err := s.CreateOrder(ctx, u, []Item{{GoodsID: 201, Count: 2}}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ctx, clock, pay, s, u := fixture(t, db)
+		o := mustOrder(t, s, u, 201, 2)
 
 		// WeChat unreachable: the parameters are stored, nothing is paid.
 		pay.PrepayFn = func(PrepayRequest) (string, error) {
 			return "", &UpstreamError{Kind: UpstreamUnavailable, Err: errors.New("timeout")}
 		}
-		_, err = s.Pay(ctx, u, o.ID, "203.0.113.5")
+		_, err := s.Pay(ctx, u, o.ID, "203.0.113.5")
 		wantCode(t, err, CodeUpstream)
 		pay.PrepayFn = nil
 
 		// Then paid: the same out_trade_no with the same parameters.
-		res, err := s.Pay(ctx, u, o.ID, "198.51.100.1")
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := mustPay(t, s, u, o)
 		again, err := s.Pay(ctx, u, o.ID, "198.51.100.2")
 		if err != nil || again.OutTradeNo != res.OutTradeNo {
 			t.Fatalf("second Pay: %+v, %v; want out_trade_no %s", again, err, res.OutTradeNo)
@@ -496,22 +516,9 @@ func TestServicePay(t *testing.T) {
 // one; WeChat saying it was paid meanwhile settles the order instead.
 func TestServicePayExpired(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db *DB) {
-		ctx := context.Background()
-		clock := newClock()
-		pay := &fakePay{}
-		s := newTestService(t, db, pay, fakeLogin{}, clock)
-		u, err := s.Login(ctx, "buyer-code")
-		if err != nil {
-			t.Fatal(err)
-		}
-		o, _, err := s.CreateOrder(ctx, u, []Item{{GoodsID: 101, Count: 1}}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		first, err := s.Pay(ctx, u, o.ID, "198.51.100.1")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ctx, clock, pay, s, u := fixture(t, db)
+		o := mustOrder(t, s, u, 101, 1)
+		first := mustPay(t, s, u, o)
 		clock.Add(16 * time.Minute)
 		second, err := s.Pay(ctx, u, o.ID, "198.51.100.1")
 		if err != nil || second.OutTradeNo == first.OutTradeNo {
@@ -539,19 +546,10 @@ func TestServiceSettle(t *testing.T) {
 		ctx := context.Background()
 		clock := newClock()
 		s := newTestService(t, db, &fakePay{}, fakeLogin{}, clock)
-		u, err := s.Login(ctx, "buyer-code")
-		if err != nil {
-			t.Fatal(err)
-		}
+		u := mustLogin(t, s)
 		place := func() (Order, string) {
-			o, _, err := s.CreateOrder(ctx, u, []Item{{GoodsID: 104, Count: 2}}, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := s.Pay(ctx, u, o.ID, "198.51.100.1")
-			if err != nil {
-				t.Fatal(err)
-			}
+			o := mustOrder(t, s, u, 104, 2)
+			res := mustPay(t, s, u, o)
 			return o, res.OutTradeNo
 		}
 		anomalies := func() int {
@@ -626,28 +624,15 @@ func TestServiceSettle(t *testing.T) {
 // and settles a payment it finds; a failed query returns the stored state.
 func TestServiceGetOrderQueries(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db *DB) {
-		ctx := context.Background()
-		clock := newClock()
-		pay := &fakePay{}
-		s := newTestService(t, db, pay, fakeLogin{}, clock)
-		u, err := s.Login(ctx, "buyer-code")
-		if err != nil {
-			t.Fatal(err)
-		}
-		o, _, err := s.CreateOrder(ctx, u, []Item{{GoodsID: 203, Count: 1}}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ctx, clock, pay, s, u := fixture(t, db)
+		o := mustOrder(t, s, u, 203, 1)
 		if _, err := s.GetOrder(ctx, u, o.ID); err != nil {
 			t.Fatal(err)
 		}
 		if _, q, _ := pay.calls(); len(q) != 0 {
 			t.Fatalf("queried %v before any prepay", q)
 		}
-		res, err := s.Pay(ctx, u, o.ID, "198.51.100.1")
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := mustPay(t, s, u, o)
 		pay.QueryFn = func(string) (QueryState, *Payment, error) {
 			return 0, nil, &UpstreamError{Kind: UpstreamUnavailable, Err: errors.New("timeout")}
 		}
@@ -698,18 +683,9 @@ func TestServiceReconcile(t *testing.T) {
 				clock := newClock()
 				pay := &fakePay{}
 				s := newTestService(t, db, pay, fakeLogin{}, clock)
-				u, err := s.Login(ctx, "buyer-code")
-				if err != nil {
-					t.Fatal(err)
-				}
-				o, _, err := s.CreateOrder(ctx, u, []Item{{GoodsID: 301, Count: 1}}, "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				res, err := s.Pay(ctx, u, o.ID, "198.51.100.1")
-				if err != nil {
-					t.Fatal(err)
-				}
+				u := mustLogin(t, s)
+				o := mustOrder(t, s, u, 301, 1)
+				res := mustPay(t, s, u, o)
 				clock.Add(tt.age)
 				paid := &Payment{OutTradeNo: res.OutTradeNo, TransactionID: "4200" + strconv.FormatInt(o.ID, 10), TotalFen: 2500, Paid: true, TimeEnd: clock.Now()}
 				state := tt.state
