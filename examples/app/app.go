@@ -6,13 +6,11 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,8 +21,8 @@ import (
 
 	"github.com/wxpay-go/wxpay"
 	"github.com/wxpay-go/wxpay/examples/api"
+	"github.com/wxpay-go/wxpay/examples/internal/loopback"
 	"github.com/wxpay-go/wxpay/examples/shop"
-	"github.com/wxpay-go/wxpay/miniprogram"
 	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
@@ -169,7 +167,7 @@ func (c Config) fakeMode() (bool, error) {
 		if c.WeChatURL != "" {
 			return true, errors.New("WXPAY_BASE_URL points real mode at a standalone fake WeChat and needs every WeChat setting set; fake mode has its own")
 		}
-		if !c.Fake && !loopback(c.Addr) {
+		if !c.Fake && !loopback.Addr(c.Addr) {
 			return true, fmt.Errorf("fake mode (no WeChat credentials set) listens on loopback only; %q is not: pass -fake to allow it anyway, or set %s", c.Addr, strings.Join(missing, ", "))
 		}
 		return true, nil
@@ -186,18 +184,6 @@ func (c Config) fakeMode() (bool, error) {
 		return false, errors.New("PUBLIC_URL must be an https URL without query string, such as https://shop.example.com")
 	}
 	return false, nil
-}
-
-func loopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Server is a running example server.
@@ -223,198 +209,6 @@ type Server struct {
 	jobs    *shop.Jobs
 	srv     *http.Server
 	serveCh chan error
-}
-
-// Start opens everything, starts serving and returns. Close stops it.
-func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err error) {
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	fake, err := c.fakeMode()
-	if err != nil {
-		return nil, err
-	}
-	signType, err := c.signType()
-	if err != nil {
-		return nil, err
-	}
-	proxies, err := api.ParseTrustedProxies(c.TrustedProxies)
-	if err != nil {
-		return nil, err
-	}
-	if fake {
-		log.Warn("FAKE MODE: no WeChat credentials set, so WeChat is an in-process fake under /fake/ that marks orders paid for free; never use it in production",
-			"addr", c.Addr)
-	} else if c.WeChatURL == "" {
-		log.Info("real mode: WeChat Pay merchant", "appid", c.AppID, "mch_id", c.MchID, "sign_type", string(signType))
-	}
-	s := &Server{log: log, serveCh: make(chan error, 1)}
-	defer func() {
-		if err != nil {
-			s.Close()
-		}
-	}()
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return nil, err
-	}
-	s.URL = "http://" + ln.Addr().String()
-	closeLn := func() { ln.Close() }
-	defer func() {
-		if err != nil && closeLn != nil {
-			closeLn()
-		}
-	}()
-
-	jwtSecret := []byte(c.JWTSecret)
-	if len(jwtSecret) == 0 && fake {
-		jwtSecret = api.RandomSecret()
-		log.Warn("JWT_SECRET is not set: using a random one, so tokens end with this process")
-	} else if len(jwtSecret) > 0 && len(jwtSecret) < 32 {
-		return nil, errors.New("JWT_SECRET must be at least 32 bytes")
-	}
-
-	var payClient *wxpay.Client
-	var mp *miniprogram.Client
-	now := time.Now
-	speed := 1.0
-	extra := map[string]http.Handler{}
-	hdr := http.Header{}
-	if fake {
-		if c.Speed > 0 {
-			speed = c.Speed
-		}
-		s.FakeConfig = wxpaytest.Config{
-			AppID:     "wx" + randomAlnum(16),
-			MchID:     "1900000109",
-			APIKey:    randomAlnum(32),
-			SignType:  signType,
-			AppSecret: randomAlnum(32),
-			Speed:     speed,
-			Logger:    log.With("component", "fake-wechat"),
-		}
-		// The fake's own client for notifications, so that Close can drop
-		// its idle connections: Shutdown would otherwise wait for them.
-		s.fakeTr = http.DefaultTransport.(*http.Transport).Clone()
-		s.FakeConfig.HTTPClient = &http.Client{
-			Transport:     s.fakeTr,
-			Timeout:       5 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
-		s.Fake, err = wxpaytest.New(s.FakeConfig)
-		if err != nil {
-			return nil, err
-		}
-		now = s.Fake.Now
-		extra["/fake/"] = fakeErrors(http.StripPrefix("/fake", s.Fake))
-		addWeb(extra) // the browser demo at "/"
-		hdr.Set(FakeHeader, "true; WeChat is a fake: payments are not real")
-		c.AppID, c.MchID, c.APIKey, c.AppSecret, c.PublicURL = s.FakeConfig.AppID, s.FakeConfig.MchID, s.FakeConfig.APIKey, s.FakeConfig.AppSecret, s.URL
-	}
-	payOpts := []wxpay.Option{wxpay.WithLogger(log)}
-	var mpOpts []miniprogram.Option
-	if fake {
-		payOpts = append(payOpts, wxpay.WithBaseURL(s.URL+"/fake"))
-		mpOpts = append(mpOpts, miniprogram.WithBaseURL(s.URL+"/fake"))
-	} else if c.WeChatURL != "" {
-		log.Warn("SHARED FAKE: WeChat is the standalone fake at WXPAY_BASE_URL, which marks orders paid for free; never use it in production",
-			"wechat_url", c.WeChatURL, "sign_type", string(signType))
-		payOpts = append(payOpts, wxpay.WithBaseURL(c.WeChatURL))
-		mpOpts = append(mpOpts, miniprogram.WithBaseURL(c.WeChatURL))
-		hdr.Set(FakeHeader, "true; WeChat is a fake: payments are not real")
-	}
-	if c.HTTPClient != nil {
-		payOpts = append(payOpts, wxpay.WithHTTPClient(c.HTTPClient))
-		mpOpts = append(mpOpts, miniprogram.WithHTTPClient(c.HTTPClient))
-	}
-	refundOpts, err := s.refundSetup(&c, fake)
-	if err != nil {
-		return nil, err
-	}
-	payOpts = append(payOpts, refundOpts...)
-	if payClient, err = wxpay.NewClient(payConfig(c, signType), payOpts...); err != nil {
-		return nil, err
-	}
-	if mp, err = miniprogram.NewClient(c.AppID, c.AppSecret, mpOpts...); err != nil {
-		return nil, err
-	}
-
-	inst := c.instance(fake)
-	if c.Unmetered && inst.Mode == shop.ModeReal {
-		return nil, errors.New("-unmetered is for load tests against a fake WeChat; real mode keeps its rate limits")
-	}
-	if c.DBPath == "" {
-		c.DBPath = DefaultDBPath(inst.Mode)
-	}
-	if s.db, err = openDB(ctx, c); err != nil {
-		return nil, err
-	}
-	if len(jwtSecret) == 0 {
-		// Real mode: a random secret would log everyone out at each
-		// restart, and several instances could not check each other's
-		// tokens.
-		return nil, errors.New("JWT_SECRET is required in real mode: set it to at least 32 random bytes (the same on every instance), e.g. JWT_SECRET=$(head -c 32 /dev/urandom | base64)")
-	}
-	if err := s.db.Claim(ctx, inst); err != nil {
-		return nil, err
-	}
-	if fake || c.WeChatURL != "" {
-		// The demo catalogue is for a fake WeChat only: real mode sells
-		// what `server catalogue import` put in.
-		if err := shop.SeedDemo(ctx, s.db); err != nil {
-			return nil, err
-		}
-	}
-	pay := wechatPay{payClient}
-	s.Shop, err = shop.NewService(shop.Config{
-		Mode: inst.Mode, DB: s.db, Payments: pay, Login: wechatLogin{mp}, Logger: log, Now: now, Timing: c.Timing, Speed: speed, Unmetered: c.Unmetered,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if s.jobs, err = shop.NewJobs(s.Shop, log.With("component", "jobs"), time.Second); err != nil {
-		return nil, err
-	}
-	if fake {
-		if err := s.restoreFake(ctx, payConfig(c, signType).NotifyURL, refundNotifyURL(c)); err != nil {
-			return nil, err
-		}
-	}
-	ttl := c.TokenTTL
-	if ttl <= 0 {
-		ttl = 30 * time.Minute
-	}
-	auth, err := api.NewBoundAuth(tokenBinding(inst), jwtSecret, ttl, nil, func(r *http.Request, id int64) (shop.User, error) {
-		return s.Shop.UserByID(r.Context(), id)
-	})
-	if err != nil {
-		return nil, err
-	}
-	var refunds *shop.Refunds
-	if s.AdminToken != "" {
-		if refunds, err = shop.NewRefunds(s.Shop, wechatRefunds{payClient, refundNotifyURL(c)}); err != nil {
-			return nil, err
-		}
-	}
-	s.API = api.New(api.Config{Shop: s.Shop, Pay: pay, Auth: auth, Logger: log, Extra: extra, Header: hdr,
-		Refunds: refunds, AdminToken: []byte(s.AdminToken), TrustedProxies: proxies, Limits: c.limits()})
-	if err := s.jobs.Start(context.WithoutCancel(ctx)); err != nil {
-		return nil, err
-	}
-	s.srv = &http.Server{
-		Handler:           s.API,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	closeLn = nil // the server owns it now
-	go func() { s.serveCh <- s.srv.Serve(ln) }()
-	log.Info("listening", "url", s.URL, "db", dbName(c))
-	if fake {
-		log.Info("browser demo: open it to play the mini-program", "url", s.URL+"/")
-	}
-	return s, nil
 }
 
 // signType checks WXPAY_SIGN_TYPE: MD5 or HMAC-SHA256, HMAC-SHA256 when
@@ -504,14 +298,4 @@ func Main(args []string, getenv func(string) string, stderr io.Writer) int {
 		code = 1
 	}
 	return code
-}
-
-func randomAlnum(n int) string {
-	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, n)
-	rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
 }

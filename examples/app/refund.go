@@ -22,7 +22,13 @@ func (s *Server) refundSetup(c *Config, fake bool) ([]wxpay.Option, error) {
 	if fake {
 		s.AdminToken = c.AdminToken
 		if s.AdminToken == "" {
-			s.AdminToken = randomAlnum(43)
+			// 32 characters of [A-Za-z0-9], unbiased: the shortest token
+			// MinAdminTokenBytes allows.
+			tok, err := wxpay.NewNonce()
+			if err != nil {
+				return nil, err
+			}
+			s.AdminToken = tok
 			s.log.Warn("ADMIN_TOKEN is not set: the refund route uses a random admin token that is never shown; set ADMIN_TOKEN to refund")
 		}
 		if c.HTTPClient != nil {

@@ -3,9 +3,9 @@ package app
 import (
 	"context"
 	"errors"
-	"net"
 	"net/url"
 
+	"github.com/wxpay-go/wxpay/examples/internal/loopback"
 	"github.com/wxpay-go/wxpay/examples/shop"
 )
 
@@ -35,7 +35,7 @@ func (c Config) checkSharedFake() error {
 	if !loopbackURL(c.PublicURL) {
 		return errors.New("with WXPAY_BASE_URL, PUBLIC_URL must be a loopback URL (where the fake sends notifications), such as http://127.0.0.1:8080")
 	}
-	if !loopback(c.Addr) {
+	if !loopback.Addr(c.Addr) {
 		return errors.New("with WXPAY_BASE_URL (a fake WeChat), the server listens on loopback only")
 	}
 	return nil
@@ -46,9 +46,5 @@ func loopbackURL(s string) bool {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return false
 	}
-	port := u.Port()
-	if port == "" {
-		port = "80"
-	}
-	return loopback(net.JoinHostPort(u.Hostname(), port))
+	return loopback.URL(u)
 }

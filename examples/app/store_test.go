@@ -17,6 +17,7 @@ func TestSharedFakeRefusals(t *testing.T) {
 	base := map[string]string{
 		"WXPAY_APPID": "wx8888888888888888", "WXPAY_MCHID": "1900000109", "WXPAY_API_KEY": strings.Repeat("k", 32),
 		"WX_APP_SECRET": strings.Repeat("s", 32), "PUBLIC_URL": "http://127.0.0.1:8080", "WXPAY_BASE_URL": "http://127.0.0.1:8090",
+		"JWT_SECRET": strings.Repeat("j", 32), // checked before the database
 	}
 	with := func(kv ...string) map[string]string {
 		m := map[string]string{}

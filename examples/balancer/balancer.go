@@ -6,6 +6,13 @@
 // payment notification usually land on different instances, which is the
 // point: the instances share nothing but the database.
 //
+// The forwarding itself is the standard library's
+// [httputil.ReverseProxy]: its Rewrite hook points each attempt at the
+// instance whose turn it is (appending the client to X-Forwarded-For, as a
+// real load balancer does), and its error hook tells a refused connection
+// (the instance is down: try the next one) from any other failure (502,
+// since the request may have been served).
+//
 // WeChat Pay's notifications (POST /orders/pay/notify, see
 // https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7) pass
 // through it like any request; [Balancer.Notify] and [Balancer.Notified]
@@ -17,11 +24,14 @@ package balancer
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
@@ -32,8 +42,14 @@ import (
 // notifications.
 const NotifyPath = "/orders/pay/notify"
 
-// maxBody bounds every body the balancer reads, both ways.
+// maxBody bounds every body the balancer reads: the request's (read whole
+// so that it can be sent again to the next instance) and a notification's
+// reply (read whole to see whether it acknowledged). Other replies stream
+// through.
 const maxBody = 4 << 20
+
+// timeout bounds one request, all attempts included.
+const timeout = 30 * time.Second
 
 // Balancer is an http.Handler that forwards each request to the next
 // backend. Set the hooks before serving; the backends may change at any
@@ -48,8 +64,9 @@ type Balancer struct {
 	// acked is true when the instance answered SUCCESS.
 	Notified func(outTradeNo string, acked bool)
 
-	fake   *url.URL
-	client *http.Client
+	fake      *url.URL
+	transport *http.Transport
+	proxy     *httputil.ReverseProxy
 
 	mu       sync.Mutex
 	backends []*url.URL
@@ -59,11 +76,20 @@ type Balancer struct {
 // New returns a Balancer over the backends (http://host:port origins).
 // fake, if not empty, is the standalone fake WeChat that /fake/ leads to.
 func New(fake string, backends ...string) (*Balancer, error) {
-	b := &Balancer{client: &http.Client{
-		Timeout:       30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Transport:     &http.Transport{MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute},
+	b := &Balancer{transport: &http.Transport{
+		// No Proxy: never through HTTP_PROXY, the instances are on this
+		// machine.
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     time.Minute,
 	}}
+	b.proxy = &httputil.ReverseProxy{
+		Rewrite:        rewrite,
+		Transport:      b.transport,
+		ModifyResponse: modifyResponse,
+		ErrorHandler:   proxyError,
+		ErrorLog:       log.New(io.Discard, "", 0), // a client gone mid-reply is not news
+	}
 	if fake != "" {
 		u, err := parseOrigin(fake)
 		if err != nil {
@@ -115,8 +141,11 @@ func (b *Balancer) Remove(backend string) {
 
 // CloseIdleConnections closes the balancer's idle connections to the
 // backends.
-func (b *Balancer) CloseIdleConnections() { b.client.CloseIdleConnections() }
+func (b *Balancer) CloseIdleConnections() { b.transport.CloseIdleConnections() }
 
+// pick returns every backend, starting with the one whose turn it is, and
+// moves the turn on by one (round robin). The rest are the fallbacks, in
+// order, for when the first refuses the connection.
 func (b *Balancer) pick() []*url.URL {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -131,6 +160,19 @@ func (b *Balancer) pick() []*url.URL {
 	return order
 }
 
+// attempt is one try of one request at one backend, carried to the
+// proxy's hooks in the request's context.
+type attempt struct {
+	target *url.URL
+	path   string
+	notify bool
+
+	refused bool // the connection was refused: nothing was written
+	acked   bool // a notification's reply was SUCCESS
+}
+
+type attemptKey struct{}
+
 // ServeHTTP forwards r. A backend that refuses the connection (the
 // request never reached it) is skipped for the next one; any other failure
 // is a 502, since the request may have been served.
@@ -140,9 +182,12 @@ func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "request body too large or unreadable", http.StatusRequestEntityTooLarge)
 		return
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
 	if b.fake != nil && strings.HasPrefix(r.URL.Path, "/fake/") {
-		u := *b.fake
-		b.forward(w, r, &u, strings.TrimPrefix(r.URL.Path, "/fake"), body)
+		if !b.try(ctx, w, r, body, &attempt{target: b.fake, path: strings.TrimPrefix(r.URL.Path, "/fake")}) {
+			http.Error(w, "the fake WeChat refused the connection", http.StatusBadGateway)
+		}
 		return
 	}
 	var otn string
@@ -159,12 +204,12 @@ func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, u := range b.pick() {
-		status, reply, ok := b.forward(w, r, u, r.URL.Path, body)
-		if !ok {
+		a := &attempt{target: u, path: r.URL.Path, notify: notify}
+		if !b.try(ctx, w, r, body, a) {
 			continue
 		}
 		if notify && b.Notified != nil {
-			b.Notified(otn, status == http.StatusOK && acked(reply))
+			b.Notified(otn, a.acked)
 		}
 		return
 	}
@@ -174,45 +219,61 @@ func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// forward sends the request to u and copies the answer to w. ok is false
-// only when the connection was refused and nothing was written.
-func (b *Balancer) forward(w http.ResponseWriter, r *http.Request, u *url.URL, path string, body []byte) (status int, reply []byte, ok bool) {
-	target := *u
-	target.Path = path
-	target.RawQuery = r.URL.RawQuery
-	req, err := http.NewRequestWithContext(r.Context(), r.Method, target.String(), bytes.NewReader(body))
+// try sends r, with body, through the proxy as attempt a. It reports
+// false only when the backend refused the connection and nothing was
+// written to w.
+func (b *Balancer) try(ctx context.Context, w http.ResponseWriter, r *http.Request, body []byte, a *attempt) bool {
+	req := r.Clone(context.WithValue(ctx, attemptKey{}, a))
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	b.proxy.ServeHTTP(w, req)
+	return !a.refused
+}
+
+// rewrite points the outgoing request at the attempt's backend and path,
+// keeping the query, with the backend's host as Host, and appends the
+// client to X-Forwarded-For.
+func rewrite(pr *httputil.ProxyRequest) {
+	a := pr.In.Context().Value(attemptKey{}).(*attempt)
+	pr.Out.URL.Scheme, pr.Out.URL.Host = a.target.Scheme, a.target.Host
+	pr.Out.URL.Path, pr.Out.URL.RawPath = a.path, ""
+	pr.Out.Host = ""
+	pr.Out.Header.Del("Expect") // the body is already here
+	if xff, ok := pr.In.Header["X-Forwarded-For"]; ok {
+		pr.Out.Header["X-Forwarded-For"] = xff // SetXForwarded appends to it
+	}
+	pr.SetXForwarded()
+}
+
+// modifyResponse reads a notification's reply (bounded) to see whether
+// the instance acknowledged it, and hands the same bytes on.
+func modifyResponse(resp *http.Response) error {
+	a := resp.Request.Context().Value(attemptKey{}).(*attempt)
+	if !a.notify {
+		return nil
+	}
+	reply, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	resp.Body.Close()
 	if err != nil {
-		http.Error(w, "bad request", http.StatusBadRequest)
-		return http.StatusBadRequest, nil, true
+		return err
 	}
-	for k, v := range r.Header {
-		switch http.CanonicalHeaderKey(k) {
-		case "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade", "Te", "Trailer", "Expect":
-			continue
-		}
-		req.Header[k] = v
+	a.acked = resp.StatusCode == http.StatusOK && acked(reply)
+	resp.Body = io.NopCloser(bytes.NewReader(reply))
+	resp.ContentLength = int64(len(reply))
+	resp.Header.Del("Content-Length")
+	return nil
+}
+
+// proxyError answers a failed attempt: a refused connection is only
+// noted, for the next backend to be tried; anything else is a 502.
+func proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	a := r.Context().Value(attemptKey{}).(*attempt)
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		a.refused = true
+		return
 	}
-	resp, err := b.client.Do(req)
-	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
-			return 0, nil, false
-		}
-		http.Error(w, "backend failed", http.StatusBadGateway)
-		return http.StatusBadGateway, nil, true
-	}
-	defer resp.Body.Close()
-	reply, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		http.Error(w, "backend failed", http.StatusBadGateway)
-		return http.StatusBadGateway, nil, true
-	}
-	for k, v := range resp.Header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
-	w.Write(reply)
-	return resp.StatusCode, reply, true
+	http.Error(w, "backend failed", http.StatusBadGateway)
 }
 
 // acked reports whether a reply to a notification is SUCCESS.

@@ -187,3 +187,39 @@ func FuzzNotify(f *testing.F) {
 		}
 	})
 }
+
+// TestForwardedHeaders: the instance sees its own host as Host, the
+// client appended to X-Forwarded-For (as a real load balancer does), and
+// none of the client's hop-by-hop headers.
+func TestForwardedHeaders(t *testing.T) {
+	var got http.Header
+	var host string
+	a := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, host = r.Header.Clone(), r.Host
+	}))
+	defer a.Close()
+	lb, err := balancer.New("", a.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := httptest.NewServer(lb)
+	defer s.Close()
+	req, _ := http.NewRequest("GET", s.URL+"/x", nil)
+	req.Header.Set("X-Forwarded-For", "203.0.113.7")
+	req.Header.Set("Keep-Alive", "timeout=5")
+	req.Header.Set("X-Custom", "kept")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := strings.TrimPrefix(a.URL, "http://"); host != want {
+		t.Errorf("Host %q, want the instance's %q", host, want)
+	}
+	if xff := got.Get("X-Forwarded-For"); xff != "203.0.113.7, 127.0.0.1" {
+		t.Errorf("X-Forwarded-For %q, want the client appended", xff)
+	}
+	if got.Get("Keep-Alive") != "" || got.Get("X-Custom") != "kept" {
+		t.Errorf("headers forwarded: %v", got)
+	}
+}

@@ -23,7 +23,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,6 +40,7 @@ import (
 
 	"github.com/wxpay-go/wxpay/examples/balancer"
 	"github.com/wxpay-go/wxpay/examples/client"
+	"github.com/wxpay-go/wxpay/examples/internal/loopback"
 	"github.com/wxpay-go/wxpay/examples/shop"
 )
 
@@ -100,22 +100,10 @@ func parse(args []string) (config, error) {
 			return c, fmt.Errorf("%q is not an http origin on loopback: loadgen only loads servers on this machine", u)
 		}
 	}
-	if !loopbackAddr(c.listen) {
+	if !loopback.Addr(c.listen) {
 		return c, fmt.Errorf("-listen %q is not a loopback address", c.listen)
 	}
 	return c, nil
-}
-
-func loopbackAddr(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func loopbackURL(s string) bool {
@@ -123,11 +111,7 @@ func loopbackURL(s string) bool {
 	if err != nil || u.Scheme != "http" || u.User != nil || u.RawQuery != "" || (u.Path != "" && u.Path != "/") {
 		return false
 	}
-	port := u.Port()
-	if port == "" {
-		port = "80"
-	}
-	return loopbackAddr(net.JoinHostPort(u.Hostname(), port))
+	return loopback.URL(u)
 }
 
 // steps of a cycle, in order, each with its own latencies.
@@ -310,11 +294,9 @@ func cycle(ctx context.Context, hc *http.Client, base string, st *stats, waitMu 
 	}
 }
 
-func randomKey() string {
-	var b [12]byte
-	rand.Read(b[:]) // never fails
-	return hex.EncodeToString(b[:])
-}
+// randomKey is an order's idempotency key: fresh for each order, so that
+// no two cycles collide.
+func randomKey() string { return rand.Text() }
 
 func pct(ds []time.Duration, p float64) time.Duration {
 	if len(ds) == 0 {

@@ -122,8 +122,11 @@ func (j *Jobs) Stop(ctx context.Context) error {
 	return j.client.Stop(ctx)
 }
 
-func (j *Jobs) scheduleReconcile(ctx context.Context, tx *sql.Tx, outTradeNo string, at time.Time) error {
-	_, err := j.client.InsertTx(ctx, tx, ReconcileArgs{OutTradeNo: outTradeNo, Mode: j.mode}, &river.InsertOpts{
+// schedule inserts a job in tx, the transaction that creates what it
+// watches, so that the two commit together: in this mode's queue, at at,
+// and once only for the same arguments.
+func (j *Jobs) schedule(ctx context.Context, tx *sql.Tx, args river.JobArgs, at time.Time) error {
+	_, err := j.client.InsertTx(ctx, tx, args, &river.InsertOpts{
 		Queue:       j.mode,
 		ScheduledAt: at,
 		UniqueOpts:  river.UniqueOpts{ByArgs: true},
@@ -142,3 +145,51 @@ func (s *Service) ownJob(mode string) error {
 	s.log.Error("job of another mode refused", "job_mode", mode, "mode", s.mode)
 	return river.JobCancel(fmt.Errorf("shop: a %s-mode job refused by a %s-mode server", mode, s.mode))
 }
+
+// refundRetryAfter is how long after a refund is stored its retry job
+// first looks at it: by then the request that stored it has its answer.
+const refundRetryAfter = 2 * time.Minute
+
+// RefundRetryArgs is the job that finishes a refund whose WeChat answer
+// was not known (a timeout, a lost connection, SYSTEMERROR every time): it
+// sends the same out_refund_no again until WeChat accepts or refuses it,
+// so a refund never stays pending, holding its amount, because nobody
+// repeated the request.
+type RefundRetryArgs struct {
+	OutRefundNo string `json:"out_refund_no"`
+	// Mode is the inserting server's mode, as in ReconcileArgs.
+	Mode string `json:"mode,omitempty"`
+}
+
+// Kind names the job in the queue's table.
+func (RefundRetryArgs) Kind() string { return "retry_refund" }
+
+type refundWorker struct {
+	river.WorkerDefaults[RefundRetryArgs]
+	s *Service
+}
+
+// Work sends a refund that is still pending. It is safe to run more than
+// once, and beside an admin's repeated request: WeChat refunds one
+// out_refund_no once, and each state change is conditional.
+func (w *refundWorker) Work(ctx context.Context, job *river.Job[RefundRetryArgs]) error {
+	if err := w.s.ownJob(job.Args.Mode); err != nil {
+		return err
+	}
+	rf := w.s.refunds
+	if rf == nil {
+		return nil // refunds are off; the row cannot exist
+	}
+	row, err := rf.pendingRow(ctx, job.Args.OutRefundNo)
+	if err != nil || row == nil {
+		return nil
+	}
+	err = rf.send(ctx, row)
+	if ErrorCode(err) == CodeConflict {
+		return nil // refused by WeChat: final, and recorded
+	}
+	return err // an unknown outcome: river retries with backoff
+}
+
+// Timeout bounds one run: up to three WeChat calls and a transaction.
+func (w *refundWorker) Timeout(*river.Job[RefundRetryArgs]) time.Duration { return time.Minute }

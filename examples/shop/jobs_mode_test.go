@@ -78,6 +78,7 @@ func TestJobOfOtherModeNotRun(t *testing.T) {
 func testOtherModeJob(t *testing.T, db *DB, insert func(ctx context.Context, args river.JobArgs, queue string) (int64, error)) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	// Goods 101 is the demo catalogue's, which only fake mode seeds.
 	if err := SeedDemo(ctx, db); err != nil {
 		t.Fatal(err)
 	}

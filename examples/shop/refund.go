@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
 	"unicode/utf8"
 )
 
@@ -115,20 +114,6 @@ func NewRefunds(s *Service, r Refunder) (*Refunds, error) {
 // NotifyHandler is the handler of the refund notify_url.
 func (rf *Refunds) NotifyHandler() http.Handler { return rf.r.RefundNotifyHandler(rf.Settle) }
 
-const (
-	sqlRefundByKey = `SELECT r.order_id, r.request_hash, r.out_refund_no FROM refunds r WHERE r.idem_key = $1`
-	sqlRefundOrder = `SELECT o.status, o.total_fen, o.refunded_fen, p.transaction_id, p.out_trade_no, p.total_fen
-		FROM orders o LEFT JOIN payments p ON p.order_id = o.id WHERE o.id = $1`
-	sqlReserveRefund = `UPDATE orders SET refunded_fen = refunded_fen + $1
-		WHERE id = $2 AND status = 'paid' AND refunded_fen + $1 <= total_fen`
-	sqlReleaseRefund = `UPDATE orders SET refunded_fen = refunded_fen - $1 WHERE id = $2`
-	sqlInsertRefund  = `INSERT INTO refunds (out_refund_no, order_id, idem_key, request_hash, amount_fen, reason, status, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)`
-	sqlRefundRow = `SELECT r.out_refund_no, r.order_id, r.amount_fen, r.reason, r.status, COALESCE(r.failure, ''), r.created_at, r.settled_at,
-		p.transaction_id, p.out_trade_no, p.total_fen
-		FROM refunds r JOIN payments p ON p.order_id = r.order_id WHERE r.out_refund_no = $1`
-)
-
 type refundRow struct {
 	Refund
 	orderID       int64
@@ -136,23 +121,6 @@ type refundRow struct {
 	transactionID string
 	outTradeNo    string
 	paidFen       int64
-}
-
-func scanRefund(row *sql.Row) (*refundRow, error) {
-	var r refundRow
-	var created int64
-	var settled sql.NullInt64
-	err := row.Scan(&r.OutRefundNo, &r.orderID, &r.AmountFen, &r.Reason, &r.Status, &r.failure, &created, &settled,
-		&r.transactionID, &r.outTradeNo, &r.paidFen)
-	if err != nil {
-		return nil, err
-	}
-	r.CreatedAt = fromMS(created)
-	if settled.Valid {
-		t := fromMS(settled.Int64)
-		r.SettledAt = &t
-	}
-	return &r, nil
 }
 
 // Refund refunds amountFen of a paid order, for an administrator.
@@ -205,7 +173,7 @@ func (rf *Refunds) Refund(ctx context.Context, orderID, amountFen int64, reason,
 			return Errorf(CodeConflict, "order %d is %s: only a paid order can be refunded", orderID, status)
 		}
 		var n int
-		if err := tx.QueryRow(`SELECT COUNT(*) FROM refunds WHERE order_id = $1`, orderID).Scan(&n); err != nil {
+		if err := tx.QueryRow(sqlRefundCount, orderID).Scan(&n); err != nil {
 			return err
 		}
 		if n >= MaxRefundsPerOrder {
@@ -219,7 +187,9 @@ func (rf *Refunds) Refund(ctx context.Context, orderID, amountFen int64, reason,
 			return Errorf(CodeConflict, "order %d: refunding %s would exceed the %s paid; %s is left to refund",
 				orderID, FormatYuan(amountFen), FormatYuan(total), FormatYuan(total-refunded))
 		}
-		outRefundNo = newOutTradeNo()
+		if outRefundNo, err = newOutTradeNo(); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(sqlInsertRefund, outRefundNo, orderID, idemKey, hash, amountFen, reason, ms(s.now())); err != nil {
 			return err
 		}
@@ -227,7 +197,7 @@ func (rf *Refunds) Refund(ctx context.Context, orderID, amountFen int64, reason,
 		if s.jobs == nil {
 			return errors.New("shop: no job runner attached")
 		}
-		return s.jobs.scheduleRefundRetry(ctx, tx.Tx, outRefundNo, time.Now().Add(s.real(refundRetryAfter)))
+		return s.jobs.schedule(ctx, tx.Tx, RefundRetryArgs{OutRefundNo: outRefundNo, Mode: s.jobs.mode}, time.Now().Add(s.real(refundRetryAfter)))
 	})
 	var se *Error
 	if err != nil && !errors.As(err, &se) {
@@ -292,7 +262,7 @@ func (rf *Refunds) send(ctx context.Context, row *refundRow) error {
 	switch {
 	case err == nil:
 		_, err := s.db.W.ExecContext(context.WithoutCancel(ctx),
-			`UPDATE refunds SET status = 'processing', refund_id = $1 WHERE out_refund_no = $2 AND status = 'pending'`,
+			sqlRefundProcessing,
 			refundID, row.OutRefundNo)
 		if err != nil {
 			return err
@@ -318,7 +288,7 @@ func (rf *Refunds) send(ctx context.Context, row *refundRow) error {
 			failure = failure[:200]
 		}
 		if err := s.tx(ctx, func(tx *wtx) error {
-			res, err := tx.Exec(`UPDATE refunds SET status = 'refused', failure = $1, settled_at = $2 WHERE out_refund_no = $3 AND status = 'pending'`,
+			res, err := tx.Exec(sqlRefundRefused,
 				failure, ms(s.now()), row.OutRefundNo)
 			if err != nil {
 				return err
@@ -382,8 +352,7 @@ func (rf *Refunds) Settle(ctx context.Context, res RefundResult) error {
 		problem, changed = "", false
 		var amount int64
 		var otn string
-		err := tx.QueryRow(`SELECT r.order_id, r.amount_fen, p.out_trade_no FROM refunds r JOIN payments p ON p.order_id = r.order_id
-			WHERE r.out_refund_no = $1`, res.OutRefundNo).Scan(&orderID, &amount, &otn)
+		err := tx.QueryRow(sqlRefundForResult, res.OutRefundNo).Scan(&orderID, &amount, &otn)
 		if errors.Is(err, sql.ErrNoRows) {
 			problem = "unknown out_refund_no"
 			return nil
@@ -398,8 +367,7 @@ func (rf *Refunds) Settle(ctx context.Context, res RefundResult) error {
 		if !res.SuccessTime.IsZero() {
 			settled = ms(res.SuccessTime)
 		}
-		r, err := tx.Exec(`UPDATE refunds SET status = $1, settled_at = $2, refund_id = COALESCE(refund_id, $3)
-			WHERE out_refund_no = $4 AND status IN ('pending', 'processing')`, status, settled, res.RefundID, res.OutRefundNo)
+		r, err := tx.Exec(sqlSettleRefund, status, settled, res.RefundID, res.OutRefundNo)
 		if err != nil {
 			return err
 		}
@@ -427,31 +395,6 @@ func (rf *Refunds) Settle(ctx context.Context, res RefundResult) error {
 	return nil
 }
 
-// loadRefunds fills o.Refunds, oldest first.
-func loadRefunds(ctx context.Context, q querier, o *Order) error {
-	rows, err := q.QueryContext(ctx, `SELECT out_refund_no, amount_fen, reason, status, created_at, settled_at FROM refunds
-		WHERE order_id = $1 ORDER BY created_at, out_refund_no`, o.ID)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var r Refund
-		var created int64
-		var settled sql.NullInt64
-		if err := rows.Scan(&r.OutRefundNo, &r.AmountFen, &r.Reason, &r.Status, &created, &settled); err != nil {
-			return err
-		}
-		r.CreatedAt = fromMS(created)
-		if settled.Valid {
-			t := fromMS(settled.Int64)
-			r.SettledAt = &t
-		}
-		o.Refunds = append(o.Refunds, r)
-	}
-	return rows.Err()
-}
-
 // validReason reports whether reason may go to WeChat as refund_desc: at
 // most MaxRefundReason characters of valid UTF-8, without control
 // characters or the characters that could reshape a signed string.
@@ -465,66 +408,4 @@ func validReason(reason string) bool {
 		}
 	}
 	return true
-}
-
-// refundRetryAfter is how long after a refund is stored its retry job
-// first looks at it: by then the request that stored it has its answer.
-const refundRetryAfter = 2 * time.Minute
-
-// RefundRetryArgs is the job that finishes a refund whose WeChat answer
-// was not known (a timeout, a lost connection, SYSTEMERROR every time): it
-// sends the same out_refund_no again until WeChat accepts or refuses it,
-// so a refund never stays pending, holding its amount, because nobody
-// repeated the request.
-type RefundRetryArgs struct {
-	OutRefundNo string `json:"out_refund_no"`
-	// Mode is the inserting server's mode, as in ReconcileArgs.
-	Mode string `json:"mode,omitempty"`
-}
-
-// Kind names the job in the queue's table.
-func (RefundRetryArgs) Kind() string { return "retry_refund" }
-
-type refundWorker struct {
-	river.WorkerDefaults[RefundRetryArgs]
-	s *Service
-}
-
-// Work sends a refund that is still pending. It is safe to run more than
-// once, and beside an admin's repeated request: WeChat refunds one
-// out_refund_no once, and each state change is conditional.
-func (w *refundWorker) Work(ctx context.Context, job *river.Job[RefundRetryArgs]) error {
-	if err := w.s.ownJob(job.Args.Mode); err != nil {
-		return err
-	}
-	rf := w.s.refunds
-	if rf == nil {
-		return nil // refunds are off; the row cannot exist
-	}
-	row, err := scanRefund(w.s.db.W.QueryRowContext(ctx, sqlRefundRow, job.Args.OutRefundNo))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	if row.Status != RefundPending {
-		return nil
-	}
-	err = rf.send(ctx, row)
-	if ErrorCode(err) == CodeConflict {
-		return nil // refused by WeChat: final, and recorded
-	}
-	return err // an unknown outcome: river retries with backoff
-}
-
-// Timeout bounds one run: up to three WeChat calls and a transaction.
-func (w *refundWorker) Timeout(*river.Job[RefundRetryArgs]) time.Duration { return time.Minute }
-
-func (j *Jobs) scheduleRefundRetry(ctx context.Context, tx *sql.Tx, outRefundNo string, at time.Time) error {
-	_, err := j.client.InsertTx(ctx, tx, RefundRetryArgs{OutRefundNo: outRefundNo, Mode: j.mode}, &river.InsertOpts{
-		Queue:       j.mode,
-		ScheduledAt: at,
-		UniqueOpts:  river.UniqueOpts{ByArgs: true},
-	})
-	return err
 }

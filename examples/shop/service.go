@@ -2,9 +2,7 @@ package shop
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wxpay-go/wxpay"
 )
 
 // Timing holds the durations of the payment life cycle. The zero value of
@@ -84,9 +84,7 @@ type Service struct {
 	// refunds, once NewRefunds made them, for the refund retry jobs.
 	refunds *Refunds
 
-	// Prepared once: parsing SQL costs more than running these.
-	shopsStmt, goodsStmt, userStmt *sql.Stmt
-	wstmts                         map[string]*sql.Stmt // by query text
+	store *store // all of its SQL
 
 	// The orderquery calls GetOrder makes (WeChat rate-limits them per
 	// merchant): at most one per out_trade_no every queryInterval, and a
@@ -118,13 +116,6 @@ func (s *Service) mayQuery(userID int64, outTradeNo string) bool {
 	return ok
 }
 
-const (
-	// COUNT(*) OVER () returns the total with the page, in one query.
-	shopsQuery = `SELECT id, name, address, COUNT(*) OVER () FROM shops ORDER BY id LIMIT $1 OFFSET $2`
-	goodsQuery = `SELECT id, shop_id, name, price_fen, COUNT(*) OVER () FROM goods WHERE shop_id = $1 ORDER BY id LIMIT $2 OFFSET $3`
-	userQuery  = `SELECT openid FROM users WHERE id = $1`
-)
-
 // NewService returns the shop for cfg. Attach the job runner with
 // [NewJobs] before serving payments.
 func NewService(cfg Config) (*Service, error) {
@@ -149,25 +140,9 @@ func NewService(cfg Config) (*Service, error) {
 	if s.speed <= 0 {
 		s.speed = 1
 	}
-	for _, p := range []struct {
-		dst **sql.Stmt
-		q   string
-	}{{&s.shopsStmt, shopsQuery}, {&s.goodsStmt, goodsQuery}, {&s.userStmt, userQuery}} {
-		st, err := s.db.R.Prepare(p.q)
-		if err != nil {
-			return nil, fmt.Errorf("shop: prepare: %w", err)
-		}
-		*p.dst = st
-	}
-	// Prepared on the writer before any transaction holds its one
-	// connection (preparing on the pool during one would wait forever).
-	s.wstmts = make(map[string]*sql.Stmt, len(writeQueries))
-	for _, q := range writeQueries {
-		st, err := s.db.W.Prepare(q)
-		if err != nil {
-			return nil, fmt.Errorf("shop: prepare: %w", err)
-		}
-		s.wstmts[q] = st
+	var err error
+	if s.store, err = newStore(cfg.DB); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -180,44 +155,8 @@ func (s *Service) real(d time.Duration) time.Duration {
 	return time.Duration(float64(d) / s.speed)
 }
 
-func ms(t time.Time) int64 { return t.UnixMilli() }
-
-func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
-
-// tx runs fn in a write transaction (BEGIN IMMEDIATE) and commits it. The
-// transaction runs on a context detached from the caller's cancellation,
-// with its own deadline: a client hanging up must not roll back a commit
-// that is already under way (database/sql rolls back asynchronously on
-// cancel, and the commit's outcome would then be unknown).
-func (s *Service) tx(ctx context.Context, fn func(tx *wtx) error) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	defer cancel()
-	// On PostgreSQL a transaction may lose a race to a concurrent one (a
-	// unique violation, a deadlock): run it again, and it sees the winner.
-	for range 4 {
-		err := s.tx1(ctx, fn)
-		if !s.db.retryable(err) {
-			return err
-		}
-	}
-	return s.tx1(ctx, fn)
-}
-
-func (s *Service) tx1(ctx context.Context, fn func(tx *wtx) error) error {
-	sqltx, err := s.db.W.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("shop: begin: %w", err)
-	}
-	tx := &wtx{Tx: sqltx, ctx: ctx, stmts: s.wstmts}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("shop: commit: %w", err)
-	}
-	return nil
-}
+// tx runs fn in a write transaction (see [store.tx]).
+func (s *Service) tx(ctx context.Context, fn func(tx *wtx) error) error { return s.store.tx(ctx, fn) }
 
 // --- users -------------------------------------------------------------
 
@@ -235,12 +174,9 @@ func (s *Service) Login(ctx context.Context, code string) (User, error) {
 		return User{}, s.upstream("login", "call wx.login again and log in with the new code", err)
 	}
 	u := User{OpenID: openID}
-	err = s.tx(ctx, func(tx *wtx) error {
-		if _, err := tx.Exec(sqlUpsertUser,
-			newID(), openID, ms(s.now())); err != nil {
-			return err
-		}
-		return tx.QueryRow(sqlUserByOpenID, openID).Scan(&u.ID)
+	err = s.tx(ctx, func(tx *wtx) (err error) {
+		u.ID, err = tx.upsertUser(newID(), openID, s.now())
+		return err
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("shop: login: %w", err)
@@ -250,12 +186,11 @@ func (s *Service) Login(ctx context.Context, code string) (User, error) {
 
 // UserByID returns the user with id, for the JWT middleware.
 func (s *Service) UserByID(ctx context.Context, id int64) (User, error) {
-	u := User{ID: id}
-	err := s.userStmt.QueryRowContext(ctx, id).Scan(&u.OpenID)
-	if errors.Is(err, sql.ErrNoRows) {
+	openID, ok, err := s.store.userOpenID(ctx, id)
+	if err == nil && !ok {
 		return User{}, Errorf(CodeUnauthorized, "unknown user")
 	}
-	return u, err
+	return User{ID: id, OpenID: openID}, err
 }
 
 // upstream logs a failed WeChat call (the libraries' errors hold no
@@ -287,54 +222,19 @@ func (p PageRequest) clamp() (page, limit, offset int) {
 // ListShops returns a page of shops.
 func (s *Service) ListShops(ctx context.Context, pr PageRequest) (Page[Shop], error) {
 	page, limit, offset := pr.clamp()
-	out := Page[Shop]{Items: []Shop{}, Page: page, Limit: limit}
-	rows, err := s.shopsStmt.QueryContext(ctx, limit, offset)
-	if err != nil {
-		return out, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var sh Shop
-		if err := rows.Scan(&sh.ID, &sh.Name, &sh.Address, &out.Total); err != nil {
-			return out, err
-		}
-		out.Items = append(out.Items, sh)
-	}
-	if err := rows.Err(); err != nil || len(out.Items) > 0 {
-		return out, err
-	}
-	// A page past the end: count separately.
-	return out, s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM shops`).Scan(&out.Total)
+	items, total, err := s.store.shopsPage(ctx, limit, offset)
+	return Page[Shop]{Items: items, Page: page, Limit: limit, Total: total}, err
 }
 
 // ListGoods returns a page of a shop's goods.
 func (s *Service) ListGoods(ctx context.Context, shopID int64, pr PageRequest) (Page[Goods], error) {
 	page, limit, offset := pr.clamp()
-	out := Page[Goods]{Items: []Goods{}, Page: page, Limit: limit}
-	rows, err := s.goodsStmt.QueryContext(ctx, shopID, limit, offset)
-	if err != nil {
-		return out, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var g Goods
-		if err := rows.Scan(&g.ID, &g.ShopID, &g.Name, &g.PriceFen, &out.Total); err != nil {
-			return out, err
-		}
-		out.Items = append(out.Items, g)
-	}
-	if err := rows.Err(); err != nil || len(out.Items) > 0 {
-		return out, err
-	}
-	// An empty page: past the end, or no such shop.
-	var exists int
-	err = s.db.R.QueryRowContext(ctx, `SELECT 1 FROM shops WHERE id = $1`, shopID).Scan(&exists)
-	if errors.Is(err, sql.ErrNoRows) {
+	items, total, ok, err := s.store.goodsPage(ctx, shopID, limit, offset)
+	out := Page[Goods]{Items: items, Page: page, Limit: limit, Total: total}
+	if err == nil && !ok {
 		return out, Errorf(CodeNotFound, "no shop %d", shopID)
-	} else if err != nil {
-		return out, err
 	}
-	return out, s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM goods WHERE shop_id = $1`, shopID).Scan(&out.Total)
+	return out, err
 }
 
 // --- orders ------------------------------------------------------------
@@ -359,26 +259,24 @@ func (s *Service) CreateOrder(ctx context.Context, u User, items []Item, idemKey
 	var orderID int64
 	err = s.tx(ctx, func(tx *wtx) error {
 		if idemKey != "" {
-			var h string
-			err := tx.QueryRow(sqlIdemKey,
-				u.ID, idemKey).Scan(&h, &orderID)
+			h, id, ok, err := tx.idemKey(u.ID, idemKey)
 			switch {
-			case err == nil && h == hash:
+			case ok && h == hash:
+				orderID = id
 				return nil
-			case err == nil:
+			case ok:
 				return Errorf(CodeIdempotency, "Idempotency-Key was already used with a different order")
-			case !errors.Is(err, sql.ErrNoRows):
+			case err != nil:
 				return err
 			}
 		}
 		goods := make(map[int64]Goods, len(sorted))
 		for _, it := range sorted {
-			var g Goods
-			err := tx.QueryRow(sqlGoodsByID, it.GoodsID).Scan(&g.ID, &g.ShopID, &g.Name, &g.PriceFen)
-			if errors.Is(err, sql.ErrNoRows) {
-				return Errorf(CodeInvalid, "unknown goods_id %d", it.GoodsID)
-			} else if err != nil {
+			g, ok, err := tx.goodsByID(it.GoodsID)
+			if err != nil {
 				return err
+			} else if !ok {
+				return Errorf(CodeInvalid, "unknown goods_id %d", it.GoodsID)
 			}
 			goods[g.ID] = g
 		}
@@ -404,26 +302,13 @@ func (s *Service) CreateOrder(ctx context.Context, u User, items []Item, idemKey
 			}
 			lines = append(lines, Line{GoodsID: g.ID, Name: g.Name, PriceFen: g.PriceFen, Count: it.Count, SubtotalFen: sub})
 		}
-		now := ms(s.now())
 		orderID = newID()
-		if _, err := tx.Exec(sqlInsertOrder,
-			orderID, u.ID, shopID, total, StatusUnpaid, now); err != nil {
+		placed := Order{ID: orderID, ShopID: shopID, Status: StatusUnpaid, TotalFen: total, Lines: lines, CreatedAt: fromMS(ms(s.now()))}
+		if err := tx.insertOrder(placed, u.ID, idemKey, hash); err != nil {
 			return err
 		}
-		for _, l := range lines {
-			if _, err := tx.Exec(sqlInsertLine,
-				orderID, l.GoodsID, l.Name, l.PriceFen, l.Count); err != nil {
-				return err
-			}
-		}
-		if idemKey != "" {
-			if _, err := tx.Exec(sqlInsertIdemKey,
-				u.ID, idemKey, hash, orderID, now); err != nil {
-				return err
-			}
-		}
 		created = true
-		o = Order{ID: orderID, ShopID: shopID, Status: StatusUnpaid, TotalFen: total, Lines: lines, CreatedAt: fromMS(now)}
+		o = placed
 		return nil
 	})
 	if err != nil || created {
@@ -458,102 +343,21 @@ func checkItems(items []Item) error {
 	return nil
 }
 
-type querier interface {
-	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
-
-// order loads one order of userID; another user's order is not found.
+// order loads one order of userID from q; another user's order is not
+// found.
 func (s *Service) order(ctx context.Context, q querier, userID, id int64) (Order, error) {
-	var o Order
-	var created int64
-	var paid sql.NullInt64
-	err := q.QueryRowContext(ctx, `SELECT id, shop_id, status, total_fen, created_at, paid_at FROM orders WHERE id = $1 AND user_id = $2`,
-		id, userID).Scan(&o.ID, &o.ShopID, &o.Status, &o.TotalFen, &created, &paid)
-	if errors.Is(err, sql.ErrNoRows) {
+	o, ok, err := s.store.order(ctx, q, userID, id)
+	if err == nil && !ok {
 		return Order{}, Errorf(CodeNotFound, "no order %d", id)
 	}
-	if err != nil {
-		return Order{}, err
-	}
-	o.CreatedAt = fromMS(created)
-	if paid.Valid {
-		t := fromMS(paid.Int64)
-		o.PaidAt = &t
-		if err := loadRefunds(ctx, q, &o); err != nil {
-			return Order{}, err
-		}
-	}
-	os := []*Order{&o}
-	return o, s.loadLines(ctx, q, os)
-}
-
-func (s *Service) loadLines(ctx context.Context, q querier, os []*Order) error {
-	if len(os) == 0 {
-		return nil
-	}
-	byID := make(map[int64]*Order, len(os))
-	args := make([]any, len(os))
-	ph := make([]string, len(os))
-	for i, o := range os {
-		byID[o.ID] = o
-		o.Lines = []Line{}
-		args[i] = o.ID
-		ph[i] = "$" + strconv.Itoa(i+1)
-	}
-	rows, err := q.QueryContext(ctx, `SELECT order_id, goods_id, name, price_fen, count FROM order_lines WHERE order_id IN (`+
-		strings.Join(ph, ",")+`) ORDER BY order_id, goods_id`, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var l Line
-		if err := rows.Scan(&id, &l.GoodsID, &l.Name, &l.PriceFen, &l.Count); err != nil {
-			return err
-		}
-		l.SubtotalFen = l.PriceFen * l.Count // checked when the order was placed
-		byID[id].Lines = append(byID[id].Lines, l)
-	}
-	return rows.Err()
+	return o, err
 }
 
 // ListOrders returns a page of the user's own orders, newest first.
 func (s *Service) ListOrders(ctx context.Context, u User, pr PageRequest) (Page[Order], error) {
 	page, limit, offset := pr.clamp()
-	out := Page[Order]{Items: []Order{}, Page: page, Limit: limit}
-	if err := s.db.R.QueryRowContext(ctx, `SELECT COUNT(*) FROM orders WHERE user_id = $1`, u.ID).Scan(&out.Total); err != nil {
-		return out, err
-	}
-	rows, err := s.db.R.QueryContext(ctx, `SELECT id, shop_id, status, total_fen, created_at, paid_at FROM orders
-		WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3`, u.ID, limit, offset)
-	if err != nil {
-		return out, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var o Order
-		var created int64
-		var paid sql.NullInt64
-		if err := rows.Scan(&o.ID, &o.ShopID, &o.Status, &o.TotalFen, &created, &paid); err != nil {
-			return out, err
-		}
-		o.CreatedAt = fromMS(created)
-		if paid.Valid {
-			t := fromMS(paid.Int64)
-			o.PaidAt = &t
-		}
-		out.Items = append(out.Items, o)
-	}
-	if err := rows.Err(); err != nil {
-		return out, err
-	}
-	ptrs := make([]*Order, len(out.Items))
-	for i := range out.Items {
-		ptrs[i] = &out.Items[i]
-	}
-	return out, s.loadLines(ctx, s.db.R, ptrs)
+	items, total, err := s.store.userOrders(ctx, u.ID, limit, offset)
+	return Page[Order]{Items: items, Page: page, Limit: limit, Total: total}, err
 }
 
 // GetOrder returns one of the user's orders. An unpaid order that has a
@@ -565,11 +369,8 @@ func (s *Service) GetOrder(ctx context.Context, u User, id int64) (Order, error)
 	if err != nil || o.Status != StatusUnpaid {
 		return o, err
 	}
-	var otn string
-	err = s.db.R.QueryRowContext(ctx, `SELECT out_trade_no FROM pay_attempts WHERE order_id = $1 AND state = 'open' AND prepay_id IS NOT NULL`, id).Scan(&otn)
-	if errors.Is(err, sql.ErrNoRows) {
-		return o, nil
-	} else if err != nil {
+	otn, ok, err := s.store.prepaidOutTradeNo(ctx, id)
+	if err != nil || !ok {
 		return o, err
 	}
 	if !s.mayQuery(u.ID, otn) {
@@ -603,13 +404,6 @@ type PayResult struct {
 	Payment any `json:"payment"`
 }
 
-type attempt struct {
-	PrepayRequest
-	OrderID  int64
-	PrepayID string
-	State    string
-}
-
 // Pay returns the wx.requestPayment arguments for one of the user's
 // unpaid orders. The first call stores the unifiedorder parameters under a
 // new out_trade_no; later calls send exactly the same ones (WeChat then
@@ -628,7 +422,7 @@ func (s *Service) Pay(ctx context.Context, u User, orderID int64, clientIP strin
 		case StatusClosed:
 			return PayResult{}, Errorf(CodeConflict, "order %d is closed; place a new order", orderID)
 		}
-		a, err := s.openAttempt(ctx, orderID)
+		a, err := s.store.openAttempt(ctx, orderID)
 		if err != nil {
 			return PayResult{}, err
 		}
@@ -662,8 +456,7 @@ func (s *Service) Pay(ctx context.Context, u User, orderID int64, clientIP strin
 				// The stored parameters stay; the next click sends them again.
 				return PayResult{}, s.upstream("payment", payRetry, err)
 			}
-			if _, err := s.db.W.ExecContext(ctx, `UPDATE pay_attempts SET prepay_id = $1 WHERE out_trade_no = $2 AND prepay_id IS NULL`,
-				id, a.OutTradeNo); err != nil {
+			if err := s.store.setPrepayID(ctx, a.OutTradeNo, id); err != nil {
 				return PayResult{}, err
 			}
 			a.PrepayID = id
@@ -677,36 +470,19 @@ func (s *Service) Pay(ctx context.Context, u User, orderID int64, clientIP strin
 	return PayResult{}, Errorf(CodeConflict, "order %d changed while paying; try again", orderID)
 }
 
-func (s *Service) openAttempt(ctx context.Context, orderID int64) (*attempt, error) {
-	return s.attemptWhere(ctx, `order_id = $1 AND state = 'open'`, orderID)
-}
-
-func (s *Service) attemptWhere(ctx context.Context, where string, arg any) (*attempt, error) {
-	var a attempt
-	var start, expire int64
-	var prepay sql.NullString
-	err := s.db.W.QueryRowContext(ctx, `SELECT out_trade_no, order_id, total_fen, body, client_ip, openid, time_start, time_expire, prepay_id, state
-		FROM pay_attempts WHERE `+where, arg).Scan(&a.OutTradeNo, &a.OrderID, &a.TotalFen, &a.Body, &a.ClientIP, &a.OpenID,
-		&start, &expire, &prepay, &a.State)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	a.TimeStart, a.TimeExpire, a.PrepayID = fromMS(start), fromMS(expire), prepay.String
-	return &a, nil
-}
-
 func (s *Service) newAttempt(ctx context.Context, o Order, u User, clientIP string) error {
-	var shopName string
-	if err := s.db.W.QueryRowContext(ctx, `SELECT name FROM shops WHERE id = $1`, o.ShopID).Scan(&shopName); err != nil {
+	shopName, err := s.store.shopName(ctx, o.ShopID)
+	if err != nil {
 		return err
 	}
 	// WeChat's time fields have one-second resolution: store what is sent.
 	now := s.now().Truncate(time.Second)
+	otn, err := newOutTradeNo()
+	if err != nil {
+		return err
+	}
 	a := PrepayRequest{
-		OutTradeNo: newOutTradeNo(),
+		OutTradeNo: otn,
 		Body:       orderBody(shopName, o.Lines),
 		TotalFen:   o.TotalFen,
 		ClientIP:   clientIP,
@@ -715,39 +491,27 @@ func (s *Service) newAttempt(ctx context.Context, o Order, u User, clientIP stri
 		TimeExpire: now.Add(s.t.PayWindow),
 	}
 	return s.tx(ctx, func(tx *wtx) error {
-		var status string
-		if err := tx.QueryRow(sqlOrderStatus, o.ID).Scan(&status); err != nil {
+		status, err := tx.orderStatus(o.ID)
+		if err != nil {
 			return err
 		}
 		if status != StatusUnpaid {
 			return nil // the caller's loop reports it
 		}
-		res, err := tx.Exec(sqlInsertAttempt,
-			a.OutTradeNo, o.ID, a.TotalFen, a.Body, a.ClientIP, a.OpenID, ms(a.TimeStart), ms(a.TimeExpire), ms(s.now()))
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // a concurrent click created it; use that one
+		if ok, err := tx.insertAttempt(a, o.ID, s.now()); err != nil || !ok {
+			return err // !ok: a concurrent click created one; use that one
 		}
 		if s.jobs == nil {
 			return errors.New("shop: no job runner attached")
 		}
-		return s.jobs.scheduleReconcile(ctx, tx.Tx, a.OutTradeNo, time.Now().Add(s.real(s.t.QueryAfter)))
+		return s.jobs.schedule(ctx, tx.Tx, ReconcileArgs{OutTradeNo: a.OutTradeNo, Mode: s.jobs.mode}, time.Now().Add(s.real(s.t.QueryAfter)))
 	})
 }
 
-// newOutTradeNo returns 32 random characters of [0-9A-Za-z]: unguessable,
-// within WeChat's limit, and free of user data.
-func newOutTradeNo() string {
-	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	b := make([]byte, 32)
-	rand.Read(b) // never fails
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
-}
+// newOutTradeNo returns 32 random characters of [0-9A-Za-z] (a nonce of
+// the library's, drawn without modulo bias): unguessable, within WeChat's
+// limit of 32, and free of user data. It names refunds (out_refund_no) too.
+func newOutTradeNo() (string, error) { return wxpay.NewNonce() }
 
 // orderBody is the goods description shown to the payer: "shop-goods",
 // at most 128 bytes, without the characters that could reshape a signed
@@ -792,16 +556,11 @@ func (s *Service) closeAttempt(ctx context.Context, a *attempt, closeOrder bool)
 
 func (s *Service) markAttemptClosed(ctx context.Context, a *attempt, closeOrder bool) error {
 	return s.tx(ctx, func(tx *wtx) error {
-		res, err := tx.Exec(sqlCloseAttempt, a.OutTradeNo)
-		if err != nil {
+		ok, err := tx.closeAttempt(a.OutTradeNo)
+		if err != nil || !ok || !closeOrder {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 || !closeOrder {
-			return nil
-		}
-		_, err = tx.Exec(sqlCloseOrder,
-			StatusClosed, ms(s.now()), a.OrderID, StatusUnpaid)
-		return err
+		return tx.closeOrder(a.OrderID, s.now())
 	})
 }
 
@@ -855,58 +614,51 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 	err := s.tx(ctx, func(tx *wtx) error {
 		anomaly, settled = "", false
 		var total int64
-		var status string
-		err := tx.QueryRow(sqlSettleAttempt, p.OutTradeNo).Scan(&orderID, &total, &status)
-		if errors.Is(err, sql.ErrNoRows) {
+		var ok bool
+		var err error
+		if orderID, total, _, ok, err = tx.settleAttempt(p.OutTradeNo); err != nil {
+			return err
+		} else if !ok {
 			anomaly = "unknown_order"
 			return s.recordAnomaly(tx, anomaly, p, source)
-		} else if err != nil {
-			return err
 		}
-		var prior string
-		err = tx.QueryRow(sqlPaymentByTxn, p.TransactionID).Scan(&prior)
+		prior, ok, err := tx.paymentByTransaction(p.TransactionID)
 		switch {
-		case err == nil && prior == p.OutTradeNo:
+		case err != nil:
+			return err
+		case ok && prior == p.OutTradeNo:
 			// Already recorded (a repeated notification); refunds an order
 			// query reports may be new.
 			return s.recordWeChatRefunds(tx, orderID, p.Refunds)
-		case err == nil:
+		case ok:
 			anomaly = "transaction_id_reused"
 			return s.recordAnomaly(tx, anomaly, p, source)
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
 		}
 		if p.TotalFen != total {
 			anomaly = "amount_mismatch"
 			return s.recordAnomaly(tx, anomaly, p, source)
 		}
-		res, err := tx.Exec(sqlPayOrder,
-			StatusPaid, ms(p.TimeEnd), p.TransactionID, orderID, StatusUnpaid)
+		paid, err := tx.payOrder(orderID, p, source, s.now())
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !paid {
 			// Under SQLite's single writer this transaction saw every
 			// earlier one. On a database with row locks (PostgreSQL, read
 			// committed), a concurrent delivery of the same notification
 			// may have committed while the UPDATE waited: look again.
-			err := tx.QueryRow(sqlPaymentByTxn, p.TransactionID).Scan(&prior)
-			if err == nil && prior == p.OutTradeNo {
+			prior, ok, err := tx.paymentByTransaction(p.TransactionID)
+			if err == nil && ok && prior == p.OutTradeNo {
 				return s.recordWeChatRefunds(tx, orderID, p.Refunds)
 			}
-			if err := tx.QueryRow(sqlOrderStatus, orderID).Scan(&status); err != nil {
+			status, err := tx.orderStatus(orderID)
+			if err != nil {
 				return err
 			}
 			// Paid already (under another transaction_id) or closed: the
 			// payer was charged for an order we no longer sell.
 			anomaly = "paid_when_" + status
 			return s.recordAnomaly(tx, anomaly, p, source)
-		}
-		if _, err := tx.Exec(sqlInsertPayment, p.TransactionID, orderID, p.OutTradeNo, p.TotalFen, source, ms(p.TimeEnd), ms(s.now())); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(sqlAttemptPaid, p.OutTradeNo); err != nil {
-			return err
 		}
 		settled = true
 		return s.recordWeChatRefunds(tx, orderID, p.Refunds)
@@ -925,9 +677,7 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 }
 
 func (s *Service) recordAnomaly(tx *wtx, kind string, p Payment, source string) error {
-	_, err := tx.Exec(sqlInsertAnomaly,
-		newID(), kind, p.OutTradeNo, p.TransactionID, p.TotalFen, source, ms(s.now()))
-	return err
+	return tx.insertAnomaly(newID(), kind, p, source, s.now())
 }
 
 // --- reconciliation ----------------------------------------------------
@@ -938,7 +688,7 @@ func (s *Service) recordAnomaly(tx *wtx, kind string, p Payment, source string) 
 // with it. done is false while the out_trade_no can still be paid: ask
 // again after the returned duration.
 func (s *Service) Reconcile(ctx context.Context, outTradeNo string) (done bool, after time.Duration, err error) {
-	a, err := s.attemptWhere(ctx, `out_trade_no = $1`, outTradeNo)
+	a, err := s.store.attemptByOutTradeNo(ctx, outTradeNo)
 	if err != nil || a == nil || a.State != "open" {
 		return true, 0, err
 	}

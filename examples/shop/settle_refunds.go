@@ -26,8 +26,7 @@ func (s *Service) recordWeChatRefunds(tx *wtx, orderID int64, refunds []RefundRe
 		if r.RefundID != "" {
 			refundID = r.RefundID
 		}
-		res, err := tx.Exec(`INSERT INTO refunds (out_refund_no, order_id, idem_key, request_hash, amount_fen, reason, status, refund_id, created_at, settled_at)
-			VALUES ($1, $2, $3, '', $4, '', $5, $6, $7, $8) ON CONFLICT DO NOTHING`,
+		res, err := tx.Exec(sqlInsertWeChatRefund,
 			r.OutRefundNo, orderID, "wechat:"+r.OutRefundNo, r.RefundFen, status, refundID, ms(now), settled)
 		if err != nil {
 			return err
@@ -37,7 +36,7 @@ func (s *Service) recordWeChatRefunds(tx *wtx, orderID int64, refunds []RefundRe
 		}
 		if holds {
 			// WeChat's word: no cap here, unlike a refund asked for here.
-			if _, err := tx.Exec(`UPDATE orders SET refunded_fen = refunded_fen + $1 WHERE id = $2`, r.RefundFen, orderID); err != nil {
+			if _, err := tx.Exec(sqlAddRefunded, r.RefundFen, orderID); err != nil {
 				return err
 			}
 		}

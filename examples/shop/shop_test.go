@@ -106,7 +106,10 @@ func TestOrderBody(t *testing.T) {
 func TestNewOutTradeNo(t *testing.T) {
 	seen := map[string]bool{}
 	for range 1000 {
-		n := newOutTradeNo()
+		n, err := newOutTradeNo()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(n) != 32 || strings.Trim(n, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != "" || seen[n] {
 			t.Fatalf("out_trade_no %q: want 32 fresh characters of [0-9A-Za-z]", n)
 		}

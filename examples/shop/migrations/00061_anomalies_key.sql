@@ -33,9 +33,7 @@ CREATE TABLE anomalies_v1 (
 );
 INSERT INTO anomalies_v1 (id, kind, out_trade_no, transaction_id, total_fen, source, created_at)
     SELECT id, kind, out_trade_no, transaction_id, total_fen, source, created_at FROM anomalies
-    -- SQLite reads ON CONFLICT after a bare FROM as a join constraint:
-    -- the WHERE clause, even a true one, is what its grammar asks for.
-    WHERE true
+    WHERE true -- SQLite reads "FROM t ON" as a join without it
     ON CONFLICT (kind, transaction_id) DO NOTHING;
 DROP TABLE anomalies;
 ALTER TABLE anomalies_v1 RENAME TO anomalies;
