@@ -53,17 +53,22 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 	if l.rate.Burst <= 0 || l.rate.Every <= 0 {
 		return false, time.Hour
 	}
-	now := l.now()
+	// now is read under the lock: read before it, a caller that waited
+	// could carry an older time in after a newer one, and the refill
+	// between the two would then be counted twice.
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := l.now()
 	var b *bucket
 	if e, found := l.keys[key]; found {
 		l.lru.MoveToFront(e)
 		b = e.Value.(*bucket)
 		if el := now.Sub(b.at); el > 0 {
+			// A clock that steps back refills nothing, and b.at never
+			// moves back with it.
 			b.tokens = min(float64(l.rate.Burst), b.tokens+float64(el)/float64(l.rate.Every))
+			b.at = now
 		}
-		b.at = now
 	} else {
 		if l.lru.Len() >= l.maxKeys {
 			old := l.lru.Back()

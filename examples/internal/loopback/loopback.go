@@ -7,18 +7,17 @@ package loopback
 import (
 	"net"
 	"net/url"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // Host reports whether host (a name or an IP, without port or brackets) is
 // "localhost" or a loopback IP such as 127.0.0.1 or ::1. Other names are
 // not resolved: a name that merely resolves to loopback today is refused.
-func Host(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+//
+// It is the library's one loopback rule (the wxpay tool's notify and fake
+// use it too), so the example and the tool never disagree.
+func Host(host string) bool { return wire.LoopbackHost(host) }
 
 // Addr reports whether addr, a host:port such as a listen address, is on
 // loopback. An address without a host (":8080", every interface) is not.
