@@ -128,8 +128,8 @@ func FuzzParseConfig(f *testing.F) {
 // (which holds the API key) can appear in it.
 var configErrRE = regexp.MustCompile(`^(a line is too long|cannot read the file|line [0-9]+: (` +
 	`want NAME=VALUE \(the line is not shown: it may hold a secret\)` +
-	`|(WXPAY|WX)_[A-Z_]+ set twice` +
-	`|the value is the setting name (WXPAY|WX)_[A-Z_]+: the line looks swapped; write (WXPAY|WX)_[A-Z_]+=VALUE \(the rest of the line is not shown: it may hold a secret\)` +
-	`|unknown setting name; did you mean (WXPAY|WX)_[A-Z_]+\? \(names are exact, in capitals\)` +
-	`|the name before "=" is not a setting name \(not shown: it may hold a secret\); the names are [A-Z_, ]+` +
+	`|(WXPAY|WX)_[A-Z0-9_]+ set twice` +
+	`|the value is the setting name (WXPAY|WX)_[A-Z0-9_]+: the line looks swapped; write (WXPAY|WX)_[A-Z0-9_]+=VALUE \(the rest of the line is not shown: it may hold a secret\)` +
+	`|unknown setting name; did you mean (WXPAY|WX)_[A-Z0-9_]+\? \(names are exact, in capitals\)` +
+	`|the name before "=" is not a setting name \(not shown: it may hold a secret\); the names are [A-Z0-9_, ]+` +
 	`|unknown setting WX(PAY)?_[A-Z0-9_]{1,40}))$`)
