@@ -573,6 +573,13 @@ func TestAttackCertificateDownload(t *testing.T) {
 	w = httptest.NewRecorder()
 	h.ServeHTTP(w, atkPost(hd, body))
 	assert.Equal(t, http.StatusNoContent, w.Code, w.Body.String())
+	// What Certificates returns is the caller's copy: expiring it
+	// changes nothing the client accepts.
+	got[0].Certificate.NotAfter = time.Time{}
+	assert.False(t, c.Certificates()[0].Certificate.NotAfter.IsZero(), "editing a returned certificate edited the client's own")
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, atkPost(hd, body))
+	assert.Equal(t, http.StatusNoContent, w.Code, w.Body.String())
 	// Past the certificate's expiry the same key is no longer believed.
 }
 

@@ -475,14 +475,21 @@ type Certificate struct {
 
 // Certificates returns the platform certificates the client holds now,
 // valid or not yet valid, sorted by serial; none before the first
-// download.
+// download. Each is the caller's own copy: changing one (its NotAfter,
+// say) changes nothing the client trusts.
 func (c *Client) Certificates() []Certificate {
 	if c.certs == nil {
 		return nil
 	}
 	var out []Certificate
 	for _, pc := range c.certs.set.Load().all() {
-		out = append(out, Certificate{SerialNo: pc.serial, Certificate: pc.cert})
+		// Parsed again from its DER bytes, which parsed once already: a
+		// shallow copy would still share the slices and maps inside.
+		cert, err := x509.ParseCertificate(pc.cert.Raw)
+		if err != nil {
+			continue
+		}
+		out = append(out, Certificate{SerialNo: pc.serial, Certificate: cert})
 	}
 	return out
 }
