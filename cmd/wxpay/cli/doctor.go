@@ -84,12 +84,18 @@ when a check fails.`)
 	if err != nil {
 		return c.usageErr("doctor", "%v", err)
 	}
-	res := doctor(ctx, s, *offline, *timeout, time.Now())
-	if *js {
+	return c.report(doctor(ctx, s, *offline, *timeout, time.Now()), *js, 17)
+}
+
+// report prints doctor's result as a table whose name column is width
+// wide (or as JSON) and gives the exit status: both forms of doctor end
+// this way.
+func (c *cmdEnv) report(res doctorResult, js bool, width int) int {
+	if js {
 		c.writeJSON(res)
 	} else {
 		for _, ch := range res.Checks {
-			fmt.Fprintf(c.stdout, "%-4s  %-17s %s\n", ch.Status, ch.Name, ch.Message)
+			fmt.Fprintf(c.stdout, "%-4s  %-*s %s\n", ch.Status, width, ch.Name, ch.Message)
 		}
 		if res.OK {
 			fmt.Fprintln(c.stdout, "no problems found")

@@ -55,23 +55,7 @@ Exit status 1 when a check fails.`)
 	if err != nil {
 		return c.usageErr("doctor", "%v", err)
 	}
-	res := doctorV3(ctx, s, *offline, *timeout, time.Now())
-	if *js {
-		c.writeJSON(res)
-	} else {
-		for _, ch := range res.Checks {
-			fmt.Fprintf(c.stdout, "%-4s  %-27s %s\n", ch.Status, ch.Name, ch.Message)
-		}
-		if res.OK {
-			fmt.Fprintln(c.stdout, "no problems found")
-		} else {
-			fmt.Fprintln(c.stdout, "problems found: fix the lines marked fail")
-		}
-	}
-	if !res.OK {
-		return ExitFail
-	}
-	return ExitOK
+	return c.report(doctorV3(ctx, s, *offline, *timeout, time.Now()), *js, 27)
 }
 
 func doctorV3(ctx context.Context, s *settings, offline bool, timeout time.Duration, now time.Time) doctorResult {
