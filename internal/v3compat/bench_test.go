@@ -43,9 +43,13 @@ func threadCPU() time.Duration {
 // the first side (ours) to each other side. It returns each side's total
 // CPU time, for further ratios.
 func interleaved(b *testing.B, names []string, sides ...func()) []time.Duration {
+	return interleavedOn(b, threadCPU, 16, names, sides...)
+}
+
+// interleavedOn is interleaved measured by clock, chunk calls at a time.
+func interleavedOn(b *testing.B, clock func() time.Duration, chunk int, names []string, sides ...func()) []time.Duration {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	const chunk = 16
 	total := make([]time.Duration, len(sides))
 	b.ResetTimer()
 	// Each round starts with the next side, so that no side always
@@ -54,11 +58,11 @@ func interleaved(b *testing.B, names []string, sides ...func()) []time.Duration 
 	for done, round := 0, 0; done < b.N; done, round = done+chunk, round+1 {
 		for j := range sides {
 			s := (round + j) % len(sides)
-			t0 := threadCPU()
+			t0 := clock()
 			for i := 0; i < chunk; i++ {
 				sides[s]()
 			}
-			total[s] += threadCPU() - t0
+			total[s] += clock() - t0
 		}
 	}
 	b.StopTimer()

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"runtime"
 	"strconv"
 	"syscall"
 	"testing"
@@ -36,35 +35,10 @@ func processCPU() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-// interleavedProcess is interleaved under the process CPU clock.
+// interleavedProcess is interleaved under the process CPU clock, in
+// chunks of 8: a round trip is long.
 func interleavedProcess(b *testing.B, names []string, sides ...func()) []time.Duration {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	const chunk = 8
-	total := make([]time.Duration, len(sides))
-	b.ResetTimer()
-	// Each round starts with the next side, so that no side always
-	// follows the same one (a side after one that left the connection
-	// idle pays for waking it, for instance).
-	for done, round := 0, 0; done < b.N; done, round = done+chunk, round+1 {
-		for j := range sides {
-			s := (round + j) % len(sides)
-			t0 := processCPU()
-			for i := 0; i < chunk; i++ {
-				sides[s]()
-			}
-			total[s] += processCPU() - t0
-		}
-	}
-	b.StopTimer()
-	n := float64((b.N + chunk - 1) / chunk * chunk)
-	for s := range sides {
-		b.ReportMetric(float64(total[s].Nanoseconds())/n, names[s]+"-cpu-ns/op")
-		if s > 0 {
-			b.ReportMetric(float64(total[0])/float64(total[s]), names[0]+"/"+names[s])
-		}
-	}
-	return total
+	return interleavedOn(b, processCPU, 8, names, sides...)
 }
 
 var sinkAny any
