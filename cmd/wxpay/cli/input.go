@@ -141,6 +141,11 @@ func parseFields(b []byte) (wxpay.Params, error) {
 			return nil, &inputError{Line: it.line, Msg: fmt.Sprintf("field name %q is not a v2 field name (letters, digits, _, - and ., not starting with a digit)", truncate(name, 40))}
 		case name == "key":
 			return nil, &inputError{Line: it.line, Msg: `a field named "key" is the API key: remove it, the tool reads the key from ` + EnvAPIKey}
+		case strings.ContainsRune(val, '\r'):
+			// A line's own CR is already gone (CRLF files); one left inside
+			// a value cannot be told from a line end once the fields are
+			// written back as lines, so the signed bytes would be unclear.
+			return nil, &inputError{Line: it.line, Msg: "a value holds a carriage return: give the message as XML"}
 		}
 		if _, dup := p[name]; dup {
 			return nil, &inputError{Line: it.line, Msg: fmt.Sprintf("field %s given twice", name)}

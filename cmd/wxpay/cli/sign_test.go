@@ -91,6 +91,7 @@ func TestSignBadInput(t *testing.T) {
 		{"nested XML", docEnv(), "<xml><a><b>1</b></a></xml>", nil, "not a v2 XML message"},
 		{"line without =", docEnv(), "appid=wx1\nbody\n", nil, "line 2: want name=value"},
 		{"empty name", docEnv(), "appid=wx1\n=x\n", nil, "line 2: empty field name"},
+		{"carriage return inside a value", docEnv(), "appid=wx1\r&body=a\rb\n", nil, "line 1: a value holds a carriage return"},
 		{"bad name", docEnv(), "appid=wx1\nbo dy=x\n", nil, "not a v2 field name"},
 		{"duplicate", docEnv(), "appid=wx1\nappid=wx2\n", nil, "appid given twice"},
 		{"pasted key", docEnv(), "appid=wx1&body=x&key=" + docKey + "\n", nil, `field named "key"`},
