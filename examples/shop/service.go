@@ -312,6 +312,8 @@ func (s *Service) CreateOrder(ctx context.Context, u User, items []Item, idemKey
 			lines = append(lines, Line{GoodsID: g.ID, Name: g.Name, PriceFen: g.PriceFen, Count: it.Count, SubtotalFen: sub})
 		}
 		orderID = newID()
+		// The store keeps times to the millisecond: the order returned is
+		// the order a later read returns.
 		placed := Order{ID: orderID, ShopID: shopID, Status: StatusUnpaid, TotalFen: total, Lines: lines, CreatedAt: fromMS(ms(s.now()))}
 		if err := tx.InsertOrder(placed, u.ID, idemKey, hash); err != nil {
 			return err

@@ -73,10 +73,10 @@ type Store interface {
 	// Update runs fn in one write transaction and commits it if fn returns
 	// nil; on any error nothing fn did is kept, and the error is returned.
 	// fn may run more than once (a transaction that lost a race to a
-	// concurrent one runs again and sees the winner), so it must not
-	// change anything outside tx. The transaction is not cancelled with
-	// ctx once it runs: a client hanging up must not leave the outcome of
-	// a commit under way unknown.
+	// concurrent one runs again and sees the winner), so whatever it sets
+	// outside tx it sets afresh on each run. The transaction is not
+	// cancelled with ctx once it runs: a client hanging up must not leave
+	// the outcome of a commit under way unknown.
 	Update(ctx context.Context, fn func(tx StoreTx) error) error
 }
 
