@@ -72,6 +72,44 @@ func (f *faultyStore) Update(ctx context.Context, fn func(tx StoreTx) error) err
 	})
 }
 
+// The reads a faultyStore fails at step "read": they return what a
+// lookup that found nothing returns, with the error.
+
+func (f *faultyStore) UserOpenID(ctx context.Context, userID int64) (string, bool, error) {
+	if err := f.at("read"); err != nil {
+		return "", false, err
+	}
+	return f.Store.UserOpenID(ctx, userID)
+}
+
+func (f *faultyStore) GoodsPage(ctx context.Context, shopID int64, limit, offset int) ([]Goods, int, bool, error) {
+	if err := f.at("read"); err != nil {
+		return []Goods{}, 0, false, err
+	}
+	return f.Store.GoodsPage(ctx, shopID, limit, offset)
+}
+
+func (f *faultyStore) Order(ctx context.Context, userID, orderID int64) (Order, bool, error) {
+	if err := f.at("read"); err != nil {
+		return Order{}, false, err
+	}
+	return f.Store.Order(ctx, userID, orderID)
+}
+
+func (f *faultyStore) LatestOrder(ctx context.Context, userID, orderID int64) (Order, bool, error) {
+	if err := f.at("read"); err != nil {
+		return Order{}, false, err
+	}
+	return f.Store.LatestOrder(ctx, userID, orderID)
+}
+
+func (f *faultyStore) Attempt(ctx context.Context, outTradeNo string) (*Attempt, error) {
+	if err := f.at("read"); err != nil {
+		return nil, err
+	}
+	return f.Store.Attempt(ctx, outTradeNo)
+}
+
 // faultyTx is the StoreTx of a faultyStore: each write step runs on the
 // real transaction first, then may fail.
 type faultyTx struct {
@@ -419,6 +457,45 @@ func TestServiceReconcileStoreFails(t *testing.T) {
 				}
 				if got, err := s.GetOrder(ctx, u, o.ID); err != nil || got.Status != StatusClosed {
 					t.Errorf("order %+v, %v; want closed", got, err)
+				}
+			})
+		}
+	})
+}
+
+// TestServiceReadStoreFails: a read that fails is reported as the
+// internal error it is, never as "no such order", "no such shop" or
+// "unknown user" (a lookup that found nothing looks the same but for the
+// error), and no WeChat call is made on what could not be read.
+func TestServiceReadStoreFails(t *testing.T) {
+	forEachStore(t, func(t *testing.T, db *DB) {
+		ctx := context.Background()
+		s, u, pay, _, _, failAt := faultFixture(t, db)
+		o := mustOrder(t, s, u, 202, 1)
+		otn := mustPay(t, s, u, o).OutTradeNo
+		for _, tt := range []struct {
+			name string
+			call func() error
+		}{
+			{"UserByID", func() error { _, err := s.UserByID(ctx, u.ID); return err }},
+			{"ListGoods", func() error { _, err := s.ListGoods(ctx, 1, PageRequest{}); return err }},
+			{"GetOrder", func() error { _, err := s.GetOrder(ctx, u, o.ID); return err }},
+			{"Pay", func() error { _, err := s.Pay(ctx, u, o.ID, "198.51.100.1"); return err }},
+			{"Reconcile", func() error { _, _, err := s.Reconcile(ctx, otn); return err }},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				prepays0, queries0, closes0 := pay.calls()
+				f := failAt("read")
+				defer failAt("")
+				wantFailed(t, tt.call(), f, "")
+				prepays, queries, closes := pay.calls()
+				if len(prepays) != len(prepays0) || len(queries) != len(queries0) || len(closes) != len(closes0) {
+					t.Errorf("WeChat was called on a failed read: %d prepays, %d queries, %d closes more",
+						len(prepays)-len(prepays0), len(queries)-len(queries0), len(closes)-len(closes0))
+				}
+				failAt("")
+				if err := tt.call(); err != nil {
+					t.Errorf("once the store works: %v", err)
 				}
 			})
 		}
