@@ -133,32 +133,7 @@ type ImportResult struct {
 // deleted: orders refer to goods. A goods that exists under another shop
 // is refused, and then nothing is written.
 func ImportCatalogue(ctx context.Context, db *DB, c Catalogue) (ImportResult, error) {
-	var res ImportResult
-	tx, err := db.W.BeginTx(ctx, nil)
-	if err != nil {
-		return res, err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for _, s := range c.Shops {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO shops (id, name, address) VALUES ($1, $2, $3)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name, address = excluded.address`, s.ID, s.Name, s.Address); err != nil {
-			return res, err
-		}
-		res.Shops++
-		for _, g := range s.Goods {
-			var shopID int64
-			err := tx.QueryRowContext(ctx, `SELECT shop_id FROM goods WHERE id = $1`, g.ID).Scan(&shopID)
-			if err == nil && shopID != s.ID {
-				return ImportResult{}, fmt.Errorf("%w: goods %d belongs to shop %d, not %d; give it a new id", ErrCatalogue, g.ID, shopID, s.ID)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO goods (id, shop_id, name, price_fen) VALUES ($1, $2, $3, $4)
-				ON CONFLICT (id) DO UPDATE SET name = excluded.name, price_fen = excluded.price_fen`, g.ID, s.ID, g.Name, g.PriceFen); err != nil {
-				return ImportResult{}, err
-			}
-			res.Goods++
-		}
-	}
-	return res, tx.Commit()
+	return db.importCatalogue(ctx, c)
 }
 
 // DemoCatalogue is the demo shops and goods of fake mode.
@@ -176,22 +151,5 @@ var DemoCatalogue = Catalogue{Shops: []CatalogueShop{
 // start, or a catalogue imported under the same ids) are left as they
 // are. Several instances may run it at once.
 func SeedDemo(ctx context.Context, db *DB) error {
-	tx, err := db.W.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for _, s := range DemoCatalogue.Shops {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO shops (id, name, address) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
-			s.ID, s.Name, s.Address); err != nil {
-			return fmt.Errorf("shop: demo catalogue: %w", err)
-		}
-		for _, g := range s.Goods {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO goods (id, shop_id, name, price_fen) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
-				g.ID, s.ID, g.Name, g.PriceFen); err != nil {
-				return fmt.Errorf("shop: demo catalogue: %w", err)
-			}
-		}
-	}
-	return tx.Commit()
+	return db.insertMissing(ctx, DemoCatalogue)
 }

@@ -3,7 +3,6 @@ package shop
 import (
 	"context"
 	"fmt"
-	"time"
 )
 
 // Modes a database can belong to.
@@ -66,13 +65,9 @@ func (db *DB) Claim(ctx context.Context, inst Instance) error {
 	if inst.Mode == ModeFake {
 		inst.AppID, inst.MchID = "", ""
 	}
-	if _, err := db.W.ExecContext(ctx, `INSERT INTO instance (id, mode, appid, mch_id, created_at) VALUES (1, $1, $2, $3, $4)
-		ON CONFLICT (id) DO NOTHING`, inst.Mode, inst.AppID, inst.MchID, time.Now().UnixMilli()); err != nil {
-		return fmt.Errorf("shop: record the instance: %w", err)
-	}
-	var got Instance
-	if err := db.W.QueryRowContext(ctx, `SELECT mode, appid, mch_id FROM instance WHERE id = 1`).Scan(&got.Mode, &got.AppID, &got.MchID); err != nil {
-		return fmt.Errorf("shop: read the instance: %w", err)
+	got, err := db.recordInstance(ctx, inst)
+	if err != nil {
+		return err
 	}
 	if got != inst {
 		return &InstanceError{Recorded: got, Starting: inst}

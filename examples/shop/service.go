@@ -84,7 +84,10 @@ type Service struct {
 	// refunds, once NewRefunds made them, for the refund retry jobs.
 	refunds *Refunds
 
-	store *store // all of its SQL
+	// store keeps everything the shop knows (see [Store]); db is the
+	// database under it, for the job queue and for the refund rules that
+	// still write their statements through [Service.tx].
+	store Store
 
 	// The orderquery calls GetOrder makes (WeChat rate-limits them per
 	// merchant): at most one per out_trade_no every queryInterval, and a
@@ -140,23 +143,28 @@ func NewService(cfg Config) (*Service, error) {
 	if s.speed <= 0 {
 		s.speed = 1
 	}
-	var err error
-	if s.store, err = newStore(cfg.DB); err != nil {
+	st, err := newStore(cfg.DB)
+	if err != nil {
 		return nil, err
 	}
+	s.store = st
 	return s, nil
 }
 
-// Ping reports whether the database answers.
-func (s *Service) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+// Ping reports whether the store answers.
+func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
 
 // real converts a duration of the business clock into wall-clock time.
 func (s *Service) real(d time.Duration) time.Duration {
 	return time.Duration(float64(d) / s.speed)
 }
 
-// tx runs fn in a write transaction (see [store.tx]).
-func (s *Service) tx(ctx context.Context, fn func(tx *wtx) error) error { return s.store.tx(ctx, fn) }
+// tx runs fn in a write transaction of the store (see [Store.Update]) as
+// SQL, for the refund rules (refund.go) whose statements have not moved
+// behind StoreTx methods yet.
+func (s *Service) tx(ctx context.Context, fn func(tx *wtx) error) error {
+	return s.store.Update(ctx, func(tx StoreTx) error { return fn(tx.sqlTx()) })
+}
 
 // --- users -------------------------------------------------------------
 
@@ -174,8 +182,8 @@ func (s *Service) Login(ctx context.Context, code string) (User, error) {
 		return User{}, s.upstream("login", "call wx.login again and log in with the new code", err)
 	}
 	u := User{OpenID: openID}
-	err = s.tx(ctx, func(tx *wtx) (err error) {
-		u.ID, err = tx.upsertUser(newID(), openID, s.now())
+	err = s.store.Update(ctx, func(tx StoreTx) (err error) {
+		u.ID, err = tx.UpsertUser(newID(), openID, s.now())
 		return err
 	})
 	if err != nil {
@@ -186,7 +194,7 @@ func (s *Service) Login(ctx context.Context, code string) (User, error) {
 
 // UserByID returns the user with id, for the JWT middleware.
 func (s *Service) UserByID(ctx context.Context, id int64) (User, error) {
-	openID, ok, err := s.store.userOpenID(ctx, id)
+	openID, ok, err := s.store.UserOpenID(ctx, id)
 	if err == nil && !ok {
 		return User{}, Errorf(CodeUnauthorized, "unknown user")
 	}
@@ -222,14 +230,14 @@ func (p PageRequest) clamp() (page, limit, offset int) {
 // ListShops returns a page of shops.
 func (s *Service) ListShops(ctx context.Context, pr PageRequest) (Page[Shop], error) {
 	page, limit, offset := pr.clamp()
-	items, total, err := s.store.shopsPage(ctx, limit, offset)
+	items, total, err := s.store.ShopsPage(ctx, limit, offset)
 	return Page[Shop]{Items: items, Page: page, Limit: limit, Total: total}, err
 }
 
 // ListGoods returns a page of a shop's goods.
 func (s *Service) ListGoods(ctx context.Context, shopID int64, pr PageRequest) (Page[Goods], error) {
 	page, limit, offset := pr.clamp()
-	items, total, ok, err := s.store.goodsPage(ctx, shopID, limit, offset)
+	items, total, ok, err := s.store.GoodsPage(ctx, shopID, limit, offset)
 	out := Page[Goods]{Items: items, Page: page, Limit: limit, Total: total}
 	if err == nil && !ok {
 		return out, Errorf(CodeNotFound, "no shop %d", shopID)
@@ -257,9 +265,10 @@ func (s *Service) CreateOrder(ctx context.Context, u User, items []Item, idemKey
 	hash := hex.EncodeToString(sum[:])
 
 	var orderID int64
-	err = s.tx(ctx, func(tx *wtx) error {
+	err = s.store.Update(ctx, func(tx StoreTx) error {
+		created = false // a run again (see Store.Update) starts afresh
 		if idemKey != "" {
-			h, id, ok, err := tx.idemKey(u.ID, idemKey)
+			h, id, ok, err := tx.IdempotencyKey(u.ID, idemKey)
 			switch {
 			case ok && h == hash:
 				orderID = id
@@ -272,7 +281,7 @@ func (s *Service) CreateOrder(ctx context.Context, u User, items []Item, idemKey
 		}
 		goods := make(map[int64]Goods, len(sorted))
 		for _, it := range sorted {
-			g, ok, err := tx.goodsByID(it.GoodsID)
+			g, ok, err := tx.Goods(it.GoodsID)
 			if err != nil {
 				return err
 			} else if !ok {
@@ -303,8 +312,10 @@ func (s *Service) CreateOrder(ctx context.Context, u User, items []Item, idemKey
 			lines = append(lines, Line{GoodsID: g.ID, Name: g.Name, PriceFen: g.PriceFen, Count: it.Count, SubtotalFen: sub})
 		}
 		orderID = newID()
+		// The store keeps times to the millisecond: the order returned is
+		// the order a later read returns.
 		placed := Order{ID: orderID, ShopID: shopID, Status: StatusUnpaid, TotalFen: total, Lines: lines, CreatedAt: fromMS(ms(s.now()))}
-		if err := tx.insertOrder(placed, u.ID, idemKey, hash); err != nil {
+		if err := tx.InsertOrder(placed, u.ID, idemKey, hash); err != nil {
 			return err
 		}
 		created = true
@@ -316,7 +327,7 @@ func (s *Service) CreateOrder(ctx context.Context, u User, items []Item, idemKey
 	}
 	// A repeated Idempotency-Key: the order as it stands now. The commit
 	// has returned, so the readers see it.
-	o, err = s.order(ctx, s.db.R, u.ID, orderID)
+	o, err = s.order(ctx, u.ID, orderID)
 	return o, false, err
 }
 
@@ -343,20 +354,32 @@ func checkItems(items []Item) error {
 	return nil
 }
 
-// order loads one order of userID from q; another user's order is not
-// found.
-func (s *Service) order(ctx context.Context, q querier, userID, id int64) (Order, error) {
-	o, ok, err := s.store.order(ctx, q, userID, id)
-	if err == nil && !ok {
-		return Order{}, Errorf(CodeNotFound, "no order %d", id)
+// order loads one order of userID (see [Store.Order]); another user's
+// order is not found.
+func (s *Service) order(ctx context.Context, userID, id int64) (Order, error) {
+	return orderFound(id)(s.store.Order(ctx, userID, id))
+}
+
+// latestOrder is order as [Store.LatestOrder] reads it.
+func (s *Service) latestOrder(ctx context.Context, userID, id int64) (Order, error) {
+	return orderFound(id)(s.store.LatestOrder(ctx, userID, id))
+}
+
+// orderFound turns a lookup of order id that found nothing into the
+// client's CodeNotFound.
+func orderFound(id int64) func(Order, bool, error) (Order, error) {
+	return func(o Order, ok bool, err error) (Order, error) {
+		if err == nil && !ok {
+			return Order{}, Errorf(CodeNotFound, "no order %d", id)
+		}
+		return o, err
 	}
-	return o, err
 }
 
 // ListOrders returns a page of the user's own orders, newest first.
 func (s *Service) ListOrders(ctx context.Context, u User, pr PageRequest) (Page[Order], error) {
 	page, limit, offset := pr.clamp()
-	items, total, err := s.store.userOrders(ctx, u.ID, limit, offset)
+	items, total, err := s.store.UserOrders(ctx, u.ID, limit, offset)
 	return Page[Order]{Items: items, Page: page, Limit: limit, Total: total}, err
 }
 
@@ -365,11 +388,11 @@ func (s *Service) ListOrders(ctx context.Context, u User, pr PageRequest) (Page[
 // exactly as a notification would settle it, so the user never sees
 // "unpaid" for an order WeChat knows is paid.
 func (s *Service) GetOrder(ctx context.Context, u User, id int64) (Order, error) {
-	o, err := s.order(ctx, s.db.R, u.ID, id)
+	o, err := s.order(ctx, u.ID, id)
 	if err != nil || o.Status != StatusUnpaid {
 		return o, err
 	}
-	otn, ok, err := s.store.prepaidOutTradeNo(ctx, id)
+	otn, ok, err := s.store.PrepaidOutTradeNo(ctx, id)
 	if err != nil || !ok {
 		return o, err
 	}
@@ -391,7 +414,7 @@ func (s *Service) GetOrder(ctx context.Context, u User, id int64) (Order, error)
 	if err := s.Settle(ctx, *p, "query"); err != nil {
 		return o, err
 	}
-	return s.order(ctx, s.db.W, u.ID, id)
+	return s.latestOrder(ctx, u.ID, id)
 }
 
 // --- paying ------------------------------------------------------------
@@ -412,7 +435,7 @@ type PayResult struct {
 // out_trade_no has expired and WeChat has closed it is a new one issued.
 func (s *Service) Pay(ctx context.Context, u User, orderID int64, clientIP string) (PayResult, error) {
 	for range 3 {
-		o, err := s.order(ctx, s.db.W, u.ID, orderID)
+		o, err := s.latestOrder(ctx, u.ID, orderID)
 		if err != nil {
 			return PayResult{}, err
 		}
@@ -422,7 +445,7 @@ func (s *Service) Pay(ctx context.Context, u User, orderID int64, clientIP strin
 		case StatusClosed:
 			return PayResult{}, Errorf(CodeConflict, "order %d is closed; place a new order", orderID)
 		}
-		a, err := s.store.openAttempt(ctx, orderID)
+		a, err := s.store.OpenAttempt(ctx, orderID)
 		if err != nil {
 			return PayResult{}, err
 		}
@@ -456,7 +479,7 @@ func (s *Service) Pay(ctx context.Context, u User, orderID int64, clientIP strin
 				// The stored parameters stay; the next click sends them again.
 				return PayResult{}, s.upstream("payment", payRetry, err)
 			}
-			if err := s.store.setPrepayID(ctx, a.OutTradeNo, id); err != nil {
+			if err := s.store.SetPrepayID(ctx, a.OutTradeNo, id); err != nil {
 				return PayResult{}, err
 			}
 			a.PrepayID = id
@@ -471,7 +494,7 @@ func (s *Service) Pay(ctx context.Context, u User, orderID int64, clientIP strin
 }
 
 func (s *Service) newAttempt(ctx context.Context, o Order, u User, clientIP string) error {
-	shopName, err := s.store.shopName(ctx, o.ShopID)
+	shopName, err := s.store.ShopName(ctx, o.ShopID)
 	if err != nil {
 		return err
 	}
@@ -490,21 +513,21 @@ func (s *Service) newAttempt(ctx context.Context, o Order, u User, clientIP stri
 		TimeStart:  now,
 		TimeExpire: now.Add(s.t.PayWindow),
 	}
-	return s.tx(ctx, func(tx *wtx) error {
-		status, err := tx.orderStatus(o.ID)
+	return s.store.Update(ctx, func(tx StoreTx) error {
+		status, err := tx.OrderStatus(o.ID)
 		if err != nil {
 			return err
 		}
 		if status != StatusUnpaid {
 			return nil // the caller's loop reports it
 		}
-		if ok, err := tx.insertAttempt(a, o.ID, s.now()); err != nil || !ok {
+		if ok, err := tx.InsertAttempt(a, o.ID, s.now()); err != nil || !ok {
 			return err // !ok: a concurrent click created one; use that one
 		}
 		if s.jobs == nil {
 			return errors.New("shop: no job runner attached")
 		}
-		return s.jobs.schedule(ctx, tx.Tx, ReconcileArgs{OutTradeNo: a.OutTradeNo, Mode: s.jobs.mode}, time.Now().Add(s.real(s.t.QueryAfter)))
+		return tx.ScheduleJob(s.jobs, ReconcileArgs{OutTradeNo: a.OutTradeNo, Mode: s.jobs.mode}, time.Now().Add(s.real(s.t.QueryAfter)))
 	})
 }
 
@@ -540,7 +563,7 @@ func orderBody(shop string, lines []Line) string {
 // closeAttempt closes an out_trade_no with WeChat, not before WeChat's
 // minimum age. If WeChat says it was paid meanwhile, the payment is
 // settled instead. closeOrder also closes the order itself.
-func (s *Service) closeAttempt(ctx context.Context, a *attempt, closeOrder bool) error {
+func (s *Service) closeAttempt(ctx context.Context, a *Attempt, closeOrder bool) error {
 	if wait := a.TimeStart.Add(s.t.CloseMinAge).Sub(s.now()); wait > 0 {
 		return Errorf(CodeConflict, "the payment is still being set up; try again in %d seconds", int(wait.Seconds())+1)
 	}
@@ -554,13 +577,13 @@ func (s *Service) closeAttempt(ctx context.Context, a *attempt, closeOrder bool)
 	return s.markAttemptClosed(ctx, a, closeOrder)
 }
 
-func (s *Service) markAttemptClosed(ctx context.Context, a *attempt, closeOrder bool) error {
-	return s.tx(ctx, func(tx *wtx) error {
-		ok, err := tx.closeAttempt(a.OutTradeNo)
+func (s *Service) markAttemptClosed(ctx context.Context, a *Attempt, closeOrder bool) error {
+	return s.store.Update(ctx, func(tx StoreTx) error {
+		ok, err := tx.CloseAttempt(a.OutTradeNo)
 		if err != nil || !ok || !closeOrder {
 			return err
 		}
-		return tx.closeOrder(a.OrderID, s.now())
+		return tx.CloseOrder(a.OrderID, s.now())
 	})
 }
 
@@ -611,25 +634,25 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 	var anomaly string
 	var orderID int64
 	var settled bool
-	err := s.tx(ctx, func(tx *wtx) error {
+	err := s.store.Update(ctx, func(tx StoreTx) error {
 		anomaly, settled = "", false
 		var total int64
 		var ok bool
 		var err error
-		if orderID, total, _, ok, err = tx.settleAttempt(p.OutTradeNo); err != nil {
+		if orderID, total, _, ok, err = tx.PaymentDue(p.OutTradeNo); err != nil {
 			return err
 		} else if !ok {
 			anomaly = "unknown_order"
 			return s.recordAnomaly(tx, anomaly, p, source)
 		}
-		prior, ok, err := tx.paymentByTransaction(p.TransactionID)
+		prior, ok, err := tx.PaymentByTransaction(p.TransactionID)
 		switch {
 		case err != nil:
 			return err
 		case ok && prior == p.OutTradeNo:
 			// Already recorded (a repeated notification); refunds an order
 			// query reports may be new.
-			return s.recordWeChatRefunds(tx, orderID, p.Refunds)
+			return s.recordWeChatRefunds(tx.sqlTx(), orderID, p.Refunds)
 		case ok:
 			anomaly = "transaction_id_reused"
 			return s.recordAnomaly(tx, anomaly, p, source)
@@ -638,7 +661,7 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			anomaly = "amount_mismatch"
 			return s.recordAnomaly(tx, anomaly, p, source)
 		}
-		paid, err := tx.payOrder(orderID, p, source, s.now())
+		paid, err := tx.PayOrder(orderID, p, source, s.now())
 		if err != nil {
 			return err
 		}
@@ -647,11 +670,11 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			// earlier one. On a database with row locks (PostgreSQL, read
 			// committed), a concurrent delivery of the same notification
 			// may have committed while the UPDATE waited: look again.
-			prior, ok, err := tx.paymentByTransaction(p.TransactionID)
+			prior, ok, err := tx.PaymentByTransaction(p.TransactionID)
 			if err == nil && ok && prior == p.OutTradeNo {
-				return s.recordWeChatRefunds(tx, orderID, p.Refunds)
+				return s.recordWeChatRefunds(tx.sqlTx(), orderID, p.Refunds)
 			}
-			status, err := tx.orderStatus(orderID)
+			status, err := tx.OrderStatus(orderID)
 			if err != nil {
 				return err
 			}
@@ -661,7 +684,7 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			return s.recordAnomaly(tx, anomaly, p, source)
 		}
 		settled = true
-		return s.recordWeChatRefunds(tx, orderID, p.Refunds)
+		return s.recordWeChatRefunds(tx.sqlTx(), orderID, p.Refunds)
 	})
 	if err != nil {
 		return fmt.Errorf("shop: settle: %w", err)
@@ -676,8 +699,8 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 	return nil
 }
 
-func (s *Service) recordAnomaly(tx *wtx, kind string, p Payment, source string) error {
-	return tx.insertAnomaly(newID(), kind, p, source, s.now())
+func (s *Service) recordAnomaly(tx StoreTx, kind string, p Payment, source string) error {
+	return tx.RecordAnomaly(newID(), kind, p, source, s.now())
 }
 
 // --- reconciliation ----------------------------------------------------
@@ -688,7 +711,7 @@ func (s *Service) recordAnomaly(tx *wtx, kind string, p Payment, source string) 
 // with it. done is false while the out_trade_no can still be paid: ask
 // again after the returned duration.
 func (s *Service) Reconcile(ctx context.Context, outTradeNo string) (done bool, after time.Duration, err error) {
-	a, err := s.store.attemptByOutTradeNo(ctx, outTradeNo)
+	a, err := s.store.Attempt(ctx, outTradeNo)
 	if err != nil || a == nil || a.State != "open" {
 		return true, 0, err
 	}

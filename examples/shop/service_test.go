@@ -734,3 +734,66 @@ func TestServiceReconcile(t *testing.T) {
 		}
 	})
 }
+
+// TestServiceRecords: what the database says WeChat knows, for a fake
+// WeChat to learn back: the open out_trade_nos that have a prepay_id
+// (with the parameters sent for them), the payments, the refunds WeChat
+// accepted; newest first, and cut at the limit with Truncated set.
+func TestServiceRecords(t *testing.T) {
+	forEachStore(t, func(t *testing.T, db *DB) {
+		ctx, clock, pay, s, u := fixture(t, db)
+		var unpaid []string
+		for range 2 {
+			unpaid = append(unpaid, mustPay(t, s, u, mustOrder(t, s, u, 101, 1)).OutTradeNo)
+			clock.Add(time.Second)
+		}
+		paid := mustOrder(t, s, u, 102, 2)
+		paidOTN := mustPay(t, s, u, paid).OutTradeNo
+		timeEnd := clock.Now().Truncate(time.Second)
+		err := s.Settle(ctx, Payment{OutTradeNo: paidOTN, TransactionID: "4200000000000099", TotalFen: paid.TotalFen, Paid: true, TimeEnd: timeEnd,
+			Refunds: []RefundResult{{OutTradeNo: paidOTN, OutRefundNo: "R-at-wechat", RefundID: "50300000000099", RefundFen: 600, Status: "SUCCESS", SuccessTime: timeEnd}}}, "query")
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock.Add(time.Second)
+		pay.PrepayFn = func(PrepayRequest) (string, error) { // stored, never given a prepay_id
+			return "", &UpstreamError{Kind: UpstreamUnavailable, Err: errors.New("timeout")}
+		}
+		if _, err := s.Pay(ctx, u, mustOrder(t, s, u, 103, 1).ID, "198.51.100.1"); err == nil {
+			t.Fatal("Pay without WeChat succeeded")
+		}
+		sent := map[string]PrepayRequest{}
+		prepays, _, _ := pay.calls()
+		for _, p := range prepays {
+			sent[p.OutTradeNo] = p
+		}
+
+		rec, err := s.Records(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Truncated || len(rec.Unpaid) != 2 || len(rec.Paid) != 1 || len(rec.Refunds) != 1 {
+			t.Fatalf("records %+v; want 2 unpaid, 1 paid, 1 refund, not truncated", rec)
+		}
+		for i, otn := range []string{unpaid[1], unpaid[0]} { // newest first
+			got, want := rec.Unpaid[i], sent[otn]
+			if got.OutTradeNo != otn || got.PrepayID != "wx-prepay-"+otn || got.TotalFen != want.TotalFen || got.Body != want.Body ||
+				got.ClientIP != want.ClientIP || got.OpenID != u.OpenID || !got.TimeStart.Equal(want.TimeStart) || !got.TimeExpire.Equal(want.TimeExpire) {
+				t.Errorf("unpaid %d: %+v, want %+v with prepay_id wx-prepay-%s", i, got, want, otn)
+			}
+		}
+		if p := rec.Paid[0]; p.OutTradeNo != paidOTN || p.TransactionID != "4200000000000099" || p.TotalFen != paid.TotalFen || paid.TotalFen != 4800 ||
+			p.OpenID != u.OpenID || !p.TimeEnd.Equal(timeEnd) {
+			t.Errorf("paid %+v", p)
+		}
+		want := RefundRecord{OutRefundNo: "R-at-wechat", OutTradeNo: paidOTN, RefundID: "50300000000099", AmountFen: 600, Status: "SUCCESS"}
+		if rec.Refunds[0] != want {
+			t.Errorf("refund %+v, want %+v", rec.Refunds[0], want)
+		}
+
+		rec, err = s.Records(ctx, 1)
+		if err != nil || !rec.Truncated || len(rec.Unpaid) != 1 || rec.Unpaid[0].OutTradeNo != unpaid[1] {
+			t.Errorf("at limit 1: %+v, %v; want the newest unpaid only, truncated", rec, err)
+		}
+	})
+}
