@@ -2,11 +2,18 @@ package cli_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/wxpay-go/wxpay/apiv3"
 	"github.com/wxpay-go/wxpay/cmd/wxpay/cli"
 )
 
@@ -65,5 +72,62 @@ func ExampleRun_verifyV3() {
 	// event:     TRANSACTION.SUCCESS
 	// note: the 5-minute window was checked against -at, not the current time
 	// {"mchid":"1230000109","appid":"wxd678efh567hg6787","out_trade_no":"1217752501201407033233368018","transaction_id":"4200000000000000000000000001","trade_type":"JSAPI","trade_state":"SUCCESS","trade_state_desc":"支付成功","bank_type":"OTHERS","attach":"","success_time":"2026-01-02T15:04:05+08:00","payer":{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},"amount":{"total":100,"payer_total":100,"currency":"CNY","payer_currency":"CNY"}}
+	// exit status 0
+}
+
+// Send a v3 payment notification to a shop's apiv3 NotifyHandler, as
+// WeChat does: the transaction encrypted under the APIv3 key, signed with
+// WeChat Pay's private key (here wechatpay-go's published test key playing
+// WeChat's; "wxpay fake -v3" writes its own), Wechatpay-Serial the public
+// key id. The handler verifies, decrypts and checks it, and answers 204: a
+// 2xx is v3's acknowledgement. Then a tampered copy, which the handler
+// refuses (401): the command reports it not acknowledged and, since that
+// is what a handler must do, succeeds.
+func ExampleRun_notifyV3() {
+	const dir = "../../../testdata/v3/"
+	wechatKey, _ := os.ReadFile(dir + "k-wgo.pem")
+	key, _ := apiv3.ParsePrivateKey(wechatKey)
+	der, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	tmp, _ := os.MkdirTemp("", "notify-v3")
+	defer os.RemoveAll(tmp)
+	pubFile := filepath.Join(tmp, "pub_key.pem")
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	_ = os.WriteFile(pubFile, pubPEM, 0o644)
+
+	merchantKey, _ := os.ReadFile(dir + "k-off.pem")
+	shop, err := apiv3.NewClient(apiv3.Config{
+		MchID: "1230000109", AppID: "wxd678efh567hg6787", MerchantSerialNo: "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C",
+		PrivateKey: merchantKey, APIv3Key: "0123456789abcdefghijABCDEFGHIJ01",
+		PublicKeyID: "PUB_KEY_ID_0114232134912410000000000000", PublicKey: pubPEM,
+	}, apiv3.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		panic(err)
+	}
+	srv := httptest.NewServer(shop.NotifyHandler(func(_ context.Context, n *apiv3.PaymentNotification) error {
+		fmt.Printf("shop: order %s paid %d fen\n", n.Transaction.OutTradeNo, n.Transaction.Amount.Total)
+		return nil
+	}))
+	defer srv.Close()
+
+	env := map[string]string{
+		"WXPAY_MCHID":                 "1230000109",
+		"WXPAY_APPID":                 "wxd678efh567hg6787",
+		"WXPAY_APIV3_KEY":             "0123456789abcdefghijABCDEFGHIJ01",
+		"WXPAY_V3_PUBKEY_ID":          "PUB_KEY_ID_0114232134912410000000000000",
+		"WXPAY_V3_PUBKEY_FILE":        pubFile,
+		"WXPAY_V3_WECHATPAY_KEY_FILE": dir + "k-wgo.pem",
+	}
+	for _, extra := range [][]string{nil, {"-fault", "tampered"}} {
+		args := append([]string{"notify", "-v3", "-out-trade-no", "ORDER-1", "-amount", "2599"}, extra...)
+		code := cli.Run(context.Background(), append(args, srv.URL), func(k string) string { return env[k] }, nil, os.Stdout, os.Stderr)
+		fmt.Println("exit status", code)
+	}
+	// Output:
+	// shop: order ORDER-1 paid 2599 fen
+	// attempt 1: HTTP 204, acknowledged (2xx)
+	// exit status 0
+	// attempt 1: HTTP 401, not acknowledged (not 2xx)
+	//   reply: {"code":"FAIL","message":"signature verification failed"}
+	// not acknowledged: the handler refused the body changed after signing (a byte of the ciphertext), as it must
 	// exit status 0
 }
