@@ -270,6 +270,9 @@ WeChat Pay public key (default), the platform certificate, or both.`)
 			fmt.Fprintf(c.stderr, "wxpay fake: %v\n", err)
 			return ExitFail
 		}
+		// With -v3 no secret is printed, generated or not: they are in
+		// wxpay.env, mode 0600.
+		banner.Settings[EnvAPIKey], banner.Settings[EnvAppSecret] = redact(s.APIKey), redact(s.AppSecret)
 	}
 	if *writeConfig != "" {
 		if err := writeSettings(*writeConfig, s); err != nil {
@@ -355,6 +358,8 @@ func printBanner(w io.Writer, b fakeBanner, s *settings) {
 	for _, name := range []string{EnvAppID, EnvMchID, EnvAPIKey, EnvSignType, EnvAppSecret} {
 		note := ""
 		switch {
+		case gen[name] && b.V3 != nil && (name == EnvAPIKey || name == EnvAppSecret):
+			note = "   # generated for this fake; not shown, in " + b.V3.ConfigFile
 		case gen[name]:
 			note = "   # generated for this fake"
 		case s.from[name] != "":

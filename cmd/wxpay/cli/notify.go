@@ -68,8 +68,8 @@ func (p paramsFlag) Set(s string) error {
 }
 
 func runNotify(ctx context.Context, c *cmdEnv, args []string) int {
-	if wantsV3(args) {
-		return runNotifyV3(ctx, c, args)
+	if wantsV3(args, "fault", "sign-with", "amount", "id") {
+		return runNotifyV3(ctx, c, args) // flags only the v3 form has imply it
 	}
 	fs, cfgFile, js := c.flagSet("notify", "[flags] -out-trade-no N -total-fee FEN URL", `
 Notify sends URL the notification WeChat sends when an order is paid,

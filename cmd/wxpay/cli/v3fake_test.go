@@ -229,7 +229,7 @@ func TestFakeV3Restart(t *testing.T) {
 		assert.Equal(t, vals1[name], vals2[name], name)
 	}
 	assert.Equal(t, key1, mustRead(t, filepath.Join(dir, v3FileWeChatPayKey)))
-	assert.Equal(t, first.Settings[EnvAPIKey], second.Settings[EnvAPIKey])
+	assert.Equal(t, "*** (32 characters)", second.Settings[EnvAPIKey], "with -v3 no secret is printed")
 	// The client of the first run (new URL only) works against the second.
 	cl := apiv3ClientOf(t, with(vals1, EnvBaseURL, vals2[EnvBaseURL]), "https://shop.example.com/notify")
 	_, err := cl.PrepayJSAPI(context.Background(), apiv3.PrepayRequest{Description: "cup", OutTradeNo: "RS-000001", Amount: apiv3.Amount{Total: 1}, Payer: &apiv3.Payer{OpenID: "o1"}})
@@ -329,4 +329,30 @@ func TestFakeV3Errors(t *testing.T) {
 	r := s.reply("rotate-v3-cert")
 	assert.False(t, r.OK)
 	assert.Contains(t, r.Error, "API v3 is off")
+}
+
+// The text banner of fake -v3 prints the settings as lines a shell or a
+// .env file takes: names with file paths and ids, the secrets as *** only.
+func TestFakeV3TextBanner(t *testing.T) {
+	dir := t.TempDir()
+	s := startFake(t, nil, "-v3", "-v3-dir", dir)
+	var lines []string
+	for {
+		l := s.line()
+		lines = append(lines, l)
+		if strings.HasPrefix(l, "  "+EnvV3WeChatPayKeyFile+"=") {
+			break
+		}
+	}
+	out := strings.Join(lines, "")
+	vals := fakeSettings(t, dir)
+	for _, name := range []string{EnvAPIKey, EnvAppSecret, EnvAPIv3Key} {
+		assert.NotContains(t, out, vals[name], name)
+		assert.Contains(t, out, "  "+name+"=*** (32 characters)", name)
+	}
+	for _, name := range []string{EnvKeyFile, EnvCertFile, EnvV3Serial, EnvV3PubKeyID, EnvV3PubKeyFile, EnvV3PlatformCertFile, EnvV3WeChatPayKeyFile, EnvBaseURL} {
+		assert.Contains(t, out, "  "+name+"="+vals[name], name)
+	}
+	assert.Contains(t, out, "or use -config "+filepath.Join(dir, v3FileSettings))
+	assert.Contains(t, out, EnvV3WeChatPayKeyFile+"="+filepath.Join(dir, v3FileWeChatPayKey)+"   # the fake's WeChat Pay private key: for wxpay notify -v3 only")
 }

@@ -404,3 +404,38 @@ func TestNotifyV3NoKeyInOutput(t *testing.T) {
 		}
 	}
 }
+
+// FuzzJSONSets holds the -set parser of notify -v3 to its rules: no
+// panic; on success the path has the documented shape and the value is
+// valid JSON (or nil, removing the field), and applying it to a
+// plaintext either fails with an error or leaves JSON that encodes.
+func FuzzJSONSets(f *testing.F) {
+	f.Add("amount.payer_total=90")
+	f.Add(`attach="123"`)
+	f.Add("payer.openid=")
+	f.Add("a.b.c=[1,{\"x\":null}]")
+	f.Add("attach.x=1")
+	f.Add("=")
+	f.Fuzz(func(t *testing.T, in string) {
+		var j jsonSets
+		if err := j.Set(in); err != nil {
+			if len(j) != 0 {
+				t.Fatal("a refused flag was kept")
+			}
+			return
+		}
+		if len(j) != 1 || !setPathRE.MatchString(strings.Join(j[0].path, ".")) {
+			t.Fatalf("bad path %q", j[0].path)
+		}
+		if j[0].raw != nil && !json.Valid(j[0].raw) {
+			t.Fatalf("not JSON: %q", j[0].raw)
+		}
+		m := map[string]any{"attach": "x", "amount": map[string]any{"total": 1}}
+		if err := j.apply(m); err != nil {
+			return
+		}
+		if _, err := json.Marshal(m); err != nil {
+			t.Fatalf("the plaintext no longer encodes: %v", err)
+		}
+	})
+}
