@@ -369,15 +369,25 @@ func (s *settings) settingPtr(name string) *string {
 
 // applySaved fills the settings the environment and -config leave unset
 // with those a previous run saved in the directory: the same merchant,
-// keys and ids after a restart. It returns the names it filled. Only the
+// keys and ids after a restart. It returns the names it filled, and
+// those set to the saved value anyway. Only the
 // merchant's identity and secrets are taken back; file names and ids are
 // recomputed from the directory.
 func (d *v3FakeDir) applySaved(s *settings) []string {
 	var filled []string
 	for _, name := range []string{EnvAppID, EnvMchID, EnvAPIKey, EnvAppSecret, EnvAPIv3Key} {
 		v, ok := d.saved[name]
-		if p := s.settingPtr(name); ok && v != "" && *p == "" {
+		p := s.settingPtr(name)
+		switch {
+		case !ok || v == "":
+		case *p == "":
 			*p = v
+			filled = append(filled, name)
+		case *p == v:
+			// The fake's own value come back through the environment
+			// (a sourced wxpay.env) or -config DIR/wxpay.env: still a
+			// throwaway of the fake, kept in wxpay.env, no warning.
+			delete(s.from, name)
 			filled = append(filled, name)
 		}
 	}

@@ -356,3 +356,31 @@ func TestFakeV3TextBanner(t *testing.T) {
 	assert.Contains(t, out, "or use -config "+filepath.Join(dir, v3FileSettings))
 	assert.Contains(t, out, EnvV3WeChatPayKeyFile+"="+filepath.Join(dir, v3FileWeChatPayKey)+"   # the fake's WeChat Pay private key: for wxpay notify -v3 only")
 }
+
+// Restarted with its own wxpay.env as -config, or with it sourced into
+// the environment, the fake still knows those values for its own
+// throwaways: no warning, and wxpay.env keeps them.
+func TestFakeV3RestartWithOwnSettings(t *testing.T) {
+	dir := t.TempDir()
+	sess, _ := startFakeV3(t, nil, dir)
+	vals := fakeSettings(t, dir)
+	sess.cancel()
+	code := <-sess.done
+	sess.done <- code
+	cfg := filepath.Join(dir, v3FileSettings)
+	for _, env := range []map[string]string{nil, vals} {
+		args := []string{}
+		if env == nil {
+			args = []string{"-config", cfg}
+		}
+		s, _ := startFakeV3(t, env, dir, args...)
+		again := fakeSettings(t, dir)
+		for _, name := range []string{EnvAPIKey, EnvAppSecret, EnvAPIv3Key, EnvMchID} {
+			assert.Equal(t, vals[name], again[name], name)
+		}
+		assert.NotContains(t, s.stderr.String(), "warning")
+		s.cancel()
+		code := <-s.done
+		s.done <- code
+	}
+}
