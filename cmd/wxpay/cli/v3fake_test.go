@@ -143,6 +143,31 @@ func TestFakeV3RoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, apiv3.TradeSuccess, tx.TradeState)
 
+	// A refund through the client, settled from the fake's terminal,
+	// notifies the client's RefundNotifyHandler; its query says SUCCESS.
+	refunds := make(chan *apiv3.RefundNotification, 4)
+	rsrv := httptest.NewServer(cl0.RefundNotifyHandler(func(_ context.Context, n *apiv3.RefundNotification) error {
+		refunds <- n
+		return nil
+	}))
+	defer rsrv.Close()
+	rf, err := cl.Refund(ctx, &apiv3.RefundRequest{OutTradeNo: "RT-000001", OutRefundNo: "RTR-000001", NotifyURL: rsrv.URL, Amount: apiv3.RefundAmount{Refund: 500, Total: 1500}})
+	require.NoError(t, err)
+	assert.Equal(t, apiv3.RefundProcessing, rf.Status)
+	r = sess.reply("settle RTR-000001")
+	require.True(t, r.OK, r.Error)
+	select {
+	case n := <-refunds:
+		assert.Equal(t, "RTR-000001", n.OutRefundNo)
+		assert.Equal(t, apiv3.RefundSuccess, n.Status)
+		assert.Equal(t, int64(500), n.Amount.Refund)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no refund notification")
+	}
+	rf, err = cl.QueryRefund(ctx, "RTR-000001")
+	require.NoError(t, err)
+	assert.Equal(t, apiv3.RefundSuccess, rf.Status)
+
 	// notify -v3 with the fake's settings file reaches the handler.
 	cfg := filepath.Join(dir, v3FileSettings)
 	code, out, errOut := run(t, nil, "", "notify", "-v3", "-config", cfg, "-out-trade-no", "RT-000002", "-amount", "990", shop.URL+"/notify")

@@ -3,13 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wxpay-go/wxpay/apiv3"
+	"github.com/wxpay-go/wxpay/internal/v3wire"
 	"github.com/wxpay-go/wxpay/internal/wire"
 	"github.com/wxpay-go/wxpay/wxpaytest"
 )
@@ -440,16 +436,14 @@ func jsonString(s string) bool {
 // WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012791861,
 // https://pay.weixin.qq.com/wiki/doc/apiv3_partner/wechatpay/wechatpay4_2.shtml
 func v3NotificationBody(key, id string, created time.Time, eventType, summary, originalType string, plaintext []byte) ([]byte, error) {
-	block, err := aes.NewCipher([]byte(key))
-	if err != nil {
+	if len(key) != 32 {
 		return nil, errors.New("the APIv3 key must have 32 bytes")
 	}
-	gcm, err := cipher.NewGCM(block)
+	nonce := randAlnum(12)
+	ct, err := v3wire.Seal([]byte(key), nonce, originalType, plaintext)
 	if err != nil {
 		return nil, err
 	}
-	nonce := randAlnum(12)
-	ct := gcm.Seal(nil, []byte(nonce), plaintext, []byte(originalType))
 	type resource struct {
 		OriginalType   string `json:"original_type"`
 		Algorithm      string `json:"algorithm"`
@@ -465,7 +459,7 @@ func v3NotificationBody(key, id string, created time.Time, eventType, summary, o
 		Summary      string   `json:"summary"`
 		Resource     resource `json:"resource"`
 	}{id, created.Format(time.RFC3339), apiv3.ResourceTypeEncrypted, eventType, summary,
-		resource{originalType, apiv3.AlgorithmAEADAES256GCM, base64.StdEncoding.EncodeToString(ct), originalType, nonce}}
+		resource{originalType, apiv3.AlgorithmAEADAES256GCM, ct, originalType, nonce}}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -499,12 +493,10 @@ func signV3Notification(snd *v3Sender, body []byte, now time.Time, fault string)
 	}
 	ts := strconv.FormatInt(now.Unix(), 10)
 	nonce := randAlnum(32)
-	digest := sha256.Sum256([]byte(ts + "\n" + nonce + "\n" + string(body) + "\n"))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
+	sigText, err := v3wire.Sign(key, v3wire.AnswerMessage(ts, nonce, body))
 	if err != nil {
 		return nil, nil, err
 	}
-	sigText := base64.StdEncoding.EncodeToString(sig)
 	sent := body
 	switch fault {
 	case "probe":
