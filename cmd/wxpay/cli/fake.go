@@ -163,14 +163,6 @@ WeChat Pay public key (default), the platform certificate, or both.`)
 	if err != nil {
 		return c.usageErr("fake", "%v", err)
 	}
-	// The fake prints the settings it runs with, so a value of the wrong
-	// shape (perhaps a secret on the wrong line) is refused, not printed.
-	if s.AppID != "" && !appIDPattern.MatchString(s.AppID) {
-		return c.usageErr("fake", "%s (from %s, %d characters) is not an appid: wx followed by 16 hex digits; %s", EnvAppID, s.from[EnvAppID], len(s.AppID), notShown)
-	}
-	if s.MchID != "" && (!mchIDPattern.MatchString(s.MchID) || len(s.MchID) > 32) {
-		return c.usageErr("fake", "%s (from %s, %d characters) is not a merchant number: digits only; %s", EnvMchID, s.from[EnvMchID], len(s.MchID), notShown)
-	}
 	var v3d *v3FakeDir
 	savedGen := map[string]bool{}
 	if *v3Dir != "" {
@@ -180,6 +172,14 @@ WeChat Pay public key (default), the platform certificate, or both.`)
 		for _, name := range v3d.applySaved(s) {
 			savedGen[name] = true
 		}
+	}
+	// The fake prints the settings it runs with, so a value of the wrong
+	// shape (perhaps a secret on the wrong line) is refused, not printed.
+	if s.AppID != "" && !appIDPattern.MatchString(s.AppID) {
+		return c.usageErr("fake", "%s (from %s, %d characters) is not an appid: wx followed by 16 hex digits; %s", EnvAppID, orDefault(s.from[EnvAppID], "the -v3-dir's wxpay.env"), len(s.AppID), notShown)
+	}
+	if s.MchID != "" && (!mchIDPattern.MatchString(s.MchID) || len(s.MchID) > 32) {
+		return c.usageErr("fake", "%s (from %s, %d characters) is not a merchant number: digits only; %s", EnvMchID, orDefault(s.from[EnvMchID], "the -v3-dir's wxpay.env"), len(s.MchID), notShown)
 	}
 	if s.SignType == "" {
 		// The example server's default, so that the printed settings and

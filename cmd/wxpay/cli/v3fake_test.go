@@ -325,6 +325,10 @@ func TestFakeV3Errors(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(half, v3FileMchKey), mustRead(t, v3Dir+"k-wgo.pem"), 0o600))
 	badEnv := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(badEnv, v3FileSettings), []byte("WXPAY_API_KEY\n"), 0o600))
+	badAppID := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(badAppID, v3FileSettings), []byte("WXPAY_APPID="+otherKey+"\n"), 0o600))
+	looseEnv := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(looseEnv, v3FileSettings), []byte("WXPAY_MCHID=1\n"), 0o644))
 	for _, tt := range []struct {
 		name string
 		env  map[string]string
@@ -339,6 +343,8 @@ func TestFakeV3Errors(t *testing.T) {
 		{"readable WeChat Pay key", nil, []string{"-v3-dir", loose}, "chmod 600"},
 		{"half a merchant pair", nil, []string{"-v3-dir", half}, "one of apiclient_key.pem and apiclient_cert.pem is missing"},
 		{"bad wxpay.env", nil, []string{"-v3-dir", badEnv}, "wxpay.env"},
+		{"secret as the saved appid", nil, []string{"-v3-dir", badAppID}, "WXPAY_APPID (from the -v3-dir's wxpay.env, 32 characters) is not an appid"},
+		{"readable wxpay.env", nil, []string{"-v3-dir", looseEnv}, "chmod 600"},
 		{"short APIv3 key", map[string]string{EnvAPIv3Key: v4APIv3Key}, []string{"-v3-dir", t.TempDir()}, "has 16 bytes"},
 		{"merchant key without serial", map[string]string{EnvMchID: v1MchID, EnvKeyFile: v3Dir + "k-off.pem"}, []string{"-v3-dir", t.TempDir()}, "WXPAY_V3_SERIAL"},
 	} {
