@@ -115,7 +115,7 @@ type verifyResult struct {
 }
 
 func runVerify(ctx context.Context, c *cmdEnv, args []string) int {
-	if wantsV3(args, "H", "headers", "decrypt", "at") {
+	if wantsV3(args, "H", "header", "headers", "decrypt", "at") {
 		return runVerifyV3(ctx, c, args)
 	}
 	fs, cfgFile, js := c.flagSet("verify", "[-config file] [-json] [file]", `

@@ -176,3 +176,19 @@ func FuzzParseHTTPMessage(f *testing.F) {
 		}
 	})
 }
+
+// -header is -H as curl spells it, and implies v3 as -H does.
+func TestVerifyHeaderFlag(t *testing.T) {
+	t.Parallel()
+	v := loadNotify(t, "notify-v5.json")
+	args := []string{"verify", "-at", strconv.FormatInt(v.Now, 10)}
+	for _, k := range sortedKeys(v.Headers) {
+		args = append(args, "-header", k+": "+v.Headers[k])
+	}
+	code, out, errOut := run(t, v5Env(), v.Body, args...)
+	require.Equal(t, ExitOK, code, out+errOut)
+	assert.Contains(t, out, "OK: the signature matches")
+	code, _, errOut = run(t, v5Env(), v.Body, "verify", "-header", "no colon")
+	assert.Equal(t, ExitUsage, code)
+	assert.Contains(t, errOut, "want 'Name: value'")
+}

@@ -73,6 +73,7 @@ Exit status 1 when a check fails.`)
 	fs.Bool("v3", true, "verify an API v3 message (implied by -headers, -H, -decrypt, -at)")
 	var hflags headerFlags
 	fs.Var(&hflags, "H", "a header `Name: value` of the message (repeatable)")
+	fs.Var(&hflags, "header", "the same as -H, as curl spells it")
 	headerFile := fs.String("headers", "", "read the message's headers from `file` (Name: value lines)")
 	decrypt := fs.Bool("decrypt", false, "open the notification's resource under WXPAY_APIV3_KEY and print it")
 	at := fs.String("at", "", "check the timestamp window against this Unix `time` instead of now")
