@@ -126,11 +126,13 @@ first platform certificate (wechatpay_cert.pem) derive, and the merchant API
 key apiclient_key.pem (mode 0600) with a certificate apiclient_cert.pem issued
 to WXPAY_MCHID, unless WXPAY_KEY_FILE names the merchant's own. A missing
 WXPAY_APIV3_KEY is generated. It prints the v3 settings as names and file
-paths (the APIv3 key only as *** and its length) and writes every setting,
-the generated secrets included, to DIR/wxpay.env (mode 0600): give it as
--config to doctor -v3, sign -v3, notify -v3 and verify, and its values to an
-apiv3 client. -v3-signer chooses what signs answers and notifications: the
-WeChat Pay public key (default), the platform certificate, or both.`)
+paths, and every secret (v2's generated ones too) only as *** and its
+length; it writes every setting, the generated secrets included (one from
+the environment or -config is left out), to DIR/wxpay.env (mode 0600): give
+it as -config to doctor -v3, sign -v3, notify -v3 and verify, and its values
+to an apiv3 client. -v3-signer chooses what signs answers and notifications:
+the WeChat Pay public key (default), the platform certificate, or both;
+"rotate-v3-cert" on the terminal mints a new platform certificate.`)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen on `host:port` (port 0 picks a free one); loopback only unless -allow-remote")
 	allowRemote := fs.Bool("allow-remote", false, "allow an -addr outside loopback (0.0.0.0, :port, [::], a host name that resolves elsewhere): anyone who reaches it can pay orders and read what the fake signs")
 	speed := fs.Float64("speed", 1, "run the fake's clock (retry schedule, code and order lives) this many times faster")

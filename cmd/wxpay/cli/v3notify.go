@@ -201,9 +201,10 @@ HTTP status is 2xx, whatever the body (v3's rule). With -retry it repeats on
 WeChat's schedule (15s, 15s, 30s, 3m, ... 24h4m in all; divided by -speed)
 until one is, each delivery freshly signed with the same body.
 
--fault sends a notification the handler must refuse: `+v3FaultNames()+`. Then
-the exit status is 0 when the handler refused it and 1 when it acknowledged
-it (a handler that accepts forgeries).
+-fault sends a notification the handler must refuse, one of
+`+v3FaultNames()+`;
+the exit status is then 0 when the handler refused it and 1 when it
+acknowledged it (a handler that accepts forgeries).
 
 With real keys this forges payments: URL must be on loopback (localhost,
 127.0.0.1, ::1) unless -allow-remote is given. Exit status 1 when no reply
