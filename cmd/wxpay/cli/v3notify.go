@@ -252,6 +252,8 @@ acknowledged the notification.`)
 		return c.usageErr("notify", "-amount (in fen, positive) is required: WeChat notifies paid orders only")
 	case *speed <= 0:
 		return c.usageErr("notify", "-speed must be positive")
+	case *timeout <= 0 || *timeout > time.Minute:
+		return c.usageErr("notify", "-timeout must be positive and at most 1m (WeChat waits 5s)")
 	case *refund && *outRefundNo == "":
 		return c.usageErr("notify", "-out-refund-no is required with -refund")
 	case *refund && v3RefundEvents[*refundStatus][0] == "":

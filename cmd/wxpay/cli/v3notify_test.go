@@ -324,6 +324,8 @@ func TestNotifyV3Usage(t *testing.T) {
 		{"-set without =", env, append([]string{"-set", "attach"}, ok...), "want path=value"},
 		{"-set through a string", env, append([]string{"-set", "attach.x=1"}, ok...), "-set attach.x: attach is not an object"},
 		{"bad speed", env, append([]string{"-speed", "-1"}, ok...), "-speed must be positive"},
+		{"bad timeout", env, append([]string{"-timeout", "-1s"}, ok...), "-timeout must be positive"},
+		{"long timeout", env, append([]string{"-timeout", "2h"}, ok...), "at most 1m"},
 		{"no APIv3 key", with(env, EnvAPIv3Key, ""), ok, "WXPAY_APIV3_KEY is not set"},
 		{"16-byte APIv3 key", with(env, EnvAPIv3Key, v4APIv3Key), ok, "has 16 bytes"},
 		{"no appid", with(env, EnvAppID, ""), ok, "WXPAY_MCHID and WXPAY_APPID must be set"},
