@@ -148,7 +148,8 @@ type Fake struct {
 	index, disabled *routeIndex
 
 	// v3 is the API v3 key material; nil when Config.APIv3Key is empty.
-	v3 *v3Keys
+	v3      *v3Keys
+	v3bills *v3BillBook // the v3 bill files, by download token
 
 	caOnce sync.Once
 	caVal  *certAuthority
@@ -229,6 +230,7 @@ func New(cfg Config) (*Fake, error) {
 		notify:   newNotifier(),
 		faults:   newFaultBook(),
 		v3:       v3,
+		v3bills:  &v3BillBook{files: make(map[string]*v3BillFile)},
 	}
 	if cfg.Sandbox {
 		f.sandboxKey = randAlnum(32)

@@ -109,6 +109,25 @@ type order struct {
 	v3ep     Endpoint
 	v3canon  []byte
 	deviceID string // scene_info.device_id
+	desc     string // description
+}
+
+// deviceInfo is the order's device: v2's device_info, v3's
+// scene_info.device_id.
+func (o *order) deviceInfo() string {
+	if o.APIv3 {
+		return o.deviceID
+	}
+	return o.Request["device_info"]
+}
+
+// body is what the payer sees the order as: v2's body, v3's
+// description.
+func (o *order) body() string {
+	if o.APIv3 {
+		return o.desc
+	}
+	return o.Request["body"]
 }
 
 // orderBook is the orders domain: every order by its three numbers,
@@ -419,7 +438,7 @@ func tradeStateDesc(st wxpay.TradeState) string {
 // share.
 func (o *order) paidFields() wxpay.Params {
 	p := wxpay.Params{
-		"device_info":    o.Request["device_info"],
+		"device_info":    o.deviceInfo(),
 		"openid":         o.OpenID,
 		"is_subscribe":   "N",
 		"trade_type":     string(o.TradeType),

@@ -321,6 +321,7 @@ func (f *Fake) v3Prepay(c *v3Call, ep Endpoint, tt wxpay.TradeType) v3Answer {
 			note:     newNotice(p.OutTradeNo, ""),
 			v3ep:     ep,
 			v3canon:  canon,
+			desc:     p.Description,
 		}
 		if p.SceneInfo != nil {
 			o.deviceID = p.SceneInfo.DeviceID
@@ -399,8 +400,8 @@ func (f *Fake) v3TransactionOf(o *order, now time.Time) v3Transaction {
 		Attach:         o.Attach,
 		Amount:         v3TxnAmount{Total: o.TotalFee, Currency: "CNY", PayerCurrency: "CNY"},
 	}
-	if o.deviceID != "" {
-		t.SceneInfo = &v3SceneInfo{DeviceID: o.deviceID}
+	if o.deviceInfo() != "" {
+		t.SceneInfo = &v3SceneInfo{DeviceID: o.deviceInfo()}
 	}
 	if st == StateSuccess || st == StateRefund {
 		cash := o.cashFee()
