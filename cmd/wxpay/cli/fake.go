@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -156,6 +157,11 @@ the WeChat Pay public key (default), the platform certificate, or both;
 	if !okSigner {
 		return c.usageErr("fake", "-v3-signer must be pubkey, cert or both")
 	}
+	signerSet := false
+	fs.Visit(func(f *flag.Flag) { signerSet = signerSet || f.Name == "v3-signer" })
+	if signerSet && *v3Dir == "" {
+		return c.usageErr("fake", "-v3-signer needs -v3 -v3-dir DIR")
+	}
 	if !*allowRemote {
 		if err := wire.CheckLoopbackListen(ctx, "-addr", *addr, net.DefaultResolver.LookupIPAddr); err != nil {
 			return c.usageErr("fake", "%v. Pass -allow-remote if that is what you mean", err)
@@ -222,7 +228,7 @@ the WeChat Pay public key (default), the platform certificate, or both;
 			savedGen[EnvAPIv3Key] = true
 		}
 		if k := apiV3KeyOf(s); len(k) != 32 {
-			return c.usageErr("fake", "%s (from %s) has %d bytes; the APIv3 key has exactly 32 (unset it to have the fake generate one)", EnvAPIv3Key, s.from[EnvAPIv3Key], len(k))
+			return c.usageErr("fake", "%s (from %s) has %d bytes; the APIv3 key has exactly 32 (unset it to have the fake generate one)", EnvAPIv3Key, orDefault(s.from[EnvAPIv3Key], "the -v3-dir's wxpay.env"), len(k))
 		}
 		if err := v3d.loadWeChatPayKey(); err != nil {
 			return c.usageErr("fake", "%v", err)

@@ -336,6 +336,7 @@ func TestFakeV3Errors(t *testing.T) {
 		want string
 	}{
 		{"-v3 without dir", nil, []string{"-v3"}, "-v3 needs -v3-dir"},
+		{"signer without -v3", nil, []string{"-v3-signer", "cert"}, "-v3-signer needs -v3 -v3-dir DIR"},
 		{"bad signer", nil, []string{"-v3-dir", t.TempDir(), "-v3-signer", "rsa"}, "-v3-signer must be pubkey, cert or both"},
 		{"dir is a file", nil, []string{"-v3-dir", file}, "-v3-dir"},
 		{"world-writable dir", nil, []string{"-v3-dir", open}, "lets other users replace the keys"},
