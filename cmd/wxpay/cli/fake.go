@@ -84,7 +84,8 @@ const fakeHelp = `commands:
   refund-deliveries <out_refund_no>
                              list the refund notification attempts and the replies
   rotate-v3-cert             (-v3) mint a new platform certificate, sign with it from now on,
-                             and rewrite wechatpay_cert.pem (the old one stays valid)
+                             and rewrite wechatpay_cert.pem (the old one stays valid;
+                             a restart forgets the new one, whose key is not saved)
   help                       this text
   quit                       stop the fake`
 

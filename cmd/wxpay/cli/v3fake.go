@@ -127,7 +127,7 @@ func writeOwnFile(name string, b []byte, private bool) error {
 	return nil
 }
 
-// wechatPayKeyPEM loads the fake's WeChat Pay private key from the
+// loadWeChatPayKey loads the fake's WeChat Pay private key from the
 // directory, or mints one and saves it (mode 0600): the public key id and
 // the first platform certificate derive from it, so a restarted fake is
 // trusted by the clients of the last run.
@@ -453,7 +453,8 @@ func (d *v3FakeDir) startV3(f *wxpaytest.Fake, s *settings, baseURL, signer stri
 }
 
 // writePlatformCerts writes the fake's current platform certificates,
-// oldest first, for WXPAY_V3_PLATFORM_CERT_FILE.
+// the one that signs now first (as the fake lists them), for
+// WXPAY_V3_PLATFORM_CERT_FILE.
 func (d *v3FakeDir) writePlatformCerts(f *wxpaytest.Fake) error {
 	var all []byte
 	for _, c := range f.V3PlatformCertificates() {
