@@ -231,9 +231,9 @@ func (f *Fake) tradeRowsLocked(day time.Time, bt string, now time.Time) []billRo
 			continue // never paid, or reversed: the fake lists no such trades
 		}
 		base := map[string]string{
-			"公众账号ID": f.cfg.AppID, "商户号": f.cfg.MchID, "特约商户号": "0", "设备号": o.Request["device_info"],
+			"公众账号ID": f.cfg.AppID, "商户号": f.cfg.MchID, "特约商户号": "0", "设备号": o.deviceInfo(),
 			"微信订单号": o.TransactionID, "商户订单号": o.OutTradeNo, "用户标识": o.OpenID, "交易类型": string(o.TradeType),
-			"付款银行": o.payOpts.bankType(), "货币种类": "CNY", "商品名称": o.Request["body"], "商户数据包": o.Attach,
+			"付款银行": o.payOpts.bankType(), "货币种类": "CNY", "商品名称": o.body(), "商户数据包": o.Attach,
 			"费率": FeeRate, "费率备注": "",
 		}
 		if bt != "REFUND" && sameDay(o.PaidAt, day) {

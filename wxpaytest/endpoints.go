@@ -22,6 +22,12 @@ const (
 	// protoRaw endpoints read and write the request themselves
 	// (route.serve): the fake's own /wxpaytest/ endpoints and getsignkey.
 	protoRaw
+	// protoV3 is WeChat Pay API v3: JSON signed in the Authorization
+	// header, checked by the v3 pipeline (fault, method, body, headers,
+	// Authorization) before route.v3 sees the request; JSON answers
+	// signed with the Wechatpay-* headers. Served with Config.APIv3Key
+	// only.
+	protoV3
 )
 
 // route is one row of the fake's endpoint table: the one place an
@@ -74,12 +80,14 @@ type route struct {
 	mini func(f *Fake, w http.ResponseWriter, r *http.Request) (any, *miniError)
 	// serve answers the request itself (protoRaw).
 	serve func(f *Fake, w http.ResponseWriter, r *http.Request)
+	// v3 answers a v3 request whose Authorization passed (protoV3).
+	v3 func(f *Fake, c *v3Call) v3Answer
 }
 
 // routes is the fake's endpoint table: every family's rows.
 func routes() []route {
 	var all []route
-	for _, family := range [][]route{orderRoutes, refundRoutes, billRoutes, microRoutes, loginRoutes, sandboxRoutes, userPayRoutes} {
+	for _, family := range [][]route{orderRoutes, refundRoutes, billRoutes, microRoutes, loginRoutes, sandboxRoutes, userPayRoutes, v3Routes} {
 		all = append(all, family...)
 	}
 	return all
@@ -156,7 +164,7 @@ func newRouteIndex(f *Fake, rows []route) (enabled, disabled *routeIndex) {
 	for i := range rows {
 		rt := &rows[i]
 		ix := enabled
-		if (rt.secret && f.secret == "") || (rt.sandboxOnly && f.sandboxKey == "") {
+		if (rt.secret && f.secret == "") || (rt.sandboxOnly && f.sandboxKey == "") || (rt.proto == protoV3 && f.v3 == nil) {
 			ix = disabled
 		}
 		for _, p := range append([]string{string(rt.path)}, rt.aliases...) {
@@ -227,7 +235,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.serveUnknown(w, r)
 		return
 	}
-	if s.method != "" && r.Method != s.method {
+	if s.method != "" && r.Method != s.method && s.proto != protoV3 {
 		w.Header().Set("Allow", s.method)
 		http.Error(w, "wxpaytest: "+string(s.path)+" takes "+s.method+" only", http.StatusMethodNotAllowed)
 		return
@@ -240,6 +248,8 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.serveV2(w, r, s)
 	case protoMini:
 		f.serveMini(w, r, s.route)
+	case protoV3:
+		f.serveV3(w, r, s.route)
 	default:
 		s.serve(f, w, r)
 	}
@@ -258,8 +268,14 @@ func (f *Fake) serveUnknown(w http.ResponseWriter, r *http.Request) {
 		why = "wxpaytest: the sandbox is served with Config.Sandbox only"
 	case known && s.secret:
 		why = "wxpaytest: the mini-program endpoints are served with Config.AppSecret only"
+	case known && s.proto == protoV3:
+		why = "wxpaytest: the API v3 endpoints are served with Config.APIv3Key only"
 	}
 	f.log.Info("wxpaytest: unknown endpoint", "path", path, "method", wire.Truncate(r.Method, 16))
+	if strings.HasPrefix(r.URL.Path, "/v3/") {
+		serveV3Unknown(w, why)
+		return
+	}
 	if !v2Path(r.URL.Path) {
 		http.Error(w, why, http.StatusNotFound)
 		return

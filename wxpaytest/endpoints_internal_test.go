@@ -206,6 +206,10 @@ func TestTableRows(t *testing.T) {
 			assert.NotNil(t, rt.mini, rt.path)
 		case protoRaw:
 			assert.NotNil(t, rt.serve, rt.path)
+		case protoV3:
+			assert.NotNil(t, rt.v3, rt.path)
+			assert.NotEmpty(t, rt.method, "%s: a v3 row names its method", rt.path)
+			assert.True(t, strings.HasPrefix(string(rt.path), "/v3/"), rt.path)
 		default:
 			t.Errorf("%s: no protocol", rt.path)
 		}

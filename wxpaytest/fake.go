@@ -80,6 +80,35 @@ type Config struct {
 	// getsignkey returns ([Fake.SandboxKey]) and answers are signed
 	// likewise. The paths without a prefix keep answering as production.
 	Sandbox bool
+
+	// APIv3Key is the merchant's 32-byte APIv3 key (APIv3密钥). Setting it
+	// turns API v3 on: the /v3/ endpoints answer (they are 404 without
+	// it), on the same URL and for the same merchant as v2, over one
+	// order book. The fake encrypts notifications and platform
+	// certificates with it; it never prints it.
+	//
+	// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/partner/4025464285
+	APIv3Key string
+	// MerchantSerialNo and MerchantPublicKey are the merchant API
+	// certificate's serial (hex) and its public key, as PEM CERTIFICATE
+	// (apiclient_cert.pem; MerchantSerialNo may then be empty) or PUBLIC
+	// KEY: what v3 requests' Authorization headers must name and be
+	// signed by. Both empty: the fake mints the merchant's key pair and
+	// serial, which [Fake.V3MerchantKey] hands out.
+	MerchantSerialNo  string
+	MerchantPublicKey []byte
+	// WeChatPayKey is the PEM (PKCS#8 or PKCS#1) of the RSA private key
+	// the fake plays WeChat Pay's with: it signs v3 answers and
+	// notifications as the WeChat Pay public key, and is the key of the
+	// first platform certificate. Empty mints a 2048-bit one. Give the
+	// same key to a fake that restarts, so that its clients keep
+	// trusting it (the public key id and the first certificate derive
+	// from it). Never printed.
+	WeChatPayKey []byte
+	// V3Signer is what signs v3 answers and notifications: the public
+	// key (the zero value), the platform certificate, or both during a
+	// migration; see [V3Signer].
+	V3Signer V3Signer
 }
 
 // Fake is a fake WeChat Pay and mini-program server for one merchant: an
@@ -118,6 +147,10 @@ type Fake struct {
 	// out, to say why they are refused.
 	index, disabled *routeIndex
 
+	// v3 is the API v3 key material; nil when Config.APIv3Key is empty.
+	v3      *v3Keys
+	v3bills *v3BillBook // the v3 bill files, by download token
+
 	caOnce sync.Once
 	caVal  *certAuthority
 	caErr  error
@@ -150,6 +183,10 @@ func New(cfg Config) (*Fake, error) {
 	case "", wxpay.ErrCodeInvalidRequest, wxpay.ErrCodeOutTradeNoUsed:
 	default:
 		return nil, fmt.Errorf("wxpaytest: Config.DuplicateOrderCode must be INVALID_REQUEST or OUT_TRADE_NO_USED, not %q", string(cfg.DuplicateOrderCode))
+	}
+	v3, err := newV3Keys(cfg)
+	if err != nil {
+		return nil, err
 	}
 	speed := cfg.Speed
 	if speed == 0 {
@@ -192,12 +229,16 @@ func New(cfg Config) (*Fake, error) {
 		users:    newUserBook(),
 		notify:   newNotifier(),
 		faults:   newFaultBook(),
+		v3:       v3,
+		v3bills:  &v3BillBook{files: make(map[string]*v3BillFile)},
 	}
 	if cfg.Sandbox {
 		f.sandboxKey = randAlnum(32)
 	}
 	f.cfg.APIKey = "" // kept in f.key only, so a printed Config never shows it
 	f.cfg.AppSecret = ""
+	f.cfg.APIv3Key = "" // kept in f.v3 only
+	f.cfg.WeChatPayKey = nil
 	f.secret = cfg.AppSecret
 	f.index, f.disabled = newRouteIndex(f, routes())
 	return f, nil

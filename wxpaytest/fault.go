@@ -21,6 +21,11 @@ type Endpoint string
 const Always = -1
 
 // Fault is how an endpoint misbehaves for a call; see [Fake.Inject].
+// On an API v3 endpoint, ErrCode is the code of WeChat's error object
+// (such as "SYSTEM_ERROR", answered 500, or "FREQUENCY_LIMITED", 429;
+// HTTPStatus overrides the status), signed unless Unsigned; ReturnMsg
+// and MiniErrCode do nothing there; WrongKey, Unsigned, V3Probe,
+// V3UnknownSerial and V3StaleTimestamp bend the signature headers.
 // Several fields combine: Delay happens first, then the request is
 // processed if Processed (or WrongKey) says so, then the answer is
 // replaced as the other fields say. At most one of ErrCode, ReturnMsg,
@@ -59,6 +64,28 @@ type Fault struct {
 	// when the reversal must be called again: without Processed nothing
 	// is reversed; with it the order is reversed all the same.
 	Recall bool
+	// Unsigned sends the answer without the Wechatpay-* signature
+	// headers (API v3): with ErrCode SYSTEM_ERROR, a 5xx from a gateway
+	// that did not pass WeChat's signature on; on a 2xx, a forgery a
+	// client must refuse. The request is processed.
+	Unsigned bool
+	// V3Probe marks an API v3 answer's signature as WeChat's signature
+	// probes do (the WECHATPAY/SIGNTEST/ prefix), which a client must
+	// refuse. The request is processed.
+	V3Probe bool
+	// V3UnknownSerial names a serial no key has in an API v3 answer's
+	// Wechatpay-Serial (the signature is otherwise right). The request
+	// is processed.
+	V3UnknownSerial bool
+	// V3StaleTimestamp dates an API v3 answer's Wechatpay-Timestamp ten
+	// minutes back, out of the five-minute window (the signature covers
+	// it). The request is processed.
+	V3StaleTimestamp bool
+	// V3TamperCiphertext, in PayOptions.V3Fault (and refund
+	// notifications' faults), alters an API v3 notification's
+	// resource.ciphertext before the body is signed: the signature
+	// verifies, decryption must fail. It does nothing on an endpoint.
+	V3TamperCiphertext bool
 	// Processed makes the request take effect (an order is created,
 	// closed, refunded, a code used) before the fault replaces the answer, as when
 	// WeChat did the work but the answer was lost. Without it the request

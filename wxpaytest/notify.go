@@ -87,6 +87,14 @@ type PayOptions struct {
 	// NoNotify pays without ever notifying, as when WeChat's
 	// notification is lost; see also [Fake.DropNotifications].
 	NoNotify bool
+	// V3Fault, if set, bends the delivery attempts of an API v3
+	// notification (attempt counts from 1): the Fault's WrongKey,
+	// Unsigned, V3Probe, V3UnknownSerial and V3StaleTimestamp act on the
+	// signature headers as on an answer's, and V3TamperCiphertext
+	// alters the encrypted resource before the body is signed. Return
+	// the zero Fault for a genuine attempt: as WeChat resends a probe
+	// correctly signed, a test usually bends the first attempt only.
+	V3Fault func(attempt int) Fault
 }
 
 func (o PayOptions) bankType() string {
@@ -120,10 +128,15 @@ type Delivery struct {
 	StatusCode int
 	// Reply is up to 64 KiB of the answer's body.
 	Reply []byte
+	// Header is the request's headers as sent: for an API v3
+	// notification the Wechatpay-* signature headers of this attempt
+	// (each attempt is signed anew), with Content-Type and Request-ID.
+	Header http.Header
 	// Err is the transport error, if any (or the error reading Reply).
 	Err error
-	// Acked reports that the reply's return_code was SUCCESS, which ends
-	// the retries.
+	// Acked reports that the reply acknowledged the notification, which
+	// ends the retries: for v2 a reply whose return_code is SUCCESS, for
+	// v3 an HTTP 200 or 204 (whatever the body).
 	Acked bool
 }
 
@@ -207,8 +220,14 @@ func (f *Fake) Pay(opts PayOptions) (*Order, error) {
 	f.notify.mu.Lock()
 	defer f.notify.mu.Unlock()
 	n.url, n.copies, n.concurrent, n.tamper, n.off = o.NotifyURL, opts.Copies, opts.Concurrent, opts.Tamper, opts.NoNotify
+	n.v3Fault = opts.V3Fault
 	if !opts.NoNotify && !f.notify.drop[o.OutTradeNo] {
-		body := f.notificationBody(o)
+		var body []byte
+		if o.APIv3 {
+			body = f.v3NotificationBody(o)
+		} else {
+			body = f.notificationBody(o)
+		}
 		f.scheduleLocked(0, func() { f.deliver(n, body, 1) })
 	}
 	return &snap, nil
@@ -328,8 +347,10 @@ type notice struct {
 	copies     int
 	concurrent bool
 	tamper     func(attempt int, body []byte) []byte
-	off        bool          // never deliver (again)
-	acked      chan struct{} // closed when an attempt was acknowledged
+	off        bool                    // never deliver (again)
+	v3         bool                    // an API v3 notification: signed per attempt, acked by 200/204
+	v3Fault    func(attempt int) Fault // PayOptions.V3Fault
+	acked      chan struct{}           // closed when an attempt was acknowledged
 	ackOnce    bool
 	deliveries []Delivery
 }
@@ -345,17 +366,35 @@ func (f *Fake) deliver(n *notice, body []byte, attempt int) {
 	url, tamper, concurrent := n.url, n.tamper, n.concurrent
 	copies := max(n.copies, 1)
 	drop := n.off || f.notify.drop[n.orderNo]
+	v3, v3Fault := n.v3, n.v3Fault
 	f.notify.mu.Unlock()
 	if drop {
 		return
 	}
-	sent := body
+	var hdr http.Header
+	signed := body
+	if v3 {
+		var fl Fault
+		if v3Fault != nil {
+			fl = v3Fault(attempt)
+		}
+		if fl.V3TamperCiphertext {
+			signed = tamperCiphertext(body)
+		}
+		h, err := f.v3NotifyHeaders(signed, fl)
+		if err != nil {
+			f.log.Info("wxpaytest: cannot sign a notification", "out_trade_no", n.orderNo, "err", err)
+			return
+		}
+		hdr = h
+	}
+	sent := signed
 	if tamper != nil {
-		sent = tamper(attempt, bytes.Clone(body))
+		sent = tamper(attempt, bytes.Clone(signed))
 	}
 	acked := make([]bool, copies)
 	send := func(c int) {
-		d := f.post(url, sent)
+		d := f.post(url, sent, hdr)
 		d.OutTradeNo, d.OutRefundNo, d.Attempt, d.Copy = n.orderNo, n.refundNo, attempt, c+1
 		acked[c] = d.Acked
 		f.record(n, d)
@@ -392,14 +431,22 @@ func (f *Fake) deliver(n *notice, body []byte, attempt int) {
 	f.afterFunc(sched[attempt-1], func() { f.deliver(n, body, attempt+1) })
 }
 
-func (f *Fake) post(url string, body []byte) Delivery {
+// post sends one copy of a delivery: a v2 notification (hdr nil), or a
+// v3 one with its signed headers.
+func (f *Fake) post(url string, body []byte, hdr http.Header) Delivery {
 	d := Delivery{At: f.Now(), Body: body}
 	req, err := http.NewRequestWithContext(f.ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		d.Err = err
 		return d
 	}
-	req.Header.Set("Content-Type", "text/xml")
+	if hdr != nil {
+		req.Header = hdr.Clone()
+		req.Header.Set("User-Agent", "Mozilla/4.0") // what WeChat's notifier sends
+		d.Header = hdr.Clone()
+	} else {
+		req.Header.Set("Content-Type", "text/xml")
+	}
 	resp, err := f.hc.Do(req)
 	if err != nil {
 		d.Err = err
@@ -408,6 +455,11 @@ func (f *Fake) post(url string, body []byte) Delivery {
 	defer resp.Body.Close()
 	d.StatusCode = resp.StatusCode
 	d.Reply, d.Err = io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if hdr != nil {
+		// v3: the status alone says received; a body is not needed.
+		d.Acked = resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNoContent
+		return d
+	}
 	if p, err := wxpay.DecodeXML(d.Reply); err == nil && p["return_code"] == "SUCCESS" {
 		d.Acked = true
 	}
@@ -430,6 +482,7 @@ func (f *Fake) deliveries(n *notice) []Delivery {
 	for i := range out {
 		out[i].Body = bytes.Clone(out[i].Body)
 		out[i].Reply = bytes.Clone(out[i].Reply)
+		out[i].Header = out[i].Header.Clone()
 	}
 	return out
 }

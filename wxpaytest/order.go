@@ -86,8 +86,15 @@ type Order struct {
 	// TimeExpire is the order's time_expire; zero when it had none.
 	TimeExpire time.Time
 	// Request is the verified unifiedorder request as received, sign
-	// included.
+	// included; nil for an order placed through API v3.
 	Request wxpay.Params
+	// APIv3 reports that the order was placed through API v3 (a v3
+	// prepay endpoint): its payment notification is then v3's, and its
+	// paySign RSA.
+	APIv3 bool
+	// V3Request is the JSON body of the v3 prepay request as received;
+	// nil for an order placed through v2.
+	V3Request []byte
 }
 
 type order struct {
@@ -97,6 +104,30 @@ type order struct {
 	payOpts  PayOptions
 	refunds  []*refund // oldest first
 	micro    *microState
+	// v3 orders: the prepay endpoint and its request, decoded and
+	// written again (what a re-entry must match).
+	v3ep     Endpoint
+	v3canon  []byte
+	deviceID string // scene_info.device_id
+	desc     string // description
+}
+
+// deviceInfo is the order's device: v2's device_info, v3's
+// scene_info.device_id.
+func (o *order) deviceInfo() string {
+	if o.APIv3 {
+		return o.deviceID
+	}
+	return o.Request["device_info"]
+}
+
+// body is what the payer sees the order as: v2's body, v3's
+// description.
+func (o *order) body() string {
+	if o.APIv3 {
+		return o.desc
+	}
+	return o.Request["body"]
 }
 
 // orderBook is the orders domain: every order by its three numbers,
@@ -153,6 +184,7 @@ func (o *order) snapshot() Order {
 	s := o.Order
 	s.Coupons = slices.Clone(o.Coupons)
 	s.Request = maps.Clone(o.Request)
+	s.V3Request = slices.Clone(o.V3Request)
 	return s
 }
 
@@ -406,7 +438,7 @@ func tradeStateDesc(st wxpay.TradeState) string {
 // share.
 func (o *order) paidFields() wxpay.Params {
 	p := wxpay.Params{
-		"device_info":    o.Request["device_info"],
+		"device_info":    o.deviceInfo(),
 		"openid":         o.OpenID,
 		"is_subscribe":   "N",
 		"trade_type":     string(o.TradeType),

@@ -7,10 +7,12 @@ import (
 	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
-// String describes c without its APIKey and AppSecret.
+// String describes c without its APIKey, AppSecret, APIv3Key and
+// WeChatPayKey.
 func (c Config) String() string {
-	return fmt.Sprintf("wxpaytest.Config{AppID:%s MchID:%s SignType:%s APIKey:%s AppSecret:%s Speed:%g}",
-		c.AppID, c.MchID, c.SignType, wire.RedactedIf(c.APIKey != ""), wire.RedactedIf(c.AppSecret != ""), c.Speed)
+	return fmt.Sprintf("wxpaytest.Config{AppID:%s MchID:%s SignType:%s APIKey:%s AppSecret:%s Speed:%g APIv3Key:%s MerchantSerialNo:%s WeChatPayKey:%s V3Signer:%s}",
+		c.AppID, c.MchID, c.SignType, wire.RedactedIf(c.APIKey != ""), wire.RedactedIf(c.AppSecret != ""), c.Speed,
+		wire.RedactedIf(c.APIv3Key != ""), c.MerchantSerialNo, wire.RedactedIf(len(c.WeChatPayKey) > 0), c.V3Signer)
 }
 
 // Format prints c as [Config.String] does, under every verb and flag,
@@ -28,6 +30,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("sign_type", string(c.SignType)),
 		slog.String("api_key", wire.RedactedIf(c.APIKey != "")),
 		slog.String("app_secret", wire.RedactedIf(c.AppSecret != "")),
+		slog.String("apiv3_key", wire.RedactedIf(c.APIv3Key != "")),
+		slog.String("wechatpay_key", wire.RedactedIf(len(c.WeChatPayKey) > 0)),
 	)
 }
 

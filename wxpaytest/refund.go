@@ -102,8 +102,15 @@ type Refund struct {
 	// SuccessTime is when the refund succeeded; zero unless Status is
 	// RefundSuccess.
 	SuccessTime time.Time
-	// Request is the verified refund request, sign included.
+	// Request is the verified refund request, sign included; nil for a
+	// refund requested through API v3.
 	Request wxpay.Params
+	// APIv3 reports that the refund was requested through API v3: its
+	// notification is then v3's.
+	APIv3 bool
+	// V3Request is the JSON body of the v3 refund request as received;
+	// nil for a v2 refund.
+	V3Request []byte
 }
 
 // Refund endpoints: POST, XML.
@@ -143,12 +150,17 @@ type refund struct {
 	order    *order
 	settleAt time.Time // when a PROCESSING refund succeeds by itself
 	note     *notice
+	// v3 refunds: placed through API v3, answered and notified in its
+	// shapes.
+	v3      bool
+	v3Funds string // funds_account asked for ("" or AVAILABLE)
 }
 
 func (rf *refund) snapshot() Refund {
 	s := rf.Refund
 	s.Coupons = slices.Clone(rf.Coupons)
 	s.Request = maps.Clone(rf.Request)
+	s.V3Request = slices.Clone(rf.V3Request)
 	return s
 }
 
@@ -390,11 +402,14 @@ func (f *Fake) startRefundLocked(rf *refund, now time.Time) {
 	if d == 0 {
 		d = DefaultRefundDelay
 	}
-	rf.settleAt = now.Add(d)
+	at := now.Add(d)
+	rf.settleAt = at
 	f.afterFunc(d, func() {
 		f.refunds.mu.Lock()
 		defer f.refunds.mu.Unlock()
-		f.settleDueLocked(rf, rf.settleAt)
+		if rf.settleAt.Equal(at) { // not restarted since (an abnormal refund applied again)
+			f.settleDueLocked(rf, at)
+		}
 	})
 }
 
@@ -466,7 +481,12 @@ func (f *Fake) settleLocked(rf *refund, at time.Time, status wxpay.RefundStatus)
 	if rf.NotifyURL == "" || f.notify.drop[rf.OutTradeNo] {
 		return
 	}
-	body := f.refundNotificationBody(rf)
+	var body []byte
+	if rf.v3 {
+		body = f.v3RefundNotificationBody(rf)
+	} else {
+		body = f.refundNotificationBody(rf)
+	}
 	n := rf.note
 	f.scheduleLocked(0, func() { f.deliver(n, body, 1) })
 }

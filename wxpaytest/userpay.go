@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/internal/v3wire"
 )
 
 // userPayRoutes is the fake's endpoint that plays the payer confirming
@@ -35,8 +36,22 @@ func (f *Fake) serveUserPay(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "body must be the wx.requestPayment arguments as JSON")
 		return
 	}
-	if msg := f.checkPaySign(&in); msg != "" {
+	check := f.checkPaySign
+	if in.SignType == signTypeRSA {
+		check = f.checkV3PaySign
+	}
+	if msg := check(&in); msg != "" {
 		fail(http.StatusBadRequest, msg)
+		return
+	}
+	// A v3 order is paid with an RSA paySign, a v2 order with the
+	// merchant's v2 algorithm: WeChat refuses the mix.
+	if o := f.orderByPrepay(strings.TrimPrefix(in.Package, "prepay_id=")); o != nil && o.APIv3 != (in.SignType == signTypeRSA) {
+		if o.APIv3 {
+			fail(http.StatusBadRequest, "signType must be RSA for an order placed through API v3")
+		} else {
+			fail(http.StatusBadRequest, "signType RSA is for orders placed through API v3")
+		}
 		return
 	}
 	o, err := f.Pay(PayOptions{PrepayID: strings.TrimPrefix(in.Package, "prepay_id=")})
@@ -89,6 +104,47 @@ func (f *Fake) checkPaySign(in *wxpay.JSAPIParams) string {
 		"sign":      in.PaySign,
 	}
 	if !signOK(p, f.key, f.signType) {
+		return "paySign is wrong"
+	}
+	return ""
+}
+
+// signTypeRSA is the signType of v3's payment parameters.
+const signTypeRSA wxpay.SignType = "RSA"
+
+// orderByPrepay is the order with this prepay_id, or nil.
+func (f *Fake) orderByPrepay(prepayID string) *order {
+	f.orders.mu.Lock()
+	defer f.orders.mu.Unlock()
+	return f.orders.byPrepay[prepayID]
+}
+
+// checkV3PaySign checks the RSA paySign of v3's wx.requestPayment
+// arguments: SHA256withRSA by the merchant's API key over
+// appId\ntimeStamp\nnonceStr\npackage\n (signType is not signed).
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012365340 (mini-program paySign)
+func (f *Fake) checkV3PaySign(in *wxpay.JSAPIParams) string {
+	if f.v3 == nil {
+		return "signType RSA needs API v3 (Config.APIv3Key)"
+	}
+	appID := in.AppID
+	if appID == "" {
+		appID = f.cfg.AppID
+	}
+	switch {
+	case appID != f.cfg.AppID:
+		return "appId is not the merchant's appid"
+	case in.TimeStamp == "" || len(in.TimeStamp) > 32 || strings.Trim(in.TimeStamp, "0123456789") != "":
+		return "timeStamp must be Unix seconds as a string"
+	case in.NonceStr == "" || len(in.NonceStr) > 32:
+		return "nonceStr must be 1 to 32 characters"
+	case !strings.HasPrefix(in.Package, "prepay_id=") || len(in.Package) == len("prepay_id="):
+		return "package must be prepay_id=<prepay_id>"
+	case in.PaySign == "":
+		return "paySign missing"
+	}
+	if v3wire.Verify(f.v3.mchPub, v3wire.PayMessage(appID, in.TimeStamp, in.NonceStr, in.Package), in.PaySign) != nil {
 		return "paySign is wrong"
 	}
 	return ""

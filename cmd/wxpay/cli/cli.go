@@ -43,10 +43,10 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"sign", "sign an XML body or key=value lines and show the string that was hashed (-v3: sign a v3 request, print its Authorization)", runSign},
-		{"verify", "verify a signed message and say which check failed and why (-v3, -headers, -H: a v3 answer or notification; -decrypt)", runVerify},
+		{"verify", "verify a signed message and say which check failed and why (-v3, -headers, -H, or a whole HTTP message with Wechatpay-* headers: a v3 answer or notification; -decrypt)", runVerify},
 		{"decrypt-refund", "decrypt a refund notification's req_info and print its fields", runDecryptRefund},
-		{"fake", "run the fake WeChat Pay server (wxpaytest) standalone and pay its orders", runFake},
-		{"notify", "send a signed payment or refund notification to a URL, as WeChat does", runNotify},
+		{"fake", "run the fake WeChat Pay server (wxpaytest) standalone and pay its orders (-v3 -v3-dir DIR: v3 beside v2)", runFake},
+		{"notify", "send a signed payment or refund notification to a URL, as WeChat does (-v3: a v3 one; -fault: one a handler must refuse)", runNotify},
 		{"doctor", "check the merchant settings, the notify URL and the certificate (-v3: the v3 keys and a certificate download)", runDoctor},
 		{"version", "print the version of wxpay", runVersion},
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +30,8 @@ type fakeBanner struct {
 	// so they are printed. Settings taken from the environment or -config
 	// are secrets and are not.
 	Generated []string `json:"generated"`
+	// V3 is the API v3 part, with -v3.
+	V3 *fakeV3Banner `json:"v3,omitempty"`
 }
 
 // fakeReply is the answer to a command typed on fake's stdin, in -json mode.
@@ -43,6 +46,7 @@ type fakeReply struct {
 	Orders        []fakeOrder      `json:"orders,omitempty"`
 	Deliveries    []fakeDeliveryJS `json:"deliveries,omitempty"`
 	Refunds       []fakeRefund     `json:"refunds,omitempty"`
+	Serial        string           `json:"serial,omitempty"` // rotate-v3-cert: the new certificate's
 }
 
 type fakeRefund struct {
@@ -79,11 +83,14 @@ const fakeHelp = `commands:
                              end a PROCESSING refund now and send its refund notification
   refund-deliveries <out_refund_no>
                              list the refund notification attempts and the replies
+  rotate-v3-cert             (-v3) mint a new platform certificate, sign with it from now on,
+                             and rewrite wechatpay_cert.pem (the old one stays valid;
+                             a restart forgets the new one, whose key is not saved)
   help                       this text
   quit                       stop the fake`
 
 func runFake(ctx context.Context, c *cmdEnv, args []string) int {
-	fs, cfgFile, js := c.flagSet("fake", "[-config file] [-json] [-addr host:port] [-speed n]", `
+	fs, cfgFile, js := c.flagSet("fake", "[-config file] [-json] [-addr host:port] [-speed n] [-v3 -v3-dir DIR [-v3-signer pubkey|cert|both]]", `
 Fake runs wxpaytest, the fake WeChat Pay and mini-program login server, on
 addr, for projects in any language. It prints its URL (use it as the WeChat
 Pay and mini-program API base URL) and the merchant settings to configure:
@@ -110,11 +117,31 @@ certificate.
 -write-config saves the settings (generated key included) for the -config
 flag of notify, sign and verify. The fake runs until "quit" or interrupt
 (end of input alone does not stop it). With -json every line printed on
-stdout is one JSON object.`)
+stdout is one JSON object.
+
+-v3 -v3-dir DIR serves API v3 beside v2, on the same URL and for the same
+merchant (one order book). The fake keeps its keys in DIR (created with mode
+0700): it mints, or loads when restarted with the same DIR, its WeChat Pay
+private key (wechatpay_private_key.pem, mode 0600, for "wxpay notify -v3"
+only), from which the public key pub_key.pem, its PUB_KEY_ID_… id and the
+first platform certificate (wechatpay_cert.pem) derive, and the merchant API
+key apiclient_key.pem (mode 0600) with a certificate apiclient_cert.pem issued
+to WXPAY_MCHID, unless WXPAY_KEY_FILE names the merchant's own. A missing
+WXPAY_APIV3_KEY is generated. It prints the v3 settings as names and file
+paths, and every secret (v2's generated ones too) only as *** and its
+length; it writes every setting, the generated secrets included (one from
+the environment or -config is left out), to DIR/wxpay.env (mode 0600): give
+it as -config to doctor -v3, sign -v3, notify -v3 and verify, and its values
+to an apiv3 client. -v3-signer chooses what signs answers and notifications:
+the WeChat Pay public key (default), the platform certificate, or both;
+"rotate-v3-cert" on the terminal mints a new platform certificate.`)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen on `host:port` (port 0 picks a free one); loopback only unless -allow-remote")
 	allowRemote := fs.Bool("allow-remote", false, "allow an -addr outside loopback (0.0.0.0, :port, [::], a host name that resolves elsewhere): anyone who reaches it can pay orders and read what the fake signs")
 	speed := fs.Float64("speed", 1, "run the fake's clock (retry schedule, code and order lives) this many times faster")
 	writeConfig := fs.String("write-config", "", "also write the settings, the generated ones included, to `file` (mode 0600) for -config of other commands")
+	v3 := fs.Bool("v3", false, "serve API v3 beside v2 (needs -v3-dir)")
+	v3Dir := fs.String("v3-dir", "", "keep the v3 keys in `dir` and write the client's files and wxpay.env there (implies -v3)")
+	v3Signer := fs.String("v3-signer", "pubkey", "what signs v3 answers and notifications: pubkey, cert or both")
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
@@ -123,6 +150,18 @@ stdout is one JSON object.`)
 	}
 	if *speed <= 0 {
 		return c.usageErr("fake", "-speed must be positive")
+	}
+	if *v3 && *v3Dir == "" {
+		return c.usageErr("fake", "-v3 needs -v3-dir DIR: the fake keeps its keys there and writes the files a client needs")
+	}
+	signerMode, okSigner := v3FakeSignerNames[*v3Signer]
+	if !okSigner {
+		return c.usageErr("fake", "-v3-signer must be pubkey, cert or both")
+	}
+	signerSet := false
+	fs.Visit(func(f *flag.Flag) { signerSet = signerSet || f.Name == "v3-signer" })
+	if signerSet && *v3Dir == "" {
+		return c.usageErr("fake", "-v3-signer needs -v3 -v3-dir DIR")
 	}
 	if !*allowRemote {
 		if err := wire.CheckLoopbackListen(ctx, "-addr", *addr, net.DefaultResolver.LookupIPAddr); err != nil {
@@ -133,13 +172,23 @@ stdout is one JSON object.`)
 	if err != nil {
 		return c.usageErr("fake", "%v", err)
 	}
+	var v3d *v3FakeDir
+	savedGen := map[string]bool{}
+	if *v3Dir != "" {
+		if v3d, err = openV3FakeDir(*v3Dir); err != nil {
+			return c.usageErr("fake", "%v", err)
+		}
+		for _, name := range v3d.applySaved(s) {
+			savedGen[name] = true
+		}
+	}
 	// The fake prints the settings it runs with, so a value of the wrong
 	// shape (perhaps a secret on the wrong line) is refused, not printed.
 	if s.AppID != "" && !appIDPattern.MatchString(s.AppID) {
-		return c.usageErr("fake", "%s (from %s, %d characters) is not an appid: wx followed by 16 hex digits; %s", EnvAppID, s.from[EnvAppID], len(s.AppID), notShown)
+		return c.usageErr("fake", "%s (from %s, %d characters) is not an appid: wx followed by 16 hex digits; %s", EnvAppID, orDefault(s.from[EnvAppID], "the -v3-dir's wxpay.env"), len(s.AppID), notShown)
 	}
 	if s.MchID != "" && (!mchIDPattern.MatchString(s.MchID) || len(s.MchID) > 32) {
-		return c.usageErr("fake", "%s (from %s, %d characters) is not a merchant number: digits only; %s", EnvMchID, s.from[EnvMchID], len(s.MchID), notShown)
+		return c.usageErr("fake", "%s (from %s, %d characters) is not a merchant number: digits only; %s", EnvMchID, orDefault(s.from[EnvMchID], "the -v3-dir's wxpay.env"), len(s.MchID), notShown)
 	}
 	if s.SignType == "" {
 		// The example server's default, so that the printed settings and
@@ -148,8 +197,11 @@ stdout is one JSON object.`)
 	}
 	banner := fakeBanner{Settings: map[string]string{}, Generated: []string{}}
 	gen := func(name string, v *string, make func() string) {
-		if *v == "" {
-			*v = make()
+		if *v == "" || savedGen[name] {
+			if *v == "" {
+				*v = make()
+			}
+			savedGen[name] = true
 			banner.Generated = append(banner.Generated, name)
 			banner.Settings[name] = *v
 		} else if name == EnvAPIKey || name == EnvAppSecret {
@@ -166,11 +218,32 @@ stdout is one JSON object.`)
 	if _, err := s.signer(); err != nil {
 		return c.usageErr("fake", "%v", err)
 	}
-	fake, err := wxpaytest.New(wxpaytest.Config{
+	fcfg := wxpaytest.Config{
 		AppID: s.AppID, MchID: s.MchID, APIKey: keyOf(s), SignType: s.SignType, AppSecret: s.AppSecret,
 		Speed:  *speed,
 		Logger: slog.New(slog.NewTextHandler(c.stderr, nil)),
-	})
+	}
+	if v3d != nil {
+		if s.V3.APIv3Key == "" {
+			s.V3.APIv3Key = randAlnum(32)
+			savedGen[EnvAPIv3Key] = true
+		}
+		if k := apiV3KeyOf(s); len(k) != 32 {
+			return c.usageErr("fake", "%s (from %s) has %d bytes; the APIv3 key has exactly 32 (unset it to have the fake generate one)", EnvAPIv3Key, orDefault(s.from[EnvAPIv3Key], "the -v3-dir's wxpay.env"), len(k))
+		}
+		if err := v3d.loadWeChatPayKey(); err != nil {
+			return c.usageErr("fake", "%v", err)
+		}
+		if err := v3d.loadMerchant(s); err != nil {
+			return c.usageErr("fake", "%v", err)
+		}
+		fcfg.APIv3Key, fcfg.MerchantSerialNo, fcfg.WeChatPayKey, fcfg.V3Signer = apiV3KeyOf(s), v3d.mchSerial, v3d.wechatPayKey, signerMode
+		fcfg.MerchantPublicKey = v3d.mchCert
+		if fcfg.MerchantPublicKey == nil {
+			fcfg.MerchantPublicKey = v3d.mchPubPEM
+		}
+	}
+	fake, err := wxpaytest.New(fcfg)
 	if err != nil {
 		return c.usageErr("fake", "%v", err)
 	}
@@ -186,8 +259,8 @@ stdout is one JSON object.`)
 		ln.Close()
 		return c.usageErr("fake", "refusing to listen on %s, which is not loopback. Pass -allow-remote if that is what you mean", ln.Addr())
 	}
-	for _, name := range []string{EnvAPIKey, EnvAppSecret} {
-		if src := s.from[name]; src != "" {
+	for _, name := range []string{EnvAPIKey, EnvAppSecret, EnvAPIv3Key} {
+		if src := s.from[name]; src != "" && (name != EnvAPIv3Key || v3d != nil) {
 			fmt.Fprintf(c.stderr, "wxpay fake: warning: signing with %s from %s. If it is a real merchant's, the fake's answers and notifications are genuine-looking messages of that merchant; unset it to have the fake generate a throwaway one.\n", name, src)
 		}
 	}
@@ -201,6 +274,15 @@ stdout is one JSON object.`)
 		_ = srv.Shutdown(sctx)
 	}()
 	banner.URL = "http://" + ln.Addr().String()
+	if v3d != nil {
+		if banner.V3, err = v3d.startV3(fake, s, banner.URL, *v3Signer, savedGen); err != nil {
+			fmt.Fprintf(c.stderr, "wxpay fake: %v\n", err)
+			return ExitFail
+		}
+		// With -v3 no secret is printed, generated or not: they are in
+		// wxpay.env, mode 0600.
+		banner.Settings[EnvAPIKey], banner.Settings[EnvAppSecret] = redact(s.APIKey), redact(s.AppSecret)
+	}
 	if *writeConfig != "" {
 		if err := writeSettings(*writeConfig, s); err != nil {
 			fmt.Fprintf(c.stderr, "wxpay fake: %v\n", err)
@@ -214,6 +296,9 @@ stdout is one JSON object.`)
 		_ = enc.Encode(banner)
 	} else {
 		printBanner(c.stdout, banner, s)
+		if banner.V3 != nil {
+			printV3Banner(c.stdout, banner.V3)
+		}
 	}
 
 	lines := make(chan string)
@@ -248,6 +333,9 @@ stdout is one JSON object.`)
 				return ExitOK
 			}
 			r := fakeCommand(fake, f)
+			if r.Command == "rotate-v3-cert" {
+				r = rotateV3(fake, v3d)
+			}
 			if *js {
 				_ = enc.Encode(r)
 			} else {
@@ -279,6 +367,8 @@ func printBanner(w io.Writer, b fakeBanner, s *settings) {
 	for _, name := range []string{EnvAppID, EnvMchID, EnvAPIKey, EnvSignType, EnvAppSecret} {
 		note := ""
 		switch {
+		case gen[name] && b.V3 != nil && (name == EnvAPIKey || name == EnvAppSecret):
+			note = "   # generated for this fake; not shown, in " + b.V3.ConfigFile
 		case gen[name]:
 			note = "   # generated for this fake"
 		case s.from[name] != "":
@@ -357,8 +447,8 @@ func fakeCommand(f *wxpaytest.Fake, args []string) fakeReply {
 		}
 		r.Deliveries = deliveriesJS(f.RefundDeliveries(args[1]))
 		r.OK = true
-	case "help":
-		r.OK = true
+	case "help", "rotate-v3-cert":
+		r.OK = true // rotate-v3-cert is run by rotateV3, which needs the directory
 	default:
 		r.Error = fmt.Sprintf("unknown command %q; type help", truncate(args[0], 40))
 	}
@@ -416,5 +506,7 @@ func printFakeReply(w io.Writer, r fakeReply) {
 		}
 	case "help":
 		fmt.Fprintln(w, fakeHelp)
+	case "rotate-v3-cert":
+		fmt.Fprintf(w, "signing with platform certificate %s from now on; %s rewritten\n", r.Serial, v3FilePlatformCert)
 	}
 }

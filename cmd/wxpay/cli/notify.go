@@ -33,16 +33,25 @@ type attempt struct {
 	Status  int       `json:"status,omitempty"` // HTTP status; 0 when no answer came
 	Reply   string    `json:"reply,omitempty"`  // the reply body, cut at 1 KiB
 	Error   string    `json:"error,omitempty"`
-	Acked   bool      `json:"acked"` // HTTP 2xx and return_code SUCCESS
+	Acked   bool      `json:"acked"` // v2: HTTP 2xx and return_code SUCCESS; v3: HTTP 2xx
 }
 
 // notifyResult is the output of notify.
 type notifyResult struct {
-	OK         bool      `json:"ok"`
-	Kind       string    `json:"kind"` // "payment" or "refund"
-	URL        string    `json:"url"`
-	OutTradeNo string    `json:"out_trade_no"`
-	Attempts   []attempt `json:"attempts"`
+	OK  bool   `json:"ok"`            // the exit status is 0
+	API string `json:"api,omitempty"` // "v3" for notify -v3
+	// Acked is true when a reply acknowledged the notification (v3
+	// only; in v2 it is OK). With -fault, OK is the opposite of Acked.
+	Acked       bool      `json:"acked,omitempty"`
+	Kind        string    `json:"kind"` // "payment" or "refund"
+	URL         string    `json:"url"`
+	OutTradeNo  string    `json:"out_trade_no"`
+	OutRefundNo string    `json:"out_refund_no,omitempty"`
+	ID          string    `json:"id,omitempty"`         // v3: the notification's id
+	EventType   string    `json:"event_type,omitempty"` // v3: TRANSACTION.SUCCESS, REFUND.SUCCESS, ...
+	Serial      string    `json:"serial,omitempty"`     // v3: the Wechatpay-Serial sent
+	Fault       string    `json:"fault,omitempty"`      // v3: the -fault injected
+	Attempts    []attempt `json:"attempts"`
 }
 
 // paramsFlag collects repeated -set name=value flags.
@@ -59,13 +68,17 @@ func (p paramsFlag) Set(s string) error {
 }
 
 func runNotify(ctx context.Context, c *cmdEnv, args []string) int {
+	if wantsV3(args, "fault", "sign-with", "amount", "id") {
+		return runNotifyV3(ctx, c, args) // flags only the v3 form has imply it
+	}
 	fs, cfgFile, js := c.flagSet("notify", "[flags] -out-trade-no N -total-fee FEN URL", `
 Notify sends URL the notification WeChat sends when an order is paid,
 signed with the merchant's key and sign type (without sign_type, as WeChat
 does), and prints the reply. With -refund it sends a refund notification
 instead, its req_info encrypted as WeChat encrypts it. With -retry it repeats
 on WeChat's schedule (15s, 15s, 30s, 3m, ... 24h4m in all; divided by -speed)
-until the reply is SUCCESS.
+until the reply is SUCCESS. -v3 sends an API v3 notification instead (see
+"wxpay notify -v3 -h").
 
 With a real key this forges payments: URL must be on loopback (localhost,
 127.0.0.1, ::1) unless -allow-remote is given. Exit status 1 when no reply

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -114,7 +115,7 @@ type verifyResult struct {
 }
 
 func runVerify(ctx context.Context, c *cmdEnv, args []string) int {
-	if wantsV3(args, "H", "headers", "decrypt", "at") {
+	if wantsV3(args, "H", "header", "headers", "decrypt", "at") {
 		return runVerifyV3(ctx, c, args)
 	}
 	fs, cfgFile, js := c.flagSet("verify", "[-config file] [-json] [file]", `
@@ -125,9 +126,27 @@ and the likely cause: no sign, a sign_type other than WXPAY_SIGN_TYPE, a sign
 of the other algorithm's length, a wrong key or changed field, a value that
 re-splits into other fields (a possible forgery), another merchant's appid or
 mch_id (when WXPAY_APPID and WXPAY_MCHID are set), or a payment notification
-missing a field the merchant acts on. Exit status 1 when a check fails.`)
+missing a field the merchant acts on. Exit status 1 when a check fails.
+
+An HTTP message with Wechatpay-* headers (as curl -i or a server log writes
+it: a status or request line, headers, a blank line, the JSON body) is an API
+v3 answer or notification and is verified as "wxpay verify -v3" does, without
+-v3; see "wxpay verify -v3 -h".`)
 	if code, ok := c.parse(fs, args); !ok {
 		return code
+	}
+	// The input decides between v2 and v3 before the v2 key is
+	// required: a v3 merchant has none.
+	b, err := c.readInput(fs.Args())
+	if err != nil {
+		return c.usageErr("verify", "%v", err)
+	}
+	if looksLikeHTTPMessage(b) {
+		// An HTTP message with Wechatpay-* headers is v3: verify it as
+		// such, from the bytes already read.
+		c3 := *c
+		c3.stdin = bytes.NewReader(b)
+		return runVerifyV3(ctx, &c3, args)
 	}
 	s, err := c.loadSettings(*cfgFile)
 	if err != nil {
@@ -137,12 +156,8 @@ missing a field the merchant acts on. Exit status 1 when a check fails.`)
 	if err != nil {
 		return c.usageErr("verify", "%v", err)
 	}
-	b, err := c.readInput(fs.Args())
-	if err != nil {
-		return c.usageErr("verify", "%v", err)
-	}
 	if t := strings.TrimLeft(string(b), " \t\r\n"); strings.HasPrefix(t, "{") {
-		return c.usageErr("verify", "a JSON body is an API v3 message: give its Wechatpay-* headers with -headers file or -H 'Name: value'")
+		return c.usageErr("verify", "a JSON body is an API v3 message: give its Wechatpay-* headers with -headers file or -H 'Name: value', or the whole HTTP message (curl -i writes one)")
 	}
 	p, err := parseFields(b)
 	if err != nil {

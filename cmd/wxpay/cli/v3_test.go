@@ -697,7 +697,7 @@ func TestDoctorV3(t *testing.T) {
 // -h prints each v3 form's usage on stdout and succeeds; a bad flag is a
 // usage error.
 func TestV3Help(t *testing.T) {
-	for _, cmd := range []string{"sign", "verify", "doctor"} {
+	for _, cmd := range []string{"sign", "verify", "doctor", "notify"} {
 		code, out, _ := run(t, nil, "", cmd, "-v3", "-h")
 		assert.Equal(t, ExitOK, code, cmd)
 		assert.Contains(t, out, "Usage: wxpay "+cmd+" -v3", cmd)
@@ -707,7 +707,7 @@ func TestV3Help(t *testing.T) {
 	}
 	code, out, _ := run(t, nil, "", "-h")
 	assert.Equal(t, ExitOK, code)
-	for _, name := range []string{EnvAPIv3Key, EnvV3Serial, EnvV3PubKeyID, EnvV3PubKeyFile, EnvV3PlatformCertFile, EnvBaseURL} {
+	for _, name := range []string{EnvAPIv3Key, EnvV3Serial, EnvV3PubKeyID, EnvV3PubKeyFile, EnvV3PlatformCertFile, EnvBaseURL, EnvV3WeChatPayKeyFile} {
 		assert.Contains(t, out, name)
 	}
 }

@@ -19,12 +19,13 @@ import (
 // the same files for v2 (mTLS) and v3 (request signatures), so v3 reads
 // WXPAY_CERT_FILE and WXPAY_KEY_FILE too.
 //
-// The names describe the merchant's side only, so that the fake server can
+// The names describe the merchant's side, so that the fake server can
 // hand a merchant settings that work unchanged against it: it mints its
 // own WeChat Pay key pair and writes the public half where
 // WXPAY_V3_PUBKEY_FILE points, with its id as WXPAY_V3_PUBKEY_ID. Sending
 // a v3 notification as WeChat does needs WeChat's private key, which no
-// merchant has; that one will be the fake's, under a name of its own.
+// merchant has: WXPAY_V3_WECHATPAY_KEY_FILE names the fake's, and only
+// notify -v3 reads it.
 //
 // WeChat Pay docs (keys overview): https://pay.weixin.qq.com/doc/v3/partner/4025464285
 const (
@@ -34,6 +35,9 @@ const (
 	EnvV3PubKeyFile       = "WXPAY_V3_PUBKEY_FILE"        // pub_key.pem
 	EnvV3PlatformCertFile = "WXPAY_V3_PLATFORM_CERT_FILE" // one or more platform certificates (PEM)
 	EnvBaseURL            = "WXPAY_BASE_URL"              // where doctor -v3 downloads certificates
+	// EnvV3WeChatPayKeyFile is WeChat Pay's own private key, which no
+	// merchant has: the fake's (wxpay fake -v3 writes it), for notify -v3.
+	EnvV3WeChatPayKeyFile = "WXPAY_V3_WECHATPAY_KEY_FILE"
 )
 
 var v3SettingNames = []struct{ name, doc string }{
@@ -43,12 +47,14 @@ var v3SettingNames = []struct{ name, doc string }{
 	{EnvV3PubKeyFile, "v3: path of the WeChat Pay public key (pub_key.pem)"},
 	{EnvV3PlatformCertFile, "v3: path of a PEM file of one or more platform certificates"},
 	{EnvBaseURL, "v3: base URL doctor -v3 downloads certificates from (e.g. https://api.mch.weixin.qq.com)"},
+	{EnvV3WeChatPayKeyFile, "v3: a fake's WeChat Pay private key (wxpay fake -v3 writes it); notify -v3 signs with it"},
 }
 
 // v3Settings are the API v3 settings. APIv3Key is a secret: it is only
 // ever printed through redact.
 type v3Settings struct {
 	APIv3Key, Serial, PubKeyID, PubKeyFile, PlatformCertFile, BaseURL string
+	WeChatPayKeyFile                                                  string
 }
 
 func v3SettingsFrom(vals map[string]string) v3Settings {
@@ -59,6 +65,7 @@ func v3SettingsFrom(vals map[string]string) v3Settings {
 		PubKeyFile:       vals[EnvV3PubKeyFile],
 		PlatformCertFile: vals[EnvV3PlatformCertFile],
 		BaseURL:          vals[EnvBaseURL],
+		WeChatPayKeyFile: vals[EnvV3WeChatPayKeyFile],
 	}
 }
 

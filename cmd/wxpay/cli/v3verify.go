@@ -64,11 +64,16 @@ serial, a probe, the wrong key, a body changed on the way).
 and prints the plaintext (it holds personal data: keep it out of tickets);
 when WXPAY_MCHID is set, the plaintext must name it. -at checks the 5-minute
 window against a given Unix time instead of now, for a message captured
-earlier. A JSON body with -headers or -H is taken as v3 without -v3.
+earlier. A JSON body with -headers or -H is taken as v3 without -v3, and so
+is an input holding the whole HTTP message (a status line "HTTP/1.1 200 OK" or
+a request line "POST /notify HTTP/1.1", headers with Wechatpay-*, a blank line,
+the body, as curl -i or a server log writes it; the body is the bytes after
+the blank line, up to Content-Length when given).
 Exit status 1 when a check fails.`)
 	fs.Bool("v3", true, "verify an API v3 message (implied by -headers, -H, -decrypt, -at)")
 	var hflags headerFlags
 	fs.Var(&hflags, "H", "a header `Name: value` of the message (repeatable)")
+	fs.Var(&hflags, "header", "the same as -H, as curl spells it")
 	headerFile := fs.String("headers", "", "read the message's headers from `file` (Name: value lines)")
 	decrypt := fs.Bool("decrypt", false, "open the notification's resource under WXPAY_APIV3_KEY and print it")
 	at := fs.String("at", "", "check the timestamp window against this Unix `time` instead of now")
@@ -96,9 +101,6 @@ Exit status 1 when a check fails.`)
 		for k, vs := range one {
 			h[k] = append(h[k], vs...)
 		}
-	}
-	if len(h) == 0 {
-		return c.usageErr("verify", "-v3 needs the message's headers: -headers file (curl -D file writes one) or -H 'Wechatpay-Signature: …'")
 	}
 	now := time.Now()
 	if *at != "" {
@@ -129,6 +131,16 @@ Exit status 1 when a check fails.`)
 	}
 	if err != nil {
 		return c.usageErr("verify", "%v", err)
+	}
+	if len(h) == 0 {
+		// No -headers or -H: the input is the whole HTTP message, as
+		// curl -i or a server log writes it.
+		if !looksLikeHTTPMessage(body) {
+			return c.usageErr("verify", "-v3 needs the message's headers: -headers file (curl -D file writes one), -H 'Wechatpay-Signature: …', or the whole HTTP message as the input (curl -i writes one)")
+		}
+		if h, body, err = parseHTTPMessage(body); err != nil {
+			return c.usageErr("verify", "the HTTP message: %v", err)
+		}
 	}
 	if !hasWechatpayHeader(h) && !wantsV3(args) {
 		return c.usageErr("verify", "the headers carry no Wechatpay-* header: a v3 answer or notification has Wechatpay-Serial, -Signature, -Timestamp and -Nonce (a proxy or CDN may strip them); a v2 message needs no headers")
