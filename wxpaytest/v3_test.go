@@ -247,3 +247,28 @@ func TestV3OffIs404(t *testing.T) {
 	assert.Panics(t, func() { s.V3PublicKeyID() })
 	assert.Error(t, s.RotateV3Certificate())
 }
+
+// A v3 order restored into a new fake (a restart) keeps its generation:
+// re-entry with its request gives its prepay_id, and paying it sends a
+// v3 notification.
+func TestV3RestoreOrder(t *testing.T) {
+	s2, c2 := newV3(t, v3Config(wxpaytest.V3SignPublicKey))
+	sink := newPaymentSink(t, c2)
+	s1, c1 := newV3(t, v3Config(wxpaytest.V3SignPublicKey))
+	ctx := ctxT(t)
+	_, err := c1.PrepayJSAPI(ctx, v3JSAPIOrder("restore001", sink.srv.URL))
+	require.NoError(t, err)
+	o, ok := s1.Order("restore001")
+	require.True(t, ok)
+
+	require.NoError(t, s2.RestoreOrder(o))
+	pr, err := c2.PrepayJSAPI(ctx, v3JSAPIOrder("restore001", sink.srv.URL))
+	require.NoError(t, err)
+	assert.Equal(t, o.PrepayID, pr.PrepayID)
+	_, err = c2.PrepayJSAPI(ctx, v3JSAPIOrder("restore001", "https://example.com/other"))
+	require.Error(t, err, "another notify_url is another request")
+	_, err = s2.Pay(wxpaytest.PayOptions{OutTradeNo: "restore001"})
+	require.NoError(t, err)
+	n := <-sink.ch
+	assert.Equal(t, "restore001", n.Transaction.OutTradeNo)
+}

@@ -42,6 +42,7 @@ const (
 	V3SignBoth
 )
 
+// String names s as its constant is named.
 func (s V3Signer) String() string {
 	switch s {
 	case V3SignPublicKey:
