@@ -272,3 +272,51 @@ func TestV3RestoreOrder(t *testing.T) {
 	n := <-sink.ch
 	assert.Equal(t, "restore001", n.Transaction.OutTradeNo)
 }
+
+// A malformed v3 configuration fails New, saying what is wrong, and
+// never quoting a key.
+func TestV3ConfigErrors(t *testing.T) {
+	keyPEM := func() []byte {
+		f, err := wxpaytest.New(v3Config(wxpaytest.V3SignPublicKey))
+		require.NoError(t, err)
+		defer f.Close()
+		_, k := f.V3MerchantKey()
+		return k
+	}()
+	for name, tc := range map[string]struct {
+		bend func(*wxpaytest.Config)
+		want string
+	}{
+		"short APIv3Key":    {func(c *wxpaytest.Config) { c.APIv3Key = "short" }, "32 bytes"},
+		"v3 fields, no key": {func(c *wxpaytest.Config) { c.APIv3Key = ""; c.MerchantSerialNo = "AB" }, "APIv3Key"},
+		"serial, no key":    {func(c *wxpaytest.Config) { c.MerchantSerialNo = "AB" }, "MerchantPublicKey"},
+		"key is private":    {func(c *wxpaytest.Config) { c.MerchantPublicKey = keyPEM }, "CERTIFICATE or PUBLIC KEY"},
+		"not PEM":           {func(c *wxpaytest.Config) { c.MerchantPublicKey = []byte("x") }, "one PEM block"},
+		"bad WeChatPayKey":  {func(c *wxpaytest.Config) { c.WeChatPayKey = []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n") }, "WeChatPayKey"},
+		"signer":            {func(c *wxpaytest.Config) { c.V3Signer = 7 }, "V3Signer"},
+	} {
+		cfg := v3Config(wxpaytest.V3SignPublicKey)
+		tc.bend(&cfg)
+		_, err := wxpaytest.New(cfg)
+		if assert.Error(t, err, name) {
+			assert.Contains(t, err.Error(), tc.want, name)
+			assert.NotContains(t, err.Error(), testAPIv3Key, name)
+		}
+	}
+	// The same WeChatPayKey gives the same public key id and first
+	// certificate: a restarted fake keeps what clients trust.
+	a, err := wxpaytest.New(v3Config(wxpaytest.V3SignCertificate))
+	require.NoError(t, err)
+	defer a.Close()
+	cfg := v3Config(wxpaytest.V3SignCertificate)
+	cfg.WeChatPayKey = keyPEM
+	b1, err := wxpaytest.New(cfg)
+	require.NoError(t, err)
+	defer b1.Close()
+	b2, err := wxpaytest.New(cfg)
+	require.NoError(t, err)
+	defer b2.Close()
+	assert.Equal(t, b1.V3PublicKeyID(), b2.V3PublicKeyID())
+	assert.Equal(t, b1.V3PlatformCertificates(), b2.V3PlatformCertificates())
+	assert.NotEqual(t, a.V3PublicKeyID(), b1.V3PublicKeyID())
+}
