@@ -292,8 +292,10 @@ func TestV3ConfigErrors(t *testing.T) {
 		"serial, no key":    {func(c *wxpaytest.Config) { c.MerchantSerialNo = "AB" }, "MerchantPublicKey"},
 		"key is private":    {func(c *wxpaytest.Config) { c.MerchantPublicKey = keyPEM }, "CERTIFICATE or PUBLIC KEY"},
 		"not PEM":           {func(c *wxpaytest.Config) { c.MerchantPublicKey = []byte("x") }, "one PEM block"},
-		"bad WeChatPayKey":  {func(c *wxpaytest.Config) { c.WeChatPayKey = []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n") }, "WeChatPayKey"},
-		"signer":            {func(c *wxpaytest.Config) { c.V3Signer = 7 }, "V3Signer"},
+		"bad WeChatPayKey": {func(c *wxpaytest.Config) {
+			c.WeChatPayKey = []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+		}, "WeChatPayKey"},
+		"signer": {func(c *wxpaytest.Config) { c.V3Signer = 7 }, "V3Signer"},
 	} {
 		cfg := v3Config(wxpaytest.V3SignPublicKey)
 		tc.bend(&cfg)
