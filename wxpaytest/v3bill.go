@@ -40,6 +40,11 @@ func init() {
 	)
 }
 
+// maxBillFiles bounds the bill files kept for their download_url: past
+// it, applies are refused (429) until some expire, so that a client in a
+// loop cannot grow the fake's memory without limit.
+const maxBillFiles = 256
+
 // v3BillFile is a bill an apply answered, until its download_url
 // expires.
 type v3BillFile struct {
@@ -133,6 +138,10 @@ func (f *Fake) v3BillAnswer(c *v3Call, a answer) v3Answer {
 		if now.After(b.expires) {
 			delete(f.v3bills.files, t)
 		}
+	}
+	if len(f.v3bills.files) >= maxBillFiles {
+		f.v3bills.mu.Unlock()
+		return v3Error("FREQUENCY_LIMITED", "申请账单过于频繁，请稍后再试")
 	}
 	f.v3bills.files[token] = &v3BillFile{text: a.bill, gzip: gz, expires: now.Add(BillURLLife)}
 	f.v3bills.mu.Unlock()
