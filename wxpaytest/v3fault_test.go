@@ -2,6 +2,8 @@ package wxpaytest_test
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,4 +191,42 @@ func TestV3SignBoth(t *testing.T) {
 	}
 	assert.NotEqual(t, serials[0], serials[1], "notifications alternate between the two keys")
 	assert.Contains(t, serials, s.V3PublicKeyID())
+}
+
+// v3's acknowledgement is the status alone: a 5xx is retried on the
+// schedule, a 200 ends the retries whatever its body says (even WeChat's
+// {"code":"FAIL"}), as WeChat reads the answer.
+func TestV3NotificationAckRule(t *testing.T) {
+	cfg := v3Config(wxpaytest.V3SignPublicKey)
+	cfg.Speed = 1000
+	s, c := newV3(t, cfg)
+	ctx := ctxT(t)
+	var calls atomic.Int32
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch calls.Add(1) {
+		case 1:
+			w.WriteHeader(http.StatusInternalServerError)
+		case 2:
+			w.WriteHeader(http.StatusAccepted) // 2xx, but not 200 or 204
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"code":"FAIL","message":"失败"}`))
+		}
+	}))
+	defer shop.Close()
+	pr, err := c.PrepayJSAPI(ctx, v3JSAPIOrder("ackrule001", shop.URL))
+	require.NoError(t, err)
+	_, err = s.Pay(wxpaytest.PayOptions{PrepayID: pr.PrepayID})
+	require.NoError(t, err)
+	require.NoError(t, s.WaitAcked(ctx, "ackrule001"))
+	ds := s.Deliveries("ackrule001")
+	require.Len(t, ds, 3)
+	for i, want := range []int{500, 202, 200} {
+		assert.Equal(t, want, ds[i].StatusCode)
+		assert.Equal(t, i+1, ds[i].Attempt)
+		assert.Equal(t, want == 200, ds[i].Acked)
+	}
+	assert.NotEqual(t, ds[0].Header.Get("Wechatpay-Timestamp")+ds[0].Header.Get("Wechatpay-Nonce"),
+		ds[1].Header.Get("Wechatpay-Timestamp")+ds[1].Header.Get("Wechatpay-Nonce"), "each attempt is signed anew")
+	assert.Equal(t, ds[0].Body, ds[1].Body, "the body (its id) is the same across attempts")
 }
