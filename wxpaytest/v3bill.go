@@ -20,16 +20,18 @@ const (
 	// https://pay.weixin.qq.com/doc/v3/merchant/4012556654
 	EndpointV3TradeBill Endpoint = "/v3/bill/tradebill"
 	// EndpointV3FundFlowBill applies for a day's fund-flow bill (GET):
-	// https://pay.weixin.qq.com/docs/merchant/apis/in-app-payment/get-fund-bill.html
+	// https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_1_7.shtml
 	EndpointV3FundFlowBill Endpoint = "/v3/bill/fundflowbill"
 	// EndpointV3BillDownload serves a bill file (GET, a signed request,
 	// an unsigned answer), at the download_url an apply answered:
-	// https://pay.weixin.qq.com/docs/merchant/apis/in-app-payment/download-bill.html
+	// https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_1_8.shtml
 	EndpointV3BillDownload Endpoint = "/v3/billdownload/file"
 )
 
 // BillURLLife is how long a v3 download_url stays valid, in the fake's
 // time: five minutes, as WeChat's 2024 page says.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012556654
 const BillURLLife = 5 * time.Minute
 
 func init() {

@@ -16,14 +16,14 @@ import (
 const (
 	// EndpointV3Refund refunds a paid order (POST), by transaction_id or
 	// out_trade_no; out_refund_no makes it idempotent:
-	// https://pay.weixin.qq.com/doc/v3/merchant/4012791862
+	// https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_1_9.shtml
 	EndpointV3Refund Endpoint = "/v3/refund/domestic/refunds"
 	// EndpointV3RefundQuery reads a refund by out_refund_no (GET):
-	// https://pay.weixin.qq.com/doc/v3/merchant/4012791863
+	// https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_1_10.shtml
 	EndpointV3RefundQuery Endpoint = "/v3/refund/domestic/refunds/{out_refund_no}"
 	// EndpointV3AbnormalRefund sends an ABNORMAL refund again, to the
 	// payer's or the merchant's bank card (POST):
-	// https://pay.weixin.qq.com/doc/v3/merchant/4012791864
+	// https://pay.weixin.qq.com/docs/merchant/apis/refund/refunds/create-abnormal-refund.html
 	EndpointV3AbnormalRefund Endpoint = "/v3/refund/domestic/refunds/{refund_id}/apply-abnormal-refund"
 )
 
@@ -436,7 +436,7 @@ func oaepOpens(key *rsa.PrivateKey, ct string) bool {
 // settled v3 refund, sealed with associated_data "refund". The caller
 // holds the refunds' lock; only what is fixed of rf's order is read.
 //
-// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012791865
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_1_11.shtml
 func (f *Fake) v3RefundNotificationBody(rf *refund) []byte {
 	st := v3RefundStatus(rf.Status)
 	plain := struct {
