@@ -165,7 +165,8 @@
 //     not with [Fault.Unsigned]), [Fault.WrongKey], [Fault.V3Probe],
 //     [Fault.V3UnknownSerial] and [Fault.V3StaleTimestamp] bend the
 //     signature, Drop and HTML as on v2; notifications take the same
-//     through [PayOptions.V3Fault], and [Fault.V3TamperCiphertext].
+//     through [PayOptions.V3Fault] and [Fake.V3RefundNotifyFault], and
+//     [Fault.V3TamperCiphertext].
 //
 // # What it does not reproduce
 //

@@ -285,11 +285,15 @@ type notifier struct {
 	closed bool
 	timers map[*time.Timer]struct{}
 	drop   map[string]bool // out_trade_no whose notifications never go out
+	// refundFaults bend v3 refund notifications, by out_refund_no
+	// ([Fake.V3RefundNotifyFault]).
+	refundFaults map[string]func(attempt int) Fault
 	wg     sync.WaitGroup  // the timers' functions, running or pending
 }
 
 func newNotifier() *notifier {
-	return &notifier{timers: make(map[*time.Timer]struct{}), drop: make(map[string]bool)}
+	return &notifier{timers: make(map[*time.Timer]struct{}), drop: make(map[string]bool),
+		refundFaults: make(map[string]func(int) Fault)}
 }
 
 func (n *notifier) isClosed() bool {

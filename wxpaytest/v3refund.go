@@ -208,6 +208,9 @@ func (f *Fake) v3Refund(c *v3Call) v3Answer {
 		rf.NotifyURL = f.cfg.RefundNotifyURL
 	}
 	rf.note.url, rf.note.v3 = rf.NotifyURL, true
+	f.notify.mu.Lock()
+	rf.note.v3Fault = f.notify.refundFaults[rf.OutRefundNo]
+	f.notify.mu.Unlock()
 	rf.Coupons = o.couponShares(fee, fee == left)
 	rf.CashRefundFee, rf.SettlementRefundFee = fee, fee
 	for _, cp := range rf.Coupons {
@@ -392,6 +395,9 @@ func (f *Fake) v3AbnormalRefund(c *v3Call) v3Answer {
 	}
 	rf.note = newNotice(rf.OutTradeNo, rf.OutRefundNo)
 	rf.note.url, rf.note.v3 = rf.NotifyURL, rf.v3
+	f.notify.mu.Lock()
+	rf.note.v3Fault = f.notify.refundFaults[rf.OutRefundNo]
+	f.notify.mu.Unlock()
 	f.startRefundLocked(rf, now)
 	return v3OK(f.v3RefundObject(rf))
 }
@@ -471,4 +477,26 @@ func (f *Fake) v3RefundNotificationBody(rf *refund) []byte {
 		at = f.Now()
 	}
 	return f.v3Envelope("REFUND."+st, summary, "refund", at, b)
+}
+
+// V3RefundNotifyFault bends the delivery attempts of the API v3 refund
+// notification of the refund with this out_refund_no, as
+// [PayOptions.V3Fault] does a payment's: call it before the refund is
+// requested (or before it settles). fn returns the zero Fault for a
+// genuine attempt; nil removes it.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_1_11.shtml
+func (f *Fake) V3RefundNotifyFault(outRefundNo string, fn func(attempt int) Fault) {
+	f.refunds.mu.Lock()
+	defer f.refunds.mu.Unlock()
+	f.notify.mu.Lock()
+	defer f.notify.mu.Unlock()
+	if fn == nil {
+		delete(f.notify.refundFaults, outRefundNo)
+	} else {
+		f.notify.refundFaults[outRefundNo] = fn
+	}
+	if rf := f.refunds.byNo[outRefundNo]; rf != nil {
+		rf.note.v3Fault = fn
+	}
 }
