@@ -288,7 +288,7 @@ type notifier struct {
 	// refundFaults bend v3 refund notifications, by out_refund_no
 	// ([Fake.V3RefundNotifyFault]).
 	refundFaults map[string]func(attempt int) Fault
-	wg     sync.WaitGroup  // the timers' functions, running or pending
+	wg           sync.WaitGroup // the timers' functions, running or pending
 }
 
 func newNotifier() *notifier {
