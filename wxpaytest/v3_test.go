@@ -1,9 +1,12 @@
 package wxpaytest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -321,4 +324,30 @@ func TestV3ConfigErrors(t *testing.T) {
 	assert.Equal(t, b1.V3PublicKeyID(), b2.V3PublicKeyID())
 	assert.Equal(t, b1.V3PlatformCertificates(), b2.V3PlatformCertificates())
 	assert.NotEqual(t, a.V3PublicKeyID(), b1.V3PublicKeyID())
+}
+
+// Neither the APIv3 key nor the WeChat Pay private key shows through fmt
+// or slog, in the Config or the fake, nor in the fake's logs of v3
+// traffic.
+func TestV3NoSecretsPrinted(t *testing.T) {
+	var logs bytes.Buffer
+	cfg := v3Config(wxpaytest.V3SignPublicKey)
+	cfg.WeChatPayKey = readVector(t, "k-off.pem")
+	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	s, c := newV3(t, cfg)
+	_, err := c.QueryByOutTradeNo(ctxT(t), "nosuch0001") // a logged refusal
+	require.Error(t, err)
+	var out bytes.Buffer
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		fmt.Fprintf(&out, verb+"\n", cfg)
+		fmt.Fprintf(&out, verb+"\n", s.Fake)
+		fmt.Fprintf(&out, verb+"\n", struct{ C wxpaytest.Config }{cfg})
+	}
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("x", "cfg", cfg, "fake", s.Fake)
+	keyLine := strings.Split(string(readVector(t, "k-off.pem")), "\n")[1]
+	for _, b := range [][]byte{out.Bytes(), logs.Bytes()} {
+		assert.NotContains(t, string(b), testAPIv3Key)
+		assert.NotContains(t, string(b), keyLine)
+	}
+	assert.Contains(t, logs.String(), "ORDER_NOT_EXIST")
 }
