@@ -1,8 +1,9 @@
-// Package wxpaytest is a fake WeChat Pay (API v2) and mini-program login
-// server for tests, demos and scripts: what [net/http/httptest] is to HTTP,
-// it is to WeChat Pay. It never calls WeChat, needs no merchant account,
-// and imports only the standard library and wxpay (not "testing", so
-// `go run` programs use it too).
+// Package wxpaytest is a fake WeChat Pay (API v2 and API v3) and
+// mini-program login server for tests, demos and scripts: what
+// [net/http/httptest] is to HTTP, it is to WeChat Pay. It never calls
+// WeChat, needs no merchant account, and imports only the standard
+// library, wxpay and wxpay/apiv3 (not "testing", so `go run` programs use
+// it too).
 //
 // [NewServer] (or [NewTLSServer]) starts one on loopback; connect a
 // wxpay.Client to it with one option, [Server.ClientOption], and give its
@@ -96,7 +97,87 @@
 // confirmation) runs on the fake's clock, which
 // Config.Speed speeds up and Config.Now replaces.
 //
+// # API v3
+//
+// Config.APIv3Key turns API v3 on, beside v2, on the same URL and for the
+// same merchant; without it the /v3/ paths are 404, saying so. Connect an
+// apiv3 client with c, err := apiv3.NewClient(s.APIv3Config(),
+// s.APIv3Options()...). The merchant's API certificate is
+// Config.MerchantSerialNo and Config.MerchantPublicKey, or a key pair the
+// fake mints ([Fake.V3MerchantKey]); WeChat Pay's key is
+// Config.WeChatPayKey or minted, and is shown to clients as the WeChat Pay
+// public key ([Fake.V3PublicKeyID], [Fake.V3PublicKeyPEM]) and as the
+// first platform certificate ([Fake.V3PlatformCertificates],
+// [Fake.RotateV3Certificate] adds a new one). Config.V3Signer picks what
+// signs answers and notifications ([V3Signer]: public key, certificate,
+// or both during a migration).
+//
+//   - Every v3 request is checked as WeChat does, by one pipeline: the
+//     method (405), a body of at most 64 KiB (413), User-Agent and Accept
+//     (400 INVALID_REQUEST "Http头缺少Accept或User-Agent"), Content-Type
+//     application/json, then the Authorization header: scheme
+//     WECHATPAY2-SHA256-RSA2048, the five items, the merchant's mchid and
+//     certificate serial, a timestamp within five minutes of the fake's
+//     clock, and the signature over METHOD, the request-target as sent,
+//     timestamp, nonce and the exact body (401 SIGN_ERROR, with
+//     detail.sign_information as WeChat shows it, unsigned as WeChat
+//     signs nothing it could not verify). Bodies are then read strictly:
+//     no unknown field ("请求中含有未在API文档中定义的参数"), no key twice, no
+//     null, no 4-byte UTF-8, each field of its type, required fields and
+//     amounts (400 PARAM_ERROR, detail.field a JSON pointer).
+//   - Answers are v3's shapes with WeChat's statuses: 200 JSON, 204 for
+//     close, errors as {"code","message","detail"} (PARAM_ERROR and
+//     INVALID_REQUEST 400, SIGN_ERROR 401, ORDERPAID and NOT_ENOUGH 403,
+//     ORDER_NOT_EXIST and RESOURCE_NOT_EXISTS 404, FREQUENCY_LIMITED 429,
+//     SYSTEM_ERROR 500), each with a Request-ID ending in WeChat's numeric
+//     code, and every answer to a verified request, error answers and
+//     204 included, signed with the Wechatpay-Timestamp, -Nonce,
+//     -Signature, -Serial and -Signature-Type headers.
+//   - Prepay (JSAPI, App, H5, Native: prepay_id, h5_url, code_url), query
+//     by out_trade_no and by transaction_id (?mchid= required), close,
+//     /v3/certificates (each certificate sealed with AES-256-GCM under
+//     the APIv3 key). One order book serves both generations: an order
+//     placed through unifiedorder reads on v3 and the reverse; re-entry
+//     with the same request gives the same prepay_id, another request
+//     (or a v2 order's number) WeChat's INVALID_REQUEST
+//     "请求重入时，参数与首次请求时不一致" (OUT_TRADE_NO_USED with
+//     Config.DuplicateOrderCode).
+//   - Paying a v3 order ([Fake.Pay], or /wxpaytest/pay with the RSA
+//     paySign over appId, timeStamp, nonceStr and package, checked with
+//     the merchant's public key) sends a TRANSACTION.SUCCESS notification:
+//     the Transaction sealed under the APIv3 key (associated_data
+//     "transaction", a random nonce), signed anew at each attempt,
+//     retried on [NotifySchedule] until the reply is HTTP 200 or 204
+//     ([Delivery.Header] keeps what was sent).
+//   - Refunds by transaction_id or out_trade_no over the refunds v2 also
+//     keeps (the order's refundable amount is shared: a refund over what
+//     is left is NOT_ENOUGH on v3, INVALID_REQUEST on v2), idempotent by
+//     out_refund_no, PROCESSING then SUCCESS as on v2 ([Fake.SettleRefund]
+//     too: CLOSED, ABNORMAL), their query, apply-abnormal-refund (its
+//     RSA-OAEP fields opened with the key Wechatpay-Serial names), and
+//     REFUND.SUCCESS, REFUND.CLOSED and REFUND.ABNORMAL notifications
+//     (associated_data "refund").
+//   - Trade and fund-flow bills: hash_type SHA1 and hash_value of the
+//     decompressed file, a download_url on the fake itself valid for
+//     [BillURLLife], served (gzip with tar_type GZIP) to a signed request,
+//     unsigned as WeChat serves it.
+//   - Faults: [Fault.ErrCode] answers WeChat's error object (signed, or
+//     not with [Fault.Unsigned]), [Fault.WrongKey], [Fault.V3Probe],
+//     [Fault.V3UnknownSerial] and [Fault.V3StaleTimestamp] bend the
+//     signature, Drop and HTML as on v2; notifications take the same
+//     through [PayOptions.V3Fault] and [Fake.V3RefundNotifyFault], and
+//     [Fault.V3TamperCiphertext].
+//
 // # What it does not reproduce
+//
+// On v3: partner mode, v3 code pay, the security echo, media upload,
+// payer.identity (实名支付), SM2, the refund's goods_detail and from[] as
+// more than checked fields, a merchant given the public key only being
+// refused /v3/certificates (inject it), nonce replay, and WeChat's
+// wording where its pages give none (the Content-Type, Accept, method,
+// size and bill refusals, and the codes of refunds of unpaid orders or
+// of other amounts, are the fake's own). v3's close does not wait five
+// minutes: its pages only advise it.
 //
 // Service provider (sub_mch_id) mode, APP and Native payment by a real
 // device (orders of those types are created and can be paid with

@@ -71,7 +71,8 @@ type PayOptions struct {
 	// Fields are set in the notification before it is signed, replacing
 	// the fake's own; an empty value removes a field. Use it for a
 	// notification WeChat could send but the fake does not by itself
-	// (result_code FAIL, promotion_detail, a new field).
+	// (result_code FAIL, promotion_detail, a new field). v2 only: a v3
+	// notification is the order's Transaction.
 	Fields wxpay.Params
 	// Copies is how many times each delivery attempt is sent, as WeChat
 	// sometimes notifies from several servers at once; 0 means 1. The
@@ -120,9 +121,10 @@ type Delivery struct {
 	Copy int
 	// At is when the attempt started, on the fake's clock ([Fake.Now]).
 	At time.Time
-	// Body is the XML body as sent: signed for a payment notification
-	// (and rewritten by PayOptions.Tamper, if set), with req_info
-	// encrypted for a refund notification.
+	// Body is the body as sent: for v2 the XML, signed for a payment
+	// notification, with req_info encrypted for a refund notification;
+	// for v3 the JSON envelope, its resource encrypted (its signature is
+	// in Header). PayOptions.Tamper, if set, has rewritten it.
 	Body []byte
 	// StatusCode is the HTTP status of the answer; 0 when no answer came.
 	StatusCode int
@@ -143,9 +145,12 @@ type Delivery struct {
 // Pay plays the payer confirming wx.requestPayment: the order becomes
 // SUCCESS and a signed payment notification goes to its notify_url, then
 // again on WeChat's schedule ([NotifySchedule], sped up by Config.Speed)
-// until a reply's return_code is SUCCESS or the fake is closed. It
+// until acknowledged (for v2 a reply whose return_code is SUCCESS) or the
+// fake is closed. The notification is of the generation that placed the
+// order: v2's signed XML, or for an order placed through API v3 a
+// TRANSACTION.SUCCESS notification (acknowledged by HTTP 200 or 204). It
 // returns the paid order. Pay does not check a paySign; the HTTP endpoint
-// /wxpaytest/pay does (see [Fake.ServeHTTP]).
+// /wxpaytest/pay does (see [Fake.ServeHTTP]), RSA for a v3 order.
 //
 // It fails with ErrNoOrder, ErrOrderPaid, ErrOrderClosed, ErrPrepayExpired,
 // ErrCoupons, ErrClosed, or an error for Fields that cannot be written as
@@ -280,11 +285,15 @@ type notifier struct {
 	closed bool
 	timers map[*time.Timer]struct{}
 	drop   map[string]bool // out_trade_no whose notifications never go out
-	wg     sync.WaitGroup  // the timers' functions, running or pending
+	// refundFaults bend v3 refund notifications, by out_refund_no
+	// ([Fake.V3RefundNotifyFault]).
+	refundFaults map[string]func(attempt int) Fault
+	wg           sync.WaitGroup // the timers' functions, running or pending
 }
 
 func newNotifier() *notifier {
-	return &notifier{timers: make(map[*time.Timer]struct{}), drop: make(map[string]bool)}
+	return &notifier{timers: make(map[*time.Timer]struct{}), drop: make(map[string]bool),
+		refundFaults: make(map[string]func(int) Fault)}
 }
 
 func (n *notifier) isClosed() bool {

@@ -1,6 +1,7 @@
 package wxpaytest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -12,7 +13,9 @@ import (
 // and [Fake.RestoreRefund].
 var ErrRestore = errors.New("wxpaytest: cannot restore")
 
-// RestoreOrder gives a new Fake an order an earlier one held, so that a
+// RestoreOrder gives a new Fake an order an earlier one held (of either
+// generation: an Order with APIv3 set, and its V3Request, is restored
+// as a v3 order, which needs Config.APIv3Key), so that a
 // program keeping its own record of what WeChat knows (a server in fake
 // mode, restarting on its database while the fake's memory is gone) can
 // go on paying an unpaid order with its prepay_id, and refunding a paid
@@ -69,6 +72,11 @@ func (f *Fake) RestoreOrder(o Order) error {
 	o.Coupons = nil
 	o.Request = maps.Clone(o.Request)
 	in := &order{Order: o, prepayAt: now, note: newNotice(o.OutTradeNo, "")}
+	if o.APIv3 {
+		if err := f.restoreV3Order(in); err != nil {
+			return err
+		}
+	}
 	f.orders.byNo[o.OutTradeNo] = in
 	if o.PrepayID != "" {
 		f.orders.byPrepay[o.PrepayID] = in
@@ -175,6 +183,13 @@ func (f *Fake) RestoreRefund(r Refund) error {
 		return bad("it would refund more than was paid")
 	}
 	rf := &refund{Refund: r, order: o, note: newNotice(o.OutTradeNo, r.OutRefundNo)}
+	if r.APIv3 {
+		if f.v3 == nil {
+			return bad("a v3 refund needs Config.APIv3Key")
+		}
+		rf.v3, rf.note.v3 = true, true
+		rf.V3Request = append([]byte(nil), r.V3Request...)
+	}
 	rf.OutTradeNo, rf.TransactionID, rf.TotalFee = o.OutTradeNo, o.TransactionID, o.TotalFee
 	if rf.RefundID == "" {
 		rf.RefundID = f.newRefundID(now)
@@ -201,6 +216,35 @@ func (f *Fake) RestoreRefund(r Refund) error {
 	f.addRefundLocked(o, rf)
 	if rf.Status == RefundProcessing {
 		f.startRefundLocked(rf, now)
+	}
+	return nil
+}
+
+// restoreV3Order gives a restored v3 order what re-entry, bills and the
+// notification read: the generation, and from Order.V3Request the
+// prepay endpoint's request as the fake compares it.
+func (f *Fake) restoreV3Order(o *order) error {
+	if f.v3 == nil {
+		return fmt.Errorf("%w: order %q: a v3 order needs Config.APIv3Key", ErrRestore, o.OutTradeNo)
+	}
+	o.note.v3 = true
+	o.V3Request = append([]byte(nil), o.V3Request...)
+	o.v3ep = map[wxpay.TradeType]Endpoint{wxpay.TradeJSAPI: EndpointV3PrepayJSAPI, wxpay.TradeApp: EndpointV3PrepayApp,
+		wxpay.TradeMWeb: EndpointV3PrepayH5, wxpay.TradeNative: EndpointV3PrepayNative}[o.TradeType]
+	if len(o.V3Request) == 0 {
+		return nil // re-entry then reads as another request
+	}
+	var p v3PrepayRequest
+	if _, ok := decodeV3(o.V3Request, &p); !ok {
+		return fmt.Errorf("%w: order %q: V3Request is not a prepay request", ErrRestore, o.OutTradeNo)
+	}
+	canon, err := json.Marshal(&p)
+	if err != nil {
+		return fmt.Errorf("%w: order %q: %v", ErrRestore, o.OutTradeNo, err)
+	}
+	o.v3canon, o.desc = canon, p.Description
+	if p.SceneInfo != nil {
+		o.deviceID = p.SceneInfo.DeviceID
 	}
 	return nil
 }

@@ -123,7 +123,7 @@ func (f *Fake) orderByPrepay(prepayID string) *order {
 // arguments: SHA256withRSA by the merchant's API key over
 // appId\ntimeStamp\nnonceStr\npackage\n (signType is not signed).
 //
-// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012365340 (mini-program paySign)
+// WeChat Pay docs: https://pay.weixin.qq.com/docs/merchant/development/generate-turitup-signature-verification/mini-transfer-payment-signature.html
 func (f *Fake) checkV3PaySign(in *wxpay.JSAPIParams) string {
 	if f.v3 == nil {
 		return "signType RSA needs API v3 (Config.APIv3Key)"

@@ -144,7 +144,7 @@ func (f *Fake) serveV3(w http.ResponseWriter, r *http.Request, rt *route) {
 	c, a, ok := f.checkV3(w, r, rt)
 	if ok {
 		switch {
-		case faulty && !fl.Processed && !fl.WrongKey && hasAnswerFault(fl):
+		case faulty && !fl.Processed && !fl.WrongKey && (fl.ErrCode != "" || fl.HTML || fl.Drop):
 			// The fault replaces the answer; nothing happens.
 		default:
 			a = rt.v3(f, c)
@@ -170,6 +170,12 @@ func (f *Fake) serveV3(w http.ResponseWriter, r *http.Request, rt *route) {
 		}
 	} else {
 		fl = Fault{}
+	}
+	if a.status == 0 {
+		// A handler always answers; only a fault of v2's kind (ReturnMsg,
+		// MiniErrCode) that replaced nothing on v3 leaves none: answer as
+		// WeChat does when it fails.
+		a = v3Error("SYSTEM_ERROR", "系统错误")
 	}
 	if a.code != "" {
 		f.log.Info("wxpaytest: v3 refused", "endpoint", string(rt.path), "status", a.status, "code", a.code, "message", a.message)

@@ -1,9 +1,12 @@
 package wxpaytest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -246,4 +249,105 @@ func TestV3OffIs404(t *testing.T) {
 	assert.Contains(t, string(b), "Config.APIv3Key")
 	assert.Panics(t, func() { s.V3PublicKeyID() })
 	assert.Error(t, s.RotateV3Certificate())
+}
+
+// A v3 order restored into a new fake (a restart) keeps its generation:
+// re-entry with its request gives its prepay_id, and paying it sends a
+// v3 notification.
+func TestV3RestoreOrder(t *testing.T) {
+	s2, c2 := newV3(t, v3Config(wxpaytest.V3SignPublicKey))
+	sink := newPaymentSink(t, c2)
+	s1, c1 := newV3(t, v3Config(wxpaytest.V3SignPublicKey))
+	ctx := ctxT(t)
+	_, err := c1.PrepayJSAPI(ctx, v3JSAPIOrder("restore001", sink.srv.URL))
+	require.NoError(t, err)
+	o, ok := s1.Order("restore001")
+	require.True(t, ok)
+
+	require.NoError(t, s2.RestoreOrder(o))
+	pr, err := c2.PrepayJSAPI(ctx, v3JSAPIOrder("restore001", sink.srv.URL))
+	require.NoError(t, err)
+	assert.Equal(t, o.PrepayID, pr.PrepayID)
+	_, err = c2.PrepayJSAPI(ctx, v3JSAPIOrder("restore001", "https://example.com/other"))
+	require.Error(t, err, "another notify_url is another request")
+	_, err = s2.Pay(wxpaytest.PayOptions{OutTradeNo: "restore001"})
+	require.NoError(t, err)
+	n := <-sink.ch
+	assert.Equal(t, "restore001", n.Transaction.OutTradeNo)
+}
+
+// A malformed v3 configuration fails New, saying what is wrong, and
+// never quoting a key.
+func TestV3ConfigErrors(t *testing.T) {
+	keyPEM := func() []byte {
+		f, err := wxpaytest.New(v3Config(wxpaytest.V3SignPublicKey))
+		require.NoError(t, err)
+		defer f.Close()
+		_, k := f.V3MerchantKey()
+		return k
+	}()
+	for name, tc := range map[string]struct {
+		bend func(*wxpaytest.Config)
+		want string
+	}{
+		"short APIv3Key":    {func(c *wxpaytest.Config) { c.APIv3Key = "short" }, "32 bytes"},
+		"v3 fields, no key": {func(c *wxpaytest.Config) { c.APIv3Key = ""; c.MerchantSerialNo = "AB" }, "APIv3Key"},
+		"serial, no key":    {func(c *wxpaytest.Config) { c.MerchantSerialNo = "AB" }, "MerchantPublicKey"},
+		"key is private":    {func(c *wxpaytest.Config) { c.MerchantPublicKey = keyPEM }, "CERTIFICATE or PUBLIC KEY"},
+		"not PEM":           {func(c *wxpaytest.Config) { c.MerchantPublicKey = []byte("x") }, "one PEM block"},
+		"bad WeChatPayKey": {func(c *wxpaytest.Config) {
+			c.WeChatPayKey = []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+		}, "WeChatPayKey"},
+		"signer": {func(c *wxpaytest.Config) { c.V3Signer = 7 }, "V3Signer"},
+	} {
+		cfg := v3Config(wxpaytest.V3SignPublicKey)
+		tc.bend(&cfg)
+		_, err := wxpaytest.New(cfg)
+		if assert.Error(t, err, name) {
+			assert.Contains(t, err.Error(), tc.want, name)
+			assert.NotContains(t, err.Error(), testAPIv3Key, name)
+		}
+	}
+	// The same WeChatPayKey gives the same public key id and first
+	// certificate: a restarted fake keeps what clients trust.
+	a, err := wxpaytest.New(v3Config(wxpaytest.V3SignCertificate))
+	require.NoError(t, err)
+	defer a.Close()
+	cfg := v3Config(wxpaytest.V3SignCertificate)
+	cfg.WeChatPayKey = keyPEM
+	b1, err := wxpaytest.New(cfg)
+	require.NoError(t, err)
+	defer b1.Close()
+	b2, err := wxpaytest.New(cfg)
+	require.NoError(t, err)
+	defer b2.Close()
+	assert.Equal(t, b1.V3PublicKeyID(), b2.V3PublicKeyID())
+	assert.Equal(t, b1.V3PlatformCertificates(), b2.V3PlatformCertificates())
+	assert.NotEqual(t, a.V3PublicKeyID(), b1.V3PublicKeyID())
+}
+
+// Neither the APIv3 key nor the WeChat Pay private key shows through fmt
+// or slog, in the Config or the fake, nor in the fake's logs of v3
+// traffic.
+func TestV3NoSecretsPrinted(t *testing.T) {
+	var logs bytes.Buffer
+	cfg := v3Config(wxpaytest.V3SignPublicKey)
+	cfg.WeChatPayKey = readVector(t, "k-off.pem")
+	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	s, c := newV3(t, cfg)
+	_, err := c.QueryByOutTradeNo(ctxT(t), "nosuch0001") // a logged refusal
+	require.Error(t, err)
+	var out bytes.Buffer
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		fmt.Fprintf(&out, verb+"\n", cfg)
+		fmt.Fprintf(&out, verb+"\n", s.Fake)
+		fmt.Fprintf(&out, verb+"\n", struct{ C wxpaytest.Config }{cfg})
+	}
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("x", "cfg", cfg, "fake", s.Fake)
+	keyLine := strings.Split(string(readVector(t, "k-off.pem")), "\n")[1]
+	for _, b := range [][]byte{out.Bytes(), logs.Bytes()} {
+		assert.NotContains(t, string(b), testAPIv3Key)
+		assert.NotContains(t, string(b), keyLine)
+	}
+	assert.Contains(t, logs.String(), "ORDER_NOT_EXIST")
 }

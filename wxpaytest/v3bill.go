@@ -20,16 +20,18 @@ const (
 	// https://pay.weixin.qq.com/doc/v3/merchant/4012556654
 	EndpointV3TradeBill Endpoint = "/v3/bill/tradebill"
 	// EndpointV3FundFlowBill applies for a day's fund-flow bill (GET):
-	// https://pay.weixin.qq.com/docs/merchant/apis/in-app-payment/get-fund-bill.html
+	// https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_1_7.shtml
 	EndpointV3FundFlowBill Endpoint = "/v3/bill/fundflowbill"
 	// EndpointV3BillDownload serves a bill file (GET, a signed request,
 	// an unsigned answer), at the download_url an apply answered:
-	// https://pay.weixin.qq.com/docs/merchant/apis/in-app-payment/download-bill.html
+	// https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_1_8.shtml
 	EndpointV3BillDownload Endpoint = "/v3/billdownload/file"
 )
 
 // BillURLLife is how long a v3 download_url stays valid, in the fake's
 // time: five minutes, as WeChat's 2024 page says.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012556654
 const BillURLLife = 5 * time.Minute
 
 func init() {
@@ -39,6 +41,11 @@ func init() {
 		route{path: EndpointV3BillDownload, method: http.MethodGet, proto: protoV3, v3: (*Fake).v3BillDownload},
 	)
 }
+
+// maxBillFiles bounds the bill files kept for their download_url: past
+// it, applies are refused (429) until some expire, so that a client in a
+// loop cannot grow the fake's memory without limit.
+const maxBillFiles = 256
 
 // v3BillFile is a bill an apply answered, until its download_url
 // expires.
@@ -133,6 +140,10 @@ func (f *Fake) v3BillAnswer(c *v3Call, a answer) v3Answer {
 		if now.After(b.expires) {
 			delete(f.v3bills.files, t)
 		}
+	}
+	if len(f.v3bills.files) >= maxBillFiles {
+		f.v3bills.mu.Unlock()
+		return v3Error("FREQUENCY_LIMITED", "申请账单过于频繁，请稍后再试")
 	}
 	f.v3bills.files[token] = &v3BillFile{text: a.bill, gzip: gz, expires: now.Add(BillURLLife)}
 	f.v3bills.mu.Unlock()

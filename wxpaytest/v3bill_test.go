@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -79,4 +80,19 @@ func TestV3Bills(t *testing.T) {
 	w := r.serve(s.Fake)
 	assert.Equal(t, http.StatusOK, w.Code)
 	assert.Empty(t, w.Header().Get("Wechatpay-Signature"))
+
+	// Bill files kept for download are bounded: a client applying in a
+	// loop is told to slow down, until the files expire.
+	var limited bool
+	for i := 0; i < 300 && !limited; i++ {
+		_, err = c.TradeBill(ctx, &apiv3.TradeBillRequest{BillDate: "2026-03-01"})
+		if errors.As(err, &we) && we.Code == apiv3.ErrCodeFrequencyLimited {
+			limited = true
+			assert.Equal(t, http.StatusTooManyRequests, we.StatusCode)
+		}
+	}
+	assert.True(t, limited)
+	clk.Add(wxpaytest.BillURLLife + time.Second)
+	_, err = c.TradeBill(ctx, &apiv3.TradeBillRequest{BillDate: "2026-03-01"})
+	assert.NoError(t, err)
 }

@@ -1,7 +1,13 @@
 package wxpaytest_test
 
 import (
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,4 +195,116 @@ func TestV3SignBoth(t *testing.T) {
 	}
 	assert.NotEqual(t, serials[0], serials[1], "notifications alternate between the two keys")
 	assert.Contains(t, serials, s.V3PublicKeyID())
+}
+
+// v3's acknowledgement is the status alone: a 5xx is retried on the
+// schedule, a 200 ends the retries whatever its body says (even WeChat's
+// {"code":"FAIL"}), as WeChat reads the answer.
+func TestV3NotificationAckRule(t *testing.T) {
+	cfg := v3Config(wxpaytest.V3SignPublicKey)
+	cfg.Speed = 1000
+	s, c := newV3(t, cfg)
+	ctx := ctxT(t)
+	var calls atomic.Int32
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch calls.Add(1) {
+		case 1:
+			w.WriteHeader(http.StatusInternalServerError)
+		case 2:
+			w.WriteHeader(http.StatusAccepted) // 2xx, but not 200 or 204
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"code":"FAIL","message":"失败"}`))
+		}
+	}))
+	defer shop.Close()
+	pr, err := c.PrepayJSAPI(ctx, v3JSAPIOrder("ackrule001", shop.URL))
+	require.NoError(t, err)
+	_, err = s.Pay(wxpaytest.PayOptions{PrepayID: pr.PrepayID})
+	require.NoError(t, err)
+	require.NoError(t, s.WaitAcked(ctx, "ackrule001"))
+	ds := s.Deliveries("ackrule001")
+	require.Len(t, ds, 3)
+	for i, want := range []int{500, 202, 200} {
+		assert.Equal(t, want, ds[i].StatusCode)
+		assert.Equal(t, i+1, ds[i].Attempt)
+		assert.Equal(t, want == 200, ds[i].Acked)
+	}
+	assert.NotEqual(t, ds[0].Header.Get("Wechatpay-Timestamp")+ds[0].Header.Get("Wechatpay-Nonce"),
+		ds[1].Header.Get("Wechatpay-Timestamp")+ds[1].Header.Get("Wechatpay-Nonce"), "each attempt is signed anew")
+	assert.Equal(t, ds[0].Body, ds[1].Body, "the body (its id) is the same across attempts")
+}
+
+// A refund notification bent by a fault is refused by apiv3's
+// RefundNotifyHandler and the genuine retry accepted.
+func TestV3RefundNotificationFaults(t *testing.T) {
+	for name, fl := range map[string]wxpaytest.Fault{
+		"probe":             {V3Probe: true},
+		"tampered resource": {V3TamperCiphertext: true},
+		"wrong key":         {WrongKey: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := v3Config(wxpaytest.V3SignPublicKey)
+			cfg.Speed = 1000
+			cfg.RefundImmediately = true
+			s, c := newV3(t, cfg)
+			sink := newRefundSink(t, c)
+			ctx := ctxT(t)
+			pr, err := c.PrepayJSAPI(ctx, v3JSAPIOrder("rnfault001", "https://example.com/n"))
+			require.NoError(t, err)
+			_, err = s.Pay(wxpaytest.PayOptions{PrepayID: pr.PrepayID, NoNotify: true})
+			require.NoError(t, err)
+			s.V3RefundNotifyFault("rnfault-r1", func(attempt int) wxpaytest.Fault {
+				if attempt == 1 {
+					return fl
+				}
+				return wxpaytest.Fault{}
+			})
+			_, err = c.Refund(ctx, &apiv3.RefundRequest{OutTradeNo: "rnfault001", OutRefundNo: "rnfault-r1", NotifyURL: sink.srv.URL,
+				Amount: apiv3.RefundAmount{Refund: 100, Total: 100, Currency: apiv3.CNY}})
+			require.NoError(t, err)
+			require.NoError(t, s.WaitRefundAcked(ctx, "rnfault-r1"))
+			ds := s.RefundDeliveries("rnfault-r1")
+			require.Len(t, ds, 2)
+			assert.False(t, ds[0].Acked)
+			assert.True(t, ds[1].Acked)
+			n := <-sink.ch
+			assert.Equal(t, "rnfault-r1", n.OutRefundNo)
+			assert.Empty(t, sink.ch, "only the genuine attempt reached the application")
+		})
+	}
+}
+
+// In V3SignBoth an answer is signed with the public key when the
+// request's Wechatpay-Serial names it, with the platform certificate
+// otherwise, as WeChat does while a merchant switches.
+func TestV3SignBothFollowsRequestSerial(t *testing.T) {
+	f, err := wxpaytest.New(v3Config(wxpaytest.V3SignBoth))
+	require.NoError(t, err)
+	defer f.Close()
+	uri := "/v3/pay/transactions/out-trade-no/nosuch0001?mchid=" + testMchID
+	certSerial := func() string {
+		c, err := x509.ParseCertificate(pemBlock(t, f.V3PlatformCertificates()[0]))
+		require.NoError(t, err)
+		return strings.ToUpper(hex.EncodeToString(c.SerialNumber.Bytes()))
+	}()
+	for reqSerial, want := range map[string]string{
+		f.V3PublicKeyID(): f.V3PublicKeyID(),
+		"":                certSerial,
+		certSerial:        certSerial,
+	} {
+		r := newV3Req(t, f, "GET", uri, nil)
+		if reqSerial != "" {
+			r.header.Set("Wechatpay-Serial", reqSerial)
+		}
+		w := r.serve(f)
+		assert.Equal(t, want, w.Header().Get("Wechatpay-Serial"), "request serial %q", reqSerial)
+	}
+}
+
+func pemBlock(t testing.TB, b []byte) []byte {
+	t.Helper()
+	block, _ := pem.Decode(b)
+	require.NotNil(t, block)
+	return block.Bytes
 }

@@ -164,3 +164,47 @@ func TestV3CrossGenerationRefunds(t *testing.T) {
 	require.NotEmpty(t, rq.Refunds)
 	assert.Equal(t, int64(70), rq.Refunds[0].RefundFee)
 }
+
+// An abnormal refund (SettleRefund CHANGE) notifies REFUND.ABNORMAL; the
+// merchant applies for it to go to the payer's bank card (the card's
+// fields RSA-OAEP encrypted by apiv3 under the WeChat key, which the
+// fake opens), and it succeeds as a new refund would.
+func TestV3AbnormalRefund(t *testing.T) {
+	for _, signer := range []wxpaytest.V3Signer{wxpaytest.V3SignPublicKey, wxpaytest.V3SignCertificate} {
+		t.Run(signer.String(), func(t *testing.T) {
+			cfg := v3Config(signer)
+			cfg.Speed = 600
+			s, c := newV3(t, cfg)
+			refunds := newRefundSink(t, c)
+			ctx := ctxT(t)
+			pr, err := c.PrepayJSAPI(ctx, v3JSAPIOrder("abnormal01", "https://example.com/n"))
+			require.NoError(t, err)
+			_, err = s.Pay(wxpaytest.PayOptions{PrepayID: pr.PrepayID, NoNotify: true})
+			require.NoError(t, err)
+			rf, err := c.Refund(ctx, &apiv3.RefundRequest{OutTradeNo: "abnormal01", OutRefundNo: "abnormal-r1", NotifyURL: refunds.srv.URL,
+				Amount: apiv3.RefundAmount{Refund: 100, Total: 100, Currency: apiv3.CNY}})
+			require.NoError(t, err)
+
+			_, err = c.ApplyAbnormalRefund(ctx, &apiv3.AbnormalRefundRequest{RefundID: rf.RefundID, OutRefundNo: "abnormal-r1", Type: apiv3.AbnormalToMerchantBankCard})
+			var we *apiv3.Error
+			require.ErrorAs(t, err, &we, "a refund that is not abnormal")
+			assert.Equal(t, apiv3.ErrCodeInvalidRequest, we.Code)
+
+			require.NoError(t, s.SettleRefund("abnormal-r1", wxpaytest.RefundChange))
+			n := <-refunds.ch
+			assert.Equal(t, apiv3.EventRefundAbnormal, n.EventType)
+			assert.Equal(t, apiv3.RefundAbnormal, n.Status)
+			q, err := c.QueryRefund(ctx, "abnormal-r1")
+			require.NoError(t, err)
+			assert.Equal(t, apiv3.RefundAbnormal, q.Status)
+
+			again, err := c.ApplyAbnormalRefund(ctx, &apiv3.AbnormalRefundRequest{RefundID: rf.RefundID, OutRefundNo: "abnormal-r1",
+				Type: apiv3.AbnormalToUserBankCard, BankType: "ICBC_DEBIT", BankAccount: "6222000011112222", RealName: "张三"})
+			require.NoError(t, err)
+			assert.Equal(t, apiv3.RefundProcessing, again.Status)
+			n = <-refunds.ch
+			assert.Equal(t, apiv3.EventRefundSuccess, n.EventType)
+			assert.Equal(t, "用户银行卡", n.UserReceivedAccount)
+		})
+	}
+}

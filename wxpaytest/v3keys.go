@@ -42,6 +42,7 @@ const (
 	V3SignBoth
 )
 
+// String names s as its constant is named.
 func (s V3Signer) String() string {
 	switch s {
 	case V3SignPublicKey:
@@ -465,6 +466,8 @@ func (f *Fake) RotateV3Certificate() error {
 // Config.MerchantPublicKey empty), its private key in PEM (PKCS#8), what
 // apiv3.Config takes as MerchantSerialNo and PrivateKey. privateKeyPEM
 // is nil when the merchant's key was configured. It panics if v3 is off.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/partner/4025464285
 func (f *Fake) V3MerchantKey() (serialNo string, privateKeyPEM []byte) {
 	k := f.v3Keys()
 	return k.mchSerial, append([]byte(nil), k.mchKeyPEM...)

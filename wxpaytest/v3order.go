@@ -29,11 +29,11 @@ const (
 	EndpointV3PrepayNative Endpoint = "/v3/pay/transactions/native"
 	// EndpointV3QueryByTransactionID reads an order by WeChat's number
 	// (GET, ?mchid= required):
-	// https://pay.weixin.qq.com/doc/v3/merchant/4012525167
+	// https://pay.weixin.qq.com/doc/v3/merchant/4012556352
 	EndpointV3QueryByTransactionID Endpoint = "/v3/pay/transactions/id/{transaction_id}"
 	// EndpointV3QueryByOutTradeNo reads an order by the merchant's
 	// number (GET, ?mchid= required):
-	// https://pay.weixin.qq.com/doc/v3/merchant/4012525167
+	// https://pay.weixin.qq.com/docs/merchant/apis/mini-program-payment/query-by-out-trade-no.html
 	EndpointV3QueryByOutTradeNo Endpoint = "/v3/pay/transactions/out-trade-no/{out_trade_no}"
 	// EndpointV3CloseOrder closes an unpaid order (POST, 204):
 	// https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_4_3.shtml

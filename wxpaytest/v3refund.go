@@ -16,14 +16,14 @@ import (
 const (
 	// EndpointV3Refund refunds a paid order (POST), by transaction_id or
 	// out_trade_no; out_refund_no makes it idempotent:
-	// https://pay.weixin.qq.com/doc/v3/merchant/4012791862
+	// https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_1_9.shtml
 	EndpointV3Refund Endpoint = "/v3/refund/domestic/refunds"
 	// EndpointV3RefundQuery reads a refund by out_refund_no (GET):
-	// https://pay.weixin.qq.com/doc/v3/merchant/4012791863
+	// https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_1_10.shtml
 	EndpointV3RefundQuery Endpoint = "/v3/refund/domestic/refunds/{out_refund_no}"
 	// EndpointV3AbnormalRefund sends an ABNORMAL refund again, to the
 	// payer's or the merchant's bank card (POST):
-	// https://pay.weixin.qq.com/doc/v3/merchant/4012791864
+	// https://pay.weixin.qq.com/docs/merchant/apis/refund/refunds/create-abnormal-refund.html
 	EndpointV3AbnormalRefund Endpoint = "/v3/refund/domestic/refunds/{refund_id}/apply-abnormal-refund"
 )
 
@@ -208,6 +208,9 @@ func (f *Fake) v3Refund(c *v3Call) v3Answer {
 		rf.NotifyURL = f.cfg.RefundNotifyURL
 	}
 	rf.note.url, rf.note.v3 = rf.NotifyURL, true
+	f.notify.mu.Lock()
+	rf.note.v3Fault = f.notify.refundFaults[rf.OutRefundNo]
+	f.notify.mu.Unlock()
 	rf.Coupons = o.couponShares(fee, fee == left)
 	rf.CashRefundFee, rf.SettlementRefundFee = fee, fee
 	for _, cp := range rf.Coupons {
@@ -392,6 +395,9 @@ func (f *Fake) v3AbnormalRefund(c *v3Call) v3Answer {
 	}
 	rf.note = newNotice(rf.OutTradeNo, rf.OutRefundNo)
 	rf.note.url, rf.note.v3 = rf.NotifyURL, rf.v3
+	f.notify.mu.Lock()
+	rf.note.v3Fault = f.notify.refundFaults[rf.OutRefundNo]
+	f.notify.mu.Unlock()
 	f.startRefundLocked(rf, now)
 	return v3OK(f.v3RefundObject(rf))
 }
@@ -436,7 +442,7 @@ func oaepOpens(key *rsa.PrivateKey, ct string) bool {
 // settled v3 refund, sealed with associated_data "refund". The caller
 // holds the refunds' lock; only what is fixed of rf's order is read.
 //
-// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012791865
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_1_11.shtml
 func (f *Fake) v3RefundNotificationBody(rf *refund) []byte {
 	st := v3RefundStatus(rf.Status)
 	plain := struct {
@@ -471,4 +477,26 @@ func (f *Fake) v3RefundNotificationBody(rf *refund) []byte {
 		at = f.Now()
 	}
 	return f.v3Envelope("REFUND."+st, summary, "refund", at, b)
+}
+
+// V3RefundNotifyFault bends the delivery attempts of the API v3 refund
+// notification of the refund with this out_refund_no, as
+// [PayOptions.V3Fault] does a payment's: call it before the refund is
+// requested (or before it settles). fn returns the zero Fault for a
+// genuine attempt; nil removes it.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_1_11.shtml
+func (f *Fake) V3RefundNotifyFault(outRefundNo string, fn func(attempt int) Fault) {
+	f.refunds.mu.Lock()
+	defer f.refunds.mu.Unlock()
+	f.notify.mu.Lock()
+	defer f.notify.mu.Unlock()
+	if fn == nil {
+		delete(f.notify.refundFaults, outRefundNo)
+	} else {
+		f.notify.refundFaults[outRefundNo] = fn
+	}
+	if rf := f.refunds.byNo[outRefundNo]; rf != nil {
+		rf.note.v3Fault = fn
+	}
 }

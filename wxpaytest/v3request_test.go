@@ -77,6 +77,8 @@ func TestV3BadRequests(t *testing.T) {
 	defer f.Close()
 	prepay := string(wxpaytest.EndpointV3PrepayJSAPI)
 	query := "/v3/pay/transactions/out-trade-no/table00001"
+	abnormal := "/v3/refund/domestic/refunds/50000000001/apply-abnormal-refund"
+	const abnormalBody = `{"out_refund_no":"r1","type":"USER_BANK_CARD","bank_type":"ICBC_DEBIT","bank_account":"MTIzNA==","real_name":"MTIzNA=="}`
 	body := func(s string) []byte { return []byte(s) }
 	with := func(old, new string) []byte { return []byte(strings.Replace(goodPrepay, old, new, 1)) }
 
@@ -112,30 +114,34 @@ func TestV3BadRequests(t *testing.T) {
 		"body edited after signing": {"POST", prepay, body(goodPrepay), func(r *v3Req) {
 			r.body = []byte(strings.Replace(goodPrepay, `"total":100`, `"total":1`, 1))
 		}, 401, "SIGN_ERROR", false, "signature"},
-		"path edited after signing": {"POST", prepay, body(goodPrepay), func(r *v3Req) { r.uri = string(wxpaytest.EndpointV3PrepayApp) }, 401, "SIGN_ERROR", false, "signature"},
-		"no User-Agent":             {"POST", prepay, body(goodPrepay), func(r *v3Req) { r.header.Del("User-Agent") }, 400, "INVALID_REQUEST", false, ""},
-		"no Accept":                 {"POST", prepay, body(goodPrepay), func(r *v3Req) { r.header.Del("Accept") }, 400, "INVALID_REQUEST", false, ""},
-		"Accept XML":                {"POST", prepay, body(goodPrepay), func(r *v3Req) { r.header.Set("Accept", "text/xml") }, 400, "INVALID_REQUEST", false, ""},
-		"Content-Type":              {"POST", prepay, body(goodPrepay), func(r *v3Req) { r.header.Set("Content-Type", "text/plain") }, 400, "INVALID_REQUEST", false, ""},
-		"wrong method":              {"GET", prepay, nil, nil, 405, "INVALID_REQUEST", false, ""},
-		"oversized body":            {"POST", prepay, []byte(`{"x":"` + strings.Repeat("a", 70<<10) + `"}`), nil, 413, "INVALID_REQUEST", false, ""},
-		"unknown field":             {"POST", prepay, with(`"description"`, `"extra":1,"description"`), nil, 400, "PARAM_ERROR", true, "extra"},
-		"duplicate key":             {"POST", prepay, with(`"description":"d"`, `"description":"d","description":"e"`), nil, 400, "PARAM_ERROR", true, "/description"},
-		"wrong type":                {"POST", prepay, with(`"total":100`, `"total":"100"`), nil, 400, "PARAM_ERROR", true, "/amount/total"},
-		"fractional fen":            {"POST", prepay, with(`"total":100`, `"total":1.5`), nil, 400, "PARAM_ERROR", true, "/amount/total"},
-		"negative amount":           {"POST", prepay, with(`"total":100`, `"total":-1`), nil, 400, "PARAM_ERROR", true, "/amount/total"},
-		"null":                      {"POST", prepay, with(`"attach"`, `"attach"`)[:0:0], nil, 400, "PARAM_ERROR", true, "body"},
-		"null value":                {"POST", prepay, with(`"description":"d"`, `"description":null`), nil, 400, "PARAM_ERROR", true, "/description"},
-		"missing field":             {"POST", prepay, with(`"description":"d",`, ``), nil, 400, "PARAM_ERROR", true, "/description"},
-		"no openid":                 {"POST", prepay, with(`,"payer":{"openid":"o1"}`, ``), nil, 400, "PARAM_ERROR", true, "/payer/openid"},
-		"other currency":            {"POST", prepay, with(`"total":100`, `"total":100,"currency":"USD"`), nil, 400, "PARAM_ERROR", true, "/amount/currency"},
-		"emoji":                     {"POST", prepay, with(`"description":"d"`, `"description":"d😀"`), nil, 400, "PARAM_ERROR", true, "body"},
-		"two values":                {"POST", prepay, []byte(goodPrepay + goodPrepay), nil, 400, "PARAM_ERROR", true, "body"},
-		"not JSON":                  {"POST", prepay, []byte(`{"appid":`), nil, 400, "PARAM_ERROR", true, "body"},
-		"other appid":               {"POST", prepay, with(`"appid":"`+testAppID, `"appid":"wx0000000000000000`), nil, 400, "APPID_MCHID_NOT_MATCH", true, ""},
-		"query no mchid":            {"GET", query, nil, nil, 400, "PARAM_ERROR", true, "mchid"},
-		"query extra":               {"GET", query + "?mchid=" + testMchID + "&x=1", nil, nil, 400, "PARAM_ERROR", true, "x"},
-		"query not found":           {"GET", query + "?mchid=" + testMchID, nil, nil, 404, "ORDER_NOT_EXIST", true, ""},
+		"path edited after signing":  {"POST", prepay, body(goodPrepay), func(r *v3Req) { r.uri = string(wxpaytest.EndpointV3PrepayApp) }, 401, "SIGN_ERROR", false, "signature"},
+		"no User-Agent":              {"POST", prepay, body(goodPrepay), func(r *v3Req) { r.header.Del("User-Agent") }, 400, "INVALID_REQUEST", false, ""},
+		"no Accept":                  {"POST", prepay, body(goodPrepay), func(r *v3Req) { r.header.Del("Accept") }, 400, "INVALID_REQUEST", false, ""},
+		"Accept XML":                 {"POST", prepay, body(goodPrepay), func(r *v3Req) { r.header.Set("Accept", "text/xml") }, 400, "INVALID_REQUEST", false, ""},
+		"Content-Type":               {"POST", prepay, body(goodPrepay), func(r *v3Req) { r.header.Set("Content-Type", "text/plain") }, 400, "INVALID_REQUEST", false, ""},
+		"wrong method":               {"GET", prepay, nil, nil, 405, "INVALID_REQUEST", false, ""},
+		"oversized body":             {"POST", prepay, []byte(`{"x":"` + strings.Repeat("a", 70<<10) + `"}`), nil, 413, "INVALID_REQUEST", false, ""},
+		"unknown field":              {"POST", prepay, with(`"description"`, `"extra":1,"description"`), nil, 400, "PARAM_ERROR", true, "extra"},
+		"duplicate key":              {"POST", prepay, with(`"description":"d"`, `"description":"d","description":"e"`), nil, 400, "PARAM_ERROR", true, "/description"},
+		"wrong type":                 {"POST", prepay, with(`"total":100`, `"total":"100"`), nil, 400, "PARAM_ERROR", true, "/amount/total"},
+		"fractional fen":             {"POST", prepay, with(`"total":100`, `"total":1.5`), nil, 400, "PARAM_ERROR", true, "/amount/total"},
+		"negative amount":            {"POST", prepay, with(`"total":100`, `"total":-1`), nil, 400, "PARAM_ERROR", true, "/amount/total"},
+		"null":                       {"POST", prepay, with(`"attach"`, `"attach"`)[:0:0], nil, 400, "PARAM_ERROR", true, "body"},
+		"null value":                 {"POST", prepay, with(`"description":"d"`, `"description":null`), nil, 400, "PARAM_ERROR", true, "/description"},
+		"missing field":              {"POST", prepay, with(`"description":"d",`, ``), nil, 400, "PARAM_ERROR", true, "/description"},
+		"no openid":                  {"POST", prepay, with(`,"payer":{"openid":"o1"}`, ``), nil, 400, "PARAM_ERROR", true, "/payer/openid"},
+		"other currency":             {"POST", prepay, with(`"total":100`, `"total":100,"currency":"USD"`), nil, 400, "PARAM_ERROR", true, "/amount/currency"},
+		"emoji":                      {"POST", prepay, with(`"description":"d"`, `"description":"d😀"`), nil, 400, "PARAM_ERROR", true, "body"},
+		"two values":                 {"POST", prepay, []byte(goodPrepay + goodPrepay), nil, 400, "PARAM_ERROR", true, "body"},
+		"not JSON":                   {"POST", prepay, []byte(`{"appid":`), nil, 400, "PARAM_ERROR", true, "body"},
+		"other appid":                {"POST", prepay, with(`"appid":"`+testAppID, `"appid":"wx0000000000000000`), nil, 400, "APPID_MCHID_NOT_MATCH", true, ""},
+		"query no mchid":             {"GET", query, nil, nil, 400, "PARAM_ERROR", true, "mchid"},
+		"query extra":                {"GET", query + "?mchid=" + testMchID + "&x=1", nil, nil, 400, "PARAM_ERROR", true, "x"},
+		"query not found":            {"GET", query + "?mchid=" + testMchID, nil, nil, 404, "ORDER_NOT_EXIST", true, ""},
+		"abnormal refund, no serial": {"POST", abnormal, body(abnormalBody), nil, 400, "PARAM_ERROR", true, "Wechatpay-Serial"},
+		"abnormal refund, not OAEP": {"POST", abnormal, body(abnormalBody), func(r *v3Req) {
+			r.header.Set("Wechatpay-Serial", f.V3PublicKeyID())
+		}, 400, "PARAM_ERROR", true, "/bank_account"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			clk.t = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)

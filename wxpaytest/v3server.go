@@ -15,6 +15,8 @@ import (
 //
 //	s := wxpaytest.NewServer(cfg) // cfg.APIv3Key set
 //	c, err := apiv3.NewClient(s.APIv3Config(), s.APIv3Options()...)
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/partner/4025464285 (the keys a merchant holds)
 func (s *Server) APIv3Config() apiv3.Config {
 	k := s.v3Keys()
 	c := apiv3.Config{
@@ -43,6 +45,8 @@ func (s *Server) APIv3Config() apiv3.Config {
 // fake with Config.Speed or Config.Now and its client agree on the
 // five-minute window of signatures. Options given after them override
 // them.
+//
+// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012556654 (hosts)
 func (s *Server) APIv3Options() []apiv3.Option {
 	return []apiv3.Option{apiv3.WithBaseURL(s.URL), apiv3.WithHTTPClient(s.Client()), apiv3.WithClock(s.Now)}
 }
