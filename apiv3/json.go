@@ -326,10 +326,7 @@ const smallObject = 16
 // (returning true) and is then called with s.i at the value's first byte;
 // otherwise the value is only validated.
 func (s *jsonScanner) object(depth int, field func(key []byte) (bool, error)) error {
-	s.i++ // '{'
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == '}' {
-		s.i++
+	if s.open('}') {
 		return nil
 	}
 	var small [smallObject][]byte
@@ -386,27 +383,14 @@ func (s *jsonScanner) object(depth int, field func(key []byte) (bool, error)) er
 				return err
 			}
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return s.fail("unterminated object")
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return s.fail("expected ',' or '}'")
+		if more, err := s.next('}'); !more {
+			return err
 		}
 	}
 }
 
 func (s *jsonScanner) array(depth int) error {
-	s.i++ // '['
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == ']' {
-		s.i++
+	if s.open(']') {
 		return nil
 	}
 	for {
@@ -414,20 +398,50 @@ func (s *jsonScanner) array(depth int) error {
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return s.fail("unterminated array")
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return s.fail("expected ',' or ']'")
+		if more, err := s.next(']'); !more {
+			return err
 		}
 	}
+}
+
+// open consumes the '{' or '[' at s.i and the white space after it, and
+// reports an empty object or array (consuming its end, closer, as well).
+// With next it is the one framing of both: members separated by commas,
+// up to the closer.
+func (s *jsonScanner) open(closer byte) bool {
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == closer {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// next consumes what follows a member of an object or array (closer '}'
+// or ']'): a comma, when more is true and a member follows, or the
+// closer, when more is false and err is nil. Anything else is the error,
+// with more false.
+func (s *jsonScanner) next(closer byte) (more bool, err error) {
+	s.ws()
+	if s.i >= len(s.b) {
+		if closer == '}' {
+			return false, s.fail("unterminated object")
+		}
+		return false, s.fail("unterminated array")
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		return true, nil
+	case closer:
+		s.i++
+		return false, nil
+	}
+	if closer == '}' {
+		return false, s.fail("expected ',' or '}'")
+	}
+	return false, s.fail("expected ',' or ']'")
 }
 
 // envelope is the outer JSON of a notification as decodeEnvelope reads it:
