@@ -262,23 +262,7 @@ func validIP(s string) bool {
 
 // checkOutTradeNo applies WeChat's out_trade_no rule: 1 to 32 characters
 // from [0-9A-Za-z_-|*@].
-func checkOutTradeNo(q *request, s string) error {
-	if s == "" {
-		return q.bad("out_trade_no", "is required")
-	}
-	if len(s) > 32 {
-		return q.bad("out_trade_no", "is longer than 32 characters")
-	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case '0' <= c && c <= '9', 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
-		case c == '_', c == '-', c == '|', c == '*', c == '@':
-		default:
-			return q.bad("out_trade_no", "may only hold 0-9 A-Z a-z _ - | * @")
-		}
-	}
-	return nil
-}
+func checkOutTradeNo(q *request, s string) error { return checkNo(q, "out_trade_no", s, 32) }
 
 // orderFields are the fields an order shares between the endpoints that
 // create one (unifiedorder, micropay).

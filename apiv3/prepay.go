@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // The prepay endpoints (下单). Each places an order under out_trade_no;
@@ -390,11 +392,8 @@ func checkOutTradeNo(op, s string) error {
 	if len(s) < 6 || len(s) > 32 {
 		return &RequestError{Op: op, Field: "out_trade_no", Reason: "must be 6 to 32 characters"}
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '-' || c == '|' || c == '*') {
-			return &RequestError{Op: op, Field: "out_trade_no", Reason: "may hold only digits, letters and _-|*"}
-		}
+	if !wire.OfAlnum(s, "_-|*") {
+		return &RequestError{Op: op, Field: "out_trade_no", Reason: "may hold only digits, letters and _-|*"}
 	}
 	return nil
 }
