@@ -450,7 +450,7 @@ func (c *Client) billURL(raw string) (*url.URL, error) {
 // one is verified first, like every signed answer.
 func (c *Client) billFail(ctx context.Context, resp *http.Response) error {
 	body, err := wire.ReadAll(resp.Body, maxBillErrorBytes)
-	e := &Error{Op: opBillDownload, StatusCode: resp.StatusCode, RequestID: oneLine(resp.Header.Get(HeaderRequestID))}
+	e := &Error{Op: opBillDownload, StatusCode: resp.StatusCode, RequestID: wire.OneLine(resp.Header.Get(HeaderRequestID))}
 	if err != nil {
 		if errors.Is(err, wire.ErrTooLarge) {
 			err = ErrResponseTooLarge

@@ -55,7 +55,7 @@ func decodeJSON(b []byte, v any) error {
 		switch {
 		case errors.As(err, &te):
 			je.Offset = te.Offset
-			je.Reason = "wrong type for " + oneLine(te.Field)
+			je.Reason = "wrong type for " + wire.OneLine(te.Field)
 		case errors.As(err, &se):
 			je.Offset = se.Offset
 			je.Reason = "syntax error"

@@ -78,3 +78,21 @@ func FuzzParseDigits(f *testing.F) {
 		}
 	})
 }
+
+func TestOneLine(t *testing.T) {
+	long := strings.Repeat("长", 100) // 300 bytes: cut inside the 86th rune
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"PARAM_ERROR", "PARAM_ERROR"},
+		{"bad\r\nlevel=ERROR msg=forged", "bad  level=ERROR msg=forged"},
+		{"tab\there\x00\x1b[31m\x7f", "tab here  [31m "},
+		{"a\xffb", "a?b"},
+		{long, strings.Repeat("长", 85) + "…"},
+		{strings.Repeat("a", OneLineMax), strings.Repeat("a", OneLineMax)},
+		{strings.Repeat("a", OneLineMax+1), strings.Repeat("a", OneLineMax) + "…"},
+	} {
+		if got := OneLine(c.in); got != c.want {
+			t.Errorf("OneLine(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
