@@ -477,10 +477,17 @@ func decodeEnvelope(b []byte) (envelope, error) {
 	}
 	s := jsonScanner{b: b}
 	var typeErr error // the first value of the wrong type, reported only for a document otherwise valid
-	wrongType := func(at int, field string) {
+	// wrong validates a value of the wrong type for field and keeps it
+	// as typeErr (the first one) for a document otherwise valid.
+	wrong := func(depth int, field string) error {
+		at := s.i
+		if err := s.value(depth); err != nil {
+			return err
+		}
 		if typeErr == nil {
 			typeErr = &JSONError{Offset: int64(at), Reason: "wrong type for " + field}
 		}
+		return nil
 	}
 	// str takes a string value into *dst; null leaves it empty; anything
 	// else is validated and reported as the wrong type.
@@ -493,12 +500,7 @@ func decodeEnvelope(b []byte) (envelope, error) {
 		case 'n':
 			return s.lit("null")
 		}
-		at := s.i
-		if err := s.value(depth); err != nil {
-			return err
-		}
-		wrongType(at, field)
-		return nil
+		return wrong(depth, field)
 	}
 	resource := func(k []byte) (bool, error) {
 		var dst *[]byte
@@ -546,12 +548,7 @@ func decodeEnvelope(b []byte) (envelope, error) {
 			case 'n':
 				return true, s.lit("null")
 			}
-			at := s.i
-			if err := s.value(1); err != nil {
-				return true, err
-			}
-			wrongType(at, "resource")
-			return true, nil
+			return true, wrong(1, "resource")
 		default:
 			return false, nil
 		}
@@ -570,10 +567,7 @@ func decodeEnvelope(b []byte) (envelope, error) {
 	case bytes.HasPrefix(b[s.i:], []byte("null")):
 		err = s.value(0) // a null document decodes to nothing
 	default:
-		at := s.i
-		if err = s.value(0); err == nil {
-			wrongType(at, "")
-		}
+		err = wrong(0, "")
 	}
 	if err != nil {
 		return envelope{}, err
