@@ -137,6 +137,8 @@ func orderQueryRequest(r *OrderQueryRequest) (*request, error) {
 	return q, nil
 }
 
+// validTransactionID reports WeChat's transaction_id: 1 to 32 ASCII
+// letters and digits.
 func validTransactionID(s string) bool { return s != "" && len(s) <= 32 && wire.OfAlnum(s, "") }
 
 // parseOrderQuery maps verified answer fields to the response. req is what
