@@ -61,7 +61,7 @@ func (e *BillError) Text() string {
 	b.WriteString(strconv.Itoa(e.Line))
 	if e.Column != "" {
 		b.WriteString(", column ")
-		b.WriteString(oneLine(e.Column))
+		b.WriteString(wire.OneLine(e.Column))
 	}
 	b.WriteString(": ")
 	if e.reason != "" {

@@ -176,17 +176,17 @@ func (e *Error) Text() string {
 	}
 	switch {
 	case e.Code != "":
-		b.WriteString(oneLine(string(e.Code)))
+		b.WriteString(wire.OneLine(string(e.Code)))
 		if e.Message != "" {
 			b.WriteString(": ")
-			b.WriteString(oneLine(e.Message))
+			b.WriteString(wire.OneLine(e.Message))
 		}
 	case e.ReturnCode != "" && e.ReturnCode != "SUCCESS":
 		b.WriteString("return_code ")
-		b.WriteString(oneLine(e.ReturnCode))
+		b.WriteString(wire.OneLine(e.ReturnCode))
 		if e.ReturnMsg != "" {
 			b.WriteString(": ")
-			b.WriteString(oneLine(e.ReturnMsg))
+			b.WriteString(wire.OneLine(e.ReturnMsg))
 		}
 	case e.Err != nil:
 		if e.StatusCode != 0 {
@@ -222,21 +222,6 @@ func (e *Error) Retryable() bool {
 		return e.Code.retryable()
 	}
 	return e.StatusCode >= 500 && e.StatusCode <= 599
-}
-
-// oneLine keeps remote text from breaking log lines and caps its length,
-// since it comes from the network.
-func oneLine(s string) string {
-	const max = 256
-	if len(s) > max {
-		s = s[:max]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, strings.ToValidUTF8(s, "?"))
 }
 
 // OutcomeUnknownError reports a call whose request may have reached WeChat

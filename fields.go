@@ -41,16 +41,12 @@ func parseTime(s string) (time.Time, error) {
 // with room). Anything looser could let two spellings of one amount differ
 // between what was signed and what is compared.
 func parseFen(s string) (int64, error) {
-	if s == "" || len(s) > 18 || (len(s) > 1 && s[0] == '0') {
+	if len(s) > 1 && s[0] == '0' {
 		return 0, ErrAmount
 	}
-	var n int64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, ErrAmount
-		}
-		n = n*10 + int64(c-'0')
+	n, ok := wire.ParseDigits(s, 18)
+	if !ok {
+		return 0, ErrAmount
 	}
 	return n, nil
 }

@@ -2,7 +2,6 @@ package wxpay
 
 import (
 	"context"
-	"strconv"
 	"time"
 )
 
@@ -114,27 +113,16 @@ func microPayRequest(r *MicroPayRequest) (*request, error) {
 	case len(r.AuthCode) > 128 || !digits(r.AuthCode):
 		return nil, q.bad("auth_code", "must be up to 128 digits, as scanned from the payer's payment code")
 	}
-	if err := checkOrder(q, orderFields{
+	order := orderFields{
 		body: r.Body, attach: r.Attach, detail: r.Detail, sceneInfo: r.SceneInfo, deviceInfo: r.DeviceInfo,
-		outTradeNo: r.OutTradeNo, totalFee: r.TotalFee, ip: r.SpbillCreateIP,
-		timeStart: r.TimeStart, timeExpire: r.TimeExpire,
-	}); err != nil {
+		outTradeNo: r.OutTradeNo, totalFee: r.TotalFee, feeType: r.FeeType, ip: r.SpbillCreateIP,
+		goodsTag: r.GoodsTag, limitPay: r.LimitPay, timeStart: r.TimeStart, timeExpire: r.TimeExpire,
+	}
+	if err := checkOrder(q, order); err != nil {
 		return nil, err
 	}
 	q.set("auth_code", r.AuthCode)
-	q.set("body", r.Body)
-	q.set("detail", r.Detail)
-	q.set("attach", r.Attach)
-	q.set("out_trade_no", r.OutTradeNo)
-	q.set("total_fee", strconv.FormatInt(r.TotalFee, 10))
-	q.set("fee_type", string(r.FeeType))
-	q.set("spbill_create_ip", r.SpbillCreateIP)
-	q.set("goods_tag", r.GoodsTag)
-	q.set("limit_pay", r.LimitPay)
-	q.set("time_start", formatOptTime(r.TimeStart))
-	q.set("time_expire", formatOptTime(r.TimeExpire))
-	q.set("device_info", r.DeviceInfo)
-	q.set("scene_info", r.SceneInfo)
+	order.set(q)
 	if err := q.extra(r.Extra); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,8 @@ package wxpay
 
 import (
 	"context"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // TradeState is trade_state: where an order stands. Only
@@ -135,18 +137,9 @@ func orderQueryRequest(r *OrderQueryRequest) (*request, error) {
 	return q, nil
 }
 
-func validTransactionID(s string) bool {
-	if s == "" || len(s) > 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
-			return false
-		}
-	}
-	return true
-}
+// validTransactionID reports WeChat's transaction_id: 1 to 32 ASCII
+// letters and digits.
+func validTransactionID(s string) bool { return s != "" && len(s) <= 32 && wire.OfAlnum(s, "") }
 
 // parseOrderQuery maps verified answer fields to the response. req is what
 // was asked, so that an answer about another order is refused.

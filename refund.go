@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 var epRefund = endpoint{op: "refund", path: "/secapi/pay/refund", cert: true, key: "out_refund_no"}
@@ -204,7 +206,7 @@ func checkOrderIDs(q *request, transactionID, outTradeNo string) error {
 	return nil
 }
 
-// checkNo checks a merchant number field (out_refund_no): 1 to max
+// checkNo checks a merchant number field (out_refund_no, out_trade_no): 1 to max
 // characters of [0-9A-Za-z_-|*@].
 func checkNo(q *request, name, s string, max int) error {
 	if s == "" {
@@ -213,13 +215,8 @@ func checkNo(q *request, name, s string, max int) error {
 	if len(s) > max {
 		return q.bad(name, "is longer than "+strconv.Itoa(max)+" characters")
 	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case '0' <= c && c <= '9', 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
-		case c == '_', c == '-', c == '|', c == '*', c == '@':
-		default:
-			return q.bad(name, "may only hold 0-9 A-Z a-z _ - | * @")
-		}
+	if !wire.OfAlnum(s, "_-|*@") {
+		return q.bad(name, "may only hold 0-9 A-Z a-z _ - | * @")
 	}
 	return nil
 }

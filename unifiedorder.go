@@ -173,11 +173,12 @@ func (c *Client) unifiedOrderRequest(r *UnifiedOrderRequest) (*request, error) {
 	if r == nil {
 		return nil, q.bad("request", "is nil")
 	}
-	if err := checkOrder(q, orderFields{
+	order := orderFields{
 		body: r.Body, attach: r.Attach, detail: r.Detail, sceneInfo: r.SceneInfo, deviceInfo: r.DeviceInfo,
-		outTradeNo: r.OutTradeNo, totalFee: r.TotalFee, ip: r.SpbillCreateIP,
-		timeStart: r.TimeStart, timeExpire: r.TimeExpire,
-	}); err != nil {
+		outTradeNo: r.OutTradeNo, totalFee: r.TotalFee, feeType: r.FeeType, ip: r.SpbillCreateIP,
+		goodsTag: r.GoodsTag, limitPay: r.LimitPay, timeStart: r.TimeStart, timeExpire: r.TimeExpire,
+	}
+	if err := checkOrder(q, order); err != nil {
 		return nil, err
 	}
 	switch r.TradeType {
@@ -214,25 +215,13 @@ func (c *Client) unifiedOrderRequest(r *UnifiedOrderRequest) (*request, error) {
 		return nil, q.bad("notify_url", "is required (set it in the request or in Config.NotifyURL)")
 	}
 
-	q.set("body", r.Body)
-	q.set("detail", r.Detail)
-	q.set("attach", r.Attach)
-	q.set("out_trade_no", r.OutTradeNo)
-	q.set("fee_type", string(r.FeeType))
-	q.set("total_fee", strconv.FormatInt(r.TotalFee, 10))
-	q.set("spbill_create_ip", r.SpbillCreateIP)
-	q.set("time_start", formatOptTime(r.TimeStart))
-	q.set("time_expire", formatOptTime(r.TimeExpire))
-	q.set("goods_tag", r.GoodsTag)
+	order.set(q)
 	q.set("notify_url", notify)
 	q.set("trade_type", string(r.TradeType))
 	q.set("product_id", r.ProductID)
-	q.set("limit_pay", r.LimitPay)
 	q.set("openid", r.OpenID)
-	q.set("device_info", r.DeviceInfo)
 	q.set("receipt", yes(r.Receipt))
 	q.set("profit_sharing", yes(r.ProfitSharing))
-	q.set("scene_info", r.SceneInfo)
 	q.set("version", r.Version)
 	if err := q.extra(r.Extra); err != nil {
 		return nil, err
@@ -262,32 +251,37 @@ func validIP(s string) bool {
 
 // checkOutTradeNo applies WeChat's out_trade_no rule: 1 to 32 characters
 // from [0-9A-Za-z_-|*@].
-func checkOutTradeNo(q *request, s string) error {
-	if s == "" {
-		return q.bad("out_trade_no", "is required")
-	}
-	if len(s) > 32 {
-		return q.bad("out_trade_no", "is longer than 32 characters")
-	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case '0' <= c && c <= '9', 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
-		case c == '_', c == '-', c == '|', c == '*', c == '@':
-		default:
-			return q.bad("out_trade_no", "may only hold 0-9 A-Z a-z _ - | * @")
-		}
-	}
-	return nil
-}
+func checkOutTradeNo(q *request, s string) error { return checkNo(q, "out_trade_no", s, 32) }
 
 // orderFields are the fields an order shares between the endpoints that
-// create one (unifiedorder, micropay).
+// create one (unifiedorder, micropay): checked by checkOrder and written
+// by set, once for both.
 type orderFields struct {
 	body, attach, detail, sceneInfo, deviceInfo string
 	outTradeNo                                  string
 	totalFee                                    int64
+	feeType                                     FeeType
 	ip                                          string
+	goodsTag, limitPay                          string
 	timeStart, timeExpire                       time.Time
+}
+
+// set lists the shared fields in q, the empty ones too (see
+// [request.set]).
+func (f *orderFields) set(q *request) {
+	q.set("body", f.body)
+	q.set("detail", f.detail)
+	q.set("attach", f.attach)
+	q.set("out_trade_no", f.outTradeNo)
+	q.set("total_fee", strconv.FormatInt(f.totalFee, 10))
+	q.set("fee_type", string(f.feeType))
+	q.set("spbill_create_ip", f.ip)
+	q.set("goods_tag", f.goodsTag)
+	q.set("limit_pay", f.limitPay)
+	q.set("time_start", formatOptTime(f.timeStart))
+	q.set("time_expire", formatOptTime(f.timeExpire))
+	q.set("device_info", f.deviceInfo)
+	q.set("scene_info", f.sceneInfo)
 }
 
 // checkOrder applies WeChat's rules to the fields every new order has,

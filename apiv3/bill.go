@@ -182,27 +182,21 @@ type billAnswer struct {
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012556654
 func (c *Client) TradeBill(ctx context.Context, req *TradeBillRequest) (*Bill, error) {
-	op := epTradeBill.op
 	if req == nil {
-		return nil, &RequestError{Op: op, Field: "request", Reason: "is nil"}
+		return nil, &RequestError{Op: epTradeBill.op, Field: "request", Reason: "is nil"}
 	}
-	if err := checkBillDate(op, req.BillDate); err != nil {
-		return nil, err
-	}
-	q := url.Values{"bill_date": {req.BillDate}}
-	switch req.BillType {
-	case "":
-	case TradeBillAll, TradeBillSuccess, TradeBillRefund, TradeBillRechargeRefund,
-		TradeBillAllSpecial, TradeBillSucSpecial, TradeBillRefSpecial:
-		q.Set("bill_type", string(req.BillType))
-	default:
-		return nil, &RequestError{Op: op, Field: "bill_type",
-			Reason: "must be ALL, SUCCESS, REFUND, RECHARGE_REFUND, ALL_SPECIAL, SUC_SPECIAL or REF_SPECIAL"}
-	}
-	if req.Gzip {
-		q.Set("tar_type", "GZIP")
-	}
-	return c.applyBill(ctx, epTradeBill, q, req.Gzip)
+	return c.applyDay(ctx, epTradeBill, req.BillDate, req.Gzip, func(q url.Values) error {
+		switch req.BillType {
+		case "":
+		case TradeBillAll, TradeBillSuccess, TradeBillRefund, TradeBillRechargeRefund,
+			TradeBillAllSpecial, TradeBillSucSpecial, TradeBillRefSpecial:
+			q.Set("bill_type", string(req.BillType))
+		default:
+			return &RequestError{Op: epTradeBill.op, Field: "bill_type",
+				Reason: "must be ALL, SUCCESS, REFUND, RECHARGE_REFUND, ALL_SPECIAL, SUC_SPECIAL or REF_SPECIAL"}
+		}
+		return nil
+	})
 }
 
 // FundFlowBill applies for a day's fund-flow bill of one account
@@ -210,25 +204,36 @@ func (c *Client) TradeBill(ctx context.Context, req *TradeBillRequest) (*Bill, e
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_1_7.shtml
 func (c *Client) FundFlowBill(ctx context.Context, req *FundFlowBillRequest) (*Bill, error) {
-	op := epFundFlowBill.op
 	if req == nil {
-		return nil, &RequestError{Op: op, Field: "request", Reason: "is nil"}
+		return nil, &RequestError{Op: epFundFlowBill.op, Field: "request", Reason: "is nil"}
 	}
-	if err := checkBillDate(op, req.BillDate); err != nil {
+	return c.applyDay(ctx, epFundFlowBill, req.BillDate, req.Gzip, func(q url.Values) error {
+		switch req.AccountType {
+		case "":
+		case FundFlowBasic, FundFlowOperation, FundFlowFees:
+			q.Set("account_type", string(req.AccountType))
+		default:
+			return &RequestError{Op: epFundFlowBill.op, Field: "account_type", Reason: "must be BASIC, OPERATION or FEES"}
+		}
+		return nil
+	})
+}
+
+// applyDay checks and builds the query of one day's bill on ep
+// (bill_date, what set adds, tar_type when gz), in the order both bill
+// endpoints always checked them, and applies for it.
+func (c *Client) applyDay(ctx context.Context, ep endpoint, date string, gz bool, set func(url.Values) error) (*Bill, error) {
+	if err := checkBillDate(ep.op, date); err != nil {
 		return nil, err
 	}
-	q := url.Values{"bill_date": {req.BillDate}}
-	switch req.AccountType {
-	case "":
-	case FundFlowBasic, FundFlowOperation, FundFlowFees:
-		q.Set("account_type", string(req.AccountType))
-	default:
-		return nil, &RequestError{Op: op, Field: "account_type", Reason: "must be BASIC, OPERATION or FEES"}
+	q := url.Values{"bill_date": {date}}
+	if err := set(q); err != nil {
+		return nil, err
 	}
-	if req.Gzip {
+	if gz {
 		q.Set("tar_type", "GZIP")
 	}
-	return c.applyBill(ctx, epFundFlowBill, q, req.Gzip)
+	return c.applyBill(ctx, ep, q, gz)
 }
 
 // checkBillDate refuses anything but a calendar date written 2006-01-02.
@@ -450,7 +455,7 @@ func (c *Client) billURL(raw string) (*url.URL, error) {
 // one is verified first, like every signed answer.
 func (c *Client) billFail(ctx context.Context, resp *http.Response) error {
 	body, err := wire.ReadAll(resp.Body, maxBillErrorBytes)
-	e := &Error{Op: opBillDownload, StatusCode: resp.StatusCode, RequestID: oneLine(resp.Header.Get(HeaderRequestID))}
+	e := &Error{Op: opBillDownload, StatusCode: resp.StatusCode, RequestID: wire.OneLine(resp.Header.Get(HeaderRequestID))}
 	if err != nil {
 		if errors.Is(err, wire.ErrTooLarge) {
 			err = ErrResponseTooLarge

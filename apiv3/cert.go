@@ -116,7 +116,7 @@ func (m *certManager) lookup(ctx context.Context, serial string) (*rsa.PublicKey
 	case errors.Is(err, errRefreshLimited):
 		why += " (not refreshed again: the last refresh was under a minute ago)"
 	case err != nil:
-		why += " (refreshing the certificates failed: " + oneLine(err.Error()) + ")"
+		why += " (refreshing the certificates failed: " + wire.OneLine(err.Error()) + ")"
 	}
 	return nil, &verifyError{ErrUnknownSerial, why}
 }

@@ -250,17 +250,17 @@ func (e *Error) Text() string {
 	b.WriteString(strconv.Itoa(e.StatusCode))
 	if e.Code != "" {
 		b.WriteString(": ")
-		b.WriteString(oneLine(string(e.Code)))
+		b.WriteString(wire.OneLine(string(e.Code)))
 		if e.Message != "" {
 			b.WriteString(": ")
-			b.WriteString(oneLine(e.Message))
+			b.WriteString(wire.OneLine(e.Message))
 		}
 		if d := e.Detail; d != nil && (d.Field != "" || d.Issue != "") {
 			b.WriteString(" [")
-			b.WriteString(oneLine(d.Field))
+			b.WriteString(wire.OneLine(d.Field))
 			if d.Issue != "" {
 				b.WriteString(": ")
-				b.WriteString(oneLine(d.Issue))
+				b.WriteString(wire.OneLine(d.Issue))
 			}
 			b.WriteString("]")
 		}
@@ -279,7 +279,7 @@ func (e *Error) Text() string {
 	}
 	if e.RequestID != "" {
 		b.WriteString(" (request-id ")
-		b.WriteString(oneLine(e.RequestID))
+		b.WriteString(wire.OneLine(e.RequestID))
 		b.WriteString(")")
 	}
 	if e.key != "" && e.Retryable() {
@@ -301,18 +301,6 @@ func (e *Error) Retryable() bool {
 		return true
 	}
 	return e.StatusCode == http.StatusTooManyRequests || (e.StatusCode >= 500 && e.StatusCode <= 599)
-}
-
-// oneLine keeps remote text from breaking log lines and caps its length,
-// since it comes from the network.
-func oneLine(s string) string {
-	s = wire.Truncate(strings.ToValidUTF8(s, "?"), 256)
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 // RequestError reports a request that apiv3 refused to send because a

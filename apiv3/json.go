@@ -55,7 +55,7 @@ func decodeJSON(b []byte, v any) error {
 		switch {
 		case errors.As(err, &te):
 			je.Offset = te.Offset
-			je.Reason = "wrong type for " + oneLine(te.Field)
+			je.Reason = "wrong type for " + wire.OneLine(te.Field)
 		case errors.As(err, &se):
 			je.Offset = se.Offset
 			je.Reason = "syntax error"
@@ -326,10 +326,7 @@ const smallObject = 16
 // (returning true) and is then called with s.i at the value's first byte;
 // otherwise the value is only validated.
 func (s *jsonScanner) object(depth int, field func(key []byte) (bool, error)) error {
-	s.i++ // '{'
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == '}' {
-		s.i++
+	if s.open('}') {
 		return nil
 	}
 	var small [smallObject][]byte
@@ -386,27 +383,14 @@ func (s *jsonScanner) object(depth int, field func(key []byte) (bool, error)) er
 				return err
 			}
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return s.fail("unterminated object")
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return s.fail("expected ',' or '}'")
+		if more, err := s.next('}'); !more {
+			return err
 		}
 	}
 }
 
 func (s *jsonScanner) array(depth int) error {
-	s.i++ // '['
-	s.ws()
-	if s.i < len(s.b) && s.b[s.i] == ']' {
-		s.i++
+	if s.open(']') {
 		return nil
 	}
 	for {
@@ -414,20 +398,50 @@ func (s *jsonScanner) array(depth int) error {
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		s.ws()
-		if s.i >= len(s.b) {
-			return s.fail("unterminated array")
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return s.fail("expected ',' or ']'")
+		if more, err := s.next(']'); !more {
+			return err
 		}
 	}
+}
+
+// open consumes the '{' or '[' at s.i and the white space after it, and
+// reports an empty object or array (consuming its end, closer, as well).
+// With next it is the one framing of both: members separated by commas,
+// up to the closer.
+func (s *jsonScanner) open(closer byte) bool {
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == closer {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// next consumes what follows a member of an object or array (closer '}'
+// or ']'): a comma, when more is true and a member follows, or the
+// closer, when more is false and err is nil. Anything else is the error,
+// with more false.
+func (s *jsonScanner) next(closer byte) (more bool, err error) {
+	s.ws()
+	if s.i >= len(s.b) {
+		if closer == '}' {
+			return false, s.fail("unterminated object")
+		}
+		return false, s.fail("unterminated array")
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		return true, nil
+	case closer:
+		s.i++
+		return false, nil
+	}
+	if closer == '}' {
+		return false, s.fail("expected ',' or '}'")
+	}
+	return false, s.fail("expected ',' or ']'")
 }
 
 // envelope is the outer JSON of a notification as decodeEnvelope reads it:
@@ -463,10 +477,17 @@ func decodeEnvelope(b []byte) (envelope, error) {
 	}
 	s := jsonScanner{b: b}
 	var typeErr error // the first value of the wrong type, reported only for a document otherwise valid
-	wrongType := func(at int, field string) {
+	// wrong validates a value of the wrong type for field and keeps it
+	// as typeErr (the first one) for a document otherwise valid.
+	wrong := func(depth int, field string) error {
+		at := s.i
+		if err := s.value(depth); err != nil {
+			return err
+		}
 		if typeErr == nil {
 			typeErr = &JSONError{Offset: int64(at), Reason: "wrong type for " + field}
 		}
+		return nil
 	}
 	// str takes a string value into *dst; null leaves it empty; anything
 	// else is validated and reported as the wrong type.
@@ -479,12 +500,7 @@ func decodeEnvelope(b []byte) (envelope, error) {
 		case 'n':
 			return s.lit("null")
 		}
-		at := s.i
-		if err := s.value(depth); err != nil {
-			return err
-		}
-		wrongType(at, field)
-		return nil
+		return wrong(depth, field)
 	}
 	resource := func(k []byte) (bool, error) {
 		var dst *[]byte
@@ -532,12 +548,7 @@ func decodeEnvelope(b []byte) (envelope, error) {
 			case 'n':
 				return true, s.lit("null")
 			}
-			at := s.i
-			if err := s.value(1); err != nil {
-				return true, err
-			}
-			wrongType(at, "resource")
-			return true, nil
+			return true, wrong(1, "resource")
 		default:
 			return false, nil
 		}
@@ -556,10 +567,7 @@ func decodeEnvelope(b []byte) (envelope, error) {
 	case bytes.HasPrefix(b[s.i:], []byte("null")):
 		err = s.value(0) // a null document decodes to nothing
 	default:
-		at := s.i
-		if err = s.value(0); err == nil {
-			wrongType(at, "")
-		}
+		err = wrong(0, "")
 	}
 	if err != nil {
 		return envelope{}, err

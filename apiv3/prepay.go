@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // The prepay endpoints (下单). Each places an order under out_trade_no;
@@ -199,14 +201,7 @@ type NativePrepayResponse struct {
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012525167
 func (c *Client) PrepayJSAPI(ctx context.Context, req PrepayRequest) (*PrepayResponse, error) {
-	var out PrepayResponse
-	if err := c.prepay(ctx, epPrepayJSAPI, &req, &out); err != nil {
-		return nil, err
-	}
-	if out.PrepayID == "" {
-		return nil, unusablePrepay(epPrepayJSAPI, "answer lacks prepay_id")
-	}
-	return &out, nil
+	return prepayFor(c, ctx, epPrepayJSAPI, &req, "prepay_id", func(out *PrepayResponse) string { return out.PrepayID })
 }
 
 // PrepayApp places an order paid in a mobile app through the WeChat
@@ -215,14 +210,7 @@ func (c *Client) PrepayJSAPI(ctx context.Context, req PrepayRequest) (*PrepayRes
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/docs/merchant/products/in-app-payment/apilist.html
 func (c *Client) PrepayApp(ctx context.Context, req PrepayRequest) (*PrepayResponse, error) {
-	var out PrepayResponse
-	if err := c.prepay(ctx, epPrepayApp, &req, &out); err != nil {
-		return nil, err
-	}
-	if out.PrepayID == "" {
-		return nil, unusablePrepay(epPrepayApp, "answer lacks prepay_id")
-	}
-	return &out, nil
+	return prepayFor(c, ctx, epPrepayApp, &req, "prepay_id", func(out *PrepayResponse) string { return out.PrepayID })
 }
 
 // PrepayH5 places an order paid from a mobile browser outside WeChat.
@@ -231,14 +219,7 @@ func (c *Client) PrepayApp(ctx context.Context, req PrepayRequest) (*PrepayRespo
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012525153
 func (c *Client) PrepayH5(ctx context.Context, req PrepayRequest) (*H5PrepayResponse, error) {
-	var out H5PrepayResponse
-	if err := c.prepay(ctx, epPrepayH5, &req, &out); err != nil {
-		return nil, err
-	}
-	if out.H5URL == "" {
-		return nil, unusablePrepay(epPrepayH5, "answer lacks h5_url")
-	}
-	return &out, nil
+	return prepayFor(c, ctx, epPrepayH5, &req, "h5_url", func(out *H5PrepayResponse) string { return out.H5URL })
 }
 
 // PrepayNative places an order paid by scanning a QR code: render the
@@ -246,12 +227,19 @@ func (c *Client) PrepayH5(ctx context.Context, req PrepayRequest) (*H5PrepayResp
 //
 // WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012525095
 func (c *Client) PrepayNative(ctx context.Context, req PrepayRequest) (*NativePrepayResponse, error) {
-	var out NativePrepayResponse
-	if err := c.prepay(ctx, epPrepayNative, &req, &out); err != nil {
+	return prepayFor(c, ctx, epPrepayNative, &req, "code_url", func(out *NativePrepayResponse) string { return out.CodeURL })
+}
+
+// prepayFor places the order at ep and decodes WeChat's answer into a T,
+// which must carry the one field the caller needs (its wire name need,
+// read by got): an answer without it is [unusablePrepay].
+func prepayFor[T any](c *Client, ctx context.Context, ep endpoint, req *PrepayRequest, need string, got func(*T) string) (*T, error) {
+	var out T
+	if err := c.prepay(ctx, ep, req, &out); err != nil {
 		return nil, err
 	}
-	if out.CodeURL == "" {
-		return nil, unusablePrepay(epPrepayNative, "answer lacks code_url")
+	if got(&out) == "" {
+		return nil, unusablePrepay(ep, "answer lacks "+need)
 	}
 	return &out, nil
 }
@@ -390,11 +378,8 @@ func checkOutTradeNo(op, s string) error {
 	if len(s) < 6 || len(s) > 32 {
 		return &RequestError{Op: op, Field: "out_trade_no", Reason: "must be 6 to 32 characters"}
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '_' || c == '-' || c == '|' || c == '*') {
-			return &RequestError{Op: op, Field: "out_trade_no", Reason: "may hold only digits, letters and _-|*"}
-		}
+	if !wire.OfAlnum(s, "_-|*") {
+		return &RequestError{Op: op, Field: "out_trade_no", Reason: "may hold only digits, letters and _-|*"}
 	}
 	return nil
 }

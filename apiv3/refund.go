@@ -332,26 +332,7 @@ func parseRefund(b []byte) (*Refund, error) {
 
 // isNo reports 1 to max characters of [0-9A-Za-z] and of extra.
 func isNo(s string, max int, extra string) bool {
-	if s == "" || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
-		default:
-			ok := false
-			for j := 0; j < len(extra); j++ {
-				if c == extra[j] {
-					ok = true
-				}
-			}
-			if !ok {
-				return false
-			}
-		}
-	}
-	return true
+	return s != "" && len(s) <= max && wire.OfAlnum(s, extra)
 }
 
 // checkRefundNo validates out_refund_no.

@@ -234,7 +234,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, error) {
 		}
 		return resp, nil
 	}
-	e := &Error{Op: op, StatusCode: resp.status, RequestID: oneLine(resp.header.Get(HeaderRequestID))}
+	e := &Error{Op: op, StatusCode: resp.status, RequestID: wire.OneLine(resp.header.Get(HeaderRequestID))}
 	if resp.header.Get(HeaderSignature) != "" {
 		// Signed error answers are verified like any other; nothing of
 		// a body whose signature fails is reported.
@@ -308,10 +308,10 @@ func (c *Client) send(ctx context.Context, r *request, base string) (*response, 
 	if c.logger.Enabled(ctx, slog.LevelDebug) {
 		c.logger.LogAttrs(ctx, slog.LevelDebug, "apiv3: call", slog.String("op", r.ep.op),
 			slog.String("method", r.ep.method), slog.Int("status", resp.StatusCode), slog.Int("bytes", len(b)),
-			slog.String("request_id", oneLine(resp.Header.Get(HeaderRequestID))), slog.Duration("elapsed", time.Since(start)))
+			slog.String("request_id", wire.OneLine(resp.Header.Get(HeaderRequestID))), slog.Duration("elapsed", time.Since(start)))
 	}
 	if errors.Is(err, wire.ErrTooLarge) {
-		return nil, true, &Error{Op: r.ep.op, StatusCode: resp.StatusCode, RequestID: oneLine(resp.Header.Get(HeaderRequestID)), Err: ErrResponseTooLarge}
+		return nil, true, &Error{Op: r.ep.op, StatusCode: resp.StatusCode, RequestID: wire.OneLine(resp.Header.Get(HeaderRequestID)), Err: ErrResponseTooLarge}
 	}
 	if err != nil {
 		return nil, true, err

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // The headers WeChat signs its answers and notifications with.
@@ -157,20 +159,7 @@ func single(h http.Header, name string) (string, bool) {
 }
 
 // parseUnix reads 1 to 12 decimal digits; no sign, space or fraction.
-func parseUnix(s string) (int64, bool) {
-	if len(s) == 0 || len(s) > 12 {
-		return 0, false
-	}
-	var v int64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + int64(c-'0')
-	}
-	return v, true
-}
+func parseUnix(s string) (int64, bool) { return wire.ParseDigits(s, 12) }
 
 // printable reports whether s is 1..max bytes of printable ASCII.
 func printable(s string, max int) bool {
@@ -187,18 +176,7 @@ func printable(s string, max int) bool {
 
 // validSerial accepts what WeChat puts in Wechatpay-Serial: the hex
 // serial of a platform certificate or a PUB_KEY_ID_… id of digits.
-func validSerial(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+func validSerial(s string) bool { return len(s) >= 1 && len(s) <= 64 && wire.OfAlnum(s, "_") }
 
 // keyFor resolves Wechatpay-Serial for answers and notifications: the
 // configured public key by its id, else a platform certificate (which may

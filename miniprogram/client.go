@@ -175,11 +175,8 @@ func checkAppSecret(s string) error {
 	if len(s) != appSecretLen {
 		return fmt.Errorf("%w: app secret must be the %d characters WeChat issues, got %d", ErrBadInput, appSecretLen, len(s))
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
-			return fmt.Errorf("%w: app secret must be ASCII letters and digits, as WeChat issues it", ErrBadInput)
-		}
+	if !wire.OfAlnum(s, "") {
+		return fmt.Errorf("%w: app secret must be ASCII letters and digits, as WeChat issues it", ErrBadInput)
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package wire
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Error texts of the module are built once. Each package's errors read
 // "wxpay: ..." or "apiv3: ..." at the top, and an error that wraps
@@ -80,6 +83,25 @@ func RequestText(op, field, reason string) string { return op + ": invalid " + f
 func OutcomeUnknownText(op, key string, cause error) string {
 	return op + ": outcome unknown, the request may have reached WeChat (retry with the same " +
 		key + "): " + Text(cause)
+}
+
+// OneLineMax is how many bytes of a remote text [OneLine] keeps.
+const OneLineMax = 256
+
+// OneLine makes text from the network (WeChat's code and message, a
+// Request-ID, a gateway's page) safe to put in an error or a log line:
+// invalid UTF-8 becomes '?', each control character (C0 and DEL) a space,
+// so that no line break or escape can forge a record, and the text is cut
+// to [OneLineMax] bytes by [Truncate], since nothing bounds it otherwise.
+// It is the one rule of the root package and apiv3.
+func OneLine(s string) string {
+	s = Truncate(strings.ToValidUTF8(s, "?"), OneLineMax)
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // RetryHint is appended to the text of a retryable error of an endpoint

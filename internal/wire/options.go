@@ -41,23 +41,20 @@ func (o *Options) SetHTTPClient(prefix string, hc *http.Client) error {
 }
 
 // SetBaseURL checks u with [CheckBaseURL] and keeps it.
-func (o *Options) SetBaseURL(prefix, u string) error {
+func (o *Options) SetBaseURL(prefix, u string) error { return setURL(prefix, u, &o.BaseURL) }
+
+// SetFailover checks the backup base URL with [CheckBaseURL] and keeps
+// it.
+func (o *Options) SetFailover(prefix, backup string) error { return setURL(prefix, backup, &o.Backup) }
+
+// setURL is the one rule of both base URLs: checked by [CheckBaseURL],
+// kept in its cleaned form in *dst.
+func setURL(prefix, u string, dst *string) error {
 	v, err := CheckBaseURL(u)
 	if err != nil {
 		return NewError(prefix, err.Error())
 	}
-	o.BaseURL = v
-	return nil
-}
-
-// SetFailover checks the backup base URL with [CheckBaseURL] and keeps
-// it.
-func (o *Options) SetFailover(prefix, backup string) error {
-	v, err := CheckBaseURL(backup)
-	if err != nil {
-		return NewError(prefix, err.Error())
-	}
-	o.Backup = v
+	*dst = v
 	return nil
 }
 

@@ -5,10 +5,11 @@
 // (options.go), the notification-handler skeleton (notify.go), certificate
 // and key loading (cert.go), error texts built once (errtext.go), random
 // strings and nonces (rand.go, nonce.go), the v2 field-name rule
-// (name.go), loopback checks (loopback.go), redaction (redact.go and
+// (name.go), the character rules of identifiers and decimal numbers
+// (chars.go), loopback checks (loopback.go), redaction (redact.go and
 // RedactURL), the refusal-log limiter and sealed secrets (limit.go),
-// constant-time PKCS#7 unpadding and the truncation of caller input in
-// error text. It is internal so that the public surface stays small; each
+// constant-time PKCS#7 unpadding, the truncation of caller input in
+// error text and the one-line form of remote text (OneLine). It is internal so that the public surface stays small; each
 // public package maps these results onto its own typed errors.
 package wire
 
