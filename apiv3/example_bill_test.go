@@ -55,15 +55,12 @@ func ExampleClient_TradeBill() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{
-		Description: "coffee", OutTradeNo: "T20260102001", NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 1234},
-	}); err != nil {
-		fmt.Println(err)
-		return
+	if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{Description: "coffee", OutTradeNo: "T20260102001",
+		NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 1234}}); err != nil {
+		log.Fatal(err)
 	}
-	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "T20260102001", NoNotify: true}); err != nil {
-		fmt.Println(err)
-		return
+	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "T20260102001", NoNotify: true}); err != nil { // the payer pays
+		log.Fatal(err)
 	}
 
 	bill, err := c.TradeBill(ctx, &apiv3.TradeBillRequest{BillDate: "2026-01-02"})
@@ -132,15 +129,12 @@ func ExampleClient_FundFlowBill() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{
-		Description: "coffee", OutTradeNo: "T20260102001", NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 1234},
-	}); err != nil {
-		fmt.Println(err)
-		return
+	if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{Description: "coffee", OutTradeNo: "T20260102001",
+		NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 1234}}); err != nil {
+		log.Fatal(err)
 	}
-	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "T20260102001", NoNotify: true}); err != nil {
-		fmt.Println(err)
-		return
+	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "T20260102001", NoNotify: true}); err != nil { // the payer pays
+		log.Fatal(err)
 	}
 
 	bill, err := c.FundFlowBill(ctx, &apiv3.FundFlowBillRequest{BillDate: "2026-01-02", Gzip: true})
@@ -183,15 +177,12 @@ func ExampleClient_OpenBill() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{
-		Description: "coffee", OutTradeNo: "T20260102001", NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 1234},
-	}); err != nil {
-		fmt.Println(err)
-		return
+	if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{Description: "coffee", OutTradeNo: "T20260102001",
+		NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 1234}}); err != nil {
+		log.Fatal(err)
 	}
-	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "T20260102001", NoNotify: true}); err != nil {
-		fmt.Println(err)
-		return
+	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "T20260102001", NoNotify: true}); err != nil { // the payer pays
+		log.Fatal(err)
 	}
 	bill, err := c.TradeBill(ctx, &apiv3.TradeBillRequest{BillDate: "2026-01-02"})
 	if err != nil {

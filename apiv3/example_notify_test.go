@@ -204,10 +204,8 @@ func ExampleClient_DecryptSensitive() {
 // ParseNotificationBody takes a notification already read, for example
 // from a queue that stored the headers and the exact body on receipt.
 func ExampleClient_ParseNotificationBody() {
-	wx := wxpaytest.NewServer(wxpaytest.Config{
-		AppID: "wxd678efh567hg6787", MchID: "1230000109", APIKey: "192006250b4c09247ec02edce69f6a2d",
-		APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb",
-	})
+	wx := wxpaytest.NewServer(wxpaytest.Config{AppID: "wxd678efh567hg6787", MchID: "1230000109",
+		APIKey: "192006250b4c09247ec02edce69f6a2d", APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb"})
 	defer wx.Close()
 	c, err := apiv3.NewClient(wx.APIv3Config(), wx.APIv3Options()...)
 	if err != nil {

@@ -66,13 +66,14 @@ func ExampleClient_PrepayApp() {
 	})
 	defer wx.Close()
 	cfg := wx.APIv3Config()
-	cfg.NotifyURL = "https://merchant.example/wxpay/v3/notify"
+	cfg.NotifyURL = "https://merchant.example/wxpay/v3/notify" // the default of every order
 	c, err := apiv3.NewClient(cfg, wx.APIv3Options()...)
 	if err != nil {
 		log.Fatal(err)
 	}
 	order, err := c.PrepayApp(context.Background(), apiv3.PrepayRequest{
 		AppID: "wx8888888888888888", Description: "会员月卡", OutTradeNo: "APP20260102150405", Amount: apiv3.Amount{Total: 1500},
+		NotifyURL: "https://merchant.example/wxpay/v3/notify",
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -91,19 +92,15 @@ func ExampleClient_PrepayApp() {
 // H5 payment from a mobile browser outside WeChat: send the browser to
 // h5_url (valid five minutes).
 func ExampleClient_PrepayH5() {
-	wx := wxpaytest.NewServer(wxpaytest.Config{
-		AppID: "wxd678efh567hg6787", MchID: "1230000109", APIKey: "192006250b4c09247ec02edce69f6a2d",
-		APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb",
-	})
+	wx := wxpaytest.NewServer(wxpaytest.Config{AppID: "wxd678efh567hg6787", MchID: "1230000109",
+		APIKey: "192006250b4c09247ec02edce69f6a2d", APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb"})
 	defer wx.Close()
-	cfg := wx.APIv3Config()
-	cfg.NotifyURL = "https://merchant.example/wxpay/v3/notify"
-	c, err := apiv3.NewClient(cfg, wx.APIv3Options()...)
+	c, err := apiv3.NewClient(wx.APIv3Config(), wx.APIv3Options()...)
 	if err != nil {
 		log.Fatal(err)
 	}
 	order, err := c.PrepayH5(context.Background(), apiv3.PrepayRequest{
-		Description: "会员月卡", OutTradeNo: "H520260102150405", Amount: apiv3.Amount{Total: 1500},
+		Description: "会员月卡", OutTradeNo: "H520260102150405", Amount: apiv3.Amount{Total: 1500}, NotifyURL: "https://merchant.example/wxpay/v3/notify",
 		SceneInfo: &apiv3.SceneInfo{PayerClientIP: "203.0.113.7", H5Info: &apiv3.H5Info{Type: apiv3.H5Wap}},
 	})
 	if err != nil {
@@ -113,7 +110,8 @@ func ExampleClient_PrepayH5() {
 	fmt.Println(strings.HasPrefix(order.H5URL, "https://wx.tenpay.com/"))
 
 	// A missing H5 scene is caught before anything is sent.
-	_, err = c.PrepayH5(context.Background(), apiv3.PrepayRequest{Description: "会员月卡", OutTradeNo: "H520260102150406", Amount: apiv3.Amount{Total: 1500}})
+	_, err = c.PrepayH5(context.Background(), apiv3.PrepayRequest{Description: "会员月卡", OutTradeNo: "H520260102150406",
+		Amount: apiv3.Amount{Total: 1500}, NotifyURL: "https://merchant.example/wxpay/v3/notify"})
 	fmt.Println(err)
 	// Output:
 	// true
@@ -122,19 +120,16 @@ func ExampleClient_PrepayH5() {
 
 // Native payment: render code_url as a QR code.
 func ExampleClient_PrepayNative() {
-	wx := wxpaytest.NewServer(wxpaytest.Config{
-		AppID: "wxd678efh567hg6787", MchID: "1230000109", APIKey: "192006250b4c09247ec02edce69f6a2d",
-		APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb",
-	})
+	wx := wxpaytest.NewServer(wxpaytest.Config{AppID: "wxd678efh567hg6787", MchID: "1230000109",
+		APIKey: "192006250b4c09247ec02edce69f6a2d", APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb"})
 	defer wx.Close()
-	cfg := wx.APIv3Config()
-	cfg.NotifyURL = "https://merchant.example/wxpay/v3/notify"
-	c, err := apiv3.NewClient(cfg, wx.APIv3Options()...)
+	c, err := apiv3.NewClient(wx.APIv3Config(), wx.APIv3Options()...)
 	if err != nil {
 		log.Fatal(err)
 	}
 	order, err := c.PrepayNative(context.Background(), apiv3.PrepayRequest{
 		Description: "自助售货机-可乐", OutTradeNo: "NATIVE202601020001", Amount: apiv3.Amount{Total: 300},
+		NotifyURL: "https://merchant.example/wxpay/v3/notify",
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -149,10 +144,8 @@ func ExampleClient_PrepayNative() {
 // fake's /wxpaytest/pay takes that object too and checks its paySign
 // with the merchant's public key, as WeChat does when the user confirms.
 func ExampleClient_JSAPIPayParams() {
-	wx := wxpaytest.NewServer(wxpaytest.Config{
-		AppID: "wxd678efh567hg6787", MchID: "1230000109", APIKey: "192006250b4c09247ec02edce69f6a2d",
-		APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb",
-	})
+	wx := wxpaytest.NewServer(wxpaytest.Config{AppID: "wxd678efh567hg6787", MchID: "1230000109",
+		APIKey: "192006250b4c09247ec02edce69f6a2d", APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb"})
 	defer wx.Close()
 	c, err := apiv3.NewClient(wx.APIv3Config(), wx.APIv3Options()...)
 	if err != nil {
@@ -201,14 +194,13 @@ func ExampleClient_AppPayParams() {
 		APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb", Now: func() time.Time { return exampleNow },
 	})
 	defer wx.Close()
-	cfg := wx.APIv3Config()
-	cfg.NotifyURL = "https://merchant.example/wxpay/v3/notify"
-	c, err := apiv3.NewClient(cfg, wx.APIv3Options()...)
+	c, err := apiv3.NewClient(wx.APIv3Config(), wx.APIv3Options()...)
 	if err != nil {
 		log.Fatal(err)
 	}
 	order, err := c.PrepayApp(context.Background(), apiv3.PrepayRequest{
 		Description: "会员月卡", OutTradeNo: "APP20260102150405", Amount: apiv3.Amount{Total: 1500},
+		NotifyURL: "https://merchant.example/wxpay/v3/notify",
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -232,15 +224,13 @@ func ExampleClient_QueryByOutTradeNo() {
 		APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb", Now: func() time.Time { return exampleNow },
 	})
 	defer wx.Close()
-	cfg := wx.APIv3Config()
-	cfg.NotifyURL = "https://merchant.example/wxpay/v3/notify"
-	c, err := apiv3.NewClient(cfg, wx.APIv3Options()...)
+	c, err := apiv3.NewClient(wx.APIv3Config(), wx.APIv3Options()...)
 	if err != nil {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
 	_, err = c.PrepayJSAPI(ctx, apiv3.PrepayRequest{
-		Description: "Tea - 1 cup", OutTradeNo: "1217752501201407033233368018",
+		Description: "Tea - 1 cup", OutTradeNo: "1217752501201407033233368018", NotifyURL: "https://merchant.example/wxpay/v3/notify",
 		Amount: apiv3.Amount{Total: 100}, Payer: &apiv3.Payer{OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
 	})
 	if err != nil {
@@ -272,19 +262,16 @@ func ExampleClient_QueryByOutTradeNo() {
 // Query a paid order by WeChat's number; once refunded it reads REFUND,
 // and is still paid.
 func ExampleClient_QueryByTransactionID() {
-	wx := wxpaytest.NewServer(wxpaytest.Config{
-		AppID: "wxd678efh567hg6787", MchID: "1230000109", APIKey: "192006250b4c09247ec02edce69f6a2d",
-		APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb",
-	})
+	wx := wxpaytest.NewServer(wxpaytest.Config{AppID: "wxd678efh567hg6787", MchID: "1230000109",
+		APIKey: "192006250b4c09247ec02edce69f6a2d", APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb"})
 	defer wx.Close()
-	cfg := wx.APIv3Config()
-	cfg.NotifyURL = "https://merchant.example/wxpay/v3/notify"
-	c, err := apiv3.NewClient(cfg, wx.APIv3Options()...)
+	c, err := apiv3.NewClient(wx.APIv3Config(), wx.APIv3Options()...)
 	if err != nil {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	_, err = c.PrepayNative(ctx, apiv3.PrepayRequest{Description: "自助售货机-可乐", OutTradeNo: "1217752501201407033233368018", Amount: apiv3.Amount{Total: 100}})
+	_, err = c.PrepayNative(ctx, apiv3.PrepayRequest{Description: "自助售货机-可乐", OutTradeNo: "1217752501201407033233368018",
+		NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 100}})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -312,20 +299,17 @@ func ExampleClient_QueryByTransactionID() {
 
 // Close an abandoned order; a paid one cannot be closed.
 func ExampleClient_CloseOrder() {
-	wx := wxpaytest.NewServer(wxpaytest.Config{
-		AppID: "wxd678efh567hg6787", MchID: "1230000109", APIKey: "192006250b4c09247ec02edce69f6a2d",
-		APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb",
-	})
+	wx := wxpaytest.NewServer(wxpaytest.Config{AppID: "wxd678efh567hg6787", MchID: "1230000109",
+		APIKey: "192006250b4c09247ec02edce69f6a2d", APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb"})
 	defer wx.Close()
-	cfg := wx.APIv3Config()
-	cfg.NotifyURL = "https://merchant.example/wxpay/v3/notify"
-	c, err := apiv3.NewClient(cfg, wx.APIv3Options()...)
+	c, err := apiv3.NewClient(wx.APIv3Config(), wx.APIv3Options()...)
 	if err != nil {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
 	for _, no := range []string{"1217752501201407033233368018", "PAID00000001"} {
-		if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{Description: "自助售货机-可乐", OutTradeNo: no, Amount: apiv3.Amount{Total: 300}}); err != nil {
+		if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{Description: "自助售货机-可乐", OutTradeNo: no,
+			NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 300}}); err != nil {
 			fmt.Println(err)
 			return
 		}

@@ -29,15 +29,12 @@ func ExampleClient_Refund() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{
-		Description: "咖啡", OutTradeNo: "T20260102001", NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 1234},
-	}); err != nil {
-		fmt.Println(err)
-		return
+	if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{Description: "咖啡", OutTradeNo: "T20260102001",
+		NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 1234}}); err != nil {
+		log.Fatal(err)
 	}
-	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "T20260102001", NoNotify: true}); err != nil {
-		fmt.Println(err)
-		return
+	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "T20260102001", NoNotify: true}); err != nil { // the payer pays
+		log.Fatal(err)
 	}
 	wx.Inject(wxpaytest.EndpointV3Refund, 1, wxpaytest.Fault{ErrCode: "SYSTEM_ERROR", ErrCodeDes: "系统超时", Processed: true})
 
@@ -83,15 +80,12 @@ func ExampleClient_QueryRefund() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{
-		Description: "咖啡", OutTradeNo: "T20260102001", NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 1234},
-	}); err != nil {
-		fmt.Println(err)
-		return
+	if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{Description: "咖啡", OutTradeNo: "T20260102001",
+		NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 1234}}); err != nil {
+		log.Fatal(err)
 	}
-	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "T20260102001", NoNotify: true}); err != nil {
-		fmt.Println(err)
-		return
+	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "T20260102001", NoNotify: true}); err != nil { // the payer pays
+		log.Fatal(err)
 	}
 	if _, err := c.Refund(ctx, &apiv3.RefundRequest{OutTradeNo: "T20260102001", OutRefundNo: "R20260102001", Amount: apiv3.RefundAmount{Refund: 500, Total: 1234}}); err != nil {
 		fmt.Println(err)
@@ -119,25 +113,20 @@ func ExampleClient_QueryRefund() {
 // before they leave; the request names that key in Wechatpay-Serial, and
 // wxpaytest accepts it only if that key opens both.
 func ExampleClient_ApplyAbnormalRefund() {
-	wx := wxpaytest.NewServer(wxpaytest.Config{
-		AppID: "wxd678efh567hg6787", MchID: "1230000109", APIKey: "192006250b4c09247ec02edce69f6a2d",
-		APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb",
-	})
+	wx := wxpaytest.NewServer(wxpaytest.Config{AppID: "wxd678efh567hg6787", MchID: "1230000109",
+		APIKey: "192006250b4c09247ec02edce69f6a2d", APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb"})
 	defer wx.Close()
 	c, err := apiv3.NewClient(wx.APIv3Config(), wx.APIv3Options()...)
 	if err != nil {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{
-		Description: "咖啡", OutTradeNo: "T20260102001", NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 1234},
-	}); err != nil {
-		fmt.Println(err)
-		return
+	if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{Description: "咖啡", OutTradeNo: "T20260102001",
+		NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 1234}}); err != nil {
+		log.Fatal(err)
 	}
-	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "T20260102001", NoNotify: true}); err != nil {
-		fmt.Println(err)
-		return
+	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "T20260102001", NoNotify: true}); err != nil { // the payer pays
+		log.Fatal(err)
 	}
 	first, err := c.Refund(ctx, &apiv3.RefundRequest{OutTradeNo: "T20260102001", OutRefundNo: "R20260102001", Amount: apiv3.RefundAmount{Refund: 500, Total: 1234}})
 	if err != nil {
@@ -193,15 +182,12 @@ func ExampleClient_RefundNotifyHandler() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{
-		Description: "咖啡", OutTradeNo: "T20260102001", NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 1234},
-	}); err != nil {
-		fmt.Println(err)
-		return
+	if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{Description: "咖啡", OutTradeNo: "T20260102001",
+		NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 1234}}); err != nil {
+		log.Fatal(err)
 	}
-	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "T20260102001", NoNotify: true}); err != nil {
-		fmt.Println(err)
-		return
+	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "T20260102001", NoNotify: true}); err != nil { // the payer pays
+		log.Fatal(err)
 	}
 	wx.V3RefundNotifyFault("R20260102001", func(attempt int) wxpaytest.Fault {
 		return wxpaytest.Fault{V3TamperCiphertext: attempt == 1}
