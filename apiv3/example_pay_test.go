@@ -1,6 +1,7 @@
 package apiv3_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,9 +66,7 @@ func ExampleClient_PrepayApp() {
 		APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb",
 	})
 	defer wx.Close()
-	cfg := wx.APIv3Config()
-	cfg.NotifyURL = "https://merchant.example/wxpay/v3/notify" // the default of every order
-	c, err := apiv3.NewClient(cfg, wx.APIv3Options()...)
+	c, err := apiv3.NewClient(wx.APIv3Config(), wx.APIv3Options()...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -171,7 +170,7 @@ func ExampleClient_JSAPIPayParams() {
 	_ = json.Unmarshal(b, &fields)
 	fmt.Println(strings.HasPrefix(fields["package"], "prepay_id="), fields["signType"], len(fields["nonceStr"]), fields["paySign"] != "")
 
-	resp, err := wx.Client().Post(wx.URL+"/wxpaytest/pay", "application/json", strings.NewReader(string(b)))
+	resp, err := wx.Client().Post(wx.URL+"/wxpaytest/pay", "application/json", bytes.NewReader(b))
 	if err != nil {
 		fmt.Println(err)
 		return
