@@ -65,8 +65,7 @@ func ExampleClient_TradeBill() {
 
 	bill, err := c.TradeBill(ctx, &apiv3.TradeBillRequest{BillDate: "2026-01-02"})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	dir, _ := os.MkdirTemp("", "bills")
 	defer os.RemoveAll(dir)
@@ -79,8 +78,7 @@ func ExampleClient_TradeBill() {
 	defer f.Close()
 	br, err := wxpay.NewBillReader(f)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	for {
 		row, err := br.Next()
@@ -88,8 +86,7 @@ func ExampleClient_TradeBill() {
 			break
 		}
 		if err != nil {
-			fmt.Println(err)
-			return
+			log.Fatal(err)
 		}
 		t, _ := row.Trade()
 		fmt.Println(t.OutTradeNo, t.TradeState, t.SettlementTotalFee, "fen")
@@ -139,8 +136,7 @@ func ExampleClient_FundFlowBill() {
 
 	bill, err := c.FundFlowBill(ctx, &apiv3.FundFlowBillRequest{BillDate: "2026-01-02", Gzip: true})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	var buf strings.Builder
 	n, err := c.DownloadBill(ctx, bill, &buf)
@@ -186,14 +182,12 @@ func ExampleClient_OpenBill() {
 	}
 	bill, err := c.TradeBill(ctx, &apiv3.TradeBillRequest{BillDate: "2026-01-02"})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 
 	s, err := c.OpenBill(ctx, bill)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	defer s.Close()
 	var staged bytes.Buffer // stands for an uncommitted transaction

@@ -87,19 +87,16 @@ func ExampleClient_NotificationHandler() {
 		Description: "自助售货机-可乐", OutTradeNo: "1217752501201407033233368018", NotifyURL: shop.URL, Amount: apiv3.Amount{Total: 100},
 	})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	_, err = wx.Pay(wxpaytest.PayOptions{OutTradeNo: "1217752501201407033233368018", V3Fault: func(attempt int) wxpaytest.Fault {
 		return wxpaytest.Fault{V3StaleTimestamp: attempt == 1}
 	}})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	if err := wx.WaitAcked(ctx, "1217752501201407033233368018"); err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	for _, d := range wx.Deliveries("1217752501201407033233368018") {
 		fmt.Println(strings.TrimSpace(fmt.Sprintf("attempt %d: %d %s", d.Attempt, d.StatusCode, d.Reply)))
@@ -153,15 +150,13 @@ func ExampleClient_ParseNotification() {
 		Description: "自助售货机-可乐", OutTradeNo: "1217752501201407033233368018", NotifyURL: shop.URL, Amount: apiv3.Amount{Total: 100},
 	})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	_, err = wx.Pay(wxpaytest.PayOptions{OutTradeNo: "1217752501201407033233368018", V3Fault: func(attempt int) wxpaytest.Fault {
 		return wxpaytest.Fault{V3Probe: attempt == 1}
 	}})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	if err := wx.WaitAcked(ctx, "1217752501201407033233368018"); err != nil {
 		fmt.Println(err)
@@ -178,8 +173,7 @@ func ExampleClient_EncryptSensitive() {
 	c := exampleClient(time.Unix(1767337446, 0))
 	serial, fields, err := c.EncryptSensitive(context.Background(), "张三", "13800138000")
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println("Wechatpay-Serial:", serial)
 	fmt.Println(len(fields), "fields of", len(fields[0]), "base64 characters")
@@ -233,27 +227,23 @@ func ExampleClient_ParseNotificationBody() {
 		Description: "自助售货机-可乐", OutTradeNo: "1217752501201407033233368018", NotifyURL: shop.URL, Amount: apiv3.Amount{Total: 100},
 	})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "1217752501201407033233368018"}); err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 
 	m := <-queue
 	n, err := c.ParseNotificationBody(ctx, m.header, m.body)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	var tx struct {
 		OutTradeNo string `json:"out_trade_no"`
 		TradeState string `json:"trade_state"`
 	}
 	if err := n.Decode(&tx); err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println(n.EventType, tx.OutTradeNo, tx.TradeState)
 

@@ -41,15 +41,13 @@ func ExampleClient_PrepayJSAPI() {
 		Payer:       &apiv3.Payer{OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
 	})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	got, _ := wx.Order("1217752501201407033233368018")
 	fmt.Println("WeChat got:", string(got.V3Request))
 	params, err := c.JSAPIPayParams("", order.PrepayID) // "" = Config.AppID
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println(params.AppID, params.TimeStamp, params.Package == "prepay_id="+order.PrepayID, params.SignType, len(params.PaySign) > 0)
 	// Output:
@@ -75,13 +73,11 @@ func ExampleClient_PrepayApp() {
 		NotifyURL: "https://merchant.example/wxpay/v3/notify",
 	})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	req, err := c.AppPayParams("wx8888888888888888", order.PrepayID)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println(req.AppID, req.PartnerID, req.PrepayID == order.PrepayID, req.Package)
 	// Output:
@@ -103,8 +99,7 @@ func ExampleClient_PrepayH5() {
 		SceneInfo: &apiv3.SceneInfo{PayerClientIP: "203.0.113.7", H5Info: &apiv3.H5Info{Type: apiv3.H5Wap}},
 	})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println(strings.HasPrefix(order.H5URL, "https://wx.tenpay.com/"))
 
@@ -131,8 +126,7 @@ func ExampleClient_PrepayNative() {
 		NotifyURL: "https://merchant.example/wxpay/v3/notify",
 	})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println(strings.HasPrefix(order.CodeURL, "weixin://wxpay/bizpayurl?pr="))
 	// Output:
@@ -157,13 +151,11 @@ func ExampleClient_JSAPIPayParams() {
 		Amount: apiv3.Amount{Total: 1200}, Payer: &apiv3.Payer{OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
 	})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	params, err := c.JSAPIPayParams("", order.PrepayID)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	b, _ := json.Marshal(params) // what the page hands wx.requestPayment
 	var fields map[string]string
@@ -172,8 +164,7 @@ func ExampleClient_JSAPIPayParams() {
 
 	resp, err := wx.Client().Post(wx.URL+"/wxpaytest/pay", "application/json", bytes.NewReader(b))
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	var res struct {
 		ErrMsg string `json:"err_msg"`
@@ -202,13 +193,11 @@ func ExampleClient_AppPayParams() {
 		NotifyURL: "https://merchant.example/wxpay/v3/notify",
 	})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	p, err := c.AppPayParams("wx8888888888888888", order.PrepayID)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println(p.PartnerID, p.Package, p.TimeStamp, len(p.NonceStr), p.Sign != "")
 	// Output:
@@ -233,20 +222,17 @@ func ExampleClient_QueryByOutTradeNo() {
 		Amount: apiv3.Amount{Total: 100}, Payer: &apiv3.Payer{OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
 	})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	_, err = wx.Pay(wxpaytest.PayOptions{OutTradeNo: "1217752501201407033233368018",
 		Coupons: []wxpay.Coupon{{ID: "10000", Fee: 10}}, NoNotify: true})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 
 	t, err := c.QueryByOutTradeNo(ctx, "1217752501201407033233368018")
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println(t.TradeState, t.TradeState.Paid(), t.Amount.Total, t.Amount.PayerTotal, t.SuccessTime.UTC().Format(time.RFC3339))
 
@@ -272,24 +258,20 @@ func ExampleClient_QueryByTransactionID() {
 	_, err = c.PrepayNative(ctx, apiv3.PrepayRequest{Description: "自助售货机-可乐", OutTradeNo: "1217752501201407033233368018",
 		NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 100}})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	paid, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "1217752501201407033233368018", NoNotify: true})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	_, err = c.Refund(ctx, &apiv3.RefundRequest{TransactionID: paid.TransactionID, OutRefundNo: "R1", Amount: apiv3.RefundAmount{Refund: 100, Total: 100}})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 
 	t, err := c.QueryByTransactionID(ctx, paid.TransactionID) // WeChat's number, from the notification or a query
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println(t.OutTradeNo, t.TradeState, t.TradeState.Paid())
 	// Output:
@@ -309,13 +291,11 @@ func ExampleClient_CloseOrder() {
 	for _, no := range []string{"1217752501201407033233368018", "PAID00000001"} {
 		if _, err := c.PrepayNative(ctx, apiv3.PrepayRequest{Description: "自助售货机-可乐", OutTradeNo: no,
 			NotifyURL: "https://merchant.example/wxpay/v3/notify", Amount: apiv3.Amount{Total: 300}}); err != nil {
-			fmt.Println(err)
-			return
+			log.Fatal(err)
 		}
 	}
 	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "PAID00000001", NoNotify: true}); err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 
 	fmt.Println(c.CloseOrder(ctx, "1217752501201407033233368018"))
@@ -363,19 +343,16 @@ func ExampleClient_NotifyHandler() {
 		Amount: apiv3.Amount{Total: 100}, Payer: &apiv3.Payer{OpenID: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
 	})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	_, err = wx.Pay(wxpaytest.PayOptions{PrepayID: order.PrepayID, V3Fault: func(attempt int) wxpaytest.Fault {
 		return wxpaytest.Fault{WrongKey: attempt == 1}
 	}})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	if err := wx.WaitAcked(ctx, "1217752501201407033233368018"); err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	for _, d := range wx.Deliveries("1217752501201407033233368018") {
 		fmt.Println(strings.TrimSpace(fmt.Sprintf("attempt %d: %d %s", d.Attempt, d.StatusCode, d.Reply)))

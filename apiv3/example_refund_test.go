@@ -55,8 +55,7 @@ func ExampleClient_Refund() {
 		ref, err = c.Refund(ctx, req)                   // same request, same out_refund_no
 	}
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println(ref.Status, ref.Amount.Refund, "of", ref.Amount.Total, "fen")
 	fmt.Println("refunds at WeChat:", len(wx.Refunds("T20260102001")))
@@ -88,15 +87,13 @@ func ExampleClient_QueryRefund() {
 		log.Fatal(err)
 	}
 	if _, err := c.Refund(ctx, &apiv3.RefundRequest{OutTradeNo: "T20260102001", OutRefundNo: "R20260102001", Amount: apiv3.RefundAmount{Refund: 500, Total: 1234}}); err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	_ = wx.SettleRefund("R20260102001", wxpaytest.RefundSuccess) // WeChat pays it out
 
 	ref, err := c.QueryRefund(ctx, "R20260102001")
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println(ref.Status, ref.SuccessTime.UTC().Format(time.RFC3339), ref.UserReceivedAccount)
 
@@ -130,8 +127,7 @@ func ExampleClient_ApplyAbnormalRefund() {
 	}
 	first, err := c.Refund(ctx, &apiv3.RefundRequest{OutTradeNo: "T20260102001", OutRefundNo: "R20260102001", Amount: apiv3.RefundAmount{Refund: 500, Total: 1234}})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	_ = wx.SettleRefund("R20260102001", wxpaytest.RefundChange) // the payer's card was closed: ABNORMAL
 
@@ -145,8 +141,7 @@ func ExampleClient_ApplyAbnormalRefund() {
 	}
 	ref, err := c.ApplyAbnormalRefund(ctx, req)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println(ref.Status, ref.UserReceivedAccount)
 	fmt.Println(strings.Replace(fmt.Sprint(req), first.RefundID, "<refund_id>", 1)) // personal data never prints
@@ -197,13 +192,11 @@ func ExampleClient_RefundNotifyHandler() {
 		Amount: apiv3.RefundAmount{Refund: 500, Total: 1234},
 	})
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	_ = wx.SettleRefund("R20260102001", wxpaytest.RefundSuccess)
 	if err := wx.WaitRefundAcked(ctx, "R20260102001"); err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	for _, d := range wx.RefundDeliveries("R20260102001") {
 		fmt.Println(strings.TrimSpace(fmt.Sprintf("attempt %d: %d %s", d.Attempt, d.StatusCode, d.Reply)))

@@ -43,8 +43,7 @@ func ExampleNewClient() {
 	}
 	c, err := apiv3.NewClient(cfg)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println(c.MchID())
 	fmt.Printf("%+v\n", c)
@@ -80,8 +79,7 @@ func ExampleClient_RefreshCertificates() {
 	ctx := context.Background()
 	first := newClient()
 	if err := first.RefreshCertificates(ctx); err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	for _, pc := range first.Certificates() {
 		fmt.Println(pc.Certificate.Subject.CommonName != "", pc.Certificate.NotAfter.UTC().Format(time.DateOnly))
@@ -93,8 +91,7 @@ func ExampleClient_RefreshCertificates() {
 	_, err := newClient().QueryByOutTradeNo(ctx, "T20260102001")
 	var e *apiv3.Error
 	if !errors.As(err, &e) {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println(e.Verified, e.Code) // WeChat's signed answer, verified with the stored certificate
 	// Output:
