@@ -59,6 +59,9 @@ func Example_checkout() {
 		log.Fatal(err)
 	}
 	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		log.Fatal("the fake refused the payment: ", resp.Status)
+	}
 	if err := wx.WaitAcked(ctx, "T20261127001"); err != nil {
 		log.Fatal(err)
 	}
