@@ -1,17 +1,7 @@
 package apiv3_test
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -19,15 +9,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wxpay-go/wxpay/apiv3"
+	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
-// The examples use the public test keys of testdata/v3: the merchant key
-// of wechatpay-java, and WeChat's documentation key playing the WeChat Pay
-// public key. A real merchant loads apiclient_key.pem and pub_key.pem.
+// exampleClient is a merchant's client with the public test keys of
+// testdata/v3 (the merchant key of wechatpay-java, WeChat's documentation
+// key playing the WeChat Pay public key), for the examples of what a
+// client does on its own, without WeChat. A real merchant loads
+// apiclient_key.pem and pub_key.pem.
 func exampleClient(now time.Time) *apiv3.Client {
 	read := func(name string) []byte {
 		b, err := os.ReadFile("../testdata/v3/" + name)
@@ -50,38 +43,22 @@ func exampleClient(now time.Time) *apiv3.Client {
 	return c
 }
 
-// fakeWeChatNotification builds the request WeChat would POST: the
-// resource sealed under the APIv3 key, the body signed with WeChat's key.
-func fakeWeChatNotification(now time.Time, plaintext string) *http.Request {
-	block, _ := aes.NewCipher([]byte("0123456789abcdefghijABCDEFGHIJ01"))
-	gcm, _ := cipher.NewGCM(block)
-	body, _ := json.Marshal(map[string]any{
-		"id": "EV-2026010215040500001", "create_time": "2026-01-02T15:04:06+08:00",
-		"resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS", "summary": "支付成功",
-		"resource": map[string]string{
-			"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM", "associated_data": "transaction", "nonce": "fdasflkja484",
-			"ciphertext": base64.StdEncoding.EncodeToString(gcm.Seal(nil, []byte("fdasflkja484"), []byte(plaintext), []byte("transaction"))),
-		},
-	})
-	pemBytes, _ := os.ReadFile("../testdata/v3/k-off.pem")
-	blk, _ := pem.Decode(pemBytes)
-	key, _ := x509.ParsePKCS1PrivateKey(blk.Bytes)
-	ts, nonce := strconv.FormatInt(now.Unix(), 10), "5K8264ILTKCH16CQ2502SI8ZNMTM67VS"
-	digest := sha256.Sum256([]byte(ts + "\n" + nonce + "\n" + string(body) + "\n"))
-	sig, _ := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:])
-	r := httptest.NewRequest(http.MethodPost, "https://merchant.example/wxpay/notify", bytes.NewReader(body))
-	r.Header.Set("Wechatpay-Timestamp", ts)
-	r.Header.Set("Wechatpay-Nonce", nonce)
-	r.Header.Set("Wechatpay-Serial", "PUB_KEY_ID_0114232134912410000000000000")
-	r.Header.Set("Wechatpay-Signature", base64.StdEncoding.EncodeToString(sig))
-	return r
-}
-
 // Mount the handler at notify_url; fn sees only verified, decrypted
-// notifications, and WeChat gets 204 only once fn returned nil.
+// notifications, and WeChat gets 204 only once fn returned nil. The
+// notifications come from wxpaytest, paid with Pay; here its first
+// delivery is dated ten minutes back, as a replay would be, and refused
+// without reaching fn; the retry is taken. (Speed makes the fake's
+// 15-second retry interval 15 milliseconds.)
 func ExampleClient_NotificationHandler() {
-	now := time.Unix(1767337446, 0)
-	c := exampleClient(now)
+	wx := wxpaytest.NewServer(wxpaytest.Config{
+		AppID: "wxd678efh567hg6787", MchID: "1230000109", APIKey: "192006250b4c09247ec02edce69f6a2d",
+		APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb", Speed: 1000,
+	})
+	defer wx.Close()
+	c, err := apiv3.NewClient(wx.APIv3Config(), wx.APIv3Options()...)
+	if err != nil {
+		log.Fatal(err)
+	}
 	handler := c.NotificationHandler(func(ctx context.Context, n *apiv3.Notification) error {
 		if n.EventType != "TRANSACTION.SUCCESS" {
 			return nil // acknowledge events this application does not act on
@@ -101,52 +78,93 @@ func ExampleClient_NotificationHandler() {
 		fmt.Println("paid:", tx.OutTradeNo, tx.Amount.Total, "fen")
 		return nil
 	})
-	// http.Handle("/wxpay/notify", handler) in a real server.
-	w := httptest.NewRecorder()
-	handler.ServeHTTP(w, fakeWeChatNotification(now, `{"mchid":"1230000109","out_trade_no":"1217752501201407033233368018","amount":{"total":100}}`))
-	fmt.Println("answer:", w.Code)
+	shop := httptest.NewServer(handler) // http.Handle("/wxpay/notify", handler) in a real server
+	defer shop.Close()
 
-	// A replay ten minutes later is refused, and fn is not called.
-	w = httptest.NewRecorder()
-	handler.ServeHTTP(w, fakeWeChatNotification(now.Add(-10*time.Minute), `{}`))
-	fmt.Println("replay:", w.Code, w.Body.String())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = c.PrepayNative(ctx, apiv3.PrepayRequest{
+		Description: "自助售货机-可乐", OutTradeNo: "1217752501201407033233368018", NotifyURL: shop.URL, Amount: apiv3.Amount{Total: 100},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = wx.Pay(wxpaytest.PayOptions{OutTradeNo: "1217752501201407033233368018", V3Fault: func(attempt int) wxpaytest.Fault {
+		return wxpaytest.Fault{V3StaleTimestamp: attempt == 1}
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := wx.WaitAcked(ctx, "1217752501201407033233368018"); err != nil {
+		log.Fatal(err)
+	}
+	for _, d := range wx.Deliveries("1217752501201407033233368018") {
+		fmt.Println(strings.TrimSpace(fmt.Sprintf("attempt %d: %d %s", d.Attempt, d.StatusCode, d.Reply)))
+	}
 	// Output:
 	// paid: 1217752501201407033233368018 100 fen
-	// answer: 204
-	// replay: 401 {"code":"FAIL","message":"signature verification failed"}
+	// attempt 1: 401 {"code":"FAIL","message":"signature verification failed"}
+	// attempt 2: 204
 }
 
 // ParseNotification is the parse layer alone, for an application that
-// writes its own answer.
+// writes its own answer. The first delivery of wxpaytest's notification
+// is a signature probe here (WeChat's WECHATPAY/SIGNTEST/ signatures,
+// which a merchant must refuse); the retry is genuine.
 func ExampleClient_ParseNotification() {
-	now := time.Unix(1767337446, 0)
-	c := exampleClient(now)
-	n, err := c.ParseNotification(fakeWeChatNotification(now, `{"out_trade_no":"1217752501201407033233368018","trade_state":"SUCCESS"}`))
+	wx := wxpaytest.NewServer(wxpaytest.Config{
+		AppID: "wxd678efh567hg6787", MchID: "1230000109", APIKey: "192006250b4c09247ec02edce69f6a2d",
+		APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb", Speed: 1000, Now: func() time.Time { return exampleNow },
+	})
+	defer wx.Close()
+	c, err := apiv3.NewClient(wx.APIv3Config(), wx.APIv3Options()...)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
-	var tx struct {
-		OutTradeNo string `json:"out_trade_no"`
-		TradeState string `json:"trade_state"`
-	}
-	if err := n.Decode(&tx); err != nil {
-		fmt.Println(err)
-		return
-	}
-	fmt.Println(n.ID, n.EventType, n.CreateTime.UTC().Format(time.RFC3339))
-	fmt.Println(tx.OutTradeNo, tx.TradeState)
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := c.ParseNotification(r)
+		if err != nil {
+			// A body that is not the one WeChat signed is refused before
+			// it is parsed.
+			fmt.Println("probe refused:", errors.Is(err, apiv3.ErrSignatureProbe), errors.Is(err, apiv3.ErrSignature))
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var tx struct {
+			OutTradeNo string `json:"out_trade_no"`
+			TradeState string `json:"trade_state"`
+		}
+		if err := n.Decode(&tx); err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		fmt.Println(n.EventType, n.CreateTime.UTC().Format(time.RFC3339))
+		fmt.Println(tx.OutTradeNo, tx.TradeState)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer shop.Close()
 
-	// A body that is not the one WeChat signed is refused before it is
-	// parsed.
-	r := fakeWeChatNotification(now, `{}`)
-	r.Header.Set("Wechatpay-Signature", "WECHATPAY/SIGNTEST/"+r.Header.Get("Wechatpay-Signature"))
-	_, err = c.ParseNotification(r)
-	fmt.Println("probe refused:", errors.Is(err, apiv3.ErrSignatureProbe), errors.Is(err, apiv3.ErrSignature))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = c.PrepayNative(ctx, apiv3.PrepayRequest{
+		Description: "自助售货机-可乐", OutTradeNo: "1217752501201407033233368018", NotifyURL: shop.URL, Amount: apiv3.Amount{Total: 100},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = wx.Pay(wxpaytest.PayOptions{OutTradeNo: "1217752501201407033233368018", V3Fault: func(attempt int) wxpaytest.Fault {
+		return wxpaytest.Fault{V3Probe: attempt == 1}
+	}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := wx.WaitAcked(ctx, "1217752501201407033233368018"); err != nil {
+		fmt.Println(err)
+	}
 	// Output:
-	// EV-2026010215040500001 TRANSACTION.SUCCESS 2026-01-02T07:04:06Z
-	// 1217752501201407033233368018 SUCCESS
 	// probe refused: true true
+	// TRANSACTION.SUCCESS 2026-01-02T07:04:05Z
+	// 1217752501201407033233368018 SUCCESS
 }
 
 // Encrypt the sensitive fields of one request under one WeChat key and
@@ -155,8 +173,7 @@ func ExampleClient_EncryptSensitive() {
 	c := exampleClient(time.Unix(1767337446, 0))
 	serial, fields, err := c.EncryptSensitive(context.Background(), "张三", "13800138000")
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
 	fmt.Println("Wechatpay-Serial:", serial)
 	fmt.Println(len(fields), "fields of", len(fields[0]), "base64 characters")
@@ -181,24 +198,60 @@ func ExampleClient_DecryptSensitive() {
 // ParseNotificationBody takes a notification already read, for example
 // from a queue that stored the headers and the exact body on receipt.
 func ExampleClient_ParseNotificationBody() {
-	now := time.Unix(1767337446, 0)
-	c := exampleClient(now)
-	r := fakeWeChatNotification(now, `{"out_refund_no":"1217752501201407033233368018","refund_status":"SUCCESS"}`)
-	body, _ := io.ReadAll(r.Body)
-	stored := r.Header.Clone() // what the queue kept
-
-	n, err := c.ParseNotificationBody(context.Background(), stored, body)
+	wx := wxpaytest.NewServer(wxpaytest.Config{AppID: "wxd678efh567hg6787", MchID: "1230000109",
+		APIKey: "192006250b4c09247ec02edce69f6a2d", APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb"})
+	defer wx.Close()
+	c, err := apiv3.NewClient(wx.APIv3Config(), wx.APIv3Options()...)
 	if err != nil {
-		fmt.Println(err)
-		return
+		log.Fatal(err)
 	}
-	fmt.Println(n.ID, string(n.Plaintext))
+	type message struct {
+		header http.Header
+		body   []byte
+	}
+	queue := make(chan message, 1)
+	shop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		queue <- message{r.Header.Clone(), body} // stored on receipt, processed later
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer shop.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = c.PrepayNative(ctx, apiv3.PrepayRequest{
+		Description: "自助售货机-可乐", OutTradeNo: "1217752501201407033233368018", NotifyURL: shop.URL, Amount: apiv3.Amount{Total: 100},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := wx.Pay(wxpaytest.PayOptions{OutTradeNo: "1217752501201407033233368018"}); err != nil {
+		log.Fatal(err)
+	}
+
+	m := <-queue
+	n, err := c.ParseNotificationBody(ctx, m.header, m.body)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var tx struct {
+		OutTradeNo string `json:"out_trade_no"`
+		TradeState string `json:"trade_state"`
+	}
+	if err := n.Decode(&tx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(n.EventType, tx.OutTradeNo, tx.TradeState)
 
 	// The same body with one byte changed no longer verifies.
-	body[10] ^= 1
-	_, err = c.ParseNotificationBody(context.Background(), stored, body)
+	m.body[10] ^= 1
+	_, err = c.ParseNotificationBody(ctx, m.header, m.body)
 	fmt.Println(errors.Is(err, apiv3.ErrSignature))
 	// Output:
-	// EV-2026010215040500001 {"out_refund_no":"1217752501201407033233368018","refund_status":"SUCCESS"}
+	// TRANSACTION.SUCCESS 1217752501201407033233368018 SUCCESS
 	// true
 }

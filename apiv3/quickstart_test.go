@@ -1,8 +1,12 @@
 package apiv3_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"time"
@@ -13,53 +17,55 @@ import (
 )
 
 // The README's quick start on API v3: the same checkout as on v2, run
-// against stand-ins (wxpaytest for the mini-program login, a signed v3
-// WeChat for the order, a sealed and signed notification). checkout and
-// markPaid below are the README's v3 ones, character for character (the
-// root package's TestReadmeQuickStart holds them to it).
+// against wxpaytest with APIv3Key set, which plays the mini-program login
+// and WeChat Pay v3 for one merchant. checkout and markPaid below are the
+// README's v3 ones, character for character (the root package's
+// TestReadmeQuickStart holds them to it).
 func Example_checkout() {
-	const appID = "wxd678efh567hg6787"
-	login := wxpaytest.NewServer(wxpaytest.Config{
-		AppID: appID, MchID: "1230000109", APIKey: "192006250b4c09247ec02edce69f6a2d",
-		AppSecret: "0123456789abcdef0123456789abcdef",
+	wx := wxpaytest.NewServer(wxpaytest.Config{
+		AppID: "wxd678efh567hg6787", MchID: "1230000109", APIKey: "192006250b4c09247ec02edce69f6a2d",
+		AppSecret: "0123456789abcdef0123456789abcdef", APIv3Key: "a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb",
 	})
-	defer login.Close()
-	wx := newPayWeChat()
 	defer wx.Close()
-	wx.routes["POST /v3/pay/transactions/jsapi"] = func([]byte) (int, string) {
-		return 200, `{"prepay_id":"wx201410272009395522657a690389285100"}`
-	}
+	mux := http.NewServeMux()
+	shop := httptest.NewServer(mux)
+	defer shop.Close()
 
-	client, err := apiv3.NewClient(apiv3.Config{
-		MchID:            "1230000109",
-		AppID:            appID,
-		MerchantSerialNo: "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
-		PrivateKey:       mustRead("k-wj.pem"),
-		APIv3Key:         "0123456789abcdefghijABCDEFGHIJ01",
-		PublicKeyID:      "PUB_KEY_ID_0114232134912410000000000000",
-		PublicKey:        mustRead("k-off.pub.pem"),
-		NotifyURL:        "https://shop.example.com/wxpay/v3/notify",
-	}, apiv3.WithBaseURL(wx.URL), apiv3.WithHTTPClient(wx.Client()), apiv3.WithClock(func() time.Time { return exampleNow }))
+	cfg := wx.APIv3Config() // in production: the keys of the README's main
+	cfg.NotifyURL = shop.URL + "/wxpay/v3/notify"
+	client, err := apiv3.NewClient(cfg, wx.APIv3Options()...)
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
-	mp, err := miniprogram.NewClient(appID, "0123456789abcdef0123456789abcdef", miniprogram.WithBaseURL(login.URL))
+	mp, err := miniprogram.NewClient("wxd678efh567hg6787", "0123456789abcdef0123456789abcdef", miniprogram.WithBaseURL(wx.URL))
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
+	mux.Handle("POST /wxpay/v3/notify", client.NotifyHandler(markPaid))
 
-	ctx := context.Background()
-	pay, err := checkout(ctx, client, mp, login.LoginCode(""), "T20261127001", 1200)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pay, err := checkout(ctx, client, mp, wx.LoginCode("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"), "T20261127001", 1200)
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	fmt.Println(pay.SignType, strings.HasPrefix(pay.Package, "prepay_id="))
 
-	// The user confirms wx.requestPayment; WeChat notifies the shop.
-	w := httptest.NewRecorder()
-	client.NotifyHandler(markPaid).ServeHTTP(w, fakeWeChatNotification(exampleNow,
-		`{"mchid":"1230000109","appid":"wxd678efh567hg6787","out_trade_no":"T20261127001","transaction_id":"4200000000000000000000000001","trade_type":"JSAPI","trade_state":"SUCCESS","success_time":"2026-01-02T15:04:05+08:00","payer":{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},"amount":{"total":1200,"payer_total":1200,"currency":"CNY","payer_currency":"CNY"}}`))
-	fmt.Println("answer:", w.Code)
+	// The user confirms wx.requestPayment (the fake checks paySign);
+	// WeChat notifies the shop.
+	b, _ := json.Marshal(pay)
+	resp, err := wx.Client().Post(wx.URL+"/wxpaytest/pay", "application/json", bytes.NewReader(b))
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		log.Fatal("the fake refused the payment: ", resp.Status)
+	}
+	if err := wx.WaitAcked(ctx, "T20261127001"); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("answer:", wx.Deliveries("T20261127001")[0].StatusCode)
 	// Output:
 	// RSA true
 	// order T20261127001 paid: 1200 fen
