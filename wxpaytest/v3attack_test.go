@@ -1,0 +1,189 @@
+package wxpaytest_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/apiv3"
+	"github.com/wxpay-go/wxpay/wxpaytest"
+)
+
+// v3Code decodes the code of a v3 error answer ("" for a success).
+func v3Code(t *testing.T, body []byte) string {
+	t.Helper()
+	var e struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return e.Code
+}
+
+// A path parameter is one segment of the request-target as signed: an
+// escaped slash inside it does not split it into two segments and land
+// on another endpoint. WeChat reads "table00001%2Fclose" as an
+// out_trade_no (which is malformed), never as a close of table00001.
+func TestV3EscapedSlashStaysInItsSegment(t *testing.T) {
+	f, err := wxpaytest.New(v3Config(wxpaytest.V3SignPublicKey))
+	require.NoError(t, err)
+	defer f.Close()
+	w := newV3Req(t, f, "POST", string(wxpaytest.EndpointV3PrepayJSAPI), []byte(goodPrepay)).serve(f)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+
+	for _, uri := range []string{
+		"/v3/pay/transactions/out-trade-no/table00001%2Fclose",
+		"/v3/pay/transactions/out-trade-no/table00001%2fclose",
+		"/v3/pay/transactions/out-trade-no/%2E%2E/table00001/close",
+	} {
+		w := newV3Req(t, f, "POST", uri, []byte(`{"mchid":"`+testMchID+`"}`)).serve(f)
+		assert.NotEqual(t, http.StatusNoContent, w.Code, "%s: %s", uri, w.Body.String())
+		o, ok := f.Order("table00001")
+		require.True(t, ok)
+		assert.Equal(t, wxpaytest.StateNotPay, o.State, "%s closed the order", uri)
+	}
+	// A query for an id holding an escaped slash is a malformed id, not
+	// a 404 of some other path, and never another order's answer.
+	w = newV3Req(t, f, "GET", "/v3/pay/transactions/out-trade-no/a%2Fb?mchid="+testMchID, nil).serve(f)
+	assert.Equal(t, http.StatusBadRequest, w.Code, w.Body.String())
+	assert.Equal(t, "PARAM_ERROR", v3Code(t, w.Body.Bytes()))
+	// Unicode and dot segments are malformed ids too.
+	for _, id := range []string{"%E8%AE%A2%E5%8D%95", "..", ".", "table00001%00"} {
+		w = newV3Req(t, f, "GET", "/v3/pay/transactions/out-trade-no/"+id+"?mchid="+testMchID, nil).serve(f)
+		assert.Equal(t, http.StatusBadRequest, w.Code, "%s: %s", id, w.Body.String())
+	}
+}
+
+// A request replayed byte for byte (same nonce, same timestamp) inside
+// WeChat's five-minute window is served again: WeChat documents the
+// window, not a nonce memory, and its APIs are idempotent by business
+// key, so the replay returns the first answer and changes nothing. Past
+// the window it is refused.
+func TestV3ReplayedRequest(t *testing.T) {
+	clk := newClock()
+	cfg := v3Config(wxpaytest.V3SignPublicKey)
+	cfg.Now = clk.Now
+	cfg.RefundImmediately = true
+	f, err := wxpaytest.New(cfg)
+	require.NoError(t, err)
+	defer f.Close()
+
+	prepay := newV3Req(t, f, "POST", string(wxpaytest.EndpointV3PrepayJSAPI), []byte(goodPrepay))
+	first := prepay.serve(f)
+	require.Equal(t, http.StatusOK, first.Code, first.Body.String())
+	again := prepay.serve(f)
+	require.Equal(t, http.StatusOK, again.Code, again.Body.String())
+	assert.JSONEq(t, first.Body.String(), again.Body.String(), "the same prepay_id")
+	assert.Len(t, f.Orders(), 1)
+
+	_, err = f.Pay(wxpaytest.PayOptions{OutTradeNo: "table00001", NoNotify: true})
+	require.NoError(t, err)
+	refund := newV3Req(t, f, "POST", string(wxpaytest.EndpointV3Refund),
+		[]byte(`{"out_trade_no":"table00001","out_refund_no":"rf1","amount":{"refund":60,"total":100,"currency":"CNY"}}`))
+	for i := 0; i < 3; i++ {
+		w := refund.serve(f)
+		require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	}
+	require.Len(t, f.Refunds("table00001"), 1, "a replayed refund is the same refund")
+
+	clk.Add(v3WindowForTest + time.Second)
+	w := refund.serve(f)
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+	assert.Equal(t, "SIGN_ERROR", v3Code(t, w.Body.Bytes()))
+	assert.Len(t, f.Refunds("table00001"), 1)
+}
+
+const v3WindowForTest = 5 * time.Minute
+
+// The amounts a refund names are bounded, and their sums cannot wrap:
+// from[] amounts that overflow int64 back to the refund are refused.
+func TestV3RefundFromOverflow(t *testing.T) {
+	cfg := v3Config(wxpaytest.V3SignPublicKey)
+	f, err := wxpaytest.New(cfg)
+	require.NoError(t, err)
+	defer f.Close()
+	w := newV3Req(t, f, "POST", string(wxpaytest.EndpointV3PrepayJSAPI), []byte(goodPrepay)).serve(f)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	_, err = f.Pay(wxpaytest.PayOptions{OutTradeNo: "table00001", NoNotify: true})
+	require.NoError(t, err)
+
+	const max = "9223372036854775807"
+	for name, body := range map[string]string{
+		"wrapping from": `{"out_trade_no":"table00001","out_refund_no":"rf1","amount":{"refund":1,"total":100,"currency":"CNY",` +
+			`"from":[{"account":"AVAILABLE","amount":` + max + `},{"account":"UNAVAILABLE","amount":` + max + `},{"account":"AVAILABLE","amount":3}]}}`,
+		"past int64":    `{"out_trade_no":"table00001","out_refund_no":"rf1","amount":{"refund":9223372036854775808,"total":100,"currency":"CNY"}}`,
+		"huge total":    `{"out_trade_no":"table00001","out_refund_no":"rf1","amount":{"refund":1,"total":` + max + `,"currency":"CNY"}}`,
+		"exponent":      `{"out_trade_no":"table00001","out_refund_no":"rf1","amount":{"refund":1e1,"total":100,"currency":"CNY"}}`,
+		"negative from": `{"out_trade_no":"table00001","out_refund_no":"rf1","amount":{"refund":1,"total":100,"currency":"CNY","from":[{"account":"AVAILABLE","amount":-1},{"account":"AVAILABLE","amount":2}]}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := newV3Req(t, f, "POST", string(wxpaytest.EndpointV3Refund), []byte(body)).serve(f)
+			assert.Equal(t, http.StatusBadRequest, w.Code, w.Body.String())
+			assert.Empty(t, f.Refunds("table00001"), "a refused refund changes nothing")
+		})
+	}
+}
+
+// Many goroutines pay, refund and close one order at once, over v2 and
+// v3 both: the order is settled once (one transaction id, one payment
+// notification sequence), and the refunds never sum above its amount.
+func TestV3ConcurrentCrossGeneration(t *testing.T) {
+	cfg := v3Config(wxpaytest.V3SignPublicKey)
+	cfg.RefundImmediately = true
+	s := wxpaytest.NewServer(cfg)
+	defer s.Close()
+	c, err := apiv3.NewClient(s.APIv3Config(), s.APIv3Options()...)
+	require.NoError(t, err)
+	v2, err := wxpay.NewClient(wxpay.Config{AppID: testAppID, MchID: testMchID, APIKey: testKey, NotifyURL: "https://example.com/n"}, s.ClientOption())
+	require.NoError(t, err)
+	ctx := ctxT(t)
+	_, err = c.PrepayJSAPI(ctx, v3JSAPIOrder("race00001", "https://example.com/n"))
+	require.NoError(t, err)
+
+	const n = 16
+	var wg sync.WaitGroup
+	txns := make(chan string, n)
+	for i := 0; i < n; i++ {
+		wg.Add(4)
+		go func() {
+			defer wg.Done()
+			if o, err := s.Pay(wxpaytest.PayOptions{OutTradeNo: "race00001", NoNotify: true}); err == nil {
+				txns <- o.TransactionID
+			}
+		}()
+		go func(i int) {
+			defer wg.Done()
+			_, _ = c.Refund(ctx, &apiv3.RefundRequest{OutTradeNo: "race00001", OutRefundNo: fmt.Sprintf("v3r%02d", i),
+				Amount: apiv3.RefundAmount{Refund: 7, Total: 100, Currency: apiv3.CNY}})
+		}(i)
+		go func(i int) {
+			defer wg.Done()
+			_, _ = v2.Refund(ctx, &wxpay.RefundRequest{OutTradeNo: "race00001", OutRefundNo: fmt.Sprintf("v2r%02d", i), TotalFee: 100, RefundFee: 9})
+		}(i)
+		go func() {
+			defer wg.Done()
+			_, _ = c.QueryByOutTradeNo(ctx, "race00001")
+		}()
+	}
+	wg.Wait()
+	close(txns)
+	ids := map[string]bool{}
+	for id := range txns {
+		ids[id] = true
+	}
+	assert.Len(t, ids, 1, "one settlement: every successful Pay names the same transaction")
+	var sum int64
+	for _, r := range s.Refunds("race00001") {
+		sum += r.RefundFee
+	}
+	assert.LessOrEqual(t, sum, int64(100), "refunds never sum above the order")
+	assert.Greater(t, sum, int64(0))
+	tx, err := c.QueryByOutTradeNo(ctx, "race00001")
+	require.NoError(t, err)
+	assert.True(t, ids[tx.TransactionID])
+}
