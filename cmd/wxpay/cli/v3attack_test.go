@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// notify -v3 follows no redirect: a merchant URL answering 3xx is not an
+// acknowledgement, and the signed notification never reaches the place
+// the redirect names, loopback or not.
+func TestNotifyV3NeverFollowsRedirects(t *testing.T) {
+	t.Parallel()
+	env, _ := v3NotifyEnv(t)
+	var reached atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		reached.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer target.Close()
+	for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, target.URL+"/notify", status)
+		}))
+		code, out, errOut := run(t, env, "", "notify", "-v3", "-out-trade-no", "ORDER-R", "-amount", "1", redirect.URL+"/notify")
+		redirect.Close()
+		assert.NotEqual(t, ExitOK, code, "a %d is no acknowledgement: %s", status, out+errOut)
+		assert.Contains(t, out+errOut, "not acknowledged")
+	}
+	assert.Zero(t, reached.Load(), "a redirect was followed")
+}
+
+// The loopback rule of notify -v3 reads the URL's host as the dialer
+// will: IPv6 loopback is loopback, an IPv4-mapped or unspecified address
+// and names that merely contain "localhost" or "127.0.0.1" are not, and
+// user info cannot disguise the host.
+func TestNotifyV3LoopbackRule(t *testing.T) {
+	t.Parallel()
+	env, pub := v3NotifyEnv(t)
+	for _, u := range []string{
+		"http://[::ffff:10.0.0.1]/notify",
+		"http://[::]/notify",
+		"http://0.0.0.0/notify",
+		"http://127.0.0.1.nip.io/notify",
+		"http://localhost.example.com/notify",
+		"http://127.0.0.1@192.0.2.1/notify",
+		"http://[fe80::1%25lo]/notify",
+	} {
+		code, out, errOut := run(t, env, "", "notify", "-v3", "-out-trade-no", "O", "-amount", "1", u)
+		assert.Equal(t, ExitUsage, code, u)
+		assert.Empty(t, out, u)
+		assert.Contains(t, errOut, "not loopback", u)
+	}
+	// IPv6 loopback is served, when the machine has it.
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no IPv6 loopback under CI: %v", err)
+		}
+		t.Skipf("no IPv6 loopback on this machine: %v", err)
+	}
+	m := newV3MerchantServer(t, pub)
+	srv := &http.Server{Handler: m.Config.Handler}
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Close()
+	code, out, errOut := run(t, env, "", "notify", "-v3", "-out-trade-no", "ORDER-V6", "-amount", "1", "http://"+l.Addr().String()+"/notify")
+	require.Equal(t, ExitOK, code, out+errOut)
+	pays, _, _ := m.snapshot()
+	require.Len(t, pays, 1)
+	assert.Equal(t, "ORDER-V6", pays[0].Transaction.OutTradeNo)
+}
+
+// fake -v3 refuses a key directory another user owns, or a key in it
+// another user owns: whoever owns them can replace the keys the fake
+// signs with. (Changing an owner needs root; elsewhere the test skips.)
+func TestFakeV3DirOwnedByAnother(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no POSIX owners on windows")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("changing a directory's owner needs root")
+	}
+	const nobody = 65534
+	theirs := t.TempDir()
+	require.NoError(t, os.Chmod(theirs, 0o755))
+	require.NoError(t, os.Chown(theirs, nobody, nobody))
+	theirKey := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(theirKey, v3FileWeChatPayKey), mustRead(t, v3Dir+"k-wgo.pem"), 0o600))
+	require.NoError(t, os.Chown(filepath.Join(theirKey, v3FileWeChatPayKey), nobody, nobody))
+	theirEnv := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(theirEnv, v3FileSettings), []byte("WXPAY_MCHID=1900009191\n"), 0o600))
+	require.NoError(t, os.Chown(filepath.Join(theirEnv, v3FileSettings), nobody, nobody))
+	// A symlink to a directory of theirs is theirs.
+	link := filepath.Join(t.TempDir(), "keys")
+	require.NoError(t, os.Symlink(theirs, link))
+	for name, dir := range map[string]string{"dir": theirs, "key": theirKey, "wxpay.env": theirEnv, "symlinked dir": link} {
+		t.Run(name, func(t *testing.T) {
+			code, out, errOut := run(t, nil, "", "fake", "-addr", "127.0.0.1:0", "-v3", "-v3-dir", dir)
+			assert.Equal(t, ExitUsage, code, out)
+			assert.Contains(t, errOut, "owned by another user")
+		})
+	}
+	entries, err := os.ReadDir(theirs)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "nothing was written into their directory")
+}
