@@ -112,3 +112,31 @@ func TestFakeV3DirOwnedByAnother(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, entries, "nothing was written into their directory")
 }
+
+// verify's auto-detection never verifies one generation's message as
+// the other's: a v2 answer captured with curl -i is refused with the way
+// to verify it, a v3 message with an XML body is refused as v2, and a
+// name=value line holding a colon stays v2.
+func TestVerifyDetectionAcrossGenerations(t *testing.T) {
+	t.Parallel()
+	v2Signed := "<xml><appid>wxd930ea5d5a258f4f</appid><mch_id>10000100</mch_id><device_info>1000</device_info><body>test</body><nonce_str>ibuaiVcKdpRxkhJA</nonce_str><sign>9A0A8659F005D6984697E2CA0A9CF3B7</sign></xml>"
+	for name, tc := range map[string]struct {
+		in, want string
+	}{
+		"v2 answer as curl -i writes it": {"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n\r\n" + v2Signed, "a v2 message needs no headers"},
+		"v3 headers over an XML body":    {"HTTP/1.1 200 OK\nWechatpay-Serial: PUB_KEY_ID_0114232134912410000000000000\nWechatpay-Nonce: n\nWechatpay-Timestamp: 1\nWechatpay-Signature: x\n\n" + v2Signed, "the body is XML, an API v2 message"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, out, errOut := run(t, docEnv(), tc.in, "verify")
+			assert.Equal(t, ExitUsage, code, out)
+			assert.Contains(t, errOut, tc.want)
+			assert.NotContains(t, out+errOut, "OK")
+		})
+	}
+	// A v2 field whose value holds a colon is read as v2 and verified.
+	code, out, errOut := run(t, docEnv(), "", "verify", writeFile(t, "f.txt", v1Lines+"sign=9A0A8659F005D6984697E2CA0A9CF3B7\n"))
+	assert.Equal(t, ExitOK, code, out+errOut)
+	code, out, _ = run(t, docEnv(), "attach=a:b\n"+v1Lines+"sign=0\n", "verify")
+	assert.Equal(t, ExitFail, code, "v2's verdict (a wrong sign), not a v3 refusal: %s", out)
+	assert.Contains(t, out, "&attach=a:b&")
+}
