@@ -1,10 +1,15 @@
 package wxpaytest_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,4 +191,127 @@ func TestV3ConcurrentCrossGeneration(t *testing.T) {
 	tx, err := c.QueryByOutTradeNo(ctx, "race00001")
 	require.NoError(t, err)
 	assert.True(t, ids[tx.TransactionID])
+}
+
+// No secret reaches the fake's log at any depth over a whole v3 run:
+// refusals, notification attempts (failed, retried, acknowledged),
+// refunds and their notifications, a rotation; nor the fake, the
+// server, a Delivery or a Refund printed with any verb. The secrets are
+// the APIv3 key, the WeChat Pay private key, and the merchant private
+// key the fake minted.
+func TestV3NoSecretAtAnyDepth(t *testing.T) {
+	var logs syncBuffer
+	cfg := v3Config(wxpaytest.V3SignCertificate)
+	cfg.WeChatPayKey = readVector(t, "k-off.pem")
+	cfg.Speed = 1000
+	cfg.RefundImmediately = true
+	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, c := newV3(t, cfg)
+	ctx := ctxT(t)
+	var fails atomic.Int32
+	fails.Store(2)
+	sink := newPaymentSink(t, c)
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fails.Add(-1) >= 0 {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		sink.srv.Config.Handler.ServeHTTP(w, r)
+	}))
+	defer flaky.Close()
+
+	_, err := c.QueryByOutTradeNo(ctx, "nosuch0001")
+	require.Error(t, err)
+	bad := newV3Req(t, s.Fake, "POST", string(wxpaytest.EndpointV3PrepayJSAPI), []byte(goodPrepay))
+	bad.body = []byte(strings.Replace(goodPrepay, "100", "1", 1))
+	require.Equal(t, http.StatusUnauthorized, bad.serve(s.Fake).Code)
+	_, err = c.PrepayJSAPI(ctx, v3JSAPIOrder("secret0001", flaky.URL))
+	require.NoError(t, err)
+	require.NoError(t, s.RotateV3Certificate())
+	_, err = s.Pay(wxpaytest.PayOptions{OutTradeNo: "secret0001"})
+	require.NoError(t, err)
+	select {
+	case <-sink.ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the notification never arrived")
+	}
+	_, err = c.Refund(ctx, &apiv3.RefundRequest{OutTradeNo: "secret0001", OutRefundNo: "secretR1", NotifyURL: flaky.URL,
+		Amount: apiv3.RefundAmount{Refund: 100, Total: 100, Currency: apiv3.CNY}})
+	require.NoError(t, err)
+
+	var out bytes.Buffer
+	rf, _ := s.Refund("secretR1")
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X"} {
+		for _, v := range []any{cfg, s.Fake, s, *s, s.Deliveries("secret0001"), rf, s.Orders()} {
+			fmt.Fprintf(&out, verb+"\n", v)
+		}
+	}
+	slog.New(slog.NewJSONHandler(&out, nil)).Info("x", "cfg", cfg, "fake", s.Fake, "server", s, "deliveries", s.Deliveries("secret0001"))
+	s.Close()
+
+	_, minted := s.V3MerchantKey()
+	secrets := map[string]string{"APIv3 key": testAPIv3Key, "APIv3 key (hex)": fmt.Sprintf("%x", testAPIv3Key)}
+	for name, pemBytes := range map[string][]byte{"WeChat Pay key": cfg.WeChatPayKey, "minted merchant key": minted} {
+		for i, line := range strings.Split(strings.TrimSpace(string(pemBytes)), "\n") {
+			if !strings.HasPrefix(line, "-----") {
+				secrets[fmt.Sprintf("%s line %d", name, i)] = line
+			}
+		}
+	}
+	require.Greater(t, len(secrets), 10)
+	for _, where := range []struct {
+		name string
+		text string
+	}{{"formatted values", out.String()}, {"the fake's log", logs.String()}} {
+		for name, sec := range secrets {
+			assert.NotContains(t, where.text, sec, "%s in %s", name, where.name)
+		}
+	}
+	assert.Contains(t, logs.String(), "notification", "the attempts were logged")
+	assert.Contains(t, logs.String(), "SIGN_ERROR")
+}
+
+// syncBuffer is a bytes.Buffer the notifier's goroutines may log to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Close stops v3 notification retries: after it returns, a merchant
+// that never acknowledges receives nothing more, and Pay says ErrClosed.
+func TestV3NoRetryAfterClose(t *testing.T) {
+	cfg := v3Config(wxpaytest.V3SignPublicKey)
+	cfg.Speed = 1000
+	s, c := newV3(t, cfg)
+	var got atomic.Int32
+	first := make(chan struct{}, 64)
+	never := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		got.Add(1)
+		first <- struct{}{}
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer never.Close()
+	_, err := c.PrepayJSAPI(ctxT(t), v3JSAPIOrder("close0001", never.URL))
+	require.NoError(t, err)
+	_, err = s.Pay(wxpaytest.PayOptions{OutTradeNo: "close0001"})
+	require.NoError(t, err)
+	<-first
+	s.Close()
+	n := got.Load()
+	time.Sleep(300 * time.Millisecond) // at Speed 1000, several retries' worth of the schedule
+	assert.Equal(t, n, got.Load(), "a retry went out after Close")
+	_, err = s.Pay(wxpaytest.PayOptions{OutTradeNo: "close0001"})
+	assert.ErrorIs(t, err, wxpaytest.ErrClosed)
 }
