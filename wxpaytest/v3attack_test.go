@@ -2,7 +2,10 @@ package wxpaytest_test
 
 import (
 	"bytes"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/wxpay-go/wxpay"
 	"github.com/wxpay-go/wxpay/apiv3"
+	"github.com/wxpay-go/wxpay/internal/v3wire"
 	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
@@ -314,4 +318,52 @@ func TestV3NoRetryAfterClose(t *testing.T) {
 	assert.Equal(t, n, got.Load(), "a retry went out after Close")
 	_, err = s.Pay(wxpaytest.PayOptions{OutTradeNo: "close0001"})
 	assert.ErrorIs(t, err, wxpaytest.ErrClosed)
+}
+
+// Rotations racing answers: every answer is signed by a certificate the
+// fake serves once the answer is out, under the serial it names (run
+// with -race: the certificate list is shared).
+func TestV3RotationRacesAnswers(t *testing.T) {
+	f, err := wxpaytest.New(v3Config(wxpaytest.V3SignCertificate))
+	require.NoError(t, err)
+	defer f.Close()
+	const n = 8
+	var wg sync.WaitGroup
+	type answer struct {
+		serial, ts, nonce, sig string
+		body                   []byte
+	}
+	answers := make(chan answer, 4*n)
+	for i := 0; i < n; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			assert.NoError(t, f.RotateV3Certificate())
+			_ = f.V3PlatformCertificates()
+		}()
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 4; j++ {
+				w := newV3Req(t, f, "GET", "/v3/pay/transactions/out-trade-no/nosuch0001?mchid="+testMchID, nil).serve(f)
+				h := w.Header()
+				answers <- answer{h.Get("Wechatpay-Serial"), h.Get("Wechatpay-Timestamp"), h.Get("Wechatpay-Nonce"), h.Get("Wechatpay-Signature"), w.Body.Bytes()}
+			}
+		}()
+	}
+	wg.Wait()
+	close(answers)
+	certs := map[string]*x509.Certificate{}
+	for _, p := range f.V3PlatformCertificates() {
+		b, _ := pem.Decode(p)
+		require.NotNil(t, b)
+		crt, err := x509.ParseCertificate(b.Bytes)
+		require.NoError(t, err)
+		certs[fmt.Sprintf("%X", crt.SerialNumber.Bytes())] = crt
+	}
+	assert.Len(t, certs, n+1, "every rotation kept")
+	for a := range answers {
+		crt := certs[a.serial]
+		require.NotNil(t, crt, "the answer names serial %s, which the fake does not serve", a.serial)
+		require.NoError(t, v3wire.Verify(crt.PublicKey.(*rsa.PublicKey), v3wire.AnswerMessage(a.ts, a.nonce, a.body), a.sig))
+	}
 }
