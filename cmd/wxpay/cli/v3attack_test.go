@@ -140,3 +140,37 @@ func TestVerifyDetectionAcrossGenerations(t *testing.T) {
 	assert.Equal(t, ExitFail, code, "v2's verdict (a wrong sign), not a v3 refusal: %s", out)
 	assert.Contains(t, out, "&attach=a:b&")
 }
+
+// The files fake -v3 writes have the modes it promises (keys and
+// wxpay.env 0600, the rest 0644, a new directory 0700), whatever was in
+// their place: a pre-existing world-writable public file is replaced,
+// not written through, and a symlink planted under a file's name is
+// replaced by the file, its target untouched.
+func TestFakeV3FileModes(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no POSIX modes on windows")
+	}
+	dir := filepath.Join(t.TempDir(), "new")
+	elsewhere := filepath.Join(t.TempDir(), "target")
+	require.NoError(t, os.WriteFile(elsewhere, []byte("theirs"), 0o666))
+	require.NoError(t, os.MkdirAll(dir, 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, v3FilePubKey), []byte("planted"), 0o666))
+	require.NoError(t, os.Chmod(filepath.Join(dir, v3FilePubKey), 0o666))
+	require.NoError(t, os.Symlink(elsewhere, filepath.Join(dir, v3FilePlatformCert)))
+	startFakeV3(t, nil, dir)
+
+	fi, err := os.Stat(dir)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
+	for name, want := range map[string]os.FileMode{
+		v3FileWeChatPayKey: 0o600, v3FileMchKey: 0o600, v3FileSettings: 0o600,
+		v3FilePubKey: 0o644, v3FilePlatformCert: 0o644, v3FileMchCert: 0o644,
+	} {
+		fi, err := os.Lstat(filepath.Join(dir, name))
+		require.NoError(t, err, name)
+		assert.True(t, fi.Mode().IsRegular(), "%s is a regular file", name)
+		assert.Equal(t, want, fi.Mode().Perm(), name)
+	}
+	assert.NotEqual(t, "planted", string(mustRead(t, filepath.Join(dir, v3FilePubKey))))
+	assert.Equal(t, "theirs", string(mustRead(t, elsewhere)), "the symlink's target is untouched")
+}
