@@ -69,10 +69,13 @@ func TestV3EscapedSlashStaysInItsSegment(t *testing.T) {
 }
 
 // A request replayed byte for byte (same nonce, same timestamp) inside
-// WeChat's five-minute window is served again: WeChat documents the
-// window, not a nonce memory, and its APIs are idempotent by business
-// key, so the replay returns the first answer and changes nothing. Past
-// the window it is refused.
+// the five-minute window is served again. WeChat's signing page
+// documents the window ("微信支付会拒绝处理很久之前发起的请求"), not
+// whether it remembers nonces, and the fake keeps no nonce memory (the
+// package doc lists nonce replay among what it does not reproduce):
+// what makes a replay harmless is that every write is idempotent by
+// business key, so it returns the first answer and changes nothing.
+// Past the window it is refused.
 func TestV3ReplayedRequest(t *testing.T) {
 	clk := newClock()
 	cfg := v3Config(wxpaytest.V3SignPublicKey)
