@@ -370,3 +370,47 @@ func TestV3RotationRacesAnswers(t *testing.T) {
 		require.NoError(t, v3wire.Verify(crt.PublicKey.(*rsa.PublicKey), v3wire.AnswerMessage(a.ts, a.nonce, a.body), a.sig))
 	}
 }
+
+// The same v3 pay parameters sent by many taps at once (wx.requestPayment
+// called twice, a replayed request) pay the order once: one transaction,
+// one notification, which the merchant receives once.
+func TestV3ConcurrentPayOverHTTP(t *testing.T) {
+	s, c := newV3(t, v3Config(wxpaytest.V3SignPublicKey))
+	sink := newPaymentSink(t, c)
+	ctx := ctxT(t)
+	pr, err := c.PrepayJSAPI(ctx, v3JSAPIOrder("taps000001", sink.srv.URL))
+	require.NoError(t, err)
+	pp, err := c.JSAPIPayParams("", pr.PrepayID)
+	require.NoError(t, err)
+	const n = 12
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	txns := map[string]int{}
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, out := payOverHTTP(t, s, pp)
+			if st == http.StatusOK {
+				mu.Lock()
+				txns[out["transaction_id"]]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	require.Len(t, txns, 1, "one transaction whatever the number of taps: %v", txns)
+	require.NoError(t, s.WaitAcked(ctx, "taps000001"))
+	<-sink.ch
+	sink.mu.Lock()
+	got := len(sink.got)
+	sink.mu.Unlock()
+	assert.Equal(t, 1, got, "one notification reached the merchant")
+	var firsts int
+	for _, d := range s.Deliveries("taps000001") {
+		if d.Attempt == 1 {
+			firsts++
+		}
+	}
+	assert.Equal(t, 1, firsts, "one notification sequence")
+}
