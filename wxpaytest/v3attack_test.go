@@ -414,3 +414,42 @@ func TestV3ConcurrentPayOverHTTP(t *testing.T) {
 	}
 	assert.Equal(t, 1, firsts, "one notification sequence")
 }
+
+// Pay racing a v3 close: each order ends in exactly one terminal state
+// matching who won; a paid order is never closed and a closed order
+// never paid.
+func TestV3PayRacesClose(t *testing.T) {
+	s, c := newV3(t, v3Config(wxpaytest.V3SignPublicKey))
+	ctx := ctxT(t)
+	for i := 0; i < 20; i++ {
+		otn := fmt.Sprintf("payclose%02d", i)
+		_, err := c.PrepayJSAPI(ctx, v3JSAPIOrder(otn, "https://example.com/n"))
+		require.NoError(t, err)
+		var wg sync.WaitGroup
+		var payErr, closeErr error
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, payErr = s.Pay(wxpaytest.PayOptions{OutTradeNo: otn, NoNotify: true})
+		}()
+		go func() {
+			defer wg.Done()
+			closeErr = c.CloseOrder(ctx, otn)
+		}()
+		wg.Wait()
+		o, ok := s.Order(otn)
+		require.True(t, ok)
+		switch {
+		case payErr == nil:
+			assert.Equal(t, wxpaytest.StateSuccess, o.State, otn)
+			if closeErr == nil {
+				// The close came first only if the pay failed: both
+				// cannot have won.
+				t.Fatalf("%s: both the payment and the close succeeded", otn)
+			}
+		default:
+			require.NoError(t, closeErr, "%s: neither won (pay: %v)", otn, payErr)
+			assert.Equal(t, wxpaytest.StateClosed, o.State, otn)
+		}
+	}
+}
