@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -173,4 +174,41 @@ func TestFakeV3FileModes(t *testing.T) {
 	}
 	assert.NotEqual(t, "planted", string(mustRead(t, filepath.Join(dir, v3FilePubKey))))
 	assert.Equal(t, "theirs", string(mustRead(t, elsewhere)), "the symlink's target is untouched")
+}
+
+// A -config file holding a secret (the API key, the APIv3 key, the
+// AppSecret) that other users may read is refused, naming neither the
+// value nor the secret; the same file without secrets may be shared.
+func TestConfigFileWithSecretsMustBePrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no POSIX modes on windows")
+	}
+	t.Parallel()
+	for name, content := range map[string]string{
+		"API key":    "WXPAY_APPID=wxd930ea5d5a258f4f\nWXPAY_MCHID=10000100\nWXPAY_API_KEY=192006250b4c09247ec02edce69f6a2d\n",
+		"APIv3 key":  "WXPAY_MCHID=10000100\nWXPAY_APIV3_KEY=a7cde1ZJB1kG2e7VfTs3jQzaWizur8Gb\n",
+		"AppSecret":  "WXPAY_APPID=wxd930ea5d5a258f4f\nWX_APP_SECRET=0123456789abcdef0123456789abcdef\n",
+		"no secrets": "WXPAY_APPID=wxd930ea5d5a258f4f\nWXPAY_MCHID=10000100\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			file := writeFile(t, "wxpay.env", content)
+			require.NoError(t, os.Chmod(file, 0o644))
+			code, out, errOut := run(t, nil, v1Lines, "sign", "-config", file)
+			if name == "no secrets" {
+				assert.NotContains(t, errOut, "chmod 600")
+				return
+			}
+			assert.Equal(t, ExitUsage, code, out)
+			assert.Contains(t, errOut, "lets other users read the secrets in it; chmod 600 it")
+			for _, line := range strings.Split(content, "\n") {
+				if _, v, ok := strings.Cut(line, "="); ok {
+					assert.NotContains(t, out+errOut, v)
+				}
+			}
+			require.NoError(t, os.Chmod(file, 0o600))
+			_, _, errOut = run(t, nil, v1Lines, "sign", "-config", file)
+			assert.NotContains(t, errOut, "chmod 600")
+		})
+	}
 }
