@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -104,7 +106,12 @@ func TestFakeV3DirOwnedByAnother(t *testing.T) {
 	require.NoError(t, os.Symlink(theirs, link))
 	for name, dir := range map[string]string{"dir": theirs, "key": theirKey, "wxpay.env": theirEnv, "symlinked dir": link} {
 		t.Run(name, func(t *testing.T) {
-			code, out, errOut := run(t, nil, "", "fake", "-addr", "127.0.0.1:0", "-v3", "-v3-dir", dir)
+			// Bounded: a fake that wrongly accepts the directory serves
+			// until its context ends, and the test then fails instead of
+			// hanging.
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			code, out, errOut := runCtx(t, ctx, nil, "", "fake", "-addr", "127.0.0.1:0", "-v3", "-v3-dir", dir)
 			assert.Equal(t, ExitUsage, code, out)
 			assert.Contains(t, errOut, "owned by another user")
 		})
