@@ -124,7 +124,11 @@
 //     signs nothing it could not verify). Bodies are then read strictly:
 //     no unknown field ("请求中含有未在API文档中定义的参数"), no key twice, no
 //     null, no 4-byte UTF-8, each field of its type, required fields and
-//     amounts (400 PARAM_ERROR, detail.field a JSON pointer).
+//     amounts (400 PARAM_ERROR, detail.field a JSON pointer). Path
+//     parameters are segments of the request-target as signed, so an
+//     escaped slash stays in its id (a malformed one) rather than
+//     routing elsewhere. A request replayed inside the window is served
+//     again, idempotent by its business key.
 //   - Answers are v3's shapes with WeChat's statuses: 200 JSON, 204 for
 //     close, errors as {"code","message","detail"} (PARAM_ERROR and
 //     INVALID_REQUEST 400, SIGN_ERROR 401, ORDERPAID and NOT_ENOUGH 403,

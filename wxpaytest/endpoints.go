@@ -2,6 +2,7 @@ package wxpaytest
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/wxpay-go/wxpay"
@@ -121,13 +122,50 @@ func (ix *routeIndex) add(path string, s served) {
 	ix.patterns = append(ix.patterns, pattern{segs: strings.Split(path, "/"), served: s})
 }
 
-// lookup returns the route of path and the values of its {name}
-// segments.
+// lookup returns the route of path (decoded, as url.URL.Path holds it)
+// and the values of its {name} segments.
 func (ix *routeIndex) lookup(path string) (served, map[string]string, bool) {
 	if s, ok := ix.exact[path]; ok {
 		return s, nil, true
 	}
-	segs := strings.Split(path, "/")
+	return ix.match(strings.Split(path, "/"))
+}
+
+// lookupURL is lookup over the request-target as sent: its segments are
+// split at the slashes the client wrote and only then unescaped, so that
+// an escaped slash (%2F) stays inside its segment, as the signed
+// request-target has it. Routing on the decoded path instead would send
+// ".../out-trade-no/X%2Fclose", which a server reading the target as
+// signed takes for the order "X/close", to the close of X.
+func (ix *routeIndex) lookupURL(u *url.URL) (served, map[string]string, bool) {
+	raw := u.EscapedPath()
+	if !strings.Contains(raw, "%") {
+		return ix.lookup(u.Path)
+	}
+	segs := strings.Split(raw, "/")
+	for i, sg := range segs {
+		v, err := url.PathUnescape(sg)
+		if err != nil {
+			return served{}, nil, false
+		}
+		segs[i] = v
+	}
+	for _, sg := range segs {
+		if strings.Contains(sg, "/") {
+			// Not one of the fake's fixed paths, whose segments hold no
+			// slash; a {name} segment may still take it, and its handler
+			// refuses the malformed value.
+			return ix.match(segs)
+		}
+	}
+	if s, ok := ix.exact[strings.Join(segs, "/")]; ok {
+		return s, nil, true
+	}
+	return ix.match(segs)
+}
+
+// match finds the pattern whose segments match segs.
+func (ix *routeIndex) match(segs []string) (served, map[string]string, bool) {
 next:
 	for _, p := range ix.patterns {
 		if len(p.segs) != len(segs) {
@@ -230,7 +268,7 @@ func newRouteIndex(f *Fake, rows []route) (enabled, disabled *routeIndex) {
 //
 // WeChat docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=7_7&index=6 (paySign)
 func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s, vals, ok := f.index.lookup(r.URL.Path)
+	s, vals, ok := f.index.lookupURL(r.URL)
 	if !ok {
 		f.serveUnknown(w, r)
 		return
@@ -262,7 +300,7 @@ func (f *Fake) serveUnknown(w http.ResponseWriter, r *http.Request) {
 	// cannot grow the answer or the log line without limit.
 	path := wire.Truncate(r.URL.Path, maxPathEcho)
 	why := "wxpaytest: no endpoint at " + path
-	s, _, known := f.disabled.lookup(r.URL.Path)
+	s, _, known := f.disabled.lookupURL(r.URL)
 	switch {
 	case known && (s.sandboxOnly || s.sandbox):
 		why = "wxpaytest: the sandbox is served with Config.Sandbox only"

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -289,6 +290,13 @@ func FuzzRoute(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, path string) {
 		s, vals, ok := fake.index.lookup(path)
+		// The request-target route of the same path, written escaped as
+		// a client would, agrees with the decoded lookup: escaping only
+		// keeps an escaped slash inside its segment.
+		us, uvals, uok := fake.index.lookupURL(&url.URL{Path: path})
+		assert.Equal(t, ok, uok)
+		assert.Equal(t, s.route, us.route)
+		assert.Equal(t, vals, uvals)
 		if ok {
 			rebuilt := string(s.path)
 			for k, v := range vals {
@@ -313,4 +321,39 @@ func FuzzRoute(f *testing.F) {
 			assert.Equal(t, "FAIL", p["return_code"])
 		}
 	})
+}
+
+// lookupURL splits the request-target at the slashes the client wrote:
+// an escaped slash stays inside a {name} segment, and a fixed path is
+// matched whatever other escapes spell it.
+func TestLookupURLEscapes(t *testing.T) {
+	ix := &routeIndex{exact: map[string]served{}}
+	q, c, fixed := &route{path: "/v3/pay/transactions/out-trade-no/{out_trade_no}"},
+		&route{path: "/v3/pay/transactions/out-trade-no/{out_trade_no}/close"}, &route{path: "/v3/certificates"}
+	for _, rt := range []*route{q, c, fixed} {
+		ix.add(string(rt.path), served{route: rt})
+	}
+	for _, tc := range []struct {
+		target string
+		want   *route
+		vals   map[string]string
+	}{
+		{"/v3/pay/transactions/out-trade-no/X%2Fclose", q, map[string]string{"out_trade_no": "X/close"}},
+		{"/v3/pay/transactions/out-trade-no/X/close", c, map[string]string{"out_trade_no": "X"}},
+		{"/v3/pay/transactions/out-trade-no/%58/close", c, map[string]string{"out_trade_no": "X"}},
+		{"/v3/%63ertificates", fixed, nil},
+		{"/v3%2Fcertificates", nil, nil},
+	} {
+		u, err := url.ParseRequestURI(tc.target)
+		require.NoError(t, err, tc.target)
+		s, vals, ok := ix.lookupURL(u)
+		if tc.want == nil {
+			assert.False(t, ok, tc.target)
+			continue
+		}
+		if assert.True(t, ok, tc.target) {
+			assert.Same(t, tc.want, s.route, tc.target)
+			assert.Equal(t, tc.vals, vals, tc.target)
+		}
+	}
 }

@@ -109,6 +109,11 @@ func checkV3Refund(p *v3RefundRequest) (v3Answer, bool) {
 			if fr.Amount == nil || *fr.Amount <= 0 {
 				return bad("/amount/from/amount", "须为正整数")
 			}
+			// Each share is at most the refund, and the sum stops growing
+			// past it: int64 amounts could otherwise wrap back to it.
+			if *fr.Amount > *p.Amount.Refund-sum {
+				return bad("/amount/from", "出资金额之和须等于退款金额")
+			}
 			sum += *fr.Amount
 		}
 		if sum != *p.Amount.Refund {

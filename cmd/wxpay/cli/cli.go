@@ -127,7 +127,7 @@ failed, 2 usage or settings error. Run "wxpay <command> -h" for a command's flag
 func (c *cmdEnv) flagSet(name, synopsis, doc string) (*flag.FlagSet, *string, *bool) {
 	fs := flag.NewFlagSet("wxpay "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	cfg := fs.String("config", "", "read merchant settings from `file` (KEY=VALUE lines) as well as the environment")
+	cfg := fs.String("config", "", "read merchant settings from `file` (KEY=VALUE lines; mode 0600 when it holds a secret) as well as the environment")
 	js := fs.Bool("json", false, "print machine-readable JSON instead of text")
 	fs.Usage = func() {
 		w := fs.Output()

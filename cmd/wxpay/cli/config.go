@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 
 	"github.com/wxpay-go/wxpay"
@@ -105,6 +106,9 @@ func (c *cmdEnv) loadSettings(configFile string) (*settings, error) {
 		fv, err := parseConfig(b)
 		if err != nil {
 			return nil, fmt.Errorf("config %s: %w", configFile, err)
+		}
+		if err := checkSecretFileMode(f, fv); err != nil {
+			return nil, fmt.Errorf("config %s: %v", configFile, err)
 		}
 		for k, v := range fv {
 			vals[k] = v
@@ -254,4 +258,32 @@ func keyProblem(k string, strict bool) string {
 		}
 	}
 	return ""
+}
+
+// secretSettings are the settings whose values are secrets.
+var secretSettings = []string{EnvAPIKey, EnvAppSecret, EnvAPIv3Key}
+
+// checkSecretFileMode refuses a -config file that holds a secret and
+// that other users may read, as ssh refuses such a key: whoever reads
+// the API key forges notifications. A file of settings without secrets
+// (ids, URLs, file names) may be shared.
+func checkSecretFileMode(f *os.File, vals map[string]string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	secret := false
+	for _, name := range secretSettings {
+		secret = secret || vals[name] != ""
+	}
+	if !secret {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("mode %#o lets other users read the secrets in it; chmod 600 it", perm)
+	}
+	return nil
 }

@@ -71,6 +71,9 @@ func openV3FakeDir(dir string) (*v3FakeDir, error) {
 		return nil, errors.New("-v3-dir: not a directory")
 	case runtime.GOOS != "windows" && fi.Mode().Perm()&0o022 != 0:
 		return nil, fmt.Errorf("-v3-dir: mode %#o lets other users replace the keys in it; chmod 700 it", fi.Mode().Perm())
+	case ownedByOther(fi):
+		// Its owner can replace the keys whatever the mode says.
+		return nil, errors.New("-v3-dir: the directory is owned by another user, who can replace the keys in it; use a directory of your own")
 	}
 	d := &v3FakeDir{dir: abs, saved: map[string]string{}}
 	b, err := readOwnFile(d.path(v3FileSettings), maxConfigFile, true)
@@ -91,8 +94,13 @@ func openV3FakeDir(dir string) (*v3FakeDir, error) {
 // refused, as ssh refuses such a key.
 func readOwnFile(name string, max int, private bool) ([]byte, error) {
 	if private && runtime.GOOS != "windows" {
-		if fi, err := os.Stat(name); err == nil && fi.Mode().Perm()&0o077 != 0 {
-			return nil, fmt.Errorf("mode %#o lets other users read a private file; chmod 600 it", fi.Mode().Perm())
+		if fi, err := os.Stat(name); err == nil {
+			switch {
+			case fi.Mode().Perm()&0o077 != 0:
+				return nil, fmt.Errorf("mode %#o lets other users read a private file; chmod 600 it", fi.Mode().Perm())
+			case ownedByOther(fi):
+				return nil, errors.New("the file is owned by another user, who can rewrite it; delete it or use a directory of your own")
+			}
 		}
 	}
 	return readBounded(name, max)

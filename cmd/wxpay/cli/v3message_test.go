@@ -149,6 +149,19 @@ func FuzzParseHTTPMessage(f *testing.F) {
 	f.Add([]byte("\n\nA: 1\n\nbody"))
 	f.Add([]byte("HTTP/1.1 302 Found\nLocation: x\n\nHTTP/1.1 200\nTransfer-Encoding: chunked\n\n0\r\n\r\n"))
 	f.Add([]byte("\xef\xbb\xbfA: 1\r\n\r\n"))
+	// Seeds of the review: a 3xx whose body is not another block, a 1xx
+	// at the end, Content-Length signed or padded, a header folded onto
+	// the next line, a request line in absolute form, blocks past the
+	// bound, and a NUL in a header.
+	f.Add([]byte("HTTP/1.1 301 Moved\nLocation: /x\n\n<html>moved</html>"))
+	f.Add([]byte("HTTP/1.1 100 Continue\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 200 OK\nContent-Length: +2\n\n{}"))
+	f.Add([]byte("HTTP/1.1 200 OK\nContent-Length: 00000002\n\n{}\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 200 OK\nWechatpay-Nonce: a\n b\n\n{}"))
+	f.Add([]byte("POST http://127.0.0.1/notify HTTP/1.1\nWechatpay-Serial: s\n\n{}"))
+	f.Add([]byte(strings.Repeat("HTTP/1.1 100 Continue\n\n", 9) + "HTTP/1.1 200 OK\n\n{}"))
+	f.Add([]byte("Wechatpay-Serial: a\x00b\n\n{}"))
+	f.Add([]byte("HTTP/1.1 200 OK\nTransfer-Encoding: identity\nContent-Length: 1\n\n{"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		looksLikeHTTPMessage(b) // must not panic either
 		h, body, err := parseHTTPMessage(b)

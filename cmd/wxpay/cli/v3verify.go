@@ -110,20 +110,8 @@ Exit status 1 when a check fails.`)
 		}
 		now = time.Unix(t, 0)
 	}
-	s, err := c.loadSettings(*cfgFile)
-	if err != nil {
-		return c.usageErr("verify", "%v", err)
-	}
-	keys, err := s.v3Verifiers()
-	if err != nil {
-		return c.usageErr("verify", "%v", err)
-	}
-	if *decrypt {
-		if k := apiV3KeyOf(s); k == "" {
-			return c.usageErr("verify", "-decrypt needs %s (the APIv3 key set in 商户平台 → 账户中心 → API安全)", EnvAPIv3Key)
-		}
-	}
 	var body []byte
+	var err error
 	if fs.NArg() == 0 || fs.Arg(0) == "-" {
 		body, err = c.readBody("-")
 	} else {
@@ -147,6 +135,21 @@ Exit status 1 when a check fails.`)
 	}
 	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '<' {
 		return c.usageErr("verify", "the body is XML, an API v2 message: drop -v3, -headers and -H")
+	}
+	// Only now the keys: a message of the wrong generation is named as
+	// such, not answered with the v3 settings it does not need.
+	s, err := c.loadSettings(*cfgFile)
+	if err != nil {
+		return c.usageErr("verify", "%v", err)
+	}
+	keys, err := s.v3Verifiers()
+	if err != nil {
+		return c.usageErr("verify", "%v", err)
+	}
+	if *decrypt {
+		if k := apiV3KeyOf(s); k == "" {
+			return c.usageErr("verify", "-decrypt needs %s (the APIv3 key set in 商户平台 → 账户中心 → API安全)", EnvAPIv3Key)
+		}
 	}
 	res := verifyV3(s, keys, h, body, now, *decrypt)
 	if *at != "" {
