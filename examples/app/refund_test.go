@@ -136,6 +136,7 @@ func refundBody(fen int64) api.RefundRequest {
 // refund notification settles it, the buyer sees it, and the same key
 // returns the same refund while another body under it is refused.
 func TestRefundFull(t *testing.T) {
+	v2Only(t, "it reads v2's refund request fields (refund_desc)")
 	h := newRefundHarness(t)
 	ctx := context.Background()
 	status, r, e := h.refund(h.s.AdminToken, "full-1", refundBody(3600))
@@ -180,6 +181,7 @@ func TestRefundFull(t *testing.T) {
 // TestRefundPartials refunds an order in parts up to what was paid; one
 // more is refused with a clear message and no WeChat call.
 func TestRefundPartials(t *testing.T) {
+	v2Only(t, "it counts calls to v2's refund endpoint")
 	h := newRefundHarness(t)
 	ctx := context.Background()
 	var nos []string
@@ -226,6 +228,7 @@ func TestRefundPartials(t *testing.T) {
 // after a lost answer, the refund is retried with the same out_refund_no
 // and WeChat refunds once.
 func TestRefundRetry(t *testing.T) {
+	v2Only(t, "its faults are v2 answers (SYSTEMERROR, an HTML page)")
 	for _, tt := range []struct {
 		name   string
 		times  int
@@ -294,6 +297,7 @@ func TestRefundRetry(t *testing.T) {
 // TestRefundRetryJob: a refund left pending by an unclear answer, which
 // nobody repeats, is sent again by its job under the same out_refund_no.
 func TestRefundRetryJob(t *testing.T) {
+	v2Only(t, "its faults are v2 answers")
 	h := newRefundHarness(t)
 	h.s.Fake.Inject(wxpaytest.EndpointRefund, 3, wxpaytest.Fault{ErrCode: wxpay.ErrCodeSystemError})
 	st, _, e := h.refund(h.s.AdminToken, "job", refundBody(1200))
@@ -322,6 +326,7 @@ func TestRefundRetryJob(t *testing.T) {
 // TestRefundRefused: WeChat's definite refusal is final for that refund
 // and gives its amount back, so another refund can follow.
 func TestRefundRefused(t *testing.T) {
+	v2Only(t, "its fault is a v2 answer (NOTENOUGH)")
 	h := newRefundHarness(t)
 	h.s.Fake.Inject(wxpaytest.EndpointRefund, 1, wxpaytest.Fault{ErrCode: wxpay.ErrCodeNotEnough})
 	st, _, e := h.refund(h.s.AdminToken, "refused", refundBody(3600))
@@ -458,6 +463,7 @@ func TestRefundBadInput(t *testing.T) {
 // TestRefundNotifyOnce: the refund notification, delivered many times
 // (at once and again later), settles the refund once.
 func TestRefundNotifyOnce(t *testing.T) {
+	v2Only(t, "it replays v2's req_info; v3 refund notifications are signed, and replays of them are TestBadNotifications' on v3")
 	h := newRefundHarness(t)
 	ctx := context.Background()
 	st, r, e := h.refund(h.s.AdminToken, "notify", refundBody(1000))
@@ -638,7 +644,7 @@ func TestRefundFakeModeCertificate(t *testing.T) {
 	ctx := context.Background()
 	admin := "admin-" + strings.Repeat("t", 32)
 	var logs syncBuf
-	s, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DBPath: t.TempDir() + "/x.db", Speed: 60, AdminToken: admin}, &logs)
+	s, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", API: testAPI(), DBPath: t.TempDir() + "/x.db", Speed: 60, AdminToken: admin}, &logs)
 	if err != nil {
 		t.Fatal(err)
 	}
