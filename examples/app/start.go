@@ -120,7 +120,7 @@ func (c Config) check() (settings, error) {
 func (s *Server) announceMode(c Config, set settings) {
 	if set.fake {
 		s.log.Warn("FAKE MODE: no WeChat credentials set, so WeChat is an in-process fake under /fake/ that marks orders paid for free; never use it in production",
-			"addr", c.Addr)
+			"addr", c.Addr, "api", set.api)
 	} else if c.WeChatURL == "" {
 		s.log.Info("real mode: WeChat Pay merchant", "appid", c.AppID, "mch_id", c.MchID, "api", set.api, "sign_type", string(set.signType))
 	}

@@ -27,7 +27,7 @@ var _ shop.Payments = wechatPayV3{}
 
 // Prepay calls the JSAPI prepay endpoint (mini-program payment). The same
 // request under the same out_trade_no is answered with the same prepay_id.
-// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012791897
+// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012525167
 func (p wechatPayV3) Prepay(ctx context.Context, r shop.PrepayRequest) (string, error) {
 	res, err := p.c.PrepayJSAPI(ctx, apiv3.PrepayRequest{
 		Description: r.Body,
@@ -52,9 +52,9 @@ func (p wechatPayV3) PayParams(prepayID string) (any, error) {
 
 // Query asks for the order by out_trade_no. WeChat's v3 query has no
 // counterpart of v2's refundquery by out_trade_no, so a REFUND answer
-// carries the payment (v3 sends its transaction_id and amount in every
-// paid state) and no list of refunds.
-// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012791899
+// is read as paid, from the transaction the answer carries, with no
+// list of refunds.
+// WeChat Pay docs: https://pay.weixin.qq.com/docs/merchant/apis/mini-program-payment/query-by-out-trade-no.html
 func (p wechatPayV3) Query(ctx context.Context, outTradeNo string) (shop.QueryState, *shop.Payment, error) {
 	t, err := p.c.QueryByOutTradeNo(ctx, outTradeNo)
 	var we *apiv3.Error
@@ -81,7 +81,7 @@ func (p wechatPayV3) Query(ctx context.Context, outTradeNo string) (shop.QuerySt
 // as queryState does v2's: the names are the same but for REVOKED, which
 // v3 does not have for JSAPI orders. An unknown state is an error, never
 // a guess.
-// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012791899
+// WeChat Pay docs: https://pay.weixin.qq.com/docs/merchant/apis/mini-program-payment/query-by-out-trade-no.html
 func queryStateV3(ts apiv3.TradeState) (shop.QueryState, error) {
 	switch ts {
 	case apiv3.TradeSuccess, apiv3.TradeRefund:
@@ -97,7 +97,7 @@ func queryStateV3(ts apiv3.TradeState) (shop.QueryState, error) {
 // Close closes the order. Closing a closed order is not an error here
 // (WeChat answers ORDER_CLOSED, or 204 again); a paid one is
 // shop.ErrWeChatPaid.
-// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012791901
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_4_3.shtml
 func (p wechatPayV3) Close(ctx context.Context, outTradeNo string) error {
 	err := p.c.CloseOrder(ctx, outTradeNo)
 	if errors.Is(payErrV3("transactions/close", err), shop.ErrWeChatClosed) {
