@@ -136,7 +136,6 @@ func refundBody(fen int64) api.RefundRequest {
 // refund notification settles it, the buyer sees it, and the same key
 // returns the same refund while another body under it is refused.
 func TestRefundFull(t *testing.T) {
-	v2Only(t, "it reads v2's refund request fields (refund_desc)")
 	h := newRefundHarness(t)
 	ctx := context.Background()
 	status, r, e := h.refund(h.s.AdminToken, "full-1", refundBody(3600))
@@ -147,8 +146,20 @@ func TestRefundFull(t *testing.T) {
 	if len(wr) != 1 || wr[0].OutRefundNo != r.OutRefundNo || wr[0].RefundFee != 3600 || wr[0].TotalFee != 3600 {
 		t.Fatalf("WeChat's refunds: %+v", wr)
 	}
-	if wr[0].Request["refund_desc"] != "顾客退货" || !strings.HasSuffix(wr[0].NotifyURL, "/orders/refund/notify") {
-		t.Errorf("refund request: desc %q, notify_url %q", wr[0].Request["refund_desc"], wr[0].NotifyURL)
+	// The reason and the notify_url, in each generation's request: v2's
+	// refund_desc, v3's reason (and each its own refund notify route).
+	desc, route := wr[0].Request["refund_desc"], "/orders/refund/notify"
+	if onV3() {
+		var v3 struct {
+			Reason string `json:"reason"`
+		}
+		if err := json.Unmarshal(wr[0].V3Request, &v3); err != nil || !wr[0].APIv3 {
+			t.Fatalf("the refund was not v3's: %v (APIv3 %v)", err, wr[0].APIv3)
+		}
+		desc, route = v3.Reason, "/orders/refund/v3/notify"
+	}
+	if desc != "顾客退货" || !strings.HasSuffix(wr[0].NotifyURL, route) {
+		t.Errorf("refund request: desc %q, notify_url %q; want 顾客退货 and %s", desc, wr[0].NotifyURL, route)
 	}
 	again, r2, _ := h.refund(h.s.AdminToken, "full-1", refundBody(3600))
 	if again != 200 || r2.OutRefundNo != r.OutRefundNo {
