@@ -34,10 +34,21 @@ func OpenAPI() []byte { return openAPI }
 
 // Config configures a Handler.
 type Config struct {
-	Shop   *shop.Service
-	Pay    shop.Payments // for the notify_url handler
-	Auth   *Auth
-	Logger *slog.Logger // nil discards
+	Shop *shop.Service
+	// Pay verifies the notifications of the v2 notify_url (POST
+	// /orders/pay/notify), PayV3 those of v3's (POST
+	// /orders/pay/v3/notify). Both routes are served whichever
+	// generation the shop pays with, so that an order placed on the other
+	// one (before a switch from v2 to v3, say) still settles; each
+	// library refuses the other generation's messages. A nil one answers
+	// every message on its route with its generation's failure answer.
+	Pay, PayV3 shop.Payments
+	// RefundNotify and RefundNotifyV3 verify the refund notifications of
+	// each generation (POST /orders/refund/notify and
+	// /orders/refund/v3/notify), which Refunds then settles.
+	RefundNotify, RefundNotifyV3 shop.Refunder
+	Auth                         *Auth
+	Logger                       *slog.Logger // nil discards
 	// Extra routes, such as the fake WeChat in fake mode, mounted as they
 	// are (outside authentication and request logging).
 	Extra map[string]http.Handler
@@ -100,10 +111,16 @@ func New(cfg Config) *Handler {
 	// The notify_url sits outside authentication: WeChat forbids a login
 	// check there, and the signature is the authentication. It is still
 	// logged like every route.
-	notify := cfg.Pay.NotifyHandler(func(ctx context.Context, p shop.Payment) error {
-		return cfg.Shop.Settle(ctx, p, "notify")
-	})
-	h.mux.Handle("POST /orders/pay/notify", h.logged(notify))
+	settle := func(ctx context.Context, p shop.Payment) error { return cfg.Shop.Settle(ctx, p, "notify") }
+	var notify, notifyV3 http.Handler = http.HandlerFunc(refuseV2), http.HandlerFunc(refuseV3)
+	if cfg.Pay != nil {
+		notify = cfg.Pay.NotifyHandler(settle)
+	}
+	if cfg.PayV3 != nil {
+		notifyV3 = cfg.PayV3.NotifyHandler(settle)
+	}
+	h.mux.Handle("POST "+NotifyPath, h.logged(notify))
+	h.mux.Handle("POST "+NotifyPathV3, h.logged(notifyV3))
 	h.mountRefunds()
 	for pattern, eh := range cfg.Extra {
 		h.mux.Handle(pattern, eh)
@@ -121,7 +138,31 @@ func (h *Handler) Routes() []Route {
 		out = append(out, r.Route)
 	}
 	out = append(out, h.refundRoutes()...)
-	return append(out, Route{"POST", "/orders/pay/notify", false})
+	return append(out, Route{"POST", NotifyPath, false}, Route{"POST", NotifyPathV3, false})
+}
+
+// The payment notify_urls of the two generations of WeChat Pay.
+const (
+	NotifyPath   = "/orders/pay/notify"
+	NotifyPathV3 = "/orders/pay/v3/notify"
+)
+
+// refuseV2 answers a v2 notification on a server without the v2 API key:
+// FAIL, in v2's shape, so WeChat keeps it for a server that can verify it.
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7
+func refuseV2(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	io.WriteString(w, "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[v2 is not configured]]></return_msg></xml>")
+}
+
+// refuseV3 answers a v3 notification on a server without v3 keys: FAIL,
+// in v3's shape, so WeChat delivers again later.
+// WeChat Pay docs: https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_3_5.shtml
+func refuseV3(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	io.WriteString(w, `{"code":"FAIL","message":"v3 is not configured"}`)
 }
 
 // ServeHTTP serves the API, the notify_url and the extra routes.

@@ -26,8 +26,23 @@ type RefundRequest struct {
 func (h *Handler) refundRoutes() []Route {
 	return []Route{
 		{"POST", "/orders/{id}/refund", true}, // the admin token, not a JWT
-		{"POST", "/orders/refund/notify", false},
+		{"POST", RefundNotifyPath, false},
+		{"POST", RefundNotifyPathV3, false},
 	}
+}
+
+// The refund notify_urls of the two generations of WeChat Pay.
+const (
+	RefundNotifyPath   = "/orders/refund/notify"
+	RefundNotifyPathV3 = "/orders/refund/v3/notify"
+)
+
+// refundNotify is the handler of one generation's refund notify_url.
+func (h *Handler) refundNotify(r shop.Refunder) http.Handler {
+	if h.cfg.Refunds == nil || r == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.writeError(w, r, errNoRefunds) })
+	}
+	return h.cfg.Refunds.NotifyHandlerOf(r)
 }
 
 // mountRefunds registers the refund routes. The admin route checks the
@@ -49,13 +64,8 @@ func (h *Handler) mountRefunds() {
 			h.writeError(w, r, err)
 		}
 	})))
-	var notify http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.writeError(w, r, errNoRefunds)
-	})
-	if h.cfg.Refunds != nil {
-		notify = h.cfg.Refunds.NotifyHandler()
-	}
-	h.mux.Handle("POST /orders/refund/notify", h.logged(notify))
+	h.mux.Handle("POST "+RefundNotifyPath, h.logged(h.refundNotify(h.cfg.RefundNotify)))
+	h.mux.Handle("POST "+RefundNotifyPathV3, h.logged(h.refundNotify(h.cfg.RefundNotifyV3)))
 }
 
 // adminAuth checks the admin token.

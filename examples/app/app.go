@@ -62,6 +62,23 @@ type Config struct {
 	AppSecret string // WX_APP_SECRET; secret
 	PublicURL string // PUBLIC_URL: the https origin WeChat reaches this server at
 	JWTSecret string // JWT_SECRET; secret; required in real mode, random in fake mode when empty
+	// API (WXPAY_API) is the generation of WeChat Pay the shop pays,
+	// queries, closes and refunds with: "v3" (JSON, RSA signatures; the
+	// default, since it is what WeChat gives a new merchant) or "v2"
+	// (XML, the API key). The notify routes of both generations are
+	// served whichever it is, so that orders placed before a switch still
+	// settle. See [Config.apiGen].
+	API string
+	// APIv3Key (WXPAY_APIV3_KEY; secret) is the 32-byte APIv3 key: it
+	// opens v3 notifications. V3Serial (WXPAY_V3_SERIAL) is the serial of
+	// the merchant API certificate, whose private key (KeyFile) signs v3
+	// requests. WeChat is verified by its WeChat Pay public key
+	// (V3PubKeyID with V3PubKeyFile, WXPAY_V3_PUBKEY_ID and
+	// WXPAY_V3_PUBKEY_FILE) or by platform certificates
+	// (V3PlatformCertFile, WXPAY_V3_PLATFORM_CERT_FILE), or both while
+	// WeChat moves a merchant from the certificates to the key. These are
+	// the setting names of the wxpay command.
+	APIv3Key, V3Serial, V3PubKeyID, V3PubKeyFile, V3PlatformCertFile string
 	// SignType (WXPAY_SIGN_TYPE) is the merchant's v2 signature
 	// algorithm, "MD5" or "HMAC-SHA256"; "" means HMAC-SHA256, as
 	// `wxpay fake` defaults to. In fake mode the in-process fake uses it
@@ -92,7 +109,7 @@ type Config struct {
 // LogValue prints the configuration without its secrets.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("addr", c.Addr), slog.String("db", c.DBPath), slog.Bool("postgres", c.DatabaseURL != ""),
-		slog.String("appid", c.AppID), slog.String("mch_id", c.MchID), slog.String("public_url", c.PublicURL))
+		slog.String("api", c.API), slog.String("appid", c.AppID), slog.String("mch_id", c.MchID), slog.String("public_url", c.PublicURL))
 }
 
 // String prints the configuration without its secrets.
@@ -129,6 +146,8 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 	}
 	c.AdminToken, c.CertFile, c.KeyFile = getenv("ADMIN_TOKEN"), getenv("WXPAY_CERT_FILE"), getenv("WXPAY_KEY_FILE")
 	c.TrustedProxies = getenv("TRUSTED_PROXIES")
+	c.API, c.APIv3Key, c.V3Serial = getenv("WXPAY_API"), getenv("WXPAY_APIV3_KEY"), getenv("WXPAY_V3_SERIAL")
+	c.V3PubKeyID, c.V3PubKeyFile, c.V3PlatformCertFile = getenv("WXPAY_V3_PUBKEY_ID"), getenv("WXPAY_V3_PUBKEY_FILE"), getenv("WXPAY_V3_PLATFORM_CERT_FILE")
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (env ADDR)")
@@ -155,15 +174,29 @@ func ParseConfig(args []string, getenv func(string) string) (Config, error) {
 // typo can never start a production server on the fake.
 func (c Config) fakeMode() (bool, error) {
 	var set, missing []string
+	v3 := c.API != "v2" // checked by apiGen
 	for _, cr := range credentials {
-		if *cr.get(&c) != "" {
+		switch {
+		case *cr.get(&c) != "":
 			set = append(set, cr.env)
-		} else {
+		case v3 && cr.env == "WXPAY_API_KEY":
+			// v3 signs with the private key instead. The v2 key stays
+			// optional: with it, notifications of orders placed on v2
+			// before the switch still verify.
+		default:
 			missing = append(missing, cr.env)
+		}
+	}
+	if v3 && len(set) > 0 && len(missing) == 0 {
+		if err := c.checkV3Settings(); err != nil {
+			return false, err
 		}
 	}
 	switch {
 	case len(set) == 0:
+		if v := c.v3SettingsSet(); len(v) > 0 {
+			return true, fmt.Errorf("%s set without the WeChat credentials (%s); set them all for real mode, or unset them for fake mode", strings.Join(v, ", "), strings.Join(missing, ", "))
+		}
 		if c.WeChatURL != "" {
 			return true, errors.New("WXPAY_BASE_URL points real mode at a standalone fake WeChat and needs every WeChat setting set; fake mode has its own")
 		}
@@ -222,6 +255,65 @@ func (c Config) signType() (wxpay.SignType, error) {
 		return t, nil
 	}
 	return "", errors.New("WXPAY_SIGN_TYPE must be MD5 or HMAC-SHA256 (the algorithm chosen on the merchant platform), or unset for HMAC-SHA256")
+}
+
+// apiGen checks WXPAY_API: "v2", "v3", or unset for v3, which WeChat
+// gives every new merchant (it issues them the WeChat Pay public key of
+// API v3, and new products are documented for v3 only). Anything else is
+// refused at start.
+func (c Config) apiGen() (string, error) {
+	switch c.API {
+	case "", "v3":
+		return "v3", nil
+	case "v2":
+		return "v2", nil
+	}
+	return "", errors.New("WXPAY_API must be v2 or v3 (the generation of WeChat Pay the merchant uses), or unset for v3")
+}
+
+// v3SettingsSet names the v3 settings that are set.
+func (c Config) v3SettingsSet() []string {
+	var set []string
+	for _, v := range []struct{ name, val string }{
+		{"WXPAY_APIV3_KEY", c.APIv3Key}, {"WXPAY_V3_SERIAL", c.V3Serial}, {"WXPAY_V3_PUBKEY_ID", c.V3PubKeyID},
+		{"WXPAY_V3_PUBKEY_FILE", c.V3PubKeyFile}, {"WXPAY_V3_PLATFORM_CERT_FILE", c.V3PlatformCertFile},
+	} {
+		if v.val != "" {
+			set = append(set, v.name)
+		}
+	}
+	return set
+}
+
+// checkV3Settings is real mode's check of the v3 settings, all or
+// nothing: the private key file, its serial, the APIv3 key, and a way to
+// verify WeChat. Errors name the settings, never a value.
+func (c Config) checkV3Settings() error {
+	var missing []string
+	for _, v := range []struct{ name, val string }{
+		{"WXPAY_KEY_FILE", c.KeyFile}, {"WXPAY_V3_SERIAL", c.V3Serial}, {"WXPAY_APIV3_KEY", c.APIv3Key},
+	} {
+		if v.val == "" {
+			missing = append(missing, v.name)
+		}
+	}
+	switch {
+	case (c.V3PubKeyID == "") != (c.V3PubKeyFile == ""):
+		if c.V3PubKeyID == "" {
+			missing = append(missing, "WXPAY_V3_PUBKEY_ID")
+		} else {
+			missing = append(missing, "WXPAY_V3_PUBKEY_FILE")
+		}
+	case c.V3PubKeyID == "" && c.V3PlatformCertFile == "":
+		missing = append(missing, "WXPAY_V3_PUBKEY_ID and WXPAY_V3_PUBKEY_FILE (or WXPAY_V3_PLATFORM_CERT_FILE)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("WXPAY_API=v3 (the default) needs %s; or set WXPAY_API=v2 for a merchant on API v2", strings.Join(missing, ", "))
+	}
+	if len(c.APIv3Key) != 32 {
+		return errors.New("WXPAY_APIV3_KEY must be the 32-byte APIv3 key set on the merchant platform (商户平台 → 账户中心 → API安全)")
+	}
+	return nil
 }
 
 func payConfig(c Config, signType wxpay.SignType) wxpay.Config {

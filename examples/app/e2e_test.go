@@ -673,7 +673,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // has its order paid.
 func TestShutdownDuringNotifications(t *testing.T) {
 	path := t.TempDir() + "/shop.db"
-	s, err := app.Start(context.Background(), app.Config{Addr: "127.0.0.1:0", DBPath: path, JWTSecret: testJWTSecret}, io.Discard)
+	s, err := app.Start(context.Background(), app.Config{Addr: "127.0.0.1:0", API: testAPI(), DBPath: path, JWTSecret: testJWTSecret}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

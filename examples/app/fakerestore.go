@@ -20,7 +20,10 @@ const maxRestore = 10_000
 // not know their prepay_id) and paid ones unrefundable. What the fake
 // cannot take is logged and skipped; the summary line says what was
 // restored.
-func (s *Server) restoreFake(ctx context.Context, notifyURL, refundNotifyURL string) error {
+//
+// Records are restored as orders of v3 when the shop pays with v3, so
+// that their notifications are v3's and go to v3's route.
+func (s *Server) restoreFake(ctx context.Context, v3 bool, notifyURL, refundNotifyURL string) error {
 	rec, err := s.Shop.Records(ctx, maxRestore)
 	if err != nil {
 		return err
@@ -33,7 +36,7 @@ func (s *Server) restoreFake(ctx context.Context, notifyURL, refundNotifyURL str
 	for _, p := range rec.Unpaid {
 		err := s.Fake.RestoreOrder(wxpaytest.Order{
 			OutTradeNo: p.OutTradeNo, PrepayID: p.PrepayID, State: wxpaytest.StateNotPay, TradeType: wxpay.TradeJSAPI,
-			TotalFee: p.TotalFen, NotifyURL: notifyURL, OpenID: p.OpenID, CreatedAt: p.TimeStart, TimeExpire: p.TimeExpire,
+			TotalFee: p.TotalFen, NotifyURL: notifyURL, OpenID: p.OpenID, CreatedAt: p.TimeStart, TimeExpire: p.TimeExpire, APIv3: v3,
 		})
 		if err != nil {
 			skip(err)
@@ -44,7 +47,7 @@ func (s *Server) restoreFake(ctx context.Context, notifyURL, refundNotifyURL str
 	for _, p := range rec.Paid {
 		err := s.Fake.RestoreOrder(wxpaytest.Order{
 			OutTradeNo: p.OutTradeNo, TransactionID: p.TransactionID, State: wxpaytest.StateSuccess, TradeType: wxpay.TradeJSAPI,
-			TotalFee: p.TotalFen, NotifyURL: notifyURL, OpenID: p.OpenID, PaidAt: p.TimeEnd,
+			TotalFee: p.TotalFen, NotifyURL: notifyURL, OpenID: p.OpenID, PaidAt: p.TimeEnd, APIv3: v3,
 		})
 		if err != nil {
 			skip(err)
@@ -56,7 +59,7 @@ func (s *Server) restoreFake(ctx context.Context, notifyURL, refundNotifyURL str
 	for _, r := range rec.Refunds {
 		err := s.Fake.RestoreRefund(wxpaytest.Refund{
 			OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, RefundID: r.RefundID, RefundFee: r.AmountFen,
-			Status: wxpay.RefundStatus(r.Status), NotifyURL: refundNotifyURL,
+			Status: wxpay.RefundStatus(r.Status), NotifyURL: refundNotifyURL, APIv3: v3,
 		})
 		if err != nil {
 			skip(err)

@@ -17,7 +17,8 @@ import (
 // helpers, which play wx.login and wx.requestPayment) and on paths the
 // fake does not serve, so that the demo and the mini-program read one
 // shape everywhere. WeChat's own endpoints (XML payments, JSON login)
-// keep WeChat's shapes: the libraries parse those.
+// keep WeChat's shapes (v2's XML, v3's JSON under /v3/): the libraries
+// parse those.
 func fakeErrors(fake http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := strings.TrimPrefix(r.URL.Path, "/fake")
@@ -34,7 +35,7 @@ func fakeErrors(fake http.Handler) http.Handler {
 // wechatPath reports the paths under which the fake plays WeChat's own
 // servers.
 func wechatPath(p string) bool {
-	for _, prefix := range []string{"/pay/", "/secapi/", "/sns/", "/cgi-bin/", "/wxa/", "/sandboxnew/", "/xdc/"} {
+	for _, prefix := range []string{"/pay/", "/secapi/", "/sns/", "/cgi-bin/", "/wxa/", "/sandboxnew/", "/xdc/", "/v3/"} {
 		if strings.HasPrefix(p, prefix) {
 			return true
 		}

@@ -144,7 +144,7 @@ func (w *wechatRecorder) payCalls() int {
 	defer w.mu.Unlock()
 	n := 0
 	for p, c := range w.calls {
-		if strings.HasPrefix(p, "/pay/") {
+		if strings.HasPrefix(p, "/pay/") || strings.HasPrefix(p, "/v3/pay/") {
 			n += c
 		}
 	}
@@ -266,6 +266,7 @@ func newHarnessTiming(t *testing.T, timing shop.Timing) *harness {
 		JWTSecret:   testJWTSecret,
 		HTTPClient:  &http.Client{Transport: h.wx, Timeout: 10 * time.Second},
 		Timing:      timing,
+		API:         testAPI(),
 	}, h.logs)
 	if err != nil {
 		t.Fatal(err)
@@ -279,6 +280,12 @@ func newHarnessTiming(t *testing.T, timing shop.Timing) *harness {
 	h.sec.add("the API key", s.FakeConfig.APIKey)
 	h.sec.add("the AppSecret", s.FakeConfig.AppSecret)
 	h.sec.add("ADMIN_TOKEN", s.AdminToken)
+	if s.FakeConfig.APIv3Key != "" {
+		h.sec.add("the APIv3 key", s.FakeConfig.APIv3Key)
+		h.sec.add("the WeChat Pay private key", pemBody(s.FakeConfig.WeChatPayKey))
+		_, mchKey := s.Fake.V3MerchantKey()
+		h.sec.add("the merchant private key", pemBody(mchKey))
+	}
 
 	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPI())
 	if err != nil {

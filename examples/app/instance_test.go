@@ -92,7 +92,7 @@ func startReal(t *testing.T, st store, m wxpaytest.Config) (*app.Server, *wxpayt
 func startFake(t *testing.T, st store) (*app.Server, error) {
 	t.Helper()
 	s, err := app.Start(context.Background(), app.Config{
-		Addr: "127.0.0.1:0", DBPath: st.path, DatabaseURL: st.url, JWTSecret: testJWTSecret,
+		Addr: "127.0.0.1:0", DBPath: st.path, DatabaseURL: st.url, JWTSecret: testJWTSecret, API: testAPI(),
 	}, &syncBuf{})
 	if err == nil {
 		t.Cleanup(func() { stop(s) })

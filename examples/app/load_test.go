@@ -91,7 +91,7 @@ func startLoadServer(b *testing.B) (*app.Server, string) {
 	b.Helper()
 	path := filepath.Join(b.TempDir(), "shop.db")
 	// Unmetered: the benchmarks measure throughput, not the rate limits.
-	s, err := app.Start(context.Background(), app.Config{Addr: "127.0.0.1:0", DBPath: path, JWTSecret: testJWTSecret, Unmetered: true}, io.Discard)
+	s, err := app.Start(context.Background(), app.Config{Addr: "127.0.0.1:0", API: testAPI(), DBPath: path, JWTSecret: testJWTSecret, Unmetered: true}, io.Discard)
 	if err != nil {
 		b.Fatal(err)
 	}

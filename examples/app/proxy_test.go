@@ -19,6 +19,7 @@ import (
 // untrusted X-Forwarded-For entry. A client that is not a trusted proxy
 // cannot choose the IP WeChat sees.
 func TestPayerIPBehindProxy(t *testing.T) {
+	v2Only(t, "it reads v2's spbill_create_ip from the unifiedorder request")
 	for _, tt := range []struct {
 		name, trusted, xff, want string
 	}{
@@ -29,7 +30,7 @@ func TestPayerIPBehindProxy(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			s, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", DBPath: t.TempDir() + "/x.db", TrustedProxies: tt.trusted}, io.Discard)
+			s, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", API: testAPI(), DBPath: t.TempDir() + "/x.db", TrustedProxies: tt.trusted}, io.Discard)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +59,7 @@ func TestPayerIPBehindProxy(t *testing.T) {
 			}
 		})
 	}
-	if _, err := app.Start(context.Background(), app.Config{Addr: "127.0.0.1:0", DBPath: t.TempDir() + "/x.db", TrustedProxies: "proxy.internal"}, io.Discard); err == nil {
+	if _, err := app.Start(context.Background(), app.Config{Addr: "127.0.0.1:0", API: testAPI(), DBPath: t.TempDir() + "/x.db", TrustedProxies: "proxy.internal"}, io.Discard); err == nil {
 		t.Error("a TRUSTED_PROXIES that is not addresses was accepted")
 	}
 }

@@ -14,8 +14,12 @@ import (
 // one the fake mints. Real mode has them only with ADMIN_TOKEN,
 // WXPAY_CERT_FILE and WXPAY_KEY_FILE all set; some but not all is refused,
 // naming the missing ones, and none leaves refunds off (the refund routes
-// say so). A random admin token is never made up in real mode.
-func (s *Server) refundSetup(c *Config, fake bool) ([]wxpay.Option, error) {
+// say so). A random admin token is never made up in real mode. On API v3
+// the merchant's private key, required already, signs refunds as every
+// request, so ADMIN_TOKEN alone turns them on, and the v2 client gets no
+// certificate (it then only verifies v2 notifications).
+func (s *Server) refundSetup(c *Config, set settings) ([]wxpay.Option, error) {
+	fake := set.fake
 	if c.AdminToken != "" && len(c.AdminToken) < api.MinAdminTokenBytes {
 		return nil, errors.New("ADMIN_TOKEN must be at least 32 bytes")
 	}
@@ -42,22 +46,30 @@ func (s *Server) refundSetup(c *Config, fake bool) ([]wxpay.Option, error) {
 		}
 		return []wxpay.Option{wxpay.WithClientCertificate(cert, key)}, nil
 	}
-	var set, missing []string
+	if set.api == "v3" {
+		if c.AdminToken == "" {
+			s.log.Info("refunds are off: set ADMIN_TOKEN to refund")
+			return nil, nil
+		}
+		s.AdminToken = c.AdminToken
+		return nil, nil
+	}
+	var on, missing []string
 	for _, v := range []struct{ name, val string }{
 		{"ADMIN_TOKEN", c.AdminToken}, {"WXPAY_CERT_FILE", c.CertFile}, {"WXPAY_KEY_FILE", c.KeyFile},
 	} {
 		if v.val != "" {
-			set = append(set, v.name)
+			on = append(on, v.name)
 		} else {
 			missing = append(missing, v.name)
 		}
 	}
 	switch {
-	case len(set) == 0:
+	case len(on) == 0:
 		s.log.Info("refunds are off: set ADMIN_TOKEN, WXPAY_CERT_FILE and WXPAY_KEY_FILE to refund")
 		return nil, nil
 	case len(missing) > 0:
-		return nil, errors.New("refunds are partly configured (" + strings.Join(set, ", ") + "); also set " + strings.Join(missing, ", ") + ", or unset them all")
+		return nil, errors.New("refunds are partly configured (" + strings.Join(on, ", ") + "); also set " + strings.Join(missing, ", ") + ", or unset them all")
 	}
 	s.AdminToken = c.AdminToken
 	return []wxpay.Option{wxpay.WithClientCertificateFiles(c.CertFile, c.KeyFile)}, nil

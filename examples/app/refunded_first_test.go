@@ -17,6 +17,7 @@ import (
 // still ends paid, with WeChat's refund recorded against it and no
 // anomaly.
 func TestRefundedBeforeNotification(t *testing.T) {
+	v2Only(t, "v3 has no refundquery by out_trade_no, so a refund made at WeChat before the notification is not listed (see the README)")
 	h := newHarness(t)
 	ctx := context.Background()
 	u := h.user()

@@ -24,7 +24,7 @@ func TestFakeRestart(t *testing.T) {
 	admin := "admin-" + strings.Repeat("r", 32)
 	cfg := app.Config{
 		Addr: "127.0.0.1:0", DBPath: t.TempDir() + "/shop.db", DatabaseURL: testStoreURL(t),
-		JWTSecret: testJWTSecret, AdminToken: admin, Speed: 60, Timing: testTiming,
+		JWTSecret: testJWTSecret, AdminToken: admin, Speed: 60, Timing: testTiming, API: testAPI(),
 	}
 	logs := &syncBuf{}
 	start := func() *app.Server {

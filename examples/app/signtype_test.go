@@ -151,7 +151,7 @@ func TestSignTypeRefused(t *testing.T) {
 		}
 	}
 	// Fake mode takes it too: its in-process fake signs with it.
-	s, err := app.Start(context.Background(), app.Config{Addr: "127.0.0.1:0", DBPath: t.TempDir() + "/x.db", SignType: "MD5"}, &bytes.Buffer{})
+	s, err := app.Start(context.Background(), app.Config{Addr: "127.0.0.1:0", API: "v2", DBPath: t.TempDir() + "/x.db", SignType: "MD5"}, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}

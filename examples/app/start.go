@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/apiv3"
 	"github.com/wxpay-go/wxpay/examples/api"
 	"github.com/wxpay-go/wxpay/examples/shop"
 	"github.com/wxpay-go/wxpay/miniprogram"
@@ -83,7 +84,8 @@ func Start(ctx context.Context, c Config, logOut io.Writer) (_ *Server, err erro
 // settings are what [Config.check] derives from a Config before anything
 // is opened.
 type settings struct {
-	fake     bool // fake mode: the in-process fake WeChat
+	fake     bool   // fake mode: the in-process fake WeChat
+	api      string // "v2" or "v3": the generation payments and refunds use
 	signType wxpay.SignType
 	proxies  []netip.Prefix
 }
@@ -94,6 +96,9 @@ type settings struct {
 func (c Config) check() (settings, error) {
 	var set settings
 	var err error
+	if set.api, err = c.apiGen(); err != nil {
+		return set, err
+	}
 	if set.fake, err = c.fakeMode(); err != nil {
 		return set, err
 	}
@@ -115,9 +120,9 @@ func (c Config) check() (settings, error) {
 func (s *Server) announceMode(c Config, set settings) {
 	if set.fake {
 		s.log.Warn("FAKE MODE: no WeChat credentials set, so WeChat is an in-process fake under /fake/ that marks orders paid for free; never use it in production",
-			"addr", c.Addr)
+			"addr", c.Addr, "api", set.api)
 	} else if c.WeChatURL == "" {
-		s.log.Info("real mode: WeChat Pay merchant", "appid", c.AppID, "mch_id", c.MchID, "sign_type", string(set.signType))
+		s.log.Info("real mode: WeChat Pay merchant", "appid", c.AppID, "mch_id", c.MchID, "api", set.api, "sign_type", string(set.signType))
 	}
 }
 
@@ -143,11 +148,15 @@ func (s *Server) jwtSecret(c Config, fake bool) []byte {
 	return api.RandomSecret()
 }
 
-// wechat is what the server knows WeChat by: the payment and login
-// clients, its clock (the fake's, which may run faster), and in fake
-// modes the routes and header the API adds.
+// wechat is what the server knows WeChat by: the payment clients of
+// both generations (either may be nil when its keys are not configured),
+// the login client, its clock (the fake's, which may run faster), and in
+// fake modes the routes and header the API adds.
 type wechat struct {
+	api    string // the generation that pays: "v2" or "v3"
 	pay    *wxpay.Client
+	pay3   *apiv3.Client
+	appID  string // the mini-program's, which v3's pay parameters name
 	mp     *miniprogram.Client
 	now    func() time.Time
 	speed  float64
@@ -163,46 +172,62 @@ const fakeHeaderValue = "true; WeChat is a fake: payments are not real"
 // every mode it then builds the wxpay and miniprogram clients, refunds
 // included when they are configured (see [Server.refundSetup]).
 func (s *Server) openWeChat(c *Config, set settings) (wechat, error) {
-	wc := wechat{now: time.Now, speed: 1, extra: map[string]http.Handler{}, header: http.Header{}}
+	wc := wechat{api: set.api, now: time.Now, speed: 1, extra: map[string]http.Handler{}, header: http.Header{}}
 	var payOpts []wxpay.Option
 	var mpOpts []miniprogram.Option
+	var v3Opts []apiv3.Option
 	switch {
 	case set.fake:
-		if err := s.startFake(c, set.signType, &wc); err != nil {
+		if err := s.startFake(c, set, &wc); err != nil {
 			return wc, err
 		}
 		payOpts = append(payOpts, wxpay.WithBaseURL(s.URL+"/fake"))
 		mpOpts = append(mpOpts, miniprogram.WithBaseURL(s.URL+"/fake"))
+		v3Opts = append(v3Opts, apiv3.WithBaseURL(s.URL+"/fake"), apiv3.WithClock(wc.now))
 	case c.WeChatURL != "":
 		s.log.Warn("SHARED FAKE: WeChat is the standalone fake at WXPAY_BASE_URL, which marks orders paid for free; never use it in production",
 			"wechat_url", c.WeChatURL, "sign_type", string(set.signType))
 		payOpts = append(payOpts, wxpay.WithBaseURL(c.WeChatURL))
 		mpOpts = append(mpOpts, miniprogram.WithBaseURL(c.WeChatURL))
+		v3Opts = append(v3Opts, apiv3.WithBaseURL(c.WeChatURL))
 		wc.header.Set(FakeHeader, fakeHeaderValue)
 	}
 	payOpts = append(payOpts, wxpay.WithLogger(s.log))
+	v3Opts = append(v3Opts, apiv3.WithLogger(s.log))
 	if c.HTTPClient != nil {
 		payOpts = append(payOpts, wxpay.WithHTTPClient(c.HTTPClient))
 		mpOpts = append(mpOpts, miniprogram.WithHTTPClient(c.HTTPClient))
+		v3Opts = append(v3Opts, apiv3.WithHTTPClient(c.HTTPClient))
 	}
-	refundOpts, err := s.refundSetup(c, set.fake)
+	refundOpts, err := s.refundSetup(c, set)
 	if err != nil {
 		return wc, err
 	}
 	payOpts = append(payOpts, refundOpts...)
-	if wc.pay, err = wxpay.NewClient(payConfig(*c, set.signType), payOpts...); err != nil {
-		return wc, err
+	// The v2 client: the payments of a v2 shop, and on v3 the v2 notify
+	// routes, which verify with the v2 API key when it is still set.
+	if set.api == "v2" || c.APIKey != "" {
+		if wc.pay, err = wxpay.NewClient(payConfig(*c, set.signType), payOpts...); err != nil {
+			return wc, err
+		}
+	}
+	if set.api == "v3" {
+		if wc.pay3, err = s.openV3(c, set.fake, v3Opts); err != nil {
+			return wc, err
+		}
 	}
 	if wc.mp, err = miniprogram.NewClient(c.AppID, c.AppSecret, mpOpts...); err != nil {
 		return wc, err
 	}
+	wc.appID = c.AppID
 	return wc, nil
 }
 
 // startFake starts the in-process fake WeChat with fresh credentials of
 // its own, mounts it under /fake/ beside the browser demo, and makes c a
 // merchant of it whose PUBLIC_URL is this server.
-func (s *Server) startFake(c *Config, signType wxpay.SignType, wc *wechat) error {
+func (s *Server) startFake(c *Config, set settings, wc *wechat) error {
+	signType := set.signType
 	if c.Speed > 0 {
 		wc.speed = c.Speed
 	}
@@ -223,6 +248,18 @@ func (s *Server) startFake(c *Config, signType wxpay.SignType, wc *wechat) error
 		AppSecret: appSecret,
 		Speed:     wc.speed,
 		Logger:    s.log.With("component", "fake-wechat"),
+	}
+	if set.api == "v3" {
+		// API v3 on, with keys minted at each start: the merchant's
+		// (the fake mints it, V3MerchantKey hands it out) and WeChat
+		// Pay's (minted here, so that tests can sign notifications as
+		// WeChat does).
+		if s.FakeConfig.APIv3Key, err = wxpay.NewNonce(); err != nil { // 32 characters
+			return err
+		}
+		if s.FakeConfig.WeChatPayKey, err = mintKeyPEM(); err != nil {
+			return err
+		}
 	}
 	// The fake's own client for notifications, so that Close can drop
 	// its idle connections: Shutdown would otherwise wait for them.
@@ -286,7 +323,7 @@ func (s *Server) openDatabase(ctx context.Context, c *Config, inst shop.Instance
 func (s *Server) startService(ctx context.Context, c Config, set settings, inst shop.Instance, wc wechat) error {
 	var err error
 	s.Shop, err = shop.NewService(shop.Config{
-		Mode: inst.Mode, DB: s.db, Payments: wechatPay{wc.pay}, Login: wechatLogin{wc.mp}, Logger: s.log,
+		Mode: inst.Mode, DB: s.db, Payments: wc.payments(), Login: wechatLogin{wc.mp}, Logger: s.log,
 		Now: wc.now, Timing: c.Timing, Speed: wc.speed, Unmetered: c.Unmetered,
 	})
 	if err != nil {
@@ -296,7 +333,10 @@ func (s *Server) startService(ctx context.Context, c Config, set settings, inst 
 		return err
 	}
 	if set.fake {
-		return s.restoreFake(ctx, payConfig(c, set.signType).NotifyURL, refundNotifyURL(c))
+		if set.api == "v3" {
+			return s.restoreFake(ctx, true, notifyURLV3(c), refundNotifyURLV3(c))
+		}
+		return s.restoreFake(ctx, false, payConfig(c, set.signType).NotifyURL, refundNotifyURL(c))
 	}
 	return nil
 }
@@ -314,15 +354,35 @@ func (s *Server) newAPI(c Config, set settings, inst shop.Instance, wc wechat, j
 	if err != nil {
 		return err
 	}
-	var refunds *shop.Refunds
+	cfg := api.Config{Shop: s.Shop, Auth: auth, Logger: s.log, Extra: wc.extra, Header: wc.header,
+		AdminToken: []byte(s.AdminToken), TrustedProxies: set.proxies, Limits: c.limits()}
+	// Both generations' notify routes, whichever pays: a route whose
+	// generation has no client refuses every message.
+	if wc.pay != nil {
+		cfg.Pay, cfg.RefundNotify = wechatPay{wc.pay}, wechatRefunds{wc.pay, refundNotifyURL(c)}
+	}
+	if wc.pay3 != nil {
+		cfg.PayV3, cfg.RefundNotifyV3 = wechatPayV3{wc.pay3, c.AppID}, wechatRefundsV3{wc.pay3, refundNotifyURLV3(c)}
+	}
 	if s.AdminToken != "" {
-		if refunds, err = shop.NewRefunds(s.Shop, wechatRefunds{wc.pay, refundNotifyURL(c)}); err != nil {
+		r := cfg.RefundNotify
+		if wc.api == "v3" {
+			r = cfg.RefundNotifyV3
+		}
+		if cfg.Refunds, err = shop.NewRefunds(s.Shop, r); err != nil {
 			return err
 		}
 	}
-	s.API = api.New(api.Config{Shop: s.Shop, Pay: wechatPay{wc.pay}, Auth: auth, Logger: s.log, Extra: wc.extra, Header: wc.header,
-		Refunds: refunds, AdminToken: []byte(s.AdminToken), TrustedProxies: set.proxies, Limits: c.limits()})
+	s.API = api.New(cfg)
 	return nil
+}
+
+// payments is the Payments of the generation that pays.
+func (wc wechat) payments() shop.Payments {
+	if wc.api == "v3" {
+		return wechatPayV3{wc.pay3, wc.appID}
+	}
+	return wechatPay{wc.pay}
 }
 
 // serve is Start's last step: the HTTP server, with timeouts against slow

@@ -10,8 +10,8 @@ package app
 // outcome is unknown, a request refused before sending, an answer that
 // failed verification, an answer error (anything with Retryable() and a
 // definite code), a TLS verification failure, and the library's own
-// "provably never sent". The v3 client's errors have the same shape, so
-// supporting them is one more case in answerOf and in the first switch.
+// "provably never sent". The v3 client's errors (package apiv3) have the
+// same shape, and are one more case in answerOf and in the first switch.
 
 import (
 	"crypto/tls"
@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/apiv3"
 	"github.com/wxpay-go/wxpay/examples/shop"
 	"github.com/wxpay-go/wxpay/miniprogram"
 )
@@ -63,7 +64,23 @@ var publicCode = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,39}$`)
 func answerOf(err error) (answer, bool) {
 	var we *wxpay.Error
 	var me *miniprogram.Error
+	var v3 *apiv3.Error
 	switch {
+	case errors.As(err, &v3):
+		// A v3 error answer: a code is WeChat's refusal (a 401
+		// SIGN_ERROR is never signed, and is still one); no code is a
+		// gateway's page or an unreadable body.
+		if v3.Code == "" {
+			return answer{}, true
+		}
+		a := answer{definite: true, reason: "WeChat error code"}
+		if publicCode.MatchString(string(v3.Code)) {
+			a.reason = string(v3.Code)
+		}
+		if v3.Code == apiv3.ErrCodeRateLimitExceeded || v3.StatusCode == 429 {
+			a.after = time.Minute
+		}
+		return a, true
 	case errors.As(err, &we):
 		switch {
 		case we.Code != "":
@@ -101,11 +118,18 @@ func answerOf(err error) (answer, bool) {
 func classify(err error) (kind shop.UpstreamKind, reason string, after time.Duration) {
 	var unknown *wxpay.OutcomeUnknownError
 	var bad *wxpay.RequestError
+	var unknown3 *apiv3.OutcomeUnknownError
+	var bad3 *apiv3.RequestError
 	switch {
-	case errors.As(err, &unknown):
+	case errors.As(err, &unknown), errors.As(err, &unknown3):
 		return shop.UpstreamUnknown, "", 0
 	case errors.As(err, &bad):
 		return shop.UpstreamRefused, "the request was refused before it was sent: invalid " + bad.Field, 0
+	case errors.As(err, &bad3):
+		return shop.UpstreamRefused, "the request was refused before it was sent: invalid " + bad3.Field, 0
+	case errors.Is(err, apiv3.ErrSignature), errors.Is(err, apiv3.ErrDecrypt), errors.Is(err, apiv3.ErrCertificate),
+		errors.Is(err, apiv3.ErrNoEncryptionKey):
+		return shop.UpstreamRefused, "WeChat's answer failed verification: check the WeChat Pay public key (or platform certificates) and the APIv3 key", 0
 	case errors.Is(err, wxpay.ErrCertificateRefused):
 		return shop.UpstreamRefused, "WeChat refused the merchant's API certificate", 0
 	case errors.Is(err, wxpay.ErrSignature), errors.Is(err, wxpay.ErrMissingSign),
@@ -129,7 +153,7 @@ func classify(err error) (kind shop.UpstreamKind, reason string, after time.Dura
 		// Retrying cannot make an untrusted certificate trusted.
 		return shop.UpstreamRefused, "WeChat's TLS certificate could not be verified", 0
 	}
-	if wxpay.Retryable(err) {
+	if wxpay.Retryable(err) || apiv3.Retryable(err) {
 		// Provably never sent (no such host, connection refused).
 		return shop.UpstreamUnavailable, "WeChat could not be reached", 0
 	}

@@ -364,11 +364,15 @@ func TestWebDemo(t *testing.T) {
 	// WeChat refuses the first unifiedorder for good: the page shows the
 	// API's words for it (no invitation to retry), and the next click,
 	// once the cause is gone, pays and clears the banner.
-	h.s.Fake.Inject(wxpaytest.EndpointUnifiedOrder, 1, wxpaytest.Fault{ErrCode: wxpay.ErrCodeNoAuth})
+	if onV3() {
+		h.s.Fake.Inject(wxpaytest.EndpointV3PrepayJSAPI, 1, wxpaytest.Fault{ErrCode: "NO_AUTH"})
+	} else {
+		h.s.Fake.Inject(wxpaytest.EndpointUnifiedOrder, 1, wxpaytest.Fault{ErrCode: wxpay.ErrCodeNoAuth})
+	}
 	b.expectErrors(func(s string) bool { return strings.Contains(s, "status of 502") })
 	b.run("pay, refused", chromedp.Click(label("Pay")), chromedp.WaitVisible(label("Error")))
 	b.expectErrors(nil)
-	if shown := b.text(label("Error")); !regexp.MustCompile(`^upstream_refused: WeChat refused the payment \(NOAUTH\); .* \(request [0-9a-f]{16}\)$`).MatchString(shown) {
+	if shown := b.text(label("Error")); !regexp.MustCompile(`^upstream_refused: WeChat refused the payment \((NOAUTH|NO_AUTH)\); .* \(request [0-9a-f]{16}\)$`).MatchString(shown) {
 		t.Errorf("error shown for a refused unifiedorder: %q", shown)
 	}
 	b.run("pay", chromedp.Click(label("Pay")), chromedp.WaitVisible(label("wx.requestPayment parameters")))
@@ -379,8 +383,14 @@ func TestWebDemo(t *testing.T) {
 	if err := json.Unmarshal([]byte(b.text(label("wx.requestPayment parameters"))), &params); err != nil {
 		t.Fatalf("wx.requestPayment parameters shown are not its JSON object: %v", err)
 	}
+	// v2 signs with HMAC-SHA256 (64 hex digits), v3 with the merchant's
+	// RSA-2048 key (256 bytes, 344 in base64).
+	signType, signLen := "HMAC-SHA256", 64
+	if onV3() {
+		signType, signLen = "RSA", 344
+	}
 	if params["appId"] != h.s.FakeConfig.AppID || !strings.HasPrefix(params["package"], "prepay_id=") ||
-		params["signType"] != "HMAC-SHA256" || len(params["paySign"]) != 64 || params["timeStamp"] == "" || params["nonceStr"] == "" {
+		params["signType"] != signType || len(params["paySign"]) != signLen || params["timeStamp"] == "" || params["nonceStr"] == "" {
 		t.Errorf("wx.requestPayment parameters shown: %v", params)
 	}
 	b.shot(dir, "6-pay")

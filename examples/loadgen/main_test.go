@@ -42,7 +42,7 @@ func TestRun(t *testing.T) {
 	s, err := app.Start(context.Background(), app.Config{
 		Addr: "127.0.0.1:0", DBPath: t.TempDir() + "/shop.db", WeChatURL: fakeSrv.URL, PublicURL: "http://" + lbAddr,
 		AppID: cfg.AppID, MchID: cfg.MchID, APIKey: cfg.APIKey, AppSecret: cfg.AppSecret,
-		JWTSecret: "load-test-secret-0123456789abcdefghijklmnop",
+		JWTSecret: "load-test-secret-0123456789abcdefghijklmnop", API: "v2",
 	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)

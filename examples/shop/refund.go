@@ -114,6 +114,12 @@ func NewRefunds(s *Service, r Refunder) (*Refunds, error) {
 // NotifyHandler is the handler of the refund notify_url.
 func (rf *Refunds) NotifyHandler() http.Handler { return rf.r.RefundNotifyHandler(rf.Settle) }
 
+// NotifyHandlerOf is the handler of the refund notify_url that r (a
+// generation of WeChat Pay other than the one refunds are made with)
+// verifies: refunds asked for before a switch from v2 to v3 still settle
+// when their notification comes.
+func (rf *Refunds) NotifyHandlerOf(r Refunder) http.Handler { return r.RefundNotifyHandler(rf.Settle) }
+
 type refundRow struct {
 	Refund
 	orderID       int64
