@@ -13,11 +13,16 @@
 // (the instance is down: try the next one) from any other failure (502,
 // since the request may have been served).
 //
-// WeChat Pay's notifications (POST /orders/pay/notify, see
-// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7) pass
-// through it like any request; [Balancer.Notify] and [Balancer.Notified]
-// let a test or the load generator watch them, or drop one on purpose as
-// WeChat sometimes does. Requests under /fake/ go to a standalone fake
+// WeChat Pay's payment notifications, v2's (POST /orders/pay/notify, see
+// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7) and v3's
+// (POST /orders/pay/v3/notify, see
+// https://pay.weixin.qq.com/doc/v3/merchant/4012791861), pass through it
+// like any request; [Balancer.Notify] and [Balancer.Notified] let a test
+// or the load generator watch them, or drop one on purpose as WeChat
+// sometimes does. A v2 notification names its order in plain XML; a v3
+// one seals it under the APIv3 key (AEAD_AES_256_GCM), so the balancer
+// can tell a v3 notification's order only when given that key
+// ([Balancer.APIv3Key]), as a test tool on loopback may be. Requests under /fake/ go to a standalone fake
 // WeChat (wxpay fake), so that a client written for one server in fake
 // mode works unchanged against several.
 package balancer
@@ -25,6 +30,10 @@ package balancer
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -38,9 +47,12 @@ import (
 	"time"
 )
 
-// NotifyPath is where the example server takes WeChat's payment
-// notifications.
-const NotifyPath = "/orders/pay/notify"
+// NotifyPath is where the example server takes WeChat's v2 payment
+// notifications, and NotifyPathV3 its v3 ones.
+const (
+	NotifyPath   = "/orders/pay/notify"
+	NotifyPathV3 = "/orders/pay/v3/notify"
+)
 
 // maxBody bounds every body the balancer reads: the request's (read whole
 // so that it can be sent again to the next instance) and a notification's
@@ -63,6 +75,12 @@ type Balancer struct {
 	// Notified, when set, is told each forwarded notification's outcome:
 	// acked is true when the instance answered SUCCESS.
 	Notified func(outTradeNo string, acked bool)
+	// APIv3Key, when set, is the merchant's 32-byte APIv3 key, with which
+	// the balancer opens a v3 notification's resource to read its
+	// out_trade_no for Notify and Notified. It is a secret: the balancer
+	// never logs or returns it, nor the plaintext. Without it (or when the
+	// resource does not open) a v3 notification's out_trade_no is "".
+	APIv3Key []byte
 
 	fake      *url.URL
 	transport *http.Transport
@@ -166,6 +184,7 @@ type attempt struct {
 	target *url.URL
 	path   string
 	notify bool
+	v3     bool // the notification is v3's: JSON answers
 
 	refused bool // the connection was refused: nothing was written
 	acked   bool // a notification's reply was SUCCESS
@@ -191,20 +210,25 @@ func (b *Balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var otn string
-	notify := r.Method == http.MethodPost && r.URL.Path == NotifyPath
+	v3 := r.Method == http.MethodPost && r.URL.Path == NotifyPathV3
+	notify := v3 || (r.Method == http.MethodPost && r.URL.Path == NotifyPath)
 	if notify {
-		var n struct {
-			OutTradeNo string `xml:"out_trade_no"`
+		if v3 {
+			otn = openOutTradeNo(b.APIv3Key, body)
+		} else {
+			var n struct {
+				OutTradeNo string `xml:"out_trade_no"`
+			}
+			_ = xml.Unmarshal(body, &n) // a malformed one is the instance's to refuse
+			otn = n.OutTradeNo
 		}
-		_ = xml.Unmarshal(body, &n) // a malformed one is the instance's to refuse
-		otn = n.OutTradeNo
 		if b.Notify != nil && !b.Notify(otn, body) {
 			http.Error(w, "dropped by the balancer", http.StatusServiceUnavailable)
 			return
 		}
 	}
 	for _, u := range b.pick() {
-		a := &attempt{target: u, path: r.URL.Path, notify: notify}
+		a := &attempt{target: u, path: r.URL.Path, notify: notify, v3: v3}
 		if !b.try(ctx, w, r, body, a) {
 			continue
 		}
@@ -257,7 +281,11 @@ func modifyResponse(resp *http.Response) error {
 	if err != nil {
 		return err
 	}
-	a.acked = resp.StatusCode == http.StatusOK && acked(reply)
+	if a.v3 {
+		a.acked = (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNoContent) && ackedV3(reply)
+	} else {
+		a.acked = resp.StatusCode == http.StatusOK && acked(reply)
+	}
 	resp.Body = io.NopCloser(bytes.NewReader(reply))
 	resp.ContentLength = int64(len(reply))
 	resp.Header.Del("Content-Length")
@@ -282,4 +310,68 @@ func acked(reply []byte) bool {
 		ReturnCode string `xml:"return_code"`
 	}
 	return xml.Unmarshal(reply, &v) == nil && v.ReturnCode == "SUCCESS"
+}
+
+// ackedV3 reports whether the body of a 200 or 204 reply to a v3
+// notification is a success: empty, or JSON whose code is not FAIL (v3
+// takes the status as the answer; a body, if any, says
+// {"code":"FAIL",…} only on failure).
+// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012791861
+func ackedV3(reply []byte) bool {
+	if len(bytes.TrimSpace(reply)) == 0 {
+		return true
+	}
+	var v struct {
+		Code string `json:"code"`
+	}
+	return json.Unmarshal(reply, &v) == nil && (v.Code == "" || v.Code == "SUCCESS")
+}
+
+// openOutTradeNo returns the out_trade_no sealed in a v3 notification's
+// resource (AEAD_AES_256_GCM under key, with the resource's nonce and
+// associated_data), or "" when key is not 32 bytes or the body is not
+// such a notification, or does not open under key. Only the order's
+// number leaves this function; the plaintext and the key do not. The
+// body is bounded by maxBody, and nothing here verifies WeChat's
+// signature: the instance does, and the number only matches a
+// notification to the cycle that waits for it.
+// WeChat Pay docs: https://pay.weixin.qq.com/doc/v3/merchant/4012791861
+func openOutTradeNo(key, body []byte) string {
+	if len(key) != 32 {
+		return ""
+	}
+	var n struct {
+		Resource struct {
+			Algorithm      string `json:"algorithm"`
+			Ciphertext     string `json:"ciphertext"`
+			AssociatedData string `json:"associated_data"`
+			Nonce          string `json:"nonce"`
+		} `json:"resource"`
+	}
+	if json.Unmarshal(body, &n) != nil || n.Resource.Algorithm != "AEAD_AES_256_GCM" {
+		return ""
+	}
+	ct, err := base64.StdEncoding.DecodeString(n.Resource.Ciphertext)
+	if err != nil {
+		return ""
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return ""
+	}
+	gcm, err := cipher.NewGCM(block)
+	if err != nil || len(n.Resource.Nonce) != gcm.NonceSize() || len(ct) < gcm.Overhead() {
+		return ""
+	}
+	plain, err := gcm.Open(nil, []byte(n.Resource.Nonce), ct, []byte(n.Resource.AssociatedData))
+	if err != nil {
+		return ""
+	}
+	var t struct {
+		OutTradeNo string `json:"out_trade_no"`
+	}
+	if json.Unmarshal(plain, &t) != nil {
+		return ""
+	}
+	return t.OutTradeNo
 }

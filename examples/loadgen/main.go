@@ -9,6 +9,14 @@
 // fake then sends (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7),
 // which must be answered SUCCESS; a last GET /orders/{id} must say paid.
 //
+// It loads instances on either generation of WeChat Pay. To match a v3
+// notification (https://pay.weixin.qq.com/doc/v3/merchant/4012791861) to
+// the cycle waiting for it, it opens the notification's sealed resource
+// with the APIv3 key: from the file -env names (the wxpay.env that
+// `wxpay fake -v3 -v3-dir DIR` writes) or else from WXPAY_APIV3_KEY in
+// its environment. The key is the fake's, on loopback; loadgen never
+// prints it.
+//
 // loadgen is the instances' load balancer as well: it listens on -listen,
 // the PUBLIC_URL the instances were started with, and forwards every
 // request (its own, and WeChat's notifications) to the next instance in
@@ -18,6 +26,7 @@
 // stays on loopback, and the run is bounded by -n cycles and -duration.
 //
 //	go -C examples run ./loadgen -targets http://127.0.0.1:8081,http://127.0.0.1:8082 -c 16 -n 2000
+//	go -C examples run ./loadgen -env /tmp/wxfake/wxpay.env -targets http://127.0.0.1:8081 -c 8 -n 300
 package main
 
 import (
@@ -32,6 +41,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -58,7 +68,13 @@ type config struct {
 	cycles      int
 	duration    time.Duration
 	progress    time.Duration
+	// apiv3Key opens v3 notifications; empty when none was given (v2
+	// only). A secret: never printed.
+	apiv3Key []byte
 }
+
+// maxEnvFile bounds the -env file read.
+const maxEnvFile = 64 << 10
 
 func parse(args []string) (config, error) {
 	var c config
@@ -71,6 +87,7 @@ func parse(args []string) (config, error) {
 	fs.IntVar(&c.cycles, "n", 1000, "cycles to run (at most 1,000,000)")
 	fs.DurationVar(&c.duration, "duration", time.Minute, "stop starting cycles after this long (at most 1h)")
 	fs.DurationVar(&c.progress, "progress", time.Second, "how often to print the progress line (0: never)")
+	envFile := fs.String("env", "", "`file` of KEY=VALUE settings (wxpay fake -v3's wxpay.env) to take WXPAY_APIV3_KEY from, for v3 instances; default: the environment")
 	if err := fs.Parse(args); err != nil {
 		var b strings.Builder
 		fs.SetOutput(&b)
@@ -103,7 +120,48 @@ func parse(args []string) (config, error) {
 	if !loopback.Addr(c.listen) {
 		return c, fmt.Errorf("-listen %q is not a loopback address", c.listen)
 	}
+	key := os.Getenv("WXPAY_APIV3_KEY")
+	if *envFile != "" {
+		var err error
+		if key, err = envKey(*envFile); err != nil {
+			return c, err
+		}
+	}
+	if key != "" && len(key) != 32 {
+		return c, errors.New("WXPAY_APIV3_KEY is not 32 bytes (its value is not shown)")
+	}
+	c.apiv3Key = []byte(key)
 	return c, nil
+}
+
+// envKey reads WXPAY_APIV3_KEY from a KEY=VALUE file such as the
+// wxpay.env of `wxpay fake -v3` (an "export " prefix and quotes are
+// allowed). No error quotes a line of it: the file holds secrets.
+func envKey(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", fmt.Errorf("-env: cannot open %s", filepath.Base(name))
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxEnvFile+1))
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("-env: cannot read %s", filepath.Base(name))
+	case len(b) > maxEnvFile:
+		return "", fmt.Errorf("-env: %s is larger than %d bytes", filepath.Base(name), maxEnvFile)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "export "), "=")
+		if !ok || strings.TrimSpace(k) != "WXPAY_APIV3_KEY" {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		return v, nil
+	}
+	return "", fmt.Errorf("-env: %s sets no WXPAY_APIV3_KEY", filepath.Base(name))
 }
 
 func loopbackURL(s string) bool {
@@ -154,6 +212,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "loadgen:", err)
 		return 2
 	}
+	lb.APIv3Key = c.apiv3Key
 	var waitMu sync.Mutex
 	waiting := map[string]chan struct{}{}
 	st := &stats{lat: map[string][]time.Duration{}, errs: map[string]int{}, firstErr: map[string]string{}}
@@ -186,8 +245,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.concurrency + 8, IdleConnTimeout: time.Minute}}
 	defer hc.CloseIdleConnections()
 
-	fmt.Fprintf(stdout, "loadgen: %d cycles, %d concurrent users, at most %v, over %d instance(s) %s; balancer %s; fake %s\n",
-		c.cycles, c.concurrency, c.duration, len(c.targets), strings.Join(c.targets, ","), base, c.fake)
+	v3 := "v2 only (no APIv3 key)"
+	if len(c.apiv3Key) > 0 {
+		v3 = "v2 and v3 (APIv3 key given)"
+	}
+	fmt.Fprintf(stdout, "loadgen: %d cycles, %d concurrent users, at most %v, over %d instance(s) %s; balancer %s; fake %s; notifications matched: %s\n",
+		c.cycles, c.concurrency, c.duration, len(c.targets), strings.Join(c.targets, ","), base, c.fake, v3)
 	runCtx, cancel := context.WithTimeout(ctx, c.duration)
 	defer cancel()
 	var next atomic.Int64
@@ -273,7 +336,7 @@ func cycle(ctx context.Context, hc *http.Client, base string, st *stats, waitMu 
 		case <-ch:
 			return nil
 		case <-time.After(30 * time.Second):
-			return errors.New("no notification answered SUCCESS within 30s")
+			return errors.New("no notification answered SUCCESS within 30s (v3 instances: give loadgen the APIv3 key, -env or WXPAY_APIV3_KEY)")
 		case <-ctx.Done():
 			return errors.New("run ended while waiting for the notification")
 		}
