@@ -634,8 +634,9 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 	var anomaly string
 	var orderID int64
 	var settled bool
+	var recorded []recordedRefund
 	err := s.store.Update(ctx, func(tx StoreTx) error {
-		anomaly, settled = "", false
+		anomaly, settled, recorded = "", false, nil
 		var total int64
 		var ok bool
 		var err error
@@ -652,7 +653,8 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 		case ok && prior == p.OutTradeNo:
 			// Already recorded (a repeated notification); refunds an order
 			// query reports may be new.
-			return s.recordWeChatRefunds(tx.sqlTx(), orderID, p.Refunds)
+			recorded, err = s.recordWeChatRefunds(tx.sqlTx(), orderID, p.Refunds)
+			return err
 		case ok:
 			anomaly = "transaction_id_reused"
 			return s.recordAnomaly(tx, anomaly, p, source)
@@ -672,7 +674,8 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			// may have committed while the UPDATE waited: look again.
 			prior, ok, err := tx.PaymentByTransaction(p.TransactionID)
 			if err == nil && ok && prior == p.OutTradeNo {
-				return s.recordWeChatRefunds(tx.sqlTx(), orderID, p.Refunds)
+				recorded, err = s.recordWeChatRefunds(tx.sqlTx(), orderID, p.Refunds)
+				return err
 			}
 			status, err := tx.OrderStatus(orderID)
 			if err != nil {
@@ -684,7 +687,8 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			return s.recordAnomaly(tx, anomaly, p, source)
 		}
 		settled = true
-		return s.recordWeChatRefunds(tx.sqlTx(), orderID, p.Refunds)
+		recorded, err = s.recordWeChatRefunds(tx.sqlTx(), orderID, p.Refunds)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("shop: settle: %w", err)
@@ -696,6 +700,7 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 	case settled:
 		s.log.Info("order paid", "order_id", orderID, "out_trade_no", p.OutTradeNo, "source", source)
 	}
+	s.logWeChatRefunds(orderID, recorded)
 	return nil
 }
 
