@@ -159,13 +159,6 @@ func (s *Service) real(d time.Duration) time.Duration {
 	return time.Duration(float64(d) / s.speed)
 }
 
-// tx runs fn in a write transaction of the store (see [Store.Update]) as
-// SQL, for the refund rules (refund.go) whose statements have not moved
-// behind StoreTx methods yet.
-func (s *Service) tx(ctx context.Context, fn func(tx *wtx) error) error {
-	return s.store.Update(ctx, func(tx StoreTx) error { return fn(tx.sqlTx()) })
-}
-
 // --- users -------------------------------------------------------------
 
 // Login exchanges a wx.login code for the user, creating the user on first
@@ -653,7 +646,7 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 		case ok && prior == p.OutTradeNo:
 			// Already recorded (a repeated notification); refunds an order
 			// query reports may be new.
-			recorded, err = s.recordWeChatRefunds(tx.sqlTx(), orderID, p.Refunds)
+			recorded, err = s.recordWeChatRefunds(tx, orderID, p.Refunds)
 			return err
 		case ok:
 			anomaly = "transaction_id_reused"
@@ -674,7 +667,7 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			// may have committed while the UPDATE waited: look again.
 			prior, ok, err := tx.PaymentByTransaction(p.TransactionID)
 			if err == nil && ok && prior == p.OutTradeNo {
-				recorded, err = s.recordWeChatRefunds(tx.sqlTx(), orderID, p.Refunds)
+				recorded, err = s.recordWeChatRefunds(tx, orderID, p.Refunds)
 				return err
 			}
 			status, err := tx.OrderStatus(orderID)
@@ -687,7 +680,7 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			return s.recordAnomaly(tx, anomaly, p, source)
 		}
 		settled = true
-		recorded, err = s.recordWeChatRefunds(tx.sqlTx(), orderID, p.Refunds)
+		recorded, err = s.recordWeChatRefunds(tx, orderID, p.Refunds)
 		return err
 	})
 	if err != nil {

@@ -1,5 +1,7 @@
 package shop
 
+import "time"
+
 // recordWeChatRefunds records, with the payment they belong to, refunds
 // WeChat reports that this server did not make (refunded on the merchant
 // platform, say, before the payment's notification arrived): each under
@@ -8,7 +10,7 @@ package shop
 // refunded total. It runs inside Settle's transaction and returns what it
 // recorded, which Settle logs only once the transaction has committed: a
 // rolled-back settlement recorded nothing, and its retry records it anew.
-func (s *Service) recordWeChatRefunds(tx *wtx, orderID int64, refunds []RefundResult) ([]recordedRefund, error) {
+func (s *Service) recordWeChatRefunds(tx StoreTx, orderID int64, refunds []RefundResult) ([]recordedRefund, error) {
 	now := s.now()
 	var recorded []recordedRefund
 	for _, r := range refunds {
@@ -17,29 +19,23 @@ func (s *Service) recordWeChatRefunds(tx *wtx, orderID int64, refunds []RefundRe
 			recorded = append(recorded, recordedRefund{RefundResult: r, status: ""})
 			continue
 		}
-		var settled any
+		var settled time.Time
 		if final {
-			at := r.SuccessTime
-			if at.IsZero() {
-				at = now
+			settled = r.SuccessTime
+			if settled.IsZero() {
+				settled = now
 			}
-			settled = ms(at)
 		}
-		var refundID any
-		if r.RefundID != "" {
-			refundID = r.RefundID
-		}
-		res, err := tx.Exec(sqlInsertWeChatRefund,
-			r.OutRefundNo, orderID, "wechat:"+r.OutRefundNo, r.RefundFen, status, refundID, ms(now), settled)
+		fresh, err := tx.InsertWeChatRefund(r, orderID, status, now, settled)
 		if err != nil {
 			return nil, err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !fresh {
 			continue // known already
 		}
 		if holds {
 			// WeChat's word: no cap here, unlike a refund asked for here.
-			if _, err := tx.Exec(sqlAddRefunded, r.RefundFen, orderID); err != nil {
+			if err := tx.AddRefunded(orderID, r.RefundFen); err != nil {
 				return nil, err
 			}
 		}
