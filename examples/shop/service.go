@@ -85,8 +85,7 @@ type Service struct {
 	refunds *Refunds
 
 	// store keeps everything the shop knows (see [Store]); db is the
-	// database under it, for the job queue and for the refund rules that
-	// still write their statements through [Service.tx].
+	// database under it, for the job queue.
 	store Store
 
 	// The orderquery calls GetOrder makes (WeChat rate-limits them per
