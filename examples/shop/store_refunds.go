@@ -57,7 +57,7 @@ func scanRefund(row *sql.Row) (*refundRow, error) {
 // pendingRow returns the refund outRefundNo if it is still pending, or
 // nil.
 func (rf *Refunds) pendingRow(ctx context.Context, outRefundNo string) (*refundRow, error) {
-	row, err := scanRefund(rf.s.db.W.QueryRowContext(ctx, sqlRefundRow, outRefundNo))
+	row, err := rf.s.store.RefundRow(ctx, outRefundNo)
 	if ok, err := found(err); !ok || row.Status != RefundPending {
 		return nil, err
 	}
