@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -86,15 +87,25 @@ func Walkthrough(ctx context.Context, c *Client, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	say("POST /orders/%d/pay: WeChat's unifiedorder gave a prepay_id for out_trade_no %s; these are wx.requestPayment's arguments:\n     %s",
-		o.ID, pay.OutTradeNo, pay.Payment)
+	// The arguments say which generation the server pays on: v3's are
+	// signed with the merchant's RSA key (signType RSA), v2's with the
+	// API key (MD5 or HMAC-SHA256).
+	prepay, notify := "unifiedorder", "/orders/pay/notify"
+	var args struct {
+		SignType string `json:"signType"`
+	}
+	if json.Unmarshal(pay.Payment, &args) == nil && args.SignType == "RSA" {
+		prepay, notify = "JSAPI prepay (/v3/pay/transactions/jsapi)", "/orders/pay/v3/notify"
+	}
+	say("POST /orders/%d/pay: WeChat's %s gave a prepay_id for out_trade_no %s; these are wx.requestPayment's arguments:\n     %s",
+		o.ID, prepay, pay.OutTradeNo, pay.Payment)
 
 	txn, err := c.FakeConfirm(ctx, pay.Payment)
 	if err != nil {
 		return err
 	}
-	say("the user confirmed wx.requestPayment; WeChat (the fake) charged %s as transaction %s and now notifies POST /orders/pay/notify",
-		shop.FormatYuan(o.TotalFen), txn)
+	say("the user confirmed wx.requestPayment; WeChat (the fake) charged %s as transaction %s and now notifies POST %s",
+		shop.FormatYuan(o.TotalFen), txn, notify)
 
 	deadline := time.Now().Add(20 * time.Second)
 	for {

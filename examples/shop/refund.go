@@ -3,7 +3,6 @@ package shop
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -152,75 +151,66 @@ func (rf *Refunds) Refund(ctx context.Context, orderID, amountFen int64, reason,
 	hash := hex.EncodeToString(sum[:])
 
 	var outRefundNo string
-	err = s.tx(ctx, func(tx *wtx) error {
+	err = s.store.Update(ctx, func(tx StoreTx) error {
 		created = false
-		var prevOrder int64
-		var prevHash string
-		err := tx.QueryRow(sqlRefundByKey, idemKey).Scan(&prevOrder, &prevHash, &outRefundNo)
+		prevOrder, prevHash, prevNo, known, err := tx.RefundByKey(idemKey)
 		switch {
-		case err == nil && prevHash == hash && prevOrder == orderID:
+		case err != nil:
+			return err
+		case known && prevHash == hash && prevOrder == orderID:
+			outRefundNo = prevNo
 			return nil
-		case err == nil:
+		case known:
 			return Errorf(CodeIdempotency, "Idempotency-Key was already used with a different refund")
-		case !errors.Is(err, sql.ErrNoRows):
-			return err
 		}
-		var status string
-		var total, refunded int64
-		var txID, otn sql.NullString
-		var paid sql.NullInt64
-		err = tx.QueryRow(sqlRefundOrder, orderID).Scan(&status, &total, &refunded, &txID, &otn, &paid)
-		if errors.Is(err, sql.ErrNoRows) {
+		o, ok, err := tx.RefundableOrder(orderID)
+		if err != nil {
+			return err
+		} else if !ok {
 			return Errorf(CodeNotFound, "no order %d", orderID)
-		} else if err != nil {
-			return err
 		}
-		if status != StatusPaid || !txID.Valid {
-			return Errorf(CodeConflict, "order %d is %s: only a paid order can be refunded", orderID, status)
+		if o.status != StatusPaid || !o.paid {
+			return Errorf(CodeConflict, "order %d is %s: only a paid order can be refunded", orderID, o.status)
 		}
-		var n int
-		if err := tx.QueryRow(sqlRefundCount, orderID).Scan(&n); err != nil {
+		n, err := tx.RefundCount(orderID)
+		if err != nil {
 			return err
 		}
 		if n >= MaxRefundsPerOrder {
 			return Errorf(CodeConflict, "order %d already has %d refunds, WeChat's limit", orderID, n)
 		}
-		res, err := tx.Exec(sqlReserveRefund, amountFen, orderID)
-		if err != nil {
+		if ok, err := tx.ReserveRefund(orderID, amountFen); err != nil {
 			return err
-		}
-		if k, _ := res.RowsAffected(); k == 0 {
+		} else if !ok {
 			return Errorf(CodeConflict, "order %d: refunding %s would exceed the %s paid; %s is left to refund",
-				orderID, FormatYuan(amountFen), FormatYuan(total), FormatYuan(total-refunded))
+				orderID, FormatYuan(amountFen), FormatYuan(o.totalFen), FormatYuan(o.totalFen-o.refunded))
 		}
 		if outRefundNo, err = newOutTradeNo(); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(sqlInsertRefund, outRefundNo, orderID, idemKey, hash, amountFen, reason, ms(s.now())); err != nil {
+		if err := tx.InsertRefund(outRefundNo, orderID, idemKey, hash, amountFen, reason, s.now()); err != nil {
 			return err
 		}
 		created = true
 		if s.jobs == nil {
 			return errors.New("shop: no job runner attached")
 		}
-		return s.jobs.schedule(ctx, tx.Tx, RefundRetryArgs{OutRefundNo: outRefundNo, Mode: s.jobs.mode}, time.Now().Add(s.real(refundRetryAfter)))
+		return tx.ScheduleJob(s.jobs, RefundRetryArgs{OutRefundNo: outRefundNo, Mode: s.jobs.mode}, time.Now().Add(s.real(refundRetryAfter)))
 	})
 	var se *Error
 	if err != nil && !errors.As(err, &se) {
 		// With row locks instead of one writer (PostgreSQL), the same key
 		// sent twice at once can lose the race to its twin at the unique
 		// index: then the twin's refund is this one.
-		var prevOrder int64
-		var prevHash string
-		if s.db.W.QueryRowContext(ctx, sqlRefundByKey, idemKey).Scan(&prevOrder, &prevHash, &outRefundNo) == nil &&
+		if prevOrder, prevHash, prevNo, ok, _ := s.store.RefundByKey(ctx, idemKey); ok &&
 			prevHash == hash && prevOrder == orderID {
-			err, created = nil, false
+			err, created, outRefundNo = nil, false, prevNo
 		}
 	}
 	if err != nil {
 		return Refund{}, false, err
 	}
-	row, err := scanRefund(s.db.W.QueryRowContext(ctx, sqlRefundRow, outRefundNo))
+	row, err := s.store.RefundRow(ctx, outRefundNo)
 	if err != nil {
 		return Refund{}, false, err
 	}
@@ -267,10 +257,7 @@ func (rf *Refunds) send(ctx context.Context, row *refundRow) error {
 	}
 	switch {
 	case err == nil:
-		_, err := s.db.W.ExecContext(context.WithoutCancel(ctx),
-			sqlRefundProcessing,
-			refundID, row.OutRefundNo)
-		if err != nil {
+		if err := s.store.MarkRefundProcessing(context.WithoutCancel(ctx), row.OutRefundNo, refundID); err != nil {
 			return err
 		}
 		if row.Status == RefundPending {
@@ -278,7 +265,7 @@ func (rf *Refunds) send(ctx context.Context, row *refundRow) error {
 		}
 		s.log.Info("refund accepted by WeChat", "order_id", row.orderID, "out_refund_no", row.OutRefundNo)
 		// A notification may have settled it already.
-		if fresh, err := scanRefund(s.db.W.QueryRowContext(ctx, sqlRefundRow, row.OutRefundNo)); err == nil {
+		if fresh, err := s.store.RefundRow(ctx, row.OutRefundNo); err == nil {
 			*row = *fresh
 		}
 		return nil
@@ -293,16 +280,12 @@ func (rf *Refunds) send(ctx context.Context, row *refundRow) error {
 		if len(failure) > 200 {
 			failure = failure[:200]
 		}
-		if err := s.tx(ctx, func(tx *wtx) error {
-			res, err := tx.Exec(sqlRefundRefused,
-				failure, ms(s.now()), row.OutRefundNo)
-			if err != nil {
+		if err := s.store.Update(ctx, func(tx StoreTx) error {
+			refused, err := tx.RefuseRefund(row.OutRefundNo, failure, s.now())
+			if err != nil || !refused {
 				return err
 			}
-			if n, _ := res.RowsAffected(); n == 1 {
-				_, err = tx.Exec(sqlReleaseRefund, row.AmountFen, row.orderID)
-			}
-			return err
+			return tx.ReleaseRefund(row.orderID, row.AmountFen)
 		}); err != nil {
 			return err
 		}
@@ -354,37 +337,33 @@ func (rf *Refunds) Settle(ctx context.Context, res RefundResult) error {
 	var problem string
 	var changed bool
 	var orderID int64
-	err := s.tx(ctx, func(tx *wtx) error {
+	err := s.store.Update(ctx, func(tx StoreTx) error {
 		problem, changed = "", false
 		var amount int64
 		var otn string
-		err := tx.QueryRow(sqlRefundForResult, res.OutRefundNo).Scan(&orderID, &amount, &otn)
-		if errors.Is(err, sql.ErrNoRows) {
+		var ok bool
+		var err error
+		if orderID, amount, otn, ok, err = tx.RefundForResult(res.OutRefundNo); err != nil {
+			return err
+		} else if !ok {
 			problem = "unknown out_refund_no"
 			return nil
-		} else if err != nil {
-			return err
 		}
 		if amount != res.RefundFen || otn != res.OutTradeNo {
 			problem = "refund does not match the stored one"
 			return nil
 		}
-		settled := ms(s.now())
+		settled := s.now()
 		if !res.SuccessTime.IsZero() {
-			settled = ms(res.SuccessTime)
+			settled = res.SuccessTime
 		}
-		r, err := tx.Exec(sqlSettleRefund, status, settled, res.RefundID, res.OutRefundNo)
-		if err != nil {
-			return err
+		if changed, err = tx.SettleRefund(res.OutRefundNo, status, settled, res.RefundID); err != nil || !changed {
+			return err // !changed: settled already, a repeated notification
 		}
-		if n, _ := r.RowsAffected(); n == 0 {
-			return nil // settled already: a repeated notification
-		}
-		changed = true
 		if status == RefundClosed {
-			_, err = tx.Exec(sqlReleaseRefund, amount, orderID)
+			return tx.ReleaseRefund(orderID, amount)
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("shop: settle refund: %w", err)

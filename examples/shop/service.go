@@ -85,8 +85,7 @@ type Service struct {
 	refunds *Refunds
 
 	// store keeps everything the shop knows (see [Store]); db is the
-	// database under it, for the job queue and for the refund rules that
-	// still write their statements through [Service.tx].
+	// database under it, for the job queue.
 	store Store
 
 	// The orderquery calls GetOrder makes (WeChat rate-limits them per
@@ -157,13 +156,6 @@ func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
 // real converts a duration of the business clock into wall-clock time.
 func (s *Service) real(d time.Duration) time.Duration {
 	return time.Duration(float64(d) / s.speed)
-}
-
-// tx runs fn in a write transaction of the store (see [Store.Update]) as
-// SQL, for the refund rules (refund.go) whose statements have not moved
-// behind StoreTx methods yet.
-func (s *Service) tx(ctx context.Context, fn func(tx *wtx) error) error {
-	return s.store.Update(ctx, func(tx StoreTx) error { return fn(tx.sqlTx()) })
 }
 
 // --- users -------------------------------------------------------------
@@ -634,8 +626,9 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 	var anomaly string
 	var orderID int64
 	var settled bool
+	var recorded []recordedRefund
 	err := s.store.Update(ctx, func(tx StoreTx) error {
-		anomaly, settled = "", false
+		anomaly, settled, recorded = "", false, nil
 		var total int64
 		var ok bool
 		var err error
@@ -652,7 +645,8 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 		case ok && prior == p.OutTradeNo:
 			// Already recorded (a repeated notification); refunds an order
 			// query reports may be new.
-			return s.recordWeChatRefunds(tx.sqlTx(), orderID, p.Refunds)
+			recorded, err = s.recordWeChatRefunds(tx, orderID, p.Refunds)
+			return err
 		case ok:
 			anomaly = "transaction_id_reused"
 			return s.recordAnomaly(tx, anomaly, p, source)
@@ -672,7 +666,8 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			// may have committed while the UPDATE waited: look again.
 			prior, ok, err := tx.PaymentByTransaction(p.TransactionID)
 			if err == nil && ok && prior == p.OutTradeNo {
-				return s.recordWeChatRefunds(tx.sqlTx(), orderID, p.Refunds)
+				recorded, err = s.recordWeChatRefunds(tx, orderID, p.Refunds)
+				return err
 			}
 			status, err := tx.OrderStatus(orderID)
 			if err != nil {
@@ -684,7 +679,8 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 			return s.recordAnomaly(tx, anomaly, p, source)
 		}
 		settled = true
-		return s.recordWeChatRefunds(tx.sqlTx(), orderID, p.Refunds)
+		recorded, err = s.recordWeChatRefunds(tx, orderID, p.Refunds)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("shop: settle: %w", err)
@@ -696,6 +692,7 @@ func (s *Service) Settle(ctx context.Context, p Payment, source string) error {
 	case settled:
 		s.log.Info("order paid", "order_id", orderID, "out_trade_no", p.OutTradeNo, "source", source)
 	}
+	s.logWeChatRefunds(orderID, recorded)
 	return nil
 }
 

@@ -1,49 +1,67 @@
 package shop
 
+import "time"
+
 // recordWeChatRefunds records, with the payment they belong to, refunds
 // WeChat reports that this server did not make (refunded on the merchant
 // platform, say, before the payment's notification arrived): each under
 // its out_refund_no, once (a refund already known, this server's own
 // included, is left as it is), adding what it holds back to the order's
-// refunded total. It runs inside Settle's transaction.
-func (s *Service) recordWeChatRefunds(tx *wtx, orderID int64, refunds []RefundResult) error {
+// refunded total. It runs inside Settle's transaction and returns what it
+// recorded, which Settle logs only once the transaction has committed: a
+// rolled-back settlement recorded nothing, and its retry records it anew.
+func (s *Service) recordWeChatRefunds(tx StoreTx, orderID int64, refunds []RefundResult) ([]recordedRefund, error) {
 	now := s.now()
+	var recorded []recordedRefund
 	for _, r := range refunds {
 		status, holds, final := wechatRefundState(r.Status)
 		if r.OutRefundNo == "" || r.RefundFen <= 0 {
-			s.log.Error("refund reported without out_refund_no or amount; not recorded, needs a person", "order_id", orderID, "refund_id", r.RefundID)
+			recorded = append(recorded, recordedRefund{RefundResult: r, status: ""})
 			continue
 		}
-		var settled any
+		var settled time.Time
 		if final {
-			at := r.SuccessTime
-			if at.IsZero() {
-				at = now
+			settled = r.SuccessTime
+			if settled.IsZero() {
+				settled = now
 			}
-			settled = ms(at)
 		}
-		var refundID any
-		if r.RefundID != "" {
-			refundID = r.RefundID
-		}
-		res, err := tx.Exec(sqlInsertWeChatRefund,
-			r.OutRefundNo, orderID, "wechat:"+r.OutRefundNo, r.RefundFen, status, refundID, ms(now), settled)
+		fresh, err := tx.InsertWeChatRefund(r, orderID, status, now, settled)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		if !fresh {
 			continue // known already
 		}
 		if holds {
 			// WeChat's word: no cap here, unlike a refund asked for here.
-			if _, err := tx.Exec(sqlAddRefunded, r.RefundFen, orderID); err != nil {
-				return err
+			if err := tx.AddRefunded(orderID, r.RefundFen); err != nil {
+				return nil, err
 			}
 		}
-		s.log.Warn("refund made at WeChat recorded with its payment", "order_id", orderID, "out_refund_no", r.OutRefundNo,
-			"refund_fen", r.RefundFen, "status", status)
+		recorded = append(recorded, recordedRefund{RefundResult: r, status: status})
 	}
-	return nil
+	return recorded, nil
+}
+
+// recordedRefund is a refund recordWeChatRefunds recorded under status,
+// or, with status "", one it could not record (no out_refund_no or
+// amount).
+type recordedRefund struct {
+	RefundResult
+	status string
+}
+
+// logWeChatRefunds says, after the commit, what recordWeChatRefunds did.
+func (s *Service) logWeChatRefunds(orderID int64, recorded []recordedRefund) {
+	for _, r := range recorded {
+		if r.status == "" {
+			s.log.Error("refund reported without out_refund_no or amount; not recorded, needs a person", "order_id", orderID, "refund_id", r.RefundID)
+			continue
+		}
+		s.log.Warn("refund made at WeChat recorded with its payment", "order_id", orderID, "out_refund_no", r.OutRefundNo,
+			"refund_fen", r.RefundFen, "status", r.status)
+	}
 }
 
 // wechatRefundState maps WeChat's refund_status to a refund's state:

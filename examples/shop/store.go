@@ -70,6 +70,16 @@ type Store interface {
 	// newest first (see [WeChatRecords]).
 	Records(ctx context.Context, limit int) (WeChatRecords, error)
 
+	// RefundByKey returns the refund stored under an admin's
+	// Idempotency-Key; ok is false when the key is new.
+	RefundByKey(ctx context.Context, idemKey string) (orderID int64, hash, outRefundNo string, ok bool, err error)
+	// RefundRow returns refund outRefundNo with its payment, read where
+	// the writes happen; sql.ErrNoRows when there is none.
+	RefundRow(ctx context.Context, outRefundNo string) (*refundRow, error)
+	// MarkRefundProcessing records that WeChat accepted the pending refund
+	// outRefundNo as refundID.
+	MarkRefundProcessing(ctx context.Context, outRefundNo, refundID string) error
+
 	// Update runs fn in one write transaction and commits it if fn returns
 	// nil; on any error nothing fn did is kept, and the error is returned.
 	// fn may run more than once (a transaction that lost a race to a
@@ -129,10 +139,37 @@ type StoreTx interface {
 	// not be applied, once per kind, out_trade_no and transaction_id.
 	RecordAnomaly(id int64, kind string, p Payment, source string, now time.Time) error
 
-	// sqlTx is the transaction's SQL, for the refund rules that still
-	// write their statements through it (refund.go, settle_refunds.go).
-	// A wrapper of a StoreTx forwards it by embedding.
-	sqlTx() *wtx
+	// RefundByKey returns the refund stored under an admin's
+	// Idempotency-Key; ok is false when the key is new.
+	RefundByKey(idemKey string) (orderID int64, hash, outRefundNo string, ok bool, err error)
+	// RefundableOrder returns what deciding on a refund of order orderID
+	// needs; ok is false when there is no such order.
+	RefundableOrder(orderID int64) (r refundable, ok bool, err error)
+	// RefundCount returns how many refunds order orderID has.
+	RefundCount(orderID int64) (int, error)
+	// ReserveRefund adds amountFen to the paid order's refunded total; ok
+	// is false, with nothing written, when that would exceed what was paid.
+	ReserveRefund(orderID, amountFen int64) (ok bool, err error)
+	// ReleaseRefund gives amountFen back to what order orderID may refund.
+	ReleaseRefund(orderID, amountFen int64) error
+	// AddRefunded adds a refund WeChat made to order orderID's refunded
+	// total, uncapped (WeChat's word).
+	AddRefunded(orderID, amountFen int64) error
+	// InsertRefund stores a pending refund asked for here.
+	InsertRefund(outRefundNo string, orderID int64, idemKey, hash string, amountFen int64, reason string, now time.Time) error
+	// InsertWeChatRefund stores, once under its out_refund_no, a refund
+	// WeChat reports that this server did not make; ok is false when it is
+	// known already.
+	InsertWeChatRefund(r RefundResult, orderID int64, status string, now, settled time.Time) (ok bool, err error)
+	// RefuseRefund marks a pending refund refused; ok is false when it was
+	// no longer pending.
+	RefuseRefund(outRefundNo, failure string, now time.Time) (ok bool, err error)
+	// RefundForResult returns what checking a refund outcome against the
+	// stored refund needs; ok is false for an unknown out_refund_no.
+	RefundForResult(outRefundNo string) (orderID, amountFen int64, outTradeNo string, ok bool, err error)
+	// SettleRefund moves a pending or processing refund to its final
+	// status; ok is false when it was settled already.
+	SettleRefund(outRefundNo, status string, settled time.Time, refundID string) (ok bool, err error)
 }
 
 // Attempt is a payment attempt: an out_trade_no of an order, with the
@@ -274,8 +311,6 @@ func (t *wtx) QueryRow(q string, args ...any) *sql.Row {
 	}
 	return t.Tx.QueryRowContext(t.ctx, q, args...)
 }
-
-func (t *wtx) sqlTx() *wtx { return t }
 
 // Update runs fn in a write transaction (BEGIN IMMEDIATE on SQLite) and
 // commits it. The transaction runs on a context detached from the

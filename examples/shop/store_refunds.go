@@ -6,6 +6,7 @@ package shop
 import (
 	"context"
 	"database/sql"
+	"time"
 )
 
 // The refunds' statements.
@@ -56,7 +57,7 @@ func scanRefund(row *sql.Row) (*refundRow, error) {
 // pendingRow returns the refund outRefundNo if it is still pending, or
 // nil.
 func (rf *Refunds) pendingRow(ctx context.Context, outRefundNo string) (*refundRow, error) {
-	row, err := scanRefund(rf.s.db.W.QueryRowContext(ctx, sqlRefundRow, outRefundNo))
+	row, err := rf.s.store.RefundRow(ctx, outRefundNo)
 	if ok, err := found(err); !ok || row.Status != RefundPending {
 		return nil, err
 	}
@@ -85,4 +86,122 @@ func loadRefunds(ctx context.Context, q querier, o *Order) error {
 		o.Refunds = append(o.Refunds, r)
 	}
 	return rows.Err()
+}
+
+// --- the refunds' reads and writes ----------------------------------------
+
+// refundable is what deciding on a refund of an order needs.
+type refundable struct {
+	status             string
+	totalFen, refunded int64
+	paid               bool // a payment (transaction_id) is recorded
+}
+
+// RefundByKey returns the refund stored under an admin's Idempotency-Key.
+func (t *wtx) RefundByKey(idemKey string) (orderID int64, hash, outRefundNo string, ok bool, err error) {
+	ok, err = found(t.QueryRow(sqlRefundByKey, idemKey).Scan(&orderID, &hash, &outRefundNo))
+	return orderID, hash, outRefundNo, ok, err
+}
+
+// RefundableOrder returns what refunding order orderID needs to know.
+func (t *wtx) RefundableOrder(orderID int64) (r refundable, ok bool, err error) {
+	var txID, otn sql.NullString
+	var paid sql.NullInt64
+	ok, err = found(t.QueryRow(sqlRefundOrder, orderID).Scan(&r.status, &r.totalFen, &r.refunded, &txID, &otn, &paid))
+	r.paid = txID.Valid
+	return r, ok, err
+}
+
+// RefundCount returns how many refunds order orderID has.
+func (t *wtx) RefundCount(orderID int64) (n int, err error) {
+	err = t.QueryRow(sqlRefundCount, orderID).Scan(&n)
+	return n, err
+}
+
+// ReserveRefund adds amountFen to the paid order's refunded total; ok is
+// false, with nothing written, when that would exceed what was paid.
+func (t *wtx) ReserveRefund(orderID, amountFen int64) (ok bool, err error) {
+	return affected(t.Exec(sqlReserveRefund, amountFen, orderID))
+}
+
+// ReleaseRefund gives amountFen back to what order orderID may refund.
+func (t *wtx) ReleaseRefund(orderID, amountFen int64) error {
+	_, err := t.Exec(sqlReleaseRefund, amountFen, orderID)
+	return err
+}
+
+// AddRefunded adds a refund WeChat made to order orderID's refunded total,
+// uncapped: WeChat's word, unlike a refund asked for here.
+func (t *wtx) AddRefunded(orderID, amountFen int64) error {
+	_, err := t.Exec(sqlAddRefunded, amountFen, orderID)
+	return err
+}
+
+// InsertRefund stores a pending refund asked for here.
+func (t *wtx) InsertRefund(outRefundNo string, orderID int64, idemKey, hash string, amountFen int64, reason string, now time.Time) error {
+	_, err := t.Exec(sqlInsertRefund, outRefundNo, orderID, idemKey, hash, amountFen, reason, ms(now))
+	return err
+}
+
+// InsertWeChatRefund stores, once under its out_refund_no, a refund WeChat
+// reports and this server did not make, in state status (settled at
+// settled, unless zero); ok is false when the refund is known already.
+func (t *wtx) InsertWeChatRefund(r RefundResult, orderID int64, status string, now, settled time.Time) (ok bool, err error) {
+	var settledAt, refundID any
+	if !settled.IsZero() {
+		settledAt = ms(settled)
+	}
+	if r.RefundID != "" {
+		refundID = r.RefundID
+	}
+	return affected(t.Exec(sqlInsertWeChatRefund,
+		r.OutRefundNo, orderID, "wechat:"+r.OutRefundNo, r.RefundFen, status, refundID, ms(now), settledAt))
+}
+
+// RefuseRefund marks a pending refund refused by WeChat, for failure; ok
+// is false when it was no longer pending.
+func (t *wtx) RefuseRefund(outRefundNo, failure string, now time.Time) (ok bool, err error) {
+	return affected(t.Exec(sqlRefundRefused, failure, ms(now), outRefundNo))
+}
+
+// RefundForResult returns what checking a refund outcome against the
+// stored refund needs.
+func (t *wtx) RefundForResult(outRefundNo string) (orderID, amountFen int64, outTradeNo string, ok bool, err error) {
+	ok, err = found(t.QueryRow(sqlRefundForResult, outRefundNo).Scan(&orderID, &amountFen, &outTradeNo))
+	return orderID, amountFen, outTradeNo, ok, err
+}
+
+// SettleRefund moves a pending or processing refund to its final status;
+// ok is false when it was settled already.
+func (t *wtx) SettleRefund(outRefundNo, status string, settled time.Time, refundID string) (ok bool, err error) {
+	return affected(t.Exec(sqlSettleRefund, status, ms(settled), refundID, outRefundNo))
+}
+
+// RefundByKey is [wtx.RefundByKey] outside a transaction, where the
+// writes happen.
+func (st *sqlStore) RefundByKey(ctx context.Context, idemKey string) (orderID int64, hash, outRefundNo string, ok bool, err error) {
+	ok, err = found(st.db.W.QueryRowContext(ctx, sqlRefundByKey, idemKey).Scan(&orderID, &hash, &outRefundNo))
+	return orderID, hash, outRefundNo, ok, err
+}
+
+// RefundRow returns refund outRefundNo with its payment, read where the
+// writes happen; sql.ErrNoRows when there is none.
+func (st *sqlStore) RefundRow(ctx context.Context, outRefundNo string) (*refundRow, error) {
+	return scanRefund(st.db.W.QueryRowContext(ctx, sqlRefundRow, outRefundNo))
+}
+
+// MarkRefundProcessing records that WeChat accepted a pending refund as
+// refundID.
+func (st *sqlStore) MarkRefundProcessing(ctx context.Context, outRefundNo, refundID string) error {
+	_, err := st.db.W.ExecContext(ctx, sqlRefundProcessing, refundID, outRefundNo)
+	return err
+}
+
+// affected reports whether an UPDATE or INSERT changed a row.
+func affected(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
