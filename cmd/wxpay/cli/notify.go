@@ -206,36 +206,9 @@ acknowledged the notification.`)
 	hc := notifyClient(*allowRemote, *timeout)
 	defer hc.CloseIdleConnections()
 	res := notifyResult{Kind: kind, URL: redactURL(target), OutTradeNo: *outTradeNo}
-	schedule := wxpaytest.NotifySchedule()
-	for i := 0; ; i++ {
-		a := deliver(ctx, hc, target.String(), body)
-		a.Attempt = i + 1
-		res.Attempts = append(res.Attempts, a)
-		if !*js {
-			printAttempt(c.stdout, a)
-		}
-		if a.Acked {
-			res.OK = true
-			break
-		}
-		if !*retry || i >= len(schedule) {
-			break
-		}
-		wait := time.Duration(float64(schedule[i]) / *speed)
-		if !*js {
-			fmt.Fprintf(c.stdout, "next attempt in %s\n", wait)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			i = len(schedule) // stop
-		case <-t.C:
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
+	res.Attempts, res.OK = c.deliverOnSchedule(ctx, *retry, *speed, *js, printAttempt, func() (attempt, error) {
+		return deliver(ctx, hc, target.String(), body), nil
+	})
 	if *js {
 		c.writeJSON(res)
 	} else if !res.OK {
@@ -260,6 +233,50 @@ func setFields(dst, set wxpay.Params) {
 			delete(dst, k)
 		} else {
 			dst[k] = v
+		}
+	}
+}
+
+// deliverOnSchedule makes the delivery attempts of one notification, as
+// WeChat does, for both generations: send makes one attempt (signing it
+// afresh where the generation needs it); with retry, a failed attempt is
+// made again after each wait of WeChat's schedule (divided by speed)
+// until one is acknowledged, the schedule ends or ctx is done. Unless
+// quiet (-json), each attempt is printed with show as it is made. A send
+// error means the attempt could not be made (a notification that could
+// not be signed): it ends the attempts, and the caller, which has it,
+// reports it.
+func (c *cmdEnv) deliverOnSchedule(ctx context.Context, retry bool, speed float64, quiet bool,
+	show func(io.Writer, attempt), send func() (attempt, error)) (attempts []attempt, acked bool) {
+	schedule := wxpaytest.NotifySchedule()
+	for i := 0; ; i++ {
+		a, err := send()
+		if err != nil {
+			return attempts, false
+		}
+		a.Attempt = i + 1
+		attempts = append(attempts, a)
+		if !quiet {
+			show(c.stdout, a)
+		}
+		if a.Acked {
+			return attempts, true
+		}
+		if !retry || i >= len(schedule) {
+			return attempts, false
+		}
+		wait := time.Duration(float64(schedule[i]) / speed)
+		if !quiet {
+			fmt.Fprintf(c.stdout, "next attempt in %s\n", wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		if ctx.Err() != nil {
+			return attempts, false
 		}
 	}
 }

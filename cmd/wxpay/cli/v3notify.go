@@ -19,7 +19,6 @@ import (
 	"github.com/wxpay-go/wxpay/apiv3"
 	"github.com/wxpay-go/wxpay/internal/v3wire"
 	"github.com/wxpay-go/wxpay/internal/wire"
-	"github.com/wxpay-go/wxpay/wxpaytest"
 )
 
 // Faults notify -v3 can inject, to check that a notify handler refuses
@@ -368,39 +367,18 @@ acknowledged the notification.`)
 	if *refund {
 		res.OutRefundNo = *outRefundNo
 	}
-	schedule := wxpaytest.NotifySchedule()
-	for i := 0; ; i++ {
+	var signErr error
+	res.Attempts, res.Acked = c.deliverOnSchedule(ctx, *retry, *speed, *js, printAttemptV3, func() (attempt, error) {
 		h, sent, err := signV3Notification(snd, body, time.Now(), *fault)
 		if err != nil {
-			fmt.Fprintf(c.stderr, "wxpay notify: signing failed: %v\n", err)
-			return ExitFail
+			signErr = err
+			return attempt{}, err
 		}
-		a := deliverV3(ctx, hc, target.String(), h, sent)
-		a.Attempt = i + 1
-		res.Attempts = append(res.Attempts, a)
-		if !*js {
-			printAttemptV3(c.stdout, a)
-		}
-		if a.Acked {
-			res.Acked = true
-			break
-		}
-		if !*retry || i >= len(schedule) {
-			break
-		}
-		wait := time.Duration(float64(schedule[i]) / *speed)
-		if !*js {
-			fmt.Fprintf(c.stdout, "next attempt in %s\n", wait)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-		if ctx.Err() != nil {
-			break
-		}
+		return deliverV3(ctx, hc, target.String(), h, sent), nil
+	})
+	if signErr != nil {
+		fmt.Fprintf(c.stderr, "wxpay notify: signing failed: %v\n", signErr)
+		return ExitFail
 	}
 	res.OK = res.Acked != (*fault != "")
 	if *js {
