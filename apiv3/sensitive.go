@@ -37,6 +37,7 @@ type SensitiveTooLongError struct {
 	Max   int // the most the key can encrypt
 }
 
+// Error says which plaintext is too long and the most the key can encrypt.
 func (e *SensitiveTooLongError) Error() string { return "apiv3: " + e.Text() }
 
 // Text is Error without the package prefix (see [wire.Text]).
