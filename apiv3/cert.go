@@ -58,7 +58,7 @@ func (s *certSet) get(serial string, now time.Time) *platformCert {
 	if s == nil {
 		return nil
 	}
-	pc := s.bySerial[normSerial(serial)]
+	pc := s.bySerial[wire.NormSerial(serial)]
 	if pc == nil || now.Before(pc.cert.NotBefore) || now.After(pc.cert.NotAfter) {
 		return nil
 	}
@@ -256,7 +256,7 @@ func (m *certManager) load(ctx context.Context, want string, force bool) error {
 	set := &certSet{bySerial: make(map[string]*platformCert, len(certs)), refreshAt: now.Add(CertificateRefreshInterval)}
 	list := make([]*x509.Certificate, 0, len(certs))
 	for _, pc := range certs {
-		set.bySerial[normSerial(pc.serial)] = pc
+		set.bySerial[wire.NormSerial(pc.serial)] = pc
 		list = append(list, pc.cert)
 	}
 	m.set.Store(set)
@@ -282,7 +282,7 @@ func (m *certManager) adopt(certs []*x509.Certificate, now time.Time) *certSet {
 			continue
 		}
 		s := serialOf(c)
-		set.bySerial[normSerial(s)] = &platformCert{serial: s, cert: c, pub: pub}
+		set.bySerial[wire.NormSerial(s)] = &platformCert{serial: s, cert: c, pub: pub}
 	}
 	if len(set.bySerial) == 0 {
 		return nil
@@ -393,7 +393,7 @@ func (m *certManager) openDownload(ctx context.Context, h http.Header, body []by
 		if pc == nil {
 			continue // expired: listed but of no use
 		}
-		delivered[normSerial(pc.serial)] = pc
+		delivered[wire.NormSerial(pc.serial)] = pc
 		out = append(out, pc)
 	}
 	if len(out) == 0 {
@@ -404,7 +404,7 @@ func (m *certManager) openDownload(ctx context.Context, h http.Header, body []by
 		if m.c.pubKey != nil && serial == m.c.pubKeyID {
 			return m.c.pubKey, nil
 		}
-		if pc := delivered[normSerial(serial)]; pc != nil && !now.Before(pc.cert.NotBefore) {
+		if pc := delivered[wire.NormSerial(serial)]; pc != nil && !now.Before(pc.cert.NotBefore) {
 			return pc.pub, nil
 		}
 		if pc := trusted.get(serial, now); pc != nil {
@@ -441,7 +441,7 @@ func parsePlatformCert(plain []byte, serialNo string, now time.Time) (*platformC
 		return nil, &certError{"a platform certificate's key is not RSA of at least 2048 bits"}
 	}
 	s := serialOf(c)
-	if serialNo == "" || normSerial(s) != normSerial(serialNo) {
+	if serialNo == "" || wire.NormSerial(s) != wire.NormSerial(serialNo) {
 		return nil, &certError{"a certificate's serial is not the serial_no it is listed under"}
 	}
 	if now.After(c.NotAfter) {

@@ -211,7 +211,7 @@ func NewClient(cfg Config, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	serial := cfg.MerchantSerialNo
-	if (serial != "" || len(cfg.MerchantCertificate) == 0) && (serial == "" || len(serial) > 64 || !isHex(serial)) {
+	if (serial != "" || len(cfg.MerchantCertificate) == 0) && (serial == "" || len(serial) > 64 || !wire.IsHex(serial)) {
 		return nil, configError("MerchantSerialNo must be the hex serial number of apiclient_cert.pem (openssl x509 -noout -serial -in apiclient_cert.pem)")
 	}
 	var signer crypto.Signer

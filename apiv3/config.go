@@ -164,19 +164,6 @@ func checkMchID(s string) error {
 	return nil
 }
 
-// normSerial returns a certificate serial in the form serials are
-// compared in: upper-case hex without leading zeros. WeChat writes them
-// with a leading zero byte kept (%X of the serial's bytes), some SDKs
-// drop the leading zero nibble; both name the same certificate.
-func normSerial(s string) string {
-	s = strings.ToUpper(s)
-	t := strings.TrimLeft(s, "0")
-	if t == "" && s != "" {
-		return "0"
-	}
-	return t
-}
-
 // checkAppID accepts WeChat's appids ("wxd678efh567hg6787"): letters,
 // digits and '_', at most 32. field names it in the error.
 func checkAppID(op, field, s string) error {
@@ -213,16 +200,6 @@ func checkNotifyURL(u string) string {
 		}
 	}
 	return ""
-}
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }
 
 // parsePrivateKey reads the merchant API private key from PEM, PKCS#8 or
@@ -299,7 +276,7 @@ func checkMerchantCertificate(b []byte, serial string, signer crypto.Signer) (st
 		return "", configError("MerchantCertificate does not parse as an X.509 certificate")
 	}
 	got := wire.Serial(cert)
-	if serial != "" && normSerial(serial) != normSerial(got) {
+	if serial != "" && wire.NormSerial(serial) != wire.NormSerial(got) {
 		return "", configError("MerchantSerialNo is not the serial of MerchantCertificate (" + got + "); use that one, or leave MerchantSerialNo empty")
 	}
 	pub, ok := cert.PublicKey.(*rsa.PublicKey)

@@ -83,7 +83,7 @@ func SignRequest(signer crypto.Signer, mchID, serialNo, method, uri, timestamp, 
 	if signer == nil {
 		return "", errors.New("apiv3: SignRequest: nil signer")
 	}
-	if checkMchID(mchID) != nil || serialNo == "" || len(serialNo) > 64 || !isHex(serialNo) {
+	if checkMchID(mchID) != nil || serialNo == "" || len(serialNo) > 64 || !wire.IsHex(serialNo) {
 		return "", ErrAuthorizationItem
 	}
 	if _, ok := parseUnix(timestamp); !ok || !printable(nonce, 64) {

@@ -185,7 +185,7 @@ func (c *Client) keyFor(ctx context.Context, serial string) (*rsa.PublicKey, err
 	if c.pubKey != nil && serial == c.pubKeyID {
 		return c.pubKey, nil
 	}
-	if c.certs == nil || strings.HasPrefix(serial, PublicKeyIDPrefix) || !isHex(serial) {
+	if c.certs == nil || strings.HasPrefix(serial, PublicKeyIDPrefix) || !wire.IsHex(serial) {
 		// Another public key id, or no certificates: nothing to
 		// download that could know it.
 		return nil, &verifyError{ErrUnknownSerial, serialHint(c, serial)}
@@ -200,7 +200,7 @@ func serialHint(c *Client, serial string) string {
 		return "a WeChat Pay public key id, and none is configured (set Config.PublicKeyID and PublicKey)"
 	case strings.HasPrefix(serial, PublicKeyIDPrefix):
 		return "not the configured WeChat Pay public key id (was the key replaced in the merchant platform?)"
-	case c.certs == nil && isHex(serial):
+	case c.certs == nil && wire.IsHex(serial):
 		return "a platform certificate serial, and certificates are not enabled (set Config.PlatformCertificates while migrating)"
 	}
 	return "neither a public key id nor a certificate serial"

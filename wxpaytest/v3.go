@@ -268,7 +268,7 @@ func (f *Fake) checkV3Auth(r *http.Request, body []byte) (v3Answer, bool) {
 	switch {
 	case !eq(a.MchID, f.cfg.MchID):
 		return v3Error("SIGN_ERROR", msgV3MchID), false
-	case normSerialNo(a.SerialNo) != normSerialNo(k.mchSerial):
+	case wire.NormSerial(a.SerialNo) != wire.NormSerial(k.mchSerial):
 		return v3Error("SIGN_ERROR", msgV3Serial), false
 	case len(a.NonceStr) > 64:
 		return v3Error("SIGN_ERROR", msgV3AuthFormat), false

@@ -184,7 +184,7 @@ func (k *v3Keys) merchant(cfg Config) error {
 		got := wire.Serial(c)
 		if serial == "" {
 			serial = got
-		} else if normSerialNo(serial) != normSerialNo(got) {
+		} else if wire.NormSerial(serial) != wire.NormSerial(got) {
 			return fmt.Errorf("wxpaytest: Config.MerchantSerialNo is not the serial of Config.MerchantPublicKey's certificate (%s)", got)
 		}
 		pub = c.PublicKey
@@ -204,7 +204,7 @@ func (k *v3Keys) merchant(cfg Config) error {
 	if serial == "" {
 		return errors.New("wxpaytest: Config.MerchantPublicKey as a PUBLIC KEY needs Config.MerchantSerialNo")
 	}
-	if len(serial) > 64 || !isHexString(serial) {
+	if len(serial) > 64 || !wire.IsHex(serial) {
 		return errors.New("wxpaytest: Config.MerchantSerialNo must be the certificate serial in hex")
 	}
 	k.mchSerial, k.mchPub = serial, rk
@@ -259,29 +259,6 @@ func randHexSerial() string {
 	}
 	b[0] = b[0]&0x7f | 0x10 // positive, and a leading digit that is not 0
 	return fmt.Sprintf("%X", b)
-}
-
-func isHexString(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-// normSerialNo compares serials as WeChat's SDKs disagree on writing
-// them: upper case, leading zeros dropped.
-func normSerialNo(s string) string {
-	s = strings.TrimLeft(strings.ToUpper(s), "0")
-	if s == "" {
-		return "0"
-	}
-	return s
 }
 
 // firstCertValidity is the validity of the first platform certificate:

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/wxpay-go/wxpay"
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // API v3 refund endpoints.
@@ -423,7 +424,7 @@ func (k *v3Keys) decryptionKey(serial string) *rsa.PrivateKey {
 		return nil
 	}
 	for _, pc := range cs {
-		if normSerialNo(pc.serial) == normSerialNo(serial) {
+		if wire.NormSerial(pc.serial) == wire.NormSerial(serial) {
 			return pc.key
 		}
 	}

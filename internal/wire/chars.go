@@ -37,3 +37,30 @@ func ParseDigits(s string, max int) (v int64, ok bool) {
 	}
 	return v, true
 }
+
+// IsHex reports whether every byte of s is an ASCII hex digit, of either
+// case: a certificate serial as WeChat and openssl write it. An empty s
+// passes, as for [OfAlnum].
+func IsHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// NormSerial returns a certificate serial in the form serials are
+// compared in: upper-case hex without leading zeros ("0" for a serial of
+// zeros, "" for ""). WeChat writes a serial with a leading zero byte kept
+// (%X of its bytes), some SDKs drop the leading zero nibble; both name the
+// same certificate.
+func NormSerial(s string) string {
+	s = strings.ToUpper(s)
+	t := strings.TrimLeft(s, "0")
+	if t == "" && s != "" {
+		return "0"
+	}
+	return t
+}

@@ -96,3 +96,39 @@ func TestOneLine(t *testing.T) {
 		}
 	}
 }
+
+func TestIsHex(t *testing.T) {
+	for _, c := range []struct {
+		s    string
+		want bool
+	}{
+		{"", true}, // the length rule is the caller's
+		{"5F1C72E2A8931B72A2E13AF8DEE92471EB397115", true},
+		{"d7ce59d1f522d701", true},
+		{"0x12", false},
+		{"12 34", false},
+		{"12:34", false}, // openssl -serial's colon form is not WeChat's
+		{"G1", false},
+		{"ａ1", false}, // a full-width letter is not ASCII hex
+		{"1\n", false},
+	} {
+		if got := IsHex(c.s); got != c.want {
+			t.Errorf("IsHex(%q) = %v, want %v", c.s, got, c.want)
+		}
+	}
+}
+
+func TestNormSerial(t *testing.T) {
+	for _, c := range []struct{ s, want string }{
+		{"", ""},
+		{"0", "0"},
+		{"000", "0"},
+		{"0D7CE59D1F522D701", "D7CE59D1F522D701"},
+		{"d7ce59d1f522d701", "D7CE59D1F522D701"},
+		{"00A0", "A0"}, // zeros after the first digit stay
+	} {
+		if got := NormSerial(c.s); got != c.want {
+			t.Errorf("NormSerial(%q) = %q, want %q", c.s, got, c.want)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wxpay-go/wxpay/apiv3"
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // API v3 setting names. The merchant API certificate and private key are
@@ -132,7 +133,7 @@ func (s *settings) v3Signer() (*v3Merchant, error) {
 		return nil, fmt.Errorf("%s: %s", EnvKeyFile, libErr(err))
 	}
 	if s.V3.Serial != "" {
-		if len(s.V3.Serial) > 64 || !isHexString(s.V3.Serial) {
+		if len(s.V3.Serial) > 64 || !wire.IsHex(s.V3.Serial) {
 			return nil, fmt.Errorf("%s must be the hex serial of apiclient_cert.pem (openssl x509 -noout -serial -in apiclient_cert.pem); %s", EnvV3Serial, notShown)
 		}
 		m.serial, m.serialFrom = strings.ToUpper(s.V3.Serial), EnvV3Serial
@@ -149,7 +150,7 @@ func (s *settings) v3Signer() (*v3Merchant, error) {
 			msg = strings.ReplaceAll(msg, "MerchantCertificate", EnvCertFile)
 			return nil, fmt.Errorf("%s", msg)
 		}
-		if m.serial != "" && normHex(m.serial) != normHex(serial) {
+		if m.serial != "" && wire.NormSerial(m.serial) != wire.NormSerial(serial) {
 			return nil, fmt.Errorf("%s is %s but %s has serial %s: one of them belongs to another certificate (WeChat answers 401 SIGN_ERROR)", EnvV3Serial, m.serial, EnvCertFile, serial)
 		}
 		if m.serial == "" {
@@ -262,29 +263,6 @@ func certValidity(c *x509.Certificate, now time.Time) string {
 		return "expired on " + c.NotAfter.UTC().Format(time.DateOnly)
 	}
 	return ""
-}
-
-// normHex compares serials as WeChat's do: upper-case, leading zeros
-// dropped (some SDKs drop a leading zero nibble).
-func normHex(s string) string {
-	t := strings.TrimLeft(strings.ToUpper(s), "0")
-	if t == "" {
-		return "0"
-	}
-	return t
-}
-
-func isHexString(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }
 
 // pubKeyIDPattern is the shape of a WeChat Pay public key id the tool

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wxpay-go/wxpay/apiv3"
+	"github.com/wxpay-go/wxpay/internal/wire"
 )
 
 // Checks of verify -v3, as reported in verifyV3Result.Check.
@@ -263,7 +264,7 @@ func verifyV3(s *settings, keys []v3Key, h http.Header, body []byte, now time.Ti
 	}
 	lookup := func(serial string) (*rsa.PublicKey, error) {
 		for _, k := range keys {
-			if k.serial == serial || !strings.HasPrefix(serial, apiv3.PublicKeyIDPrefix) && k.cert != nil && normHex(k.serial) == normHex(serial) {
+			if k.serial == serial || !strings.HasPrefix(serial, apiv3.PublicKeyIDPrefix) && k.cert != nil && wire.NormSerial(k.serial) == wire.NormSerial(serial) {
 				return k.pub, nil
 			}
 		}
